@@ -1,0 +1,71 @@
+/* job.h: job files: INI text read by inih on rank 0, checked against the key table, broadcast.
+ *
+ * Every key lcfm understands is listed once in lcfm_job_keys (src/core/job_keys.c) with its
+ * section, type, default, bounds and documentation; `lcfm keys` prints that table. A job file
+ * may only name listed keys. Values come from, in order of precedence: `-o section.key=value`
+ * overrides on the command line, the job file, the table's default. A key without a default is
+ * required whenever the verb uses its section.
+ *
+ * Any problem (unreadable file, syntax error, unknown section or key, a key given twice, a value
+ * of the wrong type or out of range, a missing required key) is reported once by rank 0 as
+ *   FILE:LINE: [section] key: reason
+ * and lcfm_job_load returns NULL on every rank, before any output exists; verbs then exit with
+ * LCFM_EXIT_USAGE. Checks that involve several keys belong to the module that reads them and
+ * report through lcfm_job_error, naming the key the same way.
+ *
+ * The effective job (every key with the value in force) is available as INI text for
+ * provenance and is itself a valid job file that reproduces the run.
+ */
+#ifndef LCFM_JOB_H
+#define LCFM_JOB_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "lcfm/error.h"
+
+typedef enum { LCFM_KEY_INT, LCFM_KEY_REAL, LCFM_KEY_STRING, LCFM_KEY_BOOL } lcfm_key_type;
+
+typedef struct {
+  const char *section;
+  const char *name;
+  lcfm_key_type type;
+  const char *default_value; /* NULL: required when the section is used */
+  double min, max;           /* inclusive bounds for INT and REAL */
+  const char *doc;           /* one line: meaning and unit */
+} lcfm_key_spec;
+
+extern const lcfm_key_spec lcfm_job_keys[];
+extern const int lcfm_job_key_count;
+
+typedef struct lcfm_job lcfm_job;
+
+/* Collective over comm. Rank 0 reads `path`, applies the overrides ("section.key=value"),
+ * checks every value and that the required keys of `sections` (NULL-terminated) are present,
+ * then broadcasts. Returns NULL on every rank if anything is wrong (rank 0 printed why). */
+lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count,
+                        char *const *overrides, const char *const *sections);
+/* The same from INI text already in memory (tests, `lcfm sweep`); `name` labels messages. */
+lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text,
+                             int override_count, char *const *overrides,
+                             const char *const *sections);
+void lcfm_job_free(lcfm_job *job);
+
+int64_t lcfm_job_int(const lcfm_job *job, const char *section, const char *key);
+double lcfm_job_real(const lcfm_job *job, const char *section, const char *key);
+int lcfm_job_bool(const lcfm_job *job, const char *section, const char *key);
+const char *lcfm_job_string(const lcfm_job *job, const char *section, const char *key);
+
+const char *lcfm_job_path(const lcfm_job *job);  /* the job file as given */
+const char *lcfm_job_text(const lcfm_job *job);  /* effective job as INI text */
+uint64_t lcfm_job_seed(const lcfm_job *job);     /* [job] seed */
+
+/* Report a problem with one key ("FILE:LINE: [section] key: reason", from rank 0 only).
+ * Verbs call it for checks across keys, then leave with LCFM_EXIT_USAGE on every rank. */
+void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt,
+                    ...) LCFM_PRINTF(4, 5);
+
+/* Print the key table (section, key, type, default, bounds, doc) as Markdown to stdout. */
+void lcfm_job_print_keys(void);
+
+#endif

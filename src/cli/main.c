@@ -1,0 +1,62 @@
+/* main.c: `lcfm VERB ...`: MPI start-up, verb dispatch, exit codes. */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lcfm/build_info.h"
+#include "lcfm/error.h"
+#include "lcfm/log.h"
+
+static const lcfm_verb verbs[] = {
+    {"keys", "list every job-file key with its default (Markdown)",
+     "lcfm keys\n  Prints the job-file key table: section, key, type, default, range, meaning.\n",
+     lcfm_verb_keys},
+};
+static const int verb_count = (int)(sizeof verbs / sizeof verbs[0]);
+
+static void print_usage(FILE *out) {
+  fprintf(out, "lcfm %s (%s): light-curve foundation models at survey scale\n\n"
+               "usage: lcfm VERB [options] JOB.ini\n\nverbs:\n", LCFM_VERSION, LCFM_GIT_REVISION);
+  for (int i = 0; i < verb_count; i++) fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+  fprintf(out, "\noptions:\n  -o section.key=value  override a job key (repeatable)\n"
+               "  -h, --help            help for a verb: lcfm VERB --help\n"
+               "exit codes: 0 success, 1 runtime failure, 2 bad usage or job file\n");
+}
+
+static int dispatch(int argc, char **argv, int rank) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (rank == 0) print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? LCFM_EXIT_USAGE : LCFM_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    if (rank == 0) printf("lcfm %s (%s)\n", LCFM_VERSION, LCFM_GIT_REVISION);
+    return LCFM_EXIT_OK;
+  }
+  for (int i = 0; i < verb_count; i++) {
+    if (strcmp(argv[1], verbs[i].name)) continue;
+    lcfm_cli_options options;
+    if (lcfm_cli_parse(&options, argc, argv, 2) != LCFM_EXIT_OK) return LCFM_EXIT_USAGE;
+    if (options.help) {
+      if (rank == 0) printf("usage: %s", verbs[i].usage);
+      return LCFM_EXIT_OK;
+    }
+    return verbs[i].run(&options);
+  }
+  if (rank == 0) {
+    fprintf(stderr, "lcfm: unknown verb '%s'\n\n", argv[1]);
+    print_usage(stderr);
+  }
+  return LCFM_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  lcfm_error_init();
+  lcfm_log_init(MPI_COMM_WORLD);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int code = dispatch(argc, argv, rank);
+  MPI_Finalize();
+  return code;
+}

@@ -1,0 +1,437 @@
+/* job.c: reading, checking and broadcasting job files (see job.h). */
+#include "lcfm/job.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { ORIGIN_DEFAULT = 0, ORIGIN_FILE = 1, ORIGIN_OVERRIDE = 2 };
+
+typedef struct {
+  char *text;
+  int line;   /* line in the job file, when origin is ORIGIN_FILE */
+  int origin;
+} key_value;
+
+struct lcfm_job {
+  char *path;
+  char *effective_text;
+  key_value *values; /* parallel to lcfm_job_keys */
+  int rank;
+};
+
+typedef struct {
+  lcfm_job *job;
+  const char *cursor; /* next unread character of the job text */
+  int line;           /* number of the line inih is handling */
+  int errors;
+} parse_state;
+
+static char *copy_string(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *copy = lcfm_malloc(n);
+  memcpy(copy, s, n);
+  return copy;
+}
+
+static int find_key(const char *section, const char *name) {
+  for (int i = 0; i < lcfm_job_key_count; i++)
+    if (!strcasecmp(lcfm_job_keys[i].section, section) && !strcasecmp(lcfm_job_keys[i].name, name))
+      return i;
+  return -1;
+}
+
+static int section_exists(const char *section) {
+  for (int i = 0; i < lcfm_job_key_count; i++)
+    if (!strcasecmp(lcfm_job_keys[i].section, section)) return 1;
+  return 0;
+}
+
+/* Checks `text` against the key's type and bounds; returns 0 or writes why into reason. */
+static int check_value(const lcfm_key_spec *spec, const char *text, char *reason, size_t len) {
+  char *end = NULL;
+  errno = 0;
+  switch (spec->type) {
+  case LCFM_KEY_INT: {
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || errno == ERANGE) {
+      snprintf(reason, len, "'%s' is not an integer", text);
+      return 1;
+    }
+    if ((double)v < spec->min || (double)v > spec->max) {
+      snprintf(reason, len, "%lld is outside [%.17g, %.17g]", v, spec->min, spec->max);
+      return 1;
+    }
+    return 0;
+  }
+  case LCFM_KEY_REAL: {
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+      snprintf(reason, len, "'%s' is not a finite number", text);
+      return 1;
+    }
+    if (v < spec->min || v > spec->max) {
+      snprintf(reason, len, "%.17g is outside [%.17g, %.17g]", v, spec->min, spec->max);
+      return 1;
+    }
+    return 0;
+  }
+  case LCFM_KEY_BOOL: {
+    static const char *words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+      if (!strcasecmp(text, words[i])) return 0;
+    snprintf(reason, len, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", text);
+    return 1;
+  }
+  case LCFM_KEY_STRING:
+    return 0;
+  }
+  return 0;
+}
+
+static void report(const lcfm_job *job, int line, const char *where, const char *section,
+                   const char *key, const char *reason) {
+  if (job->rank != 0) return;
+  if (where) fprintf(stderr, "%s: [%s] %s: %s\n", where, section, key, reason);
+  else if (line > 0) fprintf(stderr, "%s:%d: [%s] %s: %s\n", job->path, line, section, key, reason);
+  else fprintf(stderr, "%s: [%s] %s: %s\n", job->path, section, key, reason);
+}
+
+static int handle_pair(void *user, const char *section, const char *name, const char *value) {
+  parse_state *state = user;
+  lcfm_job *job = state->job;
+  char reason[512];
+  int index = find_key(section, name);
+  if (index < 0) {
+    if (!section[0]) snprintf(reason, sizeof reason, "key outside any [section]");
+    else if (!section_exists(section)) snprintf(reason, sizeof reason, "unknown section");
+    else snprintf(reason, sizeof reason, "unknown key (see `lcfm keys`)");
+    report(job, state->line, NULL, section, name, reason);
+    state->errors++;
+    return 1;
+  }
+  key_value *slot = &job->values[index];
+  if (slot->origin == ORIGIN_FILE) {
+    snprintf(reason, sizeof reason, "given twice (first on line %d)", slot->line);
+    report(job, state->line, NULL, section, name, reason);
+    state->errors++;
+    return 1;
+  }
+  if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason)) {
+    report(job, state->line, NULL, section, name, reason);
+    state->errors++;
+    return 1;
+  }
+  free(slot->text);
+  slot->text = copy_string(value);
+  slot->line = state->line;
+  slot->origin = ORIGIN_FILE;
+  return 1;
+}
+
+/* inih reader over an in-memory string that counts lines for the handler's messages. */
+static char *read_line(char *buf, int size, void *stream) {
+  parse_state *state = stream;
+  if (!*state->cursor) return NULL;
+  int n = 0;
+  while (*state->cursor && n < size - 1) {
+    char c = *state->cursor++;
+    buf[n++] = c;
+    if (c == '\n') break;
+  }
+  buf[n] = '\0';
+  state->line++;
+  return buf;
+}
+
+static int apply_override(lcfm_job *job, const char *override) {
+  char where[600];
+  snprintf(where, sizeof where, "-o %s", override);
+  const char *dot = strchr(override, '.');
+  const char *equals = strchr(override, '=');
+  if (!dot || !equals || dot > equals) {
+    if (job->rank == 0) fprintf(stderr, "%s: expected section.key=value\n", where);
+    return 1;
+  }
+  char section[128], name[128], reason[512];
+  snprintf(section, sizeof section, "%.*s", (int)(dot - override), override);
+  snprintf(name, sizeof name, "%.*s", (int)(equals - dot - 1), dot + 1);
+  const char *value = equals + 1;
+  int index = find_key(section, name);
+  if (index < 0) {
+    report(job, 0, where, section, name,
+           section_exists(section) ? "unknown key (see `lcfm keys`)" : "unknown section");
+    return 1;
+  }
+  if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason)) {
+    report(job, 0, where, section, name, reason);
+    return 1;
+  }
+  key_value *slot = &job->values[index];
+  free(slot->text);
+  slot->text = copy_string(value);
+  slot->origin = ORIGIN_OVERRIDE;
+  return 0;
+}
+
+static int check_required(lcfm_job *job, const char *const *sections) {
+  int errors = 0;
+  for (int i = 0; sections && sections[i]; i++)
+    for (int k = 0; k < lcfm_job_key_count; k++) {
+      const lcfm_key_spec *spec = &lcfm_job_keys[k];
+      if (strcasecmp(spec->section, sections[i]) || spec->default_value) continue;
+      if (job->values[k].origin == ORIGIN_DEFAULT) {
+        report(job, 0, NULL, spec->section, spec->name, "required key is missing");
+        errors++;
+      }
+    }
+  return errors;
+}
+
+/* Appends to a growing buffer (the effective job text). */
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+  va_list args;
+  for (;;) {
+    va_start(args, fmt);
+    int n = vsnprintf(*buf + *len, *cap - *len, fmt, args);
+    va_end(args);
+    if ((size_t)n < *cap - *len) {
+      *len += (size_t)n;
+      return;
+    }
+    *cap = 2 * *cap + (size_t)n;
+    char *grown = realloc(*buf, *cap);
+    LCFM_CHECK(grown, "out of memory building the effective job text");
+    *buf = grown;
+  }
+}
+
+static char *build_effective_text(const lcfm_job *job) {
+  size_t len = 0, cap = 4096;
+  char *text = lcfm_malloc(cap);
+  text[0] = '\0';
+  append(&text, &len, &cap, "; effective job: every key with the value in force (from %s)\n", job->path);
+  const char *current = "";
+  for (int k = 0; k < lcfm_job_key_count; k++) {
+    const lcfm_key_spec *spec = &lcfm_job_keys[k];
+    if (strcmp(spec->section, current)) {
+      append(&text, &len, &cap, "\n[%s]\n", spec->section);
+      current = spec->section;
+    }
+    const char *value = job->values[k].text ? job->values[k].text : "";
+    append(&text, &len, &cap, "%s = %s\n", spec->name, value);
+  }
+  return text;
+}
+
+static lcfm_job *new_job(const char *path, int rank) {
+  lcfm_job *job = lcfm_calloc(1, sizeof *job);
+  job->path = copy_string(path);
+  job->rank = rank;
+  job->values = lcfm_calloc((size_t)lcfm_job_key_count, sizeof *job->values);
+  for (int k = 0; k < lcfm_job_key_count; k++)
+    if (lcfm_job_keys[k].default_value) job->values[k].text = copy_string(lcfm_job_keys[k].default_value);
+  return job;
+}
+
+/* Parses `text` into a new job; returns the number of problems found (reported by rank 0). */
+static int parse_job(lcfm_job **out, const char *path, const char *text, int rank,
+                     int override_count, char *const *overrides, const char *const *sections) {
+  lcfm_job *job = new_job(path, rank);
+  parse_state state = {.job = job, .cursor = text, .line = 0, .errors = 0};
+  int syntax_line = ini_parse_stream(read_line, &state, handle_pair, &state);
+  if (syntax_line > 0) {
+    if (rank == 0)
+      fprintf(stderr, "%s:%d: syntax error (expected '[section]', 'key = value' or a comment)\n",
+              path, syntax_line);
+    state.errors++;
+  }
+  for (int i = 0; i < override_count; i++) state.errors += apply_override(job, overrides[i]);
+  state.errors += check_required(job, sections);
+  job->effective_text = build_effective_text(job);
+  *out = job;
+  return state.errors;
+}
+
+static char *read_whole_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t len = 0, cap = 4096;
+  char *text = lcfm_malloc(cap);
+  size_t n;
+  while ((n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+    len += n;
+    if (cap - len - 1 == 0) {
+      cap *= 2;
+      char *grown = realloc(text, cap);
+      LCFM_CHECK(grown, "out of memory reading %s", path);
+      text = grown;
+    }
+  }
+  int failed = ferror(f);
+  fclose(f);
+  if (failed) {
+    free(text);
+    return NULL;
+  }
+  text[len] = '\0';
+  if (strlen(text) != len) { /* a NUL byte: not a text file */
+    free(text);
+    return NULL;
+  }
+  return text;
+}
+
+/* Rank 0 has decided (ok or not); every other rank rebuilds the job from the effective text. */
+static lcfm_job *share_job(MPI_Comm comm, lcfm_job *job, int ok, const char *const *sections) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  LCFM_CHECK_MPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+  if (!ok) {
+    lcfm_job_free(job);
+    return NULL;
+  }
+  long long lengths[2] = {0, 0};
+  if (rank == 0) {
+    lengths[0] = (long long)strlen(job->path) + 1;
+    lengths[1] = (long long)strlen(job->effective_text) + 1;
+  }
+  LCFM_CHECK_MPI(MPI_Bcast(lengths, 2, MPI_LONG_LONG, 0, comm));
+  char *path = rank == 0 ? job->path : lcfm_malloc((size_t)lengths[0]);
+  char *text = rank == 0 ? job->effective_text : lcfm_malloc((size_t)lengths[1]);
+  LCFM_CHECK_MPI(MPI_Bcast(path, (int)lengths[0], MPI_CHAR, 0, comm));
+  LCFM_CHECK_MPI(MPI_Bcast(text, (int)lengths[1], MPI_CHAR, 0, comm));
+  if (rank == 0) return job;
+  lcfm_job *copy = NULL;
+  int errors = parse_job(&copy, path, text, rank, 0, NULL, sections);
+  LCFM_CHECK(errors == 0, "the broadcast job text did not parse on rank %d", rank);
+  free(path);
+  free(text);
+  return copy;
+}
+
+lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text,
+                             int override_count, char *const *overrides,
+                             const char *const *sections) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  lcfm_job *job = NULL;
+  int ok = 0;
+  if (rank == 0) ok = parse_job(&job, name, text, 0, override_count, overrides, sections) == 0;
+  return share_job(comm, job, ok, sections);
+}
+
+lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count,
+                        char *const *overrides, const char *const *sections) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  lcfm_job *job = NULL;
+  int ok = 0;
+  if (rank == 0) {
+    char *text = read_whole_file(path);
+    if (!text) {
+      fprintf(stderr, "%s: cannot read job file: %s\n", path,
+              errno ? strerror(errno) : "not a text file");
+    } else {
+      ok = parse_job(&job, path, text, 0, override_count, overrides, sections) == 0;
+      free(text);
+    }
+  }
+  return share_job(comm, job, ok, sections);
+}
+
+void lcfm_job_free(lcfm_job *job) {
+  if (!job) return;
+  for (int k = 0; k < lcfm_job_key_count; k++) free(job->values[k].text);
+  free(job->values);
+  free(job->path);
+  free(job->effective_text);
+  free(job);
+}
+
+static const key_value *lookup(const lcfm_job *job, const char *section, const char *key,
+                               lcfm_key_type type) {
+  int index = find_key(section, key);
+  LCFM_CHECK(index >= 0, "internal: job key [%s] %s is not in the key table", section, key);
+  LCFM_CHECK(lcfm_job_keys[index].type == type, "internal: job key [%s] %s read with the wrong type",
+             section, key);
+  return &job->values[index];
+}
+
+int64_t lcfm_job_int(const lcfm_job *job, const char *section, const char *key) {
+  const key_value *v = lookup(job, section, key, LCFM_KEY_INT);
+  LCFM_CHECK(v->text, "internal: job key [%s] %s has no value", section, key);
+  return strtoll(v->text, NULL, 10);
+}
+
+double lcfm_job_real(const lcfm_job *job, const char *section, const char *key) {
+  const key_value *v = lookup(job, section, key, LCFM_KEY_REAL);
+  LCFM_CHECK(v->text, "internal: job key [%s] %s has no value", section, key);
+  return strtod(v->text, NULL);
+}
+
+int lcfm_job_bool(const lcfm_job *job, const char *section, const char *key) {
+  const key_value *v = lookup(job, section, key, LCFM_KEY_BOOL);
+  LCFM_CHECK(v->text, "internal: job key [%s] %s has no value", section, key);
+  return !strcasecmp(v->text, "true") || !strcasecmp(v->text, "yes") ||
+         !strcasecmp(v->text, "on") || !strcmp(v->text, "1");
+}
+
+const char *lcfm_job_string(const lcfm_job *job, const char *section, const char *key) {
+  const key_value *v = lookup(job, section, key, LCFM_KEY_STRING);
+  return v->text ? v->text : "";
+}
+
+const char *lcfm_job_path(const lcfm_job *job) { return job->path; }
+const char *lcfm_job_text(const lcfm_job *job) { return job->effective_text; }
+uint64_t lcfm_job_seed(const lcfm_job *job) { return (uint64_t)lcfm_job_int(job, "job", "seed"); }
+
+void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt, ...) {
+  if (job->rank != 0) return;
+  char reason[1024];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(reason, sizeof reason, fmt, args);
+  va_end(args);
+  int index = find_key(section, key);
+  const key_value *v = index >= 0 ? &job->values[index] : NULL;
+  if (v && v->origin == ORIGIN_OVERRIDE) {
+    char where[512];
+    snprintf(where, sizeof where, "-o %s.%s=%s", section, key, v->text);
+    report(job, 0, where, section, key, reason);
+  } else if (v && v->origin == ORIGIN_DEFAULT) {
+    char why[1200];
+    snprintf(why, sizeof why, "%s (default value %s)", reason, v->text ? v->text : "none");
+    report(job, 0, NULL, section, key, why);
+  } else {
+    report(job, v ? v->line : 0, NULL, section, key, reason);
+  }
+}
+
+static const char *type_name(lcfm_key_type type) {
+  switch (type) {
+  case LCFM_KEY_INT: return "integer";
+  case LCFM_KEY_REAL: return "real";
+  case LCFM_KEY_BOOL: return "boolean";
+  case LCFM_KEY_STRING: return "string";
+  }
+  return "?";
+}
+
+void lcfm_job_print_keys(void) {
+  printf("| section | key | type | default | range | meaning |\n|---|---|---|---|---|---|\n");
+  for (int k = 0; k < lcfm_job_key_count; k++) {
+    const lcfm_key_spec *s = &lcfm_job_keys[k];
+    char range[96] = "";
+    if (s->type == LCFM_KEY_INT || s->type == LCFM_KEY_REAL)
+      snprintf(range, sizeof range, "[%.6g, %.6g]", s->min, s->max);
+    printf("| %s | %s | %s | %s | %s | %s |\n", s->section, s->name, type_name(s->type),
+           s->default_value ? (s->default_value[0] ? s->default_value : "(empty)") : "**required**",
+           range, s->doc);
+  }
+}
