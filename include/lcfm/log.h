@@ -3,7 +3,8 @@
  * One line per event, prefixed by the elapsed wall time since lcfm_log_init:
  *   [    1.234s] simulate: 40000 light curves, 2 ranks
  * Long loops report progress as lines (count, percent, rate, ETA) at most every few seconds
- * when stdout is not a terminal (Slurm logs), or as a live bar redrawn in place when it is.
+ * when stdout is not a terminal (Slurm logs), or as a live bar redrawn in place when it is
+ * (never under mpirun or Slurm; LCFM_PROGRESS=bar|lines overrides).
  * Every verb ends with one "SUCCESS ..." line; failures print FAILED (see error.h).
  * Warnings may come from any rank and carry the rank number.
  */

@@ -9,6 +9,14 @@
 #include "lcfm/log.h"
 
 static const lcfm_verb verbs[] = {
+    {"simulate", "simulate stars x instruments into a light-curve store (FFTW)",
+     "lcfm simulate [-o section.key=value ...] JOB.ini\n"
+     "  Writes [simulate] output, a light-curve store with /truth, from the [simulate] keys.\n",
+     lcfm_verb_simulate},
+    {"info", "summarise a light-curve store",
+     "lcfm info STORE.h5\n"
+     "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",
+     lcfm_verb_info},
     {"keys", "list every job-file key with its default (Markdown)",
      "lcfm keys\n  Prints the job-file key table: section, key, type, default, range, meaning.\n",
      lcfm_verb_keys},

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -58,12 +59,23 @@ int64_t lcfm_peak_rss_bytes(void) {
   return (int64_t)usage.ru_maxrss * 1024; /* Linux reports KiB */
 }
 
+/* A live bar only on a real terminal. Open MPI hands ranks a pseudo-terminal even when the
+ * job's output goes to a file, so under mpirun or Slurm lines are the default;
+ * LCFM_PROGRESS=bar or LCFM_PROGRESS=lines decides explicitly. */
+static int live_bar_wanted(void) {
+  const char *choice = getenv("LCFM_PROGRESS");
+  if (choice && !strcmp(choice, "bar")) return 1;
+  if (choice && !strcmp(choice, "lines")) return 0;
+  if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("SLURM_JOB_ID")) return 0;
+  return isatty(STDOUT_FILENO);
+}
+
 void lcfm_progress_start(lcfm_progress *p, const char *what, int64_t total) {
   memset(p, 0, sizeof *p);
   snprintf(p->what, sizeof p->what, "%s", what);
   p->total = total;
   p->start = p->last_print = lcfm_wtime();
-  p->is_tty = log_rank == 0 && isatty(STDOUT_FILENO);
+  p->is_tty = log_rank == 0 && live_bar_wanted();
 }
 
 static void format_eta(char *buf, size_t len, double seconds) {
@@ -99,7 +111,7 @@ void lcfm_progress_update(lcfm_progress *p, int64_t done) {
 void lcfm_progress_finish(lcfm_progress *p, int64_t done) {
   if (log_rank != 0) return;
   double seconds = lcfm_wtime() - p->start;
-  if (p->is_tty) printf("\r%*s\r", 80, "");
+  if (p->is_tty && p->last_print > p->start) printf("\r%*s\r", 80, "");
   lcfm_log("%s: %lld done in %.3f s (%.4g/s)", p->what, (long long)done, seconds,
            seconds > 0 ? (double)done / seconds : 0.0);
 }

@@ -1,0 +1,138 @@
+/* simulate.c: `lcfm simulate`: ranks simulate disjoint, balanced star ranges in blocks and write
+ * them collectively into one store with the truth needed to recompute every signal. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lcfm/error.h"
+#include "lcfm/log.h"
+#include "lcfm/sim.h"
+#include "lcfm/store.h"
+
+typedef struct {
+  int theta, phase, beta, gamma; /* matrix handles in the writer */
+} truth_matrices;
+
+static void write_instrument_table(lcfm_store_writer *w, const lcfm_sim_config *c) {
+  lcfm_instrument *rows = lcfm_calloc((size_t)c->instruments, sizeof *rows);
+  for (int64_t m = 0; m < c->instruments; m++) {
+    rows[m] = (lcfm_instrument){.id = (int32_t)m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
+    snprintf(rows[m].name, sizeof rows[m].name, "sim-%lld", (long long)m);
+  }
+  lcfm_store_write_instruments(w, rows, c->instruments);
+  free(rows);
+}
+
+static void write_truth_constants(lcfm_store_writer *w, const lcfm_sim_config *c) {
+  hid_t truth = lcfm_store_group(w, "/truth");
+  lcfm_h5_write_string_attribute(truth, "model",
+      "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and the README's store schema");
+  lcfm_h5_write_int64_attribute(truth, "stars", c->stars);
+  lcfm_h5_write_int64_attribute(truth, "instruments", c->instruments);
+  lcfm_h5_write_int64_attribute(truth, "curves_per_star", c->curves_per_star);
+  lcfm_h5_write_int64_attribute(truth, "instrument_terms", c->terms);
+  lcfm_h5_write_int64_attribute(truth, "K", c->K);
+  lcfm_h5_write_int64_attribute(truth, "T", c->T);
+  lcfm_h5_write_double_attribute(truth, "alpha", c->alpha);
+  lcfm_h5_write_double_attribute(truth, "lambda", c->lambda);
+  lcfm_h5_write_double_attribute(truth, "instrument_scale", c->instrument_scale);
+  lcfm_h5_write_double_attribute(truth, "noise_sigma", c->noise_sigma);
+  lcfm_h5_write_double_attribute(truth, "clip_min", c->clip_min);
+  lcfm_h5_write_double_attribute(truth, "clip_max", c->clip_max);
+  lcfm_h5_write_int64_attribute(truth, "seed", (int64_t)c->seed);
+  H5Gclose(truth);
+}
+
+/* beta and gamma are small ([M, J]): rank 0 writes them, the others take part with nothing. */
+static void write_instrument_truth(lcfm_store_writer *w, const lcfm_sim_config *c, const truth_matrices *h, int rank) {
+  int64_t rows = rank == 0 ? c->instruments : 0;
+  double *beta = lcfm_malloc((size_t)(c->instruments * c->terms) * sizeof *beta);
+  double *gamma = lcfm_malloc((size_t)(c->instruments * c->terms) * sizeof *gamma);
+  for (int64_t m = 0; m < c->instruments; m++)
+    for (int64_t j = 0; j < c->terms; j++) {
+      beta[m * c->terms + j] = lcfm_sim_beta(c, m, j);
+      gamma[m * c->terms + j] = lcfm_sim_gamma(c, m, j);
+    }
+  lcfm_store_write_rows(w, h->beta, 0, rows, beta);
+  lcfm_store_write_rows(w, h->gamma, 0, rows, gamma);
+  free(beta);
+  free(gamma);
+}
+
+/* Columns of a block of stars; time and error are the same for every block. */
+static void fill_block_columns(lcfm_object_batch *b, const lcfm_sim_config *c, int64_t first_star, int64_t stars) {
+  int64_t P = c->curves_per_star;
+  b->count = stars * P;
+  for (int64_t i = 0; i < b->count; i++) {
+    int64_t object = first_star * P + i, star = object / P;
+    b->id[i] = object;
+    b->source[i] = star;
+    b->instrument[i] = (int32_t)lcfm_sim_instrument(c, object);
+    b->field[i] = (int32_t)(star / c->stars_per_field);
+    b->label[i] = -1;
+    b->length[i] = (int32_t)c->T;
+  }
+}
+
+static void fill_block_truth(double *theta, double *phase, const lcfm_sim_config *c, int64_t first_star, int64_t stars) {
+  for (int64_t s = 0; s < stars; s++)
+    for (int64_t k = 0; k < c->K; k++) theta[s * c->K + k] = lcfm_sim_theta(c, first_star + s, k);
+  int64_t first_object = first_star * c->curves_per_star, objects = stars * c->curves_per_star;
+  for (int64_t n = 0; n < objects; n++)
+    for (int64_t k = 0; k < c->K - 1; k++) phase[n * (c->K - 1) + k] = lcfm_sim_phase(c, first_object + n, k);
+}
+
+void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *path, const lcfm_provenance *prov) {
+  int rank, ranks;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  int64_t first_star, star_count, P = c->curves_per_star, T = c->T;
+  lcfm_store_shard(c->stars, rank, ranks, &first_star, &star_count);
+  int64_t block = c->block_stars < star_count ? c->block_stars : (star_count ? star_count : 1);
+  int64_t my_blocks = (star_count + block - 1) / block, blocks = 0;
+  LCFM_CHECK_MPI(MPI_Allreduce(&my_blocks, &blocks, 1, MPI_INT64_T, MPI_MAX, comm));
+
+  lcfm_store_writer *w = lcfm_store_create(comm, path, prov, star_count * P, star_count * P * T);
+  write_instrument_table(w, c);
+  truth_matrices h = {
+      .theta = lcfm_store_add_matrix(w, "/truth/theta", c->stars, c->K),
+      .phase = lcfm_store_add_matrix(w, "/truth/phase", lcfm_sim_object_count(c), c->K - 1),
+      .beta = lcfm_store_add_matrix(w, "/truth/beta", c->instruments, c->terms),
+      .gamma = lcfm_store_add_matrix(w, "/truth/gamma", c->instruments, c->terms),
+  };
+  write_truth_constants(w, c);
+  write_instrument_truth(w, c, &h, rank);
+
+  /* Buffers for one block, allocated once: memory per rank is set by block_stars alone. */
+  lcfm_object_batch batch;
+  lcfm_batch_alloc(&batch, block * P, block * P * T);
+  for (int64_t i = 0; i < block * P * T; i++) {
+    batch.time[i] = (double)(i % T);
+    batch.error[i] = (float)c->noise_sigma;
+  }
+  double *theta = lcfm_malloc((size_t)(block * c->K) * sizeof *theta);
+  double *phase = lcfm_malloc((size_t)(block * P * (c->K - 1)) * sizeof *phase);
+  lcfm_sim_plan *plan = lcfm_sim_plan_create(c);
+
+  lcfm_progress progress;
+  lcfm_progress_start(&progress, "simulate", lcfm_sim_object_count(c));
+  int64_t done_local = 0, done = 0;
+  for (int64_t b = 0; b < blocks; b++) {
+    int64_t start = first_star + b * block;
+    int64_t stars = b < my_blocks ? (start + block <= first_star + star_count ? block : first_star + star_count - start) : 0;
+    lcfm_sim_generate(plan, start, stars, batch.value);
+    fill_block_columns(&batch, c, start, stars);
+    fill_block_truth(theta, phase, c, start, stars);
+    lcfm_store_write_batch(w, &batch);
+    lcfm_store_write_rows(w, h.theta, start, stars, theta);
+    lcfm_store_write_rows(w, h.phase, start * P, stars * P, phase);
+    done_local += stars * P;
+    LCFM_CHECK_MPI(MPI_Allreduce(&done_local, &done, 1, MPI_INT64_T, MPI_SUM, comm));
+    lcfm_progress_update(&progress, done);
+  }
+  lcfm_progress_finish(&progress, done);
+  lcfm_sim_plan_free(plan);
+  free(theta);
+  free(phase);
+  lcfm_batch_free(&batch);
+  lcfm_store_close(w);
+}
