@@ -22,7 +22,7 @@ double lcfm_wtime(void);        /* monotonic wall clock in seconds */
 int lcfm_log_rank(void);        /* rank in the communicator given to lcfm_log_init */
 void lcfm_log(const char *fmt, ...) LCFM_PRINTF(1, 2);  /* rank 0 only */
 void lcfm_warn(const char *fmt, ...) LCFM_PRINTF(1, 2); /* any rank, to stderr */
-void lcfm_log_success(const char *verb);                /* the final line of a verb */
+void lcfm_log_success(const char *verb); /* collective: the final line, with peak memory per rank */
 
 /* Peak resident memory of this process in bytes (getrusage). */
 int64_t lcfm_peak_rss_bytes(void);

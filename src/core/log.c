@@ -11,6 +11,7 @@
 
 static double log_start;
 static int log_rank;
+static MPI_Comm log_comm = MPI_COMM_NULL;
 
 double lcfm_wtime(void) {
   struct timespec ts;
@@ -20,6 +21,7 @@ double lcfm_wtime(void) {
 
 void lcfm_log_init(MPI_Comm comm) {
   MPI_Comm_rank(comm, &log_rank);
+  log_comm = comm;
   log_start = lcfm_wtime();
   /* Broadcast rank 0's start so every rank measures from the same instant. */
   MPI_Bcast(&log_start, 1, MPI_DOUBLE, 0, comm);
@@ -49,8 +51,10 @@ void lcfm_warn(const char *fmt, ...) {
 }
 
 void lcfm_log_success(const char *verb) {
-  lcfm_log("SUCCESS %s in %.3f s (peak memory of rank 0: %.1f MiB)", verb, lcfm_elapsed(),
-           (double)lcfm_peak_rss_bytes() / (1024.0 * 1024.0));
+  int64_t mine = lcfm_peak_rss_bytes(), largest = mine;
+  if (log_comm != MPI_COMM_NULL) MPI_Reduce(&mine, &largest, 1, MPI_INT64_T, MPI_MAX, 0, log_comm);
+  lcfm_log("SUCCESS %s in %.3f s (peak memory per rank: %.1f MiB at most)", verb, lcfm_elapsed(),
+           (double)largest / (1024.0 * 1024.0));
 }
 
 int64_t lcfm_peak_rss_bytes(void) {

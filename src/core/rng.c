@@ -66,3 +66,28 @@ void lcfm_rng_normal_fill(double *out, size_t count, uint64_t seed, uint32_t str
 void lcfm_rng_uniform_fill(double *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {
   for (size_t i = 0; i < count; i++) out[i] = lcfm_rng_uniform(seed, stream, first + i);
 }
+
+/* Single-precision Box-Muller on the same counter: the pair (z0, z1) for indices 2c, 2c+1. */
+static void normal_pair_float(uint64_t seed, uint32_t stream, uint64_t c, float *z0, float *z1) {
+  uint32_t w[4];
+  lcfm_rng_block(seed, stream, c, w);
+  float u1 = (float)((w[0] >> 8) + 1) * 0x1.0p-24f; /* (0, 1] */
+  float u2 = (float)(w[1] >> 8) * 0x1.0p-24f;       /* [0, 1) */
+  float radius = sqrtf(-2.0f * logf(u1));
+  float angle = 2.0f * (float)M_PI * u2;
+  *z0 = radius * cosf(angle);
+  *z1 = radius * sinf(angle);
+}
+
+float lcfm_rng_normalf(uint64_t seed, uint32_t stream, uint64_t index) {
+  float z0, z1;
+  normal_pair_float(seed, stream, index >> 1, &z0, &z1);
+  return (index & 1) ? z1 : z0;
+}
+
+void lcfm_rng_normalf_fill(float *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {
+  size_t i = 0;
+  if (count > 0 && (first & 1)) out[i++] = lcfm_rng_normalf(seed, stream, first);
+  for (; i + 1 < count; i += 2) normal_pair_float(seed, stream, (first + i) >> 1, &out[i], &out[i + 1]);
+  if (i < count) out[i] = lcfm_rng_normalf(seed, stream, first + i);
+}

@@ -74,6 +74,8 @@ double lcfm_sim_period(const lcfm_sim_config *c, int64_t star) {
 
 /* ---- direct summation ---- */
 
+/* The draws are made once per curve (as any direct implementation would), then the sums of
+ * equations 1-4 are evaluated term by term in double precision. */
 void lcfm_sim_direct_stellar(const lcfm_sim_config *c, int64_t object, double *out) {
   int64_t star = object / c->curves_per_star;
   double omega = 2.0 * M_PI / lcfm_sim_period(c, star);
@@ -88,18 +90,24 @@ void lcfm_sim_direct_stellar(const lcfm_sim_config *c, int64_t object, double *o
 static double clip(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 void lcfm_sim_direct(const lcfm_sim_config *c, int64_t object, double *out) {
-  int64_t m = lcfm_sim_instrument(c, object);
+  int64_t m = lcfm_sim_instrument(c, object), J = c->terms;
+  double *beta = lcfm_malloc((size_t)(2 * J) * sizeof *beta), *gamma = beta + J;
+  for (int64_t j = 0; j < J; j++) {
+    beta[j] = lcfm_sim_beta(c, m, j);
+    gamma[j] = lcfm_sim_gamma(c, m, j);
+  }
   lcfm_sim_direct_stellar(c, object, out);
   for (int64_t t = 0; t < c->T; t++) {
     double gain = 1.0, offset = 0.0;
-    for (int64_t j = 0; j < c->terms; j++) {
+    for (int64_t j = 0; j < J; j++) {
       double wave = cos(M_PI * (double)j * (double)t / (double)c->T);
-      gain += c->instrument_scale * lcfm_sim_beta(c, m, j) * wave;
-      offset += c->instrument_scale * lcfm_sim_gamma(c, m, j) * wave;
+      gain += c->instrument_scale * beta[j] * wave;
+      offset += c->instrument_scale * gamma[j] * wave;
     }
-    double noise = c->noise_sigma * lcfm_rng_normal(c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * c->T + t));
+    double noise = c->noise_sigma * (double)lcfm_rng_normalf(c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * c->T + t));
     out[t] = clip(gain * out[t] + offset, c->clip_min, c->clip_max) + noise;
   }
+  free(beta);
 }
 
 /* ---- the FFTW plan ---- */
@@ -113,7 +121,7 @@ struct lcfm_sim_plan {
   fftw_complex *post;       /* [T]: e^{i omega (t + t^2/2)} */
   double *amplitude;        /* [K-1]: theta_k / k^alpha of the current star */
   fftw_complex *pre_chirp;  /* [K-1]: e^{i omega k^2 / 2}, k = 0..K-2 */
-  double *noise;            /* [T] */
+  float *noise;             /* [T]: eps / sigma, single precision (rng.h) */
   fftw_plan kernel_plan, forward_plan, inverse_plan;
 };
 
@@ -251,14 +259,14 @@ void lcfm_sim_generate(lcfm_sim_plan *p, int64_t first_star, int64_t star_count,
     chirp_z_curves(p, star);
     for (int64_t q = 0; q < P; q++) {
       int64_t object = star * P + q;
-      const double *gain = p->gain + lcfm_sim_instrument(c, object) * T;
-      const double *offset = p->offset + lcfm_sim_instrument(c, object) * T;
+      int64_t m = lcfm_sim_instrument(c, object);
+      const double *gain = p->gain + m * T, *offset = p->offset + m * T;
       const fftw_complex *x = p->curves + q * p->length;
       float *out = values + (s * P + q) * T;
-      lcfm_rng_normal_fill(p->noise, (size_t)T, c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * T));
+      lcfm_rng_normalf_fill(p->noise, (size_t)T, c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * T));
       for (int64_t t = 0; t < T; t++) {
         double truth = creal(p->post[t] * x[t]);
-        out[t] = (float)(clip(gain[t] * truth + offset[t], c->clip_min, c->clip_max) + c->noise_sigma * p->noise[t]);
+        out[t] = (float)(clip(gain[t] * truth + offset[t], c->clip_min, c->clip_max) + c->noise_sigma * (double)p->noise[t]);
       }
     }
   }

@@ -23,6 +23,11 @@ static void test_determinism_and_fill(void) {
     double one = lcfm_rng_normal(42, 7, 13 + (uint64_t)i);
     EXPECT(fill[i] == one, "normal_fill[%d] differs from normal()", i);
   }
+  float fill_f[1001];
+  lcfm_rng_normalf_fill(fill_f, 1001, 42, 7, 13);
+  for (int i = 0; i < 1001; i++) {
+    EXPECT(fill_f[i] == lcfm_rng_normalf(42, 7, 13 + (uint64_t)i), "normalf_fill[%d] differs from normalf()", i);
+  }
   EXPECT(lcfm_rng_uniform(1, 1, 5) == lcfm_rng_uniform(1, 1, 5), "uniform is not a pure function");
   EXPECT(lcfm_rng_uniform(1, 1, 5) != lcfm_rng_uniform(1, 2, 5), "streams collide");
   EXPECT(lcfm_rng_uniform(1, 1, 5) != lcfm_rng_uniform(2, 1, 5), "seeds collide");
@@ -32,10 +37,12 @@ static void test_determinism_and_fill(void) {
 
 static void test_moments(void) {
   const int n = 400000;
-  double sum = 0, sum2 = 0, sum3 = 0, sum4 = 0, usum = 0, umin = 1, umax = 0;
+  double fsum = 0, fsum2 = 0, sum = 0, sum2 = 0, sum3 = 0, sum4 = 0, usum = 0, umin = 1, umax = 0;
   int64_t bins[10] = {0};
   for (int i = 0; i < n; i++) {
     double z = lcfm_rng_normal(9, 3, (uint64_t)i);
+    double zf = lcfm_rng_normalf(9, 3, (uint64_t)i);
+    fsum += zf, fsum2 += zf * zf;
     sum += z, sum2 += z * z, sum3 += z * z * z, sum4 += z * z * z * z;
     double u = lcfm_rng_uniform(9, 4, (uint64_t)i);
     usum += u;
@@ -47,6 +54,8 @@ static void test_moments(void) {
   EXPECT_NEAR(sum2 / n, 1.0, 0.012, "normal variance");
   EXPECT_NEAR(sum3 / n, 0.0, 0.03, "normal third moment");
   EXPECT_NEAR(sum4 / n, 3.0, 0.06, "normal fourth moment");
+  EXPECT_NEAR(fsum / n, 0.0, 0.008, "normalf mean");
+  EXPECT_NEAR(fsum2 / n, 1.0, 0.012, "normalf variance");
   EXPECT_NEAR(usum / n, 0.5, 0.003, "uniform mean");
   EXPECT(umin >= 0.0 && umax < 1.0, "uniform outside [0,1): %g %g", umin, umax);
   for (int b = 0; b < 10; b++) EXPECT_NEAR(bins[b] / (double)n, 0.1, 0.0025, "below(10) bin frequency");

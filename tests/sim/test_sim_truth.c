@@ -82,7 +82,7 @@ static double recompute(const truth *tr, int64_t n, int64_t s, int64_t m, int64_
   }
   double clean = gain * re + offset;
   clean = clean < tr->lo ? tr->lo : (clean > tr->hi ? tr->hi : clean);
-  return clean + tr->sigma * lcfm_rng_normal(tr->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(n * tr->T + t));
+  return clean + tr->sigma * (double)lcfm_rng_normalf(tr->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(n * tr->T + t));
 }
 
 int main(int argc, char **argv) {

@@ -1,0 +1,41 @@
+# Bad job files exit with code 2, name the file, line and key, and write nothing.
+source "$(dirname "$0")/common.sh"
+expect_refusal() { # name, expected text in stderr, job text
+  local name=$1 expected=$2
+  printf '%s\n' "$3" > "$name.ini"
+  set +e
+  run_np 2 "$LCFM" simulate "$name.ini" > "$name.out" 2> "$name.err"
+  local code=$?
+  set -e
+  [ $code -eq 2 ] || { cat "$name.err"; fail "$name: exit code $code, expected 2"; }
+  grep -qF -- "$expected" "$name.err" || { cat "$name.err"; fail "$name: stderr lacks '$expected'"; }
+  [ -z "$(ls out* 2>/dev/null)" ] || fail "$name: output written: $(ls out*)"
+}
+expect_refusal unknown_key "unknown_key.ini:4: [simulate] starz: unknown key" $'[simulate]\noutput = out.h5\nstars = 10\nstarz = 10'
+expect_refusal non_number "non_number.ini:3: [simulate] stars: 'many' is not an integer" $'[simulate]\noutput = out.h5\nstars = many'
+expect_refusal negative_stars "negative_stars.ini:3: [simulate] stars: -5 is outside" $'[simulate]\noutput = out.h5\nstars = -5'
+expect_refusal small_K "small_K.ini:3: [simulate] K: 1 is outside" $'[simulate]\noutput = out.h5\nK = 1'
+expect_refusal small_T "small_T.ini:3: [simulate] T: 0 is outside" $'[simulate]\noutput = out.h5\nT = 0'
+expect_refusal terms_over_T "terms_over_T.ini:4: [simulate] instrument_terms: J = 60 exceeds T = 50" $'[simulate]\noutput = out.h5\nT = 50\ninstrument_terms = 60'
+expect_refusal no_output "no_output.ini: [simulate] output: required key is missing" $'[simulate]\nstars = 10'
+expect_refusal syntax "syntax.ini:2: syntax error" $'[simulate]\noutput out.h5'
+# A missing job file and a bad override.
+set +e
+run_np 2 "$LCFM" simulate missing.ini > /dev/null 2> missing.err; code=$?
+set -e
+[ $code -eq 2 ] && grep -q "missing.ini: cannot read job file" missing.err || { cat missing.err; fail "missing job file"; }
+printf '[simulate]\noutput = out.h5\n' > good.ini
+set +e
+"$LCFM" simulate -o simulate.stars=0 good.ini > /dev/null 2> override.err; code=$?
+"$LCFM" frobnicate good.ini > /dev/null 2>&1; verb_code=$?
+set -e
+[ $code -eq 2 ] && grep -q "^-o simulate.stars=0: \[simulate\] stars: 0 is outside" override.err || { cat override.err; fail "bad override"; }
+[ $verb_code -eq 2 ] || fail "unknown verb exit code $verb_code"
+[ -z "$(ls out* 2>/dev/null)" ] || fail "output written"
+# Opening something that is not an lcfm store fails clearly with exit code 1.
+printf 'plain text\n' > notes.h5
+set +e
+"$LCFM" info notes.h5 > /dev/null 2> info.err; code=$?
+set -e
+[ $code -eq 1 ] && grep -q "notes.h5: not an HDF5 file" info.err || { cat info.err; fail "info on a text file"; }
+echo "bad jobs are refused before any work"
