@@ -7,6 +7,7 @@
 #include "lcfm/build_info.h"
 #include "lcfm/error.h"
 #include "lcfm/log.h"
+#include "lcfm/runtime.h"
 
 static const lcfm_verb verbs[] = {
     {"simulate", "simulate stars x instruments into a light-curve store (FFTW)",
@@ -59,6 +60,7 @@ static int dispatch(int argc, char **argv, int rank) {
 }
 
 int main(int argc, char **argv) {
+  lcfm_runtime_defaults();
   MPI_Init(&argc, &argv);
   lcfm_error_init();
   lcfm_log_init(MPI_COMM_WORLD);

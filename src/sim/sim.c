@@ -37,6 +37,11 @@ int lcfm_sim_config_from_job(lcfm_sim_config *c, const lcfm_job *job) {
     lcfm_job_error(job, "simulate", "clip_max", "clip_max (%g) must exceed clip_min (%g)", c->clip_max, c->clip_min);
     problems++;
   }
+  if ((c->stars - 1) / c->stars_per_field > INT32_MAX) {
+    lcfm_job_error(job, "simulate", "stars_per_field", "%lld stars make more than 2^31 fields; raise stars_per_field",
+                   (long long)c->stars);
+    problems++;
+  }
   if ((double)c->stars * (double)c->curves_per_star * (double)c->T > 9e18) {
     lcfm_job_error(job, "simulate", "stars", "stars x curves_per_star x T overflows 64-bit point counts");
     problems++;

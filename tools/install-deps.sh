@@ -1,0 +1,18 @@
+#!/bin/bash
+# install-deps.sh: the Debian packages lcfm builds, tests and benchmarks with (Debian 12).
+# Run as root or with sudo available. Python packages are only for tests and plots.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libopenmpi-dev openmpi-bin            # MPI
+  libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 and h5diff
+  libfftw3-dev                          # FFTW, double and single precision
+  libscalapack-openmpi-dev libopenblas-dev
+  libcfitsio-dev libinih-dev librandom123-dev
+  python3-h5py python3-numpy            # layout test
+)
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
