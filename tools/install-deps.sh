@@ -8,7 +8,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 and h5diff
   libfftw3-dev                          # FFTW, double and single precision
   libscalapack-openmpi-dev libopenblas-dev
-  libcfitsio-dev libinih-dev librandom123-dev
+  libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
   python3-h5py python3-numpy            # layout test
 )
 sudo=""

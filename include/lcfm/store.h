@@ -16,7 +16,8 @@
  *           error  float32 [P]  one-sigma uncertainty of value
  *   /instruments/id int32, survey int32 (lcfm_survey), season int32 (TESS sector, Kepler quarter,
  *                K2 campaign; -1), unit int32 (camera, module; -1), subunit int32 (CCD, output; -1),
- *                band int32 (MACHO red 0, blue 1; -1), name string[32]     all [I]
+ *                band int32 (MACHO red 0, blue 1; -1), time_zero float64 (days to add to
+ *                time for BJD or JD; 0 for simulations), name string[32]    all [I]
  *   /rejects/key string[256] (path or object), reason int32 (lcfm_reject_reason),
  *            message string[256]                                          all [R]
  *   /truth/...        producer-specific ground truth (the simulator's: sim.h)
@@ -66,6 +67,7 @@ typedef enum {
 
 typedef struct {
   int32_t id, survey, season, unit, subunit, band;
+  double time_zero; /* days to add to /points/time for BJD (TESS, Kepler), JD (MACHO); 0 for sims */
   char name[LCFM_INSTRUMENT_NAME_LEN];
 } lcfm_instrument;
 

@@ -14,6 +14,11 @@ static const lcfm_verb verbs[] = {
      "lcfm simulate [-o section.key=value ...] JOB.ini\n"
      "  Writes [simulate] output, a light-curve store with /truth, from the [simulate] keys.\n",
      lcfm_verb_simulate},
+    {"ingest", "read TESS, Kepler/K2 and MACHO files into a light-curve store",
+     "lcfm ingest [-o section.key=value ...] JOB.ini\n"
+     "  Reads the files named by [ingest] inputs (directories, globs, files, @manifests) and writes\n"
+     "  [ingest] output. Unreadable or bad objects are skipped and listed in /rejects.\n",
+     lcfm_verb_ingest},
     {"info", "summarise a light-curve store",
      "lcfm info STORE.h5\n"
      "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",

@@ -34,6 +34,18 @@ const lcfm_key_spec lcfm_job_keys[] = {
      "the field (shard key) of star s is s / stars_per_field"},
     {"simulate", "block_stars", LCFM_KEY_INT, "256", 1, 1e7,
      "stars each rank simulates and writes per collective write (memory per rank ~ block)"},
+
+    /* [ingest]: survey files into a store (survey.h) */
+    {"ingest", "output", LCFM_KEY_STRING, NULL, 0, 0,
+     "path of the light-curve store to write (written as PATH.partial, then renamed)"},
+    {"ingest", "inputs", LCFM_KEY_STRING, NULL, 0, 0,
+     "whitespace-separated directories, glob patterns, files, or @manifest files (one path or pattern per line)"},
+    {"ingest", "flux", LCFM_KEY_STRING, "pdcsap", 0, 0, "FITS flux column: pdcsap (PDCSAP_FLUX) or sap (SAP_FLUX)"},
+    {"ingest", "quality_mask", LCFM_KEY_INT, "175", 0, 2147483647,
+     "FITS points with (QUALITY & mask) != 0 are dropped (175: bits 1, 2, 4, 8, 32, 128)"},
+    {"ingest", "min_points", LCFM_KEY_INT, "1", 1, 1e9, "objects with fewer kept points are rejected as empty"},
+    {"ingest", "block_objects", LCFM_KEY_INT, "1024", 1, 1e8,
+     "objects each rank buffers per collective write (memory per rank ~ block)"},
 };
 
 const int lcfm_job_key_count = (int)(sizeof lcfm_job_keys / sizeof lcfm_job_keys[0]);

@@ -203,6 +203,12 @@ void lcfm_store_write_instruments(lcfm_store_writer *w, const lcfm_instrument *r
     H5Dclose(dset);
   }
   free(column);
+  double *time_zero = lcfm_malloc((size_t)(count ? count : 1) * sizeof *time_zero);
+  for (int64_t i = 0; i < count; i++) time_zero[i] = rows[i].time_zero;
+  hid_t zero_set = create_dataset(w->file, "/instruments/time_zero", H5T_NATIVE_DOUBLE, count, 0);
+  transfer_rows(zero_set, H5T_NATIVE_DOUBLE, w->dxpl, 0, mine, 0, time_zero, 1);
+  H5Dclose(zero_set);
+  free(time_zero);
   char *text = lcfm_calloc((size_t)(count ? count : 1), LCFM_INSTRUMENT_NAME_LEN);
   for (int64_t i = 0; i < count; i++)
     memcpy(text + i * LCFM_INSTRUMENT_NAME_LEN, rows[i].name, LCFM_INSTRUMENT_NAME_LEN);
@@ -518,6 +524,12 @@ lcfm_instrument *lcfm_store_read_instruments(lcfm_store *s, int64_t *count) {
     }
   }
   free(column);
+  double *time_zero = lcfm_malloc((size_t)*count * sizeof *time_zero);
+  hid_t zero_set = LCFM_CHECK_H5(H5Dopen2(s->file, "/instruments/time_zero", H5P_DEFAULT));
+  transfer_rows(zero_set, H5T_NATIVE_DOUBLE, s->dxpl, 0, *count, 0, time_zero, 0);
+  H5Dclose(zero_set);
+  for (int64_t i = 0; i < *count; i++) rows[i].time_zero = time_zero[i];
+  free(time_zero);
   char *text = lcfm_malloc((size_t)*count * LCFM_INSTRUMENT_NAME_LEN);
   hid_t type = fixed_string_type(LCFM_INSTRUMENT_NAME_LEN);
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(s->file, "/instruments/name", H5P_DEFAULT));

@@ -56,7 +56,7 @@ with h5py.File(os.path.join(work, "s.h5"), "r") as f:
                                ("error", np.float32, (P_pts,))]:
         d = f["points"][name]
         expect(d.shape == shape and d.dtype == dtype, f"/points/{name} shape {d.shape} dtype {d.dtype}")
-    for name in ["id", "survey", "season", "unit", "subunit", "band", "name"]:
+    for name in ["id", "survey", "season", "unit", "subunit", "band", "time_zero", "name"]:
         expect(f["instruments"][name].shape == (M,), f"/instruments/{name} shape")
     for name in ["key", "reason", "message"]:
         expect(f["rejects"][name].shape == (0,), f"/rejects/{name} is empty for a simulation")

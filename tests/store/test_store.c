@@ -28,9 +28,9 @@ static void write_store(const char *path, int rank, int ranks) {
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, 0, NULL);
   lcfm_store_writer *w = lcfm_store_create(MPI_COMM_WORLD, path, &prov, mine, points);
-  lcfm_instrument instruments[3] = {{0, LCFM_SURVEY_TESS, 1, 2, 3, -1, "tess-s1-c2-ccd3"},
-                                    {1, LCFM_SURVEY_KEPLER, 5, 11, 1, -1, "kepler-q5-m11"},
-                                    {2, LCFM_SURVEY_MACHO, -1, -1, -1, 1, "macho-blue"}};
+  lcfm_instrument instruments[3] = {{0, LCFM_SURVEY_TESS, 1, 2, 3, -1, 2457000.0, "tess-s1-c2-ccd3"},
+                                    {1, LCFM_SURVEY_KEPLER, 5, 11, 1, -1, 2454833.0, "kepler-q5-m11"},
+                                    {2, LCFM_SURVEY_MACHO, -1, -1, -1, 1, 2400000.5, "macho-blue"}};
   lcfm_store_write_instruments(w, instruments, 3);
   /* Several batches of 10 objects; every rank makes the same number of calls. */
   int64_t max_objects = 0;
@@ -70,7 +70,8 @@ static void read_back(const char *path, int rank, int ranks, int64_t total) {
   EXPECT(lcfm_store_reject_count(s) == ranks - 1, "reject count %lld", (long long)lcfm_store_reject_count(s));
   int64_t n_instruments = 0;
   lcfm_instrument *instruments = lcfm_store_read_instruments(s, &n_instruments);
-  EXPECT(n_instruments == 3 && !strcmp(instruments[1].name, "kepler-q5-m11") && instruments[1].unit == 11,
+  EXPECT(n_instruments == 3 && !strcmp(instruments[1].name, "kepler-q5-m11") && instruments[1].unit == 11 &&
+         instruments[2].time_zero == 2400000.5,
          "instrument table did not round-trip");
   free(instruments);
   int64_t first, count;
