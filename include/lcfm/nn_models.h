@@ -1,0 +1,247 @@
+/* nn_models.h: blocks and encoders composed from the layers of nn.h: the Conformer block, the
+ * (post-norm) transformer block with or without residual connections, the causal paper's
+ * Conformer-LSTM encoder and the Astromer 2 encoder.
+ *
+ * Every block or encoder follows the same life cycle:
+ *   1. *_init(model, config, params, prefix): register its tensors in the shared parameter table
+ *      under "prefix.<name>" (names match tools/reference/nn_reference.py).
+ *   2. lcfm_nn_params_alloc(params) once every model is registered.
+ *   3. *_alloc(model): allocate the saved activations and the backward scratch ONCE, for
+ *      config.max_batch sequences of length config.T.
+ *   4. per step: *_forward(...) then *_backward(...); no allocation happens in either.
+ * Views: a model keeps offsets (lcfm_nn_lin and friends) into the flat buffers; the parameter of
+ * offset o is params->params + o and its gradient params->grads + o.
+ *
+ * Conformer block (Gulati et al. 2020, with layer norm instead of batch norm), x [B, T, d]:
+ *   x = x + 1/2 Drop(FFN1(x))      FFN(x) = Linear(ff->d)(Swish(Linear(d->ff)(LN(x))))
+ *   x = x + Drop(MHSA(LN(x)))      MHSA: qkv = Linear(d->3d), attention with the key mask,
+ *                                  Linear(d->d)
+ *   x = x + Drop(Conv(x))          Conv(x) = Linear(d->d)(Swish(LN(DWConv_K(mask * GLU(
+ *                                            Linear(d->2d)(LN(x)))))))
+ *   x = x + 1/2 Drop(FFN2(x))
+ *   y = LN(x)
+ * The mask [B, T] (1 = valid) is both the attention key mask and the padding zeroed before the
+ * depthwise convolution, so padding never leaks into valid steps.
+ *
+ * Transformer block (Astromer 2's encoder layer, post-norm), x [B, T, d]:
+ *   a = Drop(MHSA(x));            r1 = residual ? x + a : a;     h = LN1(r1)
+ *   f = Drop(Linear(ff->d)(act(Linear(d->ff)(h))));  r2 = residual ? h + f : f;  y = LN2(r2)
+ * Astromer 2 uses act = tanh and no residual connections.
+ *
+ * Dropout sites use lcfm_dropout_forward with counter = step * 4096 + model id * 256 + site.
+ */
+#ifndef LCFM_NN_MODELS_H
+#define LCFM_NN_MODELS_H
+
+#include "lcfm/nn.h"
+
+/* Offsets of a weight and a bias (linear, layer norm, convolution) in the parameter table. */
+typedef struct {
+  size_t w, b;
+} lcfm_nn_lin;
+
+typedef enum { LCFM_ACT_RELU = 0, LCFM_ACT_GELU, LCFM_ACT_SWISH, LCFM_ACT_TANH } lcfm_nn_act;
+
+/* Saved activations of a feed-forward module (N rows). */
+typedef struct {
+  float *ln, *mean, *rstd; /* pre-norm (NULL when the FFN has none) */
+  float *h, *a;            /* fc1 output [N, ff], activation [N, ff] */
+  float *drop;             /* dropout mask [N, d] (NULL when dropout is 0) */
+} lcfm_nn_ffn_acts;
+
+/* Scratch shared by every block of a model (sized for the widest block, max batch). */
+typedef struct {
+  float *g;          /* [N, d]  gradient flowing along the residual stream */
+  float *dy;         /* [N, d] */
+  float *t0, *t1;    /* [N, max(ff, 3d, 2d)] */
+  float *t2, *t3;    /* [N, d] */
+  float *att;        /* attention backward scratch */
+  float *fwd;        /* [N, d] forward temporary */
+} lcfm_nn_scratch;
+
+/* ---------------------------------------------------------------------------------------------
+ * Conformer block
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  int d, heads, ff, kernel;
+  float dropout;
+} lcfm_conformer_config;
+
+typedef struct {
+  lcfm_nn_lin ffn1_ln, ffn1_fc1, ffn1_fc2;
+  lcfm_nn_lin mhsa_ln, qkv, proj;
+  lcfm_nn_lin conv_ln, pw1, dw, conv_norm, pw2;
+  lcfm_nn_lin ffn2_ln, ffn2_fc1, ffn2_fc2;
+  lcfm_nn_lin out_ln;
+} lcfm_conformer_params;
+
+typedef struct {
+  lcfm_nn_ffn_acts ffn1, ffn2;
+  float *x1, *x2, *x3, *x4; /* residual stream after each module [N, d] */
+  float *m_ln, *m_mean, *m_rstd, *qkv, *att, *ao, *m_drop;
+  float *c_ln, *c_mean, *c_rstd, *pw1, *glu, *dw, *nrm, *n_mean, *n_rstd, *sw, *c_drop;
+  float *out, *o_mean, *o_rstd; /* block output [N, d] */
+} lcfm_conformer_acts;
+
+/* Register the block's tensors as "prefix.ffn1.ln.w" ... in p. */
+void lcfm_conformer_init(lcfm_conformer_params *w, const lcfm_conformer_config *cfg, lcfm_nn_params *p,
+                         const char *prefix);
+/* Take the saved activations for B*T rows from the arena (counting pass when a->base is NULL). */
+void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                lcfm_nn_arena *arena, int B, int T);
+/* a->out [B, T, d] = block(inp [B, T, d]); mask [B, T] or NULL. */
+void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                            const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
+                            const float *mask, int B, int T, int training, uint64_t seed,
+                            uint64_t counter, lcfm_nn_scratch *s);
+/* dinp [B, T, d] += d loss / d inp given dout = d loss / d out; parameter gradients += into p. */
+void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                             const lcfm_conformer_params *w, lcfm_nn_params *p, const float *dout,
+                             const float *inp, const float *mask, int B, int T, int training,
+                             lcfm_nn_scratch *s);
+
+/* ---------------------------------------------------------------------------------------------
+ * Transformer block
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  int d, heads, ff;
+  lcfm_nn_act act;
+  int residual;
+  float dropout;
+} lcfm_transformer_config;
+
+typedef struct {
+  lcfm_nn_lin qkv, proj, ln1, fc1, fc2, ln2;
+} lcfm_transformer_params;
+
+typedef struct {
+  float *qkv, *att, *ao, *a_drop, *r1, *h, *mean1, *rstd1;
+  float *f1, *f_act, *f_drop, *r2;
+  float *out, *mean2, *rstd2;
+} lcfm_transformer_acts;
+
+void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_config *cfg,
+                           lcfm_nn_params *p, const char *prefix);
+void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                  lcfm_nn_arena *arena, int B, int T);
+/* keymask [B, T] (1 = may be attended to) or NULL. */
+void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                              const lcfm_transformer_params *w, const lcfm_nn_params *p,
+                              const float *inp, const float *keymask, int B, int T, int training,
+                              uint64_t seed, uint64_t counter, lcfm_nn_scratch *s);
+void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a,
+                               const lcfm_transformer_config *cfg, const lcfm_transformer_params *w,
+                               lcfm_nn_params *p, const float *dout, const float *inp, int B, int T,
+                               int training, lcfm_nn_scratch *s);
+
+/* Scratch for blocks of width d, feed-forward ff, at most N rows and sequences of length T. */
+void lcfm_nn_scratch_layout(lcfm_nn_scratch *s, lcfm_nn_arena *arena, int N, int T, int d, int ff);
+
+/* Bytes of saved activations (the arena) and of backward scratch, for max_batch sequences. */
+void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes,
+                    size_t *scratch_bytes);
+
+/* ---------------------------------------------------------------------------------------------
+ * The causal paper's encoder (DESIGN.md section 6)
+ *   x0 = ScalarEmbed(value) + TimeEnc(time)              [B, T, d]
+ *   x  = Conformer^blocks(x0, mask)                       [B, T, d]
+ *   h  = LSTM(x) (hidden d)                               [B, T, d]
+ *   z  = Linear(d -> latent)(MaskedMeanPool(h, mask))     [B, latent]
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  int d, heads, ff, blocks, kernel, latent;
+  int T, max_batch;
+  float dropout;
+  int id; /* distinguishes the dropout draws of several models */
+} lcfm_causal_encoder_config;
+
+/* d 64, 4 heads, ff 128, 4 blocks, kernel 31, latent 20, T 100, dropout 0. */
+lcfm_causal_encoder_config lcfm_causal_encoder_defaults(void);
+
+typedef struct {
+  char name[48]; /* the prefix of its tensors, used in error messages */
+  lcfm_causal_encoder_config cfg;
+  lcfm_conformer_config bcfg;
+  lcfm_nn_lin embed;
+  lcfm_conformer_params *blk;
+  size_t w_ih, w_hh, b_ih, b_hh;
+  lcfm_nn_lin head;
+  /* activations (one arena) and scratch (another) */
+  lcfm_nn_arena acts, scr;
+  float *x0;
+  lcfm_conformer_acts *ba;
+  float *lstm_out, *gates, *cell, *pooled, *z;
+  const float *times, *values, *mask; /* inputs of the last forward (caller keeps them alive) */
+  int B;
+  lcfm_nn_scratch s;
+  float *lstm_scratch, *dpooled, *dh, *dx[2];
+} lcfm_causal_encoder;
+
+void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
+                              lcfm_nn_params *p, const char *prefix);
+void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e);
+void lcfm_causal_encoder_free(lcfm_causal_encoder *e);
+/* times, values, mask [B, T] (padding at the end); returns z [B, latent] (inside e). */
+const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p,
+                                         const float *times, const float *values, const float *mask,
+                                         int B, int training, uint64_t seed, uint64_t step);
+/* When the output is not finite, find the first layer whose output is not and abort naming it
+ * ("stellar.block2 output"); otherwise return. Called by forward on its output. */
+void lcfm_causal_encoder_check(const lcfm_causal_encoder *e);
+/* Accumulate parameter gradients for dz [B, latent]. */
+void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz,
+                                  int training);
+/* Analytic FLOPs of one forward pass for B sequences (a multiply-add counts 2; matrix products,
+ * attention products and the depthwise convolution; element-wise work is not counted). Backward
+ * performs exactly two products for each forward one, so *backward = 2 x forward. */
+double lcfm_causal_encoder_flops(const lcfm_causal_encoder_config *cfg, int B, double *backward);
+
+/* ---------------------------------------------------------------------------------------------
+ * Astromer 2 encoder
+ *   e  = ScalarEmbed(value), replaced by the trainable mask token where replace = 1
+ *   x0 = e + TimeEnc(time)
+ *   x  = Transformer^blocks(x0, keymask = valid * (1 - replace))
+ *   pred = Linear(d -> 1)(x)                               [B, T] (the pretraining head)
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  int d, heads, ff, blocks;
+  int residual;
+  lcfm_nn_act act;
+  int T, max_batch;
+  float dropout;
+  int id;
+} lcfm_astromer_config;
+
+/* d 256, 4 heads (of 64), ff 128 tanh, 6 blocks, no residual, T 200, dropout 0. */
+lcfm_astromer_config lcfm_astromer_defaults(void);
+
+typedef struct {
+  char name[48];
+  lcfm_astromer_config cfg;
+  lcfm_transformer_config bcfg;
+  lcfm_nn_lin embed, head;
+  size_t mask_token;
+  lcfm_transformer_params *blk;
+  lcfm_nn_arena acts, scr;
+  float *x0, *keymask, *pred;
+  lcfm_transformer_acts *ba;
+  const float *times, *values, *valid, *replace;
+  int B;
+  lcfm_nn_scratch s;
+  float *dx[2];
+} lcfm_astromer;
+
+void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,
+                        const char *prefix);
+void lcfm_astromer_alloc(lcfm_astromer *e);
+void lcfm_astromer_free(lcfm_astromer *e);
+/* times, values, valid, replace [B, T]; returns pred [B, T]. The embeddings of the last block
+ * are e->ba[blocks - 1].out [B, T, d]. */
+const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const float *times,
+                                   const float *values, const float *valid, const float *replace,
+                                   int B, int training, uint64_t seed, uint64_t step);
+void lcfm_astromer_check(const lcfm_astromer *e);
+void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dpred, int training);
+double lcfm_astromer_flops(const lcfm_astromer_config *cfg, int B, double *backward);
+
+#endif

@@ -1,0 +1,105 @@
+/* attention.c: the multi-head self-attention core with a key mask. One (batch, head) pair is one
+ * OpenMP work item; its products are small single-threaded GEMMs on strided views of qkv.
+ *
+ *   S = Q K^T / sqrt(D), S[i, j] = -inf where keymask[j] == 0, P = softmax_j(S), O = P V.
+ */
+#include <math.h>
+#include <omp.h>
+
+#include "lcfm/error.h"
+#include "lcfm/nn.h"
+#include "nn_internal.h"
+
+size_t lcfm_attention_scratch_floats(int T) {
+  return (size_t)lcfm_nn_threads() * (size_t)T * (size_t)T + 64;
+}
+
+void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B,
+                            int T, int C, int H) {
+  LCFM_CHECK(C % H == 0, "nn: attention width %d is not a multiple of %d heads", C, H);
+  int D = C / H, C3 = 3 * C;
+  float scale = 1.0f / sqrtf((float)D);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lcfm_nn_threads())
+  for (int bh = 0; bh < B * H; bh++) {
+    int b = bh / H, h = bh % H;
+    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
+    const float *k = q + C, *v = q + 2 * C;
+    const float *km = keymask ? keymask + (size_t)b * T : NULL;
+    float *p = att + (size_t)bh * T * T;
+    lcfm_nn_gemm(0, 1, T, T, D, scale, q, C3, k, C3, 0.0f, p, T);
+    int any = 0;
+    for (int i = 0; i < T; i++) {
+      float *row = p + (size_t)i * T;
+      float mx = -INFINITY;
+      for (int j = 0; j < T; j++) {
+        if (km && km[j] == 0.0f) continue;
+        mx = row[j] > mx ? row[j] : mx;
+      }
+      if (mx == -INFINITY) { /* every key masked: the row attends to nothing */
+        for (int j = 0; j < T; j++) row[j] = 0.0f;
+        continue;
+      }
+      any = 1;
+      float sum = 0.0f;
+      if (km) {
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < T; j++) {
+          float e = km[j] != 0.0f ? lcfm_nn_expf(row[j] - mx) : 0.0f;
+          row[j] = e;
+          sum += e;
+        }
+      } else {
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < T; j++) {
+          float e = lcfm_nn_expf(row[j] - mx);
+          row[j] = e;
+          sum += e;
+        }
+      }
+      float inv = 1.0f / sum;
+#pragma omp simd
+      for (int j = 0; j < T; j++) row[j] *= inv;
+    }
+    float *o = out + (size_t)b * T * C + (size_t)h * D;
+    if (any) {
+      lcfm_nn_gemm(0, 0, T, D, T, 1.0f, p, T, v, C3, 0.0f, o, C);
+    } else {
+      for (int i = 0; i < T; i++)
+        for (int d = 0; d < D; d++) o[(size_t)i * C + d] = 0.0f;
+    }
+  }
+}
+
+void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                             float *scratch, int B, int T, int C, int H) {
+  int D = C / H, C3 = 3 * C;
+  float scale = 1.0f / sqrtf((float)D);
+  int nthreads = lcfm_nn_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+  for (int bh = 0; bh < B * H; bh++) {
+    int b = bh / H, h = bh % H;
+    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
+    const float *k = q + C, *v = q + 2 * C;
+    float *dq = dqkv + (size_t)b * T * C3 + (size_t)h * D;
+    float *dk = dq + C, *dv = dq + 2 * C;
+    const float *p = att + (size_t)bh * T * T;
+    const float *dO = dout + (size_t)b * T * C + (size_t)h * D;
+    float *dp = scratch + (size_t)omp_get_thread_num() * T * T;
+    /* dV += P^T dO ; dP = dO V^T */
+    lcfm_nn_gemm(1, 0, T, D, T, 1.0f, p, T, dO, C, 1.0f, dv, C3);
+    lcfm_nn_gemm(0, 1, T, T, D, 1.0f, dO, C, v, C3, 0.0f, dp, T);
+    /* dS = P * (dP - sum_j dP P) * scale (masked entries have P = 0, so dS = 0 there). */
+    for (int i = 0; i < T; i++) {
+      const float *pr = p + (size_t)i * T;
+      float *dr = dp + (size_t)i * T;
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (int j = 0; j < T; j++) s += pr[j] * dr[j];
+#pragma omp simd
+      for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - s) * scale;
+    }
+    /* dQ += dS K ; dK += dS^T Q */
+    lcfm_nn_gemm(0, 0, T, D, T, 1.0f, dp, T, k, C3, 1.0f, dq, C3);
+    lcfm_nn_gemm(1, 0, T, D, T, 1.0f, dp, T, q, C3, 1.0f, dk, C3);
+  }
+}

@@ -1,0 +1,355 @@
+/* blocks.c: the Conformer block and the transformer block (see include/lcfm/nn_models.h for their
+ * equations), as forward/backward pairs over the layers of nn.h. Saved activations live in the
+ * caller's arena; backward works in a scratch shared by all blocks of a model. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lcfm/error.h"
+#include "lcfm/nn_models.h"
+
+#define PW(off) (p->params + (off))
+#define GW(off) (p->grads + (off))
+
+static lcfm_nn_lin add_lin(lcfm_nn_params *p, const char *prefix, const char *name, int64_t out, int64_t in,
+                           int has_bias) {
+  lcfm_nn_lin l = {0, 0};
+  l.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, out, in, "%s.%s.w", prefix, name);
+  if (has_bias) l.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, out, 0, "%s.%s.b", prefix, name);
+  return l;
+}
+
+static lcfm_nn_lin add_ln(lcfm_nn_params *p, const char *prefix, const char *name, int64_t d) {
+  lcfm_nn_lin l;
+  l.w = lcfm_nn_params_add2(p, LCFM_INIT_ONE, d, 0, "%s.%s.w", prefix, name);
+  l.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.%s.b", prefix, name);
+  return l;
+}
+
+static float *take(lcfm_nn_arena *a, size_t n) { return lcfm_nn_arena_take(a, n); }
+
+static void act_forward(lcfm_nn_act act, float *out, const float *inp, size_t n) {
+  switch (act) {
+    case LCFM_ACT_RELU: lcfm_relu_forward(out, inp, n); break;
+    case LCFM_ACT_GELU: lcfm_gelu_forward(out, inp, n); break;
+    case LCFM_ACT_SWISH: lcfm_swish_forward(out, inp, n); break;
+    case LCFM_ACT_TANH: lcfm_tanh_forward(out, inp, n); break;
+  }
+}
+
+static void act_backward(lcfm_nn_act act, float *dinp, const float *dout, const float *inp, const float *out,
+                         size_t n) {
+  switch (act) {
+    case LCFM_ACT_RELU: lcfm_relu_backward(dinp, dout, inp, n); break;
+    case LCFM_ACT_GELU: lcfm_gelu_backward(dinp, dout, inp, n); break;
+    case LCFM_ACT_SWISH: lcfm_swish_backward(dinp, dout, inp, n); break;
+    case LCFM_ACT_TANH: lcfm_tanh_backward(dinp, dout, out, n); break;
+  }
+}
+
+/* out = x + alpha y */
+static void resid(float *out, const float *x, float alpha, const float *y, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) out[i] = x[i] + alpha * y[i];
+}
+
+/* dy = alpha g (times the dropout mask when dropout was on) */
+static void drop_grad(float *dy, const float *g, const float *mask, float alpha, size_t n) {
+  if (mask) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dy[i] = alpha * g[i] * mask[i];
+  } else {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dy[i] = alpha * g[i];
+  }
+}
+
+static int drop_on(float p, int training) { return training && p > 0.0f; }
+
+void lcfm_nn_scratch_layout(lcfm_nn_scratch *s, lcfm_nn_arena *arena, int N, int T, int d, int ff) {
+  size_t wide = (size_t)(ff > 3 * d ? ff : 3 * d);
+  size_t nd = (size_t)N * d;
+  s->g = take(arena, nd);
+  s->dy = take(arena, nd);
+  s->t0 = take(arena, (size_t)N * wide);
+  s->t1 = take(arena, (size_t)N * wide);
+  s->t2 = take(arena, nd);
+  s->t3 = take(arena, nd);
+  s->fwd = take(arena, nd);
+  s->att = take(arena, lcfm_attention_scratch_floats(T));
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Feed-forward module with pre-norm: y = fc2(act(fc1(LN(x))))
+ * -------------------------------------------------------------------------------------------- */
+
+static void ffn_layout(lcfm_nn_ffn_acts *a, lcfm_nn_arena *arena, int N, int d, int ff, int drop) {
+  a->ln = take(arena, (size_t)N * d);
+  a->mean = take(arena, (size_t)N);
+  a->rstd = take(arena, (size_t)N);
+  a->h = take(arena, (size_t)N * ff);
+  a->a = take(arena, (size_t)N * ff);
+  a->drop = drop ? take(arena, (size_t)N * d) : NULL;
+}
+
+static void ffn_forward(lcfm_nn_ffn_acts *a, float *y, const float *inp, lcfm_nn_lin ln, lcfm_nn_lin fc1,
+                        lcfm_nn_lin fc2, lcfm_nn_act act, const lcfm_nn_params *p, int N, int d, int ff) {
+  lcfm_layernorm_forward(a->ln, a->mean, a->rstd, inp, PW(ln.w), PW(ln.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(a->h, a->ln, PW(fc1.w), PW(fc1.b), N, d, ff);
+  act_forward(act, a->a, a->h, (size_t)N * ff);
+  lcfm_linear_forward(y, a->a, PW(fc2.w), PW(fc2.b), N, ff, d);
+}
+
+/* dinp += d/d inp given dy = d/d y. Uses s->t0, t1, t2. */
+static void ffn_backward(float *dinp, const float *dy, const lcfm_nn_ffn_acts *a, const float *inp,
+                         lcfm_nn_lin ln, lcfm_nn_lin fc1, lcfm_nn_lin fc2, lcfm_nn_act act, lcfm_nn_params *p,
+                         int N, int d, int ff, lcfm_nn_scratch *s) {
+  size_t nf = (size_t)N * ff, nd = (size_t)N * d;
+  lcfm_nn_zero(s->t0, nf);
+  lcfm_linear_backward(s->t0, GW(fc2.w), GW(fc2.b), dy, a->a, PW(fc2.w), N, ff, d);
+  lcfm_nn_zero(s->t1, nf);
+  act_backward(act, s->t1, s->t0, a->h, a->a, nf);
+  lcfm_nn_zero(s->t2, nd);
+  lcfm_linear_backward(s->t2, GW(fc1.w), GW(fc1.b), s->t1, a->ln, PW(fc1.w), N, d, ff);
+  lcfm_layernorm_backward(dinp, GW(ln.w), GW(ln.b), s->t2, inp, PW(ln.w), a->mean, a->rstd, N, d);
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Conformer block
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_conformer_init(lcfm_conformer_params *w, const lcfm_conformer_config *cfg, lcfm_nn_params *p,
+                         const char *prefix) {
+  int d = cfg->d, ff = cfg->ff;
+  LCFM_CHECK(d % cfg->heads == 0, "nn: conformer width %d is not a multiple of %d heads", d, cfg->heads);
+  LCFM_CHECK(cfg->kernel % 2 == 1, "nn: conformer kernel must be odd, got %d", cfg->kernel);
+  w->ffn1_ln = add_ln(p, prefix, "ffn1.ln", d);
+  w->ffn1_fc1 = add_lin(p, prefix, "ffn1.fc1", ff, d, 1);
+  w->ffn1_fc2 = add_lin(p, prefix, "ffn1.fc2", d, ff, 1);
+  w->mhsa_ln = add_ln(p, prefix, "mhsa.ln", d);
+  w->qkv = add_lin(p, prefix, "mhsa.qkv", 3 * d, d, 1);
+  w->proj = add_lin(p, prefix, "mhsa.proj", d, d, 1);
+  w->conv_ln = add_ln(p, prefix, "conv.ln", d);
+  w->pw1 = add_lin(p, prefix, "conv.pw1", 2 * d, d, 1);
+  w->dw.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, cfg->kernel, d, "%s.conv.dw.w", prefix); /* [K, d] */
+  w->dw.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.conv.dw.b", prefix);
+  w->conv_norm = add_ln(p, prefix, "conv.norm", d);
+  w->pw2 = add_lin(p, prefix, "conv.pw2", d, d, 1);
+  w->ffn2_ln = add_ln(p, prefix, "ffn2.ln", d);
+  w->ffn2_fc1 = add_lin(p, prefix, "ffn2.fc1", ff, d, 1);
+  w->ffn2_fc2 = add_lin(p, prefix, "ffn2.fc2", d, ff, 1);
+  w->out_ln = add_ln(p, prefix, "ln", d);
+}
+
+void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, lcfm_nn_arena *arena,
+                                int B, int T) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  int drop = cfg->dropout > 0.0f;
+  size_t nd = (size_t)N * d;
+  ffn_layout(&a->ffn1, arena, N, d, ff, drop);
+  a->x1 = take(arena, nd);
+  a->m_ln = take(arena, nd);
+  a->m_mean = take(arena, (size_t)N);
+  a->m_rstd = take(arena, (size_t)N);
+  a->qkv = take(arena, 3 * nd);
+  a->att = take(arena, (size_t)B * H * T * T);
+  a->ao = take(arena, nd);
+  a->m_drop = drop ? take(arena, nd) : NULL;
+  a->x2 = take(arena, nd);
+  a->c_ln = take(arena, nd);
+  a->c_mean = take(arena, (size_t)N);
+  a->c_rstd = take(arena, (size_t)N);
+  a->pw1 = take(arena, 2 * nd);
+  a->glu = take(arena, nd);
+  a->dw = take(arena, nd);
+  a->nrm = take(arena, nd);
+  a->n_mean = take(arena, (size_t)N);
+  a->n_rstd = take(arena, (size_t)N);
+  a->sw = take(arena, nd);
+  a->c_drop = drop ? take(arena, nd) : NULL;
+  a->x3 = take(arena, nd);
+  ffn_layout(&a->ffn2, arena, N, d, ff, drop);
+  a->x4 = take(arena, nd);
+  a->out = take(arena, nd);
+  a->o_mean = take(arena, (size_t)N);
+  a->o_rstd = take(arena, (size_t)N);
+}
+
+void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                            const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
+                            const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
+                            lcfm_nn_scratch *s) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
+  size_t nd = (size_t)N * d;
+  float pd = cfg->dropout;
+  float *y = s->fwd;
+  /* half feed-forward */
+  ffn_forward(&a->ffn1, y, inp, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, N, d, ff);
+  lcfm_dropout_forward(y, a->ffn1.drop, y, nd, pd, training, seed, counter + 0);
+  resid(a->x1, inp, 0.5f, y, nd);
+  /* self-attention */
+  lcfm_layernorm_forward(a->m_ln, a->m_mean, a->m_rstd, a->x1, PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d,
+                         LCFM_NN_LN_EPS);
+  lcfm_linear_forward(a->qkv, a->m_ln, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_attention_forward(a->ao, a->att, a->qkv, mask, B, T, d, H);
+  lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  lcfm_dropout_forward(y, a->m_drop, y, nd, pd, training, seed, counter + 1);
+  resid(a->x2, a->x1, 1.0f, y, nd);
+  /* convolution module */
+  lcfm_layernorm_forward(a->c_ln, a->c_mean, a->c_rstd, a->x2, PW(w->conv_ln.w), PW(w->conv_ln.b), N, d,
+                         LCFM_NN_LN_EPS);
+  lcfm_linear_forward(a->pw1, a->c_ln, PW(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
+  lcfm_glu_forward(a->glu, a->pw1, N, d);
+  lcfm_nn_mask_rows(a->glu, mask, N, d);
+  lcfm_dwconv_forward(a->dw, a->glu, PW(w->dw.w), PW(w->dw.b), B, T, d, K);
+  lcfm_layernorm_forward(a->nrm, a->n_mean, a->n_rstd, a->dw, PW(w->conv_norm.w), PW(w->conv_norm.b), N, d,
+                         LCFM_NN_LN_EPS);
+  lcfm_swish_forward(a->sw, a->nrm, nd);
+  lcfm_linear_forward(y, a->sw, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
+  lcfm_dropout_forward(y, a->c_drop, y, nd, pd, training, seed, counter + 2);
+  resid(a->x3, a->x2, 1.0f, y, nd);
+  /* second half feed-forward and the final norm */
+  ffn_forward(&a->ffn2, y, a->x3, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, N, d, ff);
+  lcfm_dropout_forward(y, a->ffn2.drop, y, nd, pd, training, seed, counter + 3);
+  resid(a->x4, a->x3, 0.5f, y, nd);
+  lcfm_layernorm_forward(a->out, a->o_mean, a->o_rstd, a->x4, PW(w->out_ln.w), PW(w->out_ln.b), N, d,
+                         LCFM_NN_LN_EPS);
+}
+
+void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                             const lcfm_conformer_params *w, lcfm_nn_params *p, const float *dout,
+                             const float *inp, const float *mask, int B, int T, int training,
+                             lcfm_nn_scratch *s) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
+  size_t nd = (size_t)N * d;
+  int on = drop_on(cfg->dropout, training);
+  float *g = s->g; /* d loss / d (residual stream), walked backwards through x4, x3, x2, x1, inp */
+  lcfm_nn_zero(g, nd);
+  lcfm_layernorm_backward(g, GW(w->out_ln.w), GW(w->out_ln.b), dout, a->x4, PW(w->out_ln.w), a->o_mean,
+                          a->o_rstd, N, d);
+  /* FFN2: x4 = x3 + 1/2 drop(ffn(x3)) */
+  drop_grad(s->dy, g, on ? a->ffn2.drop : NULL, 0.5f, nd);
+  ffn_backward(g, s->dy, &a->ffn2, a->x3, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, N, d, ff, s);
+  /* convolution module: x3 = x2 + drop(conv(x2)) */
+  drop_grad(s->dy, g, on ? a->c_drop : NULL, 1.0f, nd);
+  lcfm_nn_zero(s->t2, nd);
+  lcfm_linear_backward(s->t2, GW(w->pw2.w), GW(w->pw2.b), s->dy, a->sw, PW(w->pw2.w), N, d, d);
+  lcfm_nn_zero(s->t3, nd);
+  lcfm_swish_backward(s->t3, s->t2, a->nrm, nd);
+  lcfm_nn_zero(s->t2, nd);
+  lcfm_layernorm_backward(s->t2, GW(w->conv_norm.w), GW(w->conv_norm.b), s->t3, a->dw, PW(w->conv_norm.w),
+                          a->n_mean, a->n_rstd, N, d);
+  lcfm_nn_zero(s->t3, nd);
+  lcfm_dwconv_backward(s->t3, GW(w->dw.w), GW(w->dw.b), s->t2, a->glu, PW(w->dw.w), B, T, d, K);
+  lcfm_nn_mask_rows(s->t3, mask, N, d);
+  lcfm_nn_zero(s->t0, 2 * nd);
+  lcfm_glu_backward(s->t0, s->t3, a->pw1, N, d);
+  lcfm_nn_zero(s->t2, nd);
+  lcfm_linear_backward(s->t2, GW(w->pw1.w), GW(w->pw1.b), s->t0, a->c_ln, PW(w->pw1.w), N, d, 2 * d);
+  lcfm_layernorm_backward(g, GW(w->conv_ln.w), GW(w->conv_ln.b), s->t2, a->x2, PW(w->conv_ln.w), a->c_mean,
+                          a->c_rstd, N, d);
+  /* self-attention: x2 = x1 + drop(proj(att(qkv(LN(x1))))) */
+  drop_grad(s->dy, g, on ? a->m_drop : NULL, 1.0f, nd);
+  lcfm_nn_zero(s->t2, nd);
+  lcfm_linear_backward(s->t2, GW(w->proj.w), GW(w->proj.b), s->dy, a->ao, PW(w->proj.w), N, d, d);
+  lcfm_nn_zero(s->t0, 3 * nd);
+  lcfm_attention_backward(s->t0, s->t2, a->qkv, a->att, s->att, B, T, d, H);
+  lcfm_nn_zero(s->t2, nd);
+  lcfm_linear_backward(s->t2, GW(w->qkv.w), GW(w->qkv.b), s->t0, a->m_ln, PW(w->qkv.w), N, d, 3 * d);
+  lcfm_layernorm_backward(g, GW(w->mhsa_ln.w), GW(w->mhsa_ln.b), s->t2, a->x1, PW(w->mhsa_ln.w), a->m_mean,
+                          a->m_rstd, N, d);
+  /* FFN1: x1 = inp + 1/2 drop(ffn(inp)) */
+  drop_grad(s->dy, g, on ? a->ffn1.drop : NULL, 0.5f, nd);
+  ffn_backward(g, s->dy, &a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, N, d, ff, s);
+  if (dinp) lcfm_nn_axpy(dinp, 1.0f, g, nd);
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Transformer block (post-norm, optional residuals)
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_config *cfg, lcfm_nn_params *p,
+                           const char *prefix) {
+  int d = cfg->d, ff = cfg->ff;
+  LCFM_CHECK(d % cfg->heads == 0, "nn: transformer width %d is not a multiple of %d heads", d, cfg->heads);
+  w->qkv = add_lin(p, prefix, "attn.qkv", 3 * d, d, 1);
+  w->proj = add_lin(p, prefix, "attn.proj", d, d, 1);
+  w->ln1 = add_ln(p, prefix, "ln1", d);
+  w->fc1 = add_lin(p, prefix, "ffn.fc1", ff, d, 1);
+  w->fc2 = add_lin(p, prefix, "ffn.fc2", d, ff, 1);
+  w->ln2 = add_ln(p, prefix, "ln2", d);
+}
+
+void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                  lcfm_nn_arena *arena, int B, int T) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  int drop = cfg->dropout > 0.0f;
+  size_t nd = (size_t)N * d;
+  a->qkv = take(arena, 3 * nd);
+  a->att = take(arena, (size_t)B * H * T * T);
+  a->ao = take(arena, nd);
+  a->a_drop = drop ? take(arena, nd) : NULL;
+  a->r1 = take(arena, nd);
+  a->h = take(arena, nd);
+  a->mean1 = take(arena, (size_t)N);
+  a->rstd1 = take(arena, (size_t)N);
+  a->f1 = take(arena, (size_t)N * ff);
+  a->f_act = take(arena, (size_t)N * ff);
+  a->f_drop = drop ? take(arena, nd) : NULL;
+  a->r2 = take(arena, nd);
+  a->out = take(arena, nd);
+  a->mean2 = take(arena, (size_t)N);
+  a->rstd2 = take(arena, (size_t)N);
+}
+
+void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                              const lcfm_transformer_params *w, const lcfm_nn_params *p, const float *inp,
+                              const float *keymask, int B, int T, int training, uint64_t seed, uint64_t counter,
+                              lcfm_nn_scratch *s) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  size_t nd = (size_t)N * d;
+  float *y = s->fwd;
+  lcfm_linear_forward(a->qkv, inp, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_attention_forward(a->ao, a->att, a->qkv, keymask, B, T, d, H);
+  lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  lcfm_dropout_forward(y, a->a_drop, y, nd, cfg->dropout, training, seed, counter + 0);
+  resid(a->r1, y, cfg->residual ? 1.0f : 0.0f, inp, nd);
+  lcfm_layernorm_forward(a->h, a->mean1, a->rstd1, a->r1, PW(w->ln1.w), PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(a->f1, a->h, PW(w->fc1.w), PW(w->fc1.b), N, d, ff);
+  act_forward(cfg->act, a->f_act, a->f1, (size_t)N * ff);
+  lcfm_linear_forward(y, a->f_act, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  lcfm_dropout_forward(y, a->f_drop, y, nd, cfg->dropout, training, seed, counter + 1);
+  resid(a->r2, y, cfg->residual ? 1.0f : 0.0f, a->h, nd);
+  lcfm_layernorm_forward(a->out, a->mean2, a->rstd2, a->r2, PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
+}
+
+void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                               const lcfm_transformer_params *w, lcfm_nn_params *p, const float *dout,
+                               const float *inp, int B, int T, int training, lcfm_nn_scratch *s) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  size_t nd = (size_t)N * d, nf = (size_t)N * ff;
+  int on = drop_on(cfg->dropout, training);
+  float *g = s->g;
+  /* y = LN2(r2), r2 = f (+ h) */
+  lcfm_nn_zero(g, nd);
+  lcfm_layernorm_backward(g, GW(w->ln2.w), GW(w->ln2.b), dout, a->r2, PW(w->ln2.w), a->mean2, a->rstd2, N, d);
+  drop_grad(s->dy, g, on ? a->f_drop : NULL, 1.0f, nd);
+  lcfm_nn_zero(s->t0, nf);
+  lcfm_linear_backward(s->t0, GW(w->fc2.w), GW(w->fc2.b), s->dy, a->f_act, PW(w->fc2.w), N, ff, d);
+  lcfm_nn_zero(s->t1, nf);
+  act_backward(cfg->act, s->t1, s->t0, a->f1, a->f_act, nf);
+  if (cfg->residual)
+    memcpy(s->t2, g, nd * sizeof(float));
+  else
+    lcfm_nn_zero(s->t2, nd);
+  lcfm_linear_backward(s->t2, GW(w->fc1.w), GW(w->fc1.b), s->t1, a->h, PW(w->fc1.w), N, d, ff);
+  /* h = LN1(r1), r1 = a (+ inp) */
+  lcfm_nn_zero(g, nd);
+  lcfm_layernorm_backward(g, GW(w->ln1.w), GW(w->ln1.b), s->t2, a->r1, PW(w->ln1.w), a->mean1, a->rstd1, N, d);
+  drop_grad(s->dy, g, on ? a->a_drop : NULL, 1.0f, nd);
+  lcfm_nn_zero(s->t2, nd);
+  lcfm_linear_backward(s->t2, GW(w->proj.w), GW(w->proj.b), s->dy, a->ao, PW(w->proj.w), N, d, d);
+  lcfm_nn_zero(s->t0, 3 * nd);
+  lcfm_attention_backward(s->t0, s->t2, a->qkv, a->att, s->att, B, T, d, H);
+  lcfm_linear_backward(dinp, GW(w->qkv.w), GW(w->qkv.b), s->t0, inp, PW(w->qkv.w), N, d, 3 * d);
+  if (dinp && cfg->residual) lcfm_nn_axpy(dinp, 1.0f, g, nd);
+}

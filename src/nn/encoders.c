@@ -1,0 +1,308 @@
+/* encoders.c: the causal paper's Conformer-LSTM encoder and the Astromer 2 encoder, composed from
+ * the blocks of blocks.c (equations in include/lcfm/nn_models.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lcfm/error.h"
+#include "lcfm/nn_models.h"
+
+#define PW(off) (p->params + (off))
+#define GW(off) (p->grads + (off))
+
+static uint64_t dropout_counter(uint64_t step, int id, int site) {
+  return step * 4096u + (uint64_t)id * 256u + (uint64_t)site;
+}
+
+void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes,
+                    size_t *scratch_bytes) {
+  if (act_bytes) *act_bytes = acts->size * sizeof(float);
+  if (scratch_bytes) *scratch_bytes = scr->size * sizeof(float);
+}
+
+static int all_finite(const float *x, size_t n) {
+  int ok = 1;
+#pragma omp parallel for simd reduction(& : ok) schedule(static)
+  for (size_t i = 0; i < n; i++) ok &= isfinite(x[i]) ? 1 : 0;
+  return ok;
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Causal encoder
+ * -------------------------------------------------------------------------------------------- */
+
+lcfm_causal_encoder_config lcfm_causal_encoder_defaults(void) {
+  lcfm_causal_encoder_config c = {.d = 64, .heads = 4, .ff = 128, .blocks = 4, .kernel = 31, .latent = 20,
+                                  .T = 100, .max_batch = 64, .dropout = 0.0f, .id = 0};
+  return c;
+}
+
+void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg, lcfm_nn_params *p,
+                              const char *prefix) {
+  memset(e, 0, sizeof *e);
+  LCFM_CHECK(cfg->d % 2 == 0 && cfg->blocks >= 0 && cfg->T > 0 && cfg->max_batch > 0,
+             "nn: bad causal encoder configuration (d %d, blocks %d, T %d, batch %d)", cfg->d, cfg->blocks, cfg->T,
+             cfg->max_batch);
+  snprintf(e->name, sizeof e->name, "%s", prefix);
+  e->cfg = *cfg;
+  e->bcfg = (lcfm_conformer_config){.d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .kernel = cfg->kernel,
+                                    .dropout = cfg->dropout};
+  int d = cfg->d;
+  e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
+  e->embed.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.embed.b", prefix);
+  e->blk = lcfm_calloc((size_t)(cfg->blocks > 0 ? cfg->blocks : 1), sizeof *e->blk);
+  for (int i = 0; i < cfg->blocks; i++) {
+    char name[LCFM_NN_NAME_MAX];
+    snprintf(name, sizeof name, "%s.block%d", prefix, i);
+    lcfm_conformer_init(&e->blk[i], &e->bcfg, p, name);
+  }
+  e->w_ih = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, 4 * d, d, "%s.lstm.w_ih", prefix);
+  e->w_hh = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, 4 * d, d, "%s.lstm.w_hh", prefix);
+  e->b_ih = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, 4 * d, 0, "%s.lstm.b_ih", prefix);
+  e->b_hh = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, 4 * d, 0, "%s.lstm.b_hh", prefix);
+  e->head.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, cfg->latent, d, "%s.head.w", prefix);
+  e->head.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, cfg->latent, 0, "%s.head.b", prefix);
+}
+
+static void causal_layout(lcfm_causal_encoder *e) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int B = c->max_batch, T = c->T, d = c->d, N = B * T;
+  lcfm_nn_arena *a = &e->acts;
+  e->x0 = lcfm_nn_arena_take(a, (size_t)N * d);
+  for (int i = 0; i < c->blocks; i++) lcfm_conformer_acts_layout(&e->ba[i], &e->bcfg, a, B, T);
+  e->lstm_out = lcfm_nn_arena_take(a, (size_t)N * d);
+  e->gates = lcfm_nn_arena_take(a, (size_t)N * 4 * d);
+  e->cell = lcfm_nn_arena_take(a, (size_t)N * d);
+  e->pooled = lcfm_nn_arena_take(a, (size_t)B * d);
+  e->z = lcfm_nn_arena_take(a, (size_t)B * c->latent);
+  lcfm_nn_arena *s = &e->scr;
+  lcfm_nn_scratch_layout(&e->s, s, N, T, d, c->ff);
+  e->lstm_scratch = lcfm_nn_arena_take(s, lcfm_lstm_scratch_floats(B, T, d));
+  e->dpooled = lcfm_nn_arena_take(s, (size_t)B * d);
+  e->dh = lcfm_nn_arena_take(s, (size_t)N * d);
+  e->dx[0] = lcfm_nn_arena_take(s, (size_t)N * d);
+  e->dx[1] = lcfm_nn_arena_take(s, (size_t)N * d);
+}
+
+void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e) {
+  e->ba = lcfm_calloc((size_t)(e->cfg.blocks > 0 ? e->cfg.blocks : 1), sizeof *e->ba);
+  causal_layout(e); /* counting pass */
+  lcfm_nn_arena_alloc(&e->acts);
+  lcfm_nn_arena_alloc(&e->scr);
+  causal_layout(e);
+}
+
+void lcfm_causal_encoder_free(lcfm_causal_encoder *e) {
+  lcfm_nn_arena_free(&e->acts);
+  lcfm_nn_arena_free(&e->scr);
+  free(e->blk);
+  free(e->ba);
+  memset(e, 0, sizeof *e);
+}
+
+const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p, const float *times,
+                                         const float *values, const float *mask, int B, int training,
+                                         uint64_t seed, uint64_t step) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  LCFM_CHECK(B > 0 && B <= c->max_batch, "nn: %s: batch %d outside 1..%d", e->name, B, c->max_batch);
+  int T = c->T, d = c->d, N = B * T;
+  e->times = times, e->values = values, e->mask = mask, e->B = B;
+  lcfm_timeenc_forward(e->x0, times, N, d);
+  lcfm_scalar_embed_forward(e->x0, values, PW(e->embed.w), PW(e->embed.b), N, d, 1);
+  const float *x = e->x0;
+  for (int i = 0; i < c->blocks; i++) {
+    lcfm_conformer_forward(&e->ba[i], &e->bcfg, &e->blk[i], p, x, mask, B, T, training, seed,
+                           dropout_counter(step, c->id, 4 * i), &e->s);
+    x = e->ba[i].out;
+  }
+  lcfm_lstm_forward(e->lstm_out, e->gates, e->cell, x, PW(e->w_ih), PW(e->w_hh), PW(e->b_ih), PW(e->b_hh), B, T,
+                    d, d);
+  lcfm_meanpool_forward(e->pooled, e->lstm_out, mask, B, T, d);
+  lcfm_linear_forward(e->z, e->pooled, PW(e->head.w), PW(e->head.b), B, d, c->latent);
+  if (!all_finite(e->z, (size_t)B * c->latent)) lcfm_causal_encoder_check(e);
+  return e->z;
+}
+
+void lcfm_causal_encoder_check(const lcfm_causal_encoder *e) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  size_t nd = (size_t)e->B * c->T * c->d;
+  char what[128];
+  snprintf(what, sizeof what, "%s input embedding", e->name);
+  lcfm_nn_check_finite(e->x0, nd, what);
+  for (int i = 0; i < c->blocks; i++) {
+    snprintf(what, sizeof what, "%s.block%d", e->name, i);
+    lcfm_nn_check_finite(e->ba[i].out, nd, what);
+  }
+  snprintf(what, sizeof what, "%s.lstm", e->name);
+  lcfm_nn_check_finite(e->lstm_out, nd, what);
+  snprintf(what, sizeof what, "%s pooling", e->name);
+  lcfm_nn_check_finite(e->pooled, (size_t)e->B * c->d, what);
+  snprintf(what, sizeof what, "%s.head", e->name);
+  lcfm_nn_check_finite(e->z, (size_t)e->B * c->latent, what);
+}
+
+void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz, int training) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int B = e->B, T = c->T, d = c->d, N = B * T;
+  size_t nd = (size_t)N * d;
+  lcfm_nn_zero(e->dpooled, (size_t)B * d);
+  lcfm_linear_backward(e->dpooled, GW(e->head.w), GW(e->head.b), dz, e->pooled, PW(e->head.w), B, d, c->latent);
+  lcfm_nn_zero(e->dh, nd);
+  lcfm_meanpool_backward(e->dh, e->dpooled, e->mask, B, T, d);
+  const float *xl = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
+  int cur = 0;
+  lcfm_nn_zero(e->dx[cur], nd);
+  lcfm_lstm_backward(e->dx[cur], GW(e->w_ih), GW(e->w_hh), GW(e->b_ih), GW(e->b_hh), e->dh, xl, e->lstm_out,
+                     e->gates, e->cell, PW(e->w_ih), PW(e->w_hh), e->lstm_scratch, B, T, d, d);
+  for (int i = c->blocks - 1; i >= 0; i--) {
+    const float *inp = i > 0 ? e->ba[i - 1].out : e->x0;
+    lcfm_nn_zero(e->dx[1 - cur], nd);
+    lcfm_conformer_backward(e->dx[1 - cur], &e->ba[i], &e->bcfg, &e->blk[i], p, e->dx[cur], inp, e->mask, B, T,
+                            training, &e->s);
+    cur = 1 - cur;
+  }
+  lcfm_scalar_embed_backward(NULL, GW(e->embed.w), GW(e->embed.b), e->dx[cur], e->values, PW(e->embed.w), N, d);
+}
+
+double lcfm_causal_encoder_flops(const lcfm_causal_encoder_config *c, int B, double *backward) {
+  double d = c->d, ff = c->ff, T = c->T, K = c->kernel, N = (double)B * T;
+  double block = 8 * d * ff     /* two feed-forward modules */
+                 + 8 * d * d    /* qkv (6 d^2) and output projection (2 d^2) */
+                 + 4 * T * d    /* QK^T and PV over all heads */
+                 + 6 * d * d    /* pointwise convolutions d->2d and d->d */
+                 + 2 * K * d;   /* depthwise convolution */
+  double lstm = 2 * d * 4 * d + 2 * d * 4 * d;
+  double fwd = N * (c->blocks * block + lstm) + (double)B * 2 * d * c->latent;
+  if (backward) *backward = 2 * fwd;
+  return fwd;
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Astromer 2 encoder
+ * -------------------------------------------------------------------------------------------- */
+
+lcfm_astromer_config lcfm_astromer_defaults(void) {
+  lcfm_astromer_config c = {.d = 256, .heads = 4, .ff = 128, .blocks = 6, .residual = 0, .act = LCFM_ACT_TANH,
+                            .T = 200, .max_batch = 32, .dropout = 0.0f, .id = 0};
+  return c;
+}
+
+void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p, const char *prefix) {
+  memset(e, 0, sizeof *e);
+  LCFM_CHECK(cfg->d % 2 == 0 && cfg->blocks >= 0 && cfg->T > 0 && cfg->max_batch > 0,
+             "nn: bad Astromer configuration (d %d, blocks %d, T %d, batch %d)", cfg->d, cfg->blocks, cfg->T,
+             cfg->max_batch);
+  snprintf(e->name, sizeof e->name, "%s", prefix);
+  e->cfg = *cfg;
+  e->bcfg = (lcfm_transformer_config){.d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .act = cfg->act,
+                                      .residual = cfg->residual, .dropout = cfg->dropout};
+  int d = cfg->d;
+  e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
+  e->embed.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.embed.b", prefix);
+  e->mask_token = lcfm_nn_params_add2(p, LCFM_INIT_NORMAL, d, 0, "%s.mask_token", prefix);
+  e->blk = lcfm_calloc((size_t)(cfg->blocks > 0 ? cfg->blocks : 1), sizeof *e->blk);
+  for (int i = 0; i < cfg->blocks; i++) {
+    char name[LCFM_NN_NAME_MAX];
+    snprintf(name, sizeof name, "%s.block%d", prefix, i);
+    lcfm_transformer_init(&e->blk[i], &e->bcfg, p, name);
+  }
+  e->head.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, 1, d, "%s.head.w", prefix);
+  e->head.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, 1, 0, "%s.head.b", prefix);
+}
+
+static void astromer_layout(lcfm_astromer *e) {
+  const lcfm_astromer_config *c = &e->cfg;
+  int B = c->max_batch, T = c->T, d = c->d, N = B * T;
+  lcfm_nn_arena *a = &e->acts;
+  e->x0 = lcfm_nn_arena_take(a, (size_t)N * d);
+  e->keymask = lcfm_nn_arena_take(a, (size_t)N);
+  for (int i = 0; i < c->blocks; i++) lcfm_transformer_acts_layout(&e->ba[i], &e->bcfg, a, B, T);
+  e->pred = lcfm_nn_arena_take(a, (size_t)N);
+  lcfm_nn_arena *s = &e->scr;
+  lcfm_nn_scratch_layout(&e->s, s, N, T, d, c->ff);
+  e->dx[0] = lcfm_nn_arena_take(s, (size_t)N * d);
+  e->dx[1] = lcfm_nn_arena_take(s, (size_t)N * d);
+}
+
+void lcfm_astromer_alloc(lcfm_astromer *e) {
+  e->ba = lcfm_calloc((size_t)(e->cfg.blocks > 0 ? e->cfg.blocks : 1), sizeof *e->ba);
+  astromer_layout(e);
+  lcfm_nn_arena_alloc(&e->acts);
+  lcfm_nn_arena_alloc(&e->scr);
+  astromer_layout(e);
+}
+
+void lcfm_astromer_free(lcfm_astromer *e) {
+  lcfm_nn_arena_free(&e->acts);
+  lcfm_nn_arena_free(&e->scr);
+  free(e->blk);
+  free(e->ba);
+  memset(e, 0, sizeof *e);
+}
+
+const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const float *times,
+                                   const float *values, const float *valid, const float *replace, int B,
+                                   int training, uint64_t seed, uint64_t step) {
+  const lcfm_astromer_config *c = &e->cfg;
+  LCFM_CHECK(B > 0 && B <= c->max_batch, "nn: %s: batch %d outside 1..%d", e->name, B, c->max_batch);
+  int T = c->T, d = c->d, N = B * T;
+  e->times = times, e->values = values, e->valid = valid, e->replace = replace, e->B = B;
+  lcfm_scalar_embed_forward(e->x0, values, PW(e->embed.w), PW(e->embed.b), N, d, 0);
+  lcfm_masktoken_forward(e->x0, e->x0, PW(e->mask_token), replace, N, d);
+  lcfm_timeenc_forward(e->s.fwd, times, N, d);
+  lcfm_nn_axpy(e->x0, 1.0f, e->s.fwd, (size_t)N * d);
+  for (int n = 0; n < N; n++) e->keymask[n] = (valid ? valid[n] : 1.0f) * (1.0f - replace[n]);
+  const float *x = e->x0;
+  for (int i = 0; i < c->blocks; i++) {
+    lcfm_transformer_forward(&e->ba[i], &e->bcfg, &e->blk[i], p, x, e->keymask, B, T, training, seed,
+                             dropout_counter(step, c->id, 2 * i), &e->s);
+    x = e->ba[i].out;
+  }
+  lcfm_linear_forward(e->pred, x, PW(e->head.w), PW(e->head.b), N, d, 1);
+  if (!all_finite(e->pred, (size_t)N)) lcfm_astromer_check(e);
+  return e->pred;
+}
+
+void lcfm_astromer_check(const lcfm_astromer *e) {
+  const lcfm_astromer_config *c = &e->cfg;
+  size_t nd = (size_t)e->B * c->T * c->d;
+  char what[128];
+  snprintf(what, sizeof what, "%s input embedding", e->name);
+  lcfm_nn_check_finite(e->x0, nd, what);
+  for (int i = 0; i < c->blocks; i++) {
+    snprintf(what, sizeof what, "%s.block%d", e->name, i);
+    lcfm_nn_check_finite(e->ba[i].out, nd, what);
+  }
+  snprintf(what, sizeof what, "%s.head", e->name);
+  lcfm_nn_check_finite(e->pred, (size_t)e->B * c->T, what);
+}
+
+void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dpred, int training) {
+  const lcfm_astromer_config *c = &e->cfg;
+  int B = e->B, T = c->T, d = c->d, N = B * T;
+  size_t nd = (size_t)N * d;
+  const float *xl = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
+  int cur = 0;
+  lcfm_nn_zero(e->dx[cur], nd);
+  lcfm_linear_backward(e->dx[cur], GW(e->head.w), GW(e->head.b), dpred, xl, PW(e->head.w), N, d, 1);
+  for (int i = c->blocks - 1; i >= 0; i--) {
+    const float *inp = i > 0 ? e->ba[i - 1].out : e->x0;
+    lcfm_nn_zero(e->dx[1 - cur], nd);
+    lcfm_transformer_backward(e->dx[1 - cur], &e->ba[i], &e->bcfg, &e->blk[i], p, e->dx[cur], inp, B, T, training,
+                              &e->s);
+    cur = 1 - cur;
+  }
+  /* x0 = token-or-embedding + time encoding: the embedding sees the gradient where not replaced. */
+  lcfm_nn_zero(e->dx[1 - cur], nd);
+  lcfm_masktoken_backward(e->dx[1 - cur], GW(e->mask_token), e->dx[cur], e->replace, N, d);
+  lcfm_scalar_embed_backward(NULL, GW(e->embed.w), GW(e->embed.b), e->dx[1 - cur], e->values, PW(e->embed.w), N, d);
+}
+
+double lcfm_astromer_flops(const lcfm_astromer_config *c, int B, double *backward) {
+  double d = c->d, ff = c->ff, T = c->T, N = (double)B * T;
+  double block = 8 * d * d + 4 * T * d + 4 * d * ff;
+  double fwd = N * (c->blocks * block + 2 * d);
+  if (backward) *backward = 2 * fwd;
+  return fwd;
+}

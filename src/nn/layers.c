@@ -1,0 +1,511 @@
+/* layers.c: the point-wise and per-row layers of the engine (linear, layer norm, activations, GLU,
+ * dropout, depthwise convolution, pooling, time encoding, scalar embedding, mask token). Shapes
+ * and conventions are documented in include/lcfm/nn.h. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "lcfm/error.h"
+#include "lcfm/nn.h"
+#include "nn_internal.h"
+
+/* Rows per OpenMP chunk for cheap per-row loops. */
+#define ROWS_CHUNK 16
+/* Column block for deterministic column reductions (bias and gain gradients). */
+#define COL_BLOCK 16
+
+/* ----------------------------------------------------------------------------------------------
+ * Helpers
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_nn_add(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void lcfm_nn_axpy(float *y, float alpha, const float *x, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+void lcfm_nn_scale_copy(float *out, float alpha, const float *x, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) out[i] = alpha * x[i];
+}
+
+void lcfm_nn_zero(float *x, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; i += 4096) {
+    size_t len = n - i < 4096 ? n - i : 4096;
+    memset(x + i, 0, len * sizeof(float));
+  }
+}
+
+void lcfm_nn_mask_rows(float *x, const float *mask, int N, int C) {
+  if (!mask) return;
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    if (mask[n] != 0.0f) continue;
+    memset(x + (size_t)n * C, 0, sizeof(float) * (size_t)C);
+  }
+}
+
+/* acc[c] += sum over rows n of x[n, c] (deterministic: parallel over column blocks). */
+static void column_sum_acc(float *acc, const float *x, int N, int C) {
+  int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel for schedule(static)
+  for (int blk = 0; blk < nblocks; blk++) {
+    int c0 = blk * COL_BLOCK, c1 = c0 + COL_BLOCK < C ? c0 + COL_BLOCK : C;
+    float s[COL_BLOCK] = {0};
+    for (int n = 0; n < N; n++) {
+      const float *row = x + (size_t)n * C;
+#pragma omp simd
+      for (int c = c0; c < c1; c++) s[c - c0] += row[c];
+    }
+    for (int c = c0; c < c1; c++) acc[c] += s[c - c0];
+  }
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Linear
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C,
+                         int OC) {
+  if (b) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, sizeof(float) * (size_t)OC);
+  }
+  lcfm_nn_gemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, b ? 1.0f : 0.0f, out, OC);
+}
+
+void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int N, int C, int OC) {
+  if (dinp) lcfm_nn_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
+  if (dw) lcfm_nn_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+  if (db) column_sum_acc(db, dout, N, OC);
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Layer norm
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                            const float *b, int N, int C, float eps) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    const float *x = inp + (size_t)n * C;
+    float *y = out + (size_t)n * C;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int c = 0; c < C; c++) s += x[c];
+    float m = s / (float)C;
+    float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+    for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+    float r = 1.0f / sqrtf(v / (float)C + eps);
+#pragma omp simd
+    for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
+    mean[n] = m;
+    rstd[n] = r;
+  }
+}
+
+void lcfm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                             const float *w, const float *mean, const float *rstd, int N, int C) {
+  if (dinp) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+    for (int n = 0; n < N; n++) {
+      const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+      float *dx = dinp + (size_t)n * C;
+      float m = mean[n], r = rstd[n];
+      float s1 = 0.0f, s2 = 0.0f;
+#pragma omp simd reduction(+ : s1, s2)
+      for (int c = 0; c < C; c++) {
+        float dn = dy[c] * w[c];
+        s1 += dn;
+        s2 += dn * (x[c] - m) * r;
+      }
+      s1 /= (float)C;
+      s2 /= (float)C;
+#pragma omp simd
+      for (int c = 0; c < C; c++) {
+        float xn = (x[c] - m) * r;
+        dx[c] += r * (dy[c] * w[c] - s1 - xn * s2);
+      }
+    }
+  }
+  int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel for schedule(static)
+  for (int blk = 0; blk < nblocks; blk++) {
+    int c0 = blk * COL_BLOCK, c1 = c0 + COL_BLOCK < C ? c0 + COL_BLOCK : C;
+    float sw[COL_BLOCK] = {0}, sb[COL_BLOCK] = {0};
+    for (int n = 0; n < N; n++) {
+      const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+      float m = mean[n], r = rstd[n];
+#pragma omp simd
+      for (int c = c0; c < c1; c++) {
+        sw[c - c0] += dy[c] * (x[c] - m) * r;
+        sb[c - c0] += dy[c];
+      }
+    }
+    for (int c = c0; c < c1; c++) {
+      dw[c] += sw[c - c0];
+      db[c] += sb[c - c0];
+    }
+  }
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Activations
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_relu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void lcfm_relu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) dinp[i] += inp[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void lcfm_gelu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    out[i] = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+  }
+}
+
+void lcfm_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    float pdf = 0.39894228040143268f * lcfm_nn_expf(-0.5f * x * x);
+    dinp[i] += dout[i] * (cdf + x * pdf);
+  }
+}
+
+void lcfm_swish_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    out[i] = x * lcfm_nn_sigmoidf(x);
+  }
+}
+
+void lcfm_swish_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    float s = lcfm_nn_sigmoidf(x);
+    dinp[i] += dout[i] * (s + x * s * (1.0f - s));
+  }
+}
+
+void lcfm_tanh_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) out[i] = lcfm_nn_tanhf(inp[i]);
+}
+
+void lcfm_tanh_backward(float *dinp, const float *dout, const float *out, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * GLU
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_glu_forward(float *out, const float *inp, int N, int C) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    const float *a = inp + (size_t)n * 2 * C, *g = a + C;
+    float *y = out + (size_t)n * C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) y[c] = a[c] * lcfm_nn_sigmoidf(g[c]);
+  }
+}
+
+void lcfm_glu_backward(float *dinp, const float *dout, const float *inp, int N, int C) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    const float *a = inp + (size_t)n * 2 * C, *g = a + C, *dy = dout + (size_t)n * C;
+    float *da = dinp + (size_t)n * 2 * C, *dg = da + C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+      float s = lcfm_nn_sigmoidf(g[c]);
+      da[c] += dy[c] * s;
+      dg[c] += dy[c] * a[c] * s * (1.0f - s);
+    }
+  }
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Dropout
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, int training,
+                          uint64_t seed, uint64_t counter) {
+  if (!training || p <= 0.0f) {
+    if (out != inp) memcpy(out, inp, n * sizeof(float));
+    return;
+  }
+  LCFM_CHECK(p < 1.0f, "nn: dropout rate %g must be below 1", (double)p);
+  /* keep when the 16-bit draw u satisfies u >= threshold, i.e. with probability 1 - p. */
+  uint32_t threshold = (uint32_t)lrint((double)p * 65536.0);
+  float keep_scale = 1.0f / (1.0f - p);
+  size_t nblocks = (n + 7) / 8;
+  uint64_t key = seed + 0x9E3779B97F4A7C15ull * (counter + 1);
+#pragma omp parallel for schedule(static)
+  for (size_t blk = 0; blk < nblocks; blk++) {
+    uint32_t bits[4];
+    lcfm_rng_block(key, LCFM_STREAM_NN_DROPOUT, blk, bits);
+    for (int j = 0; j < 8; j++) {
+      size_t i = blk * 8 + (size_t)j;
+      if (i >= n) break;
+      uint32_t u = (bits[j / 2] >> (16 * (j % 2))) & 0xffffu;
+      float m = u >= threshold ? keep_scale : 0.0f;
+      mask[i] = m;
+      out[i] = inp[i] * m;
+    }
+  }
+}
+
+void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, float p,
+                           int training) {
+  if (!training || p <= 0.0f) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i];
+    return;
+  }
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * mask[i];
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Depthwise 1-D convolution (weights [K, C])
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const float *b, int B, int T,
+                         int C, int K) {
+  LCFM_CHECK(K % 2 == 1, "nn: depthwise convolution needs an odd kernel, got %d", K);
+  int pad = (K - 1) / 2;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int bb = 0; bb < B; bb++) {
+    for (int t = 0; t < T; t++) {
+      float *y = out + ((size_t)bb * T + t) * C;
+      for (int c = 0; c < C; c++) y[c] = b ? b[c] : 0.0f;
+      int k0 = pad - t > 0 ? pad - t : 0;
+      int k1 = T - 1 - t + pad < K - 1 ? T - 1 - t + pad : K - 1;
+      for (int k = k0; k <= k1; k++) {
+        const float *x = inp + ((size_t)bb * T + (t + k - pad)) * C;
+        const float *wk = w + (size_t)k * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) y[c] += wk[c] * x[c];
+      }
+    }
+  }
+}
+
+void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int B, int T, int C, int K) {
+  int pad = (K - 1) / 2;
+  if (dinp) {
+    /* dinp[b, s] += sum_k w[k] dout[b, s - k + pad] */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int bb = 0; bb < B; bb++) {
+      for (int s = 0; s < T; s++) {
+        float *dx = dinp + ((size_t)bb * T + s) * C;
+        for (int k = 0; k < K; k++) {
+          int t = s - k + pad;
+          if (t < 0 || t >= T) continue;
+          const float *dy = dout + ((size_t)bb * T + t) * C;
+          const float *wk = w + (size_t)k * C;
+#pragma omp simd
+          for (int c = 0; c < C; c++) dx[c] += wk[c] * dy[c];
+        }
+      }
+    }
+  }
+  /* dw[k, c] += sum_{b,t} dout[b, t, c] inp[b, t + k - pad, c]: parallel over k. */
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < K; k++) {
+    float *dwk = dw + (size_t)k * C;
+    for (int bb = 0; bb < B; bb++) {
+      int t0 = pad - k > 0 ? pad - k : 0;
+      int t1 = T - 1 + pad - k < T - 1 ? T - 1 + pad - k : T - 1;
+      for (int t = t0; t <= t1; t++) {
+        const float *dy = dout + ((size_t)bb * T + t) * C;
+        const float *x = inp + ((size_t)bb * T + (t + k - pad)) * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) dwk[c] += dy[c] * x[c];
+      }
+    }
+  }
+  if (db) column_sum_acc(db, dout, B * T, C);
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Masked mean pooling over time
+ * -------------------------------------------------------------------------------------------- */
+
+static float pool_weight(const float *mask, int bb, int T) {
+  if (!mask) return 1.0f / (float)T;
+  float s = 0.0f;
+  for (int t = 0; t < T; t++) s += mask[(size_t)bb * T + t];
+  return 1.0f / (s > 1.0f ? s : 1.0f);
+}
+
+void lcfm_meanpool_forward(float *out, const float *inp, const float *mask, int B, int T, int C) {
+#pragma omp parallel for schedule(static)
+  for (int bb = 0; bb < B; bb++) {
+    float *y = out + (size_t)bb * C;
+    for (int c = 0; c < C; c++) y[c] = 0.0f;
+    float inv = pool_weight(mask, bb, T);
+    for (int t = 0; t < T; t++) {
+      float m = mask ? mask[(size_t)bb * T + t] : 1.0f;
+      if (m == 0.0f) continue;
+      const float *x = inp + ((size_t)bb * T + t) * C;
+#pragma omp simd
+      for (int c = 0; c < C; c++) y[c] += m * x[c];
+    }
+#pragma omp simd
+    for (int c = 0; c < C; c++) y[c] *= inv;
+  }
+}
+
+void lcfm_meanpool_backward(float *dinp, const float *dout, const float *mask, int B, int T, int C) {
+#pragma omp parallel for schedule(static)
+  for (int bb = 0; bb < B; bb++) {
+    float inv = pool_weight(mask, bb, T);
+    const float *dy = dout + (size_t)bb * C;
+    for (int t = 0; t < T; t++) {
+      float m = mask ? mask[(size_t)bb * T + t] : 1.0f;
+      if (m == 0.0f) continue;
+      float *dx = dinp + ((size_t)bb * T + t) * C;
+#pragma omp simd
+      for (int c = 0; c < C; c++) dx[c] += m * inv * dy[c];
+    }
+  }
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Sinusoidal time encoding, scalar embedding, mask token
+ * -------------------------------------------------------------------------------------------- */
+
+static double timeenc_freq(int j, int d) { return pow(1000.0, -2.0 * j / (double)d); }
+
+void lcfm_timeenc_forward(float *out, const float *times, int N, int d) {
+  LCFM_CHECK(d % 2 == 0 && d <= 8192, "nn: time encoding needs an even width up to 8192, got %d", d);
+  int h = d / 2;
+  double freq[4096];
+  for (int j = 0; j < h; j++) freq[j] = timeenc_freq(j, d);
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    float *y = out + (size_t)n * d;
+    double t = times[n];
+    for (int j = 0; j < h; j++) {
+      double a = t * freq[j];
+      y[j] = (float)sin(a);
+      y[h + j] = (float)cos(a);
+    }
+  }
+}
+
+void lcfm_timeenc_backward(float *dtimes, const float *dout, const float *times, int N, int d) {
+  int h = d / 2;
+  double freq[4096];
+  for (int j = 0; j < h; j++) freq[j] = timeenc_freq(j, d);
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    const float *dy = dout + (size_t)n * d;
+    double t = times[n], s = 0.0;
+    for (int j = 0; j < h; j++) {
+      double a = t * freq[j];
+      s += dy[j] * freq[j] * cos(a) - dy[h + j] * freq[j] * sin(a);
+    }
+    dtimes[n] += (float)s;
+  }
+}
+
+void lcfm_scalar_embed_forward(float *out, const float *x, const float *w, const float *b, int N,
+                               int d, int accumulate) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    float *y = out + (size_t)n * d;
+    float v = x[n];
+    if (accumulate) {
+#pragma omp simd
+      for (int j = 0; j < d; j++) y[j] += v * w[j] + b[j];
+    } else {
+#pragma omp simd
+      for (int j = 0; j < d; j++) y[j] = v * w[j] + b[j];
+    }
+  }
+}
+
+void lcfm_scalar_embed_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                                const float *w, int N, int d) {
+  if (dx) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+    for (int n = 0; n < N; n++) {
+      const float *dy = dout + (size_t)n * d;
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (int j = 0; j < d; j++) s += dy[j] * w[j];
+      dx[n] += s;
+    }
+  }
+  int nblocks = (d + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel for schedule(static)
+  for (int blk = 0; blk < nblocks; blk++) {
+    int c0 = blk * COL_BLOCK, c1 = c0 + COL_BLOCK < d ? c0 + COL_BLOCK : d;
+    float sw[COL_BLOCK] = {0}, sb[COL_BLOCK] = {0};
+    for (int n = 0; n < N; n++) {
+      const float *dy = dout + (size_t)n * d;
+      float v = x[n];
+#pragma omp simd
+      for (int c = c0; c < c1; c++) {
+        sw[c - c0] += dy[c] * v;
+        sb[c - c0] += dy[c];
+      }
+    }
+    for (int c = c0; c < c1; c++) {
+      dw[c] += sw[c - c0];
+      db[c] += sb[c - c0];
+    }
+  }
+}
+
+void lcfm_masktoken_forward(float *out, const float *inp, const float *token, const float *replace,
+                            int N, int d) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    const float *src = replace[n] != 0.0f ? token : inp + (size_t)n * d;
+    float *y = out + (size_t)n * d;
+    if (y != src) memcpy(y, src, sizeof(float) * (size_t)d);
+  }
+}
+
+void lcfm_masktoken_backward(float *dinp, float *dtoken, const float *dout, const float *replace,
+                             int N, int d) {
+  if (dinp) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+    for (int n = 0; n < N; n++) {
+      if (replace[n] != 0.0f) continue;
+      const float *dy = dout + (size_t)n * d;
+      float *dx = dinp + (size_t)n * d;
+#pragma omp simd
+      for (int j = 0; j < d; j++) dx[j] += dy[j];
+    }
+  }
+  for (int n = 0; n < N; n++) {
+    if (replace[n] == 0.0f) continue;
+    const float *dy = dout + (size_t)n * d;
+#pragma omp simd
+    for (int j = 0; j < d; j++) dtoken[j] += dy[j];
+  }
+}

@@ -1,0 +1,179 @@
+/* losses.c: masked MSE, Astromer 2's uncertainty-weighted RMSE, the generalised InfoNCE of the
+ * causal paper and softmax cross-entropy. Each returns the loss (as double) and accumulates
+ * scale * dloss/dpred into the gradient buffer when one is given. */
+#include <math.h>
+#include <string.h>
+
+#include "lcfm/error.h"
+#include "lcfm/nn.h"
+
+double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target, const float *mask,
+                            size_t n, float scale) {
+  double sum = 0.0, count = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double m = mask ? mask[i] : 1.0;
+    double r = (double)pred[i] - target[i];
+    sum += m * r * r;
+    count += m;
+  }
+  double denom = count > 1.0 ? count : 1.0;
+  if (dpred) {
+    double f = 2.0 * scale / denom;
+    for (size_t i = 0; i < n; i++) {
+      double m = mask ? mask[i] : 1.0;
+      dpred[i] += (float)(f * m * ((double)pred[i] - target[i]));
+    }
+  }
+  return sum / denom;
+}
+
+double lcfm_loss_astromer_rmse(float *dpred, const float *pred, const float *target,
+                               const float *weight, const float *mask, int B, int T, float scale) {
+  double total = 0.0;
+  for (int b = 0; b < B; b++) {
+    double s = 0.0, m = 0.0;
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)b * T + t;
+      double r = (double)pred[i] - target[i];
+      s += (double)weight[i] * mask[i] * r * r;
+      m += mask[i];
+    }
+    if (m > 0.0) total += s / m;
+  }
+  double mse = total / B;
+  double loss = sqrt(mse);
+  if (dpred && loss > 0.0) {
+    for (int b = 0; b < B; b++) {
+      double m = 0.0;
+      for (int t = 0; t < T; t++) m += mask[(size_t)b * T + t];
+      if (m <= 0.0) continue;
+      double f = scale / (loss * B * m);
+      for (int t = 0; t < T; t++) {
+        size_t i = (size_t)b * T + t;
+        dpred[i] += (float)(f * weight[i] * mask[i] * ((double)pred[i] - target[i]));
+      }
+    }
+  }
+  return loss;
+}
+
+void lcfm_astromer_weights(float *weight, const float *err, const float *valid, int B, int T) {
+  for (int b = 0; b < B; b++) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)b * T + t;
+      if (valid[i] == 0.0f) continue;
+      LCFM_CHECK(err[i] > 0.0f, "nn: Astromer weights need positive errors (window %d, point %d: %g)", b, t,
+                 (double)err[i]);
+      double e = 1.0 / err[i];
+      lo = e < lo ? e : lo;
+      hi = e > hi ? e : hi;
+    }
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)b * T + t;
+      if (valid[i] == 0.0f) {
+        weight[i] = 0.0f;
+        continue;
+      }
+      double e = 1.0 / err[i];
+      weight[i] = (float)((hi > lo ? (e - lo) / (hi - lo) : 1.0) + 1e-3);
+    }
+  }
+}
+
+double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau,
+                         float *scratch, float scale) {
+  LCFM_CHECK(tau > 0.0f, "nn: InfoNCE temperature must be positive, got %g", (double)tau);
+  float *S = scratch;                   /* [N, N] similarities, then dloss/dS */
+  float *U = S + (size_t)N * N;         /* [N, D] unit vectors, then dloss/dU */
+  float *norms = U + 2 * (size_t)N * D; /* [N] */
+  for (int i = 0; i < N; i++) {
+    double s = 0.0;
+    for (int d = 0; d < D; d++) s += (double)z[(size_t)i * D + d] * z[(size_t)i * D + d];
+    norms[i] = (float)fmax(sqrt(s), 1e-12); /* F.normalize's eps */
+    for (int d = 0; d < D; d++) U[(size_t)i * D + d] = (float)(z[(size_t)i * D + d] / norms[i]);
+  }
+  lcfm_nn_gemm(0, 1, N, N, D, 1.0f / tau, U, D, U, D, 0.0f, S, N);
+  int anchors = 0;
+  for (int i = 0; i < N; i++) {
+    int np = 0;
+    for (int j = 0; j < N; j++) np += j != i && key[j] == key[i];
+    anchors += np > 0;
+  }
+  double loss = 0.0;
+  /* Row by row: loss terms, then overwrite S with G = dloss/dS (zero diagonal). */
+  for (int i = 0; i < N; i++) {
+    float *row = S + (size_t)i * N;
+    int np = 0;
+    for (int j = 0; j < N; j++) np += j != i && key[j] == key[i];
+    if (np == 0 || anchors == 0) {
+      memset(row, 0, sizeof(float) * (size_t)N);
+      continue;
+    }
+    double mx = -INFINITY;
+    for (int k = 0; k < N; k++)
+      if (k != i && row[k] > mx) mx = row[k];
+    double se = 0.0;
+    for (int k = 0; k < N; k++)
+      if (k != i) se += exp((double)row[k] - mx);
+    double lse = mx + log(se);
+    double li = 0.0;
+    for (int j = 0; j < N; j++)
+      if (j != i && key[j] == key[i]) li += (double)row[j] - lse;
+    loss -= li / np / anchors;
+    for (int k = 0; k < N; k++) {
+      if (k == i) {
+        row[k] = 0.0f;
+        continue;
+      }
+      double sm = exp((double)row[k] - lse);
+      double pos = key[k] == key[i] ? 1.0 / np : 0.0;
+      row[k] = (float)((sm - pos) / anchors);
+    }
+  }
+  if (dz && anchors > 0) {
+    /* dU = (G + G^T) U / tau; dz = (dU - u (u . dU)) / |z|. dU reuses a fresh area after U. */
+    float *dU = U + (size_t)N * D;
+    lcfm_nn_gemm(0, 0, N, D, N, 1.0f / tau, S, N, U, D, 0.0f, dU, D);
+    lcfm_nn_gemm(1, 0, N, D, N, 1.0f / tau, S, N, U, D, 1.0f, dU, D);
+    for (int i = 0; i < N; i++) {
+      const float *u = U + (size_t)i * D;
+      const float *g = dU + (size_t)i * D;
+      double dot = 0.0;
+      for (int d = 0; d < D; d++) dot += (double)u[d] * g[d];
+      for (int d = 0; d < D; d++)
+        dz[(size_t)i * D + d] += (float)(scale * ((double)g[d] - u[d] * dot) / norms[i]);
+    }
+  }
+  return loss;
+}
+
+double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K,
+                              float scale) {
+  int valid = 0;
+  for (int n = 0; n < N; n++) valid += target[n] >= 0;
+  if (valid == 0) return 0.0;
+  double loss = 0.0;
+  for (int n = 0; n < N; n++) {
+    if (target[n] < 0) continue;
+    LCFM_CHECK(target[n] < K, "nn: class %d out of range [0, %d)", target[n], K);
+    const float *x = logits + (size_t)n * K;
+    double mx = -INFINITY;
+    for (int k = 0; k < K; k++) mx = x[k] > mx ? x[k] : mx;
+    double se = 0.0;
+    for (int k = 0; k < K; k++) se += exp((double)x[k] - mx);
+    double lse = mx + log(se);
+    loss += (lse - x[target[n]]) / valid;
+    if (dlogits) {
+      for (int k = 0; k < K; k++) {
+        double p = exp((double)x[k] - lse);
+        dlogits[(size_t)n * K + k] += (float)(scale * (p - (k == target[n])) / valid);
+      }
+    }
+  }
+  return loss;
+}
+
+size_t lcfm_loss_infonce_scratch_floats(int N, int D) {
+  return (size_t)N * N + 2 * (size_t)N * D + (size_t)N + 64;
+}

@@ -1,0 +1,118 @@
+/* lstm.c: one LSTM layer over [B, T, I] sequences with backpropagation through time, in
+ * torch.nn.LSTM's layout and gate order (i, f, g, o):
+ *   a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh    (4H pre-activations)
+ *   i, f, o = sigmoid(a_i, a_f, a_o),  g = tanh(a_g)
+ *   c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)
+ * The input projections of all steps are one GEMM; each step adds one [B, H] x [H, 4H] product.
+ */
+#include <string.h>
+
+#include "lcfm/error.h"
+#include "lcfm/nn.h"
+#include "nn_internal.h"
+
+size_t lcfm_lstm_scratch_floats(int B, int T, int H) {
+  return (size_t)B * T * 4 * H + 2 * (size_t)B * H + 64;
+}
+
+void lcfm_lstm_forward(float *out, float *gates, float *cell, const float *inp, const float *w_ih,
+                       const float *w_hh, const float *b_ih, const float *b_hh, int B, int T, int In,
+                       int H) {
+  int G = 4 * H;
+  int N = B * T;
+  /* gates = inp W_ih^T + b_ih + b_hh for every step at once. */
+#pragma omp parallel for schedule(static, 16)
+  for (int n = 0; n < N; n++) {
+    float *g = gates + (size_t)n * G;
+#pragma omp simd
+    for (int j = 0; j < G; j++) g[j] = b_ih[j] + b_hh[j];
+  }
+  lcfm_nn_gemm(0, 1, N, G, In, 1.0f, inp, In, w_ih, In, 1.0f, gates, G);
+  for (int t = 0; t < T; t++) {
+    if (t > 0) /* gates[:, t] += h_{t-1} W_hh^T (rows strided by T) */
+      lcfm_nn_gemm(0, 1, B, G, H, 1.0f, out + (size_t)(t - 1) * H, T * H, w_hh, H, 1.0f,
+                   gates + (size_t)t * G, T * G);
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+      float *g = gates + ((size_t)b * T + t) * G;
+      float *c = cell + ((size_t)b * T + t) * H;
+      float *h = out + ((size_t)b * T + t) * H;
+      const float *cprev = t > 0 ? c - H : NULL;
+#pragma omp simd
+      for (int j = 0; j < H; j++) {
+        float ig = lcfm_nn_sigmoidf(g[j]);
+        float fg = lcfm_nn_sigmoidf(g[H + j]);
+        float gg = lcfm_nn_tanhf(g[2 * H + j]);
+        float og = lcfm_nn_sigmoidf(g[3 * H + j]);
+        float cv = ig * gg + (cprev ? fg * cprev[j] : 0.0f);
+        g[j] = ig;
+        g[H + j] = fg;
+        g[2 * H + j] = gg;
+        g[3 * H + j] = og;
+        c[j] = cv;
+        h[j] = og * lcfm_nn_tanhf(cv);
+      }
+    }
+  }
+}
+
+void lcfm_lstm_backward(float *dinp, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                        const float *dout, const float *inp, const float *out, const float *gates,
+                        const float *cell, const float *w_ih, const float *w_hh, float *scratch,
+                        int B, int T, int In, int H) {
+  int G = 4 * H;
+  int N = B * T;
+  float *dgates = scratch;                    /* [B, T, 4H] pre-activation gradients */
+  float *dhrec = dgates + (size_t)N * G;      /* [B, H] gradient reaching h_t from step t+1 */
+  float *dcell = dhrec + (size_t)B * H;       /* [B, H] gradient reaching c_t from step t+1 */
+  memset(dcell, 0, sizeof(float) * (size_t)B * H);
+  for (int t = T - 1; t >= 0; t--) {
+    if (t < T - 1)
+      lcfm_nn_gemm(0, 0, B, H, G, 1.0f, dgates + (size_t)(t + 1) * G, T * G, w_hh, H, 0.0f, dhrec, H);
+    int have_rec = t < T - 1;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+      const float *g = gates + ((size_t)b * T + t) * G;
+      const float *c = cell + ((size_t)b * T + t) * H;
+      const float *cprev = t > 0 ? c - H : NULL;
+      const float *dy = dout + ((size_t)b * T + t) * H;
+      const float *dr = dhrec + (size_t)b * H;
+      float *dc_next = dcell + (size_t)b * H;
+      float *dg = dgates + ((size_t)b * T + t) * G;
+#pragma omp simd
+      for (int j = 0; j < H; j++) {
+        float ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
+        float tc = lcfm_nn_tanhf(c[j]);
+        float dh = dy[j] + (have_rec ? dr[j] : 0.0f);
+        float dc = dc_next[j] + dh * og * (1.0f - tc * tc);
+        float cp = cprev ? cprev[j] : 0.0f;
+        dg[j] = dc * gg * ig * (1.0f - ig);
+        dg[H + j] = dc * cp * fg * (1.0f - fg);
+        dg[2 * H + j] = dc * ig * (1.0f - gg * gg);
+        dg[3 * H + j] = dh * tc * og * (1.0f - og);
+        dc_next[j] = dc * fg;
+      }
+    }
+  }
+  if (dinp) lcfm_nn_gemm(0, 0, N, In, G, 1.0f, dgates, G, w_ih, In, 1.0f, dinp, In);
+  lcfm_nn_gemm(1, 0, G, In, N, 1.0f, dgates, G, inp, In, 1.0f, dw_ih, In);
+  for (int t = 1; t < T; t++)
+    lcfm_nn_gemm(1, 0, G, H, B, 1.0f, dgates + (size_t)t * G, T * G, out + (size_t)(t - 1) * H, T * H,
+                 1.0f, dw_hh, H);
+  /* Both biases receive the column sums of dgates. */
+  int nblocks = (G + 15) / 16;
+#pragma omp parallel for schedule(static)
+  for (int blk = 0; blk < nblocks; blk++) {
+    int c0 = blk * 16, c1 = c0 + 16 < G ? c0 + 16 : G;
+    float s[16] = {0};
+    for (int n = 0; n < N; n++) {
+      const float *row = dgates + (size_t)n * G;
+#pragma omp simd
+      for (int c = c0; c < c1; c++) s[c - c0] += row[c];
+    }
+    for (int c = c0; c < c1; c++) {
+      db_ih[c] += s[c - c0];
+      db_hh[c] += s[c - c0];
+    }
+  }
+}
