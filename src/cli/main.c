@@ -19,6 +19,11 @@ static const lcfm_verb verbs[] = {
      "  Reads the files named by [ingest] inputs (directories, globs, files, @manifests) and writes\n"
      "  [ingest] output. Unreadable or bad objects are skipped and listed in /rejects.\n",
      lcfm_verb_ingest},
+    {"train", "train the causal dual-encoder model or its baseline (data parallel)",
+     "lcfm train [-o section.key=value ...] JOB.ini\n"
+     "  Trains on [train] store, writes [train] checkpoint (and NAME.best.h5); resumes from it.\n"
+     "  Exit 75 after a checkpoint on SIGTERM/SIGUSR1 (requeue), 1 on a non-finite loss.\n",
+     lcfm_verb_train},
     {"info", "summarise a light-curve store",
      "lcfm info STORE.h5\n"
      "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",

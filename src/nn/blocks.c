@@ -10,6 +10,18 @@
 #define PW(off) (p->params + (off))
 #define GW(off) (p->grads + (off))
 
+/* db [3d] += column sums of dqkv [N, 3d], except the key columns d..2d: softmax is invariant to
+ * a shift of all scores of a query, so the key bias has an exactly zero gradient. Computed, it
+ * would be rounding noise that Adam's per-element normalisation turns into steps of size lr
+ * (and that differs with the rank count); its true value, zero, is added instead. */
+static void qkv_bias_backward(float *db, const float *dqkv, int N, int d) {
+  for (int n = 0; n < N; n++) {
+    const float *row = dqkv + (size_t)n * 3 * d;
+    for (int c = 0; c < d; c++) db[c] += row[c];
+    for (int c = 2 * d; c < 3 * d; c++) db[c] += row[c];
+  }
+}
+
 static lcfm_nn_lin add_lin(lcfm_nn_params *p, const char *prefix, const char *name, int64_t out, int64_t in,
                            int has_bias) {
   lcfm_nn_lin l = {0, 0};
@@ -254,7 +266,8 @@ void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lc
   lcfm_nn_zero(s->t0, 3 * nd);
   lcfm_attention_backward(s->t0, s->t2, a->qkv, a->att, s->att, B, T, d, H);
   lcfm_nn_zero(s->t2, nd);
-  lcfm_linear_backward(s->t2, GW(w->qkv.w), GW(w->qkv.b), s->t0, a->m_ln, PW(w->qkv.w), N, d, 3 * d);
+  lcfm_linear_backward(s->t2, GW(w->qkv.w), NULL, s->t0, a->m_ln, PW(w->qkv.w), N, d, 3 * d);
+  qkv_bias_backward(GW(w->qkv.b), s->t0, N, d);
   lcfm_layernorm_backward(g, GW(w->mhsa_ln.w), GW(w->mhsa_ln.b), s->t2, a->x1, PW(w->mhsa_ln.w), a->m_mean,
                           a->m_rstd, N, d);
   /* FFN1: x1 = inp + 1/2 drop(ffn(inp)) */
@@ -350,6 +363,7 @@ void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, cons
   lcfm_linear_backward(s->t2, GW(w->proj.w), GW(w->proj.b), s->dy, a->ao, PW(w->proj.w), N, d, d);
   lcfm_nn_zero(s->t0, 3 * nd);
   lcfm_attention_backward(s->t0, s->t2, a->qkv, a->att, s->att, B, T, d, H);
-  lcfm_linear_backward(dinp, GW(w->qkv.w), GW(w->qkv.b), s->t0, inp, PW(w->qkv.w), N, d, 3 * d);
+  lcfm_linear_backward(dinp, GW(w->qkv.w), NULL, s->t0, inp, PW(w->qkv.w), N, d, 3 * d);
+  qkv_bias_backward(GW(w->qkv.b), s->t0, N, d);
   if (dinp && cfg->residual) lcfm_nn_axpy(dinp, 1.0f, g, nd);
 }

@@ -1,0 +1,232 @@
+/* causal.c: the causal dual-encoder model and the single-latent baseline (see models.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lcfm/error.h"
+#include "lcfm/models.h"
+
+int lcfm_causal_config_from_job(lcfm_causal_config *c, const lcfm_job *job) {
+  memset(c, 0, sizeof *c);
+  int problems = 0;
+  const char *kind = lcfm_job_string(job, "model", "kind"), *encoder = lcfm_job_string(job, "model", "encoder");
+  if (!strcmp(kind, "causal")) c->kind = LCFM_CAUSAL;
+  else if (!strcmp(kind, "baseline")) c->kind = LCFM_BASELINE;
+  else problems++, lcfm_job_error(job, "model", "kind", "'%s' is neither causal nor baseline", kind);
+  if (!strcmp(encoder, "conformer")) c->encoder = LCFM_ENCODER_CONFORMER;
+  else if (!strcmp(encoder, "mlp")) c->encoder = LCFM_ENCODER_MLP;
+  else problems++, lcfm_job_error(job, "model", "encoder", "'%s' is neither conformer nor mlp", encoder);
+  c->T = (int)lcfm_job_int(job, "model", "T");
+  c->d = (int)lcfm_job_int(job, "model", "d_model");
+  c->heads = (int)lcfm_job_int(job, "model", "heads");
+  c->ff = (int)lcfm_job_int(job, "model", "feed_forward");
+  c->blocks = (int)lcfm_job_int(job, "model", "blocks");
+  c->kernel = (int)lcfm_job_int(job, "model", "kernel");
+  c->latent = (int)lcfm_job_int(job, "model", "latent");
+  c->mlp_hidden = (int)lcfm_job_int(job, "model", "mlp_hidden");
+  c->proj_hidden = (int)lcfm_job_int(job, "model", "projection_hidden");
+  c->proj_dim = (int)lcfm_job_int(job, "model", "projection_dim");
+  c->decoder_hidden = (int)lcfm_job_int(job, "model", "decoder_hidden");
+  c->dropout = (float)lcfm_job_real(job, "model", "dropout");
+  c->tau = (float)lcfm_job_real(job, "model", "tau");
+  c->w_recon = (float)lcfm_job_real(job, "model", "weight_recon");
+  c->w_star = (float)lcfm_job_real(job, "model", "weight_star");
+  c->w_instr = (float)lcfm_job_real(job, "model", "weight_instr");
+  if (c->d % c->heads) problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->d, c->heads);
+  if (c->kernel % 2 == 0) problems++, lcfm_job_error(job, "model", "kernel", "the convolution kernel must be odd, not %d", c->kernel);
+  return problems;
+}
+
+char *lcfm_causal_settings(const lcfm_causal_config *c) {
+  char *text = lcfm_malloc(512);
+  snprintf(text, 512,
+           "model kind=%s encoder=%s T=%d d_model=%d heads=%d feed_forward=%d blocks=%d kernel=%d latent=%d "
+           "mlp_hidden=%d projection_hidden=%d projection_dim=%d decoder_hidden=%d",
+           c->kind == LCFM_CAUSAL ? "causal" : "baseline", c->encoder == LCFM_ENCODER_MLP ? "mlp" : "conformer", c->T,
+           c->d, c->heads, c->ff, c->blocks, c->kernel, c->latent, c->mlp_hidden, c->proj_hidden, c->proj_dim,
+           c->decoder_hidden);
+  return text;
+}
+
+static const char *const encoder_names[2][2] = {{"stellar", "instrumental"}, {"encoder", ""}};
+static const char *const projection_names[2][2] = {{"proj_star", "proj_instr"}, {"proj", ""}};
+static const char *const decoder_names[2][2] = {{"dec_star", "dec_instr"}, {"dec", ""}};
+
+static void register_tensors(lcfm_causal_model *m) {
+  const lcfm_causal_config *c = &m->cfg;
+  int k = c->kind;
+  for (int e = 0; e < m->encoders; e++) {
+    if (c->encoder == LCFM_ENCODER_CONFORMER) {
+      lcfm_causal_encoder_config ec = lcfm_causal_encoder_defaults();
+      ec.d = c->d, ec.heads = c->heads, ec.ff = c->ff, ec.blocks = c->blocks, ec.kernel = c->kernel;
+      ec.latent = c->latent, ec.T = c->T, ec.max_batch = c->max_rows, ec.dropout = c->dropout, ec.id = e;
+      lcfm_causal_encoder_init(&m->conformer[e], &ec, &m->params, encoder_names[k][e]);
+    } else {
+      int dims[4] = {c->T, c->mlp_hidden, c->mlp_hidden, c->latent};
+      lcfm_mlp_init(&m->mlp_encoder[e], 3, dims, c->max_rows, &m->params, encoder_names[k][e]);
+    }
+    int proj_dims[3] = {c->latent, c->proj_hidden, c->proj_dim};
+    lcfm_mlp_init(&m->projection[e], 2, proj_dims, m->global_capacity, &m->params, projection_names[k][e]);
+    int dec_dims[3] = {c->latent, c->decoder_hidden, c->decoder_hidden};
+    lcfm_mlp_init(&m->decoder[e], 2, dec_dims, c->max_rows, &m->params, decoder_names[k][e]);
+  }
+  m->decoder_out.w = lcfm_nn_params_add2(&m->params, LCFM_INIT_FANIN, c->T, c->decoder_hidden, "dec_out.w");
+  m->decoder_out.b = lcfm_nn_params_add2(&m->params, LCFM_INIT_ZERO, c->T, 0, "dec_out.b");
+}
+
+/* Every activation and gradient buffer of the heads, decoder and losses, in one arena. */
+static void layout_buffers(lcfm_causal_model *m, lcfm_nn_arena *a) {
+  const lcfm_causal_config *c = &m->cfg;
+  size_t rows = (size_t)c->max_rows, global = (size_t)m->global_capacity;
+  for (int e = 0; e < m->encoders; e++) {
+    if (c->encoder == LCFM_ENCODER_MLP) lcfm_mlp_layout(&m->mlp_encoder[e], a);
+    lcfm_mlp_layout(&m->projection[e], a);
+    lcfm_mlp_layout(&m->decoder[e], a);
+    m->dz[e] = lcfm_nn_arena_take(a, rows * (size_t)c->latent);
+    m->branch_grad[e] = lcfm_nn_arena_take(a, rows * (size_t)c->decoder_hidden);
+  }
+  m->product = lcfm_nn_arena_take(a, rows * (size_t)c->decoder_hidden);
+  m->dproduct = lcfm_nn_arena_take(a, rows * (size_t)c->decoder_hidden);
+  m->recon = lcfm_nn_arena_take(a, rows * (size_t)c->T);
+  m->drecon = lcfm_nn_arena_take(a, rows * (size_t)c->T);
+  m->masked_values = lcfm_nn_arena_take(a, rows * (size_t)c->T);
+  m->gathered = lcfm_nn_arena_take(a, global * (size_t)c->proj_dim);
+  m->dgathered = lcfm_nn_arena_take(a, global * (size_t)c->proj_dim);
+  m->infonce_scratch = lcfm_nn_arena_take(a, lcfm_loss_infonce_scratch_floats(m->global_capacity, c->proj_dim));
+}
+
+void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int global_rows, uint64_t seed) {
+  memset(m, 0, sizeof *m);
+  m->cfg = *cfg;
+  m->encoders = cfg->kind == LCFM_CAUSAL ? 2 : 1;
+  m->global_capacity = global_rows;
+  lcfm_nn_params_init(&m->params);
+  register_tensors(m);
+  lcfm_nn_params_alloc(&m->params);
+  lcfm_nn_params_init_default(&m->params, seed);
+  for (int e = 0; e < m->encoders && cfg->encoder == LCFM_ENCODER_CONFORMER; e++) lcfm_causal_encoder_alloc(&m->conformer[e]);
+  memset(&m->arena, 0, sizeof m->arena);
+  layout_buffers(m, &m->arena); /* counting pass */
+  lcfm_nn_arena_alloc(&m->arena);
+  layout_buffers(m, &m->arena);
+  m->gathered_keys = lcfm_malloc((size_t)global_rows * sizeof *m->gathered_keys);
+}
+
+void lcfm_causal_free(lcfm_causal_model *m) {
+  for (int e = 0; e < m->encoders && m->cfg.encoder == LCFM_ENCODER_CONFORMER; e++) lcfm_causal_encoder_free(&m->conformer[e]);
+  lcfm_nn_arena_free(&m->arena);
+  lcfm_nn_params_free(&m->params);
+  free(m->gathered_keys);
+  memset(m, 0, sizeof *m);
+}
+
+static const float *encode(lcfm_causal_model *m, int e, const float *times, const float *values, const float *mask,
+                           int rows, int training, uint64_t seed, uint64_t step) {
+  if (m->cfg.encoder == LCFM_ENCODER_CONFORMER)
+    return lcfm_causal_encoder_forward(&m->conformer[e], &m->params, times, values, mask, rows, training, seed, step);
+  return lcfm_mlp_forward(&m->mlp_encoder[e], &m->params, m->masked_values, rows);
+}
+
+static void encode_backward(lcfm_causal_model *m, int e, const float *dz, int rows, int training) {
+  if (m->cfg.encoder == LCFM_ENCODER_CONFORMER) lcfm_causal_encoder_backward(&m->conformer[e], &m->params, dz, training);
+  else lcfm_mlp_backward(&m->mlp_encoder[e], &m->params, NULL, dz, rows);
+}
+
+void lcfm_causal_embed(lcfm_causal_model *m, const float *times, const float *values, const float *mask, int rows,
+                       const float **z_star, const float **z_instr) {
+  size_t n = (size_t)rows * (size_t)m->cfg.T;
+  for (size_t i = 0; i < n; i++) m->masked_values[i] = values[i] * mask[i];
+  for (int e = 0; e < m->encoders; e++) m->z[e] = encode(m, e, times, values, mask, rows, 0, 0, 0);
+  *z_star = m->z[0];
+  *z_instr = m->encoders > 1 ? m->z[1] : NULL;
+}
+
+/* Decoder: x_hat = W (D_0(z_0) [* D_1(z_1)]) + b. */
+static void decode_forward(lcfm_causal_model *m, int rows) {
+  const lcfm_causal_config *c = &m->cfg;
+  size_t n = (size_t)rows * (size_t)c->decoder_hidden;
+  const float *u = lcfm_mlp_forward(&m->decoder[0], &m->params, m->z[0], rows);
+  memcpy(m->product, u, n * sizeof *u);
+  if (m->encoders > 1) {
+    const float *w = lcfm_mlp_forward(&m->decoder[1], &m->params, m->z[1], rows);
+    for (size_t i = 0; i < n; i++) m->product[i] *= w[i];
+  }
+  lcfm_linear_forward(m->recon, m->product, m->params.params + m->decoder_out.w, m->params.params + m->decoder_out.b,
+                      rows, c->decoder_hidden, c->T);
+}
+
+static void decode_backward(lcfm_causal_model *m, int rows) {
+  const lcfm_causal_config *c = &m->cfg;
+  size_t n = (size_t)rows * (size_t)c->decoder_hidden;
+  lcfm_nn_zero(m->dproduct, n);
+  lcfm_linear_backward(m->dproduct, m->params.grads + m->decoder_out.w, m->params.grads + m->decoder_out.b, m->drecon,
+                       m->product, m->params.params + m->decoder_out.w, rows, c->decoder_hidden, c->T);
+  if (m->encoders == 1) {
+    lcfm_mlp_backward(&m->decoder[0], &m->params, m->dz[0], m->dproduct, rows);
+    return;
+  }
+  const float *u = m->decoder[0].act[m->decoder[0].layers - 1], *w = m->decoder[1].act[m->decoder[1].layers - 1];
+  for (size_t i = 0; i < n; i++) {
+    m->branch_grad[0][i] = m->dproduct[i] * w[i];
+    m->branch_grad[1][i] = m->dproduct[i] * u[i];
+  }
+  for (int e = 0; e < 2; e++) lcfm_mlp_backward(&m->decoder[e], &m->params, m->dz[e], m->branch_grad[e], rows);
+}
+
+/* InfoNCE over the gathered projections of head e with the gathered keys; adds this rank's rows
+ * of the gradient (times weight) into dz[e] through the head. Returns the loss. */
+static double contrastive(lcfm_causal_model *m, MPI_Comm comm, int e, const int64_t *keys, int rows, float weight) {
+  const lcfm_causal_config *c = &m->cfg;
+  int ranks, rank;
+  MPI_Comm_size(comm, &ranks);
+  MPI_Comm_rank(comm, &rank);
+  const float *q = lcfm_mlp_forward(&m->projection[e], &m->params, m->z[e], rows);
+  int counts[256], displs[256], row_counts[256], row_displs[256];
+  LCFM_CHECK(ranks <= 256, "the gathered InfoNCE supports at most 256 ranks per model replica");
+  LCFM_CHECK_MPI(MPI_Allgather(&rows, 1, MPI_INT, row_counts, 1, MPI_INT, comm));
+  int global = 0;
+  for (int r = 0; r < ranks; r++) {
+    row_displs[r] = global;
+    counts[r] = row_counts[r] * c->proj_dim, displs[r] = global * c->proj_dim;
+    global += row_counts[r];
+  }
+  LCFM_CHECK(global <= m->global_capacity, "global batch of %d rows exceeds the %d planned", global, m->global_capacity);
+  LCFM_CHECK_MPI(MPI_Allgatherv(q, rows * c->proj_dim, MPI_FLOAT, m->gathered, counts, displs, MPI_FLOAT, comm));
+  LCFM_CHECK_MPI(MPI_Allgatherv(keys, rows, MPI_INT64_T, m->gathered_keys, row_counts, row_displs, MPI_INT64_T, comm));
+  lcfm_nn_zero(m->dgathered, (size_t)global * (size_t)c->proj_dim);
+  double loss = lcfm_loss_infonce(m->dgathered, m->gathered, m->gathered_keys, global, c->proj_dim, c->tau,
+                                  m->infonce_scratch, weight);
+  /* This rank's rows of the gradient, through its projection head into dz[e]. */
+  lcfm_mlp_backward(&m->projection[e], &m->params, m->dz[e], m->dgathered + (size_t)row_displs[rank] * c->proj_dim, rows);
+  return loss;
+}
+
+lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const float *times, const float *values,
+                                  const float *mask, const int64_t *source, const int64_t *instrument, int rows,
+                                  int training, uint64_t seed, uint64_t step) {
+  const lcfm_causal_config *c = &m->cfg;
+  LCFM_CHECK(rows <= c->max_rows, "%d sequences exceed the %d planned per rank", rows, c->max_rows);
+  size_t n = (size_t)rows * (size_t)c->T;
+  for (size_t i = 0; i < n; i++) m->masked_values[i] = values[i] * mask[i];
+  lcfm_nn_params_zero_grad(&m->params);
+  for (int e = 0; e < m->encoders; e++) {
+    m->z[e] = encode(m, e, times, values, mask, rows, training, seed, step);
+    lcfm_nn_zero(m->dz[e], (size_t)rows * (size_t)c->latent);
+  }
+  lcfm_causal_loss loss = {0};
+  /* Reconstruction, normalised by the global number of valid points. */
+  double local_valid = 0, global_valid = 0;
+  for (size_t i = 0; i < n; i++) local_valid += mask[i];
+  LCFM_CHECK_MPI(MPI_Allreduce(&local_valid, &global_valid, 1, MPI_DOUBLE, MPI_SUM, comm));
+  decode_forward(m, rows);
+  lcfm_nn_zero(m->drecon, n);
+  float share = global_valid > 0 ? (float)(local_valid / global_valid) : 0.0f;
+  double local_mse = local_valid > 0 ? lcfm_loss_masked_mse(m->drecon, m->recon, values, mask, n, c->w_recon * share) * share : 0;
+  LCFM_CHECK_MPI(MPI_Allreduce(&local_mse, &loss.recon, 1, MPI_DOUBLE, MPI_SUM, comm));
+  decode_backward(m, rows);
+  loss.star = contrastive(m, comm, 0, source, rows, c->w_star);
+  if (m->encoders > 1) loss.instr = contrastive(m, comm, 1, instrument, rows, c->w_instr);
+  loss.total = c->w_recon * loss.recon + c->w_star * loss.star + c->w_instr * loss.instr;
+  for (int e = 0; e < m->encoders; e++) encode_backward(m, e, m->dz[e], rows, training);
+  return loss;
+}
