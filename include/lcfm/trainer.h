@@ -8,7 +8,8 @@
  * written every checkpoint_minutes, at the end, and when SIGTERM or SIGUSR1 arrives (then the
  * run exits with LCFM_EXIT_REQUEUE = 75). A run whose checkpoint exists resumes from it and
  * continues exactly as if it had not stopped (same rank count and threads). A non-finite loss
- * stops the run with exit code 1 and leaves the last good checkpoint untouched.
+ * stops the run with exit code 1 and leaves the last good checkpoint untouched. At the end the
+ * trainer reports how well each latent identifies the instrument (lcfm_latent_separation).
  */
 #ifndef LCFM_TRAINER_H
 #define LCFM_TRAINER_H
@@ -39,6 +40,12 @@ void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, i
  * Returns the global loss terms; when they are not finite nothing is updated. */
 lcfm_causal_loss lcfm_train_step(MPI_Comm comm, lcfm_causal_model *m, lcfm_adam *opt, const lcfm_sampler *s,
                                  lcfm_batch_rows *b, int64_t batch, int64_t step, uint64_t seed, double max_grad_norm);
+
+/* Collective: nearest-centroid instrument-ID accuracy of the validation objects (window at 0),
+ * centroids from the training objects: accuracy[0] from z_star (or the baseline's z),
+ * accuracy[1] from z_instr (-1 for the baseline); *chance = 1 / instruments. */
+void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, double accuracy[2],
+                            double *chance);
 
 /* Collective; returns the process exit code (0, 1, 2 or LCFM_EXIT_REQUEUE). */
 int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);

@@ -242,7 +242,17 @@ int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   lcfm_signals_install();
   int code = maybe_resume(&r);
   if (code == 0) code = train_loop(&r, &sampler);
-  if (code == LCFM_EXIT_OK) lcfm_log_success("train");
+  if (code == LCFM_EXIT_OK) {
+    double accuracy[2], chance;
+    lcfm_latent_separation(comm, &model, &sampler, accuracy, &chance);
+    if (cfg.kind == LCFM_CAUSAL)
+      lcfm_log("latent separation (validation objects, nearest instrument centroid): z_instr accuracy %.3f, "
+               "z_star accuracy %.3f (chance %.3f)", accuracy[1], accuracy[0], chance);
+    else
+      lcfm_log("latent separation (validation objects, nearest instrument centroid): z accuracy %.3f (chance %.3f)",
+               accuracy[0], chance);
+    lcfm_log_success("train");
+  }
   free(settings), free(signature);
   lcfm_causal_free(&model);
   lcfm_sampler_free(&sampler);
