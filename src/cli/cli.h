@@ -34,6 +34,7 @@ int lcfm_cli_parse(lcfm_cli_options *options, int argc, char **argv, int first);
 int lcfm_verb_simulate(const lcfm_cli_options *options);
 int lcfm_verb_ingest(const lcfm_cli_options *options);
 int lcfm_verb_train(const lcfm_cli_options *options);
+int lcfm_verb_embed(const lcfm_cli_options *options);
 int lcfm_verb_info(const lcfm_cli_options *options);
 int lcfm_verb_keys(const lcfm_cli_options *options);
 

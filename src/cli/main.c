@@ -24,6 +24,11 @@ static const lcfm_verb verbs[] = {
      "  Trains on [train] store, writes [train] checkpoint (and NAME.best.h5); resumes from it.\n"
      "  Exit 75 after a checkpoint on SIGTERM/SIGUSR1 (requeue), 1 on a non-finite loss.\n",
      lcfm_verb_train},
+    {"embed", "write every object's latents through a trained checkpoint",
+     "lcfm embed [-o section.key=value ...] JOB.ini\n"
+     "  Embeds [embed] store with [embed] checkpoint (the [model] keys must match it) into\n"
+     "  [embed] output: /objects columns and /z_star, /z_instr (causal) or /z (baseline).\n",
+     lcfm_verb_embed},
     {"info", "summarise a light-curve store",
      "lcfm info STORE.h5\n"
      "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",

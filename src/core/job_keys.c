@@ -84,6 +84,13 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"train", "log_every", LCFM_KEY_INT, "10", 1, 1e12, "steps between progress lines"},
     {"train", "threads", LCFM_KEY_INT, "1", 1, 1024, "OpenMP threads per rank (OpenBLAS stays single-threaded)"},
     {"train", "resume", LCFM_KEY_BOOL, "true", 0, 0, "continue from the checkpoint if it exists"},
+
+    /* [embed]: per-object latents through a checkpoint (embed.h) */
+    {"embed", "store", LCFM_KEY_STRING, NULL, 0, 0, "light-curve store to embed"},
+    {"embed", "checkpoint", LCFM_KEY_STRING, NULL, 0, 0, "trained checkpoint ([model] keys must match it)"},
+    {"embed", "output", LCFM_KEY_STRING, NULL, 0, 0, "embedding store to write (PATH.partial, then renamed)"},
+    {"embed", "block_objects", LCFM_KEY_INT, "1024", 1, 1e8, "objects each rank reads and writes per collective step"},
+    {"embed", "batch_windows", LCFM_KEY_INT, "256", 1, 1e7, "windows per encoder call"},
 };
 
 const int lcfm_job_key_count = (int)(sizeof lcfm_job_keys / sizeof lcfm_job_keys[0]);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lcfm/error.h"
+#include "lcfm/h5io.h"
 
 enum { MAX_MATRICES = 16 };
 
@@ -48,20 +49,11 @@ struct lcfm_store {
 
 /* ---- shared helpers ---- */
 
-static hid_t file_access(MPI_Comm comm) {
-  hid_t fapl = LCFM_CHECK_H5(H5Pcreate(H5P_FILE_ACCESS));
-  LCFM_CHECK_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
-  LCFM_CHECK_H5(H5Pset_all_coll_metadata_ops(fapl, 1));
-  LCFM_CHECK_H5(H5Pset_coll_metadata_write(fapl, 1));
-  /* Large datasets start on 1 MiB boundaries: stripe-friendly on parallel file systems. */
-  LCFM_CHECK_H5(H5Pset_alignment(fapl, 1 << 20, 1 << 20));
-  return fapl;
-}
-
-static hid_t collective_transfer(void) {
-  hid_t dxpl = LCFM_CHECK_H5(H5Pcreate(H5P_DATASET_XFER));
-  LCFM_CHECK_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  return dxpl;
+static hid_t fixed_string_type(size_t length) {
+  hid_t type = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
+  LCFM_CHECK_H5(H5Tset_size(type, length));
+  LCFM_CHECK_H5(H5Tset_strpad(type, H5T_STR_NULLTERM));
+  return type;
 }
 
 static char *copy_string(const char *s) {
@@ -69,54 +61,6 @@ static char *copy_string(const char *s) {
   char *c = lcfm_malloc(n);
   memcpy(c, s, n);
   return c;
-}
-
-/* A contiguous dataset of rows x cols (cols = 0: 1-D) that is never filled: every element is
- * written by lcfm, and fill values would double the I/O. */
-static hid_t create_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols) {
-  hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
-  hid_t space = LCFM_CHECK_H5(H5Screate_simple(cols ? 2 : 1, dims, NULL));
-  hid_t lcpl = LCFM_CHECK_H5(H5Pcreate(H5P_LINK_CREATE));
-  LCFM_CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
-  hid_t dcpl = LCFM_CHECK_H5(H5Pcreate(H5P_DATASET_CREATE));
-  LCFM_CHECK_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
-  LCFM_CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
-  hid_t dset = LCFM_CHECK_H5(H5Dcreate2(file, path, type, space, lcpl, dcpl, H5P_DEFAULT));
-  H5Pclose(dcpl);
-  H5Pclose(lcpl);
-  H5Sclose(space);
-  return dset;
-}
-
-/* Collective transfer of rows [first, first + count) (x cols) between memory and a dataset.
- * A rank with count 0 selects nothing but still takes part. */
-static void transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count,
-                          int64_t cols, void *data, int writing) {
-  hid_t filespace = LCFM_CHECK_H5(H5Dget_space(dset));
-  if (H5Sget_simple_extent_npoints(filespace) == 0) { /* empty dataset: no storage to touch */
-    H5Sclose(filespace);
-    return;
-  }
-  hsize_t start[2] = {(hsize_t)first, 0}, extent[2] = {(hsize_t)count, (hsize_t)(cols ? cols : 1)};
-  hsize_t mem_extent[1] = {(hsize_t)(count * (cols ? cols : 1))};
-  hid_t memspace = LCFM_CHECK_H5(H5Screate_simple(1, mem_extent, NULL));
-  if (count > 0) {
-    LCFM_CHECK_H5(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start, NULL, extent, NULL));
-  } else {
-    LCFM_CHECK_H5(H5Sselect_none(filespace));
-    LCFM_CHECK_H5(H5Sselect_none(memspace));
-  }
-  if (writing) LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));
-  else LCFM_CHECK_H5(H5Dread(dset, memtype, memspace, filespace, dxpl, data));
-  H5Sclose(memspace);
-  H5Sclose(filespace);
-}
-
-static hid_t fixed_string_type(size_t length) {
-  hid_t type = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
-  LCFM_CHECK_H5(H5Tset_size(type, length));
-  LCFM_CHECK_H5(H5Tset_strpad(type, H5T_STR_NULLTERM));
-  return type;
 }
 
 /* ---- writing ---- */
@@ -147,7 +91,7 @@ lcfm_store_writer *lcfm_store_create(MPI_Comm comm, const char *path, const lcfm
   w->first_object = before[0];
   w->first_point = before[1];
 
-  hid_t fapl = file_access(comm);
+  hid_t fapl = lcfm_h5_file_access(comm);
   hid_t file = H5Fcreate(w->partial_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   if (file < 0) {
@@ -156,10 +100,10 @@ lcfm_store_writer *lcfm_store_create(MPI_Comm comm, const char *path, const lcfm
     LCFM_FATAL("%s: cannot create the store: %s", w->partial_path, reason);
   }
   w->file = file;
-  w->dxpl = collective_transfer();
+  w->dxpl = lcfm_h5_collective_transfer();
   write_root_attributes(file, prov);
-  for (int c = 0; c < N_OBJECT_COLUMNS; c++) w->objects[c] = create_dataset(file, object_names[c], object_type(c), total[0], 0);
-  for (int c = 0; c < N_POINT_COLUMNS; c++) w->points[c] = create_dataset(file, point_names[c], point_type(c), total[1], 0);
+  for (int c = 0; c < N_OBJECT_COLUMNS; c++) w->objects[c] = lcfm_h5_create_dataset(file, object_names[c], object_type(c), total[0], 0);
+  for (int c = 0; c < N_POINT_COLUMNS; c++) w->points[c] = lcfm_h5_create_dataset(file, point_names[c], point_type(c), total[1], 0);
   return w;
 }
 
@@ -177,10 +121,10 @@ void lcfm_store_write_batch(lcfm_store_writer *w, const lcfm_object_batch *b) {
   }
   void *columns[N_OBJECT_COLUMNS] = {b->id, b->source, b->instrument, b->field, b->label, offset, b->length};
   for (int c = 0; c < N_OBJECT_COLUMNS; c++)
-    transfer_rows(w->objects[c], object_type(c), w->dxpl, first, count, 0, columns[c], 1);
+    lcfm_h5_transfer_rows(w->objects[c], object_type(c), w->dxpl, first, count, 0, columns[c], 1);
   void *point_columns[N_POINT_COLUMNS] = {b->time, b->value, b->error};
   for (int c = 0; c < N_POINT_COLUMNS; c++)
-    transfer_rows(w->points[c], point_type(c), w->dxpl, first_point, points, 0, point_columns[c], 1);
+    lcfm_h5_transfer_rows(w->points[c], point_type(c), w->dxpl, first_point, points, 0, point_columns[c], 1);
   free(offset);
   w->written_objects += count;
   w->written_points += points;
@@ -198,23 +142,23 @@ void lcfm_store_write_instruments(lcfm_store_writer *w, const lcfm_instrument *r
       const int32_t fields[6] = {rows[i].id, rows[i].survey, rows[i].season, rows[i].unit, rows[i].subunit, rows[i].band};
       column[i] = fields[c];
     }
-    hid_t dset = create_dataset(w->file, names[c], H5T_NATIVE_INT32, count, 0);
-    transfer_rows(dset, H5T_NATIVE_INT32, w->dxpl, 0, mine, 0, column, 1);
+    hid_t dset = lcfm_h5_create_dataset(w->file, names[c], H5T_NATIVE_INT32, count, 0);
+    lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT32, w->dxpl, 0, mine, 0, column, 1);
     H5Dclose(dset);
   }
   free(column);
   double *time_zero = lcfm_malloc((size_t)(count ? count : 1) * sizeof *time_zero);
   for (int64_t i = 0; i < count; i++) time_zero[i] = rows[i].time_zero;
-  hid_t zero_set = create_dataset(w->file, "/instruments/time_zero", H5T_NATIVE_DOUBLE, count, 0);
-  transfer_rows(zero_set, H5T_NATIVE_DOUBLE, w->dxpl, 0, mine, 0, time_zero, 1);
+  hid_t zero_set = lcfm_h5_create_dataset(w->file, "/instruments/time_zero", H5T_NATIVE_DOUBLE, count, 0);
+  lcfm_h5_transfer_rows(zero_set, H5T_NATIVE_DOUBLE, w->dxpl, 0, mine, 0, time_zero, 1);
   H5Dclose(zero_set);
   free(time_zero);
   char *text = lcfm_calloc((size_t)(count ? count : 1), LCFM_INSTRUMENT_NAME_LEN);
   for (int64_t i = 0; i < count; i++)
     memcpy(text + i * LCFM_INSTRUMENT_NAME_LEN, rows[i].name, LCFM_INSTRUMENT_NAME_LEN);
   hid_t type = fixed_string_type(LCFM_INSTRUMENT_NAME_LEN);
-  hid_t dset = create_dataset(w->file, "/instruments/name", type, count, 0);
-  transfer_rows(dset, type, w->dxpl, 0, mine, 0, text, 1);
+  hid_t dset = lcfm_h5_create_dataset(w->file, "/instruments/name", type, count, 0);
+  lcfm_h5_transfer_rows(dset, type, w->dxpl, 0, mine, 0, text, 1);
   H5Dclose(dset);
   H5Tclose(type);
   free(text);
@@ -238,14 +182,14 @@ void lcfm_store_write_rejects(lcfm_store_writer *w, const lcfm_reject *rows, int
     reasons[i] = rows[i].reason;
   }
   hid_t type = fixed_string_type(LCFM_REJECT_TEXT_LEN);
-  hid_t dset = create_dataset(w->file, "/rejects/key", type, total, 0);
-  transfer_rows(dset, type, w->dxpl, before, count, 0, keys, 1);
+  hid_t dset = lcfm_h5_create_dataset(w->file, "/rejects/key", type, total, 0);
+  lcfm_h5_transfer_rows(dset, type, w->dxpl, before, count, 0, keys, 1);
   H5Dclose(dset);
-  dset = create_dataset(w->file, "/rejects/reason", H5T_NATIVE_INT32, total, 0);
-  transfer_rows(dset, H5T_NATIVE_INT32, w->dxpl, before, count, 0, reasons, 1);
+  dset = lcfm_h5_create_dataset(w->file, "/rejects/reason", H5T_NATIVE_INT32, total, 0);
+  lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT32, w->dxpl, before, count, 0, reasons, 1);
   H5Dclose(dset);
-  dset = create_dataset(w->file, "/rejects/message", type, total, 0);
-  transfer_rows(dset, type, w->dxpl, before, count, 0, messages, 1);
+  dset = lcfm_h5_create_dataset(w->file, "/rejects/message", type, total, 0);
+  lcfm_h5_transfer_rows(dset, type, w->dxpl, before, count, 0, messages, 1);
   H5Dclose(dset);
   H5Tclose(type);
   free(keys);
@@ -257,7 +201,7 @@ void lcfm_store_write_rejects(lcfm_store_writer *w, const lcfm_reject *rows, int
 int lcfm_store_add_matrix(lcfm_store_writer *w, const char *path, int64_t rows, int64_t cols) {
   LCFM_CHECK(w->matrix_count < MAX_MATRICES, "%s: too many matrices in one store", w->path);
   int handle = w->matrix_count++;
-  w->matrices[handle] = create_dataset(w->file, path, H5T_NATIVE_DOUBLE, rows, cols);
+  w->matrices[handle] = lcfm_h5_create_dataset(w->file, path, H5T_NATIVE_DOUBLE, rows, cols);
   w->matrix_cols[handle] = cols;
   return handle;
 }
@@ -265,7 +209,7 @@ int lcfm_store_add_matrix(lcfm_store_writer *w, const char *path, int64_t rows, 
 void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count,
                            const double *data) {
   LCFM_CHECK(matrix >= 0 && matrix < w->matrix_count, "internal: bad matrix handle %d", matrix);
-  transfer_rows(w->matrices[matrix], H5T_NATIVE_DOUBLE, w->dxpl, first_row, row_count,
+  lcfm_h5_transfer_rows(w->matrices[matrix], H5T_NATIVE_DOUBLE, w->dxpl, first_row, row_count,
                 w->matrix_cols[matrix], (void *)data, 1);
 }
 
@@ -368,7 +312,7 @@ lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t w
     snprintf(why, why_len, "%s: not an HDF5 file", path);
     return NULL;
   }
-  hid_t fapl = file_access(comm);
+  hid_t fapl = lcfm_h5_file_access(comm);
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
   if (file < 0) {
@@ -385,7 +329,7 @@ lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t w
   s->comm = comm;
   s->path = copy_string(path);
   s->file = file;
-  s->dxpl = collective_transfer();
+  s->dxpl = lcfm_h5_collective_transfer();
   for (int c = 0; c < N_OBJECT_COLUMNS; c++) s->objects[c] = LCFM_CHECK_H5(H5Dopen2(file, object_names[c], H5P_DEFAULT));
   for (int c = 0; c < N_POINT_COLUMNS; c++) s->points[c] = LCFM_CHECK_H5(H5Dopen2(file, point_names[c], H5P_DEFAULT));
   s->object_count = dataset_length(s->objects[COL_ID]);
@@ -453,7 +397,7 @@ void lcfm_batch_free(lcfm_object_batch *b) {
 void lcfm_store_read_objects(lcfm_store *s, int64_t first, int64_t count, lcfm_object_batch *b) {
   void *columns[N_OBJECT_COLUMNS] = {b->id, b->source, b->instrument, b->field, b->label, b->offset, b->length};
   for (int col = 0; col < N_OBJECT_COLUMNS; col++)
-    transfer_rows(s->objects[col], object_type(col), s->dxpl, first, count, 0, columns[col], 0);
+    lcfm_h5_transfer_rows(s->objects[col], object_type(col), s->dxpl, first, count, 0, columns[col], 0);
   b->count = count;
 }
 
@@ -498,7 +442,7 @@ int lcfm_store_cursor_next(lcfm_store_cursor *c) {
   grow_points(c, points);
   void *point_columns[N_POINT_COLUMNS] = {b->time, b->value, b->error};
   for (int col = 0; col < N_POINT_COLUMNS; col++)
-    transfer_rows(s->points[col], point_type(col), s->dxpl, first_point, points, 0, point_columns[col], 0);
+    lcfm_h5_transfer_rows(s->points[col], point_type(col), s->dxpl, first_point, points, 0, point_columns[col], 0);
   b->count = count;
   b->point_count = points;
   c->next += count;
@@ -516,7 +460,7 @@ lcfm_instrument *lcfm_store_read_instruments(lcfm_store *s, int64_t *count) {
   int32_t *column = lcfm_malloc((size_t)*count * sizeof *column);
   for (int c = 0; c < 6; c++) {
     hid_t dset = LCFM_CHECK_H5(H5Dopen2(s->file, names[c], H5P_DEFAULT));
-    transfer_rows(dset, H5T_NATIVE_INT32, s->dxpl, 0, *count, 0, column, 0);
+    lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT32, s->dxpl, 0, *count, 0, column, 0);
     H5Dclose(dset);
     for (int64_t i = 0; i < *count; i++) {
       int32_t *fields[6] = {&rows[i].id, &rows[i].survey, &rows[i].season, &rows[i].unit, &rows[i].subunit, &rows[i].band};
@@ -526,14 +470,14 @@ lcfm_instrument *lcfm_store_read_instruments(lcfm_store *s, int64_t *count) {
   free(column);
   double *time_zero = lcfm_malloc((size_t)*count * sizeof *time_zero);
   hid_t zero_set = LCFM_CHECK_H5(H5Dopen2(s->file, "/instruments/time_zero", H5P_DEFAULT));
-  transfer_rows(zero_set, H5T_NATIVE_DOUBLE, s->dxpl, 0, *count, 0, time_zero, 0);
+  lcfm_h5_transfer_rows(zero_set, H5T_NATIVE_DOUBLE, s->dxpl, 0, *count, 0, time_zero, 0);
   H5Dclose(zero_set);
   for (int64_t i = 0; i < *count; i++) rows[i].time_zero = time_zero[i];
   free(time_zero);
   char *text = lcfm_malloc((size_t)*count * LCFM_INSTRUMENT_NAME_LEN);
   hid_t type = fixed_string_type(LCFM_INSTRUMENT_NAME_LEN);
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(s->file, "/instruments/name", H5P_DEFAULT));
-  transfer_rows(dset, type, s->dxpl, 0, *count, 0, text, 0);
+  lcfm_h5_transfer_rows(dset, type, s->dxpl, 0, *count, 0, text, 0);
   H5Dclose(dset);
   H5Tclose(type);
   for (int64_t i = 0; i < *count; i++) {
