@@ -1,0 +1,29 @@
+/* mlp_probe.h: the few-shot MLP regressor of the causal paper's section 4.2: how much does an
+ * input (raw light curve, a latent) know about a target (theta_{s,0}, a label) given n examples?
+ *
+ * lcfm_mlp_probe_r2 standardises inputs and target with the training statistics, trains
+ * Linear(D, H)-ReLU-Linear(H, H)-ReLU-Linear(H, 1) with AdamW (lr 1e-3, weight decay 1e-4) on
+ * mean squared error for a fixed number of steps on keyed mini-batches, and returns the R^2
+ * of its predictions on the test rows. Serial: a probe task runs on one rank; `lcfm probe`
+ * spreads the tasks (input x training size x run) over the ranks. Deterministic for a seed.
+ */
+#ifndef LCFM_MLP_PROBE_H
+#define LCFM_MLP_PROBE_H
+
+#include <stdint.h>
+
+typedef struct {
+  int hidden;     /* H */
+  int steps;      /* optimizer steps */
+  int batch;      /* mini-batch size (at most the training size) */
+  float lr, weight_decay;
+} lcfm_mlp_probe_config;
+
+/* R^2 = 1 - sum (y - yhat)^2 / sum (y - mean y)^2 over the test rows (mean of the test targets). */
+double lcfm_r2(const float *prediction, const float *truth, int64_t m);
+
+/* x_train [n, D], y_train [n], x_test [m, D], y_test [m]; returns R^2 on the test rows. */
+double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, const float *x_train, const float *y_train, int n,
+                         const float *x_test, const float *y_test, int m, int D, uint64_t seed);
+
+#endif

@@ -1,0 +1,34 @@
+/* probe_data.h: the inputs of `lcfm probe`, held by every rank: per object its id, source,
+ * instrument, label and target, the raw values, and each latent (rows in store order). */
+#ifndef LCFM_PROBE_DATA_H
+#define LCFM_PROBE_DATA_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LCFM_PROBE_MAX_INPUTS 8
+
+typedef struct {
+  char name[32]; /* "raw", "baseline z", "z_star", "z_instr", "z" */
+  int dim;
+  float *x;      /* [objects, dim] */
+  int is_latent;
+} lcfm_probe_input;
+
+typedef struct {
+  int64_t objects;
+  int64_t *id, *source;
+  int32_t *instrument, *label;
+  float *target, *raw;
+  int raw_points;
+  lcfm_probe_input inputs[LCFM_PROBE_MAX_INPUTS];
+  int input_count;
+} lcfm_probe_data;
+
+/* Collective. Returns 0, or 1 with a reason naming the file. */
+int lcfm_probe_data_load(lcfm_probe_data *d, MPI_Comm comm, const char *store, const char *embeddings,
+                         const char *baseline, const char *target, int raw_points, char *why, size_t why_len);
+void lcfm_probe_data_free(lcfm_probe_data *d);
+
+#endif

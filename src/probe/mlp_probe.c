@@ -1,0 +1,87 @@
+/* mlp_probe.c: the few-shot MLP regressor (see mlp_probe.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lcfm/error.h"
+#include "lcfm/mlp_probe.h"
+#include "lcfm/models.h"
+#include "lcfm/rng.h"
+
+enum { LCFM_STREAM_PROBE_BATCH = LCFM_STREAM_USER + 300 };
+
+double lcfm_r2(const float *prediction, const float *truth, int64_t m) {
+  double mean = 0, residual = 0, total = 0;
+  for (int64_t i = 0; i < m; i++) mean += truth[i];
+  mean /= (double)(m ? m : 1);
+  for (int64_t i = 0; i < m; i++) {
+    residual += ((double)truth[i] - prediction[i]) * ((double)truth[i] - prediction[i]);
+    total += ((double)truth[i] - mean) * ((double)truth[i] - mean);
+  }
+  return total > 0 ? 1.0 - residual / total : 0.0;
+}
+
+/* Column means and standard deviations of x [n, D] (std 1 where a column is constant). */
+static void column_stats(const float *x, int n, int D, float *mean, float *scale) {
+  for (int j = 0; j < D; j++) {
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) s += x[(size_t)i * D + j], s2 += (double)x[(size_t)i * D + j] * x[(size_t)i * D + j];
+    double mu = s / n, var = s2 / n - mu * mu;
+    mean[j] = (float)mu;
+    scale[j] = var > 1e-12 ? (float)(1.0 / sqrt(var)) : 1.0f;
+  }
+}
+
+static void standardise(float *out, const float *x, int n, int D, const float *mean, const float *scale) {
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < D; j++) out[(size_t)i * D + j] = (x[(size_t)i * D + j] - mean[j]) * scale[j];
+}
+
+double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, const float *x_train, const float *y_train, int n,
+                         const float *x_test, const float *y_test, int m, int D, uint64_t seed) {
+  int batch = c->batch < n ? c->batch : n, rows = batch > m ? batch : m;
+  lcfm_nn_params params;
+  lcfm_nn_params_init(&params);
+  lcfm_mlp net;
+  int dims[4] = {D, c->hidden, c->hidden, 1};
+  lcfm_mlp_init(&net, 3, dims, rows, &params, "probe");
+  lcfm_nn_params_alloc(&params);
+  lcfm_nn_params_init_default(&params, seed);
+  lcfm_nn_arena arena = {0};
+  lcfm_mlp_layout(&net, &arena);
+  lcfm_nn_arena_alloc(&arena);
+  lcfm_mlp_layout(&net, &arena);
+
+  float *mean = lcfm_malloc((size_t)D * sizeof *mean), *scale = lcfm_malloc((size_t)D * sizeof *scale);
+  float y_mean, y_scale;
+  column_stats(x_train, n, D, mean, scale);
+  column_stats(y_train, n, 1, &y_mean, &y_scale);
+  float *train = lcfm_malloc((size_t)n * D * sizeof *train), *test = lcfm_malloc((size_t)m * D * sizeof *test);
+  standardise(train, x_train, n, D, mean, scale);
+  standardise(test, x_test, m, D, mean, scale);
+  float *xb = lcfm_malloc((size_t)batch * D * sizeof *xb), *yb = lcfm_malloc((size_t)batch * sizeof *yb);
+  float *dout = lcfm_malloc((size_t)rows * sizeof *dout);
+
+  lcfm_adam opt = {.lr = c->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = c->weight_decay};
+  for (int step = 0; step < c->steps; step++) {
+    for (int b = 0; b < batch; b++) { /* keyed sampling with replacement */
+      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b, (uint64_t)n);
+      memcpy(xb + (size_t)b * D, train + (size_t)i * D, (size_t)D * sizeof *xb);
+      yb[b] = (y_train[i] - y_mean) * y_scale;
+    }
+    lcfm_nn_params_zero_grad(&params);
+    const float *out = lcfm_mlp_forward(&net, &params, xb, batch);
+    lcfm_nn_zero(dout, (size_t)batch);
+    lcfm_loss_masked_mse(dout, out, yb, NULL, (size_t)batch, 1.0f);
+    lcfm_mlp_backward(&net, &params, NULL, dout, batch);
+    lcfm_adam_step(&opt, &params);
+  }
+  const float *out = lcfm_mlp_forward(&net, &params, test, m);
+  float *prediction = lcfm_malloc((size_t)m * sizeof *prediction);
+  for (int i = 0; i < m; i++) prediction[i] = out[i] / y_scale + y_mean;
+  double r2 = lcfm_r2(prediction, y_test, m);
+  free(prediction), free(mean), free(scale), free(train), free(test), free(xb), free(yb), free(dout);
+  lcfm_nn_arena_free(&arena);
+  lcfm_nn_params_free(&params);
+  return r2;
+}
