@@ -243,14 +243,23 @@ int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   int code = maybe_resume(&r);
   if (code == 0) code = train_loop(&r, &sampler);
   if (code == LCFM_EXIT_OK) {
+    /* Early stopping's answer is the best model: report on it. */
+    lcfm_adam best_opt = opt;
+    lcfm_train_state best_state = state;
+    int have_best = state.best_step >= 0 &&
+                    lcfm_checkpoint_read(t.best_path, &model.params, &best_opt, &best_state, signature, why, sizeof why) == 0;
+    int all_best = 0;
+    LCFM_CHECK_MPI(MPI_Allreduce(&have_best, &all_best, 1, MPI_INT, MPI_MIN, comm));
+    LCFM_CHECK(all_best || state.best_step < 0, "cannot reload the best checkpoint %s: %s", t.best_path, why);
     double accuracy[2], chance;
     lcfm_latent_separation(comm, &model, &sampler, accuracy, &chance);
     if (cfg.kind == LCFM_CAUSAL)
-      lcfm_log("latent separation (validation objects, nearest instrument centroid): z_instr accuracy %.3f, "
-               "z_star accuracy %.3f (chance %.3f)", accuracy[1], accuracy[0], chance);
-    else
-      lcfm_log("latent separation (validation objects, nearest instrument centroid): z accuracy %.3f (chance %.3f)",
+      lcfm_log("latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
+               "z_instr accuracy %.3f, z_star accuracy %.3f (chance %.3f)", (long long)best_state.step, accuracy[1],
                accuracy[0], chance);
+    else
+      lcfm_log("latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
+               "z accuracy %.3f (chance %.3f)", (long long)best_state.step, accuracy[0], chance);
     lcfm_log_success("train");
   }
   free(settings), free(signature);
