@@ -35,6 +35,7 @@ int lcfm_verb_simulate(const lcfm_cli_options *options);
 int lcfm_verb_ingest(const lcfm_cli_options *options);
 int lcfm_verb_train(const lcfm_cli_options *options);
 int lcfm_verb_embed(const lcfm_cli_options *options);
+int lcfm_verb_probe(const lcfm_cli_options *options);
 int lcfm_verb_info(const lcfm_cli_options *options);
 int lcfm_verb_keys(const lcfm_cli_options *options);
 

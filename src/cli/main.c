@@ -29,6 +29,11 @@ static const lcfm_verb verbs[] = {
      "  Embeds [embed] store with [embed] checkpoint (the [model] keys must match it) into\n"
      "  [embed] output: /objects columns and /z_star, /z_instr (causal) or /z (baseline).\n",
      lcfm_verb_embed},
+    {"probe", "measure what the latents know: few-shot MLP, linear probes, PCA maps",
+     "lcfm probe [-o section.key=value ...] JOB.ini\n"
+     "  Reads [probe] store, embeddings (and baseline_embeddings), writes [probe] output and\n"
+     "  prints the R^2 table of the MLP probe.\n",
+     lcfm_verb_probe},
     {"info", "summarise a light-curve store",
      "lcfm info STORE.h5\n"
      "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",

@@ -91,6 +91,21 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"embed", "output", LCFM_KEY_STRING, NULL, 0, 0, "embedding store to write (PATH.partial, then renamed)"},
     {"embed", "block_objects", LCFM_KEY_INT, "1024", 1, 1e8, "objects each rank reads and writes per collective step"},
     {"embed", "batch_windows", LCFM_KEY_INT, "256", 1, 1e7, "windows per encoder call"},
+
+    /* [probe]: what the latents know (probe.h) */
+    {"probe", "store", LCFM_KEY_STRING, NULL, 0, 0, "light-curve store with the target (/truth or labels)"},
+    {"probe", "embeddings", LCFM_KEY_STRING, NULL, 0, 0, "embedding store of the causal model (z_star, z_instr) or of any model"},
+    {"probe", "baseline_embeddings", LCFM_KEY_STRING, "", 0, 0, "embedding store of the baseline model (z), optional"},
+    {"probe", "output", LCFM_KEY_STRING, NULL, 0, 0, "probe store to write (PATH.partial, then renamed)"},
+    {"probe", "target", LCFM_KEY_STRING, "theta0", 0, 0, "thetaK (column K of /truth/theta, by source) or label"},
+    {"probe", "sizes", LCFM_KEY_STRING, "10 20 50 100 200 500 1000 2000", 0, 0, "training sizes of the MLP probe (objects)"},
+    {"probe", "runs", LCFM_KEY_INT, "5", 1, 1000, "draws of the training set per size"},
+    {"probe", "test_fraction", LCFM_KEY_REAL, "0.2", 0.01, 0.9, "fraction of sources held out as the test set"},
+    {"probe", "test_objects", LCFM_KEY_INT, "4000", 10, 1e9, "at most this many test objects for the MLP probe"},
+    {"probe", "raw_points", LCFM_KEY_INT, "100", 1, 100000, "values of each light curve used as the raw input"},
+    {"probe", "mlp_hidden", LCFM_KEY_INT, "64", 1, 65536, "hidden width of the MLP probe"},
+    {"probe", "mlp_steps", LCFM_KEY_INT, "1000", 1, 1e9, "AdamW steps of the MLP probe"},
+    {"probe", "mlp_batch", LCFM_KEY_INT, "64", 1, 1e6, "mini-batch of the MLP probe"},
 };
 
 const int lcfm_job_key_count = (int)(sizeof lcfm_job_keys / sizeof lcfm_job_keys[0]);

@@ -1,0 +1,27 @@
+/* verb_probe.c: `lcfm probe JOB.ini`. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "lcfm/probe.h"
+
+int lcfm_verb_probe(const lcfm_cli_options *options) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (!options->positional) {
+    if (rank == 0) fprintf(stderr, "lcfm probe: missing the job file (usage: lcfm probe JOB.ini)\n");
+    return LCFM_EXIT_USAGE;
+  }
+  static const char *const sections[] = {"job", "probe", NULL};
+  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  if (!job) return LCFM_EXIT_USAGE;
+  if (lcfm_cli_any_failed(comm, lcfm_probe_settings_check(job))) {
+    lcfm_job_free(job);
+    return LCFM_EXIT_USAGE;
+  }
+  lcfm_provenance prov;
+  lcfm_provenance_init(&prov, comm, "probe", job, options->argc, options->argv);
+  int code = lcfm_probe_run(comm, job, &prov);
+  lcfm_job_free(job);
+  return code;
+}
