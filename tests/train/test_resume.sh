@@ -80,6 +80,29 @@ set +e
 set -e
 [ $code -eq 1 ] && grep -q "another model configuration" other.log || { cat other.log; fail "mismatched resume: exit $code"; }
 
+# A store where no triplet can be formed (one light curve per star) is refused, saying why.
+set +e
+"$LCFM" simulate -o simulate.curves_per_star=1 -o simulate.output=single.h5 job.ini > /dev/null
+"$LCFM" train -o train.store=single.h5 -o train.checkpoint=single_model.h5 job.ini > single.log 2>&1; code=$?
+set -e
+[ $code -eq 1 ] && grep -q "no training triplet can be formed" single.log || { cat single.log; fail "untrainable store: exit $code"; }
+
+# Non-finite values (here in the input) stop the run with exit code 1, naming where they appeared,
+# and leave the last good checkpoint intact.
+if /usr/bin/python3 -c "import h5py" 2>/dev/null; then
+  cp sim.h5 poisoned.h5
+  /usr/bin/python3 -c "
+import h5py, numpy as np
+with h5py.File('poisoned.h5', 'r+') as f:
+    v = f['points/value']; v[...] = np.full(v.shape, np.inf, dtype=np.float32)"
+  cp full.h5 last_good.h5
+  set +e
+  "$LCFM" train -o train.store=poisoned.h5 -o train.checkpoint=last_good.h5 -o train.steps=200 job.ini > nan.log 2>&1; code=$?
+  set -e
+  [ $code -eq 1 ] && grep -q "non-finite" nan.log || { cat nan.log; fail "non-finite loss: exit $code"; }
+  cmp -s full.h5 last_good.h5 || fail "the last good checkpoint was changed by the failed run"
+fi
+
 # Every tensor is named in the checkpoint (h5py).
 if /usr/bin/python3 -c "import h5py" 2>/dev/null; then
   /usr/bin/python3 - <<'PY' || fail "checkpoint layout"
