@@ -9,7 +9,7 @@ packages=(
   libfftw3-dev                          # FFTW, double and single precision
   libscalapack-openmpi-dev libopenblas-dev
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
-  python3-h5py python3-numpy            # layout test
+  python3-h5py python3-numpy python3-astropy   # layout and ingest tests
 )
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""Writes a corpus of damaged survey files (and the expected reject reason of each) into DIR.
+
+Usage: make_damaged.py DATA_DIR OUT_DIR      (exit 77: astropy missing)
+Prints lines "file reason" (reason codes of store.h: 1 io, 2 format, 3 empty, 4 non-finite,
+5 time order, 6 parse); a file with malformed rows is listed once per bad row as "file:line".
+"""
+import gzip
+import os
+import shutil
+import sys
+
+try:
+    import numpy as np
+    from astropy.io import fits
+except ImportError as missing:
+    print(f"skipped: {missing} (install python3-astropy)")
+    sys.exit(77)
+
+data, out = sys.argv[1], sys.argv[2]
+tess = os.path.join(data, "tess", "tess2018206045859-s0001-0000000117544915-0120-s_lc.fits")
+macho = os.path.join(data, "macho", "macho_field1_rrc_tap.csv")
+expected = []
+
+
+def path(name):
+    return os.path.join(out, name)
+
+
+def variant(name, reason, change):
+    """A copy of the TESS sample with `change(hdulist)` applied."""
+    with fits.open(tess) as f:
+        hdus = fits.HDUList([h.copy() for h in f])
+    change(hdus)
+    hdus.writeto(path(name), overwrite=True)
+    expected.append((path(name), reason))
+
+
+def drop_column(hdus, name):
+    table = hdus[1]
+    cols = [c for c in table.columns if c.name != name]
+    hdus[1] = fits.BinTableHDU.from_columns(cols, header=table.header)
+
+
+def nan_flux(hdus):
+    hdus[1].data["PDCSAP_FLUX"][:] = np.nan
+
+
+def zero_rows(hdus):
+    cols = [fits.Column(name=c.name, format=c.format, array=c.array[:0]) for c in hdus[1].columns]
+    hdus[1] = fits.BinTableHDU.from_columns(cols, header=hdus[1].header)
+
+
+def string_time(hdus):
+    cols = [fits.Column(name="TIME", format="16A", array=np.array(["t"] * len(hdus[1].data)))]
+    cols += [c for c in hdus[1].columns if c.name != "TIME"]
+    hdus[1] = fits.BinTableHDU.from_columns(cols, header=hdus[1].header)
+
+
+def backwards(hdus):
+    hdus[1].data["TIME"][:] = hdus[1].data["TIME"][::-1]
+
+
+def foreign_telescope(hdus):
+    hdus[0].header["TELESCOP"] = "HST"
+
+
+variant("no_flux.fits", 2, lambda h: drop_column(h, "PDCSAP_FLUX"))
+variant("no_quality.fits", 2, lambda h: drop_column(h, "QUALITY"))
+variant("nan_flux.fits", 4, nan_flux)
+variant("zero_rows.fits", 3, zero_rows)
+variant("string_time.fits", 2, string_time)
+variant("backwards.fits", 5, backwards)
+variant("foreign.fits", 2, foreign_telescope)
+
+raw = open(tess, "rb").read()
+open(path("truncated.fits"), "wb").write(raw[:40000])
+expected.append((path("truncated.fits"), 1))
+corrupt = bytearray(raw)
+corrupt[0:80] = b"GARBAGE!" * 10
+open(path("corrupt_header.fits"), "wb").write(bytes(corrupt))
+expected.append((path("corrupt_header.fits"), 1))
+open(path("empty.fits"), "wb").write(b"")
+expected.append((path("empty.fits"), 1))
+
+text = open(macho, "rb").read()
+packed = bytearray(gzip.compress(text))
+packed[len(packed) // 2: len(packed) // 2 + 64] = b"\xff" * 64
+open(path("broken.csv.gz"), "wb").write(bytes(packed))
+expected.append((path("broken.csv.gz"), 1))
+truncated_gzip = gzip.compress(text)[:5000]
+open(path("truncated.csv.gz"), "wb").write(truncated_gzip)
+expected.append((path("truncated.csv.gz"), 1))
+rng = np.random.default_rng(7)
+open(path("garbage.csv"), "wb").write(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+expected.append((path("garbage.csv"), 2))
+open(path("empty.csv"), "wb").write(b"")
+expected.append((path("empty.csv"), 3))
+
+lines = text.decode().splitlines()
+rows = lines[:40] + ["2,1,3441,not-a-number,1,48823.6,-5.2,0.2,-5.3,0.2", "1,2,3", "\x01\x02binary"] + lines[40:80]
+open(path("some_bad_rows.csv"), "w").write("\n".join(rows) + "\n")
+for bad_line in (41, 42, 43):
+    expected.append((f"{path('some_bad_rows.csv')}:{bad_line}", 6))
+
+
+def archive_line(field, tile, seqn, date, rmag, rerr, bmag, berr):
+    fields = [""] * 39
+    fields[1:6] = [str(field), str(tile), str(seqn), f"{date:.4f}", "100"]
+    fields[9], fields[10], fields[24], fields[25] = f"{rmag:.3f}", f"{rerr:.3f}", f"{bmag:.3f}", f"{berr:.3f}"
+    return ";".join(fields)
+
+
+archive = [archive_line(5, 1234, 77, 49000 + i * 1.5, -6 + 0.1 * np.sin(i), 0.05, -6.3, 0.06) for i in range(30)]
+archive.insert(10, "only;a;few;fields")
+open(path("F_5.1234.gz"), "wb").write(gzip.compress(("\n".join(archive) + "\n").encode()))
+expected.append((f"{path('F_5.1234.gz')}:11", 6))
+
+shutil.copy(tess, path("good_tess_lc.fits"))
+for name, reason in expected:
+    print(name, reason)

@@ -1,0 +1,17 @@
+# lcfm ingest on the sample survey files: 1 and 2 ranks give identical stores (provenance aside),
+# and an independent reading with astropy agrees (check_ingest.py).
+source "$(dirname "$0")/../cli/common.sh"
+DATA=${LCFM_SHARED_DATA:-}
+if [ -z "$DATA" ] || [ ! -d "$DATA/tess" ]; then echo "skipped: no sample data (set LCFM_SHARED_DATA)"; exit 77; fi
+cat > job.ini <<INI
+[ingest]
+output = one.h5
+inputs = $DATA/tess $DATA/kepler $DATA/macho/*.csv
+INI
+run_np 1 "$LCFM" ingest job.ini > one.log || { cat one.log; fail "1 rank"; }
+run_np 2 "$LCFM" ingest -o ingest.output=two.h5 job.ini > two.log || { cat two.log; fail "2 ranks"; }
+for group in /objects /points /instruments /rejects; do
+  h5diff -r one.h5 two.h5 $group $group > diff.txt || { head diff.txt; fail "$group differs between 1 and 2 ranks"; }
+done
+"$LCFM" info two.h5 | grep -q "objects      58" || fail "object count"
+/usr/bin/python3 "$(dirname "$0")/check_ingest.py" two.h5 "$DATA"
