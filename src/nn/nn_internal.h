@@ -8,9 +8,13 @@
 /* exp(x) for float, within about 2 ulp on [-87, 88], written so that GCC vectorises loops that
  * call it (libm's expf is a scalar call without -ffast-math). Cody-Waite reduction
  * x = n ln2 + r, |r| <= ln2/2, then Cephes' degree-6 polynomial for e^r, then 2^n through the
- * exponent bits. Inputs are clamped, so the result is never Inf/NaN from overflow (NaN in, NaN
- * out is not guaranteed: callers check finiteness on layer outputs). */
-static inline float lcfm_nn_expf(float x) {
+ * exponent bits. Inputs are clamped, so the result is never Inf from overflow; NaN in gives NaN
+ * out. */
+static inline float lcfm_nn_expf(float x_in) {
+  /* NaN would reach the float-to-int conversion below (undefined behaviour): compute on 0
+   * instead and hand the NaN back at the end, so non-finite checks downstream still see it. */
+  const int is_nan = x_in != x_in;
+  float x = is_nan ? 0.0f : x_in;
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
   const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
@@ -26,10 +30,10 @@ static inline float lcfm_nn_expf(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * z + r + 1.0f;
   /* 2^n: n in [-126, 127] after the clamp (n = -126 or so for x = -87). */
-  int32_t e = ((int32_t)n + 127) << 23;
+  uint32_t e = (uint32_t)((int32_t)n + 127) << 23;
   float s;
   memcpy(&s, &e, sizeof s);
-  return p * s;
+  return is_nan ? x_in : p * s;
 }
 
 static inline float lcfm_nn_sigmoidf(float x) { return 1.0f / (1.0f + lcfm_nn_expf(-x)); }
