@@ -201,7 +201,7 @@ double lcfm_causal_encoder_flops(const lcfm_causal_encoder_config *cfg, int B, d
  *   e  = ScalarEmbed(value), replaced by the trainable mask token where replace = 1
  *   x0 = e + TimeEnc(time)
  *   x  = Transformer^blocks(x0, keymask = valid * (1 - replace))
- *   pred = Linear(d -> 1)(x)                               [B, T] (the pretraining head)
+ *   pred = Linear(d -> 1)(LN(x))                           [B, T] (the pretraining head)
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
   int d, heads, ff, blocks;
@@ -219,11 +219,12 @@ typedef struct {
   char name[48];
   lcfm_astromer_config cfg;
   lcfm_transformer_config bcfg;
-  lcfm_nn_lin embed, head;
+  lcfm_nn_lin embed, head_ln, head;
   size_t mask_token;
   lcfm_transformer_params *blk;
   lcfm_nn_arena acts, scr;
   float *x0, *keymask, *pred;
+  float *head_in, *head_mean, *head_rstd; /* LN(x) [B, T, d] and its statistics */
   lcfm_transformer_acts *ba;
   const float *times, *values, *valid, *replace;
   int B;

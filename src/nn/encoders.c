@@ -207,6 +207,8 @@ void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_
     snprintf(name, sizeof name, "%s.block%d", prefix, i);
     lcfm_transformer_init(&e->blk[i], &e->bcfg, p, name);
   }
+  e->head_ln.w = lcfm_nn_params_add2(p, LCFM_INIT_ONE, d, 0, "%s.head_ln.w", prefix);
+  e->head_ln.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.head_ln.b", prefix);
   e->head.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, 1, d, "%s.head.w", prefix);
   e->head.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, 1, 0, "%s.head.b", prefix);
 }
@@ -218,6 +220,9 @@ static void astromer_layout(lcfm_astromer *e) {
   e->x0 = lcfm_nn_arena_take(a, (size_t)N * d);
   e->keymask = lcfm_nn_arena_take(a, (size_t)N);
   for (int i = 0; i < c->blocks; i++) lcfm_transformer_acts_layout(&e->ba[i], &e->bcfg, a, B, T);
+  e->head_in = lcfm_nn_arena_take(a, (size_t)N * d);
+  e->head_mean = lcfm_nn_arena_take(a, (size_t)N);
+  e->head_rstd = lcfm_nn_arena_take(a, (size_t)N);
   e->pred = lcfm_nn_arena_take(a, (size_t)N);
   lcfm_nn_arena *s = &e->scr;
   lcfm_nn_scratch_layout(&e->s, s, N, T, d, c->ff);
@@ -259,7 +264,9 @@ const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, co
                              dropout_counter(step, c->id, 2 * i), &e->s);
     x = e->ba[i].out;
   }
-  lcfm_linear_forward(e->pred, x, PW(e->head.w), PW(e->head.b), N, d, 1);
+  lcfm_layernorm_forward(e->head_in, e->head_mean, e->head_rstd, x, PW(e->head_ln.w), PW(e->head_ln.b), N, d,
+                         LCFM_NN_LN_EPS);
+  lcfm_linear_forward(e->pred, e->head_in, PW(e->head.w), PW(e->head.b), N, d, 1);
   if (!all_finite(e->pred, (size_t)N)) lcfm_astromer_check(e);
   return e->pred;
 }
@@ -274,6 +281,8 @@ void lcfm_astromer_check(const lcfm_astromer *e) {
     snprintf(what, sizeof what, "%s.block%d", e->name, i);
     lcfm_nn_check_finite(e->ba[i].out, nd, what);
   }
+  snprintf(what, sizeof what, "%s.head_ln", e->name);
+  lcfm_nn_check_finite(e->head_in, nd, what);
   snprintf(what, sizeof what, "%s.head", e->name);
   lcfm_nn_check_finite(e->pred, (size_t)e->B * c->T, what);
 }
@@ -284,8 +293,11 @@ void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dp
   size_t nd = (size_t)N * d;
   const float *xl = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
   int cur = 0;
+  lcfm_nn_zero(e->dx[1], nd);
+  lcfm_linear_backward(e->dx[1], GW(e->head.w), GW(e->head.b), dpred, e->head_in, PW(e->head.w), N, d, 1);
   lcfm_nn_zero(e->dx[cur], nd);
-  lcfm_linear_backward(e->dx[cur], GW(e->head.w), GW(e->head.b), dpred, xl, PW(e->head.w), N, d, 1);
+  lcfm_layernorm_backward(e->dx[cur], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], xl, PW(e->head_ln.w),
+                          e->head_mean, e->head_rstd, N, d);
   for (int i = c->blocks - 1; i >= 0; i--) {
     const float *inp = i > 0 ? e->ba[i - 1].out : e->x0;
     lcfm_nn_zero(e->dx[1 - cur], nd);

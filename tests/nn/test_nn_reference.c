@@ -6,7 +6,10 @@
  * tensor names, filled with the same hashed weights, run forward on the fixture's inputs and
  * backward with its output gradient. Every output and every parameter gradient must match:
  *   max_i |c_i - torch_i| / max_i |torch_i| <= 1e-4   (per tensor)
- * and the fixture must name every tensor of the C table (and nothing else). */
+ * and the fixture must name every tensor of the C table (and nothing else). The Astromer 2
+ * pretraining objective (one block at the paper's width without residual connections, one
+ * narrower with them, the head, error weights and weighted RMSE) is checked the same way, with
+ * the gradients of the loss itself. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -184,12 +187,54 @@ static void test_astromer(void) {
   lcfm_nn_params_free(&p);
 }
 
+/* One Astromer 2 block, its head and the pretraining loss (error weights, weighted RMSE over the
+ * probed points): the weights, prediction, loss and the gradient of the loss for every tensor. */
+static void test_astromer_objective(const char *prefix) {
+  char key[96];
+#define REC(what) (snprintf(key, sizeof key, "%s.%s", prefix, what), find(key))
+  record *cfgr = REC("config");
+  lcfm_astromer_config cfg = lcfm_astromer_defaults();
+  cfg.d = (int)cfgr->data[0], cfg.heads = (int)cfgr->data[1], cfg.ff = (int)cfgr->data[2];
+  cfg.blocks = (int)cfgr->data[3], cfg.residual = (int)cfgr->data[4], cfg.T = (int)cfgr->data[5];
+  cfg.max_batch = (int)cfgr->data[6];
+  int B = cfg.max_batch, T = cfg.T;
+  lcfm_nn_params p;
+  lcfm_nn_params_init(&p);
+  lcfm_astromer e;
+  lcfm_astromer_init(&e, &cfg, &p, prefix);
+  lcfm_nn_params_alloc(&p);
+  fill_from_fixture(&p, prefix);
+  lcfm_astromer_alloc(&e);
+  float *weight = lcfm_malloc((size_t)B * T * sizeof *weight), *dpred = lcfm_calloc((size_t)B * T, sizeof *dpred);
+  lcfm_astromer_weights(weight, REC("err")->data, REC("valid")->data, B, T);
+  snprintf(key, sizeof key, "%s.weight", prefix);
+  compare(key, weight, find(key)->data, (size_t)B * T);
+  const float *y = lcfm_astromer_forward(&e, &p, REC("times")->data, REC("values")->data, REC("valid")->data,
+                                         REC("replace")->data, B, 1, 1, 0);
+  snprintf(key, sizeof key, "%s.pred", prefix);
+  double ry = compare(key, y, find(key)->data, (size_t)B * T);
+  lcfm_nn_params_zero_grad(&p);
+  float loss = (float)lcfm_loss_astromer_rmse(dpred, y, REC("target")->data, weight, REC("probed")->data, B, T, 1.0f);
+  snprintf(key, sizeof key, "%s.loss", prefix);
+  double rl = compare(key, &loss, find(key)->data, 1);
+  printf("  %s (d %d, residual %d): prediction %.2e, loss %.6f relative error %.2e\n", prefix, cfg.d, cfg.residual,
+         ry, (double)loss, rl);
+  lcfm_astromer_backward(&e, &p, dpred, 1);
+  compare_grads(&p, prefix);
+#undef REC
+  free(weight), free(dpred);
+  lcfm_astromer_free(&e);
+  lcfm_nn_params_free(&p);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   lcfm_nn_set_threads(2);
   load(LCFM_NN_FIXTURE);
   test_causal();
   test_astromer();
+  test_astromer_objective("astromer2");
+  test_astromer_objective("astromer2r");
   for (int r = 0; r < nrecs; r++) free(recs[r].data);
   free(recs);
   return lcfm_test_finish("test_nn_reference");

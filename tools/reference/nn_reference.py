@@ -5,10 +5,15 @@ Builds, in float64, the causal paper's encoder (DESIGN.md section 6: 4 Conformer
 d_model 64, 4 heads, feed-forward 128, depthwise kernel 31, layer norm instead of batch norm, an
 LSTM, masked mean pooling and a linear map to a 20-dimensional latent) and an Astromer 2 encoder
 (scalar embedding, trainable mask token, sinusoidal time encoding, post-norm transformer blocks
-without residual connections, tanh feed-forward, linear regression head; reduced to d 64, 4 heads
-of 16, ff 32, 2 blocks to keep the fixture small), with fixed weights and inputs. It writes the
-outputs and the gradient of L = sum(output * R) with respect to EVERY parameter to
-nn_reference.bin, which tests/nn/test_nn_reference.c reads (CI does not need PyTorch).
+without residual connections, tanh feed-forward, layer norm and linear regression head; reduced to
+d 64, 4 heads of 16, ff 32, 2 blocks to keep the fixture small), with fixed weights and inputs. It
+writes the outputs and the gradient of L = sum(output * R) with respect to EVERY parameter to
+nn_reference.bin, which tests/nn/test_nn_reference.c reads (CI does not need PyTorch). Two more
+record sets hold one Astromer 2 block followed by the pretraining objective: astromer2 at the
+paper's width (d 256, 4 heads of 64, ff 128) without residual connections (the default), astromer2r
+with them (d 64, ff 32). Each ends with the head and the pretraining loss
+(uncertainty weights from the errors, weighted RMSE over probed points): the loss, its weights and
+the gradient of the loss itself with respect to every parameter.
 
 The definitions below mirror include/lcfm/nn.h and nn_models.h exactly: layer norm eps 1e-5,
 exact (erf) GELU is not used here, SiLU for Swish, GLU over the last axis, scores / sqrt(D) with
@@ -210,6 +215,7 @@ def register_astromer(P, pre, cfg):
         P.lin(b + ".ffn.fc1", ff, d)
         P.lin(b + ".ffn.fc2", d, ff)
         P.ln(b + ".ln2", d)
+    P.ln(pre + ".head_ln", d)
     P.lin(pre + ".head", 1, d)
 
 
@@ -226,7 +232,25 @@ def astromer(P, pre, cfg, times, values, valid, replace):
         h = layer_norm(a + x if res else a, P, b + ".ln1")
         f = linear(torch.tanh(linear(h, P, b + ".ffn.fc1")), P, b + ".ffn.fc2")
         x = layer_norm(f + h if res else f, P, b + ".ln2")
-    return linear(x, P, pre + ".head")[..., 0]
+    return linear(layer_norm(x, P, pre + ".head_ln"), P, pre + ".head")[..., 0]
+
+
+def astromer_weights(err, valid):
+    """1/err min-max normalised over each window's valid points, + 1e-3; 0 on padding."""
+    e = torch.where(valid != 0, 1.0 / err, torch.zeros_like(err))
+    lo = torch.where(valid != 0, e, torch.full_like(e, float("inf"))).min(dim=1, keepdim=True).values
+    hi = torch.where(valid != 0, e, torch.full_like(e, float("-inf"))).max(dim=1, keepdim=True).values
+    span = hi - lo
+    w = torch.where(span > 0, (e - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.ones_like(e))
+    return torch.where(valid != 0, w + 1e-3, torch.zeros_like(e))
+
+
+def astromer_rmse(pred, target, weight, probed):
+    """sqrt(mean over windows of sum(w m r^2) / sum(m)); windows without probed points add 0."""
+    s = (weight * probed * (pred - target) ** 2).sum(dim=1)
+    m = probed.sum(dim=1)
+    per_window = torch.where(m > 0, s / torch.where(m > 0, m, torch.ones_like(m)), torch.zeros_like(s))
+    return torch.sqrt(per_window.mean())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,6 +311,43 @@ def main():
     rec("astromer.pred", 2, pred.detach())
     for name, shape, off, sc in Q.spec:
         rec(name, 1, Q[name].grad, off, sc)
+
+    # Astromer 2 pretraining objective at the paper's width (d 256, 4 heads of 64, ff 128, tanh):
+    # one block with and one without residual connections, the head (layer norm, linear), the
+    # error weights and the weighted RMSE over probed points; gradients of the LOSS itself.
+    for pre, res, d, ff in (("astromer2", 0, 256, 128), ("astromer2r", 1, 64, 32)):
+        ac = dict(d=d, heads=4, ff=ff, blocks=1, residual=res, T=20, B=3)
+        B, T = ac["B"], ac["T"]
+        times = f32(np.sort(rng.uniform(-40, 40, (B, T)), axis=1))
+        values = f32(rng.normal(0, 0.5, (B, T)))
+        err = f32(rng.uniform(0.01, 0.2, (B, T)))
+        valid = torch.ones(B, T)
+        valid[2, 13:] = 0.0
+        probed = torch.zeros(B, T)
+        replace = torch.zeros(B, T)
+        for b, idx in enumerate(([1, 4, 6, 9, 12, 15, 18], [0, 2, 3, 8, 11, 16, 19], [1, 5, 7, 10])):
+            probed[b, idx] = 1.0
+            replace[b, idx[2:]] = 1.0  # the first two probed points keep / take another value
+        target = f32(values.numpy() + rng.normal(0, 0.3, (B, T)) * probed.numpy())
+        Q = Params()
+        register_astromer(Q, pre, ac)
+        pred = astromer(Q, pre, ac, times, values, valid, replace)
+        weight = astromer_weights(err, valid)
+        loss = astromer_rmse(pred, target, weight, probed)
+        loss.backward()
+        rec(pre + ".config", 0, [ac[k] for k in ("d", "heads", "ff", "blocks", "residual", "T", "B")])
+        rec(pre + ".times", 0, times)
+        rec(pre + ".values", 0, values)
+        rec(pre + ".err", 0, err)
+        rec(pre + ".valid", 0, valid)
+        rec(pre + ".replace", 0, replace)
+        rec(pre + ".probed", 0, probed)
+        rec(pre + ".target", 0, target)
+        rec(pre + ".weight", 2, weight.detach())
+        rec(pre + ".pred", 2, pred.detach())
+        rec(pre + ".loss", 2, loss.detach().reshape(1))
+        for name, shape, off, sc in Q.spec:
+            rec(name, 1, Q[name].grad, off, sc)
 
     with open(out_path, "wb") as f:
         f.write(b"LCFMNNR1")
