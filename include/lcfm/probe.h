@@ -6,15 +6,22 @@
  *   1. Few-shot MLP regression (mlp_probe.h) of the target from each input, for every training
  *      size in `sizes` and `runs` draws; one fixed test set of objects of held-out sources
  *      (test_fraction of the sources, at most test_objects objects). R^2 mean and std.
+ *   2. Linear probes over all objects, distributed with ScaLAPACK (linear_probe.h): R^2 of the
+ *      target from each latent (z_star vs z_instr: the paper's "leakage") and instrument-ID
+ *      accuracy, by least squares on the training objects scored on the test objects; and a
+ *      PCA map (2-D coordinates) of each latent for the paper's figure 2.
  * Probe store (schema "lcfm-probe", version 1), with provenance:
  *   /mlp/inputs string[32] [I], /mlp/sizes int64 [S], /mlp/r2 float64 [I, S * runs],
  *   /mlp/r2_mean, /mlp/r2_std float64 [I, S]                  (NaN where a size exceeds the pool)
  *   /objects/id, instrument (copied), /objects/target float64 [N], /objects/test uint8 [N]
+ *   /linear/..., /pca/...  (linear_probe.h)
+ * Every probe shares one split: a source is held out when lcfm_probe_is_test_source says so.
  */
 #ifndef LCFM_PROBE_H
 #define LCFM_PROBE_H
 
 #include <mpi.h>
+#include <stdint.h>
 
 #include "lcfm/job.h"
 #include "lcfm/provenance.h"
@@ -23,6 +30,9 @@
 
 /* Checks the [probe] keys that need more than a range (sizes); returns the number of problems. */
 int lcfm_probe_settings_check(const lcfm_job *job);
+/* Whether a source is held out for testing: uniform(seed, source) < test_fraction, keyed by
+ * the source so that every rank and every probe agrees. */
+int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source);
 /* Collective; returns the process exit code. */
 int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
 

@@ -106,6 +106,7 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"probe", "mlp_hidden", LCFM_KEY_INT, "64", 1, 65536, "hidden width of the MLP probe"},
     {"probe", "mlp_steps", LCFM_KEY_INT, "1000", 1, 1e9, "AdamW steps of the MLP probe"},
     {"probe", "mlp_batch", LCFM_KEY_INT, "64", 1, 1e6, "mini-batch of the MLP probe"},
+    {"probe", "linear_max_classes", LCFM_KEY_INT, "1024", 2, 1e6, "instrument-ID linear probe only up to this many instruments (it holds objects x instruments doubles)"},
 };
 
 const int lcfm_job_key_count = (int)(sizeof lcfm_job_keys / sizeof lcfm_job_keys[0]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lcfm/h5io.h"
+#include "lcfm/linear_probe.h"
 #include "lcfm/log.h"
 #include "lcfm/mlp_probe.h"
 #include "lcfm/nn.h"
@@ -56,6 +57,10 @@ int lcfm_probe_settings_check(const lcfm_job *job) {
   return read_settings(&p, job);
 }
 
+int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source) {
+  return lcfm_rng_uniform(seed, LCFM_STREAM_PROBE_SPLIT, (uint64_t)source) < test_fraction;
+}
+
 /* Keyed Fisher-Yates shuffle of idx[0..n). */
 static void shuffle(int64_t *idx, int64_t n, uint64_t seed, uint64_t stream_index) {
   for (int64_t i = n - 1; i > 0; i--) {
@@ -77,7 +82,7 @@ static void make_split(split *s, const lcfm_probe_data *d, const probe_settings 
   s->tests = lcfm_malloc((size_t)d->objects * sizeof *s->tests);
   s->pool_count = s->test_count = 0;
   for (int64_t i = 0; i < d->objects; i++) {
-    s->test[i] = lcfm_rng_uniform(p->seed, LCFM_STREAM_PROBE_SPLIT, (uint64_t)d->source[i]) < p->test_fraction;
+    s->test[i] = (uint8_t)lcfm_probe_is_test_source(p->seed, p->test_fraction, d->source[i]);
     if (s->test[i]) s->tests[s->test_count++] = i;
     else s->pool[s->pool_count++] = i;
   }
@@ -195,6 +200,23 @@ static void write_objects(hid_t file, hid_t dxpl, const lcfm_probe_data *d, cons
   free(target);
 }
 
+/* The ScaLAPACK linear probes and PCA maps over all objects (linear_probe.h), printed. */
+static int run_linear_probes(lcfm_linear_probe *linear, MPI_Comm comm, const lcfm_job *job, const probe_settings *p,
+                             const char *target) {
+  lcfm_linear_settings ls = {.store = lcfm_job_string(job, "probe", "store"),
+                             .embeddings = lcfm_job_string(job, "probe", "embeddings"),
+                             .baseline = lcfm_job_string(job, "probe", "baseline_embeddings"),
+                             .target = target, .test_fraction = p->test_fraction, .seed = p->seed,
+                             .max_classes = (int)lcfm_job_int(job, "probe", "linear_max_classes")};
+  char why[2048] = "";
+  if (lcfm_linear_probe_run(linear, comm, &ls, why, sizeof why)) {
+    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm probe: %s\nFAILED\n", why);
+    return 1;
+  }
+  lcfm_linear_probe_print(linear, target);
+  return 0;
+}
+
 int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
   probe_settings p;
   if (read_settings(&p, job)) return LCFM_EXIT_USAGE;
@@ -220,6 +242,8 @@ int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   double *std = lcfm_malloc((size_t)d.input_count * p.size_count * sizeof *std);
   summarise(r2, d.input_count, &p, mean, std);
   print_mlp_table(&d, &p, mean, std, target, s.test_count);
+  lcfm_linear_probe linear;
+  if (run_linear_probes(&linear, comm, job, &p, target)) return LCFM_EXIT_RUNTIME;
 
   int rank;
   MPI_Comm_rank(comm, &rank);
@@ -232,11 +256,13 @@ int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   lcfm_provenance_write(file, prov);
   write_mlp(file, dxpl, &d, &p, r2, mean, std, rank);
   write_objects(file, dxpl, &d, &s, rank);
+  lcfm_linear_probe_write(&linear, file, dxpl, target);
   H5Pclose(dxpl);
   lcfm_h5_publish(comm, file, partial, output);
   lcfm_log("wrote %s", output);
   lcfm_log_success("probe");
   free(r2), free(mean), free(std), free(s.test), free(s.pool), free(s.tests);
   lcfm_probe_data_free(&d);
+  lcfm_linear_probe_free(&linear);
   return LCFM_EXIT_OK;
 }
