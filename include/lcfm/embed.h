@@ -8,6 +8,7 @@
  *   /                  provenance, checkpoint (path), model_signature, window_rule
  *   /objects/id, source (int64), instrument, field, label (int32)    [N]  copied for joins
  *   /z_star, /z_instr  float32 [N, latent]  (causal)     or    /z  float32 [N, latent] (baseline)
+ * Astromer 2 (astromer.h) writes /layers [N, (blocks + 1) d] and /z [N, d] instead.
  */
 #ifndef LCFM_EMBED_H
 #define LCFM_EMBED_H
@@ -15,11 +16,37 @@
 #include <mpi.h>
 
 #include "lcfm/job.h"
+#include "lcfm/nn.h"
 #include "lcfm/provenance.h"
+#include "lcfm/store.h"
 
 #define LCFM_EMBEDDINGS_SCHEMA "lcfm-embeddings"
+#define LCFM_EMBED_MAX_OUTPUTS 4
 
-/* Collective; returns the process exit code. */
+/* Collective; returns the process exit code. Dispatches on [model] kind (astromer2: astromer.h). */
 int lcfm_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
+
+/* ---- what every model's embedding shares ---- */
+
+/* The float32 datasets [N, cols] a model writes and how it fills them for one block of objects. */
+typedef struct {
+  int count;
+  const char *names[LCFM_EMBED_MAX_OUTPUTS]; /* e.g. "/z" */
+  int cols[LCFM_EMBED_MAX_OUTPUTS];
+  const char *window_rule; /* the root attribute window_rule */
+  /* out[e] [b->count, cols[e]] for the objects of b (block_objects at most). */
+  void (*embed_block)(void *context, const lcfm_object_batch *b, float *const *out);
+  void *context;
+} lcfm_embed_outputs;
+
+/* Collective: reads the checkpoint into p (its signature must match) and opens the store. On
+ * failure rank 0 prints the reason and FAILED and every rank gets NULL; *step = the checkpoint's. */
+lcfm_store *lcfm_embed_open(MPI_Comm comm, const char *checkpoint, const char *store_path, lcfm_nn_params *p,
+                            const char *signature, int64_t *step);
+/* Collective: streams this rank's shard of the store in blocks of block_objects and writes the
+ * embedding store `output` (PATH.partial, then renamed) with the /objects columns and o's outputs. */
+void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t block,
+                       const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
+                       const char *signature);
 
 #endif

@@ -30,6 +30,7 @@
 
 #include "lcfm/job.h"
 #include "lcfm/provenance.h"
+#include "lcfm/rng.h"
 
 typedef struct {
   int64_t stars;           /* S */
@@ -73,5 +74,62 @@ void lcfm_sim_direct(const lcfm_sim_config *c, int64_t object, double *out);    
  * store (objects, points, instruments, truth) to `path`, published atomically. */
 void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *path,
                          const lcfm_provenance *prov);
+
+/* ---------------------------------------------------------------------------------------------
+ * Labelled mode ([simulate] mode = labelled): a labelled benchmark for classification (Astromer 2's
+ * few-shot protocol), since no labelled Alcock or ATLAS set is available. Star s has class
+ * s mod classes (balanced) and P = curves_per_star light curves n = s P + p, each in magnitudes:
+ *   m(t) = m0 + signal(t) + err eps,  m0 ~ U[15, 19.5], err = noise_sigma 10^(0.2 (m0 - 17)) U[0.7, 1.3]
+ * signal by class (periods log-uniform unless stated; phase x = frac((t - t0) / period + phi_n)):
+ *   0 sinusoidal        period 0.2-10 d, amplitude A ~ U[0.05, 0.5]:  A sin(2 pi x)
+ *   1 sawtooth pulsator period 0.3-30 d, A ~ U[0.2, 1]: brightens by A over a fraction r ~ U[0.1, 0.3]
+ *                       of the cycle, fades linearly over the rest (RR Lyrae / Cepheid-like)
+ *   2 eclipsing binary  period 0.3-20 d, primary depth A ~ U[0.1, 0.8] at x = 0, secondary
+ *                       A U[0.1, 0.9] at x = 0.5, Gaussian in phase of width U[0.03, 0.1]
+ *   3 long-period var.  period U[100, 500] d, A ~ U[0.5, 2.5]: A/2 (sin 2 pi x + h sin(4 pi x + psi))
+ *   4 damped random walk time scale tau 10-1000 d, std sigma ~ U[0.05, 0.35] (Ornstein-Uhlenbeck)
+ * Sampling (MACHO-like): n ~ U{min_points..max_points} observations uniform over `seasons`
+ * observing seasons of 240 days separated by 125-day gaps, from MJD 48800, sorted. Every draw is
+ * keyed (seed, stream, star or object or object 2^24 + point), so a store does not depend on the
+ * rank count. Store: source = star, instrument 0 ("sim-labelled"), label = class, field =
+ * star / stars_per_field; /truth/labelled float64 [S, 6] = class, period (tau), amplitude (sigma),
+ * m0, shape 1, shape 2, with the constants as /truth attributes.
+ */
+enum {
+  LCFM_STREAM_LAB_STAR = LCFM_STREAM_USER + 540,   /* star parameters: index star * 8 + k */
+  LCFM_STREAM_LAB_POINTS = LCFM_STREAM_USER + 541, /* observations of object n: index n */
+  LCFM_STREAM_LAB_PHASE = LCFM_STREAM_USER + 542,  /* phase of object n */
+  LCFM_STREAM_LAB_TIME = LCFM_STREAM_USER + 543,   /* observing times: n 2^24 + point */
+  LCFM_STREAM_LAB_ERROR = LCFM_STREAM_USER + 544,  /* error scatter: n 2^24 + point */
+  LCFM_STREAM_LAB_NOISE = LCFM_STREAM_USER + 545,  /* photometric noise: n 2^24 + point */
+  LCFM_STREAM_LAB_WALK = LCFM_STREAM_USER + 546,   /* random-walk steps: n 2^24 + point */
+};
+
+enum {
+  LCFM_CLASS_SINUSOIDAL = 0,
+  LCFM_CLASS_SAWTOOTH = 1,
+  LCFM_CLASS_ECLIPSING = 2,
+  LCFM_CLASS_LONG_PERIOD = 3,
+  LCFM_CLASS_RANDOM_WALK = 4,
+  LCFM_LABELLED_PARAMS = 6, /* columns of /truth/labelled */
+};
+
+typedef struct {
+  lcfm_sim_config base; /* stars, curves_per_star, noise_sigma, stars_per_field, block_stars, seed */
+  int64_t classes, min_points, max_points, seasons;
+} lcfm_labelled_config;
+
+/* 1 when [simulate] mode = labelled. */
+int lcfm_sim_mode_labelled(const lcfm_job *job);
+/* Reads [simulate] (and checks mode); returns the number of problems, reported naming the key. */
+int lcfm_labelled_config_from_job(lcfm_labelled_config *c, const lcfm_job *job);
+int64_t lcfm_labelled_points(const lcfm_labelled_config *c, int64_t object);
+/* The 6 truth parameters of a star (the columns of /truth/labelled). */
+void lcfm_labelled_star(const lcfm_labelled_config *c, int64_t star, double params[LCFM_LABELLED_PARAMS]);
+/* Object n's light curve: lcfm_labelled_points(c, n) times (days), magnitudes and errors. */
+void lcfm_labelled_curve(const lcfm_labelled_config *c, int64_t object, double *time, float *value, float *error);
+/* Collective: the labelled store at `path`, written like lcfm_simulate_store. */
+void lcfm_simulate_labelled_store(MPI_Comm comm, const lcfm_labelled_config *c, const char *path,
+                                  const lcfm_provenance *prov);
 
 #endif

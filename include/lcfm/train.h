@@ -50,7 +50,7 @@ typedef struct {
   int64_t *source, *offset;
   int32_t *instrument, *length, *label;
   double *time;
-  float *value;
+  float *value, *error;
 } lcfm_curves;
 
 /* Collective: every rank reads the whole store. Returns 0, or 1 with `why` naming the file. */

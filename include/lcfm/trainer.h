@@ -1,4 +1,5 @@
-/* trainer.h: `lcfm train`: data-parallel training of the causal model or its baseline.
+/* trainer.h: `lcfm train`: data-parallel training of the causal model or its baseline, and the
+ * training loop every model shares (Astromer 2 plugs into it through lcfm_train_hooks, astromer.h).
  *
  * Every step: each rank assembles its slots of the global batch of triplets (train.h), runs
  * lcfm_causal_step, the gradients are summed with one MPI_Allreduce of the flat buffer, and
@@ -20,6 +21,50 @@
 #include "lcfm/models.h"
 #include "lcfm/provenance.h"
 #include "lcfm/train.h"
+
+/* [train] keys every model uses. */
+typedef struct {
+  const char *store, *checkpoint;
+  char best_path[4096]; /* NAME.best.h5 beside the checkpoint */
+  int64_t steps, validation_every, patience, log_every;
+  double lr, weight_decay, max_grad_norm, validation_fraction, checkpoint_minutes;
+  int threads, resume;
+  uint64_t seed;
+} lcfm_train_settings;
+
+void lcfm_train_settings_read(lcfm_train_settings *t, const lcfm_job *job);
+
+/* A global loss and its parts, as text for the log ("recon 0.01 star 2.3 instr 2.1"). */
+typedef struct {
+  double total;
+  char terms[192];
+} lcfm_train_loss;
+
+/* What the shared loop needs from a model. Both callbacks are collective and return the GLOBAL
+ * loss (the same value on every rank). step() zeroes the gradients and accumulates this rank's
+ * share of the global loss's gradient; the loop then sums them over ranks and steps Adam. */
+typedef struct {
+  void *model;
+  lcfm_nn_params *params;
+  int64_t batch;    /* items per global step, for the rate in the log */
+  const char *unit; /* what an item is: "triplets", "windows" */
+  lcfm_train_loss (*step)(void *model, int64_t step);
+  lcfm_train_loss (*validate)(void *model); /* lower is better; drives best checkpoints */
+} lcfm_train_hooks;
+
+/* Collective: one MPI_Allreduce of the flat gradient buffer, clipping (max_grad_norm > 0), Adam. */
+void lcfm_train_update(MPI_Comm comm, lcfm_nn_params *p, lcfm_adam *opt, double max_grad_norm);
+/* Collective: the loop of every model: resume from t->checkpoint (when it exists and t->resume),
+ * steps until t->steps, progress lines, validation every validation_every steps with NAME.best.h5
+ * and early stopping, periodic and end-of-run checkpoints, SIGTERM/SIGUSR1 -> checkpoint and
+ * LCFM_EXIT_REQUEUE, a non-finite loss -> LCFM_EXIT_RUNTIME with the last checkpoint untouched.
+ * Returns the exit code. */
+int lcfm_train_loop(MPI_Comm comm, const lcfm_train_settings *t, const lcfm_train_hooks *h, lcfm_adam *opt,
+                    lcfm_train_state *state, const char *signature, const lcfm_provenance *prov);
+/* Collective, after the loop: loads NAME.best.h5 into p when validation ever ran (returns 1, with
+ * its state in *best_state) or leaves p alone (returns 0, *best_state = *state). */
+int lcfm_train_load_best(MPI_Comm comm, const lcfm_train_settings *t, lcfm_nn_params *p, const lcfm_adam *opt,
+                         const lcfm_train_state *state, const char *signature, lcfm_train_state *best_state);
 
 /* One rank's part of a batch: 3 rows per triplet, slot-major (anchor, same star, same instrument). */
 typedef struct {
@@ -47,7 +92,8 @@ lcfm_causal_loss lcfm_train_step(MPI_Comm comm, lcfm_causal_model *m, lcfm_adam 
 void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, double accuracy[2],
                             double *chance);
 
-/* Collective; returns the process exit code (0, 1, 2 or LCFM_EXIT_REQUEUE). */
+/* Collective; returns the process exit code (0, 1, 2 or LCFM_EXIT_REQUEUE). Dispatches on
+ * [model] kind: causal and baseline here, astromer2 to lcfm_astromer2_train_run. */
 int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
 
 #endif

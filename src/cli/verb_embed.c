@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "lcfm/astromer.h"
 #include "lcfm/embed.h"
 #include "lcfm/models.h"
 
@@ -16,8 +17,7 @@ int lcfm_verb_embed(const lcfm_cli_options *options) {
   static const char *const sections[] = {"job", "model", "embed", NULL};
   lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
   if (!job) return LCFM_EXIT_USAGE;
-  lcfm_causal_config cfg;
-  if (lcfm_cli_any_failed(comm, lcfm_causal_config_from_job(&cfg, job))) {
+  if (lcfm_cli_any_failed(comm, lcfm_model_config_problems(job))) { /* causal, baseline or astromer2 */
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;
   }

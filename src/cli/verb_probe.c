@@ -1,7 +1,9 @@
 /* verb_probe.c: `lcfm probe JOB.ini`. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+#include "lcfm/class_probe.h"
 #include "lcfm/probe.h"
 
 int lcfm_verb_probe(const lcfm_cli_options *options) {
@@ -15,13 +17,21 @@ int lcfm_verb_probe(const lcfm_cli_options *options) {
   static const char *const sections[] = {"job", "probe", NULL};
   lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
   if (!job) return LCFM_EXIT_USAGE;
-  if (lcfm_cli_any_failed(comm, lcfm_probe_settings_check(job))) {
+  /* task = classification: Astromer 2's few-shot protocol (class_probe.h); else the regression probes. */
+  int classification = !strcmp(lcfm_job_string(job, "probe", "task"), "classification");
+  int regression = !strcmp(lcfm_job_string(job, "probe", "task"), "regression");
+  int problems = classification ? lcfm_class_probe_settings_check(job) : lcfm_probe_settings_check(job);
+  if (!classification && !regression) {
+    lcfm_job_error(job, "probe", "task", "'%s' is neither regression nor classification", lcfm_job_string(job, "probe", "task"));
+    problems++;
+  }
+  if (lcfm_cli_any_failed(comm, problems)) {
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;
   }
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, "probe", job, options->argc, options->argv);
-  int code = lcfm_probe_run(comm, job, &prov);
+  int code = classification ? lcfm_class_probe_run(comm, job, &prov) : lcfm_probe_run(comm, job, &prov);
   lcfm_job_free(job);
   return code;
 }

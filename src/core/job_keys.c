@@ -34,6 +34,13 @@ const lcfm_key_spec lcfm_job_keys[] = {
      "the field (shard key) of star s is s / stars_per_field"},
     {"simulate", "block_stars", LCFM_KEY_INT, "256", 1, 1e7,
      "stars each rank simulates and writes per collective write (memory per rank ~ block)"},
+    {"simulate", "mode", LCFM_KEY_STRING, "causal", 0, 0,
+     "causal (the star x instrument model above) or labelled (variable-star classes in magnitudes, MACHO-like seasons)"},
+    {"simulate", "classes", LCFM_KEY_INT, "5", 2, 5,
+     "labelled: classes 0 sinusoidal, 1 sawtooth pulsator, 2 eclipsing binary, 3 long-period variable, 4 damped random walk"},
+    {"simulate", "min_points", LCFM_KEY_INT, "150", 2, 1e7, "labelled: fewest observations of a light curve"},
+    {"simulate", "max_points", LCFM_KEY_INT, "600", 2, 1e7, "labelled: most observations of a light curve"},
+    {"simulate", "seasons", LCFM_KEY_INT, "7", 1, 1000, "labelled: observing seasons of 240 days with 125-day gaps"},
 
     /* [ingest]: survey files into a store (survey.h) */
     {"ingest", "output", LCFM_KEY_STRING, NULL, 0, 0,
@@ -48,7 +55,8 @@ const lcfm_key_spec lcfm_job_keys[] = {
      "objects each rank buffers per collective write (memory per rank ~ block)"},
 
     /* [model]: the causal dual-encoder model and its baseline (models.h) */
-    {"model", "kind", LCFM_KEY_STRING, "causal", 0, 0, "causal (two encoders) or baseline (one latent, same-star contrast only)"},
+    {"model", "kind", LCFM_KEY_STRING, "causal", 0, 0,
+     "causal (two encoders), baseline (one latent, same-star contrast only) or astromer2 (masked-magnitude pretraining)"},
     {"model", "encoder", LCFM_KEY_STRING, "conformer", 0, 0, "conformer (Conformer blocks + LSTM) or mlp"},
     {"model", "T", LCFM_KEY_INT, "100", 2, 100000, "window length in points (longer curves are cut, shorter padded)"},
     {"model", "d_model", LCFM_KEY_INT, "64", 2, 4096, "Conformer width"},
@@ -66,9 +74,15 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"model", "weight_recon", LCFM_KEY_REAL, "1", 0, 1e6, "weight of the reconstruction MSE"},
     {"model", "weight_star", LCFM_KEY_REAL, "1", 0, 1e6, "weight of the same-star InfoNCE"},
     {"model", "weight_instr", LCFM_KEY_REAL, "1", 0, 1e6, "weight of the same-instrument InfoNCE (causal only)"},
+    {"model", "residual", LCFM_KEY_BOOL, "false", 0, 0, "astromer2: residual connections in the transformer blocks"},
+    {"model", "probe_fraction", LCFM_KEY_REAL, "0.5", 0, 1, "astromer2: fraction of a window's observations probed"},
+    {"model", "probe_keep", LCFM_KEY_REAL, "0.2", 0, 1, "astromer2: fraction of the probed that keep their value"},
+    {"model", "probe_random", LCFM_KEY_REAL, "0.2", 0, 1,
+     "astromer2: fraction of the other probed that take a random value of the window (the rest: mask token)"},
 
     /* [train]: data-parallel training of the causal model (lcfm train) */
-    {"train", "store", LCFM_KEY_STRING, NULL, 0, 0, "light-curve store to train on (lcfm simulate or lcfm ingest)"},
+    {"train", "store", LCFM_KEY_STRING, NULL, 0, 0,
+     "light-curve store to train on (lcfm simulate or lcfm ingest); astromer2: several, separated by spaces"},
     {"train", "checkpoint", LCFM_KEY_STRING, NULL, 0, 0,
      "checkpoint path (HDF5); the best-by-validation one is written beside it as NAME.best.h5"},
     {"train", "batch_triplets", LCFM_KEY_INT, "64", 1, 1048576, "global batch in triplets (3 light curves each), split over ranks"},
@@ -84,6 +98,9 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"train", "log_every", LCFM_KEY_INT, "10", 1, 1e12, "steps between progress lines"},
     {"train", "threads", LCFM_KEY_INT, "1", 1, 1024, "OpenMP threads per rank (OpenBLAS stays single-threaded)"},
     {"train", "resume", LCFM_KEY_BOOL, "true", 0, 0, "continue from the checkpoint if it exists"},
+    {"train", "batch_windows", LCFM_KEY_INT, "32", 1, 1048576, "astromer2: global batch in windows, split over ranks"},
+    {"train", "validation_windows", LCFM_KEY_INT, "512", 1, 1e9,
+     "astromer2: held-out windows per validation (a fixed set; the final score uses all)"},
 
     /* [embed]: per-object latents through a checkpoint (embed.h) */
     {"embed", "store", LCFM_KEY_STRING, NULL, 0, 0, "light-curve store to embed"},
@@ -106,6 +123,11 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"probe", "mlp_hidden", LCFM_KEY_INT, "64", 1, 65536, "hidden width of the MLP probe"},
     {"probe", "mlp_steps", LCFM_KEY_INT, "1000", 1, 1e9, "AdamW steps of the MLP probe"},
     {"probe", "mlp_batch", LCFM_KEY_INT, "64", 1, 1e6, "mini-batch of the MLP probe"},
+    {"probe", "task", LCFM_KEY_STRING, "regression", 0, 0,
+     "regression (the MLP probe above) or classification (Astromer 2's protocol: labels, weighted layers)"},
+    {"probe", "samples_per_class", LCFM_KEY_STRING, "20 100 500", 0, 0, "classification: training objects per class, per scenario"},
+    {"probe", "folds", LCFM_KEY_INT, "3", 1, 100, "classification: training draws per scenario (one shared test set)"},
+    {"probe", "classifier_steps", LCFM_KEY_INT, "500", 1, 1e9, "classification: Adam steps of each classifier"},
     {"probe", "linear_max_classes", LCFM_KEY_INT, "1024", 2, 1e6, "instrument-ID linear probe only up to this many instruments (it holds objects x instruments doubles)"},
 };
 

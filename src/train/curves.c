@@ -17,6 +17,7 @@ int lcfm_curves_load(lcfm_curves *c, MPI_Comm comm, const char *path, char *why,
   c->instrument = lcfm_malloc(rows * sizeof *c->instrument), c->length = lcfm_malloc(rows * sizeof *c->length);
   c->label = lcfm_malloc(rows * sizeof *c->label);
   c->time = lcfm_malloc(pts * sizeof *c->time), c->value = lcfm_malloc(pts * sizeof *c->value);
+  c->error = lcfm_malloc(pts * sizeof *c->error);
   lcfm_store_cursor cursor;
   lcfm_store_cursor_begin(&cursor, s, 0, n, 4096);
   int64_t at = 0, point_at = 0;
@@ -28,6 +29,7 @@ int lcfm_curves_load(lcfm_curves *c, MPI_Comm comm, const char *path, char *why,
     }
     memcpy(c->time + point_at, b->time, (size_t)b->point_count * sizeof *c->time);
     memcpy(c->value + point_at, b->value, (size_t)b->point_count * sizeof *c->value);
+    memcpy(c->error + point_at, b->error, (size_t)b->point_count * sizeof *c->error);
     point_at += b->point_count;
   }
   lcfm_store_cursor_end(&cursor);
@@ -37,7 +39,7 @@ int lcfm_curves_load(lcfm_curves *c, MPI_Comm comm, const char *path, char *why,
 
 void lcfm_curves_free(lcfm_curves *c) {
   free(c->source), free(c->offset), free(c->instrument), free(c->length), free(c->label);
-  free(c->time), free(c->value);
+  free(c->time), free(c->value), free(c->error);
   memset(c, 0, sizeof *c);
 }
 

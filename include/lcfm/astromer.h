@@ -1,0 +1,185 @@
+/* astromer.h: Astromer 2 (Donoso-Oliva et al. 2025; DESIGN.md section 6) on lcfm's engine:
+ * masked-magnitude pretraining on irregular light curves ([model] kind = astromer2), its
+ * data-parallel training, and per-object embeddings for `lcfm embed`.
+ *
+ * Windows. A window is at most T consecutive observations of one light curve: a random one while
+ * pretraining (keyed object and start), consecutive non-overlapping ones [0, T), [T, 2T), ... for
+ * embedding and evaluation. Inside a window time, magnitude and error are each zero-meaned over
+ * the valid points; a shorter light curve is padded at the end (valid = 0, every value 0). The
+ * loss weights come from the errors as stored (1/error needs them positive; a point with a
+ * non-positive or non-finite error takes the smallest positive error of its window, or 1).
+ *
+ * Probing (one window of n valid points, keyed by (seed, stream, window key)): a partial keyed
+ * shuffle picks P = floor(probe_fraction n) probed points; the first K = floor(keep_fraction P)
+ * keep their value, the next R = floor(random_fraction (P - K)) take the (zero-meaned) value of a
+ * keyed uniform position of the same window, and the remaining P - K - R are replaced by the
+ * trainable mask token and hidden from attention (replace = 1). Padding is hidden too, so the key
+ * mask is valid (1 - replace). The loss counts every probed point (probed = 1): keep, random and
+ * masked alike. Paper defaults 0.5, 0.2, 0.2: of 200 points 100 are probed, 20 kept, 16 random,
+ * 64 masked.
+ *
+ * Model (nn_models.h, lcfm_astromer): input embedding Linear(1 -> d)(magnitude) (or the mask
+ * token) plus the sinusoidal encoding of the observation time, `blocks` post-norm transformer
+ * blocks (heads of d / heads, feed-forward ff with tanh, dropout after attention and after the
+ * feed-forward, residual connections only with [model] residual = true), head LN then
+ * Linear(d -> 1) predicting the magnitude at every position.
+ * Loss: weighted RMSE over the probed points of the GLOBAL batch of W windows,
+ *   L = sqrt( 1/W sum_w sum_t weight probed (pred - target)^2 / sum_t probed ),
+ * weight = 1/error min-max normalised per window + 1e-3 (lcfm_astromer_weights), Adam (0.9,
+ * 0.98, 1e-9). Each rank computes its windows' sums; one MPI_Allreduce gives L, and its
+ * gradient is each rank's share of dL, so P ranks x W/P windows equal 1 rank x W.
+ *
+ * Training ([train] keys, trainer.h's shared loop: checkpoints, resume, signals, early stopping
+ * on the validation loss): objects are split by source like the causal model (a source is held
+ * out when uniform(seed, LCFM_STREAM_TRAIN_SPLIT, source) < validation_fraction). Window slot i of
+ * global step k is (object, start) = a pure function of (seed, k, i), and its probing of
+ * (seed, k B + i); rank r of P takes slots [W r / P, W (r + 1) / P). Validation uses the first
+ * validation_windows of a keyed order of the consecutive windows of held-out objects, with fixed
+ * probing. At the end the best checkpoint is scored on every such window: the weighted RMSE
+ * (the loss), the plain RMSE and R^2 = 1 - SS_res / SS_tot pooled over all probed points.
+ *
+ * Embeddings (`lcfm embed`, model.kind = astromer2): every object's consecutive windows run
+ * through the encoder without probing or dropout. Per window, the masked mean over its valid
+ * points of the input embedding and of every block's output; per object, the mean over its
+ * windows weighted by their valid points:
+ *   /layers float32 [N, (blocks + 1) d]   row-major [N, blocks + 1, d]: input embedding, block 0..
+ *   /z      float32 [N, d]                the softmax(gamma)-weighted sum of the layers with
+ *                                          gamma = 0 (their plain mean); `lcfm probe` with
+ *                                          task = classification learns gamma.
+ * Root attributes: the embedding store's (embed.h) plus layers = blocks + 1 and d_model.
+ */
+#ifndef LCFM_ASTROMER_H
+#define LCFM_ASTROMER_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "lcfm/job.h"
+#include "lcfm/nn_models.h"
+#include "lcfm/provenance.h"
+#include "lcfm/train.h"
+
+/* Streams (rng.h): numbers never change meaning. */
+enum {
+  LCFM_STREAM_ASTRO_OBJECT = LCFM_STREAM_USER + 500,      /* training window's object: index k 2^24 + i */
+  LCFM_STREAM_ASTRO_START = LCFM_STREAM_USER + 501,       /* its start: index k 2^24 + i */
+  LCFM_STREAM_ASTRO_PROBE = LCFM_STREAM_USER + 502,       /* training probing: (k B + i) 2^20 + point */
+  LCFM_STREAM_ASTRO_RANDOM = LCFM_STREAM_USER + 503,      /* position of a random value: same index */
+  LCFM_STREAM_ASTRO_EVAL_PROBE = LCFM_STREAM_USER + 504,  /* evaluation probing: window 2^20 + point */
+  LCFM_STREAM_ASTRO_EVAL_RANDOM = LCFM_STREAM_USER + 505, /* evaluation random values */
+  LCFM_STREAM_ASTRO_EVAL_ORDER = LCFM_STREAM_USER + 506,  /* order of the evaluation windows */
+};
+
+/* Keys a window's probing uses from its stream: key * 2^20 + point, so T <= 2^20. */
+#define LCFM_ASTRO_MAX_T (1 << 20)
+
+/* ---- configuration ---- */
+typedef struct {
+  double probe, keep, random; /* probe_fraction, probe_keep, probe_random */
+} lcfm_probing;
+
+typedef struct {
+  lcfm_astromer_config enc; /* d, heads, ff, blocks, residual, tanh, T, max_batch (rows per rank), dropout */
+  lcfm_probing probing;
+} lcfm_astromer2_config;
+
+/* 1 when [model] kind = astromer2. */
+int lcfm_model_is_astromer2(const lcfm_job *job);
+/* Reads [model]; returns the number of problems (each reported naming the key). */
+int lcfm_astromer2_config_from_job(lcfm_astromer2_config *c, const lcfm_job *job);
+/* The [model] checks of whichever kind the job names (astromer2 here, else the causal model's,
+ * models.h); returns the number of problems. Verbs call it before any work. */
+int lcfm_model_config_problems(const lcfm_job *job);
+/* The model's settings as text, for checkpoint signatures; caller frees. */
+char *lcfm_astromer2_settings(const lcfm_astromer2_config *c);
+
+/* ---- masked windows ---- */
+typedef struct {
+  int rows, capacity, T;
+  float *times, *errors;  /* zero-meaned time and error [capacity, T] */
+  float *target;          /* zero-meaned magnitude */
+  float *input;           /* the magnitude the model sees (random values swapped in) */
+  float *valid, *replace, *probed, *weight;
+  int64_t *object;        /* per row: the object (index in the curves) */
+  int32_t *length;        /* per row: valid points */
+  float *scratch;         /* [T] */
+  int *order;             /* [T] */
+} lcfm_masked_batch;
+
+void lcfm_masked_batch_alloc(lcfm_masked_batch *b, int capacity, int T);
+void lcfm_masked_batch_free(lcfm_masked_batch *b);
+
+/* Row `row` of b from the n (<= T) points of one window: zero-meaned, padded, weights from the
+ * errors, and probing keyed by (seed, stream, key) (stream + 1 draws the random values' positions).
+ * probing NULL or probe 0: nothing probed or replaced (embedding). */
+void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, const float *value,
+                           const float *error, int n, const lcfm_probing *probing, uint64_t seed,
+                           uint32_t stream, uint64_t key);
+
+/* The windows of a training run: the split, keyed random windows, the evaluation windows. */
+typedef struct {
+  const lcfm_curves *curves;
+  uint64_t seed;
+  int T;
+  lcfm_probing probing;
+  int64_t *objects[2], count[2]; /* training [0] and held-out [1] objects */
+  int64_t *eval_object, *eval_start, eval_count; /* consecutive windows of held-out objects, keyed order */
+} lcfm_window_sampler;
+
+/* Returns 0, or 1 with a reason when there is no training object. */
+int lcfm_window_sampler_init(lcfm_window_sampler *s, const lcfm_curves *c, uint64_t seed, double validation_fraction,
+                             int T, const lcfm_probing *probing, char *why, size_t why_len);
+void lcfm_window_sampler_free(lcfm_window_sampler *s);
+/* Training window `slot` of global step `step`: its object and first point. */
+void lcfm_window_sampler_draw(const lcfm_window_sampler *s, int64_t step, int64_t slot, int64_t *object,
+                              int64_t *start);
+/* b = training slots [first, first + count) of `step` (count <= capacity), probed. */
+void lcfm_window_sampler_train(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t step, int64_t slots,
+                               int64_t first, int64_t count);
+/* b = evaluation windows [first, first + count), probed with their fixed keys. */
+void lcfm_window_sampler_eval(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t first, int64_t count);
+
+/* Several stores, whitespace-separated, into one lcfm_curves (objects in the order given).
+ * Collective. Returns 0, or 1 with a reason naming the file. */
+int lcfm_curves_load_list(lcfm_curves *c, MPI_Comm comm, const char *paths, char *why, size_t why_len);
+
+/* ---- the model ---- */
+typedef struct {
+  lcfm_astromer2_config cfg;
+  lcfm_nn_params params;
+  lcfm_astromer enc;
+  float *dpred; /* [max_batch, T] */
+} lcfm_astromer2_model;
+
+/* Registers the tensors (prefix "astromer"), allocates for cfg.enc.max_batch windows per rank,
+ * initialises the weights from seed. */
+void lcfm_astromer2_init(lcfm_astromer2_model *m, const lcfm_astromer2_config *cfg, uint64_t seed);
+void lcfm_astromer2_free(lcfm_astromer2_model *m);
+
+/* Collective: forward on b's rows, the weighted RMSE over the global batch of `windows` windows
+ * and, when training, zeroed gradients then this rank's share of dL. Returns L (every rank). */
+double lcfm_astromer2_step(lcfm_astromer2_model *m, MPI_Comm comm, const lcfm_masked_batch *b, int64_t windows,
+                           int training, uint64_t seed, uint64_t step);
+
+/* Sums over probed points for the evaluation metrics (add rows of several batches, then
+ * all-reduce as doubles: LCFM_ASTRO_SUMS of them). */
+enum { LCFM_ASTRO_SUMS = 6 };
+typedef struct {
+  double window_mse, windows, sse, sum_y, sum_y2, points;
+} lcfm_astromer2_sums;
+/* Adds the rows of b with the predictions of the last forward. */
+void lcfm_astromer2_accumulate(const lcfm_astromer2_model *m, const lcfm_masked_batch *b, lcfm_astromer2_sums *s);
+/* From global sums: the weighted RMSE (the loss), plain RMSE and R^2 over probed points. */
+void lcfm_astromer2_metrics(const lcfm_astromer2_sums *s, double *loss, double *rmse, double *r2);
+
+/* Per window of b: masked means over valid points of the input embedding and of every block's
+ * output: out [rows, blocks + 1, d]. No probing, no dropout. */
+void lcfm_astromer2_layer_means(lcfm_astromer2_model *m, const lcfm_masked_batch *b, float *out);
+
+/* ---- verbs ---- */
+/* `lcfm train` for model.kind = astromer2; collective; returns the exit code. */
+int lcfm_astromer2_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
+/* `lcfm embed` for model.kind = astromer2; collective; returns the exit code. */
+int lcfm_astromer2_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
+
+#endif

@@ -1,0 +1,127 @@
+/* astromer_train.c: `lcfm train` for Astromer 2: masked windows into the shared training loop,
+ * and the held-out scores of the best model (see astromer.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lcfm/astromer.h"
+#include "lcfm/log.h"
+#include "lcfm/trainer.h"
+
+typedef struct {
+  MPI_Comm comm;
+  lcfm_astromer2_model *model;
+  const lcfm_window_sampler *sampler;
+  lcfm_masked_batch batch;
+  int64_t windows, validation_windows;
+  uint64_t seed;
+  double last_loss; /* the latest training loss (validation falls back on it without held-out windows) */
+} astro_run;
+
+static lcfm_train_loss astro_step(void *context, int64_t step) {
+  astro_run *a = context;
+  int64_t first, count;
+  lcfm_train_slots(a->windows, a->comm, &first, &count);
+  lcfm_window_sampler_train(a->sampler, &a->batch, step, a->windows, first, count);
+  lcfm_train_loss l = {.total = lcfm_astromer2_step(a->model, a->comm, &a->batch, a->windows, 1, a->seed, (uint64_t)step)};
+  snprintf(l.terms, sizeof l.terms, "weighted RMSE over probed points");
+  a->last_loss = l.total;
+  return l;
+}
+
+/* Collective: sums over the first n evaluation windows, in global batches of the training size. */
+static lcfm_astromer2_sums evaluate_windows(astro_run *a, int64_t n) {
+  lcfm_astromer2_sums s = {0};
+  for (int64_t chunk = 0; chunk < n; chunk += a->windows) {
+    int64_t size = n - chunk < a->windows ? n - chunk : a->windows, first, count;
+    lcfm_train_slots(size, a->comm, &first, &count);
+    lcfm_window_sampler_eval(a->sampler, &a->batch, chunk + first, count);
+    lcfm_astromer2_step(a->model, a->comm, &a->batch, size, 0, a->seed, 0);
+    lcfm_astromer2_accumulate(a->model, &a->batch, &s);
+  }
+  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &s, LCFM_ASTRO_SUMS, MPI_DOUBLE, MPI_SUM, a->comm));
+  return s;
+}
+
+static lcfm_train_loss astro_validate(void *context) {
+  astro_run *a = context;
+  lcfm_train_loss l = {0};
+  int64_t n = a->validation_windows < a->sampler->eval_count ? a->validation_windows : a->sampler->eval_count;
+  if (n == 0) {
+    l.total = a->last_loss;
+    snprintf(l.terms, sizeof l.terms, "no held-out windows: the training loss");
+    return l;
+  }
+  lcfm_astromer2_sums s = evaluate_windows(a, n);
+  double rmse, r2;
+  lcfm_astromer2_metrics(&s, &l.total, &rmse, &r2);
+  snprintf(l.terms, sizeof l.terms, "%lld held-out windows: RMSE %.5f, R^2 %.4f on probed points", (long long)n, rmse, r2);
+  return l;
+}
+
+static void report_held_out(astro_run *a, int64_t best_step) {
+  int64_t n = a->sampler->eval_count;
+  if (n == 0) {
+    lcfm_log("no held-out windows to score (validation_fraction = 0?)");
+    return;
+  }
+  lcfm_astromer2_sums s = evaluate_windows(a, n);
+  double loss, rmse, r2;
+  lcfm_astromer2_metrics(&s, &loss, &rmse, &r2);
+  lcfm_log("held-out score of the best model (step %lld): %lld windows of %lld objects, %.0f probed points: "
+           "weighted RMSE %.5f, RMSE %.5f, R^2 %.4f", (long long)best_step, (long long)n,
+           (long long)a->sampler->count[1], s.points, loss, rmse, r2);
+}
+
+int lcfm_astromer2_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
+  lcfm_train_settings t;
+  lcfm_train_settings_read(&t, job);
+  lcfm_astromer2_config cfg;
+  if (lcfm_astromer2_config_from_job(&cfg, job)) return LCFM_EXIT_USAGE; /* already checked by the verb */
+  int64_t windows = lcfm_job_int(job, "train", "batch_windows");
+  lcfm_nn_set_threads(t.threads);
+  int ranks;
+  MPI_Comm_size(comm, &ranks);
+  lcfm_curves curves;
+  lcfm_window_sampler sampler;
+  char why[2048] = "";
+  int failed = lcfm_curves_load_list(&curves, comm, t.store, why, sizeof why);
+  if (!failed)
+    failed = lcfm_window_sampler_init(&sampler, &curves, t.seed, t.validation_fraction, cfg.enc.T, &cfg.probing, why,
+                                      sizeof why);
+  if (failed) {
+    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm train: %s: %s\nFAILED\n", t.store, why);
+    return LCFM_EXIT_RUNTIME;
+  }
+  lcfm_log("train %s: %lld objects (%lld training / %lld held out), %lld held-out windows of %d points",
+           t.store, (long long)curves.count, (long long)sampler.count[0], (long long)sampler.count[1],
+           (long long)sampler.eval_count, cfg.enc.T);
+  cfg.enc.max_batch = (int)((windows + ranks - 1) / ranks);
+  lcfm_astromer2_model model;
+  lcfm_astromer2_init(&model, &cfg, t.seed);
+  char *settings = lcfm_astromer2_settings(&cfg), *signature = lcfm_model_signature(&model.params, settings);
+  lcfm_adam opt = {.lr = (float)t.lr, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f, .weight_decay = (float)t.weight_decay};
+  lcfm_train_state state = {.step = 0, .best_step = -1, .best_validation = 0, .stale_evaluations = 0};
+  lcfm_log("model: %s, %zu parameters, probing %g (keep %g, random %g), batch %lld windows over %d ranks, %d threads each",
+           settings, lcfm_nn_params_count(&model.params), cfg.probing.probe, cfg.probing.keep, cfg.probing.random,
+           (long long)windows, ranks, t.threads);
+  astro_run run = {.comm = comm, .model = &model, .sampler = &sampler, .windows = windows,
+                   .validation_windows = lcfm_job_int(job, "train", "validation_windows"), .seed = t.seed};
+  lcfm_masked_batch_alloc(&run.batch, cfg.enc.max_batch, cfg.enc.T);
+  lcfm_train_hooks hooks = {.model = &run, .params = &model.params, .batch = windows, .unit = "windows",
+                            .step = astro_step, .validate = astro_validate};
+  int code = lcfm_train_loop(comm, &t, &hooks, &opt, &state, signature, prov);
+  if (code == LCFM_EXIT_OK) {
+    lcfm_train_state best;
+    lcfm_train_load_best(comm, &t, &model.params, &opt, &state, signature, &best);
+    report_held_out(&run, best.step);
+    lcfm_log_success("train");
+  }
+  lcfm_masked_batch_free(&run.batch);
+  free(settings), free(signature);
+  lcfm_astromer2_free(&model);
+  lcfm_window_sampler_free(&sampler);
+  lcfm_curves_free(&curves);
+  return code;
+}

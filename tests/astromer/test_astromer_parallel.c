@@ -1,0 +1,112 @@
+/* test_astromer_parallel.c: P ranks with W/P windows each pretrain Astromer 2 exactly like 1 rank
+ * with W. Rank 0 first trains alone (MPI_COMM_SELF, the whole batch) for 20 steps, then all P
+ * ranks train the same model from the same seed on MPI_COMM_WORLD, on a labelled simulated store
+ * (irregular times, magnitudes with errors, curves shorter and longer than T). Every step's loss
+ * must agree within 1e-4 relative and every parameter within 1e-4 after the last step, with and
+ * without residual connections; the loss must fall. Dropout is 0: its draws are keyed by position
+ * in the rank's buffer, so with dropout the ranks match only in distribution. */
+#include <string.h>
+
+#include "../lcfm_test.h"
+#include "lcfm/astromer.h"
+#include "lcfm/error.h"
+#include "lcfm/log.h"
+#include "lcfm/sim.h"
+#include "lcfm/trainer.h"
+
+enum { STEPS = 20, WINDOWS = 12 };
+
+static lcfm_nn_params table; /* names of the last model, for messages */
+
+static float *train(MPI_Comm comm, lcfm_astromer2_config cfg, const lcfm_window_sampler *s, double losses[STEPS],
+                    size_t *n) {
+  int ranks;
+  MPI_Comm_size(comm, &ranks);
+  cfg.enc.max_batch = (WINDOWS + ranks - 1) / ranks;
+  lcfm_astromer2_model m;
+  lcfm_astromer2_init(&m, &cfg, 77);
+  lcfm_adam opt = {.lr = 2e-3f, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f};
+  lcfm_masked_batch b;
+  lcfm_masked_batch_alloc(&b, cfg.enc.max_batch, cfg.enc.T);
+  int64_t first, count;
+  lcfm_train_slots(WINDOWS, comm, &first, &count);
+  for (int k = 0; k < STEPS; k++) {
+    lcfm_window_sampler_train(s, &b, k, WINDOWS, first, count);
+    losses[k] = lcfm_astromer2_step(&m, comm, &b, WINDOWS, 1, 5, (uint64_t)k);
+    lcfm_train_update(comm, &m.params, &opt, 0);
+  }
+  *n = m.params.total;
+  float *params = lcfm_malloc(*n * sizeof *params);
+  memcpy(params, m.params.params, *n * sizeof *params);
+  free(table.tensors);
+  table = m.params;
+  table.tensors = lcfm_malloc((size_t)m.params.count * sizeof *table.tensors);
+  memcpy(table.tensors, m.params.tensors, (size_t)m.params.count * sizeof *table.tensors);
+  lcfm_masked_batch_free(&b);
+  lcfm_astromer2_free(&m);
+  return params;
+}
+
+static void compare(const char *label, lcfm_astromer2_config cfg, const lcfm_window_sampler *s, int rank) {
+  double reference[STEPS] = {0}, parallel[STEPS];
+  float *ref_params = NULL;
+  size_t n = 0;
+  if (rank == 0) ref_params = train(MPI_COMM_SELF, cfg, s, reference, &n);
+  MPI_Barrier(MPI_COMM_WORLD);
+  float *par_params = train(MPI_COMM_WORLD, cfg, s, parallel, &n);
+  if (rank == 0) {
+    double worst_loss = 0, worst_param = 0;
+    for (int k = 0; k < STEPS; k++)
+      worst_loss = fmax(worst_loss, fabs(parallel[k] - reference[k]) / fmax(fabs(reference[k]), 1e-8));
+    const char *worst_tensor = "";
+    for (int t = 0; t < table.count; t++)
+      for (size_t i = table.tensors[t].offset; i < table.tensors[t].offset + table.tensors[t].numel; i++) {
+        double diff = fabs((double)par_params[i] - ref_params[i]);
+        if (diff > worst_param) worst_param = diff, worst_tensor = table.tensors[t].name;
+      }
+    int ranks;
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    printf("%s: %d ranks vs 1: worst relative loss difference %.3g over %d steps, worst parameter difference %.3g "
+           "(%s); loss %.5f -> %.5f\n", label, ranks, worst_loss, STEPS, worst_param, worst_tensor, reference[0],
+           reference[STEPS - 1]);
+    EXPECT(worst_loss <= 1e-4, "%s: losses differ by %g relative", label, worst_loss);
+    EXPECT(worst_param <= 1e-4, "%s: parameters differ by %g (%s)", label, worst_param, worst_tensor);
+    EXPECT(reference[STEPS - 1] < reference[0], "%s: the loss did not decrease (%g -> %g)", label, reference[0],
+           reference[STEPS - 1]);
+  }
+  free(ref_params);
+  free(par_params);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  lcfm_error_init();
+  lcfm_log_init(MPI_COMM_WORLD);
+  lcfm_nn_set_threads(1);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char path[256] = "test_astromer_parallel_XXXXXX";
+  if (rank == 0) LCFM_CHECK(mkdtemp(path), "mkdtemp");
+  MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+  strcat(path, "/labelled.h5");
+  lcfm_labelled_config sim = {.base = {.stars = 30, .curves_per_star = 2, .noise_sigma = 0.03, .stars_per_field = 10,
+                                       .block_stars = 7, .seed = 21},
+                              .classes = 5, .min_points = 20, .max_points = 90, .seasons = 3};
+  lcfm_provenance prov;
+  lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
+  lcfm_simulate_labelled_store(MPI_COMM_WORLD, &sim, path, &prov);
+  lcfm_curves curves;
+  char why[1024];
+  LCFM_CHECK(!lcfm_curves_load(&curves, MPI_COMM_WORLD, path, why, sizeof why), "%s", why);
+  lcfm_astromer2_config cfg = {.enc = lcfm_astromer_defaults(), .probing = {0.5, 0.2, 0.2}};
+  cfg.enc.d = 16, cfg.enc.heads = 2, cfg.enc.ff = 24, cfg.enc.blocks = 2, cfg.enc.T = 48;
+  lcfm_window_sampler sampler;
+  LCFM_CHECK(!lcfm_window_sampler_init(&sampler, &curves, 5, 0.2, cfg.enc.T, &cfg.probing, why, sizeof why), "%s", why);
+  compare("astromer2 no residual", cfg, &sampler, rank);
+  cfg.enc.residual = 1;
+  compare("astromer2 residual", cfg, &sampler, rank);
+  lcfm_window_sampler_free(&sampler);
+  lcfm_curves_free(&curves);
+  free(table.tensors);
+  return lcfm_test_finish("test_astromer_parallel");
+}
