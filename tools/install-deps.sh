@@ -10,6 +10,7 @@ packages=(
   libscalapack-openmpi-dev libopenblas-dev
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
   python3-h5py python3-numpy python3-astropy   # layout and ingest tests
+  clang libclang-rt-dev libomp-dev      # -DLCFM_FUZZ=ON builds (libFuzzer, tests/fuzz)
 )
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo

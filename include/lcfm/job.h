@@ -49,6 +49,10 @@ lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count,
 lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text,
                              int override_count, char *const *overrides,
                              const char *const *sections);
+/* Rank 0's half of lcfm_job_load_text on this process alone, without MPI (fuzzing, tools): the
+ * same checks and messages. Returns NULL if there was any problem (*problems counts them). */
+lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count,
+                              char *const *overrides, const char *const *sections, int *problems);
 void lcfm_job_free(lcfm_job *job);
 
 int64_t lcfm_job_int(const lcfm_job *job, const char *section, const char *key);

@@ -42,7 +42,8 @@ typedef struct {
   lcfm_flux_kind flux;
   int32_t quality_mask;
   int64_t min_points;    /* objects with fewer kept points are rejected as empty */
-  int64_t block_objects; /* objects per collective write */
+  int64_t block_objects; /* objects per collective write at most */
+  int64_t block_points;  /* points per collective write at most (a longer object goes alone) */
 } lcfm_ingest_options;
 
 /* One object read from a file. The arrays belong to the reader and live until the sink returns. */

@@ -30,6 +30,8 @@ typedef struct {
   const char *cursor; /* next unread character of the job text */
   int line;           /* number of the line inih is handling */
   int errors;
+  int long_line;      /* first line longer than inih's buffer, or 0 */
+  int max_line;       /* inih's longest line (its buffer size less one) */
 } parse_state;
 
 static char *copy_string(const char *s) {
@@ -102,6 +104,35 @@ static void report(const lcfm_job *job, int line, const char *where, const char 
   else fprintf(stderr, "%s: [%s] %s: %s\n", job->path, section, key, reason);
 }
 
+typedef struct {
+  const char *value;
+  int pairs, same;
+} probe_result;
+
+static int probe_pair(void *user, const char *section, const char *name, const char *value) {
+  (void)section, (void)name;
+  probe_result *r = user;
+  r->pairs++;
+  r->same = r->pairs == 1 && !strcmp(value, r->value);
+  return 1;
+}
+
+/* Whether "name = value" reads back as exactly `value`: the effective job text must give every
+ * rank and every rerun the same values. Leading or trailing blanks, " ;" (an inline comment), a
+ * line break or a line longer than inih's buffer do not survive. */
+static int check_writable(const char *name, const char *value, char *reason, size_t len) {
+  size_t size = strlen(name) + strlen(value) + 16;
+  char *line = lcfm_malloc(size);
+  snprintf(line, size, "[s]\n%s = %s\n", name, value);
+  probe_result r = {.value = value};
+  int ok = ini_parse_string(line, probe_pair, &r) == 0 && r.pairs == 1 && r.same;
+  free(line);
+  if (!ok)
+    snprintf(reason, len, "the value cannot be written back to a job file as it is (leading or trailing blanks, "
+             "' ;' that starts a comment, a line break, or a line too long for the INI reader)");
+  return !ok;
+}
+
 static int handle_pair(void *user, const char *section, const char *name, const char *value) {
   parse_state *state = user;
   lcfm_job *job = state->job;
@@ -122,7 +153,8 @@ static int handle_pair(void *user, const char *section, const char *name, const 
     state->errors++;
     return 1;
   }
-  if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason)) {
+  if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason) ||
+      check_writable(lcfm_job_keys[index].name, value, reason, sizeof reason)) {
     report(job, state->line, NULL, section, name, reason);
     state->errors++;
     return 1;
@@ -134,18 +166,20 @@ static int handle_pair(void *user, const char *section, const char *name, const 
   return 1;
 }
 
-/* inih reader over an in-memory string that counts lines for the handler's messages. */
+/* inih reader over an in-memory string: one call per line, so the handler's line numbers are
+ * right. inih has a fixed line buffer; a longer line is cut there and remembered as an error
+ * (inih would otherwise read its rest as a line of its own). */
 static char *read_line(char *buf, int size, void *stream) {
   parse_state *state = stream;
   if (!*state->cursor) return NULL;
-  int n = 0;
-  while (*state->cursor && n < size - 1) {
-    char c = *state->cursor++;
-    buf[n++] = c;
-    if (c == '\n') break;
-  }
-  buf[n] = '\0';
+  size_t length = strcspn(state->cursor, "\n");
+  size_t kept = length < (size_t)size - 1 ? length : (size_t)size - 1;
+  memcpy(buf, state->cursor, kept);
+  buf[kept] = '\0';
+  state->cursor += length + (state->cursor[length] == '\n');
   state->line++;
+  state->max_line = size - 1;
+  if (kept < length && !state->long_line) state->long_line = state->line;
   return buf;
 }
 
@@ -168,7 +202,8 @@ static int apply_override(lcfm_job *job, const char *override) {
            section_exists(section) ? "unknown key (see `lcfm keys`)" : "unknown section");
     return 1;
   }
-  if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason)) {
+  if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason) ||
+      check_writable(lcfm_job_keys[index].name, value, reason, sizeof reason)) {
     report(job, 0, where, section, name, reason);
     return 1;
   }
@@ -215,7 +250,14 @@ static char *build_effective_text(const lcfm_job *job) {
   size_t len = 0, cap = 4096;
   char *text = lcfm_malloc(cap);
   text[0] = '\0';
-  append(&text, &len, &cap, "; effective job: every key with the value in force (from %s)\n", job->path);
+  /* The path is cut to its end and its line breaks blanked: the line must stay one short comment. */
+  size_t path_length = strlen(job->path), shown = path_length > 120 ? 120 : path_length;
+  char from[128];
+  snprintf(from, sizeof from, "%s", job->path + path_length - shown);
+  for (char *c = from; *c; c++)
+    if (*c == '\n' || *c == '\r') *c = ' ';
+  append(&text, &len, &cap, "; effective job: every key with the value in force (from %s%s)\n",
+         shown < path_length ? "..." : "", from);
   const char *current = "";
   for (int k = 0; k < lcfm_job_key_count; k++) {
     const lcfm_key_spec *spec = &lcfm_job_keys[k];
@@ -245,7 +287,12 @@ static int parse_job(lcfm_job **out, const char *path, const char *text, int ran
   lcfm_job *job = new_job(path, rank);
   parse_state state = {.job = job, .cursor = text, .line = 0, .errors = 0};
   int syntax_line = ini_parse_stream(read_line, &state, handle_pair, &state);
-  if (syntax_line > 0) {
+  if (state.long_line) {
+    if (rank == 0)
+      fprintf(stderr, "%s:%d: line longer than %d characters, the INI reader's limit (list many inputs in an "
+              "@manifest file)\n", path, state.long_line, state.max_line);
+    state.errors++;
+  } else if (syntax_line > 0) {
     if (rank == 0)
       fprintf(stderr, "%s:%d: syntax error (expected '[section]', 'key = value' or a comment)\n",
               path, syntax_line);
@@ -313,6 +360,15 @@ static lcfm_job *share_job(MPI_Comm comm, lcfm_job *job, int ok, const char *con
   free(path);
   free(text);
   return copy;
+}
+
+lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count,
+                              char *const *overrides, const char *const *sections, int *problems) {
+  lcfm_job *job = NULL;
+  *problems = parse_job(&job, name, text, 0, override_count, overrides, sections);
+  if (*problems == 0) return job;
+  lcfm_job_free(job);
+  return NULL;
 }
 
 lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text,

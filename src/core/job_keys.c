@@ -53,6 +53,8 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"ingest", "min_points", LCFM_KEY_INT, "1", 1, 1e9, "objects with fewer kept points are rejected as empty"},
     {"ingest", "block_objects", LCFM_KEY_INT, "1024", 1, 1e8,
      "objects each rank buffers per collective write (memory per rank ~ block)"},
+    {"ingest", "block_points", LCFM_KEY_INT, "1048576", 1, 1e12,
+     "points each rank buffers per collective write at most, 16 bytes each (a longer object is written alone)"},
 
     /* [model]: the causal dual-encoder model and its baseline (models.h) */
     {"model", "kind", LCFM_KEY_STRING, "causal", 0, 0,

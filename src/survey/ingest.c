@@ -3,7 +3,8 @@
  * Pass 1 reads every file of the rank's slice to count objects and points, to collect the
  * instrument configurations and the rejects. The ranks then agree on one instrument table,
  * on their places in the store (MPI_Exscan) and on the number of collective writes. Pass 2
- * reads the files again and writes the objects in blocks of block_objects. Reading twice keeps
+ * reads the files again and writes the objects in blocks of at most block_objects objects and
+ * block_points points. Reading twice keeps
  * memory per rank independent of the number of files and makes the store identical whatever
  * the rank count (objects follow the sorted file list). */
 #include <stdlib.h>
@@ -25,13 +26,23 @@ int lcfm_ingest_options_from_job(lcfm_ingest_options *o, const lcfm_job *job) {
   o->quality_mask = (int32_t)lcfm_job_int(job, "ingest", "quality_mask");
   o->min_points = lcfm_job_int(job, "ingest", "min_points");
   o->block_objects = lcfm_job_int(job, "ingest", "block_objects");
+  o->block_points = lcfm_job_int(job, "ingest", "block_points");
   return problems;
+}
+
+/* Whether an object of `length` points starts a new collective write after a batch holding
+ * `objects` objects and `points` points: both passes cut the batches with this rule, so pass 1
+ * knows how many writes pass 2 makes. */
+static int starts_new_batch(const lcfm_ingest_options *o, int64_t objects, int64_t points, int64_t length) {
+  return objects > 0 && (objects == o->block_objects || points + length > o->block_points);
 }
 
 /* ---- pass 1: counting ---- */
 
 typedef struct {
+  const lcfm_ingest_options *options;
   int64_t objects, points;
+  int64_t batches, batch_objects, batch_points; /* pass 2's batches, cut while counting */
   lcfm_instrument *instruments; /* distinct configurations seen by this rank */
   int64_t instrument_count, instrument_capacity;
   lcfm_reject *rejects;
@@ -56,6 +67,9 @@ static void count_object(void *user, const lcfm_survey_object *object) {
   tally *t = user;
   t->objects++;
   t->points += object->length;
+  if (starts_new_batch(t->options, t->batch_objects, t->batch_points, object->length))
+    t->batches++, t->batch_objects = 0, t->batch_points = 0;
+  t->batch_objects++, t->batch_points += object->length;
   for (int64_t i = 0; i < t->instrument_count; i++)
     if (same_configuration(&t->instruments[i], &object->instrument)) return;
   if (t->instrument_count == t->instrument_capacity) {
@@ -110,8 +124,9 @@ static int32_t instrument_id(const lcfm_instrument *table, int64_t count, const 
 typedef struct {
   lcfm_store_writer *writer;
   lcfm_object_batch batch;
-  int64_t point_capacity, points_in_batch, block_objects;
-  int64_t next_id, batches_written;
+  const lcfm_ingest_options *options;
+  int64_t point_capacity, points_in_batch;
+  int64_t next_id, batches_written, batches; /* batches: collective writes every rank makes */
   const lcfm_instrument *instruments;
   int64_t instrument_count;
 } writer_state;
@@ -119,6 +134,7 @@ typedef struct {
 static void grow_batch_points(writer_state *s, int64_t needed) {
   if (needed <= s->point_capacity) return;
   int64_t capacity = needed + needed / 2;
+  if (needed <= s->options->block_points && capacity > s->options->block_points) capacity = s->options->block_points;
   lcfm_object_batch *b = &s->batch;
   b->time = realloc(b->time, (size_t)capacity * sizeof *b->time);
   b->value = realloc(b->value, (size_t)capacity * sizeof *b->value);
@@ -128,6 +144,7 @@ static void grow_batch_points(writer_state *s, int64_t needed) {
 }
 
 static void flush_batch(writer_state *s) {
+  LCFM_CHECK(s->batches_written < s->batches, "ingest: the input files changed between the two passes");
   lcfm_store_write_batch(s->writer, &s->batch);
   s->batches_written++;
   s->batch.count = 0;
@@ -137,6 +154,7 @@ static void flush_batch(writer_state *s) {
 static void write_object(void *user, const lcfm_survey_object *object) {
   writer_state *s = user;
   lcfm_object_batch *b = &s->batch;
+  if (starts_new_batch(s->options, b->count, s->points_in_batch, object->length)) flush_batch(s);
   grow_batch_points(s, s->points_in_batch + object->length);
   int64_t i = b->count++;
   b->id[i] = s->next_id++;
@@ -149,7 +167,6 @@ static void write_object(void *user, const lcfm_survey_object *object) {
   memcpy(b->value + s->points_in_batch, object->value, (size_t)object->length * sizeof *b->value);
   memcpy(b->error + s->points_in_batch, object->error, (size_t)object->length * sizeof *b->error);
   s->points_in_batch += object->length;
-  if (b->count == s->block_objects) flush_batch(s);
 }
 
 static void ignore_reject(void *user, const lcfm_reject *reject) { (void)user, (void)reject; }
@@ -175,7 +192,7 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const cha
   int64_t first_file, my_files;
   lcfm_store_shard(file_count, rank, ranks, &first_file, &my_files);
 
-  tally t = {0};
+  tally t = {.options = o};
   lcfm_progress progress;
   lcfm_progress_start(&progress, "ingest pass 1 (count)", file_count);
   for (int64_t f = 0; f < my_files; f++) {
@@ -198,10 +215,10 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const cha
   int64_t first_object = 0;
   LCFM_CHECK_MPI(MPI_Exscan(&t.objects, &first_object, 1, MPI_INT64_T, MPI_SUM, comm));
   if (rank == 0) first_object = 0;
-  int64_t my_batches = (t.objects + o->block_objects - 1) / o->block_objects, batches = 0;
+  int64_t my_batches = t.batches + (t.batch_objects > 0), batches = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm));
 
-  writer_state s = {.block_objects = o->block_objects, .next_id = first_object, .instruments = instruments,
+  writer_state s = {.options = o, .next_id = first_object, .batches = batches, .instruments = instruments,
                     .instrument_count = instrument_count};
   s.writer = lcfm_store_create(comm, path, prov, t.objects, t.points);
   lcfm_store_write_instruments(s.writer, instruments, instrument_count);

@@ -1,5 +1,6 @@
 /* macho.c: MACHO photometry (service CSV and archive tile files) -> objects (see survey.h). */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,8 +134,10 @@ static int compare_rows(const void *a, const void *b) {
   return (x->line > y->line) - (x->line < y->line); /* file order breaks ties: deterministic */
 }
 
+/* Not the -99 sentinel, error not negative, and both finite as float32 (what the store keeps:
+ * a magnitude of 1e39 would become infinite there). */
 static int good_point(double mag, double err) {
-  return isfinite(mag) && isfinite(err) && fabs(mag + 99.0) > 1e-9 && err >= 0;
+  return fabs(mag) <= FLT_MAX && fabs(err) <= FLT_MAX && fabs(mag + 99.0) > 1e-9 && err >= 0;
 }
 
 /* Emits the red and blue objects of the star rows[0..n). */
@@ -152,7 +155,7 @@ static void emit_star(macho_context *ctx, const macho_row *rows, int64_t n, doub
       snprintf(key, sizeof key, "%s#%lld.%lld.%lld/%s", ctx->name, (long long)rows[0].field, (long long)rows[0].tile,
                (long long)rows[0].seqn, band_names[band]);
       lcfm_reject r;
-      lcfm_fill_reject(&r, key, LCFM_REJECT_EMPTY, "%lld usable points of %lld (-99 or negative errors dropped)",
+      lcfm_fill_reject(&r, key, LCFM_REJECT_EMPTY, "%lld usable points of %lld (-99, negative errors and values beyond float range dropped)",
                        (long long)kept, (long long)n);
       ctx->on_reject(ctx->user, &r);
       continue;
@@ -189,6 +192,17 @@ static void reject_file(macho_context *ctx, int reason, const char *why) {
   ctx->on_reject(ctx->user, &r);
 }
 
+/* The format a file's first non-blank line announces: 1 service CSV (its header), 2 archive (a
+ * 39-field row), 0 neither. */
+static int detect_format(const char *line, size_t n) {
+  if (!strcmp(line, csv_header)) return 1;
+  char probe[4096];
+  if (n >= sizeof probe) return 0;
+  memcpy(probe, line, n + 1);
+  char *fields[ARCHIVE_FIELDS];
+  return split(probe, ';', fields, ARCHIVE_FIELDS) == ARCHIVE_FIELDS ? 2 : 0;
+}
+
 void lcfm_parse_macho(const char *name, const char *text, size_t length, const lcfm_ingest_options *options,
                       lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
   macho_context ctx = {name, options, on_object, on_reject, user, 0};
@@ -198,36 +212,32 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length, const l
   copy[length] = '\0';
   int64_t capacity = 1024, count = 0, line_number = 0;
   macho_row *rows = lcfm_malloc((size_t)capacity * sizeof *rows);
-  int format = 0; /* 1 service CSV, 2 archive */
+  int format = 0, not_macho = 0; /* format: 1 service CSV, 2 archive */
   char *next = copy;
   while (next && (size_t)(next - copy) < length) {
     char *line = next;
-    char *newline = memchr(line, '\n', length - (size_t)(line - copy));
+    size_t left = length - (size_t)(line - copy);
+    char *newline = memchr(line, '\n', left);
+    size_t n = newline ? (size_t)(newline - line) : left;
     next = newline ? newline + 1 : NULL;
-    if (newline) *newline = '\0';
-    size_t n = strlen(line); /* stops at an embedded NUL: such a row fails to parse */
+    line[n] = '\0'; /* the newline, or the copy's terminator */
     if (n && line[n - 1] == '\r') line[--n] = '\0';
     line_number++;
     if (n == 0) continue;
+    int has_nul = memchr(line, '\0', n) != NULL; /* a binary file, or a damaged row */
     if (!format) {
-      if (!strcmp(line, csv_header)) {
-        format = 1;
-        continue;
-      }
-      char probe[4096];
-      snprintf(probe, sizeof probe, "%s", line);
-      char *fields[ARCHIVE_FIELDS];
-      if (n < sizeof probe && split(probe, ';', fields, ARCHIVE_FIELDS) == ARCHIVE_FIELDS) {
-        format = 2;
-      } else {
+      format = has_nul ? 0 : detect_format(line, n);
+      if (!format) {
         reject_file(&ctx, LCFM_REJECT_FORMAT, "not a MACHO file: the first line is neither the service CSV header "
                                               "nor a 39-field ';'-separated archive row");
+        not_macho = 1;
         break;
       }
+      if (format == 1) continue;
     }
     macho_row row = {.line = line_number};
-    const char *why = "";
-    if (!(format == 1 ? parse_csv_row(line, &row, &why) : parse_archive_row(line, &row, &why))) {
+    const char *why = "a NUL byte in the row";
+    if (has_nul || !(format == 1 ? parse_csv_row(line, &row, &why) : parse_archive_row(line, &row, &why))) {
       reject_row(&ctx, line_number, why);
       continue;
     }
@@ -246,7 +256,7 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length, const l
     reject_file(&ctx, LCFM_REJECT_PARSE, why);
   }
   if (format && count == 0 && ctx.bad_rows == 0) reject_file(&ctx, LCFM_REJECT_EMPTY, "no data rows");
-  if (format == 0 && line_number == 0) reject_file(&ctx, LCFM_REJECT_EMPTY, "empty file");
+  if (format == 0 && !not_macho) reject_file(&ctx, LCFM_REJECT_EMPTY, "empty file (nothing but blank lines)");
   emit_stars(&ctx, rows, count);
   free(rows);
   free(copy);

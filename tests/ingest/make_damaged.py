@@ -57,6 +57,10 @@ def string_time(hdus):
     hdus[1] = fits.BinTableHDU.from_columns(cols, header=hdus[1].header)
 
 
+def nan_time(hdus):
+    hdus[1].data["TIME"][:] = np.nan
+
+
 def backwards(hdus):
     hdus[1].data["TIME"][:] = hdus[1].data["TIME"][::-1]
 
@@ -69,6 +73,7 @@ variant("no_flux.fits", 2, lambda h: drop_column(h, "PDCSAP_FLUX"))
 variant("no_quality.fits", 2, lambda h: drop_column(h, "QUALITY"))
 variant("nan_flux.fits", 4, nan_flux)
 variant("zero_rows.fits", 3, zero_rows)
+variant("nan_time.fits", 3, nan_time)
 variant("string_time.fits", 2, string_time)
 variant("backwards.fits", 5, backwards)
 variant("foreign.fits", 2, foreign_telescope)
@@ -82,6 +87,14 @@ open(path("corrupt_header.fits"), "wb").write(bytes(corrupt))
 expected.append((path("corrupt_header.fits"), 1))
 open(path("empty.fits"), "wb").write(b"")
 expected.append((path("empty.fits"), 1))
+
+packed_fits = gzip.compress(raw)
+open(path("truncated_lc.fits.gz"), "wb").write(packed_fits[:len(packed_fits) // 2])
+expected.append((path("truncated_lc.fits.gz"), 1))
+zeroed = bytearray(packed_fits)
+zeroed[len(zeroed) // 2: len(zeroed) // 2 + 100] = bytes(100)
+open(path("corrupt_lc.fits.gz"), "wb").write(bytes(zeroed))
+expected.append((path("corrupt_lc.fits.gz"), 1))
 
 text = open(macho, "rb").read()
 packed = bytearray(gzip.compress(text))
@@ -102,6 +115,20 @@ rows = lines[:40] + ["2,1,3441,not-a-number,1,48823.6,-5.2,0.2,-5.3,0.2", "1,2,3
 open(path("some_bad_rows.csv"), "w").write("\n".join(rows) + "\n")
 for bad_line in (41, 42, 43):
     expected.append((f"{path('some_bad_rows.csv')}:{bad_line}", 6))
+
+
+header = lines[0]
+missing = header.rsplit(",", 1)[0]  # no berr column
+open(path("missing_column.csv"), "w").write("\n".join([missing] + [r.rsplit(",", 1)[0] for r in lines[1:20]]) + "\n")
+expected.append((path("missing_column.csv"), 2))
+sentinels = [header] + [f"2,3,7,9,{i},{49000 + i}.5,-99,-99,-99.000,0.1" for i in range(12)]
+open(path("all_sentinels.csv"), "w").write("\n".join(sentinels) + "\n")
+expected += [(f"{path('all_sentinels.csv')}#3.7.9/red", 3), (f"{path('all_sentinels.csv')}#3.7.9/blue", 3)]
+typed = [header] + [f"2,abc,7,9,{i},49000.5,-5.1,0.1,-5.3,0.1" for i in range(3)]
+open(path("wrong_types.csv"), "w").write("\n".join(typed) + "\n")
+expected += [(f"{path('wrong_types.csv')}:{line}", 6) for line in (2, 3, 4)]
+open(path("blank_lines.csv"), "w").write("\n\n\r\n")
+expected.append((path("blank_lines.csv"), 3))
 
 
 def archive_line(field, tile, seqn, date, rmag, rerr, bmag, berr):

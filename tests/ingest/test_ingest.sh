@@ -10,8 +10,13 @@ inputs = $DATA/tess $DATA/kepler $DATA/macho/*.csv
 INI
 run_np 1 "$LCFM" ingest job.ini > one.log || { cat one.log; fail "1 rank"; }
 run_np 2 "$LCFM" ingest -o ingest.output=two.h5 job.ini > two.log || { cat two.log; fail "2 ranks"; }
+# Small blocks: many collective writes, cut by objects (3) and by points (every FITS object is
+# longer than 5000 points and goes alone), a different number on each rank.
+run_np 2 "$LCFM" ingest -o ingest.output=blocks.h5 -o ingest.block_objects=3 -o ingest.block_points=5000 job.ini \
+  > blocks.log || { cat blocks.log; fail "2 ranks, small blocks"; }
 for group in /objects /points /instruments /rejects; do
   h5diff -r one.h5 two.h5 $group $group > diff.txt || { head diff.txt; fail "$group differs between 1 and 2 ranks"; }
+  h5diff -r one.h5 blocks.h5 $group $group > diff.txt || { head diff.txt; fail "$group differs with small blocks"; }
 done
 "$LCFM" info two.h5 | grep -q "objects      58" || fail "object count"
 /usr/bin/python3 "$(dirname "$0")/check_ingest.py" two.h5 "$DATA"
