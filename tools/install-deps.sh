@@ -10,6 +10,8 @@ packages=(
   libscalapack-openmpi-dev libopenblas-dev
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
   python3-h5py python3-numpy python3-astropy   # layout and ingest tests
+  python3-matplotlib                    # lcfm run's plots stage, tools/plot_*.py
+  slurm-wlm munge                       # tests/slurm: a local Slurm for the sbatch scripts
   clang libclang-rt-dev libomp-dev      # -DLCFM_FUZZ=ON builds (libFuzzer, tests/fuzz)
 )
 sudo=""

@@ -15,6 +15,12 @@
  *
  * The effective job (every key with the value in force) is available as INI text for
  * provenance and is itself a valid job file that reproduces the run.
+ *
+ * Sweeps: lines of a [sweep] section whose name holds a dot are grid lines, "section.key =
+ * v1 v2 ...", naming any key of the table outside [sweep] and listing its values (separated by
+ * '|' when one contains spaces). Every value is checked like the key itself when the job is
+ * loaded; `-o sweep.section.key=...` replaces a line. `lcfm sweep` takes their product
+ * (pipeline.h); other verbs ignore them. The effective text lists them last, under [sweep].
  */
 #ifndef LCFM_JOB_H
 #define LCFM_JOB_H
@@ -63,6 +69,14 @@ const char *lcfm_job_string(const lcfm_job *job, const char *section, const char
 const char *lcfm_job_path(const lcfm_job *job);  /* the job file as given */
 const char *lcfm_job_text(const lcfm_job *job);  /* effective job as INI text */
 uint64_t lcfm_job_seed(const lcfm_job *job);     /* [job] seed */
+/* The effective text without the [sweep] grid lines (the base of every grid point). */
+const char *lcfm_job_text_without_sweep(const lcfm_job *job);
+
+/* [sweep] grid lines, in the order written: key i ("section.key") and its values. */
+int lcfm_job_sweep_count(const lcfm_job *job);
+const char *lcfm_job_sweep_key(const lcfm_job *job, int i);
+int lcfm_job_sweep_value_count(const lcfm_job *job, int i);
+const char *lcfm_job_sweep_value(const lcfm_job *job, int i, int v);
 
 /* Report a problem with one key ("FILE:LINE: [section] key: reason", from rank 0 only).
  * Verbs call it for checks across keys, then leave with LCFM_EXIT_USAGE on every rank. */

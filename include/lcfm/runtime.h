@@ -1,4 +1,5 @@
-/* runtime.h: process-wide defaults that must be set before MPI_Init.
+/* runtime.h: process-wide defaults that must be set before MPI_Init, and the start-up check
+ * that MPI sees the ranks Slurm started.
  *
  * lcfm_runtime_defaults() only fills environment variables the user has not set:
  *   OMPI_MCA_io=romio321   Open MPI's ROMIO for MPI-IO. The store writes one contiguous slab
@@ -9,6 +10,15 @@
 #ifndef LCFM_RUNTIME_H
 #define LCFM_RUNTIME_H
 
+#include <mpi.h>
+
 void lcfm_runtime_defaults(void);
+
+/* After MPI_Init: inside a Slurm step (SLURM_STEP_NUM_TASKS set) the MPI world must have that
+ * many ranks; otherwise (typically `srun` without a working --mpi=pmix, so every task is a
+ * singleton running the whole job) prints why and returns LCFM_EXIT_RUNTIME. Processes started
+ * by mpirun, or with LCFM_SKIP_RANK_CHECK=1, are not checked. One rank in a batch step of a
+ * job of several tasks only gets a warning (tools like `lcfm sweep --collect` run that way). */
+int lcfm_runtime_check_ranks(MPI_Comm comm);
 
 #endif

@@ -12,11 +12,16 @@
 
 #define LCFM_MAX_OVERRIDES 256
 
+#define LCFM_MAX_FLAGS 8
+
 typedef struct {
   const char *positional; /* the job file or store */
   char *overrides[LCFM_MAX_OVERRIDES];
   int override_count;
   int help;
+  const char *flags[LCFM_MAX_FLAGS];       /* the verb's own long options given ("--task") */
+  const char *flag_values[LCFM_MAX_FLAGS]; /* and their values (NULL for a switch) */
+  int flag_count;
   int argc; /* the full command line, for provenance */
   char **argv;
 } lcfm_cli_options;
@@ -28,8 +33,12 @@ typedef struct {
   int (*run)(const lcfm_cli_options *options);
 } lcfm_verb;
 
-/* Parses the options after the verb name; returns LCFM_EXIT_OK or LCFM_EXIT_USAGE (printed). */
-int lcfm_cli_parse(lcfm_cli_options *options, int argc, char **argv, int first);
+/* Parses the options after the verb name, accepting the verb's own long options listed in
+ * `flags` (NULL: none; e.g. "--list --task= --collect", '=' when one takes a value); returns
+ * LCFM_EXIT_OK or LCFM_EXIT_USAGE (printed). */
+int lcfm_cli_parse(lcfm_cli_options *options, int argc, char **argv, int first, const char *flags);
+/* Whether the flag was given; *value gets its value (NULL for a switch). */
+int lcfm_cli_flag(const lcfm_cli_options *options, const char *flag, const char **value);
 
 int lcfm_verb_simulate(const lcfm_cli_options *options);
 int lcfm_verb_ingest(const lcfm_cli_options *options);
@@ -38,6 +47,8 @@ int lcfm_verb_embed(const lcfm_cli_options *options);
 int lcfm_verb_probe(const lcfm_cli_options *options);
 int lcfm_verb_info(const lcfm_cli_options *options);
 int lcfm_verb_keys(const lcfm_cli_options *options);
+int lcfm_verb_run(const lcfm_cli_options *options);
+int lcfm_verb_sweep(const lcfm_cli_options *options);
 
 /* Collective: 1 on every rank if rank 0's `status` is nonzero (used to agree on leaving). */
 int lcfm_cli_any_failed(MPI_Comm comm, int status);

@@ -34,6 +34,22 @@ static const lcfm_verb verbs[] = {
      "  Reads [probe] store, embeddings (and baseline_embeddings), writes [probe] output and\n"
      "  prints the R^2 table of the MLP probe.\n",
      lcfm_verb_probe},
+    {"run", "run a job's stages in order: simulate, train, embed, probe, plots (done ones skipped)",
+     "lcfm run [--dry-run] [-o section.key=value ...] JOB.ini\n"
+     "  Runs the stages of [run] stages in one MPI job, wiring each one's inputs from the stage\n"
+     "  before; a stage whose output exists and was made by the same job is skipped, an unfinished\n"
+     "  checkpoint is continued. Ends with the outputs, the probe table and the PNG paths.\n"
+     "  --dry-run: say what would run and why, run nothing. Exit 75 after a signal (requeue).\n",
+     lcfm_verb_run},
+    {"sweep", "grids of jobs over [sweep] keys: list, run one point, collect the table",
+     "lcfm sweep (--list | --task I | --collect) [-o section.key=value ...] JOB.ini\n"
+     "  The [sweep] lines (section.key = v1 v2 ...) span a grid (their product).\n"
+     "  --list     every point with its values and status (every point is checked: exit 2 if one\n"
+     "             is not a valid job)\n"
+     "  --task I   runs point I like lcfm run in [sweep] directory/point-IIII (safe to run again)\n"
+     "  --collect  writes the table of every point (values, status, wall time, probe R^2) and\n"
+     "             lists the points not done\n",
+     lcfm_verb_sweep},
     {"info", "summarise a light-curve store",
      "lcfm info STORE.h5\n"
      "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",
@@ -43,6 +59,13 @@ static const lcfm_verb verbs[] = {
      lcfm_verb_keys},
 };
 static const int verb_count = (int)(sizeof verbs / sizeof verbs[0]);
+
+/* The long options of the verbs that have their own (cli.h, lcfm_cli_parse). */
+static const char *verb_flags(const char *verb) {
+  if (!strcmp(verb, "run")) return "--dry-run";
+  if (!strcmp(verb, "sweep")) return "--list --task= --collect";
+  return NULL;
+}
 
 static void print_usage(FILE *out) {
   fprintf(out, "lcfm %s (%s): light-curve foundation models at survey scale\n\n"
@@ -65,7 +88,7 @@ static int dispatch(int argc, char **argv, int rank) {
   for (int i = 0; i < verb_count; i++) {
     if (strcmp(argv[1], verbs[i].name)) continue;
     lcfm_cli_options options;
-    if (lcfm_cli_parse(&options, argc, argv, 2) != LCFM_EXIT_OK) return LCFM_EXIT_USAGE;
+    if (lcfm_cli_parse(&options, argc, argv, 2, verb_flags(verbs[i].name)) != LCFM_EXIT_OK) return LCFM_EXIT_USAGE;
     if (options.help) {
       if (rank == 0) printf("usage: %s", verbs[i].usage);
       return LCFM_EXIT_OK;
@@ -86,7 +109,8 @@ int main(int argc, char **argv) {
   lcfm_log_init(MPI_COMM_WORLD);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  int code = dispatch(argc, argv, rank);
+  int code = lcfm_runtime_check_ranks(MPI_COMM_WORLD);
+  if (code == LCFM_EXIT_OK) code = dispatch(argc, argv, rank);
   MPI_Finalize();
   return code;
 }

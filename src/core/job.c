@@ -18,10 +18,21 @@ typedef struct {
   int origin;
 } key_value;
 
+/* One grid line of a [sweep] section: "section.key = value value ...". */
+typedef struct {
+  char *key;     /* "section.key" as written in the key table */
+  char *text;    /* the values as given */
+  char **values; /* split and checked */
+  int value_count;
+} sweep_entry;
+
 struct lcfm_job {
   char *path;
   char *effective_text;
+  char *text_without_sweep; /* the effective text without the [sweep] grid lines */
   key_value *values; /* parallel to lcfm_job_keys */
+  sweep_entry *sweep;
+  int sweep_count;
   int rank;
 };
 
@@ -133,10 +144,110 @@ static int check_writable(const char *name, const char *value, char *reason, siz
   return !ok;
 }
 
+/* Splits a grid line's values: on '|' when there is one (values containing spaces), else on
+ * whitespace. Returns the number of values; *out holds copies. */
+static int split_sweep_values(const char *text, char ***out) {
+  const char *separators = strchr(text, '|') ? "|" : " \t";
+  char *copy = copy_string(text);
+  int count = 0, capacity = 8;
+  char **values = lcfm_malloc((size_t)capacity * sizeof *values);
+  for (char *save = NULL, *t = strtok_r(copy, separators, &save); t; t = strtok_r(NULL, separators, &save)) {
+    while (*t == ' ' || *t == '\t') t++;
+    size_t n = strlen(t);
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t')) t[--n] = '\0';
+    if (!n) continue;
+    if (count == capacity) {
+      capacity *= 2;
+      char **grown = realloc(values, (size_t)capacity * sizeof *values);
+      LCFM_CHECK(grown, "out of memory splitting a [sweep] line");
+      values = grown;
+    }
+    values[count++] = copy_string(t);
+  }
+  free(copy);
+  *out = values;
+  return count;
+}
+
+static void free_sweep_entry(sweep_entry *e) {
+  for (int v = 0; v < e->value_count; v++) free(e->values[v]);
+  free(e->values);
+  free(e->key);
+  free(e->text);
+}
+
+/* Checks the values of a grid line against the key they name; returns 0 or writes why. */
+static int check_sweep_values(const lcfm_key_spec *spec, char **values, int count, char *reason, size_t len) {
+  if (!count) {
+    snprintf(reason, len, "no values");
+    return 1;
+  }
+  char why[400];
+  for (int v = 0; v < count; v++) {
+    if (check_value(spec, values[v], why, sizeof why)) {
+      snprintf(reason, len, "value %d: %s", v + 1, why);
+      return 1;
+    }
+    for (int w = 0; w < v; w++)
+      if (!strcmp(values[w], values[v])) {
+        snprintf(reason, len, "value '%s' is given twice", values[v]);
+        return 1;
+      }
+  }
+  return 0;
+}
+
+/* A [sweep] grid line "section.key = v1 v2 ..." from the file (where == NULL) or an override
+ * (which replaces a line of the file). Returns 0, or 1 after reporting. */
+static int add_sweep_line(lcfm_job *job, int line, const char *where, const char *name, const char *text) {
+  char section[128], reason[512];
+  const char *dot = strchr(name, '.');
+  snprintf(section, sizeof section, "%.*s", (int)(dot - name), name);
+  int index = strcasecmp(section, "sweep") ? find_key(section, dot + 1) : -1;
+  if (index < 0) {
+    report(job, line, where, "sweep", name, "names no job key that can be swept (see `lcfm keys`)");
+    return 1;
+  }
+  const lcfm_key_spec *spec = &lcfm_job_keys[index];
+  char key[256];
+  snprintf(key, sizeof key, "%s.%s", spec->section, spec->name);
+  sweep_entry entry = {.key = copy_string(key), .text = copy_string(text)};
+  entry.value_count = split_sweep_values(text, &entry.values);
+  if (check_sweep_values(spec, entry.values, entry.value_count, reason, sizeof reason)) {
+    report(job, line, where, "sweep", name, reason);
+    free_sweep_entry(&entry);
+    return 1;
+  }
+  for (int i = 0; i < job->sweep_count; i++) {
+    if (strcmp(job->sweep[i].key, key)) continue;
+    if (!where) {
+      report(job, line, where, "sweep", name, "given twice");
+      free_sweep_entry(&entry);
+      return 1;
+    }
+    free_sweep_entry(&job->sweep[i]);
+    job->sweep[i] = entry;
+    return 0;
+  }
+  sweep_entry *grown = realloc(job->sweep, (size_t)(job->sweep_count + 1) * sizeof *grown);
+  LCFM_CHECK(grown, "out of memory reading [sweep]");
+  job->sweep = grown;
+  job->sweep[job->sweep_count++] = entry;
+  return 0;
+}
+
+static int is_sweep_line(const char *section, const char *name) {
+  return !strcasecmp(section, "sweep") && strchr(name, '.') != NULL;
+}
+
 static int handle_pair(void *user, const char *section, const char *name, const char *value) {
   parse_state *state = user;
   lcfm_job *job = state->job;
   char reason[512];
+  if (is_sweep_line(section, name)) {
+    state->errors += add_sweep_line(job, state->line, NULL, name, value);
+    return 1;
+  }
   int index = find_key(section, name);
   if (index < 0) {
     if (!section[0]) snprintf(reason, sizeof reason, "key outside any [section]");
@@ -196,6 +307,7 @@ static int apply_override(lcfm_job *job, const char *override) {
   snprintf(section, sizeof section, "%.*s", (int)(dot - override), override);
   snprintf(name, sizeof name, "%.*s", (int)(equals - dot - 1), dot + 1);
   const char *value = equals + 1;
+  if (is_sweep_line(section, name)) return add_sweep_line(job, 0, where, name, value);
   int index = find_key(section, name);
   if (index < 0) {
     report(job, 0, where, section, name,
@@ -246,7 +358,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
   }
 }
 
-static char *build_effective_text(const lcfm_job *job) {
+static char *build_effective_text(const lcfm_job *job, int with_sweep) {
   size_t len = 0, cap = 4096;
   char *text = lcfm_malloc(cap);
   text[0] = '\0';
@@ -267,6 +379,10 @@ static char *build_effective_text(const lcfm_job *job) {
     }
     const char *value = job->values[k].text ? job->values[k].text : "";
     append(&text, &len, &cap, "%s = %s\n", spec->name, value);
+  }
+  if (with_sweep && job->sweep_count) {
+    append(&text, &len, &cap, "\n[sweep]\n");
+    for (int i = 0; i < job->sweep_count; i++) append(&text, &len, &cap, "%s = %s\n", job->sweep[i].key, job->sweep[i].text);
   }
   return text;
 }
@@ -300,7 +416,8 @@ static int parse_job(lcfm_job **out, const char *path, const char *text, int ran
   }
   for (int i = 0; i < override_count; i++) state.errors += apply_override(job, overrides[i]);
   state.errors += check_required(job, sections);
-  job->effective_text = build_effective_text(job);
+  job->effective_text = build_effective_text(job, 1);
+  job->text_without_sweep = build_effective_text(job, 0);
   *out = job;
   return state.errors;
 }
@@ -405,8 +522,11 @@ void lcfm_job_free(lcfm_job *job) {
   if (!job) return;
   for (int k = 0; k < lcfm_job_key_count; k++) free(job->values[k].text);
   free(job->values);
+  for (int i = 0; i < job->sweep_count; i++) free_sweep_entry(&job->sweep[i]);
+  free(job->sweep);
   free(job->path);
   free(job->effective_text);
+  free(job->text_without_sweep);
   free(job);
 }
 
@@ -445,6 +565,12 @@ const char *lcfm_job_string(const lcfm_job *job, const char *section, const char
 
 const char *lcfm_job_path(const lcfm_job *job) { return job->path; }
 const char *lcfm_job_text(const lcfm_job *job) { return job->effective_text; }
+const char *lcfm_job_text_without_sweep(const lcfm_job *job) { return job->text_without_sweep; }
+
+int lcfm_job_sweep_count(const lcfm_job *job) { return job->sweep_count; }
+const char *lcfm_job_sweep_key(const lcfm_job *job, int i) { return job->sweep[i].key; }
+int lcfm_job_sweep_value_count(const lcfm_job *job, int i) { return job->sweep[i].value_count; }
+const char *lcfm_job_sweep_value(const lcfm_job *job, int i, int v) { return job->sweep[i].values[v]; }
 uint64_t lcfm_job_seed(const lcfm_job *job) { return (uint64_t)lcfm_job_int(job, "job", "seed"); }
 
 void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt, ...) {

@@ -131,6 +131,19 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"probe", "folds", LCFM_KEY_INT, "3", 1, 100, "classification: training draws per scenario (one shared test set)"},
     {"probe", "classifier_steps", LCFM_KEY_INT, "500", 1, 1e9, "classification: Adam steps of each classifier"},
     {"probe", "linear_max_classes", LCFM_KEY_INT, "1024", 2, 1e6, "instrument-ID linear probe only up to this many instruments (it holds objects x instruments doubles)"},
+
+    /* [run]: the stages of `lcfm run` and `lcfm sweep --task` (pipeline.h) */
+    {"run", "stages", LCFM_KEY_STRING, "simulate train embed probe plots", 0, 0,
+     "stages to run, in this order; each is skipped when its output exists and matches the job"},
+    {"run", "baseline", LCFM_KEY_BOOL, "false", 0, 0,
+     "also train and embed the baseline (kind = baseline): NAME-baseline.h5 beside the checkpoint and embeddings"},
+    {"run", "plots", LCFM_KEY_STRING, "", 0, 0, "directory of the PNGs (empty: NAME-plots beside [probe] output)"},
+    {"run", "record", LCFM_KEY_STRING, "", 0, 0,
+     "run record to write (HDF5: status, seconds per stage; lcfm sweep sets it); empty: none"},
+
+    /* [sweep]: grids of jobs (`lcfm sweep`); grid lines are "section.key = v1 v2 ..." */
+    {"sweep", "directory", LCFM_KEY_STRING, "sweep", 0, 0, "directory of the grid points: point-NNNN/job.ini and outputs"},
+    {"sweep", "table", LCFM_KEY_STRING, "", 0, 0, "table written by lcfm sweep --collect (empty: DIRECTORY/sweep.h5)"},
 };
 
 const int lcfm_job_key_count = (int)(sizeof lcfm_job_keys / sizeof lcfm_job_keys[0]);

@@ -1,0 +1,34 @@
+/* verb_run.c: `lcfm run JOB.ini`: the job's stages in order, done ones skipped (pipeline.h). */
+#include <stdio.h>
+
+#include "cli.h"
+#include "lcfm/pipeline.h"
+
+int lcfm_verb_run(const lcfm_cli_options *options) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (!options->positional) {
+    if (rank == 0) fprintf(stderr, "lcfm run: missing the job file (usage: lcfm run JOB.ini)\n");
+    return LCFM_EXIT_USAGE;
+  }
+  static const char *const sections[] = {"job", NULL};
+  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  if (!job) return LCFM_EXIT_USAGE;
+  if (lcfm_job_sweep_count(job) > 0) {
+    if (rank == 0)
+      fprintf(stderr, "%s: [sweep] %s: this job is a grid of %lld jobs: run its points with lcfm sweep --task I\n",
+              lcfm_job_path(job), lcfm_job_sweep_key(job, 0), (long long)lcfm_sweep_point_count(job));
+    lcfm_job_free(job);
+    return LCFM_EXIT_USAGE;
+  }
+  lcfm_pipeline *pipeline = lcfm_pipeline_plan(comm, job);
+  if (!pipeline) {
+    lcfm_job_free(job);
+    return LCFM_EXIT_USAGE;
+  }
+  int code = lcfm_pipeline_run(pipeline, comm, options->argc, options->argv, lcfm_cli_flag(options, "--dry-run", NULL));
+  lcfm_pipeline_free(pipeline);
+  lcfm_job_free(job);
+  return code;
+}

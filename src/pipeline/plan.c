@@ -1,0 +1,320 @@
+/* plan.c: from a run job to its stages: which ones run, each one's job with its inputs wired,
+ * and every check that can fail before any work starts (see pipeline.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lcfm/models.h"
+#include "lcfm/probe.h"
+#include "lcfm/sim.h"
+#include "pipeline_internal.h"
+
+static const char *const stage_names[STAGE_KINDS] = {"simulate", "train", "train-baseline", "embed",
+                                                     "embed-baseline", "probe", "plots"};
+
+const char *pipeline_stage_name(stage_kind kind) { return stage_names[kind]; }
+
+const char *const *pipeline_stage_sections(stage_kind kind) {
+  static const char *const simulate[] = {"job", "simulate", NULL};
+  static const char *const train[] = {"job", "simulate", "ingest", "model", "train", NULL};
+  static const char *const embed[] = {"job", "simulate", "ingest", "model", "train", "embed", NULL};
+  static const char *const probe[] = {"job", "simulate", "ingest", "model", "train", "embed", "probe", NULL};
+  switch (kind) {
+  case STAGE_SIMULATE: return simulate;
+  case STAGE_TRAIN:
+  case STAGE_TRAIN_BASELINE: return train;
+  case STAGE_EMBED:
+  case STAGE_EMBED_BASELINE: return embed;
+  default: return probe;
+  }
+}
+
+/* The stages a user names in [run] stages, in running order. */
+enum { WANT_SIMULATE, WANT_TRAIN, WANT_EMBED, WANT_PROBE, WANT_PLOTS, WANT_COUNT };
+static const char *const wanted_names[WANT_COUNT] = {"simulate", "train", "embed", "probe", "plots"};
+
+static int parse_stages(const lcfm_job *job, int wanted[WANT_COUNT]) {
+  char list[1024];
+  snprintf(list, sizeof list, "%s", lcfm_job_string(job, "run", "stages"));
+  memset(wanted, 0, WANT_COUNT * sizeof *wanted);
+  int any = 0;
+  for (char *save = NULL, *t = strtok_r(list, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+    int found = -1;
+    for (int w = 0; w < WANT_COUNT; w++)
+      if (!strcasecmp(t, wanted_names[w])) found = w;
+    if (found < 0) {
+      lcfm_job_error(job, "run", "stages", "'%s' is not a stage (simulate, train, embed, probe, plots)", t);
+      return 1;
+    }
+    if (wanted[found]) {
+      lcfm_job_error(job, "run", "stages", "'%s' is listed twice", t);
+      return 1;
+    }
+    wanted[found] = any = 1;
+  }
+  if (!any) {
+    lcfm_job_error(job, "run", "stages", "no stage given");
+    return 1;
+  }
+  return 0;
+}
+
+/* The paths every stage reads and writes, with empty inputs taken from the stage before. */
+typedef struct {
+  char store[PIPELINE_PATH_MAX];               /* [train] store */
+  char checkpoint[PIPELINE_PATH_MAX], best[PIPELINE_PATH_MAX];
+  char baseline_checkpoint[PIPELINE_PATH_MAX], baseline_best[PIPELINE_PATH_MAX];
+  char embed_store[PIPELINE_PATH_MAX], embed_checkpoint[PIPELINE_PATH_MAX], embeddings[PIPELINE_PATH_MAX];
+  char baseline_embeddings[PIPELINE_PATH_MAX];
+  char probe_store[PIPELINE_PATH_MAX], probe_embeddings[PIPELINE_PATH_MAX], probe_output[PIPELINE_PATH_MAX];
+  char plots_dir[PIPELINE_PATH_MAX];
+} wiring;
+
+static void either(char *out, const char *given, const char *fallback) {
+  snprintf(out, PIPELINE_PATH_MAX, "%s", given[0] ? given : fallback);
+}
+
+static void wire(wiring *w, const lcfm_job *job, const int wanted[WANT_COUNT], int baseline) {
+  char stem[PIPELINE_PATH_MAX];
+  const char *s = lcfm_job_string(job, "simulate", "output");
+  either(w->store, lcfm_job_string(job, "train", "store"), wanted[WANT_SIMULATE] ? s : "");
+  snprintf(w->checkpoint, sizeof w->checkpoint, "%s", lcfm_job_string(job, "train", "checkpoint"));
+  pipeline_stem(w->checkpoint, stem, sizeof stem);
+  /* The trainer's rule for the best checkpoint: NAME.h5 -> NAME.best.h5. */
+  snprintf(w->best, sizeof w->best, "%s", w->checkpoint[0] ? stem : "");
+  if (w->best[0]) strncat(w->best, ".best.h5", sizeof w->best - strlen(w->best) - 1);
+  w->baseline_checkpoint[0] = w->baseline_best[0] = '\0';
+  if (w->checkpoint[0]) {
+    snprintf(w->baseline_checkpoint, sizeof w->baseline_checkpoint, "%.4000s-baseline.h5", stem);
+    snprintf(w->baseline_best, sizeof w->baseline_best, "%.4000s-baseline.best.h5", stem);
+  }
+  either(w->embed_store, lcfm_job_string(job, "embed", "store"), w->store);
+  either(w->embed_checkpoint, lcfm_job_string(job, "embed", "checkpoint"), w->best);
+  snprintf(w->embeddings, sizeof w->embeddings, "%s", lcfm_job_string(job, "embed", "output"));
+  pipeline_stem(w->embeddings, stem, sizeof stem);
+  char derived[PIPELINE_PATH_MAX] = "";
+  if (baseline && w->embeddings[0]) snprintf(derived, sizeof derived, "%.4000s-baseline.h5", stem);
+  either(w->baseline_embeddings, lcfm_job_string(job, "probe", "baseline_embeddings"), derived);
+  either(w->probe_store, lcfm_job_string(job, "probe", "store"), w->embed_store);
+  either(w->probe_embeddings, lcfm_job_string(job, "probe", "embeddings"), w->embeddings);
+  snprintf(w->probe_output, sizeof w->probe_output, "%s", lcfm_job_string(job, "probe", "output"));
+  pipeline_stem(w->probe_output, stem, sizeof stem);
+  derived[0] = '\0';
+  if (w->probe_output[0]) snprintf(derived, sizeof derived, "%.4000s-plots", stem);
+  either(w->plots_dir, lcfm_job_string(job, "run", "plots"), derived);
+}
+
+/* Reports an empty path a stage needs; returns 1 if it is empty. */
+static int need(const lcfm_job *job, const char *value, const char *section, const char *key, const char *why) {
+  if (value[0]) return 0;
+  lcfm_job_error(job, section, key, "required by %s", why);
+  return 1;
+}
+
+static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WANT_COUNT], int baseline) {
+  int problems = 0;
+  if (wanted[WANT_SIMULATE]) problems += need(job, lcfm_job_string(job, "simulate", "output"), "simulate", "output", "the simulate stage");
+  if (wanted[WANT_TRAIN]) {
+    problems += need(job, w->store, "train", "store", "the train stage (or run the simulate stage, which provides it)");
+    problems += need(job, w->checkpoint, "train", "checkpoint", "the train stage");
+  }
+  if (wanted[WANT_EMBED]) {
+    problems += need(job, w->embed_store, "embed", "store", "the embed stage (or give [train] store)");
+    problems += need(job, w->embed_checkpoint, "embed", "checkpoint", "the embed stage (or give [train] checkpoint)");
+    problems += need(job, w->embeddings, "embed", "output", "the embed stage");
+  }
+  if (wanted[WANT_PROBE] || wanted[WANT_PLOTS]) {
+    problems += need(job, w->probe_store, "probe", "store", "the probe stage (or give [embed] store)");
+    problems += need(job, w->probe_embeddings, "probe", "embeddings", "the probe stage (or give [embed] output)");
+    problems += need(job, w->probe_output, "probe", "output", "the probe and plots stages");
+  }
+  if (baseline && (wanted[WANT_TRAIN] || wanted[WANT_EMBED]))
+    problems += need(job, w->checkpoint, "train", "checkpoint", "[run] baseline (NAME-baseline.h5 is put beside it)");
+  if (baseline && (wanted[WANT_EMBED] || wanted[WANT_PROBE]))
+    problems += need(job, w->baseline_embeddings, "probe", "baseline_embeddings", "[run] baseline (or give [embed] output)");
+  if (baseline && strcmp(lcfm_job_string(job, "model", "kind"), "causal")) {
+    lcfm_job_error(job, "run", "baseline", "compares the causal model with its baseline: needs [model] kind = causal");
+    problems++;
+  }
+  return problems;
+}
+
+/* The model, simulation and probe checks the verbs make, made once for the whole run. */
+static int check_settings(const lcfm_job *job, const int wanted[WANT_COUNT]) {
+  int problems = 0;
+  if (wanted[WANT_SIMULATE]) {
+    lcfm_sim_config sim;
+    problems += lcfm_sim_config_from_job(&sim, job);
+  }
+  if (wanted[WANT_TRAIN] || wanted[WANT_EMBED]) {
+    lcfm_causal_config model;
+    problems += lcfm_causal_config_from_job(&model, job);
+  }
+  if (wanted[WANT_PROBE]) problems += lcfm_probe_settings_check(job);
+  return problems;
+}
+
+/* ---- stage jobs ---- */
+
+typedef struct {
+  char *items[16];
+  int count;
+} override_list;
+
+static void add_override(override_list *o, const char *key, const char *value) {
+  LCFM_CHECK(o->count < 16, "internal: too many wiring overrides");
+  size_t n = strlen(key) + strlen(value) + 2;
+  o->items[o->count] = lcfm_malloc(n);
+  snprintf(o->items[o->count++], n, "%s=%s", key, value);
+}
+
+/* Adds section.key=value when the job says otherwise. */
+static void add_if_changed(override_list *o, const lcfm_job *job, const char *section, const char *key,
+                           const char *value) {
+  if (!strcmp(lcfm_job_string(job, section, key), value)) return;
+  char name[128];
+  snprintf(name, sizeof name, "%s.%s", section, key);
+  add_override(o, name, value);
+}
+
+static void free_overrides(override_list *o) {
+  for (int i = 0; i < o->count; i++) free(o->items[i]);
+  o->count = 0;
+}
+
+static void wiring_overrides(override_list *o, const lcfm_job *job, const wiring *w, int baseline) {
+  add_if_changed(o, job, "train", "store", w->store);
+  add_if_changed(o, job, "embed", "store", w->embed_store);
+  add_if_changed(o, job, "embed", "checkpoint", w->embed_checkpoint);
+  add_if_changed(o, job, "probe", "store", w->probe_store);
+  add_if_changed(o, job, "probe", "embeddings", w->probe_embeddings);
+  if (baseline) add_if_changed(o, job, "probe", "baseline_embeddings", w->baseline_embeddings);
+}
+
+static void baseline_overrides(override_list *o, const wiring *w, int embedding) {
+  add_override(o, "model.kind", "baseline");
+  add_override(o, "train.checkpoint", w->baseline_checkpoint);
+  if (!embedding) return;
+  add_override(o, "embed.checkpoint", w->baseline_best);
+  add_override(o, "embed.output", w->baseline_embeddings);
+}
+
+static void set_path(char *out, const char *value) { snprintf(out, PIPELINE_PATH_MAX, "%s", value); }
+
+static void add_input(pipeline_stage *s, const char *path) {
+  if (path[0] && s->input_count < PIPELINE_MAX_INPUTS) set_path(s->inputs[s->input_count++], path);
+}
+
+/* Collective: appends a stage whose job is the run's job with `o` applied; 1 if it fails. */
+static int add_stage(lcfm_pipeline *p, MPI_Comm comm, stage_kind kind, const override_list *o) {
+  pipeline_stage *s = &p->stages[p->count];
+  memset(s, 0, sizeof *s);
+  s->kind = kind;
+  s->job = lcfm_job_load_text(comm, lcfm_job_path(p->job), lcfm_job_text(p->job), o->count, o->items, NULL);
+  if (!s->job) return 1;
+  p->count++;
+  return 0;
+}
+
+/* Collective: the stage list, each with its output and inputs. Returns the number of failures. */
+static int build_stages(lcfm_pipeline *p, MPI_Comm comm, const wiring *w, const int wanted[WANT_COUNT], int baseline) {
+  override_list o = {.count = 0};
+  wiring_overrides(&o, p->job, w, baseline);
+  int failed = 0;
+  if (wanted[WANT_SIMULATE] && !(failed = add_stage(p, comm, STAGE_SIMULATE, &o)))
+    set_path(p->stages[p->count - 1].output, lcfm_job_string(p->job, "simulate", "output"));
+  if (!failed && wanted[WANT_TRAIN] && !(failed = add_stage(p, comm, STAGE_TRAIN, &o))) {
+    set_path(p->stages[p->count - 1].output, w->checkpoint);
+    add_input(&p->stages[p->count - 1], w->store);
+  }
+  int first_baseline = o.count;
+  if (!failed && wanted[WANT_TRAIN] && baseline) {
+    baseline_overrides(&o, w, 0);
+    if (!(failed = add_stage(p, comm, STAGE_TRAIN_BASELINE, &o))) {
+      set_path(p->stages[p->count - 1].output, w->baseline_checkpoint);
+      add_input(&p->stages[p->count - 1], w->store);
+    }
+    for (int i = first_baseline; i < o.count; i++) free(o.items[i]);
+    o.count = first_baseline;
+  }
+  if (!failed && wanted[WANT_EMBED] && !(failed = add_stage(p, comm, STAGE_EMBED, &o))) {
+    set_path(p->stages[p->count - 1].output, w->embeddings);
+    add_input(&p->stages[p->count - 1], w->embed_store);
+    add_input(&p->stages[p->count - 1], w->embed_checkpoint);
+  }
+  if (!failed && wanted[WANT_EMBED] && baseline) {
+    baseline_overrides(&o, w, 1);
+    if (!(failed = add_stage(p, comm, STAGE_EMBED_BASELINE, &o))) {
+      set_path(p->stages[p->count - 1].output, w->baseline_embeddings);
+      add_input(&p->stages[p->count - 1], w->embed_store);
+      add_input(&p->stages[p->count - 1], w->baseline_best);
+    }
+    for (int i = first_baseline; i < o.count; i++) free(o.items[i]);
+    o.count = first_baseline;
+  }
+  if (!failed && wanted[WANT_PROBE] && !(failed = add_stage(p, comm, STAGE_PROBE, &o))) {
+    pipeline_stage *s = &p->stages[p->count - 1];
+    set_path(s->output, w->probe_output);
+    add_input(s, w->probe_store);
+    add_input(s, w->probe_embeddings);
+    if (baseline) add_input(s, w->baseline_embeddings);
+  }
+  if (!failed && wanted[WANT_PLOTS] && !(failed = add_stage(p, comm, STAGE_PLOTS, &o))) {
+    pipeline_stage *s = &p->stages[p->count - 1];
+    snprintf(s->output, sizeof s->output, "%.4000s/plots.txt", w->plots_dir);
+    add_input(s, w->probe_output);
+    add_input(s, w->probe_embeddings);
+  }
+  free_overrides(&o);
+  return failed;
+}
+
+/* Rank 0's verdict reaches every rank. */
+static int agree_on(MPI_Comm comm, int problems) {
+  LCFM_CHECK_MPI(MPI_Bcast(&problems, 1, MPI_INT, 0, comm));
+  return problems;
+}
+
+lcfm_pipeline *lcfm_pipeline_plan(MPI_Comm comm, const lcfm_job *job) {
+  int wanted[WANT_COUNT];
+  if (agree_on(comm, parse_stages(job, wanted))) return NULL;
+  int baseline = lcfm_job_bool(job, "run", "baseline");
+  wiring *w = lcfm_malloc(sizeof *w);
+  wire(w, job, wanted, baseline);
+  if (agree_on(comm, check_paths(job, w, wanted, baseline) + check_settings(job, wanted))) {
+    free(w);
+    return NULL;
+  }
+  lcfm_pipeline *p = lcfm_calloc(1, sizeof *p);
+  p->job = job;
+  int failed = build_stages(p, comm, w, wanted, baseline);
+  if (!failed && baseline && (wanted[WANT_TRAIN] || wanted[WANT_EMBED])) {
+    /* The baseline's own model checks (kind-specific settings). */
+    for (int i = 0; i < p->count; i++)
+      if (p->stages[i].kind == STAGE_TRAIN_BASELINE || p->stages[i].kind == STAGE_EMBED_BASELINE) {
+        lcfm_causal_config model;
+        failed += agree_on(comm, lcfm_causal_config_from_job(&model, p->stages[i].job));
+        break;
+      }
+  }
+  set_path(p->record, lcfm_job_string(job, "run", "record"));
+  set_path(p->plots_dir, w->plots_dir);
+  set_path(p->probe_output, wanted[WANT_PROBE] || wanted[WANT_PLOTS] ? w->probe_output : "");
+  set_path(p->embeddings, w->probe_embeddings);
+  set_path(p->store, w->probe_store);
+  free(w);
+  if (failed) {
+    lcfm_pipeline_free(p);
+    return NULL;
+  }
+  return p;
+}
+
+const char *lcfm_pipeline_probe_output(const lcfm_pipeline *p) { return p->probe_output; }
+
+void lcfm_pipeline_free(lcfm_pipeline *p) {
+  if (!p) return;
+  for (int i = 0; i < p->count; i++) lcfm_job_free(p->stages[i].job);
+  free(p);
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""plot_sweep.py: one metric of an `lcfm sweep --collect` table against one grid key.
+
+  /usr/bin/python3 tools/plot_sweep.py SWEEP.h5 --x simulate.K --metric z_star \
+      [--lines simulate.instruments] [--size 2000] --out r2_vs_K.png
+
+--metric is a probe input (raw, z, baseline z, z_star, z_instr: the MLP probe's R^2 mean at
+--size training objects, by default the largest) or wall_seconds. Points that are not done are
+left out; grid keys other than --x and --lines are averaged over (the error bar is their
+standard deviation). Prints the PNG path; a bad argument or table gives one line and exit 1.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+
+def fail(message):
+    print(f"plot_sweep.py: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read_table(path):
+    try:
+        import h5py
+    except ImportError:
+        fail("needs python3-h5py (Debian package)")
+    try:
+        table = h5py.File(path, "r")
+    except OSError as error:
+        fail(f"{path}: cannot open: {error}")
+    with table:
+        if text(table.attrs.get("schema", b"")) != "lcfm-sweep":
+            fail(f"{path}: not a table of lcfm sweep --collect (schema lcfm-sweep)")
+        grid = {key: table["grid"][key][:] for key in table["grid"]}
+        return {
+            "grid": grid,
+            "status": table["points/status"][:],
+            "wall": table["points/wall_seconds"][:],
+            "inputs": [text(x) for x in table["probe/inputs"][:]],
+            "sizes": list(table["probe/sizes"][:]),
+            "r2": table["probe/r2_mean"][:],
+        }
+
+
+def metric_values(t, metric, size):
+    if metric == "wall_seconds":
+        return t["wall"], "wall time (s)"
+    if metric not in t["inputs"]:
+        fail(f"--metric {metric}: not in the table (probe inputs: {', '.join(t['inputs']) or 'none'}; or wall_seconds)")
+    if not t["sizes"]:
+        fail("the table has no probe results (no point is done)")
+    column = len(t["sizes"]) - 1 if size is None else None
+    if size is not None:
+        if size not in t["sizes"]:
+            fail(f"--size {size}: the probe sizes are {', '.join(str(s) for s in t['sizes'])}")
+        column = t["sizes"].index(size)
+    values = t["r2"][:, t["inputs"].index(metric), column]
+    return values, f"R$^2$ of the MLP probe from {metric} ({t['sizes'][column]} training objects)"
+
+
+def grid_key(t, key, option):
+    if key not in t["grid"]:
+        fail(f"{option} {key}: not a grid key of this sweep (grid keys: {', '.join(sorted(t['grid']))})")
+    values = t["grid"][key]
+    if values.dtype.kind in "SO":
+        fail(f"{option} {key}: a string key; plot a numeric one")
+    return values.astype(float)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("table")
+    parser.add_argument("--x", required=True, help="grid key on the x axis (e.g. simulate.K)")
+    parser.add_argument("--metric", required=True, help="probe input (z_star, z_instr, raw, z) or wall_seconds")
+    parser.add_argument("--lines", help="grid key drawn as separate lines")
+    parser.add_argument("--size", type=int, help="probe training size (default: the largest)")
+    parser.add_argument("--out", required=True, help="PNG to write")
+    args = parser.parse_args()
+    t = read_table(args.table)
+    x = grid_key(t, args.x, "--x")
+    lines = grid_key(t, args.lines, "--lines") if args.lines else np.zeros_like(x)
+    values, label = metric_values(t, args.metric, args.size)
+    done = (t["status"] == 2) & np.isfinite(values)
+    if not done.any():
+        fail(f"{args.table}: no point is done yet (see lcfm sweep --collect)")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        fail("needs python3-matplotlib (Debian package)")
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for line in np.unique(lines[done]):
+        chosen = done & (lines == line)
+        xs = np.unique(x[chosen])
+        means = [values[chosen & (x == v)].mean() for v in xs]
+        spread = [values[chosen & (x == v)].std() for v in xs]
+        name = f"{args.lines} = {line:g}" if args.lines else None
+        axes.errorbar(xs, means, yerr=spread, marker="o", capsize=3, label=name)
+    axes.set_xlabel(args.x)
+    axes.set_ylabel(label)
+    missing = int((~done).sum())
+    axes.set_title(f"{args.metric} against {args.x}" + (f" ({missing} point{'s' if missing > 1 else ''} not done)" if missing else ""))
+    if args.lines:
+        axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    try:
+        figure.savefig(args.out, dpi=120)
+    except OSError as error:
+        fail(f"{args.out}: cannot write: {error}")
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
