@@ -1,6 +1,6 @@
 /* bench_nn.c: training-step benchmark of the neural-network engine (issue 3).
  *
- *   bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--native-check]
+ *   bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS]
  *
  * Measures, with N OpenMP threads and N OpenBLAS threads:
  *   - the machine's single-precision GEMM rate (cblas_sgemm, 2048^3, best of several runs): "peak";
@@ -10,7 +10,9 @@
  *     backward, Adam;
  *   - astromer: the Astromer 2 encoder (6 blocks, d 256, 4 heads of 64, ff 128 tanh, no residual,
  *     window 200) on 32 windows: forward, weighted RMSE on probed points, backward, Adam.
- * Prints ms/step (median over steps after one warm-up), GFLOP/s from the analytic FLOP count
+ * --peak skips the GEMM measurement and uses the rate given (for profiling the steps alone).
+ * Prints ms/step (median over steps after one warm-up) and the process CPU time per step (median;
+ * on a loaded machine it moves less than wall time), GFLOP/s from the analytic FLOP count
  * (lcfm_*_flops: forward + backward matrix products), the fraction of the measured GEMM rate, and
  * saved-activation memory per light curve. Lines starting with "RESULT" are parsed by
  * tools/bench_nn.sh.
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lcfm/error.h"
 #include "lcfm/log.h"
@@ -36,6 +39,13 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *x, int n) {
   qsort(x, (size_t)n, sizeof *x, cmp_double);
   return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* CPU seconds used by every thread of this process (spin-waiting included). */
+static double cpu_time(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static double measure_sgemm(void) {
@@ -63,15 +73,15 @@ static double measure_sgemm(void) {
   return best;
 }
 
-static void report(const char *model, double ms, double flops, double peak, size_t act_bytes, size_t scr_bytes,
-                   int sequences, size_t nparams) {
+static void report(const char *model, double ms, double cpu_ms, double flops, double peak, size_t act_bytes,
+                   size_t scr_bytes, int sequences, size_t nparams) {
   double gf = flops / (ms * 1e-3) / 1e9;
-  printf("%-9s %9.1f ms/step  %7.1f GFLOP/s  %5.1f%% of sgemm  %.2f GFLOP/step  activations %.2f MiB/light curve"
+  printf("%-9s %9.1f ms/step (%.1f CPU ms)  %7.1f GFLOP/s  %5.1f%% of sgemm  %.2f GFLOP/step  activations %.2f MiB/light curve"
          " (+ %.2f MiB/light curve scratch)  %zu parameters\n",
-         model, ms, gf, 100 * gf / peak, flops / 1e9, act_bytes / (double)sequences / 1048576.0,
+         model, ms, cpu_ms, gf, 100 * gf / peak, flops / 1e9, act_bytes / (double)sequences / 1048576.0,
          scr_bytes / (double)sequences / 1048576.0, nparams);
-  printf("RESULT %s ms=%.3f gflops=%.3f peak_frac=%.4f act_mib_per_lc=%.4f scratch_mib_per_lc=%.4f\n", model, ms, gf,
-         gf / peak, act_bytes / (double)sequences / 1048576.0, scr_bytes / (double)sequences / 1048576.0);
+  printf("RESULT %s ms=%.3f cpu_ms=%.3f gflops=%.3f peak_frac=%.4f act_mib_per_lc=%.4f scratch_mib_per_lc=%.4f\n",
+         model, ms, cpu_ms, gf, gf / peak, act_bytes / (double)sequences / 1048576.0, scr_bytes / (double)sequences / 1048576.0);
   fflush(stdout);
 }
 
@@ -112,10 +122,10 @@ static void bench_causal(int steps, double peak) {
   float *dz[2] = {lcfm_calloc((size_t)B * L, sizeof(float)), lcfm_calloc((size_t)B * L, sizeof(float))};
   float *scratch = lcfm_malloc(sizeof(float) * lcfm_loss_infonce_scratch_floats(B, L));
   lcfm_adam opt = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
-  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
+  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1)), *cpu = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
   double loss = 0;
   for (int s = 0; s <= steps; s++) {
-    double t0 = lcfm_wtime();
+    double t0 = lcfm_wtime(), c0 = cpu_time();
     lcfm_nn_params_zero_grad(&p);
     const float *z0 = lcfm_causal_encoder_forward(&enc[0], &p, times, values, mask, B, 1, 1, (uint64_t)s);
     const float *z1 = lcfm_causal_encoder_forward(&enc[1], &p, times, values, mask, B, 1, 1, (uint64_t)s);
@@ -127,6 +137,7 @@ static void bench_causal(int steps, double peak) {
     lcfm_causal_encoder_backward(&enc[1], &p, dz[1], 1);
     lcfm_adam_step(&opt, &p);
     ms[s] = (lcfm_wtime() - t0) * 1e3;
+    cpu[s] = (cpu_time() - c0) * 1e3;
   }
   LCFM_CHECK(isfinite(loss), "bench: non-finite causal loss");
   lcfm_nn_check_finite_params(&p, p.params, "parameter");
@@ -136,10 +147,10 @@ static void bench_causal(int steps, double peak) {
   lcfm_nn_memory(&enc[1].acts, &enc[1].scr, &act1, &scr1);
   act += act1, scr += scr1; /* a light curve goes through both encoders */
   printf("causal: 2 encoders x %d light curves (64 triplets), T %d, loss %.4f after %d steps\n", B, T, loss, steps + 1);
-  report("causal", median(ms + 1, steps), 2 * (fwd + bwd), peak, act, scr, B, lcfm_nn_params_count(&p));
+  report("causal", median(ms + 1, steps), median(cpu + 1, steps), 2 * (fwd + bwd), peak, act, scr, B, lcfm_nn_params_count(&p));
   lcfm_causal_encoder_free(&enc[0]), lcfm_causal_encoder_free(&enc[1]);
   lcfm_nn_params_free(&p);
-  free(times), free(values), free(mask), free(star), free(instr), free(dz[0]), free(dz[1]), free(scratch), free(ms);
+  free(times), free(values), free(mask), free(star), free(instr), free(dz[0]), free(dz[1]), free(scratch), free(ms), free(cpu);
 }
 
 static void bench_astromer(int steps, double peak) {
@@ -170,10 +181,10 @@ static void bench_astromer(int steps, double peak) {
   }
   lcfm_astromer_weights(weight, err, valid, B, T);
   lcfm_adam opt = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f};
-  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
+  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1)), *cpu = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
   double loss = 0;
   for (int s = 0; s <= steps; s++) {
-    double t0 = lcfm_wtime();
+    double t0 = lcfm_wtime(), c0 = cpu_time();
     lcfm_nn_params_zero_grad(&p);
     const float *pred = lcfm_astromer_forward(&e, &p, times, values, valid, replace, B, 1, 1, (uint64_t)s);
     memset(dpred, 0, sizeof(float) * n);
@@ -181,6 +192,7 @@ static void bench_astromer(int steps, double peak) {
     lcfm_astromer_backward(&e, &p, dpred, 1);
     lcfm_adam_step(&opt, &p);
     ms[s] = (lcfm_wtime() - t0) * 1e3;
+    cpu[s] = (cpu_time() - c0) * 1e3;
   }
   LCFM_CHECK(isfinite(loss), "bench: non-finite Astromer loss");
   double bwd, fwd = lcfm_astromer_flops(&cfg, B, &bwd);
@@ -188,11 +200,11 @@ static void bench_astromer(int steps, double peak) {
   lcfm_nn_memory(&e.acts, &e.scr, &act, &scr);
   printf("astromer: %d windows of %d, d %d, %d blocks, loss %.4f after %d steps\n", B, T, cfg.d, cfg.blocks, loss,
          steps + 1);
-  report("astromer", median(ms + 1, steps), fwd + bwd, peak, act, scr, B, lcfm_nn_params_count(&p));
+  report("astromer", median(ms + 1, steps), median(cpu + 1, steps), fwd + bwd, peak, act, scr, B, lcfm_nn_params_count(&p));
   lcfm_astromer_free(&e);
   lcfm_nn_params_free(&p);
   free(times), free(values), free(valid), free(replace), free(probed), free(target), free(err), free(weight);
-  free(dpred), free(ms);
+  free(dpred), free(ms), free(cpu);
 }
 
 int main(int argc, char **argv) {
@@ -200,20 +212,24 @@ int main(int argc, char **argv) {
   lcfm_log_init(MPI_COMM_WORLD);
   int threads = 2, steps = 5;
   const char *model = "both";
+  double peak = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+    else if (!strcmp(argv[i], "--peak") && i + 1 < argc) peak = atof(argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both]\n");
+      fprintf(stderr, "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS]\n");
       MPI_Finalize();
       return 2;
     }
   }
   if (steps < 1) steps = 1;
   lcfm_nn_set_threads(threads);
-  double peak = measure_sgemm();
-  printf("threads %d (OpenMP; OpenBLAS single-threaded per panel), measured sgemm peak 2048^3: %.1f GFLOP/s\n", threads, peak);
+  int given = peak > 0;
+  if (!given) peak = measure_sgemm();
+  printf("threads %d (OpenMP; OpenBLAS single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n", threads,
+         given ? "given" : "measured", peak);
   printf("RESULT sgemm gflops=%.3f threads=%d\n", peak, threads);
   if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak);
   if (!strcmp(model, "astromer") || !strcmp(model, "both")) bench_astromer(steps, peak);

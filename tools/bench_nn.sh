@@ -1,29 +1,57 @@
 #!/usr/bin/env bash
 # bench_nn.sh: the engine's training-step benchmark next to PyTorch's, same models, batches and
-# threads (issue 3). Usage: tools/bench_nn.sh [BUILD_DIR (build)] [THREADS (2)] [STEPS (5)]
-# Needs BUILD_DIR/bench_nn (cmake --build BUILD_DIR --target bench_nn) and /usr/bin/python3 with
-# torch. OpenMP, OpenBLAS and torch thread counts are all set to THREADS.
+# threads (issue 3). Usage: tools/bench_nn.sh [BUILD_DIR (build-native)] [THREADS (2)] [STEPS (3)] [ROUNDS (3)]
+# BUILD_DIR is configured, when new, as a Release build with -DLCFM_NATIVE=ON (tools/bench_build.sh
+# says why) and bench_nn is built there. Each round runs BUILD_DIR/bench_nn, then
+# tools/reference/bench_torch.py (/usr/bin/python3 with torch), each timing STEPS steps after a
+# warm-up; alternating the two keeps a shared machine's load from favouring either. Prints every
+# round, then per model the medians over rounds of ms/step (wall) and CPU ms/step (the process's
+# CPU time, all threads; a loaded machine disturbs it less) and of the per-round torch/lcfm ratios.
+# OpenMP, OpenBLAS and torch thread counts are all set to THREADS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-build}
+build=${1:-build-native}
 threads=${2:-2}
-steps=${3:-5}
+steps=${3:-3}
+rounds=${4:-3}
+source "$here/bench_build.sh"
+bench_build "$build" bench_nn
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
-c_out=$("$build/bench_nn" --threads "$threads" --steps "$steps")
-echo "$c_out" | grep -v '^RESULT'
-t_out=$(/usr/bin/python3 "$here/reference/bench_torch.py" --threads "$threads" --steps "$steps")
-echo "$t_out" | grep -v '^RESULT'
-echo
-printf '%-9s %12s %12s %9s %10s %10s %14s\n' model "lcfm ms" "torch ms" speedup "GFLOP/s" "% sgemm" "act MiB/LC"
-for m in causal astromer; do
-  c=$(echo "$c_out" | grep "^RESULT $m ")
-  t=$(echo "$t_out" | grep "^RESULT $m ")
-  cms=$(echo "$c" | sed 's/.* ms=\([^ ]*\).*/\1/')
-  gf=$(echo "$c" | sed 's/.* gflops=\([^ ]*\).*/\1/')
-  pf=$(echo "$c" | sed 's/.* peak_frac=\([^ ]*\).*/\1/')
-  act=$(echo "$c" | sed 's/.* act_mib_per_lc=\([^ ]*\).*/\1/')
-  tms=$(echo "$t" | sed 's/.* ms=\([^ ]*\).*/\1/')
-  awk -v m="$m" -v c="$cms" -v t="$tms" -v g="$gf" -v p="$pf" -v a="$act" 'BEGIN {
-    printf "%-9s %12.1f %12.1f %8.2fx %10.1f %9.1f%% %14.2f\n", m, c, t, t / c, g, 100 * p, a }'
+field() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
+peak=""
+rows=""
+for round in $(seq "$rounds"); do
+  # the GEMM peak is measured once, in the first round
+  c_out=$("$build/bench_nn" --threads "$threads" --steps "$steps" ${peak:+--peak "$peak"})
+  t_out=$(/usr/bin/python3 "$here/reference/bench_torch.py" --threads "$threads" --steps "$steps")
+  [ -n "$peak" ] || peak=$(field "$(echo "$c_out" | grep '^RESULT sgemm ')" gflops)
+  echo "round $round ($(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/load average /')):"
+  echo "$c_out" | grep -v '^RESULT' | grep -v '^threads'
+  echo "$t_out" | grep -v '^RESULT'
+  for m in causal astromer; do
+    c=$(echo "$c_out" | grep "^RESULT $m ")
+    t=$(echo "$t_out" | grep "^RESULT $m ")
+    rows+="$m $(field "$c" ms) $(field "$c" cpu_ms) $(field "$t" ms) $(field "$t" cpu_ms) $(field "$c" gflops)"
+    rows+=" $(field "$c" peak_frac) $(field "$c" act_mib_per_lc)"$'\n'
+  done
 done
+echo
+echo "threads $threads, sgemm peak $peak GFLOP/s (measured with $threads threads), medians of $rounds rounds of $steps steps:"
+printf '%-9s %10s %10s %8s %10s %10s %8s %9s %8s %11s\n' model "lcfm ms" "torch ms" speedup "lcfm CPU" "torch CPU" "CPU x" \
+  "GFLOP/s" "% sgemm" "act MiB/LC"
+echo "$rows" | awk 'NF == 8 { k = ++n[$1]; c[$1, k] = $2; cc[$1, k] = $3; t[$1, k] = $4; tc[$1, k] = $5
+    g[$1, k] = $6; p[$1, k] = $7; a[$1] = $8 }
+  function median(arr, m, k,   i, j, x, s) {
+    for (i = 1; i <= k; i++) s[i] = arr[m, i]
+    for (i = 2; i <= k; i++) { x = s[i]; for (j = i - 1; j >= 1 && s[j] > x; j--) s[j + 1] = s[j]; s[j + 1] = x }
+    return k % 2 ? s[(k + 1) / 2] : (s[k / 2] + s[k / 2 + 1]) / 2 }
+  END {
+    split("causal astromer", models, " ")
+    for (mi = 1; mi <= 2; mi++) {
+      m = models[mi]; k = n[m]
+      if (!k) continue
+      for (i = 1; i <= k; i++) { r[m, i] = t[m, i] / c[m, i]; rc[m, i] = tc[m, i] / cc[m, i] }
+      printf "%-9s %10.1f %10.1f %7.2fx %10.1f %10.1f %7.2fx %9.1f %7.1f%% %11.2f\n", m, median(c, m, k), median(t, m, k),
+        median(r, m, k), median(cc, m, k), median(tc, m, k), median(rc, m, k), median(g, m, k), 100 * median(p, m, k), a[m]
+    } }'

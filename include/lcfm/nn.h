@@ -159,7 +159,7 @@ void lcfm_linear_forward(float *out, const float *inp, const float *w, const flo
 void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                           const float *w, int N, int C, int OC);
 
-/* out, inp [N, C]; mean, rstd [N] saved; w, b [C]. */
+/* out, inp [N, C]; mean, rstd [N] saved; w, b [C]. out may equal inp. */
 void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                             const float *b, int N, int C, float eps);
 void lcfm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -197,6 +197,10 @@ void lcfm_attention_forward(float *out, float *att, const float *qkv, const floa
 void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                              float *scratch, int B, int T, int C, int H);
 size_t lcfm_attention_scratch_floats(int T);
+/* Inference form of lcfm_attention_forward: the same out, without saving probabilities; scratch
+ * [T, T] floats. Runs on the calling thread only (inference parallelises over sequences). */
+void lcfm_attention_infer(float *out, float *scratch, const float *qkv, const float *keymask, int B, int T,
+                          int C, int H);
 
 /* Depthwise 1-D convolution, same padding. out, inp [B, T, C]; w [K, C]; b [C] (may be NULL). */
 void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const float *b, int B, int T,

@@ -142,6 +142,33 @@ void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t 
                     size_t *scratch_bytes);
 
 /* ---------------------------------------------------------------------------------------------
+ * Inference (no gradients): the outputs of *_forward with training = 0, without saving anything
+ * for backward. The encoders' *_infer split the batch into chunks of at most LCFM_NN_INFER_SEQS
+ * sequences and give each chunk, whole, to one OpenMP thread (single-threaded BLAS): a chunk's
+ * temporaries stay in cache and no barrier sits between its layers. Results agree with forward,
+ * and across thread counts, to rounding (the chunk size shapes the matrix products).
+ * ------------------------------------------------------------------------------------------- */
+#define LCFM_NN_INFER_SEQS 8
+
+/* One thread's temporaries for up to S sequences of length T (N = S*T rows). */
+typedef struct {
+  float *x;               /* [N, d] the residual stream, updated in place block by block */
+  float *ln, *ao, *g, *c; /* [N, d] */
+  float *wide;            /* [N, wide]: feed-forward hidden, q|k|v, pointwise-conv or LSTM gates */
+  float *mean, *rstd;     /* [N] layer-norm statistics (not kept) */
+  float *keep;            /* [N] attention key mask of the chunk (Astromer 2) */
+  float *att;             /* [T, T] one head's probabilities */
+  float *pooled;          /* [S, d] */
+} lcfm_nn_infer_ws;
+
+void lcfm_nn_infer_ws_layout(lcfm_nn_infer_ws *w, lcfm_nn_arena *arena, int S, int T, int d, int wide);
+/* x [B, T, d] = block(x) in place (B <= the workspace's S), on the calling thread. */
+void lcfm_conformer_infer(float *x, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                          const lcfm_nn_params *p, const float *mask, int B, int T, lcfm_nn_infer_ws *ws);
+void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg, const lcfm_transformer_params *w,
+                            const lcfm_nn_params *p, const float *keymask, int B, int T, lcfm_nn_infer_ws *ws);
+
+/* ---------------------------------------------------------------------------------------------
  * The causal paper's encoder (DESIGN.md section 6)
  *   x0 = ScalarEmbed(value) + TimeEnc(time)              [B, T, d]
  *   x  = Conformer^blocks(x0, mask)                       [B, T, d]
@@ -175,6 +202,9 @@ typedef struct {
   int B;
   lcfm_nn_scratch s;
   float *lstm_scratch, *dpooled, *dh, *dx[2];
+  lcfm_nn_arena inf;        /* inference workspaces, one per thread (lcfm_causal_encoder_infer) */
+  lcfm_nn_infer_ws *iws;
+  int inf_slots;
 } lcfm_causal_encoder;
 
 void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
@@ -188,6 +218,11 @@ const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_p
 /* When the output is not finite, find the first layer whose output is not and abort naming it
  * ("stellar.block2 output"); otherwise return. Called by forward on its output. */
 void lcfm_causal_encoder_check(const lcfm_causal_encoder *e);
+/* The z of forward with training = 0, through the inference path (see above): returns z
+ * [B, latent] (inside e). Nothing for backward is kept; a non-finite z reruns forward to name the
+ * layer. B <= max_batch. */
+const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p, const float *times,
+                                       const float *values, const float *mask, int B);
 /* Accumulate parameter gradients for dz [B, latent]. */
 void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz,
                                   int training);
@@ -230,6 +265,9 @@ typedef struct {
   int B;
   lcfm_nn_scratch s;
   float *dx[2];
+  lcfm_nn_arena inf; /* inference workspaces, one per thread */
+  lcfm_nn_infer_ws *iws;
+  int inf_slots;
 } lcfm_astromer;
 
 void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,
@@ -242,6 +280,13 @@ const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, co
                                    const float *values, const float *valid, const float *replace,
                                    int B, int training, uint64_t seed, uint64_t step);
 void lcfm_astromer_check(const lcfm_astromer *e);
+/* Astromer 2's per-layer embeddings through the inference path (forward with training = 0, no
+ * pretraining head): out [B, blocks + 1, d], layer 0 the input embedding x0 and layer l the output
+ * of block l - 1, each averaged over the steps with valid != 0 (weighted by valid; 0 for a window
+ * without any). A non-finite value reruns forward to name the layer. B <= max_batch. */
+void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, const float *times,
+                                     const float *values, const float *valid, const float *replace, int B,
+                                     float *out);
 void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dpred, int training);
 double lcfm_astromer_flops(const lcfm_astromer_config *cfg, int B, double *backward);
 

@@ -136,7 +136,10 @@ void lcfm_causal_embed(lcfm_causal_model *m, const float *times, const float *va
                        const float **z_star, const float **z_instr) {
   size_t n = (size_t)rows * (size_t)m->cfg.T;
   for (size_t i = 0; i < n; i++) m->masked_values[i] = values[i] * mask[i];
-  for (int e = 0; e < m->encoders; e++) m->z[e] = encode(m, e, times, values, mask, rows, 0, 0, 0);
+  for (int e = 0; e < m->encoders; e++)
+    m->z[e] = m->cfg.encoder == LCFM_ENCODER_CONFORMER /* the engine's path without saved activations */
+                  ? lcfm_causal_encoder_infer(&m->conformer[e], &m->params, times, values, mask, rows)
+                  : encode(m, e, times, values, mask, rows, 0, 0, 0);
   *z_star = m->z[0];
   *z_instr = m->encoders > 1 ? m->z[1] : NULL;
 }

@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <omp.h>
+#include <string.h>
 
 #include "lcfm/error.h"
 #include "lcfm/nn.h"
@@ -12,6 +13,62 @@
 
 size_t lcfm_attention_scratch_floats(int T) {
   return (size_t)lcfm_nn_threads() * (size_t)T * (size_t)T + 64;
+}
+
+/* Masked softmax of one row of scores in place. keep[j] == 0 gives probability exactly 0; a row
+ * whose keys are all masked becomes 0 and the function returns 0 (1 otherwise). Every loop is
+ * branch-free so that it vectorises (the max as a select-reduction, exp through lcfm_nn_expf). */
+static int softmax_row(float *row, const float *keep, int T) {
+  float mx = -INFINITY;
+  if (keep) {
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < T; j++) {
+      float v = keep[j] != 0.0f ? row[j] : -INFINITY;
+      mx = v > mx ? v : mx;
+    }
+  } else {
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
+  }
+  if (mx == -INFINITY) { /* every key masked: the row attends to nothing */
+    memset(row, 0, sizeof(float) * (size_t)T);
+    return 0;
+  }
+  float sum = 0.0f;
+  if (keep) {
+    /* a select, not a product with keep: exactly 0 on a masked key whatever its score */
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < T; j++) {
+      float e = keep[j] != 0.0f ? lcfm_nn_expf(row[j] - mx) : 0.0f;
+      row[j] = e;
+      sum += e;
+    }
+  } else {
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < T; j++) {
+      float e = lcfm_nn_expf(row[j] - mx);
+      row[j] = e;
+      sum += e;
+    }
+  }
+  float inv = 1.0f / sum;
+#pragma omp simd
+  for (int j = 0; j < T; j++) row[j] *= inv;
+  return 1;
+}
+
+/* One (sequence, head) pair: p [T, T] = softmax(q k^T / sqrt(D)), o [T, D] (row stride ldo) = p v.
+ * q, k, v are strided views (row stride ld) of the packed qkv. */
+static void attention_head_forward(float *o, int ldo, float *p, const float *q, const float *k, const float *v,
+                                   int ld, const float *keep, int T, int D, float scale) {
+  lcfm_nn_gemm(0, 1, T, T, D, scale, q, ld, k, ld, 0.0f, p, T);
+  int any = 0;
+  for (int i = 0; i < T; i++) any |= softmax_row(p + (size_t)i * T, keep, T);
+  if (any) {
+    lcfm_nn_gemm(0, 0, T, D, T, 1.0f, p, T, v, ld, 0.0f, o, ldo);
+  } else {
+    for (int i = 0; i < T; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * (size_t)D);
+  }
 }
 
 void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B,
@@ -23,50 +80,21 @@ void lcfm_attention_forward(float *out, float *att, const float *qkv, const floa
   for (int bh = 0; bh < B * H; bh++) {
     int b = bh / H, h = bh % H;
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
-    const float *k = q + C, *v = q + 2 * C;
-    const float *km = keymask ? keymask + (size_t)b * T : NULL;
-    float *p = att + (size_t)bh * T * T;
-    lcfm_nn_gemm(0, 1, T, T, D, scale, q, C3, k, C3, 0.0f, p, T);
-    int any = 0;
-    for (int i = 0; i < T; i++) {
-      float *row = p + (size_t)i * T;
-      float mx = -INFINITY;
-      for (int j = 0; j < T; j++) {
-        if (km && km[j] == 0.0f) continue;
-        mx = row[j] > mx ? row[j] : mx;
-      }
-      if (mx == -INFINITY) { /* every key masked: the row attends to nothing */
-        for (int j = 0; j < T; j++) row[j] = 0.0f;
-        continue;
-      }
-      any = 1;
-      float sum = 0.0f;
-      if (km) {
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < T; j++) {
-          float e = km[j] != 0.0f ? lcfm_nn_expf(row[j] - mx) : 0.0f;
-          row[j] = e;
-          sum += e;
-        }
-      } else {
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < T; j++) {
-          float e = lcfm_nn_expf(row[j] - mx);
-          row[j] = e;
-          sum += e;
-        }
-      }
-      float inv = 1.0f / sum;
-#pragma omp simd
-      for (int j = 0; j < T; j++) row[j] *= inv;
-    }
-    float *o = out + (size_t)b * T * C + (size_t)h * D;
-    if (any) {
-      lcfm_nn_gemm(0, 0, T, D, T, 1.0f, p, T, v, C3, 0.0f, o, C);
-    } else {
-      for (int i = 0; i < T; i++)
-        for (int d = 0; d < D; d++) o[(size_t)i * C + d] = 0.0f;
-    }
+    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, att + (size_t)bh * T * T, q, q + C, q + 2 * C,
+                           C3, keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
+  }
+}
+
+void lcfm_attention_infer(float *out, float *scratch, const float *qkv, const float *keymask, int B, int T, int C,
+                          int H) {
+  LCFM_CHECK(C % H == 0, "nn: attention width %d is not a multiple of %d heads", C, H);
+  int D = C / H, C3 = 3 * C;
+  float scale = 1.0f / sqrtf((float)D);
+  for (int bh = 0; bh < B * H; bh++) {
+    int b = bh / H, h = bh % H;
+    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
+    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, scratch, q, q + C, q + 2 * C, C3,
+                           keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
   }
 }
 

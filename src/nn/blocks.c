@@ -367,3 +367,89 @@ void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, cons
   qkv_bias_backward(GW(w->qkv.b), s->t0, N, d);
   if (dinp && cfg->residual) lcfm_nn_axpy(dinp, 1.0f, g, nd);
 }
+
+/* ----------------------------------------------------------------------------------------------
+ * Inference path: one chunk of sequences on the calling thread, nothing saved for backward
+ * -------------------------------------------------------------------------------------------- */
+
+void lcfm_nn_infer_ws_layout(lcfm_nn_infer_ws *w, lcfm_nn_arena *arena, int S, int T, int d, int wide) {
+  size_t N = (size_t)S * T, nd = N * d;
+  w->x = take(arena, nd);
+  w->ln = take(arena, nd);
+  w->ao = take(arena, nd);
+  w->g = take(arena, nd);
+  w->c = take(arena, nd);
+  w->wide = take(arena, N * (size_t)wide);
+  w->mean = take(arena, N);
+  w->rstd = take(arena, N);
+  w->keep = take(arena, N);
+  w->att = take(arena, (size_t)T * T);
+  w->pooled = take(arena, (size_t)S * d);
+}
+
+/* x [N, OC] += alpha (a [N, C] w^T + b): the bias first, then one GEMM accumulating into x, so the
+ * module's output never needs a buffer of its own. */
+static void linear_residual(float *x, float alpha, const float *a, const float *w, const float *b, int N, int C,
+                            int OC) {
+  if (b) {
+    for (int n = 0; n < N; n++) {
+      float *row = x + (size_t)n * OC;
+#pragma omp simd
+      for (int c = 0; c < OC; c++) row[c] += alpha * b[c];
+    }
+  }
+  lcfm_nn_gemm(0, 1, N, OC, C, alpha, a, C, w, C, 1.0f, x, OC);
+}
+
+/* x += alpha fc2(act(fc1(LN(x)))) */
+static void ffn_infer(float *x, float alpha, lcfm_nn_lin ln, lcfm_nn_lin fc1, lcfm_nn_lin fc2, lcfm_nn_act act,
+                      const lcfm_nn_params *p, int N, int d, int ff, lcfm_nn_infer_ws *ws) {
+  lcfm_layernorm_forward(ws->ln, ws->mean, ws->rstd, x, PW(ln.w), PW(ln.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(ws->wide, ws->ln, PW(fc1.w), PW(fc1.b), N, d, ff);
+  act_forward(act, ws->wide, ws->wide, (size_t)N * ff);
+  linear_residual(x, alpha, ws->wide, PW(fc2.w), PW(fc2.b), N, ff, d);
+}
+
+void lcfm_conformer_infer(float *x, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                          const lcfm_nn_params *p, const float *mask, int B, int T, lcfm_nn_infer_ws *ws) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
+  size_t nd = (size_t)N * d;
+  ffn_infer(x, 0.5f, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, N, d, ff, ws);
+  /* self-attention */
+  lcfm_layernorm_forward(ws->ln, ws->mean, ws->rstd, x, PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(ws->wide, ws->ln, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_attention_infer(ws->ao, ws->att, ws->wide, mask, B, T, d, H);
+  linear_residual(x, 1.0f, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  /* convolution module */
+  lcfm_layernorm_forward(ws->ln, ws->mean, ws->rstd, x, PW(w->conv_ln.w), PW(w->conv_ln.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(ws->wide, ws->ln, PW(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
+  lcfm_glu_forward(ws->g, ws->wide, N, d);
+  lcfm_nn_mask_rows(ws->g, mask, N, d);
+  lcfm_dwconv_forward(ws->c, ws->g, PW(w->dw.w), PW(w->dw.b), B, T, d, K);
+  lcfm_layernorm_forward(ws->c, ws->mean, ws->rstd, ws->c, PW(w->conv_norm.w), PW(w->conv_norm.b), N, d,
+                         LCFM_NN_LN_EPS);
+  lcfm_swish_forward(ws->c, ws->c, nd);
+  linear_residual(x, 1.0f, ws->c, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
+  ffn_infer(x, 0.5f, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, N, d, ff, ws);
+  lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->out_ln.w), PW(w->out_ln.b), N, d, LCFM_NN_LN_EPS);
+}
+
+void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg, const lcfm_transformer_params *w,
+                            const lcfm_nn_params *p, const float *keymask, int B, int T, lcfm_nn_infer_ws *ws) {
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  lcfm_linear_forward(ws->wide, x, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_attention_infer(ws->ao, ws->att, ws->wide, keymask, B, T, d, H);
+  /* r1 = proj(attention) (+ x); x is free once q, k, v are computed */
+  if (cfg->residual)
+    linear_residual(x, 1.0f, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  else
+    lcfm_linear_forward(x, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->ln1.w), PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(ws->wide, x, PW(w->fc1.w), PW(w->fc1.b), N, d, ff);
+  act_forward(cfg->act, ws->wide, ws->wide, (size_t)N * ff);
+  if (cfg->residual)
+    linear_residual(x, 1.0f, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  else
+    lcfm_linear_forward(x, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
+}

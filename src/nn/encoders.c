@@ -1,6 +1,7 @@
 /* encoders.c: the causal paper's Conformer-LSTM encoder and the Astromer 2 encoder, composed from
  * the blocks of blocks.c (equations in include/lcfm/nn_models.h). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,40 @@ static int all_finite(const float *x, size_t n) {
 #pragma omp parallel for simd reduction(& : ok) schedule(static)
   for (size_t i = 0; i < n; i++) ok &= isfinite(x[i]) ? 1 : 0;
   return ok;
+}
+
+/* Inference workspaces: one per OpenMP thread, for chunks of at most `seqs` sequences. */
+static lcfm_nn_infer_ws *infer_alloc(lcfm_nn_arena *arena, int *slots, int seqs, int T, int d, int wide) {
+  *slots = lcfm_nn_threads();
+  lcfm_nn_infer_ws *ws = lcfm_calloc((size_t)*slots, sizeof *ws);
+  for (int pass = 0; pass < 2; pass++) { /* counting pass, then the real pointers */
+    for (int i = 0; i < *slots; i++) lcfm_nn_infer_ws_layout(&ws[i], arena, seqs, T, d, wide);
+    if (pass == 0) lcfm_nn_arena_alloc(arena);
+  }
+  return ws;
+}
+
+/* Sequences per inference chunk: at most `cap`, fewer when that would leave threads idle. */
+static int infer_chunk(int B, int threads, int cap) {
+  int even = (B + threads - 1) / threads;
+  int S = even < cap ? even : cap;
+  return S > 0 ? S : 1;
+}
+
+typedef void (*infer_chunk_fn)(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws);
+
+/* Run fn over chunks of S sequences of the batch, each chunk whole on one thread (dynamic
+ * schedule: a thread slowed by other work on its core just takes fewer chunks). */
+static void infer_chunks(infer_chunk_fn fn, void *ctx, int B, int slots, lcfm_nn_infer_ws *ws) {
+  int nt = lcfm_nn_threads() < slots ? lcfm_nn_threads() : slots;
+  int S = infer_chunk(B, nt, LCFM_NN_INFER_SEQS);
+  int chunks = (B + S - 1) / S;
+  if (nt <= 1 || chunks == 1) {
+    for (int c = 0; c < chunks; c++) fn(ctx, c * S, B - c * S < S ? B - c * S : S, &ws[0]);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int c = 0; c < chunks; c++) fn(ctx, c * S, B - c * S < S ? B - c * S : S, &ws[omp_get_thread_num()]);
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -91,11 +126,17 @@ void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e) {
   lcfm_nn_arena_alloc(&e->acts);
   lcfm_nn_arena_alloc(&e->scr);
   causal_layout(e);
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int wide = 4 * c->d > c->ff ? 4 * c->d : c->ff; /* LSTM gates 4d cover q|k|v 3d and GLU 2d */
+  int seqs = c->max_batch < LCFM_NN_INFER_SEQS ? c->max_batch : LCFM_NN_INFER_SEQS;
+  e->iws = infer_alloc(&e->inf, &e->inf_slots, seqs, c->T, c->d, wide);
 }
 
 void lcfm_causal_encoder_free(lcfm_causal_encoder *e) {
   lcfm_nn_arena_free(&e->acts);
   lcfm_nn_arena_free(&e->scr);
+  lcfm_nn_arena_free(&e->inf);
+  free(e->iws);
   free(e->blk);
   free(e->ba);
   memset(e, 0, sizeof *e);
@@ -121,6 +162,43 @@ const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_p
   lcfm_meanpool_forward(e->pooled, e->lstm_out, mask, B, T, d);
   lcfm_linear_forward(e->z, e->pooled, PW(e->head.w), PW(e->head.b), B, d, c->latent);
   if (!all_finite(e->z, (size_t)B * c->latent)) lcfm_causal_encoder_check(e);
+  return e->z;
+}
+
+typedef struct {
+  lcfm_causal_encoder *e;
+  const lcfm_nn_params *p;
+  const float *times, *values, *mask;
+} causal_infer_ctx;
+
+/* Sequences b0 .. b0+S-1 through the whole encoder; writes their rows of e->z. */
+static void causal_infer_chunk(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws) {
+  const causal_infer_ctx *k = ctx;
+  lcfm_causal_encoder *e = k->e;
+  const lcfm_nn_params *p = k->p;
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int T = c->T, d = c->d, N = S * T;
+  size_t first = (size_t)b0 * T;
+  const float *mask = k->mask ? k->mask + first : NULL;
+  lcfm_timeenc_forward(ws->x, k->times + first, N, d);
+  lcfm_scalar_embed_forward(ws->x, k->values + first, PW(e->embed.w), PW(e->embed.b), N, d, 1);
+  for (int i = 0; i < c->blocks; i++) lcfm_conformer_infer(ws->x, &e->bcfg, &e->blk[i], p, mask, S, T, ws);
+  /* LSTM: hidden states into ao, gates into wide, cells into c */
+  lcfm_lstm_forward(ws->ao, ws->wide, ws->c, ws->x, PW(e->w_ih), PW(e->w_hh), PW(e->b_ih), PW(e->b_hh), S, T, d, d);
+  lcfm_meanpool_forward(ws->pooled, ws->ao, mask, S, T, d);
+  lcfm_linear_forward(e->z + (size_t)b0 * c->latent, ws->pooled, PW(e->head.w), PW(e->head.b), S, d, c->latent);
+}
+
+const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p, const float *times,
+                                       const float *values, const float *mask, int B) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  LCFM_CHECK(B > 0 && B <= c->max_batch, "nn: %s: batch %d outside 1..%d", e->name, B, c->max_batch);
+  causal_infer_ctx ctx = {e, p, times, values, mask};
+  infer_chunks(causal_infer_chunk, &ctx, B, e->inf_slots, e->iws);
+  if (!all_finite(e->z, (size_t)B * c->latent)) {
+    lcfm_causal_encoder_forward(e, p, times, values, mask, B, 0, 0, 0); /* aborts naming the layer */
+    LCFM_FATAL("nn: %s: non-finite latent from the inference path only", e->name);
+  }
   return e->z;
 }
 
@@ -236,11 +314,17 @@ void lcfm_astromer_alloc(lcfm_astromer *e) {
   lcfm_nn_arena_alloc(&e->acts);
   lcfm_nn_arena_alloc(&e->scr);
   astromer_layout(e);
+  const lcfm_astromer_config *c = &e->cfg;
+  int wide = 3 * c->d > c->ff ? 3 * c->d : c->ff;
+  int seqs = c->max_batch < LCFM_NN_INFER_SEQS ? c->max_batch : LCFM_NN_INFER_SEQS;
+  e->iws = infer_alloc(&e->inf, &e->inf_slots, seqs, c->T, c->d, wide);
 }
 
 void lcfm_astromer_free(lcfm_astromer *e) {
   lcfm_nn_arena_free(&e->acts);
   lcfm_nn_arena_free(&e->scr);
+  lcfm_nn_arena_free(&e->inf);
+  free(e->iws);
   free(e->blk);
   free(e->ba);
   memset(e, 0, sizeof *e);
@@ -269,6 +353,67 @@ const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, co
   lcfm_linear_forward(e->pred, e->head_in, PW(e->head.w), PW(e->head.b), N, d, 1);
   if (!all_finite(e->pred, (size_t)N)) lcfm_astromer_check(e);
   return e->pred;
+}
+
+/* out (rows `stride` apart) = the valid-weighted mean over time of x [S, T, d]; 0 for a sequence
+ * without a valid step. */
+static void masked_time_mean(float *out, int stride, const float *x, const float *valid, int S, int T, int d) {
+  for (int b = 0; b < S; b++) {
+    float *o = out + (size_t)b * stride;
+    double n = 0;
+    memset(o, 0, sizeof(float) * (size_t)d);
+    for (int t = 0; t < T; t++) {
+      float v = valid ? valid[(size_t)b * T + t] : 1.0f;
+      if (v == 0.0f) continue;
+      n += v;
+      const float *row = x + ((size_t)b * T + t) * d;
+#pragma omp simd
+      for (int j = 0; j < d; j++) o[j] += v * row[j];
+    }
+    for (int j = 0; j < d; j++) o[j] = n > 0 ? (float)(o[j] / n) : 0.0f;
+  }
+}
+
+typedef struct {
+  lcfm_astromer *e;
+  const lcfm_nn_params *p;
+  const float *times, *values, *valid, *replace;
+  float *out;
+} astromer_infer_ctx;
+
+static void astromer_infer_chunk(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws) {
+  const astromer_infer_ctx *k = ctx;
+  lcfm_astromer *e = k->e;
+  const lcfm_nn_params *p = k->p;
+  const lcfm_astromer_config *c = &e->cfg;
+  int T = c->T, d = c->d, N = S * T, layers = c->blocks + 1;
+  size_t first = (size_t)b0 * T;
+  const float *valid = k->valid ? k->valid + first : NULL, *replace = k->replace + first;
+  lcfm_scalar_embed_forward(ws->x, k->values + first, PW(e->embed.w), PW(e->embed.b), N, d, 0);
+  lcfm_masktoken_forward(ws->x, ws->x, PW(e->mask_token), replace, N, d);
+  lcfm_timeenc_forward(ws->ln, k->times + first, N, d);
+  lcfm_nn_axpy(ws->x, 1.0f, ws->ln, (size_t)N * d);
+  for (int n = 0; n < N; n++) ws->keep[n] = (valid ? valid[n] : 1.0f) * (1.0f - replace[n]);
+  float *out = k->out + (size_t)b0 * layers * d;
+  masked_time_mean(out, layers * d, ws->x, valid, S, T, d);
+  for (int i = 0; i < c->blocks; i++) {
+    lcfm_transformer_infer(ws->x, &e->bcfg, &e->blk[i], p, ws->keep, S, T, ws);
+    masked_time_mean(out + (size_t)(i + 1) * d, layers * d, ws->x, valid, S, T, d);
+  }
+}
+
+void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, const float *times,
+                                     const float *values, const float *valid, const float *replace, int B,
+                                     float *out) {
+  const lcfm_astromer_config *c = &e->cfg;
+  LCFM_CHECK(B > 0 && B <= c->max_batch, "nn: %s: batch %d outside 1..%d", e->name, B, c->max_batch);
+  astromer_infer_ctx ctx = {e, p, times, values, valid, replace, out};
+  infer_chunks(astromer_infer_chunk, &ctx, B, e->inf_slots, e->iws);
+  if (!all_finite(out, (size_t)B * (c->blocks + 1) * c->d)) {
+    lcfm_astromer_forward(e, p, times, values, valid, replace, B, 0, 0, 0);
+    lcfm_astromer_check(e); /* aborts naming the layer */
+    LCFM_FATAL("nn: %s: non-finite embedding from the inference path only", e->name);
+  }
 }
 
 void lcfm_astromer_check(const lcfm_astromer *e) {
