@@ -1,6 +1,6 @@
 /* bench_nn.c: training-step benchmark of the neural-network engine (issue 3).
  *
- *   bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS]
+ *   bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]
  *
  * Measures, with N OpenMP threads and N OpenBLAS threads:
  *   - the machine's single-precision GEMM rate (cblas_sgemm, 2048^3, best of several runs): "peak";
@@ -10,7 +10,8 @@
  *     backward, Adam;
  *   - astromer: the Astromer 2 encoder (6 blocks, d 256, 4 heads of 64, ff 128 tanh, no residual,
  *     window 200) on 32 windows: forward, weighted RMSE on probed points, backward, Adam.
- * --peak skips the GEMM measurement and uses the rate given (for profiling the steps alone).
+ * --peak skips the GEMM measurement and uses the rate given (for profiling the steps alone);
+ * --triplets changes the causal batch (64 triplets by default, the paper's).
  * Prints ms/step (median over steps after one warm-up) and the process CPU time per step (median;
  * on a loaded machine it moves less than wall time), GFLOP/s from the analytic FLOP count
  * (lcfm_*_flops: forward + backward matrix products), the fraction of the measured GEMM rate, and
@@ -85,8 +86,8 @@ static void report(const char *model, double ms, double cpu_ms, double flops, do
   fflush(stdout);
 }
 
-static void bench_causal(int steps, double peak) {
-  const int triplets = 64, B = 3 * triplets;
+static void bench_causal(int steps, double peak, int triplets) {
+  const int B = 3 * triplets;
   lcfm_causal_encoder_config cfg = lcfm_causal_encoder_defaults();
   cfg.max_batch = B;
   cfg.T = 100;
@@ -146,7 +147,8 @@ static void bench_causal(int steps, double peak) {
   lcfm_nn_memory(&enc[0].acts, &enc[0].scr, &act, &scr);
   lcfm_nn_memory(&enc[1].acts, &enc[1].scr, &act1, &scr1);
   act += act1, scr += scr1; /* a light curve goes through both encoders */
-  printf("causal: 2 encoders x %d light curves (64 triplets), T %d, loss %.4f after %d steps\n", B, T, loss, steps + 1);
+  printf("causal: 2 encoders x %d light curves (%d triplets), T %d, loss %.4f after %d steps\n", B, triplets, T, loss,
+         steps + 1);
   report("causal", median(ms + 1, steps), median(cpu + 1, steps), 2 * (fwd + bwd), peak, act, scr, B, lcfm_nn_params_count(&p));
   lcfm_causal_encoder_free(&enc[0]), lcfm_causal_encoder_free(&enc[1]);
   lcfm_nn_params_free(&p);
@@ -213,25 +215,28 @@ int main(int argc, char **argv) {
   int threads = 2, steps = 5;
   const char *model = "both";
   double peak = 0;
+  int triplets = 64;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
     else if (!strcmp(argv[i], "--peak") && i + 1 < argc) peak = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--triplets") && i + 1 < argc) triplets = atoi(argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS]\n");
+      fprintf(stderr, "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]\n");
       MPI_Finalize();
       return 2;
     }
   }
   if (steps < 1) steps = 1;
+  if (triplets < 1) triplets = 1;
   lcfm_nn_set_threads(threads);
   int given = peak > 0;
   if (!given) peak = measure_sgemm();
   printf("threads %d (OpenMP; OpenBLAS single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n", threads,
          given ? "given" : "measured", peak);
   printf("RESULT sgemm gflops=%.3f threads=%d\n", peak, threads);
-  if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak);
+  if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak, triplets);
   if (!strcmp(model, "astromer") || !strcmp(model, "both")) bench_astromer(steps, peak);
   MPI_Finalize();
   return 0;

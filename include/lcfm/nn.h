@@ -185,6 +185,10 @@ void lcfm_glu_backward(float *dinp, const float *dout, const float *inp, int N, 
  * counter identifies the call (e.g. step * 1024 + layer number) so every draw is reproducible. */
 void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, int training,
                           uint64_t seed, uint64_t counter);
+/* The same for elements first .. first+n-1 of a call over more elements (a part of a batch): the
+ * decisions are exactly those the whole call would make for them. */
+void lcfm_dropout_forward_at(float *out, float *mask, const float *inp, size_t n, float p, int training,
+                             uint64_t seed, uint64_t counter, uint64_t first);
 /* dinp += dout * mask (or += dout when dropout was off). */
 void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, float p,
                            int training);

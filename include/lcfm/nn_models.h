@@ -169,6 +169,23 @@ void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg, const 
                             const lcfm_nn_params *p, const float *keymask, int B, int T, lcfm_nn_infer_ws *ws);
 
 /* ---------------------------------------------------------------------------------------------
+ * Training in chunks: an encoder's blocks run forward and backward over chunks of
+ * LCFM_NN_TRAIN_SEQS sequences, each chunk whole on one OpenMP thread (dynamic schedule,
+ * single-threaded BLAS), saving activations at the chunk's rows of the full-batch layout. Each
+ * chunk accumulates its parameter gradients into a buffer of its own; the buffers are summed into
+ * the table in chunk order, so the result does not depend on which thread ran which chunk. One
+ * parallel region per pass instead of one per layer: no barrier between layers, and a thread
+ * slowed by other work on its core simply takes fewer chunks.
+ * ------------------------------------------------------------------------------------------- */
+#define LCFM_NN_TRAIN_SEQS 8
+
+/* One thread's backward scratch for a chunk. */
+typedef struct {
+  lcfm_nn_scratch s; /* the blocks' scratch for LCFM_NN_TRAIN_SEQS sequences */
+  float *dx[2];      /* [S*T, d] gradient flowing between blocks */
+} lcfm_nn_chunk_ws;
+
+/* ---------------------------------------------------------------------------------------------
  * The causal paper's encoder (DESIGN.md section 6)
  *   x0 = ScalarEmbed(value) + TimeEnc(time)              [B, T, d]
  *   x  = Conformer^blocks(x0, mask)                       [B, T, d]
@@ -200,8 +217,12 @@ typedef struct {
   float *lstm_out, *gates, *cell, *pooled, *z;
   const float *times, *values, *mask; /* inputs of the last forward (caller keeps them alive) */
   int B;
-  lcfm_nn_scratch s;
-  float *lstm_scratch, *dpooled, *dh, *dx[2];
+  float *lstm_scratch, *dpooled, *dh;
+  float *dxl;               /* [B, T, d] gradient reaching the last block's output */
+  lcfm_nn_chunk_ws *tws;    /* training chunks: one scratch per thread (trn_slots) */
+  int trn_slots, chunks;
+  float **cgrad;            /* per chunk: gradients of the tensors at offsets grad_lo .. grad_hi-1 */
+  size_t grad_lo, grad_hi;  /* the embedding's and blocks' tensors */
   lcfm_nn_arena inf;        /* inference workspaces, one per thread (lcfm_causal_encoder_infer) */
   lcfm_nn_infer_ws *iws;
   int inf_slots;

@@ -6,9 +6,10 @@
 
 #include "lcfm/error.h"
 #include "lcfm/nn_models.h"
+#include "nn_internal.h"
 
 #define PW(off) (p->params + (off))
-#define GW(off) (p->grads + (off))
+#define GW(off) (gd.g + ((off) - gd.base))
 
 /* db [3d] += column sums of dqkv [N, 3d], except the key columns d..2d: softmax is invariant to
  * a shift of all scores of a query, so the key bias has an exactly zero gradient. Computed, it
@@ -113,8 +114,8 @@ static void ffn_forward(lcfm_nn_ffn_acts *a, float *y, const float *inp, lcfm_nn
 
 /* dinp += d/d inp given dy = d/d y. Uses s->t0, t1, t2. */
 static void ffn_backward(float *dinp, const float *dy, const lcfm_nn_ffn_acts *a, const float *inp,
-                         lcfm_nn_lin ln, lcfm_nn_lin fc1, lcfm_nn_lin fc2, lcfm_nn_act act, lcfm_nn_params *p,
-                         int N, int d, int ff, lcfm_nn_scratch *s) {
+                         lcfm_nn_lin ln, lcfm_nn_lin fc1, lcfm_nn_lin fc2, lcfm_nn_act act, const lcfm_nn_params *p,
+                         lcfm_nn_gdest gd, int N, int d, int ff, lcfm_nn_scratch *s) {
   size_t nf = (size_t)N * ff, nd = (size_t)N * d;
   lcfm_nn_zero(s->t0, nf);
   lcfm_linear_backward(s->t0, GW(fc2.w), GW(fc2.b), dy, a->a, PW(fc2.w), N, ff, d);
@@ -186,17 +187,51 @@ void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_con
   a->o_rstd = take(arena, (size_t)N);
 }
 
+/* ptr moved on by `rows` rows of `width` floats (NULL stays NULL: buffers of unused dropout). */
+static float *rows_on(float *ptr, size_t rows, size_t width) { return ptr ? ptr + rows * width : NULL; }
+
+static lcfm_nn_ffn_acts ffn_acts_at(const lcfm_nn_ffn_acts *a, size_t rows, int d, int ff) {
+  lcfm_nn_ffn_acts v = {rows_on(a->ln, rows, d), rows_on(a->mean, rows, 1), rows_on(a->rstd, rows, 1),
+                        rows_on(a->h, rows, ff), rows_on(a->a, rows, ff), rows_on(a->drop, rows, d)};
+  return v;
+}
+
+lcfm_conformer_acts lcfm_conformer_acts_at(const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, int T,
+                                           int b0) {
+  size_t r = (size_t)b0 * T, d = (size_t)cfg->d;
+  lcfm_conformer_acts v;
+  v.ffn1 = ffn_acts_at(&a->ffn1, r, cfg->d, cfg->ff);
+  v.ffn2 = ffn_acts_at(&a->ffn2, r, cfg->d, cfg->ff);
+  v.x1 = rows_on(a->x1, r, d), v.x2 = rows_on(a->x2, r, d), v.x3 = rows_on(a->x3, r, d), v.x4 = rows_on(a->x4, r, d);
+  v.m_ln = rows_on(a->m_ln, r, d), v.m_mean = rows_on(a->m_mean, r, 1), v.m_rstd = rows_on(a->m_rstd, r, 1);
+  v.qkv = rows_on(a->qkv, r, 3 * d), v.att = rows_on(a->att, r, (size_t)cfg->heads * T);
+  v.ao = rows_on(a->ao, r, d), v.m_drop = rows_on(a->m_drop, r, d);
+  v.c_ln = rows_on(a->c_ln, r, d), v.c_mean = rows_on(a->c_mean, r, 1), v.c_rstd = rows_on(a->c_rstd, r, 1);
+  v.pw1 = rows_on(a->pw1, r, 2 * d), v.glu = rows_on(a->glu, r, d), v.dw = rows_on(a->dw, r, d);
+  v.nrm = rows_on(a->nrm, r, d), v.n_mean = rows_on(a->n_mean, r, 1), v.n_rstd = rows_on(a->n_rstd, r, 1);
+  v.sw = rows_on(a->sw, r, d), v.c_drop = rows_on(a->c_drop, r, d);
+  v.out = rows_on(a->out, r, d), v.o_mean = rows_on(a->o_mean, r, 1), v.o_rstd = rows_on(a->o_rstd, r, 1);
+  return v;
+}
+
 void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
                             const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
                             const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
                             lcfm_nn_scratch *s) {
+  lcfm_conformer_forward_at(a, cfg, w, p, inp, mask, B, T, training, seed, counter, s, 0);
+}
+
+void lcfm_conformer_forward_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                               const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
+                               const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
+                               lcfm_nn_scratch *s, size_t first_row) {
   int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
-  size_t nd = (size_t)N * d;
+  size_t nd = (size_t)N * d, first = first_row * (size_t)d;
   float pd = cfg->dropout;
   float *y = s->fwd;
   /* half feed-forward */
   ffn_forward(&a->ffn1, y, inp, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, N, d, ff);
-  lcfm_dropout_forward(y, a->ffn1.drop, y, nd, pd, training, seed, counter + 0);
+  lcfm_dropout_forward_at(y, a->ffn1.drop, y, nd, pd, training, seed, counter + 0, first);
   resid(a->x1, inp, 0.5f, y, nd);
   /* self-attention */
   lcfm_layernorm_forward(a->m_ln, a->m_mean, a->m_rstd, a->x1, PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d,
@@ -204,7 +239,7 @@ void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config 
   lcfm_linear_forward(a->qkv, a->m_ln, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_forward(a->ao, a->att, a->qkv, mask, B, T, d, H);
   lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
-  lcfm_dropout_forward(y, a->m_drop, y, nd, pd, training, seed, counter + 1);
+  lcfm_dropout_forward_at(y, a->m_drop, y, nd, pd, training, seed, counter + 1, first);
   resid(a->x2, a->x1, 1.0f, y, nd);
   /* convolution module */
   lcfm_layernorm_forward(a->c_ln, a->c_mean, a->c_rstd, a->x2, PW(w->conv_ln.w), PW(w->conv_ln.b), N, d,
@@ -217,11 +252,11 @@ void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config 
                          LCFM_NN_LN_EPS);
   lcfm_swish_forward(a->sw, a->nrm, nd);
   lcfm_linear_forward(y, a->sw, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
-  lcfm_dropout_forward(y, a->c_drop, y, nd, pd, training, seed, counter + 2);
+  lcfm_dropout_forward_at(y, a->c_drop, y, nd, pd, training, seed, counter + 2, first);
   resid(a->x3, a->x2, 1.0f, y, nd);
   /* second half feed-forward and the final norm */
   ffn_forward(&a->ffn2, y, a->x3, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, N, d, ff);
-  lcfm_dropout_forward(y, a->ffn2.drop, y, nd, pd, training, seed, counter + 3);
+  lcfm_dropout_forward_at(y, a->ffn2.drop, y, nd, pd, training, seed, counter + 3, first);
   resid(a->x4, a->x3, 0.5f, y, nd);
   lcfm_layernorm_forward(a->out, a->o_mean, a->o_rstd, a->x4, PW(w->out_ln.w), PW(w->out_ln.b), N, d,
                          LCFM_NN_LN_EPS);
@@ -231,6 +266,13 @@ void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lc
                              const lcfm_conformer_params *w, lcfm_nn_params *p, const float *dout,
                              const float *inp, const float *mask, int B, int T, int training,
                              lcfm_nn_scratch *s) {
+  lcfm_conformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, inp, mask, B, T, training, s);
+}
+
+void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                const lcfm_conformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
+                                const float *dout, const float *inp, const float *mask, int B, int T,
+                                int training, lcfm_nn_scratch *s) {
   int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
   size_t nd = (size_t)N * d;
   int on = drop_on(cfg->dropout, training);
@@ -240,7 +282,7 @@ void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lc
                           a->o_rstd, N, d);
   /* FFN2: x4 = x3 + 1/2 drop(ffn(x3)) */
   drop_grad(s->dy, g, on ? a->ffn2.drop : NULL, 0.5f, nd);
-  ffn_backward(g, s->dy, &a->ffn2, a->x3, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, N, d, ff, s);
+  ffn_backward(g, s->dy, &a->ffn2, a->x3, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, gd, N, d, ff, s);
   /* convolution module: x3 = x2 + drop(conv(x2)) */
   drop_grad(s->dy, g, on ? a->c_drop : NULL, 1.0f, nd);
   lcfm_nn_zero(s->t2, nd);
@@ -272,7 +314,7 @@ void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lc
                           a->m_rstd, N, d);
   /* FFN1: x1 = inp + 1/2 drop(ffn(inp)) */
   drop_grad(s->dy, g, on ? a->ffn1.drop : NULL, 0.5f, nd);
-  ffn_backward(g, s->dy, &a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, N, d, ff, s);
+  ffn_backward(g, s->dy, &a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, gd, N, d, ff, s);
   if (dinp) lcfm_nn_axpy(dinp, 1.0f, g, nd);
 }
 
@@ -314,23 +356,43 @@ void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transform
   a->rstd2 = take(arena, (size_t)N);
 }
 
+lcfm_transformer_acts lcfm_transformer_acts_at(const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                               int T, int b0) {
+  size_t r = (size_t)b0 * T, d = (size_t)cfg->d, ff = (size_t)cfg->ff;
+  lcfm_transformer_acts v;
+  v.qkv = rows_on(a->qkv, r, 3 * d), v.att = rows_on(a->att, r, (size_t)cfg->heads * T);
+  v.ao = rows_on(a->ao, r, d), v.a_drop = rows_on(a->a_drop, r, d), v.r1 = rows_on(a->r1, r, d);
+  v.h = rows_on(a->h, r, d), v.mean1 = rows_on(a->mean1, r, 1), v.rstd1 = rows_on(a->rstd1, r, 1);
+  v.f1 = rows_on(a->f1, r, ff), v.f_act = rows_on(a->f_act, r, ff), v.f_drop = rows_on(a->f_drop, r, d);
+  v.r2 = rows_on(a->r2, r, d), v.out = rows_on(a->out, r, d);
+  v.mean2 = rows_on(a->mean2, r, 1), v.rstd2 = rows_on(a->rstd2, r, 1);
+  return v;
+}
+
 void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
                               const lcfm_transformer_params *w, const lcfm_nn_params *p, const float *inp,
                               const float *keymask, int B, int T, int training, uint64_t seed, uint64_t counter,
                               lcfm_nn_scratch *s) {
+  lcfm_transformer_forward_at(a, cfg, w, p, inp, keymask, B, T, training, seed, counter, s, 0);
+}
+
+void lcfm_transformer_forward_at(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                 const lcfm_transformer_params *w, const lcfm_nn_params *p, const float *inp,
+                                 const float *keymask, int B, int T, int training, uint64_t seed,
+                                 uint64_t counter, lcfm_nn_scratch *s, size_t first_row) {
   int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
-  size_t nd = (size_t)N * d;
+  size_t nd = (size_t)N * d, first = first_row * (size_t)d;
   float *y = s->fwd;
   lcfm_linear_forward(a->qkv, inp, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_forward(a->ao, a->att, a->qkv, keymask, B, T, d, H);
   lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
-  lcfm_dropout_forward(y, a->a_drop, y, nd, cfg->dropout, training, seed, counter + 0);
+  lcfm_dropout_forward_at(y, a->a_drop, y, nd, cfg->dropout, training, seed, counter + 0, first);
   resid(a->r1, y, cfg->residual ? 1.0f : 0.0f, inp, nd);
   lcfm_layernorm_forward(a->h, a->mean1, a->rstd1, a->r1, PW(w->ln1.w), PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
   lcfm_linear_forward(a->f1, a->h, PW(w->fc1.w), PW(w->fc1.b), N, d, ff);
   act_forward(cfg->act, a->f_act, a->f1, (size_t)N * ff);
   lcfm_linear_forward(y, a->f_act, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
-  lcfm_dropout_forward(y, a->f_drop, y, nd, cfg->dropout, training, seed, counter + 1);
+  lcfm_dropout_forward_at(y, a->f_drop, y, nd, cfg->dropout, training, seed, counter + 1, first);
   resid(a->r2, y, cfg->residual ? 1.0f : 0.0f, a->h, nd);
   lcfm_layernorm_forward(a->out, a->mean2, a->rstd2, a->r2, PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
 }
@@ -338,6 +400,13 @@ void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_c
 void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
                                const lcfm_transformer_params *w, lcfm_nn_params *p, const float *dout,
                                const float *inp, int B, int T, int training, lcfm_nn_scratch *s) {
+  lcfm_transformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, inp, B, T, training, s);
+}
+
+void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                  const lcfm_transformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
+                                  const float *dout, const float *inp, int B, int T, int training,
+                                  lcfm_nn_scratch *s) {
   int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   size_t nd = (size_t)N * d, nf = (size_t)N * ff;
   int on = drop_on(cfg->dropout, training);

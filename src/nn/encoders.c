@@ -8,9 +8,11 @@
 
 #include "lcfm/error.h"
 #include "lcfm/nn_models.h"
+#include "nn_internal.h"
 
 #define PW(off) (p->params + (off))
 #define GW(off) (p->grads + (off))
+#define GD(gd, off) ((gd).g + ((off) - (gd).base))
 
 static uint64_t dropout_counter(uint64_t step, int id, int site) {
   return step * 4096u + (uint64_t)id * 256u + (uint64_t)site;
@@ -63,6 +65,58 @@ static void infer_chunks(infer_chunk_fn fn, void *ctx, int B, int slots, lcfm_nn
   for (int c = 0; c < chunks; c++) fn(ctx, c * S, B - c * S < S ? B - c * S : S, &ws[omp_get_thread_num()]);
 }
 
+/* Training chunks (see nn_models.h): per-thread scratch and per-chunk gradient buffers, taken from
+ * the scratch arena. *slots and the cgrad array are set on the counting pass. */
+static void train_layout(lcfm_nn_arena *arena, lcfm_nn_chunk_ws **tws, int *slots, float ***cgrad, int *chunks,
+                         size_t ngrad, int max_batch, int T, int d, int ff) {
+  if (arena->base == NULL) {
+    *slots = lcfm_nn_threads();
+    *chunks = (max_batch + LCFM_NN_TRAIN_SEQS - 1) / LCFM_NN_TRAIN_SEQS;
+    *tws = lcfm_calloc((size_t)*slots, sizeof **tws);
+    *cgrad = lcfm_calloc((size_t)*chunks, sizeof **cgrad);
+  }
+  int S = max_batch < LCFM_NN_TRAIN_SEQS ? max_batch : LCFM_NN_TRAIN_SEQS, N = S * T;
+  for (int i = 0; i < *slots; i++) {
+    lcfm_nn_scratch_layout(&(*tws)[i].s, arena, N, T, d, ff);
+    (*tws)[i].dx[0] = lcfm_nn_arena_take(arena, (size_t)N * d);
+    (*tws)[i].dx[1] = lcfm_nn_arena_take(arena, (size_t)N * d);
+  }
+  for (int c = 0; c < *chunks; c++) (*cgrad)[c] = lcfm_nn_arena_take(arena, ngrad);
+}
+
+typedef void (*train_chunk_fn)(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws);
+
+/* Run fn over the chunks of LCFM_NN_TRAIN_SEQS sequences of the batch, each whole on one thread;
+ * with fewer chunks than threads, one after another (the layers inside then use the threads). */
+static void train_chunks(train_chunk_fn fn, void *ctx, int B, int slots, lcfm_nn_chunk_ws *ws) {
+  const int S = LCFM_NN_TRAIN_SEQS;
+  int chunks = (B + S - 1) / S;
+  int nt = lcfm_nn_threads() < slots ? lcfm_nn_threads() : slots;
+  if (nt <= 1 || chunks < nt) {
+    for (int c = 0; c < chunks; c++) fn(ctx, c, c * S, B - c * S < S ? B - c * S : S, &ws[0]);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int c = 0; c < chunks; c++) fn(ctx, c, c * S, B - c * S < S ? B - c * S : S, &ws[omp_get_thread_num()]);
+}
+
+/* grads[0..n) += the chunks' gradient buffers, summed in chunk order (deterministic). */
+static void reduce_chunk_grads(float *grads, float *const *cgrad, int chunks, size_t n) {
+  enum { BLOCK = 512 };
+  size_t nblocks = (n + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static)
+  for (size_t blk = 0; blk < nblocks; blk++) {
+    size_t j0 = blk * BLOCK, len = n - j0 < BLOCK ? n - j0 : BLOCK;
+    float acc[BLOCK] = {0};
+    for (int c = 0; c < chunks; c++) {
+      const float *g = cgrad[c] + j0;
+#pragma omp simd
+      for (size_t j = 0; j < len; j++) acc[j] += g[j];
+    }
+    for (size_t j = 0; j < len; j++) grads[j0 + j] += acc[j];
+  }
+}
+
 /* ----------------------------------------------------------------------------------------------
  * Causal encoder
  * -------------------------------------------------------------------------------------------- */
@@ -84,6 +138,7 @@ void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_
   e->bcfg = (lcfm_conformer_config){.d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .kernel = cfg->kernel,
                                     .dropout = cfg->dropout};
   int d = cfg->d;
+  e->grad_lo = p->total; /* the embedding and the blocks are registered one after another */
   e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
   e->embed.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.embed.b", prefix);
   e->blk = lcfm_calloc((size_t)(cfg->blocks > 0 ? cfg->blocks : 1), sizeof *e->blk);
@@ -92,6 +147,7 @@ void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_
     snprintf(name, sizeof name, "%s.block%d", prefix, i);
     lcfm_conformer_init(&e->blk[i], &e->bcfg, p, name);
   }
+  e->grad_hi = p->total;
   e->w_ih = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, 4 * d, d, "%s.lstm.w_ih", prefix);
   e->w_hh = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, 4 * d, d, "%s.lstm.w_hh", prefix);
   e->b_ih = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, 4 * d, 0, "%s.lstm.b_ih", prefix);
@@ -112,12 +168,11 @@ static void causal_layout(lcfm_causal_encoder *e) {
   e->pooled = lcfm_nn_arena_take(a, (size_t)B * d);
   e->z = lcfm_nn_arena_take(a, (size_t)B * c->latent);
   lcfm_nn_arena *s = &e->scr;
-  lcfm_nn_scratch_layout(&e->s, s, N, T, d, c->ff);
   e->lstm_scratch = lcfm_nn_arena_take(s, lcfm_lstm_scratch_floats(B, T, d));
   e->dpooled = lcfm_nn_arena_take(s, (size_t)B * d);
   e->dh = lcfm_nn_arena_take(s, (size_t)N * d);
-  e->dx[0] = lcfm_nn_arena_take(s, (size_t)N * d);
-  e->dx[1] = lcfm_nn_arena_take(s, (size_t)N * d);
+  e->dxl = lcfm_nn_arena_take(s, (size_t)N * d);
+  train_layout(s, &e->tws, &e->trn_slots, &e->cgrad, &e->chunks, e->grad_hi - e->grad_lo, B, T, d, c->ff);
 }
 
 void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e) {
@@ -137,9 +192,61 @@ void lcfm_causal_encoder_free(lcfm_causal_encoder *e) {
   lcfm_nn_arena_free(&e->scr);
   lcfm_nn_arena_free(&e->inf);
   free(e->iws);
+  free(e->tws);
+  free(e->cgrad);
   free(e->blk);
   free(e->ba);
   memset(e, 0, sizeof *e);
+}
+
+typedef struct {
+  lcfm_causal_encoder *e;
+  const lcfm_nn_params *p;
+  int training;
+  uint64_t seed, step;
+} causal_train_ctx;
+
+/* The blocks forward for sequences b0 .. b0+S-1, saving their activations in place. */
+static void causal_blocks_forward(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws) {
+  (void)chunk;
+  const causal_train_ctx *k = ctx;
+  lcfm_causal_encoder *e = k->e;
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int T = c->T;
+  size_t r0 = (size_t)b0 * T;
+  const float *x = e->x0 + r0 * c->d, *mask = e->mask ? e->mask + r0 : NULL;
+  for (int i = 0; i < c->blocks; i++) {
+    lcfm_conformer_acts a = lcfm_conformer_acts_at(&e->ba[i], &e->bcfg, T, b0);
+    lcfm_conformer_forward_at(&a, &e->bcfg, &e->blk[i], k->p, x, mask, S, T, k->training, k->seed,
+                              dropout_counter(k->step, c->id, 4 * i), &ws->s, r0);
+    x = a.out;
+  }
+}
+
+/* The blocks and embedding backward for sequences b0 .. b0+S-1, from e->dxl, into the chunk's own
+ * gradient buffer. */
+static void causal_blocks_backward(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws) {
+  const causal_train_ctx *k = ctx;
+  lcfm_causal_encoder *e = k->e;
+  const lcfm_nn_params *p = k->p;
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int T = c->T, d = c->d, N = S * T;
+  size_t r0 = (size_t)b0 * T;
+  lcfm_nn_gdest gd = {e->cgrad[chunk], e->grad_lo};
+  memset(gd.g, 0, sizeof(float) * (e->grad_hi - e->grad_lo));
+  const float *mask = e->mask ? e->mask + r0 : NULL, *dout = e->dxl + r0 * d;
+  int cur = 0;
+  for (int i = c->blocks - 1; i >= 0; i--) {
+    const float *inp = (i > 0 ? e->ba[i - 1].out : e->x0) + r0 * d;
+    lcfm_conformer_acts a = lcfm_conformer_acts_at(&e->ba[i], &e->bcfg, T, b0);
+    lcfm_nn_zero(ws->dx[cur], (size_t)N * d);
+    lcfm_conformer_backward_to(ws->dx[cur], &a, &e->bcfg, &e->blk[i], p, gd, dout, inp, mask, S, T, k->training,
+                               &ws->s);
+    dout = ws->dx[cur];
+    cur = 1 - cur;
+  }
+  lcfm_scalar_embed_backward(NULL, GD(gd, e->embed.w), GD(gd, e->embed.b), dout, e->values + r0, PW(e->embed.w), N,
+                             d);
 }
 
 const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p, const float *times,
@@ -151,12 +258,9 @@ const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_p
   e->times = times, e->values = values, e->mask = mask, e->B = B;
   lcfm_timeenc_forward(e->x0, times, N, d);
   lcfm_scalar_embed_forward(e->x0, values, PW(e->embed.w), PW(e->embed.b), N, d, 1);
-  const float *x = e->x0;
-  for (int i = 0; i < c->blocks; i++) {
-    lcfm_conformer_forward(&e->ba[i], &e->bcfg, &e->blk[i], p, x, mask, B, T, training, seed,
-                           dropout_counter(step, c->id, 4 * i), &e->s);
-    x = e->ba[i].out;
-  }
+  causal_train_ctx ctx = {e, p, training, seed, step};
+  train_chunks(causal_blocks_forward, &ctx, B, e->trn_slots, e->tws);
+  const float *x = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
   lcfm_lstm_forward(e->lstm_out, e->gates, e->cell, x, PW(e->w_ih), PW(e->w_hh), PW(e->b_ih), PW(e->b_hh), B, T,
                     d, d);
   lcfm_meanpool_forward(e->pooled, e->lstm_out, mask, B, T, d);
@@ -229,18 +333,13 @@ void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, con
   lcfm_nn_zero(e->dh, nd);
   lcfm_meanpool_backward(e->dh, e->dpooled, e->mask, B, T, d);
   const float *xl = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
-  int cur = 0;
-  lcfm_nn_zero(e->dx[cur], nd);
-  lcfm_lstm_backward(e->dx[cur], GW(e->w_ih), GW(e->w_hh), GW(e->b_ih), GW(e->b_hh), e->dh, xl, e->lstm_out,
-                     e->gates, e->cell, PW(e->w_ih), PW(e->w_hh), e->lstm_scratch, B, T, d, d);
-  for (int i = c->blocks - 1; i >= 0; i--) {
-    const float *inp = i > 0 ? e->ba[i - 1].out : e->x0;
-    lcfm_nn_zero(e->dx[1 - cur], nd);
-    lcfm_conformer_backward(e->dx[1 - cur], &e->ba[i], &e->bcfg, &e->blk[i], p, e->dx[cur], inp, e->mask, B, T,
-                            training, &e->s);
-    cur = 1 - cur;
-  }
-  lcfm_scalar_embed_backward(NULL, GW(e->embed.w), GW(e->embed.b), e->dx[cur], e->values, PW(e->embed.w), N, d);
+  lcfm_nn_zero(e->dxl, nd);
+  lcfm_lstm_backward(e->dxl, GW(e->w_ih), GW(e->w_hh), GW(e->b_ih), GW(e->b_hh), e->dh, xl, e->lstm_out, e->gates,
+                     e->cell, PW(e->w_ih), PW(e->w_hh), e->lstm_scratch, B, T, d, d);
+  causal_train_ctx ctx = {e, p, training, 0, 0};
+  train_chunks(causal_blocks_backward, &ctx, B, e->trn_slots, e->tws);
+  int chunks = (B + LCFM_NN_TRAIN_SEQS - 1) / LCFM_NN_TRAIN_SEQS;
+  reduce_chunk_grads(p->grads + e->grad_lo, e->cgrad, chunks, e->grad_hi - e->grad_lo);
 }
 
 double lcfm_causal_encoder_flops(const lcfm_causal_encoder_config *c, int B, double *backward) {

@@ -249,6 +249,11 @@ void lcfm_glu_backward(float *dinp, const float *dout, const float *inp, int N, 
 
 void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, int training,
                           uint64_t seed, uint64_t counter) {
+  lcfm_dropout_forward_at(out, mask, inp, n, p, training, seed, counter, 0);
+}
+
+void lcfm_dropout_forward_at(float *out, float *mask, const float *inp, size_t n, float p, int training,
+                             uint64_t seed, uint64_t counter, uint64_t first) {
   if (!training || p <= 0.0f) {
     if (out != inp) memcpy(out, inp, n * sizeof(float));
     return;
@@ -257,15 +262,19 @@ void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, f
   /* keep when the 16-bit draw u satisfies u >= threshold, i.e. with probability 1 - p. */
   uint32_t threshold = (uint32_t)lrint((double)p * 65536.0);
   float keep_scale = 1.0f / (1.0f - p);
-  size_t nblocks = (n + 7) / 8;
   uint64_t key = seed + 0x9E3779B97F4A7C15ull * (counter + 1);
+  /* Philox blocks of 8 decisions over the global element index first + i. */
+  uint64_t blk0 = first / 8, blk1 = (first + n + 7) / 8;
+  int64_t nblocks = (int64_t)(blk1 - blk0);
 #pragma omp parallel for schedule(static)
-  for (size_t blk = 0; blk < nblocks; blk++) {
+  for (int64_t bi = 0; bi < nblocks; bi++) {
+    uint64_t blk = blk0 + (uint64_t)bi;
     uint32_t bits[4];
     lcfm_rng_block(key, LCFM_STREAM_NN_DROPOUT, blk, bits);
     for (int j = 0; j < 8; j++) {
-      size_t i = blk * 8 + (size_t)j;
-      if (i >= n) break;
+      uint64_t g = blk * 8 + (uint64_t)j;
+      if (g < first || g >= first + n) continue;
+      size_t i = (size_t)(g - first);
       uint32_t u = (bits[j / 2] >> (16 * (j % 2))) & 0xffffu;
       float m = u >= threshold ? keep_scale : 0.0f;
       mask[i] = m;

@@ -5,6 +5,46 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lcfm/nn_models.h"
+
+/* Where backward puts parameter gradients: the gradient of the parameter at table offset o is
+ * g[o - base]. {p->grads, 0} is the table itself; a chunk of a batch may instead accumulate into a
+ * private buffer covering offsets base .. base+size-1 (summed into the table afterwards). */
+typedef struct {
+  float *g;
+  size_t base;
+} lcfm_nn_gdest;
+
+static inline lcfm_nn_gdest lcfm_nn_gdest_table(const lcfm_nn_params *p) {
+  lcfm_nn_gdest d = {p->grads, 0};
+  return d;
+}
+
+/* The blocks' forward for rows first_row.. of a larger batch (dropout draws as the whole batch's
+ * call would make them), and their backward into a gradient destination. */
+void lcfm_conformer_forward_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                               const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
+                               const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
+                               lcfm_nn_scratch *s, size_t first_row);
+void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                const lcfm_conformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
+                                const float *dout, const float *inp, const float *mask, int B, int T,
+                                int training, lcfm_nn_scratch *s);
+void lcfm_transformer_forward_at(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                 const lcfm_transformer_params *w, const lcfm_nn_params *p, const float *inp,
+                                 const float *keymask, int B, int T, int training, uint64_t seed,
+                                 uint64_t counter, lcfm_nn_scratch *s, size_t first_row);
+void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                  const lcfm_transformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
+                                  const float *dout, const float *inp, int B, int T, int training,
+                                  lcfm_nn_scratch *s);
+/* The saved activations of sequences b0.. of a block's full-batch layout (pointers moved to row
+ * b0 * T of every buffer). */
+lcfm_conformer_acts lcfm_conformer_acts_at(const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, int T,
+                                           int b0);
+lcfm_transformer_acts lcfm_transformer_acts_at(const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                               int T, int b0);
+
 /* exp(x) for float, within about 2 ulp on [-87, 88], written so that GCC vectorises loops that
  * call it (libm's expf is a scalar call without -ffast-math). Cody-Waite reduction
  * x = n ln2 + r, |r| <= ln2/2, then Cephes' degree-6 polynomial for e^r, then 2^n through the

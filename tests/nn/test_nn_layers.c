@@ -520,6 +520,7 @@ int main(int argc, char **argv) {
   test_dwconv(1, 3, 2, 5); /* kernel wider than the sequence, batch of one */
   test_lstm(2, 4, 3, 3);
   test_lstm(1, 3, 2, 2);
+  test_lstm(37, 3, 3, 3); /* several recurrence groups (16 sequences each), in parallel */
   test_pool();
   test_timeenc();
   test_scalar_embed();

@@ -1,0 +1,171 @@
+/* test_nn_chunks.c: the encoders' chunked training passes against the same model composed here
+ * from the public full-batch layers and blocks (the way the engine computed it before chunking).
+ *
+ * The causal encoder and the Astromer 2 encoder run forward (dropout on: the chunks must draw the
+ * very masks of the full-batch call), then backward, on batches of several chunks with a partial
+ * last one, padding and hidden tokens, with 2 threads (chunks in parallel) and with 1. Outputs and
+ * every parameter gradient must agree with the reference:
+ *   max_i |chunked_i - reference_i| <= 1e-5 max(max_i |reference_i|, 1e-3)   per tensor. */
+#include <math.h>
+#include <mpi.h>
+#include <string.h>
+
+#include "../lcfm_test.h"
+#include "lcfm/error.h"
+#include "lcfm/nn_models.h"
+#include "lcfm/rng.h"
+
+#define TOL 1e-5
+
+static float *buf(size_t n) { return lcfm_calloc(n + 16, sizeof(float)); }
+
+static void fill_params(lcfm_nn_params *p, uint64_t seed) {
+  lcfm_nn_params_init_default(p, seed);
+  for (int k = 0; k < p->count; k++) {
+    lcfm_nn_tensor *t = &p->tensors[k];
+    for (size_t i = 0; i < t->numel; i++)
+      p->params[t->offset + i] += (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
+  }
+}
+
+static double rel_err(const float *a, const float *b, size_t n) {
+  double worst = 0, scale = 1e-3;
+  for (size_t i = 0; i < n; i++) {
+    worst = fmax(worst, fabs((double)a[i] - (double)b[i]));
+    scale = fmax(scale, fabs((double)b[i]));
+  }
+  return worst / scale;
+}
+
+/* Every tensor's gradient in got against ref; returns the worst relative error. */
+static double compare_grads(const char *what, const lcfm_nn_params *p, const float *got, const float *ref) {
+  double worst = 0;
+  for (int k = 0; k < p->count; k++) {
+    const lcfm_nn_tensor *t = &p->tensors[k];
+    double e = rel_err(got + t->offset, ref + t->offset, t->numel);
+    EXPECT(e <= TOL, "%s: gradient of %s differs from the reference by %g", what, t->name, e);
+    worst = fmax(worst, e);
+  }
+  return worst;
+}
+
+static uint64_t counter(uint64_t step, int id, int site) { return step * 4096u + (uint64_t)id * 256u + (uint64_t)site; }
+
+/* ---------------- causal encoder ---------------- */
+
+/* The encoder of nn_models.h composed from full-batch calls; gradients into p->grads. */
+typedef struct {
+  lcfm_nn_arena acts, scr;
+  lcfm_conformer_acts *ba;
+  lcfm_nn_scratch s;
+  float *x0, *h, *gates, *cell, *pooled, *z, *dpooled, *dh, *dx[2], *lstm_scratch;
+} causal_ref;
+
+static void causal_ref_layout(causal_ref *r, const lcfm_causal_encoder *e) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int B = c->max_batch, T = c->T, d = c->d;
+  size_t nd = (size_t)B * T * d;
+  r->x0 = lcfm_nn_arena_take(&r->acts, nd);
+  for (int i = 0; i < c->blocks; i++) lcfm_conformer_acts_layout(&r->ba[i], &e->bcfg, &r->acts, B, T);
+  r->h = lcfm_nn_arena_take(&r->acts, nd), r->gates = lcfm_nn_arena_take(&r->acts, 4 * nd);
+  r->cell = lcfm_nn_arena_take(&r->acts, nd), r->pooled = lcfm_nn_arena_take(&r->acts, (size_t)B * d);
+  r->z = lcfm_nn_arena_take(&r->acts, (size_t)B * c->latent);
+  lcfm_nn_scratch_layout(&r->s, &r->scr, B * T, T, d, c->ff);
+  r->dpooled = lcfm_nn_arena_take(&r->scr, (size_t)B * d), r->dh = lcfm_nn_arena_take(&r->scr, nd);
+  r->dx[0] = lcfm_nn_arena_take(&r->scr, nd), r->dx[1] = lcfm_nn_arena_take(&r->scr, nd);
+  r->lstm_scratch = lcfm_nn_arena_take(&r->scr, lcfm_lstm_scratch_floats(B, T, d));
+}
+
+static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn_params *p, const float *times,
+                            const float *values, const float *mask, const float *dz, int B, uint64_t seed,
+                            uint64_t step) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  int T = c->T, d = c->d, N = B * T;
+  size_t nd = (size_t)N * d;
+  const float *P = p->params;
+  float *G = p->grads;
+  lcfm_timeenc_forward(r->x0, times, N, d);
+  lcfm_scalar_embed_forward(r->x0, values, P + e->embed.w, P + e->embed.b, N, d, 1);
+  const float *x = r->x0;
+  for (int i = 0; i < c->blocks; i++) {
+    lcfm_conformer_forward(&r->ba[i], &e->bcfg, &e->blk[i], p, x, mask, B, T, 1, seed, counter(step, c->id, 4 * i),
+                           &r->s);
+    x = r->ba[i].out;
+  }
+  lcfm_lstm_forward(r->h, r->gates, r->cell, x, P + e->w_ih, P + e->w_hh, P + e->b_ih, P + e->b_hh, B, T, d, d);
+  lcfm_meanpool_forward(r->pooled, r->h, mask, B, T, d);
+  lcfm_linear_forward(r->z, r->pooled, P + e->head.w, P + e->head.b, B, d, c->latent);
+  memset(r->dpooled, 0, sizeof(float) * (size_t)B * d);
+  lcfm_linear_backward(r->dpooled, G + e->head.w, G + e->head.b, dz, r->pooled, P + e->head.w, B, d, c->latent);
+  memset(r->dh, 0, sizeof(float) * nd);
+  lcfm_meanpool_backward(r->dh, r->dpooled, mask, B, T, d);
+  int cur = 0;
+  memset(r->dx[cur], 0, sizeof(float) * nd);
+  lcfm_lstm_backward(r->dx[cur], G + e->w_ih, G + e->w_hh, G + e->b_ih, G + e->b_hh, r->dh, x, r->h, r->gates,
+                     r->cell, P + e->w_ih, P + e->w_hh, r->lstm_scratch, B, T, d, d);
+  for (int i = c->blocks - 1; i >= 0; i--) {
+    memset(r->dx[1 - cur], 0, sizeof(float) * nd);
+    lcfm_conformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur],
+                            i > 0 ? r->ba[i - 1].out : r->x0, mask, B, T, 1, &r->s);
+    cur = 1 - cur;
+  }
+  lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[cur], values, P + e->embed.w, N, d);
+}
+
+static void test_causal(void) {
+  lcfm_causal_encoder_config cfg = {.d = 16, .heads = 4, .ff = 24, .blocks = 2, .kernel = 5, .latent = 4, .T = 12,
+                                    .max_batch = 21, .dropout = 0.1f, .id = 1};
+  lcfm_nn_params p;
+  lcfm_nn_params_init(&p);
+  lcfm_causal_encoder e;
+  lcfm_causal_encoder_init(&e, &cfg, &p, "stellar");
+  lcfm_nn_params_alloc(&p);
+  fill_params(&p, 41);
+  lcfm_causal_encoder_alloc(&e);
+  causal_ref r;
+  memset(&r, 0, sizeof r);
+  r.ba = lcfm_calloc((size_t)cfg.blocks, sizeof *r.ba);
+  causal_ref_layout(&r, &e);
+  lcfm_nn_arena_alloc(&r.acts), lcfm_nn_arena_alloc(&r.scr);
+  causal_ref_layout(&r, &e);
+  int B = cfg.max_batch, T = cfg.T, L = cfg.latent;
+  size_t n = (size_t)B * T;
+  float *times = buf(n), *values = buf(n), *mask = buf(n), *dz = buf((size_t)B * L);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)b * T + t;
+      times[i] = 0.8f * (float)t + 0.03f * (float)b;
+      values[i] = (float)(2.0 * lcfm_rng_uniform(42, 1, i) - 1.0);
+      mask[i] = t < T - b % 4 ? 1.0f : 0.0f;
+    }
+  for (size_t i = 0; i < (size_t)B * L; i++) dz[i] = (float)lcfm_rng_normal(42, 2, i);
+  float *ref_grads = buf(p.total), *ref_z = buf((size_t)B * L);
+  lcfm_nn_params_zero_grad(&p);
+  causal_ref_pass(&r, &e, &p, times, values, mask, dz, B, 5, 7);
+  memcpy(ref_grads, p.grads, p.total * sizeof(float));
+  memcpy(ref_z, r.z, (size_t)B * L * sizeof(float));
+  for (int threads = 2; threads >= 1; threads--) {
+    lcfm_nn_set_threads(threads);
+    lcfm_nn_params_zero_grad(&p);
+    const float *z = lcfm_causal_encoder_forward(&e, &p, times, values, mask, B, 1, 5, 7);
+    double ez = rel_err(z, ref_z, (size_t)B * L);
+    lcfm_causal_encoder_backward(&e, &p, dz, 1);
+    char what[64];
+    snprintf(what, sizeof what, "causal, %d thread(s)", threads);
+    double eg = compare_grads(what, &p, p.grads, ref_grads);
+    printf("%s: z %.2g, gradients %.2g (relative to the full-batch reference)\n", what, ez, eg);
+    EXPECT(ez <= TOL, "%s: latents differ from the reference by %g", what, ez);
+  }
+  lcfm_nn_set_threads(2);
+  free(times), free(values), free(mask), free(dz), free(ref_grads), free(ref_z), free(r.ba);
+  lcfm_nn_arena_free(&r.acts), lcfm_nn_arena_free(&r.scr);
+  lcfm_causal_encoder_free(&e);
+  lcfm_nn_params_free(&p);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  lcfm_nn_set_threads(2);
+  test_causal();
+  return lcfm_test_finish("test_nn_chunks");
+}
