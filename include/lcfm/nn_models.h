@@ -284,8 +284,11 @@ typedef struct {
   lcfm_transformer_acts *ba;
   const float *times, *values, *valid, *replace;
   int B;
-  lcfm_nn_scratch s;
-  float *dx[2];
+  float *dx[2];            /* [B, T, d]: the head's backward (dx[0] reaches the last block) */
+  lcfm_nn_chunk_ws *tws;   /* training chunks: one scratch per thread (trn_slots) */
+  int trn_slots, chunks;
+  float **cgrad;           /* per chunk: gradients of the tensors at offsets grad_lo .. grad_hi-1 */
+  size_t grad_lo, grad_hi; /* the embedding, mask token and blocks */
   lcfm_nn_arena inf; /* inference workspaces, one per thread */
   lcfm_nn_infer_ws *iws;
   int inf_slots;

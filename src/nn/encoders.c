@@ -375,6 +375,7 @@ void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_
   e->bcfg = (lcfm_transformer_config){.d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .act = cfg->act,
                                       .residual = cfg->residual, .dropout = cfg->dropout};
   int d = cfg->d;
+  e->grad_lo = p->total; /* embedding, mask token and blocks are registered one after another */
   e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
   e->embed.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.embed.b", prefix);
   e->mask_token = lcfm_nn_params_add2(p, LCFM_INIT_NORMAL, d, 0, "%s.mask_token", prefix);
@@ -384,6 +385,7 @@ void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_
     snprintf(name, sizeof name, "%s.block%d", prefix, i);
     lcfm_transformer_init(&e->blk[i], &e->bcfg, p, name);
   }
+  e->grad_hi = p->total;
   e->head_ln.w = lcfm_nn_params_add2(p, LCFM_INIT_ONE, d, 0, "%s.head_ln.w", prefix);
   e->head_ln.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.head_ln.b", prefix);
   e->head.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, 1, d, "%s.head.w", prefix);
@@ -402,9 +404,9 @@ static void astromer_layout(lcfm_astromer *e) {
   e->head_rstd = lcfm_nn_arena_take(a, (size_t)N);
   e->pred = lcfm_nn_arena_take(a, (size_t)N);
   lcfm_nn_arena *s = &e->scr;
-  lcfm_nn_scratch_layout(&e->s, s, N, T, d, c->ff);
   e->dx[0] = lcfm_nn_arena_take(s, (size_t)N * d);
   e->dx[1] = lcfm_nn_arena_take(s, (size_t)N * d);
+  train_layout(s, &e->tws, &e->trn_slots, &e->cgrad, &e->chunks, e->grad_hi - e->grad_lo, B, T, d, c->ff);
 }
 
 void lcfm_astromer_alloc(lcfm_astromer *e) {
@@ -424,9 +426,62 @@ void lcfm_astromer_free(lcfm_astromer *e) {
   lcfm_nn_arena_free(&e->scr);
   lcfm_nn_arena_free(&e->inf);
   free(e->iws);
+  free(e->tws);
+  free(e->cgrad);
   free(e->blk);
   free(e->ba);
   memset(e, 0, sizeof *e);
+}
+
+typedef struct {
+  lcfm_astromer *e;
+  const lcfm_nn_params *p;
+  int training;
+  uint64_t seed, step;
+} astromer_train_ctx;
+
+static void astromer_blocks_forward(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws) {
+  (void)chunk;
+  const astromer_train_ctx *k = ctx;
+  lcfm_astromer *e = k->e;
+  const lcfm_astromer_config *c = &e->cfg;
+  int T = c->T;
+  size_t r0 = (size_t)b0 * T;
+  const float *x = e->x0 + r0 * c->d;
+  for (int i = 0; i < c->blocks; i++) {
+    lcfm_transformer_acts a = lcfm_transformer_acts_at(&e->ba[i], &e->bcfg, T, b0);
+    lcfm_transformer_forward_at(&a, &e->bcfg, &e->blk[i], k->p, x, e->keymask + r0, S, T, k->training, k->seed,
+                                dropout_counter(k->step, c->id, 2 * i), &ws->s, r0);
+    x = a.out;
+  }
+}
+
+/* Blocks, mask token and embedding backward for sequences b0 .. b0+S-1, from e->dx[0], into the
+ * chunk's own gradient buffer. */
+static void astromer_blocks_backward(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws) {
+  const astromer_train_ctx *k = ctx;
+  lcfm_astromer *e = k->e;
+  const lcfm_nn_params *p = k->p;
+  const lcfm_astromer_config *c = &e->cfg;
+  int T = c->T, d = c->d, N = S * T;
+  size_t r0 = (size_t)b0 * T, nd = (size_t)N * d;
+  lcfm_nn_gdest gd = {e->cgrad[chunk], e->grad_lo};
+  memset(gd.g, 0, sizeof(float) * (e->grad_hi - e->grad_lo));
+  const float *dout = e->dx[0] + r0 * d;
+  int cur = 0;
+  for (int i = c->blocks - 1; i >= 0; i--) {
+    const float *inp = (i > 0 ? e->ba[i - 1].out : e->x0) + r0 * d;
+    lcfm_transformer_acts a = lcfm_transformer_acts_at(&e->ba[i], &e->bcfg, T, b0);
+    lcfm_nn_zero(ws->dx[cur], nd);
+    lcfm_transformer_backward_to(ws->dx[cur], &a, &e->bcfg, &e->blk[i], p, gd, dout, inp, S, T, k->training, &ws->s);
+    dout = ws->dx[cur];
+    cur = 1 - cur;
+  }
+  /* x0 = token-or-embedding + time encoding: the embedding sees the gradient where not replaced. */
+  lcfm_nn_zero(ws->dx[cur], nd);
+  lcfm_masktoken_backward(ws->dx[cur], GD(gd, e->mask_token), dout, e->replace + r0, N, d);
+  lcfm_scalar_embed_backward(NULL, GD(gd, e->embed.w), GD(gd, e->embed.b), ws->dx[cur], e->values + r0,
+                             PW(e->embed.w), N, d);
 }
 
 const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const float *times,
@@ -438,15 +493,12 @@ const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, co
   e->times = times, e->values = values, e->valid = valid, e->replace = replace, e->B = B;
   lcfm_scalar_embed_forward(e->x0, values, PW(e->embed.w), PW(e->embed.b), N, d, 0);
   lcfm_masktoken_forward(e->x0, e->x0, PW(e->mask_token), replace, N, d);
-  lcfm_timeenc_forward(e->s.fwd, times, N, d);
-  lcfm_nn_axpy(e->x0, 1.0f, e->s.fwd, (size_t)N * d);
+  lcfm_timeenc_forward(e->dx[0], times, N, d); /* dx[0]: a free [B, T, d] buffer until backward */
+  lcfm_nn_axpy(e->x0, 1.0f, e->dx[0], (size_t)N * d);
   for (int n = 0; n < N; n++) e->keymask[n] = (valid ? valid[n] : 1.0f) * (1.0f - replace[n]);
-  const float *x = e->x0;
-  for (int i = 0; i < c->blocks; i++) {
-    lcfm_transformer_forward(&e->ba[i], &e->bcfg, &e->blk[i], p, x, e->keymask, B, T, training, seed,
-                             dropout_counter(step, c->id, 2 * i), &e->s);
-    x = e->ba[i].out;
-  }
+  astromer_train_ctx ctx = {e, p, training, seed, step};
+  train_chunks(astromer_blocks_forward, &ctx, B, e->trn_slots, e->tws);
+  const float *x = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
   lcfm_layernorm_forward(e->head_in, e->head_mean, e->head_rstd, x, PW(e->head_ln.w), PW(e->head_ln.b), N, d,
                          LCFM_NN_LN_EPS);
   lcfm_linear_forward(e->pred, e->head_in, PW(e->head.w), PW(e->head.b), N, d, 1);
@@ -536,23 +588,15 @@ void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dp
   int B = e->B, T = c->T, d = c->d, N = B * T;
   size_t nd = (size_t)N * d;
   const float *xl = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
-  int cur = 0;
   lcfm_nn_zero(e->dx[1], nd);
   lcfm_linear_backward(e->dx[1], GW(e->head.w), GW(e->head.b), dpred, e->head_in, PW(e->head.w), N, d, 1);
-  lcfm_nn_zero(e->dx[cur], nd);
-  lcfm_layernorm_backward(e->dx[cur], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], xl, PW(e->head_ln.w),
+  lcfm_nn_zero(e->dx[0], nd);
+  lcfm_layernorm_backward(e->dx[0], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], xl, PW(e->head_ln.w),
                           e->head_mean, e->head_rstd, N, d);
-  for (int i = c->blocks - 1; i >= 0; i--) {
-    const float *inp = i > 0 ? e->ba[i - 1].out : e->x0;
-    lcfm_nn_zero(e->dx[1 - cur], nd);
-    lcfm_transformer_backward(e->dx[1 - cur], &e->ba[i], &e->bcfg, &e->blk[i], p, e->dx[cur], inp, B, T, training,
-                              &e->s);
-    cur = 1 - cur;
-  }
-  /* x0 = token-or-embedding + time encoding: the embedding sees the gradient where not replaced. */
-  lcfm_nn_zero(e->dx[1 - cur], nd);
-  lcfm_masktoken_backward(e->dx[1 - cur], GW(e->mask_token), e->dx[cur], e->replace, N, d);
-  lcfm_scalar_embed_backward(NULL, GW(e->embed.w), GW(e->embed.b), e->dx[1 - cur], e->values, PW(e->embed.w), N, d);
+  astromer_train_ctx ctx = {e, p, training, 0, 0};
+  train_chunks(astromer_blocks_backward, &ctx, B, e->trn_slots, e->tws);
+  int chunks = (B + LCFM_NN_TRAIN_SEQS - 1) / LCFM_NN_TRAIN_SEQS;
+  reduce_chunk_grads(p->grads + e->grad_lo, e->cgrad, chunks, e->grad_hi - e->grad_lo);
 }
 
 double lcfm_astromer_flops(const lcfm_astromer_config *c, int B, double *backward) {

@@ -163,9 +163,122 @@ static void test_causal(void) {
   lcfm_nn_params_free(&p);
 }
 
+/* ---------------- Astromer 2 ---------------- */
+
+typedef struct {
+  lcfm_nn_arena acts, scr;
+  lcfm_transformer_acts *ba;
+  lcfm_nn_scratch s;
+  float *x0, *te, *keymask, *head_in, *mean, *rstd, *pred, *dx[2];
+} astro_ref;
+
+static void astro_ref_layout(astro_ref *r, const lcfm_astromer *e) {
+  const lcfm_astromer_config *c = &e->cfg;
+  int B = c->max_batch, T = c->T, d = c->d;
+  size_t N = (size_t)B * T, nd = N * d;
+  r->x0 = lcfm_nn_arena_take(&r->acts, nd), r->te = lcfm_nn_arena_take(&r->acts, nd);
+  r->keymask = lcfm_nn_arena_take(&r->acts, N);
+  for (int i = 0; i < c->blocks; i++) lcfm_transformer_acts_layout(&r->ba[i], &e->bcfg, &r->acts, B, T);
+  r->head_in = lcfm_nn_arena_take(&r->acts, nd), r->mean = lcfm_nn_arena_take(&r->acts, N);
+  r->rstd = lcfm_nn_arena_take(&r->acts, N), r->pred = lcfm_nn_arena_take(&r->acts, N);
+  lcfm_nn_scratch_layout(&r->s, &r->scr, (int)N, T, d, c->ff);
+  r->dx[0] = lcfm_nn_arena_take(&r->scr, nd), r->dx[1] = lcfm_nn_arena_take(&r->scr, nd);
+}
+
+static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params *p, const float *times,
+                           const float *values, const float *valid, const float *replace, const float *dpred, int B,
+                           uint64_t seed, uint64_t step) {
+  const lcfm_astromer_config *c = &e->cfg;
+  int T = c->T, d = c->d, N = B * T;
+  size_t nd = (size_t)N * d;
+  const float *P = p->params;
+  float *G = p->grads;
+  lcfm_scalar_embed_forward(r->x0, values, P + e->embed.w, P + e->embed.b, N, d, 0);
+  lcfm_masktoken_forward(r->x0, r->x0, P + e->mask_token, replace, N, d);
+  lcfm_timeenc_forward(r->te, times, N, d);
+  for (size_t i = 0; i < nd; i++) r->x0[i] += r->te[i];
+  for (int n = 0; n < N; n++) r->keymask[n] = valid[n] * (1.0f - replace[n]);
+  const float *x = r->x0;
+  for (int i = 0; i < c->blocks; i++) {
+    lcfm_transformer_forward(&r->ba[i], &e->bcfg, &e->blk[i], p, x, r->keymask, B, T, 1, seed,
+                             counter(step, c->id, 2 * i), &r->s);
+    x = r->ba[i].out;
+  }
+  lcfm_layernorm_forward(r->head_in, r->mean, r->rstd, x, P + e->head_ln.w, P + e->head_ln.b, N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(r->pred, r->head_in, P + e->head.w, P + e->head.b, N, d, 1);
+  memset(r->dx[1], 0, nd * sizeof(float));
+  lcfm_linear_backward(r->dx[1], G + e->head.w, G + e->head.b, dpred, r->head_in, P + e->head.w, N, d, 1);
+  memset(r->dx[0], 0, nd * sizeof(float));
+  lcfm_layernorm_backward(r->dx[0], G + e->head_ln.w, G + e->head_ln.b, r->dx[1], x, P + e->head_ln.w, r->mean,
+                          r->rstd, N, d);
+  int cur = 0;
+  for (int i = c->blocks - 1; i >= 0; i--) {
+    memset(r->dx[1 - cur], 0, nd * sizeof(float));
+    lcfm_transformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur],
+                              i > 0 ? r->ba[i - 1].out : r->x0, B, T, 1, &r->s);
+    cur = 1 - cur;
+  }
+  memset(r->dx[1 - cur], 0, nd * sizeof(float));
+  lcfm_masktoken_backward(r->dx[1 - cur], G + e->mask_token, r->dx[cur], replace, N, d);
+  lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[1 - cur], values, P + e->embed.w, N, d);
+}
+
+static void test_astromer(void) {
+  lcfm_astromer_config cfg = {.d = 16, .heads = 2, .ff = 12, .blocks = 2, .residual = 1, .act = LCFM_ACT_GELU,
+                              .T = 10, .max_batch = 19, .dropout = 0.1f, .id = 0};
+  lcfm_nn_params p;
+  lcfm_nn_params_init(&p);
+  lcfm_astromer e;
+  lcfm_astromer_init(&e, &cfg, &p, "astromer");
+  lcfm_nn_params_alloc(&p);
+  fill_params(&p, 43);
+  lcfm_astromer_alloc(&e);
+  astro_ref r;
+  memset(&r, 0, sizeof r);
+  r.ba = lcfm_calloc((size_t)cfg.blocks, sizeof *r.ba);
+  astro_ref_layout(&r, &e);
+  lcfm_nn_arena_alloc(&r.acts), lcfm_nn_arena_alloc(&r.scr);
+  astro_ref_layout(&r, &e);
+  int B = cfg.max_batch, T = cfg.T;
+  size_t n = (size_t)B * T;
+  float *times = buf(n), *values = buf(n), *valid = buf(n), *replace = buf(n), *dpred = buf(n);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)b * T + t;
+      times[i] = 0.37f * (float)t + 0.1f * (float)b;
+      values[i] = (float)(lcfm_rng_uniform(44, 1, i) - 0.5);
+      valid[i] = t < T - b % 3 ? 1.0f : 0.0f;
+      replace[i] = valid[i] != 0.0f && lcfm_rng_uniform(44, 2, i) < 0.3 ? 1.0f : 0.0f;
+      dpred[i] = (float)lcfm_rng_normal(44, 3, i);
+    }
+  float *ref_grads = buf(p.total), *ref_pred = buf(n);
+  lcfm_nn_params_zero_grad(&p);
+  astro_ref_pass(&r, &e, &p, times, values, valid, replace, dpred, B, 6, 3);
+  memcpy(ref_grads, p.grads, p.total * sizeof(float));
+  memcpy(ref_pred, r.pred, n * sizeof(float));
+  for (int threads = 2; threads >= 1; threads--) {
+    lcfm_nn_set_threads(threads);
+    lcfm_nn_params_zero_grad(&p);
+    const float *pred = lcfm_astromer_forward(&e, &p, times, values, valid, replace, B, 1, 6, 3);
+    double ep = rel_err(pred, ref_pred, n);
+    lcfm_astromer_backward(&e, &p, dpred, 1);
+    char what[64];
+    snprintf(what, sizeof what, "astromer, %d thread(s)", threads);
+    double eg = compare_grads(what, &p, p.grads, ref_grads);
+    printf("%s: pred %.2g, gradients %.2g (relative to the full-batch reference)\n", what, ep, eg);
+    EXPECT(ep <= TOL, "%s: predictions differ from the reference by %g", what, ep);
+  }
+  lcfm_nn_set_threads(2);
+  free(times), free(values), free(valid), free(replace), free(dpred), free(ref_grads), free(ref_pred), free(r.ba);
+  lcfm_nn_arena_free(&r.acts), lcfm_nn_arena_free(&r.scr);
+  lcfm_astromer_free(&e);
+  lcfm_nn_params_free(&p);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   lcfm_nn_set_threads(2);
   test_causal();
+  test_astromer();
   return lcfm_test_finish("test_nn_chunks");
 }
