@@ -4,10 +4,16 @@
   /usr/bin/python3 tools/plot_sweep.py SWEEP.h5 --x simulate.K --metric z_star \
       [--lines simulate.instruments] [--size 2000] --out r2_vs_K.png
 
---metric is a probe input (raw, z, baseline z, z_star, z_instr: the MLP probe's R^2 mean at
---size training objects, by default the largest) or wall_seconds. Points that are not done are
-left out; grid keys other than --x and --lines are averaged over (the error bar is their
-standard deviation). Prints the PNG path; a bad argument or table gives one line and exit 1.
+--metric is one of
+  NAME or mlp:NAME     the MLP probe's R^2 mean from input NAME (raw, z, baseline z, z_star,
+                       z_instr) at --size training objects (by default the largest)
+  linear:NAME          the linear probe's R^2 of the target from latent NAME (test objects)
+  instrument:NAME      the linear probe's instrument-ID accuracy from latent NAME (test objects)
+  chance               the instrument-ID accuracy of the majority class
+  wall_seconds         the time each point took
+Points that are not done are left out; grid keys other than --x and --lines are averaged over
+(the error bar is their standard deviation). Prints the PNG path; a bad argument or table gives
+one line and exit 1.
 """
 import argparse
 import sys
@@ -37,6 +43,7 @@ def read_table(path):
         if text(table.attrs.get("schema", b"")) != "lcfm-sweep":
             fail(f"{path}: not a table of lcfm sweep --collect (schema lcfm-sweep)")
         grid = {key: table["grid"][key][:] for key in table["grid"]}
+        linear = "linear" in table
         return {
             "grid": grid,
             "status": table["points/status"][:],
@@ -44,12 +51,39 @@ def read_table(path):
             "inputs": [text(x) for x in table["probe/inputs"][:]],
             "sizes": list(table["probe/sizes"][:]),
             "r2": table["probe/r2_mean"][:],
+            "latents": [text(x) for x in table["linear/inputs"][:]] if linear else [],
+            "linear_r2": table["linear/r2_test"][:] if linear else None,
+            "accuracy": table["linear/accuracy_test"][:] if linear else None,
+            "chance": table["linear/majority_accuracy"][:] if linear else None,
         }
+
+
+def linear_values(t, kind, name):
+    if not t["latents"]:
+        fail(f"--metric {kind}:{name}: the table has no linear probes")
+    if name not in t["latents"]:
+        fail(f"--metric {kind}:{name}: not a latent of the linear probes ({', '.join(t['latents'])})")
+    column = t["latents"].index(name)
+    if kind == "linear":
+        return t["linear_r2"][:, column], f"R$^2$ of the linear probe from {name}"
+    return t["accuracy"][:, column], f"instrument-ID accuracy from {name}"
 
 
 def metric_values(t, metric, size):
     if metric == "wall_seconds":
         return t["wall"], "wall time (s)"
+    if metric == "chance":
+        if t["chance"] is None:
+            fail("--metric chance: the table has no linear probes")
+        return t["chance"], "instrument-ID accuracy of the majority class"
+    kind, _, name = metric.partition(":")
+    if not name:
+        kind, name = "mlp", metric
+    if kind in ("linear", "instrument"):
+        return linear_values(t, kind, name)
+    if kind != "mlp":
+        fail(f"--metric {metric}: use NAME, mlp:NAME, linear:NAME, instrument:NAME, chance or wall_seconds")
+    metric = name
     if metric not in t["inputs"]:
         fail(f"--metric {metric}: not in the table (probe inputs: {', '.join(t['inputs']) or 'none'}; or wall_seconds)")
     if not t["sizes"]:

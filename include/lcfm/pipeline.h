@@ -48,6 +48,9 @@
  *   /grid/<section.key> float64 (numbers, booleans 0/1) or string [P], one per grid key,
  *   /probe/inputs string[32] [I], /probe/sizes int64 [S],
  *   /probe/r2_mean, /probe/r2_std float64 [P, I, S]   (NaN where a point is not done)
+ *   /linear/inputs string[32] [L] (the probe's linear probes, when it has them),
+ *   /linear/r2_test, /linear/accuracy_test float64 [P, L] (target R^2, instrument-ID accuracy),
+ *   /linear/majority_accuracy float64 [P]  (the instrument-ID chance level)
  */
 #ifndef LCFM_PIPELINE_H
 #define LCFM_PIPELINE_H

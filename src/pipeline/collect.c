@@ -72,6 +72,20 @@ static int same_columns(const pipeline_probe_result *a, const pipeline_probe_res
   return 1;
 }
 
+/* The first done point with linear probes gives the latent columns. */
+static const pipeline_probe_result *latent_columns(const sweep_table *t) {
+  for (int64_t k = 0; k < t->points; k++)
+    if (t->probe[k].latents) return &t->probe[k];
+  return NULL;
+}
+
+static int same_latents(const pipeline_probe_result *a, const pipeline_probe_result *b) {
+  if (a->latents != b->latents) return 0;
+  for (int i = 0; i < a->latents; i++)
+    if (strcmp(a->latent_names[i], b->latent_names[i])) return 0;
+  return 1;
+}
+
 static void print_table(const sweep_table *t, const lcfm_job *job) {
   const pipeline_probe_result *c = columns(t);
   printf("%6s", "point");
@@ -79,7 +93,14 @@ static void print_table(const sweep_table *t, const lcfm_job *job) {
   printf("  %10s  %8s", "status", "wall s");
   if (c)
     for (int i = 0; i < c->inputs; i++) printf("  %10s", c->names[i]);
-  if (c) printf("   (R^2 at %lld training objects)", (long long)c->size[c->sizes - 1]);
+  const pipeline_probe_result *l = latent_columns(t);
+  if (l) {
+    for (int i = 0; i < l->latents; i++) printf("  instr:%-8s", l->latent_names[i]);
+    printf("  %7s", "chance");
+  }
+  if (c) printf("   (MLP R^2 at %lld training objects", (long long)c->size[c->sizes - 1]);
+  if (l) printf("; instrument-ID accuracy of the linear probes");
+  if (c || l) printf(")");
   printf("\n");
   static const char *const names[] = {"missing", "incomplete", "done"};
   for (int64_t k = 0; k < t->points; k++) {
@@ -89,6 +110,10 @@ static void print_table(const sweep_table *t, const lcfm_job *job) {
     const pipeline_probe_result *r = &t->probe[k];
     if (c && r->inputs && same_columns(c, r))
       for (int i = 0; i < r->inputs; i++) printf("  %10.3f", r->mean[i * r->sizes + r->sizes - 1]);
+    if (l && r->latents && same_latents(l, r)) {
+      for (int i = 0; i < r->latents; i++) printf("  %14.3f", r->accuracy[i]);
+      printf("  %7.3f", r->majority);
+    }
     printf("\n");
   }
 }
@@ -137,6 +162,28 @@ static void write_probe(hid_t file, const sweep_table *t) {
   free(mean), free(std);
 }
 
+static void write_linear(hid_t file, const sweep_table *t) {
+  const pipeline_probe_result *l = latent_columns(t);
+  int64_t latents = l ? l->latents : 0;
+  size_t cells = (size_t)(t->points * latents);
+  double *r2 = lcfm_malloc((cells + 1) * sizeof *r2), *accuracy = lcfm_malloc((cells + 1) * sizeof *accuracy);
+  double *majority = lcfm_malloc((size_t)t->points * sizeof *majority);
+  for (size_t i = 0; i < cells; i++) r2[i] = accuracy[i] = NAN;
+  for (int64_t k = 0; k < t->points; k++) {
+    const pipeline_probe_result *r = &t->probe[k];
+    majority[k] = r->latents ? r->majority : NAN;
+    if (!l || !r->latents || !same_latents(l, r)) continue;
+    memcpy(r2 + k * latents, r->linear_r2, (size_t)latents * sizeof *r2);
+    memcpy(accuracy + k * latents, r->accuracy, (size_t)latents * sizeof *accuracy);
+  }
+  pipeline_write_strings(file, "/linear/inputs", l ? &l->latent_names[0][0] : "", latents, 32);
+  int64_t dims[2] = {t->points, latents};
+  pipeline_write_doubles(file, "/linear/r2_test", r2, 2, dims);
+  pipeline_write_doubles(file, "/linear/accuracy_test", accuracy, 2, dims);
+  pipeline_write_doubles(file, "/linear/majority_accuracy", majority, 1, dims);
+  free(r2), free(accuracy), free(majority);
+}
+
 static void write_table(const sweep_table *t, const lcfm_job *job, const char *path, const lcfm_provenance *prov) {
   char partial[PIPELINE_PATH_MAX + 16], keys[4096] = "";
   for (int i = 0; i < t->lines; i++) {
@@ -156,6 +203,7 @@ static void write_table(const sweep_table *t, const lcfm_job *job, const char *p
   pipeline_write_strings(file, "/points/directory", &t->dirs[0][0], t->points, DIR_WIDTH);
   write_grid(file, t, job);
   write_probe(file, t);
+  write_linear(file, t);
   pipeline_publish_file(file, partial, path);
 }
 

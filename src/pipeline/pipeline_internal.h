@@ -44,6 +44,8 @@ struct lcfm_pipeline {
   char store[PIPELINE_PATH_MAX];
 };
 
+/* 0: [probe] task = regression, 1: classification, -1: neither. */
+int pipeline_probe_task(const lcfm_job *job);
 /* "train-baseline" etc. */
 const char *pipeline_stage_name(stage_kind kind);
 /* The job sections a stage's output depends on (NULL-terminated). */
@@ -89,6 +91,10 @@ typedef struct {
   char (*names)[32];   /* [inputs] */
   int64_t *size;       /* [sizes] */
   double *mean, *std;  /* [inputs, sizes] R^2 of the MLP probe */
+  int latents;                 /* linear probes (0 when the store has none) */
+  char (*latent_names)[32];    /* [latents] */
+  double *linear_r2, *accuracy; /* [latents] R^2 of the target and instrument-ID accuracy, test objects */
+  double majority;             /* instrument-ID accuracy of the majority class */
 } pipeline_probe_result;
 
 /* 0 and the result, or 1 with why. */

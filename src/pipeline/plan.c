@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lcfm/astromer.h"
+#include "lcfm/class_probe.h"
 #include "lcfm/models.h"
 #include "lcfm/probe.h"
 #include "lcfm/sim.h"
@@ -140,18 +142,35 @@ static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WA
   return problems;
 }
 
-/* The model, simulation and probe checks the verbs make, made once for the whole run. */
+/* The probe's task: 0 regression (the causal paper's), 1 classification (Astromer 2's), -1 neither. */
+int pipeline_probe_task(const lcfm_job *job) {
+  const char *task = lcfm_job_string(job, "probe", "task");
+  return !strcmp(task, "regression") ? 0 : !strcmp(task, "classification") ? 1 : -1;
+}
+
+/* The model, simulation and probe checks the verbs make (whichever simulation mode, model kind
+ * and probe task the job names), made once for the whole run. */
 static int check_settings(const lcfm_job *job, const int wanted[WANT_COUNT]) {
   int problems = 0;
   if (wanted[WANT_SIMULATE]) {
     lcfm_sim_config sim;
-    problems += lcfm_sim_config_from_job(&sim, job);
+    lcfm_labelled_config labelled;
+    problems += lcfm_sim_mode_labelled(job) ? lcfm_labelled_config_from_job(&labelled, job)
+                                            : lcfm_sim_config_from_job(&sim, job);
   }
-  if (wanted[WANT_TRAIN] || wanted[WANT_EMBED]) {
-    lcfm_causal_config model;
-    problems += lcfm_causal_config_from_job(&model, job);
+  if (wanted[WANT_TRAIN] || wanted[WANT_EMBED]) problems += lcfm_model_config_problems(job);
+  int task = pipeline_probe_task(job);
+  if ((wanted[WANT_PROBE] || wanted[WANT_PLOTS]) && task < 0) {
+    lcfm_job_error(job, "probe", "task", "'%s' is neither regression nor classification", lcfm_job_string(job, "probe", "task"));
+    problems++;
+  } else if (wanted[WANT_PROBE]) {
+    problems += task == 1 ? lcfm_class_probe_settings_check(job) : lcfm_probe_settings_check(job);
   }
-  if (wanted[WANT_PROBE]) problems += lcfm_probe_settings_check(job);
+  if (wanted[WANT_PLOTS] && task == 1) {
+    lcfm_job_error(job, "run", "stages", "plots draws the causal paper's figures from a regression probe: "
+                   "leave it out with [probe] task = classification");
+    problems++;
+  }
   return problems;
 }
 

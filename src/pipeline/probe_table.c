@@ -1,5 +1,6 @@
 /* probe_table.c: reading back the MLP probe's R^2 table from a probe store (probe.h). */
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +8,12 @@
 #include "lcfm/error.h"
 #include "pipeline_internal.h"
 
-/* The dimensions of a dataset of rank 1 or 2 (dims[1] = 1 for rank 1); -1 if absent. */
+/* The dimensions of a dataset of rank 1 or 2 (dims[1] = 1 for rank 1) in group /mlp or
+ * /linear; -1 if absent. */
 static int dataset_shape(hid_t file, const char *name, int64_t dims[2]) {
-  if (H5Lexists(file, "mlp", H5P_DEFAULT) <= 0 || H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+  char group[16];
+  snprintf(group, sizeof group, "%.*s", (int)strcspn(name + 1, "/"), name + 1);
+  if (H5Lexists(file, group, H5P_DEFAULT) <= 0 || H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
   hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
   if (dset < 0) return -1;
   hid_t space = H5Dget_space(dset);
@@ -29,6 +33,35 @@ static int read_all(hid_t file, const char *name, hid_t type, void *data) {
   int bad = H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
   H5Dclose(dset);
   return bad;
+}
+
+/* The linear probes' test results, when the store has them (else r->latents stays 0). */
+static void read_linear(hid_t file, pipeline_probe_result *r) {
+  int64_t inputs[2], r2[2], accuracy[2];
+  if (dataset_shape(file, "/linear/inputs", inputs) != 1 || dataset_shape(file, "/linear/r2_test", r2) != 1 ||
+      dataset_shape(file, "/linear/accuracy_test", accuracy) != 1 || r2[0] != inputs[0] || accuracy[0] != inputs[0] ||
+      inputs[0] > 64)
+    return;
+  int n = (int)inputs[0];
+  r->latent_names = lcfm_calloc((size_t)n + 1, sizeof *r->latent_names);
+  r->linear_r2 = lcfm_calloc((size_t)n + 1, sizeof *r->linear_r2);
+  r->accuracy = lcfm_calloc((size_t)n + 1, sizeof *r->accuracy);
+  hid_t t32 = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t32, 32);
+  int bad = read_all(file, "/linear/inputs", t32, r->latent_names) ||
+            read_all(file, "/linear/r2_test", H5T_NATIVE_DOUBLE, r->linear_r2) ||
+            read_all(file, "/linear/accuracy_test", H5T_NATIVE_DOUBLE, r->accuracy);
+  H5Tclose(t32);
+  r->majority = NAN;
+  hid_t group = bad ? -1 : H5Gopen2(file, "/linear", H5P_DEFAULT);
+  if (group >= 0 && H5Aexists(group, "majority_accuracy") > 0) {
+    hid_t attr = H5Aopen(group, "majority_accuracy", H5P_DEFAULT);
+    if (attr >= 0 && H5Aread(attr, H5T_NATIVE_DOUBLE, &r->majority) < 0) r->majority = NAN;
+    if (attr >= 0) H5Aclose(attr);
+  }
+  if (group >= 0) H5Gclose(group);
+  for (int i = 0; i < n; i++) r->latent_names[i][31] = '\0';
+  r->latents = bad ? 0 : n;
 }
 
 int pipeline_probe_read(const char *path, pipeline_probe_result *r, char *why, size_t why_len) {
@@ -57,6 +90,7 @@ int pipeline_probe_read(const char *path, pipeline_probe_result *r, char *why, s
     H5Tclose(t32);
     for (int i = 0; i < r->inputs; i++) r->names[i][31] = '\0';
   }
+  if (!bad) read_linear(file, r);
   H5Fclose(file);
   if (bad) {
     snprintf(why, why_len, "%s: no readable /mlp table (a probe store of lcfm probe?)", path);
@@ -67,6 +101,7 @@ int pipeline_probe_read(const char *path, pipeline_probe_result *r, char *why, s
 
 void pipeline_probe_free(pipeline_probe_result *r) {
   free(r->names), free(r->size), free(r->mean), free(r->std);
+  free(r->latent_names), free(r->linear_r2), free(r->accuracy);
   memset(r, 0, sizeof *r);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lcfm/class_probe.h"
 #include "lcfm/embed.h"
 #include "lcfm/log.h"
 #include "lcfm/probe.h"
@@ -13,6 +14,15 @@
 #include "pipeline_internal.h"
 
 static int run_simulate(MPI_Comm comm, const pipeline_stage *s, const lcfm_provenance *prov) {
+  if (lcfm_sim_mode_labelled(s->job)) {
+    lcfm_labelled_config labelled;
+    if (lcfm_labelled_config_from_job(&labelled, s->job)) return LCFM_EXIT_USAGE;
+    lcfm_log("simulate (labelled): %lld stars x %lld curves, %lld classes -> %s", (long long)labelled.base.stars,
+             (long long)labelled.base.curves_per_star, (long long)labelled.classes, s->output);
+    lcfm_simulate_labelled_store(comm, &labelled, s->output, prov);
+    lcfm_log("wrote %s", s->output);
+    return LCFM_EXIT_OK;
+  }
   lcfm_sim_config config;
   if (lcfm_sim_config_from_job(&config, s->job)) return LCFM_EXIT_USAGE;
   lcfm_log("simulate: %lld light curves of T = %lld, M = %lld, K = %lld, alpha = %g -> %s",
@@ -46,7 +56,8 @@ static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage
   case STAGE_SIMULATE: return run_simulate(comm, s, &prov);
   case STAGE_EMBED:
   case STAGE_EMBED_BASELINE: return lcfm_embed_run(comm, s->job, &prov);
-  case STAGE_PROBE: return lcfm_probe_run(comm, s->job, &prov);
+  case STAGE_PROBE:
+    return pipeline_probe_task(s->job) == 1 ? lcfm_class_probe_run(comm, s->job, &prov) : lcfm_probe_run(comm, s->job, &prov);
   default: return LCFM_EXIT_RUNTIME;
   }
 }
@@ -87,7 +98,8 @@ static void print_summary(const lcfm_pipeline *p) {
   printf("outputs:\n");
   for (int i = 0; i < p->count; i++) printf("  %-15s %s\n", pipeline_stage_name(p->stages[i].kind), p->stages[i].output);
   fflush(stdout);
-  if (p->probe_output[0] && pipeline_file_exists(p->probe_output)) pipeline_print_probe_table(p->probe_output);
+  if (p->probe_output[0] && pipeline_file_exists(p->probe_output) && pipeline_probe_task(p->job) == 0)
+    pipeline_print_probe_table(p->probe_output);
   for (int i = 0; i < p->count; i++)
     if (p->stages[i].kind == STAGE_PLOTS) pipeline_print_plots(p->stages[i].output);
 }

@@ -1,9 +1,10 @@
-# The README's quickstart: `lcfm run jobs/quickstart.ini` on 2 ranks, shortened (60 stars, 20
+# The README's quickstart: `lcfm run jobs/quickstart.ini` on 2 ranks, shortened (30 stars, 10
 # training steps, a smaller probe), runs every stage with the baseline, ends with the probe table (raw,
 # baseline z, z_star, z_instr) and the PNG paths, and gives a readable store; run again, every
 # stage is skipped.
 source "$(dirname "$0")/common.sh"
-short=(-o simulate.stars=60 -o train.steps=20 -o train.validation_every=10 -o "probe.sizes=20 50" -o probe.runs=2 -o probe.mlp_steps=50)
+short=(-o simulate.stars=30 -o train.steps=10 -o train.validation_every=5 -o train.validation_triplets=16
+       -o train.validation_fraction=0.2 -o "probe.sizes=20 50" -o probe.runs=2 -o probe.mlp_steps=50)
 stages="simulate train embed probe plots"
 /usr/bin/python3 -c "import matplotlib, h5py" 2>/dev/null || stages="simulate train embed probe"
 run_np 2 "$LCFM" run "${short[@]}" -o run.stages="$stages" "$SOURCE/jobs/quickstart.ini" > quickstart.log 2>&1 ||
@@ -21,7 +22,7 @@ if [[ $stages == *plots* ]]; then
   [ -s quickstart-plots/r2_vs_size.png ] || fail "PNG missing"
 fi
 "$LCFM" info quickstart.h5 > info.txt
-grep -q "objects      1200" info.txt || { cat info.txt; fail "quickstart object count"; }
+grep -q "objects      600" info.txt || { cat info.txt; fail "quickstart object count"; }
 grep -q "truth        present" info.txt || fail "quickstart truth"
 run_np 2 "$LCFM" run "${short[@]}" -o run.stages="$stages" "$SOURCE/jobs/quickstart.ini" > again.log 2>&1 || fail "second run"
 grep -q "stage .*: running" again.log && { grep stage again.log; fail "a stage ran again"; }

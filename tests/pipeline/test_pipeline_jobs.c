@@ -179,6 +179,12 @@ static void test_wiring(void) {
   EXPECT(job && !p, "an unknown stage was accepted");
   lcfm_pipeline_free(p);
   lcfm_job_free(job);
+  char *classification_plots[] = {"probe.task=classification"};
+  job = load(base_job, 1, classification_plots);
+  p = job ? lcfm_pipeline_plan(MPI_COMM_WORLD, job) : NULL;
+  EXPECT(job && !p, "the causal paper's plots of a classification probe were accepted");
+  lcfm_pipeline_free(p);
+  lcfm_job_free(job);
   char *no_output[] = {"run.stages=simulate train embed probe"};
   job = load("[simulate]\noutput = s.h5\n[train]\ncheckpoint = m.h5\n[embed]\noutput = e.h5\n", 1, no_output);
   p = job ? lcfm_pipeline_plan(MPI_COMM_WORLD, job) : NULL;

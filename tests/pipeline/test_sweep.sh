@@ -2,7 +2,8 @@
 # that is not a valid job and a task out of range are refused with exit 2 before anything is
 # written; a task killed with SIGKILL during training, run again, skips its simulation,
 # continues its checkpoint and ends bitwise equal to the same point run without interruption;
-# --collect writes one table (grid values, status, wall time, probe R^2; h5py checks it) and
+# --collect writes one table (grid values, status, wall time, probe R^2, linear probes; h5py
+# checks it against the points' probe stores) and
 # lists a point whose output was removed as not done; tools/plot_sweep.py draws a metric.
 source "$(dirname "$0")/../cli/common.sh"
 cat > sweep.ini <<'INI'
@@ -114,6 +115,11 @@ r2 = t["probe/r2_mean"][:]
 assert r2.shape == (4, 3, 2) and np.isfinite(r2).all(), r2
 p = h5py.File("grid/point-0002/probe.h5", "r")
 assert np.array_equal(r2[2], p["mlp/r2_mean"][:]), "row 2 is not point 2's probe"
+assert [x.decode() for x in t["linear/inputs"][:]] == ["z_star", "z_instr"], t["linear/inputs"][:]
+accuracy = t["linear/accuracy_test"][:]
+assert accuracy.shape == (4, 2) and ((accuracy >= 0) & (accuracy <= 1)).all(), accuracy
+assert np.array_equal(accuracy[2], p["linear/accuracy_test"][:]), "row 2 is not point 2's linear probe"
+assert np.array_equal(t["linear/majority_accuracy"][:][[2]], [p["linear"].attrs["majority_accuracy"]])
 PY
 
 rm grid/point-0001/probe.h5
@@ -126,9 +132,11 @@ assert list(t['points/status'][:]) == [2, 1, 2, 2] and np.isnan(t['probe/r2_mean
 echo "--collect: one table, missing points listed"
 
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
-  /usr/bin/python3 "$SOURCE/tools/plot_sweep.py" grid/sweep.h5 --x simulate.alpha --metric z_star --lines simulate.instruments \
-    --out alpha.png > plot.log || { cat plot.log; fail "plot_sweep.py"; }
-  [ -s alpha.png ] && grep -q "alpha.png" plot.log || fail "no PNG"
+  for metric in z_star linear:z_star instrument:z_instr wall_seconds; do
+    /usr/bin/python3 "$SOURCE/tools/plot_sweep.py" grid/sweep.h5 --x simulate.alpha --metric $metric \
+      --lines simulate.instruments --out alpha.png > plot.log || { cat plot.log; fail "plot_sweep.py --metric $metric"; }
+    [ -s alpha.png ] && grep -q "alpha.png" plot.log || fail "no PNG for $metric"
+  done
   set +e; /usr/bin/python3 "$SOURCE/tools/plot_sweep.py" grid/sweep.h5 --x simulate.K --metric z_star --out k.png > bad.log 2>&1; code=$?; set -e
   [ $code -ne 0 ] && grep -q "simulate.K" bad.log && ! grep -q Traceback bad.log || { cat bad.log; fail "plot of a key not in the grid"; }
   echo "plot_sweep.py draws a metric against a key"

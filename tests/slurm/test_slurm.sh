@@ -96,8 +96,9 @@ wait_done() { # job [seconds]: until COMPLETED, FAILED, CANCELLED or TIMEOUT
 export LCFM OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 # sbatch passes the environment on
 
 # ---- 1. the quickstart through train.sbatch, 2 tasks ----
-quick=(-o simulate.stars=60 -o train.steps=20 -o train.validation_every=10 -o "probe.sizes=20 50" -o probe.runs=2
-       -o probe.mlp_steps=50 -o run.stages="simulate train embed probe")
+quick=(-o simulate.stars=30 -o train.steps=10 -o train.validation_every=5 -o train.validation_triplets=16
+       -o train.validation_fraction=0.2 -o "probe.sizes=20 50" -o probe.runs=2 -o probe.mlp_steps=50
+       -o run.stages="simulate train embed probe")
 job=$(sbatch --parsable --nodes=1 --ntasks-per-node=2 --time=20 --output=quickstart-%j.log \
       "$SOURCE/slurm/train.sbatch" "$SOURCE/jobs/quickstart.ini" "${quick[@]}")
 wait_done "$job"
@@ -219,7 +220,11 @@ for _ in $(seq 1 240); do
 done
 grep -q "checkpoint model.h5 at step [0-9]* (signal: requeue me)" "$log" || { cat "$log"; fail "no checkpoint on the warning"; }
 grep -q "lcfm-train: requeueing job $job (lcfm exit code 75)" "$log" || { cat "$log"; fail "not requeued on exit 75"; }
-scontrol update JobId="$job" TimeLimit=10 StartTime=now # a requeued job waits 2 minutes otherwise
+# A requeued job waits 2 minutes before it may start again; the test shortens that to a few
+# seconds (slurmd refuses a restart in the same second its old credential was revoked).
+for _ in $(seq 1 60); do [ "$(state_of "$job")" = PENDING ] && break; sleep 0.5; done
+sleep 3
+scontrol update JobId="$job" TimeLimit=10 StartTime=now
 wait_done "$job" 240
 [ "$(state_of "$job")" = COMPLETED ] || { cat "$log"; fail "after the requeue: $(state_of "$job")"; }
 tail -1 "$log" | grep -q "^SUCCESS slurm job $job" || { tail "$log"; fail "no final SUCCESS after the requeue"; }
