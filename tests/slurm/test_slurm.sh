@@ -1,7 +1,8 @@
 # A real Slurm on localhost: munged (as the munge user), slurmctld and slurmd are started from a
 # slurm.conf written here (no systemd, no cgroups), then
 #   1. the quickstart (shortened) goes through slurm/train.sbatch with 2 tasks: SUCCESS, exit 0;
-#      tasks that MPI cannot connect (singletons) are refused at start with exit 1;
+#      tasks that MPI cannot connect (singletons) are refused at start with exit 1; the survey
+#      samples (when LCFM_SHARED_DATA has them) go through slurm/reprocess.sbatch;
 #   2. a 3-point sweep goes through slurm/sweep.sbatch as a job array (throttled): every task
 #      ends with SUCCESS and `lcfm sweep --collect` finds all 3 points done;
 #   3. a training job receives Slurm's own time-limit warning (--signal, after its time limit
@@ -119,6 +120,19 @@ set -e
   { cat singletons.log; fail "singleton tasks were not refused (exit $code)"; }
 grep -q "^| job | name" singletons.log && fail "a singleton ran the verb"
 echo "   tasks started as singletons are refused at start"
+
+# The survey samples through reprocess.sbatch (ingest, then embed with the quickstart's model).
+data=${LCFM_SHARED_DATA:-}
+if [ -d "$data/tess" ] && [ -d "$data/kepler" ]; then
+  job=$(sbatch --parsable --nodes=1 --ntasks-per-node=2 --time=10 --output=reprocess-%j.log \
+        "$SOURCE/slurm/reprocess.sbatch" "$SOURCE/jobs/tess-reprocess.ini" -o "ingest.inputs=$data/tess $data/kepler")
+  wait_done "$job"
+  [ "$(state_of "$job")" = COMPLETED ] || { cat reprocess-$job.log; fail "reprocess job $(state_of "$job")"; }
+  tail -1 reprocess-$job.log | grep -q "^SUCCESS slurm job $job" || { tail reprocess-$job.log; fail "reprocess: no SUCCESS"; }
+  grep -q "SUCCESS ingest" reprocess-$job.log && grep -q "SUCCESS embed" reprocess-$job.log || fail "reprocess steps"
+  [ -f tess-reprocess-embeddings.h5 ] || fail "no embeddings from reprocess.sbatch"
+  echo "   survey samples through slurm/reprocess.sbatch (ingest, embed on 2 tasks): SUCCESS"
+fi
 
 # ---- 2. a 3-point sweep as a job array ----
 cat > sweep.ini <<'INI'
