@@ -124,12 +124,13 @@ echo "   tasks started as singletons are refused at start"
 # The survey samples through reprocess.sbatch (ingest, then embed with the quickstart's model).
 data=${LCFM_SHARED_DATA:-}
 if [ -d "$data/tess" ] && [ -d "$data/kepler" ]; then
-  job=$(sbatch --parsable --nodes=1 --ntasks-per-node=2 --time=10 --output=reprocess-%j.log \
+  job=$(sbatch --parsable --nodes=1 --ntasks-per-node=2 --time=30 --output=reprocess-%j.log \
         "$SOURCE/slurm/reprocess.sbatch" "$SOURCE/jobs/tess-reprocess.ini" -o "ingest.inputs=$data/tess $data/kepler")
   wait_done "$job"
   [ "$(state_of "$job")" = COMPLETED ] || { cat reprocess-$job.log; fail "reprocess job $(state_of "$job")"; }
   tail -1 reprocess-$job.log | grep -q "^SUCCESS slurm job $job" || { tail reprocess-$job.log; fail "reprocess: no SUCCESS"; }
   grep -q "SUCCESS ingest" reprocess-$job.log && grep -q "SUCCESS embed" reprocess-$job.log || fail "reprocess steps"
+  grep -q "restart 1" reprocess-$job.log && fail "reprocess was requeued (its time limit must exceed the warning offset)"
   [ -f tess-reprocess-embeddings.h5 ] || fail "no embeddings from reprocess.sbatch"
   echo "   survey samples through slurm/reprocess.sbatch (ingest, embed on 2 tasks): SUCCESS"
 fi
