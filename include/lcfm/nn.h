@@ -172,6 +172,11 @@ void lcfm_gelu_forward(float *out, const float *inp, size_t n);
 void lcfm_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 void lcfm_swish_forward(float *out, const float *inp, size_t n);
 void lcfm_swish_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* Swish that saves what its backward needs instead of recomputing it: sig[n] = sigmoid(inp)
+ * (sig may equal inp: the input is then replaced by its sigmoid), out = inp * sig; backward
+ * dinp += dout (sig + out (1 - sig)) needs no exp. */
+void lcfm_swish_forward_sig(float *out, float *sig, const float *inp, size_t n);
+void lcfm_swish_backward_sig(float *dinp, const float *dout, const float *out, const float *sig, size_t n);
 /* tanh backward takes the forward OUTPUT (1 - out^2). */
 void lcfm_tanh_forward(float *out, const float *inp, size_t n);
 void lcfm_tanh_backward(float *dinp, const float *dout, const float *out, size_t n);

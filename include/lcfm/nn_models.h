@@ -45,7 +45,7 @@ typedef enum { LCFM_ACT_RELU = 0, LCFM_ACT_GELU, LCFM_ACT_SWISH, LCFM_ACT_TANH }
 /* Saved activations of a feed-forward module (N rows). */
 typedef struct {
   float *ln, *mean, *rstd; /* pre-norm (NULL when the FFN has none) */
-  float *h, *a;            /* fc1 output [N, ff], activation [N, ff] */
+  float *h, *a;            /* fc1 output [N, ff] (for Swish: its sigmoid), activation [N, ff] */
   float *drop;             /* dropout mask [N, d] (NULL when dropout is 0) */
 } lcfm_nn_ffn_acts;
 
@@ -79,7 +79,7 @@ typedef struct {
   lcfm_nn_ffn_acts ffn1, ffn2;
   float *x1, *x2, *x3, *x4; /* residual stream after each module [N, d] */
   float *m_ln, *m_mean, *m_rstd, *qkv, *att, *ao, *m_drop;
-  float *c_ln, *c_mean, *c_rstd, *pw1, *glu, *dw, *nrm, *n_mean, *n_rstd, *sw, *c_drop;
+  float *c_ln, *c_mean, *c_rstd, *pw1, *glu, *dw, *nrm, *n_mean, *n_rstd, *sw, *c_drop; /* nrm: sigmoid(LN) */
   float *out, *o_mean, *o_rstd; /* block output [N, d] */
 } lcfm_conformer_acts;
 
@@ -116,7 +116,7 @@ typedef struct {
 
 typedef struct {
   float *qkv, *att, *ao, *a_drop, *r1, *h, *mean1, *rstd1;
-  float *f1, *f_act, *f_drop, *r2;
+  float *f1, *f_act, *f_drop, *r2; /* f1: fc1 output (for Swish: its sigmoid) */
   float *out, *mean2, *rstd2;
 } lcfm_transformer_acts;
 

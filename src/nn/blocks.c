@@ -59,6 +59,23 @@ static void act_backward(lcfm_nn_act act, float *dinp, const float *dout, const 
   }
 }
 
+/* Training forms: the activation's input buffer keeps what backward needs. For Swish that is
+ * the sigmoid, written over the input (backward then needs no exp); other activations keep it. */
+static void act_forward_saving(lcfm_nn_act act, float *out, float *inp, size_t n) {
+  if (act == LCFM_ACT_SWISH)
+    lcfm_swish_forward_sig(out, inp, inp, n);
+  else
+    act_forward(act, out, inp, n);
+}
+
+static void act_backward_saved(lcfm_nn_act act, float *dinp, const float *dout, const float *saved, const float *out,
+                               size_t n) {
+  if (act == LCFM_ACT_SWISH)
+    lcfm_swish_backward_sig(dinp, dout, out, saved, n);
+  else
+    act_backward(act, dinp, dout, saved, out, n);
+}
+
 /* out = x + alpha y */
 static void resid(float *out, const float *x, float alpha, const float *y, size_t n) {
 #pragma omp parallel for simd schedule(static)
@@ -108,7 +125,7 @@ static void ffn_forward(lcfm_nn_ffn_acts *a, float *y, const float *inp, lcfm_nn
                         lcfm_nn_lin fc2, lcfm_nn_act act, const lcfm_nn_params *p, int N, int d, int ff) {
   lcfm_layernorm_forward(a->ln, a->mean, a->rstd, inp, PW(ln.w), PW(ln.b), N, d, LCFM_NN_LN_EPS);
   lcfm_linear_forward(a->h, a->ln, PW(fc1.w), PW(fc1.b), N, d, ff);
-  act_forward(act, a->a, a->h, (size_t)N * ff);
+  act_forward_saving(act, a->a, a->h, (size_t)N * ff);
   lcfm_linear_forward(y, a->a, PW(fc2.w), PW(fc2.b), N, ff, d);
 }
 
@@ -120,7 +137,7 @@ static void ffn_backward(float *dinp, const float *dy, const lcfm_nn_ffn_acts *a
   lcfm_nn_zero(s->t0, nf);
   lcfm_linear_backward(s->t0, GW(fc2.w), GW(fc2.b), dy, a->a, PW(fc2.w), N, ff, d);
   lcfm_nn_zero(s->t1, nf);
-  act_backward(act, s->t1, s->t0, a->h, a->a, nf);
+  act_backward_saved(act, s->t1, s->t0, a->h, a->a, nf);
   lcfm_nn_zero(s->t2, nd);
   lcfm_linear_backward(s->t2, GW(fc1.w), GW(fc1.b), s->t1, a->ln, PW(fc1.w), N, d, ff);
   lcfm_layernorm_backward(dinp, GW(ln.w), GW(ln.b), s->t2, inp, PW(ln.w), a->mean, a->rstd, N, d);
@@ -250,7 +267,7 @@ void lcfm_conformer_forward_at(lcfm_conformer_acts *a, const lcfm_conformer_conf
   lcfm_dwconv_forward(a->dw, a->glu, PW(w->dw.w), PW(w->dw.b), B, T, d, K);
   lcfm_layernorm_forward(a->nrm, a->n_mean, a->n_rstd, a->dw, PW(w->conv_norm.w), PW(w->conv_norm.b), N, d,
                          LCFM_NN_LN_EPS);
-  lcfm_swish_forward(a->sw, a->nrm, nd);
+  lcfm_swish_forward_sig(a->sw, a->nrm, a->nrm, nd); /* nrm now holds sigmoid(nrm) */
   lcfm_linear_forward(y, a->sw, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
   lcfm_dropout_forward_at(y, a->c_drop, y, nd, pd, training, seed, counter + 2, first);
   resid(a->x3, a->x2, 1.0f, y, nd);
@@ -288,7 +305,7 @@ void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const
   lcfm_nn_zero(s->t2, nd);
   lcfm_linear_backward(s->t2, GW(w->pw2.w), GW(w->pw2.b), s->dy, a->sw, PW(w->pw2.w), N, d, d);
   lcfm_nn_zero(s->t3, nd);
-  lcfm_swish_backward(s->t3, s->t2, a->nrm, nd);
+  lcfm_swish_backward_sig(s->t3, s->t2, a->sw, a->nrm, nd);
   lcfm_nn_zero(s->t2, nd);
   lcfm_layernorm_backward(s->t2, GW(w->conv_norm.w), GW(w->conv_norm.b), s->t3, a->dw, PW(w->conv_norm.w),
                           a->n_mean, a->n_rstd, N, d);
@@ -390,7 +407,7 @@ void lcfm_transformer_forward_at(lcfm_transformer_acts *a, const lcfm_transforme
   resid(a->r1, y, cfg->residual ? 1.0f : 0.0f, inp, nd);
   lcfm_layernorm_forward(a->h, a->mean1, a->rstd1, a->r1, PW(w->ln1.w), PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
   lcfm_linear_forward(a->f1, a->h, PW(w->fc1.w), PW(w->fc1.b), N, d, ff);
-  act_forward(cfg->act, a->f_act, a->f1, (size_t)N * ff);
+  act_forward_saving(cfg->act, a->f_act, a->f1, (size_t)N * ff);
   lcfm_linear_forward(y, a->f_act, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
   lcfm_dropout_forward_at(y, a->f_drop, y, nd, cfg->dropout, training, seed, counter + 1, first);
   resid(a->r2, y, cfg->residual ? 1.0f : 0.0f, a->h, nd);
@@ -418,7 +435,7 @@ void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a, c
   lcfm_nn_zero(s->t0, nf);
   lcfm_linear_backward(s->t0, GW(w->fc2.w), GW(w->fc2.b), s->dy, a->f_act, PW(w->fc2.w), N, ff, d);
   lcfm_nn_zero(s->t1, nf);
-  act_backward(cfg->act, s->t1, s->t0, a->f1, a->f_act, nf);
+  act_backward_saved(cfg->act, s->t1, s->t0, a->f1, a->f_act, nf);
   if (cfg->residual)
     memcpy(s->t2, g, nd * sizeof(float));
   else

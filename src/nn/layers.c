@@ -205,6 +205,22 @@ void lcfm_swish_backward(float *dinp, const float *dout, const float *inp, size_
   }
 }
 
+void lcfm_swish_forward_sig(float *out, float *sig, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    float s = lcfm_nn_sigmoidf(x);
+    sig[i] = s;
+    out[i] = x * s;
+  }
+}
+
+void lcfm_swish_backward_sig(float *dinp, const float *dout, const float *out, const float *sig, size_t n) {
+  /* d/dx x s(x) = s + x s (1 - s) = s + out (1 - s) */
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (sig[i] + out[i] * (1.0f - sig[i]));
+}
+
 void lcfm_tanh_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; i++) out[i] = lcfm_nn_tanhf(inp[i]);
@@ -298,6 +314,35 @@ void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, si
  * Depthwise 1-D convolution (weights [K, C])
  * -------------------------------------------------------------------------------------------- */
 
+/* Channels per register block: the 32 running sums of one output row stay in four AVX (eight SSE)
+ * registers across all the taps, instead of going through memory once per tap. */
+#define DW_CB 32
+
+/* y[c0 .. c0+len) = (accumulate ? y : bias or 0) + sum_{k in [k0, k1]} w[k, c] x[k - k0, c] for
+ * len <= DW_CB channels; x points at the input row (stride C) that meets tap k0. */
+static void dw_row(float *y, const float *x, const float *w, const float *bias, int k0, int k1, int C, int c0,
+                   int len, int accumulate) {
+  float acc[DW_CB];
+  if (len == DW_CB) {
+#pragma omp simd
+    for (int c = 0; c < DW_CB; c++) acc[c] = accumulate ? y[c0 + c] : bias ? bias[c0 + c] : 0.0f;
+    for (int k = k0; k <= k1; k++) {
+      const float *xk = x + (size_t)(k - k0) * C + c0, *wk = w + (size_t)k * C + c0;
+#pragma omp simd
+      for (int c = 0; c < DW_CB; c++) acc[c] += wk[c] * xk[c];
+    }
+#pragma omp simd
+    for (int c = 0; c < DW_CB; c++) y[c0 + c] = acc[c];
+    return;
+  }
+  for (int c = 0; c < len; c++) acc[c] = accumulate ? y[c0 + c] : bias ? bias[c0 + c] : 0.0f;
+  for (int k = k0; k <= k1; k++) {
+    const float *xk = x + (size_t)(k - k0) * C + c0, *wk = w + (size_t)k * C + c0;
+    for (int c = 0; c < len; c++) acc[c] += wk[c] * xk[c];
+  }
+  for (int c = 0; c < len; c++) y[c0 + c] = acc[c];
+}
+
 void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const float *b, int B, int T,
                          int C, int K) {
   LCFM_CHECK(K % 2 == 1, "nn: depthwise convolution needs an odd kernel, got %d", K);
@@ -306,54 +351,76 @@ void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const flo
   for (int bb = 0; bb < B; bb++) {
     for (int t = 0; t < T; t++) {
       float *y = out + ((size_t)bb * T + t) * C;
-      for (int c = 0; c < C; c++) y[c] = b ? b[c] : 0.0f;
+      /* taps k with 0 <= t + k - pad < T */
       int k0 = pad - t > 0 ? pad - t : 0;
       int k1 = T - 1 - t + pad < K - 1 ? T - 1 - t + pad : K - 1;
-      for (int k = k0; k <= k1; k++) {
-        const float *x = inp + ((size_t)bb * T + (t + k - pad)) * C;
-        const float *wk = w + (size_t)k * C;
+      const float *x = inp + ((size_t)bb * T + (t + k0 - pad)) * C;
+      for (int c0 = 0; c0 < C; c0 += DW_CB)
+        dw_row(y, x, w, b, k0, k1, C, c0, C - c0 < DW_CB ? C - c0 : DW_CB, 0);
+    }
+  }
+}
+
+/* dw[k, c0 .. c0+len) += sum_{b, t} dout[b, t, c] inp[b, t + k - pad, c], summed in registers. */
+static void dw_weight_grad(float *dwk, const float *dout, const float *inp, int B, int T, int C, int k, int pad,
+                           int c0, int len) {
+  float acc[DW_CB] = {0};
+  int t0 = pad - k > 0 ? pad - k : 0;
+  int t1 = T - 1 + pad - k < T - 1 ? T - 1 + pad - k : T - 1;
+  for (int bb = 0; bb < B; bb++) {
+    for (int t = t0; t <= t1; t++) {
+      const float *dy = dout + ((size_t)bb * T + t) * C + c0;
+      const float *x = inp + ((size_t)bb * T + (t + k - pad)) * C + c0;
+      if (len == DW_CB) {
 #pragma omp simd
-        for (int c = 0; c < C; c++) y[c] += wk[c] * x[c];
+        for (int c = 0; c < DW_CB; c++) acc[c] += dy[c] * x[c];
+      } else {
+        for (int c = 0; c < len; c++) acc[c] += dy[c] * x[c];
       }
     }
   }
+  for (int c = 0; c < len; c++) dwk[c0 + c] += acc[c];
 }
 
 void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                           const float *w, int B, int T, int C, int K) {
   int pad = (K - 1) / 2;
   if (dinp) {
-    /* dinp[b, s] += sum_k w[k] dout[b, s - k + pad] */
+    /* dinp[b, s] += sum_k w[k] dout[b, s - k + pad]: the taps k with 0 <= s - k + pad < T, walked
+     * from the largest k (the earliest dout row) so the rows go forward in memory. */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
       for (int s = 0; s < T; s++) {
         float *dx = dinp + ((size_t)bb * T + s) * C;
-        for (int k = 0; k < K; k++) {
-          int t = s - k + pad;
-          if (t < 0 || t >= T) continue;
-          const float *dy = dout + ((size_t)bb * T + t) * C;
-          const float *wk = w + (size_t)k * C;
+        int k0 = s + pad - (T - 1) > 0 ? s + pad - (T - 1) : 0; /* smallest k: latest row */
+        int k1 = s + pad < K - 1 ? s + pad : K - 1;             /* largest k: earliest row */
+        const float *dy = dout + ((size_t)bb * T + (s - k1 + pad)) * C;
+        for (int c0 = 0; c0 < C; c0 += DW_CB) {
+          int len = C - c0 < DW_CB ? C - c0 : DW_CB;
+          float acc[DW_CB];
+          for (int c = 0; c < len; c++) acc[c] = dx[c0 + c];
+          for (int k = k1; k >= k0; k--) {
+            const float *dyk = dy + (size_t)(k1 - k) * C + c0, *wk = w + (size_t)k * C + c0;
+            if (len == DW_CB) {
 #pragma omp simd
-          for (int c = 0; c < C; c++) dx[c] += wk[c] * dy[c];
+              for (int c = 0; c < DW_CB; c++) acc[c] += wk[c] * dyk[c];
+            } else {
+              for (int c = 0; c < len; c++) acc[c] += wk[c] * dyk[c];
+            }
+          }
+          for (int c = 0; c < len; c++) dx[c0 + c] = acc[c];
         }
       }
     }
   }
-  /* dw[k, c] += sum_{b,t} dout[b, t, c] inp[b, t + k - pad, c]: parallel over k. */
-#pragma omp parallel for schedule(static)
-  for (int k = 0; k < K; k++) {
-    float *dwk = dw + (size_t)k * C;
-    for (int bb = 0; bb < B; bb++) {
-      int t0 = pad - k > 0 ? pad - k : 0;
-      int t1 = T - 1 + pad - k < T - 1 ? T - 1 + pad - k : T - 1;
-      for (int t = t0; t <= t1; t++) {
-        const float *dy = dout + ((size_t)bb * T + t) * C;
-        const float *x = inp + ((size_t)bb * T + (t + k - pad)) * C;
-#pragma omp simd
-        for (int c = 0; c < C; c++) dwk[c] += dy[c] * x[c];
-      }
+  /* dw[k, c] += sum_{b,t} dout[b, t, c] inp[b, t + k - pad, c]: parallel over (k, channel block). */
+  int cblocks = (C + DW_CB - 1) / DW_CB;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int k = 0; k < K; k++)
+    for (int cb = 0; cb < cblocks; cb++) {
+      int c0 = cb * DW_CB;
+      dw_weight_grad(dw + (size_t)k * C, dout, inp, B, T, C, k, pad, c0, C - c0 < DW_CB ? C - c0 : DW_CB);
     }
-  }
   if (db) column_sum_acc(db, dout, B * T, C);
 }
 

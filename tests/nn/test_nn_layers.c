@@ -129,6 +129,7 @@ static double act_obj(void *p) {
     case 1: lcfm_gelu_forward(c->out, c->in[0], n); break;
     case 2: lcfm_swish_forward(c->out, c->in[0], n); break;
     case 3: lcfm_tanh_forward(c->out, c->in[0], n); break;
+    case 4: lcfm_swish_forward_sig(c->out, c->save[0], c->in[0], n); break;
   }
   return fd_dot_r(c->out, n);
 }
@@ -142,15 +143,16 @@ static void act_grad(void *p) {
     case 1: lcfm_gelu_backward(c->din[0], c->dout, c->in[0], n); break;
     case 2: lcfm_swish_backward(c->din[0], c->dout, c->in[0], n); break;
     case 3: lcfm_tanh_backward(c->din[0], c->dout, c->out, n); break;
+    case 4: lcfm_swish_backward_sig(c->din[0], c->dout, c->out, c->save[0], n); break;
   }
 }
 static void test_activations(void) {
-  const char *names[4] = {"relu", "gelu", "swish", "tanh"};
+  const char *names[5] = {"relu", "gelu", "swish", "tanh", "swish (sigmoid saved)"};
   int n = 41;
-  for (int k = 0; k < 4; k++) {
+  for (int k = 0; k < 5; k++) {
     ctx_t c = {0};
     c.s[0] = n;
-    c.in[0] = buf(n), c.din[0] = buf(n), c.out = buf(n), c.dout = buf(n);
+    c.in[0] = buf(n), c.din[0] = buf(n), c.out = buf(n), c.dout = buf(n), c.save[0] = buf(n);
     fd_fill(c.in[0], n, -3, 3, 30 + k);
     /* keep ReLU away from its kink */
     for (int i = 0; i < n; i++)
@@ -169,6 +171,14 @@ static void test_activations(void) {
         case 1: ref = 0.5 * x * (1 + erf(x / sqrt(2.0))); lcfm_gelu_forward(&ys[i], &xs[i], 1); break;
         case 2: ref = x / (1 + exp(-x)); lcfm_swish_forward(&ys[i], &xs[i], 1); break;
         case 3: ref = tanh(x); lcfm_tanh_forward(&ys[i], &xs[i], 1); break;
+        case 4: {
+          float sig, in = xs[i]; /* in place: the input becomes its sigmoid */
+          ref = x / (1 + exp(-x));
+          lcfm_swish_forward_sig(&ys[i], &in, &in, 1);
+          sig = in;
+          EXPECT_NEAR(sig, 1 / (1 + exp(-x)), 3e-7, "swish saved sigmoid");
+          break;
+        }
       }
       EXPECT_NEAR(ys[i], ref, 3e-7 * (1 + fabs(ref)), names[k]);
     }
@@ -518,6 +528,7 @@ int main(int argc, char **argv) {
   test_attention(1, 5, 6, 3, NULL); /* batch of one, three heads */
   test_dwconv(2, 7, 3, 3);
   test_dwconv(1, 3, 2, 5); /* kernel wider than the sequence, batch of one */
+  test_dwconv(2, 6, 40, 5); /* a full 32-channel register block and a partial one */
   test_lstm(2, 4, 3, 3);
   test_lstm(1, 3, 2, 2);
   test_lstm(37, 3, 3, 3); /* several recurrence groups (16 sequences each), in parallel */
