@@ -112,6 +112,16 @@ int lcfm_sampler_init(lcfm_sampler *s, const lcfm_curves *c, uint64_t seed, doub
              (long long)s->instrument_count);
     return 1;
   }
+  if (s->anchor_count[1] == 0) {
+    /* Validation drives early stopping and the best checkpoint: training without it cannot pick one. */
+    int64_t held_out = 0;
+    for (int64_t g = 0; g < s->source_count; g++) held_out += s->validation[s->by_source[s->source_start[g]]];
+    snprintf(why, why_len,
+             "no validation triplet can be formed: validation_fraction %g held out %lld of %lld sources and none "
+             "of their objects can anchor a triplet; raise [train] validation_fraction or use a larger store",
+             validation_fraction, (long long)held_out, (long long)s->source_count);
+    return 1;
+  }
   return 0;
 }
 

@@ -283,7 +283,6 @@ static int causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
   lcfm_log("train %s: %lld objects, %lld sources (%lld training / %lld validation anchors), %lld instruments",
            t.store, (long long)curves.count, (long long)sampler.source_count, (long long)sampler.anchor_count[0],
            (long long)sampler.anchor_count[1], (long long)sampler.instrument_count);
-  if (sampler.anchor_count[1] == 0) lcfm_log("warning: no validation triplets; raise validation_fraction");
   cfg.max_rows = (int)(3 * ((batch + ranks - 1) / ranks));
   lcfm_causal_model model;
   lcfm_causal_init(&model, &cfg, (int)(3 * batch), t.seed);

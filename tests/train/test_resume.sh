@@ -87,6 +87,13 @@ set +e
 set -e
 [ $code -eq 1 ] && grep -q "no training triplet can be formed" single.log || { cat single.log; fail "untrainable store: exit $code"; }
 
+# With no held-out source there is nothing to validate on: refused, saying why, not a crash.
+set +e
+"$LCFM" train -o train.validation_fraction=0 -o train.checkpoint=noval_model.h5 job.ini > noval.log 2>&1; code=$?
+set -e
+[ $code -eq 1 ] && grep -q "no validation triplet can be formed" noval.log && [ ! -e noval_model.h5 ] ||
+  { cat noval.log; fail "no validation split: exit $code"; }
+
 # Non-finite values (here in the input) stop the run with exit code 1, naming where they appeared,
 # and leave the last good checkpoint intact.
 if /usr/bin/python3 -c "import h5py" 2>/dev/null; then
