@@ -123,23 +123,7 @@ void lcfm_astromer2_metrics(const lcfm_astromer2_sums *s, double *loss, double *
 }
 
 void lcfm_astromer2_layer_means(lcfm_astromer2_model *m, const lcfm_masked_batch *b, float *out) {
-  const lcfm_astromer_config *c = &m->cfg.enc;
-  int rows = b->rows, T = c->T, d = c->d, layers = c->blocks + 1;
-  if (rows == 0) return;
-  lcfm_astromer_forward(&m->enc, &m->params, b->times, b->input, b->valid, b->replace, rows, 0, 0, 0);
-  for (int l = 0; l < layers; l++) {
-    const float *x = l == 0 ? m->enc.x0 : m->enc.ba[l - 1].out;
-    for (int r = 0; r < rows; r++) {
-      float *o = out + ((size_t)r * layers + l) * d;
-      double n = 0;
-      for (int j = 0; j < d; j++) o[j] = 0.0f;
-      for (int t = 0; t < T; t++) {
-        float v = b->valid[(size_t)r * T + t];
-        if (v == 0.0f) continue;
-        n += v;
-        lcfm_nn_axpy(o, v, x + ((size_t)r * T + t) * d, (size_t)d);
-      }
-      for (int j = 0; j < d; j++) o[j] = n > 0 ? (float)(o[j] / n) : 0.0f;
-    }
-  }
+  if (b->rows == 0) return;
+  /* the engine's inference path: chunks of windows per thread, nothing kept for backward */
+  lcfm_astromer_infer_layer_means(&m->enc, &m->params, b->times, b->input, b->valid, b->replace, b->rows, out);
 }
