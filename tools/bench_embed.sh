@@ -9,7 +9,8 @@
 # favouring either side. Prints every round, then the medians over rounds of light curves per
 # second per core (wall time) and per CPU second (the process's CPU time, all threads, which a
 # loaded machine disturbs less), and of the per-round lcfm/torch ratios of both.
-# OpenMP, OpenBLAS and torch thread counts are all set to THREADS.
+# OpenMP, OpenBLAS and torch thread counts are all set to THREADS; OMP_WAIT_POLICY is left as the
+# caller set it (for both sides).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build-native}
@@ -23,6 +24,7 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$t
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 args=(--threads "$threads" --batch "$batch" --repeats "$repeats")
 field() { echo "$1" | grep '^RESULT embed ' | sed "s/.* $2=\([^ ]*\).*/\1/"; }
+echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)} for both sides"
 results=""
 for round in $(seq "$rounds"); do
   c_out=$("$build/bench_nn_embed" "${args[@]}")

@@ -6,8 +6,10 @@
 # tools/reference/bench_torch.py (/usr/bin/python3 with torch), each timing STEPS steps after a
 # warm-up; alternating the two keeps a shared machine's load from favouring either. Prints every
 # round, then per model the medians over rounds of ms/step (wall) and CPU ms/step (the process's
-# CPU time, all threads; a loaded machine disturbs it less) and of the per-round torch/lcfm ratios.
-# OpenMP, OpenBLAS and torch thread counts are all set to THREADS.
+# CPU time, all threads; a loaded machine disturbs it less) and of the per-round torch/lcfm ratios;
+# GFLOP/s and % sgemm compare each round's step with the GEMM peak bench_nn measures in that round.
+# OpenMP, OpenBLAS and torch thread counts are all set to THREADS; OMP_WAIT_POLICY is left as the
+# caller set it (it applies to both sides: PASSIVE helps both on a machine whose cores are busy).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build-native}
@@ -19,15 +21,16 @@ bench_build "$build" bench_nn
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 field() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
-peak=""
+echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)} for both sides"
 rows=""
+peaks=""
 for round in $(seq "$rounds"); do
-  # the GEMM peak is measured once, in the first round
-  c_out=$("$build/bench_nn" --threads "$threads" --steps "$steps" ${peak:+--peak "$peak"})
+  # every round measures the GEMM peak again, under the load of that round
+  c_out=$("$build/bench_nn" --threads "$threads" --steps "$steps")
   t_out=$(/usr/bin/python3 "$here/reference/bench_torch.py" --threads "$threads" --steps "$steps")
-  [ -n "$peak" ] || peak=$(field "$(echo "$c_out" | grep '^RESULT sgemm ')" gflops)
+  peaks+=" $(field "$(echo "$c_out" | grep '^RESULT sgemm ')" gflops)"
   echo "round $round ($(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/load average /')):"
-  echo "$c_out" | grep -v '^RESULT' | grep -v '^threads'
+  echo "$c_out" | grep -v '^RESULT'
   echo "$t_out" | grep -v '^RESULT'
   for m in causal astromer; do
     c=$(echo "$c_out" | grep "^RESULT $m ")
@@ -37,7 +40,7 @@ for round in $(seq "$rounds"); do
   done
 done
 echo
-echo "threads $threads, sgemm peak $peak GFLOP/s (measured with $threads threads), medians of $rounds rounds of $steps steps:"
+echo "threads $threads, sgemm peak per round (GFLOP/s, $threads threads):$peaks; medians of $rounds rounds of $steps steps:"
 printf '%-9s %10s %10s %8s %10s %10s %8s %9s %8s %11s\n' model "lcfm ms" "torch ms" speedup "lcfm CPU" "torch CPU" "CPU x" \
   "GFLOP/s" "% sgemm" "act MiB/LC"
 echo "$rows" | awk 'NF == 8 { k = ++n[$1]; c[$1, k] = $2; cc[$1, k] = $3; t[$1, k] = $4; tc[$1, k] = $5
