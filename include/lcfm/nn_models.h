@@ -175,7 +175,9 @@ void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg, const 
  * chunk accumulates its parameter gradients into a buffer of its own; the buffers are summed into
  * the table in chunk order, so the result does not depend on which thread ran which chunk. One
  * parallel region per pass instead of one per layer: no barrier between layers, and a thread
- * slowed by other work on its core simply takes fewer chunks.
+ * slowed by other work on its core simply takes fewer chunks. The per-thread workspaces (of this
+ * and of the inference path) are made by *_alloc for lcfm_nn_threads() threads: call
+ * lcfm_nn_set_threads first; more threads later are not used by the chunks.
  * ------------------------------------------------------------------------------------------- */
 #define LCFM_NN_TRAIN_SEQS 8
 
