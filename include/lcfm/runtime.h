@@ -21,4 +21,10 @@ void lcfm_runtime_defaults(void);
  * job of several tasks only gets a warning (tools like `lcfm sweep --collect` run that way). */
 int lcfm_runtime_check_ranks(MPI_Comm comm);
 
+/* At the very end of main, on rank 0: when LCFM_EXIT_FILE names a file, writes the exit code
+ * there (one line, written to NAME.tmp and renamed). The Slurm scripts read it because srun can
+ * itself end with 0 when its tasks were never launched; no file means lcfm did not finish
+ * (failed launch, abort, kill). Returns 0, or -1 after a warning when the file cannot be written. */
+int lcfm_runtime_report_exit(int code);
+
 #endif

@@ -112,5 +112,6 @@ int main(int argc, char **argv) {
   int code = lcfm_runtime_check_ranks(MPI_COMM_WORLD);
   if (code == LCFM_EXIT_OK) code = dispatch(argc, argv, rank);
   MPI_Finalize();
+  if (rank == 0) lcfm_runtime_report_exit(code);
   return code;
 }

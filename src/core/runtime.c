@@ -41,3 +41,22 @@ int lcfm_runtime_check_ranks(MPI_Comm comm) {
                     "to use them all\n", job_tasks);
   return LCFM_EXIT_OK;
 }
+
+int lcfm_runtime_report_exit(int code) {
+  const char *path = getenv("LCFM_EXIT_FILE");
+  if (!path || !*path) return 0;
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    fprintf(stderr, "lcfm: warning: LCFM_EXIT_FILE is too long; exit code %d not recorded\n", code);
+    return -1;
+  }
+  FILE *f = fopen(tmp, "w");
+  int ok = f && fprintf(f, "%d\n", code) > 0;
+  if (f && fclose(f) != 0) ok = 0;
+  if (!ok || rename(tmp, path) != 0) {
+    fprintf(stderr, "lcfm: warning: could not write exit code %d to LCFM_EXIT_FILE %s\n", code, path);
+    remove(tmp);
+    return -1;
+  }
+  return 0;
+}

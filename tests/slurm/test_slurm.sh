@@ -1,7 +1,9 @@
 # A real Slurm on localhost: munged (as the munge user), slurmctld and slurmd are started from a
 # slurm.conf written here (no systemd, no cgroups), then
 #   1. the quickstart (shortened) goes through slurm/train.sbatch with 2 tasks: SUCCESS, exit 0;
-#      tasks that MPI cannot connect (singletons) are refused at start with exit 1; the survey
+#      tasks that MPI cannot connect (singletons) are refused at start with exit 1; a step whose
+#      tasks never launch (srun then ends with 0) makes the script say FAILED, exit 1;
+#      slurm/simulate.sbatch simulates on 2 tasks; the survey
 #      samples (when LCFM_SHARED_DATA has them) go through slurm/reprocess.sbatch;
 #   2. a 3-point sweep goes through slurm/sweep.sbatch as a job array (throttled): every task
 #      ends with SUCCESS and `lcfm sweep --collect` finds all 3 points done;
@@ -76,6 +78,11 @@ SlurmdParameters=config_overrides
 NodeName=localhost CPUs=$cpus State=UNKNOWN
 PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
+# PMIx's per-step directories (spmix_appdir_UID_JOB.STEP) go under this test's directory, not
+# /tmp: job ids restart at 1 with every fresh cluster, and a directory left in /tmp by another
+# run (another build's suite, a killed step) makes srun fail to launch that job's step.
+mkdir -p pmix
+echo "PMIxCliTmpDirBase=$WORK/pmix" > mpi.conf
 export SLURM_CONF=$WORK/slurm.conf
 slurmctld -D -c -f "$SLURM_CONF" > log/slurmctld.out 2>&1 &
 daemons+=($!)
@@ -120,6 +127,27 @@ set -e
   { cat singletons.log; fail "singleton tasks were not refused (exit $code)"; }
 grep -q "^| job | name" singletons.log && fail "a singleton ran the verb"
 echo "   tasks started as singletons are refused at start"
+
+# A step whose tasks never launch: srun itself ends with 0, the script must still say FAILED.
+# The job is held while the PMIx directory of its first step is put in the way, then released.
+job=$(sbatch --parsable --hold --nodes=1 --ntasks-per-node=2 --time=5 --output=nolaunch-%j.log \
+      "$SOURCE/slurm/train.sbatch" "$SOURCE/jobs/quickstart.ini" -o run.stages=simulate)
+mkdir -p "pmix/spmix_appdir_$(id -u)_$job.0"
+scontrol release "$job"
+wait_done "$job"
+[ "$(state_of "$job")" = FAILED ] || { cat nolaunch-$job.log; fail "a step that never launched: job $(state_of "$job")"; }
+scontrol show job "$job" | grep -q "ExitCode=1:0" || fail "a step that never launched: exit code not 1"
+grep -q "srun ended with 0 but lcfm reported no exit code" nolaunch-$job.log &&
+  tail -1 nolaunch-$job.log | grep -q "^FAILED slurm job $job" || { cat nolaunch-$job.log; fail "no FAILED line"; }
+rmdir "pmix/spmix_appdir_$(id -u)_$job.0"
+echo "   a step whose tasks never launch ends FAILED with exit code 1"
+
+job=$(sbatch --parsable --nodes=1 --ntasks-per-node=2 --time=5 --output=simulate-%j.log \
+      "$SOURCE/slurm/simulate.sbatch" "$SOURCE/jobs/quickstart.ini" -o simulate.stars=20 -o simulate.output=sbatch-sim.h5)
+wait_done "$job"
+[ "$(state_of "$job")" = COMPLETED ] && tail -1 simulate-$job.log | grep -q "^SUCCESS slurm job $job" &&
+  grep -q "seed [0-9]*, 2 ranks" simulate-$job.log && [ -f sbatch-sim.h5 ] || { cat simulate-$job.log; fail "simulate.sbatch"; }
+echo "   slurm/simulate.sbatch on 2 tasks: SUCCESS"
 
 # The survey samples through reprocess.sbatch (ingest, then embed with the quickstart's model).
 data=${LCFM_SHARED_DATA:-}
