@@ -3,8 +3,12 @@
  *
  * lcfm_mlp_probe_r2 standardises inputs and target with the training statistics, trains
  * Linear(D, H)-ReLU-Linear(H, H)-ReLU-Linear(H, 1) with AdamW (lr 1e-3, weight decay 1e-4) on
- * mean squared error for a fixed number of steps on keyed mini-batches, and returns the R^2
- * of its predictions on the test rows. Serial: a probe task runs on one rank; `lcfm probe`
+ * mean squared error on keyed mini-batches, and returns the R^2 of its predictions on the test
+ * rows. Early stopping: with validation > 0 and at least 10 training rows, the last
+ * max(2, validation * n) of them (the draw is already random) are held out, their MSE is
+ * measured every 10 steps, and the weights of the best check are the ones tested. Without it a
+ * 64-wide MLP fitted for 1000 steps to 10 or 50 rows learns them by heart and predicts the test
+ * rows worse than their mean (R^2 far below 0). Serial: a probe task runs on one rank; `lcfm probe`
  * spreads the tasks (input x training size x run) over the ranks. Deterministic for a seed.
  */
 #ifndef LCFM_MLP_PROBE_H
@@ -17,6 +21,7 @@ typedef struct {
   int steps;      /* optimizer steps */
   int batch;      /* mini-batch size (at most the training size) */
   float lr, weight_decay;
+  float validation; /* fraction of the training rows held out for early stopping (0: off) */
 } lcfm_mlp_probe_config;
 
 /* R^2 = 1 - sum (y - yhat)^2 / sum (y - mean y)^2 over the test rows (mean of the test targets). */

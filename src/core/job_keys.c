@@ -125,6 +125,8 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"probe", "mlp_hidden", LCFM_KEY_INT, "64", 1, 65536, "hidden width of the MLP probe"},
     {"probe", "mlp_steps", LCFM_KEY_INT, "1000", 1, 1e9, "AdamW steps of the MLP probe"},
     {"probe", "mlp_batch", LCFM_KEY_INT, "64", 1, 1e6, "mini-batch of the MLP probe"},
+    {"probe", "mlp_validation", LCFM_KEY_REAL, "0.2", 0, 0.5,
+     "fraction of each MLP probe's training rows held out for early stopping (0: train all steps)"},
     {"probe", "task", LCFM_KEY_STRING, "regression", 0, 0,
      "regression (the MLP probe above) or classification (Astromer 2's protocol: labels, weighted layers)"},
     {"probe", "samples_per_class", LCFM_KEY_STRING, "20 100 500", 0, 0, "classification: training objects per class, per scenario"},

@@ -47,7 +47,8 @@ static int read_settings(probe_settings *p, const lcfm_job *job) {
   p->mlp = (lcfm_mlp_probe_config){.hidden = (int)lcfm_job_int(job, "probe", "mlp_hidden"),
                                    .steps = (int)lcfm_job_int(job, "probe", "mlp_steps"),
                                    .batch = (int)lcfm_job_int(job, "probe", "mlp_batch"),
-                                   .lr = 1e-3f, .weight_decay = 1e-4f};
+                                   .lr = 1e-3f, .weight_decay = 1e-4f,
+                                   .validation = (float)lcfm_job_real(job, "probe", "mlp_validation")};
   p->seed = lcfm_job_seed(job);
   return 0;
 }

@@ -1,7 +1,8 @@
 /* test_mlp_probe.c: the few-shot MLP regressor and R^2.
  * R^2 against a hand-computed example; a smooth non-linear target of the inputs is learned
  * (R^2 > 0.9 on held-out rows) while a target independent of the inputs is not (R^2 < 0.1);
- * more training rows help; the same seed gives the same answer. */
+ * more training rows help; the same seed gives the same answer; early stopping on held-out
+ * training rows keeps 20 rows of an independent target from being learned by heart. */
 #include <math.h>
 
 #include "../lcfm_test.h"
@@ -33,7 +34,24 @@ int main(int argc, char **argv) {
   make_data(x, y, N, 0, 0);
   make_data(xt, yt, M, 100000, 0);
   double noise = lcfm_mlp_probe_r2(&c, x, y, N, xt, yt, M, D, 9);
-  printf("R^2: learnable %.3f (20 rows: %.3f), independent %.3f\n", learned, few, noise);
+  /* 20 rows of an independent target: fitted for every step the MLP learns them by heart and
+   * its test predictions are worse than the mean; early stopping keeps it near R^2 = 0. */
+  lcfm_mlp_probe_config stopped = c;
+  stopped.validation = 0.2f;
+  double overfit = 0, early = 0;
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    overfit += lcfm_mlp_probe_r2(&c, x, y, 20, xt, yt, M, D, seed) / 4;
+    early += lcfm_mlp_probe_r2(&stopped, x, y, 20, xt, yt, M, D, seed) / 4;
+  }
+  make_data(x, y, N, 0, 1);
+  make_data(xt, yt, M, 100000, 1);
+  double learned_early = lcfm_mlp_probe_r2(&stopped, x, y, N, xt, yt, M, D, 9);
+  printf("R^2: learnable %.3f (20 rows: %.3f), independent %.3f; 20 rows of the independent target (mean of 4 draws): %.3f, "
+         "with early stopping %.3f; learnable with early stopping %.3f\n",
+         learned, few, noise, overfit, early, learned_early);
+  EXPECT(early > overfit + 0.1, "20 independent rows (mean of 4 draws): R^2 %.3f with early stopping, %.3f without",
+         early, overfit);
+  EXPECT(learned_early > 0.85, "learnable target with early stopping: R^2 %.3f", learned_early);
   EXPECT(learned > 0.9, "learnable target: R^2 %.3f", learned);
   EXPECT(learned == again, "not deterministic: %.17g vs %.17g", learned, again);
   EXPECT(few < learned, "20 rows (%.3f) did as well as 600 (%.3f)", few, learned);
