@@ -7,7 +7,8 @@
 # warm-up; alternating the two keeps a shared machine's load from favouring either. Prints every
 # round, then per model the medians over rounds of ms/step (wall) and CPU ms/step (the process's
 # CPU time, all threads; a loaded machine disturbs it less) and of the per-round torch/lcfm ratios;
-# GFLOP/s and % sgemm compare each round's step with the GEMM peak bench_nn measures in that round.
+# GFLOP/s and % sgemm compare each round's step with the GEMM peak bench_nn measures in that round;
+# "3x needs" is the % of that peak a step with these FLOPs would need to run 3x faster than torch.
 # OpenMP, OpenBLAS and torch thread counts are all set to THREADS; OMP_WAIT_POLICY is left as the
 # caller set it (it applies to both sides: PASSIVE helps both on a machine whose cores are busy).
 set -euo pipefail
@@ -41,8 +42,8 @@ for round in $(seq "$rounds"); do
 done
 echo
 echo "threads $threads, sgemm peak per round (GFLOP/s, $threads threads):$peaks; medians of $rounds rounds of $steps steps:"
-printf '%-9s %10s %10s %8s %10s %10s %8s %9s %8s %11s\n' model "lcfm ms" "torch ms" speedup "lcfm CPU" "torch CPU" "CPU x" \
-  "GFLOP/s" "% sgemm" "act MiB/LC"
+printf '%-9s %10s %10s %8s %10s %10s %8s %9s %8s %11s %10s\n' model "lcfm ms" "torch ms" speedup "lcfm CPU" "torch CPU" "CPU x" \
+  "GFLOP/s" "% sgemm" "act MiB/LC" "3x needs"
 echo "$rows" | awk 'NF == 8 { k = ++n[$1]; c[$1, k] = $2; cc[$1, k] = $3; t[$1, k] = $4; tc[$1, k] = $5
     g[$1, k] = $6; p[$1, k] = $7; a[$1] = $8 }
   function median(arr, m, k,   i, j, x, s) {
@@ -54,7 +55,10 @@ echo "$rows" | awk 'NF == 8 { k = ++n[$1]; c[$1, k] = $2; cc[$1, k] = $3; t[$1, 
     for (mi = 1; mi <= 2; mi++) {
       m = models[mi]; k = n[m]
       if (!k) continue
-      for (i = 1; i <= k; i++) { r[m, i] = t[m, i] / c[m, i]; rc[m, i] = tc[m, i] / cc[m, i] }
-      printf "%-9s %10.1f %10.1f %7.2fx %10.1f %10.1f %7.2fx %9.1f %7.1f%% %11.2f\n", m, median(c, m, k), median(t, m, k),
-        median(r, m, k), median(cc, m, k), median(tc, m, k), median(rc, m, k), median(g, m, k), 100 * median(p, m, k), a[m]
+      # 3x needs: the share of the sgemm peak at which the FLOPs of this step would take a third of the
+      # torch time (above 100%: 3x torch is out of reach on this machine at this FLOP count)
+      for (i = 1; i <= k; i++) { r[m, i] = t[m, i] / c[m, i]; rc[m, i] = tc[m, i] / cc[m, i]; nd[m, i] = 3 * c[m, i] * p[m, i] / t[m, i] }
+      printf "%-9s %10.1f %10.1f %7.2fx %10.1f %10.1f %7.2fx %9.1f %7.1f%% %11.2f %9.0f%%\n", m, median(c, m, k), median(t, m, k),
+        median(r, m, k), median(cc, m, k), median(tc, m, k), median(rc, m, k), median(g, m, k), 100 * median(p, m, k), a[m],
+        100 * median(nd, m, k)
     } }'

@@ -213,7 +213,10 @@ static int add_sweep_line(lcfm_job *job, int line, const char *where, const char
   snprintf(key, sizeof key, "%s.%s", spec->section, spec->name);
   sweep_entry entry = {.key = copy_string(key), .text = copy_string(text)};
   entry.value_count = split_sweep_values(text, &entry.values);
-  if (check_sweep_values(spec, entry.values, entry.value_count, reason, sizeof reason)) {
+  int bad = check_writable(name, text, reason, sizeof reason); /* the line in the effective job */
+  for (int v = 0; !bad && v < entry.value_count; v++)                 /* each value in a point's job */
+    bad = check_writable(spec->name, entry.values[v], reason, sizeof reason);
+  if (bad || check_sweep_values(spec, entry.values, entry.value_count, reason, sizeof reason)) {
     report(job, line, where, "sweep", name, reason);
     free_sweep_entry(&entry);
     return 1;

@@ -62,6 +62,9 @@ expect_refused() { # log, what, command...
 }
 expect_refused bad_value.log "K = 1 in the grid" "$LCFM" sweep --list -o "sweep.simulate.K=1 5" sweep.ini
 grep -q "\[sweep\] simulate.K: value 1: 1 is outside" bad_value.log || { cat bad_value.log; fail "bad value message"; }
+# A grid value that would not read back from a point's job file (" ;" starts an INI comment).
+expect_refused unwritable.log "a grid value with ' ;'" "$LCFM" sweep --list -o "sweep.job.name=x ;y|z" sweep.ini
+grep -q "\[sweep\] job.name: the value cannot be written back" unwritable.log || { cat unwritable.log; fail "unwritable value message"; }
 expect_refused bad_point.log "instrument_terms > T at one point" "$LCFM" sweep --task 0 -o "sweep.simulate.instrument_terms=5 50" sweep.ini
 grep -q "point 1 (.*simulate.instrument_terms=50) is not a valid job" bad_point.log || { cat bad_point.log; fail "bad point message"; }
 expect_refused range.log "--task 4 of 4 points" "$LCFM" sweep --task 4 sweep.ini
