@@ -10,6 +10,8 @@
 
 #include <mpi.h>
 
+#include "lcfm/job.h"
+
 #define LCFM_MAX_OVERRIDES 256
 
 #define LCFM_MAX_FLAGS 8
@@ -49,6 +51,13 @@ int lcfm_verb_info(const lcfm_cli_options *options);
 int lcfm_verb_keys(const lcfm_cli_options *options);
 int lcfm_verb_run(const lcfm_cli_options *options);
 int lcfm_verb_sweep(const lcfm_cli_options *options);
+
+/* Collective: the job file named on the command line, read by rank 0 with the overrides applied
+ * and shared (job.h, lcfm_job_load), limited to `sections` (NULL-terminated). NULL when no job
+ * file was given ("lcfm VERB: missing the job file (usage: USAGE)") or it is bad (reported):
+ * the verb then returns LCFM_EXIT_USAGE. */
+lcfm_job *lcfm_cli_load_job(const lcfm_cli_options *options, const char *verb, const char *usage,
+                            const char *const *sections);
 
 /* Collective: 1 on every rank if rank 0's `status` is nonzero (used to agree on leaving). */
 int lcfm_cli_any_failed(MPI_Comm comm, int status);

@@ -86,6 +86,18 @@ int lcfm_cli_parse(lcfm_cli_options *options, int argc, char **argv, int first, 
   return LCFM_EXIT_OK;
 }
 
+lcfm_job *lcfm_cli_load_job(const lcfm_cli_options *options, const char *verb, const char *usage,
+                            const char *const *sections) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (!options->positional) {
+    if (rank == 0) fprintf(stderr, "lcfm %s: missing the job file (usage: %s)\n", verb, usage);
+    return NULL;
+  }
+  return lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+}
+
 int lcfm_cli_any_failed(MPI_Comm comm, int status) {
   LCFM_CHECK_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, comm));
   return status != 0;

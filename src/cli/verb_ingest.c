@@ -42,12 +42,8 @@ int lcfm_verb_ingest(const lcfm_cli_options *options) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
-  if (!options->positional) {
-    if (rank == 0) fprintf(stderr, "lcfm ingest: missing the job file (usage: lcfm ingest JOB.ini)\n");
-    return LCFM_EXIT_USAGE;
-  }
   static const char *const sections[] = {"job", "ingest", NULL};
-  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  lcfm_job *job = lcfm_cli_load_job(options, "ingest", "lcfm ingest JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   lcfm_ingest_options ingest;
   if (lcfm_cli_any_failed(comm, lcfm_ingest_options_from_job(&ingest, job))) {

@@ -8,14 +8,8 @@
 
 int lcfm_verb_probe(const lcfm_cli_options *options) {
   MPI_Comm comm = MPI_COMM_WORLD;
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  if (!options->positional) {
-    if (rank == 0) fprintf(stderr, "lcfm probe: missing the job file (usage: lcfm probe JOB.ini)\n");
-    return LCFM_EXIT_USAGE;
-  }
   static const char *const sections[] = {"job", "probe", NULL};
-  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  lcfm_job *job = lcfm_cli_load_job(options, "probe", "lcfm probe JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   /* task = classification: Astromer 2's few-shot protocol (class_probe.h); else the regression probes. */
   int classification = !strcmp(lcfm_job_string(job, "probe", "task"), "classification");

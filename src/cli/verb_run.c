@@ -8,12 +8,8 @@ int lcfm_verb_run(const lcfm_cli_options *options) {
   MPI_Comm comm = MPI_COMM_WORLD;
   int rank;
   MPI_Comm_rank(comm, &rank);
-  if (!options->positional) {
-    if (rank == 0) fprintf(stderr, "lcfm run: missing the job file (usage: lcfm run JOB.ini)\n");
-    return LCFM_EXIT_USAGE;
-  }
   static const char *const sections[] = {"job", NULL};
-  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  lcfm_job *job = lcfm_cli_load_job(options, "run", "lcfm run JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   if (lcfm_job_sweep_count(job) > 0) {
     if (rank == 0)

@@ -26,15 +26,10 @@ static int simulate_labelled(MPI_Comm comm, const lcfm_job *job, const lcfm_cli_
 
 int lcfm_verb_simulate(const lcfm_cli_options *options) {
   MPI_Comm comm = MPI_COMM_WORLD;
-  int rank, ranks;
-  MPI_Comm_rank(comm, &rank);
+  int ranks;
   MPI_Comm_size(comm, &ranks);
-  if (!options->positional) {
-    if (rank == 0) fprintf(stderr, "lcfm simulate: missing the job file (usage: lcfm simulate JOB.ini)\n");
-    return LCFM_EXIT_USAGE;
-  }
   static const char *const sections[] = {"job", "simulate", NULL};
-  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  lcfm_job *job = lcfm_cli_load_job(options, "simulate", "lcfm simulate JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   if (lcfm_sim_mode_labelled(job)) {
     int code = simulate_labelled(comm, job, options);

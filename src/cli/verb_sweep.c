@@ -31,12 +31,8 @@ int lcfm_verb_sweep(const lcfm_cli_options *options) {
   long long task = -1;
   int mode = sweep_mode(options, &task, rank);
   if (mode < 0) return LCFM_EXIT_USAGE;
-  if (!options->positional) {
-    if (rank == 0) fprintf(stderr, "lcfm sweep: missing the job file (usage: lcfm sweep --list JOB.ini)\n");
-    return LCFM_EXIT_USAGE;
-  }
   static const char *const sections[] = {"job", NULL};
-  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  lcfm_job *job = lcfm_cli_load_job(options, "sweep", "lcfm sweep --list JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   /* Every point must be a job that can run before anything is written. */
   int code = lcfm_sweep_check(comm, job) ? LCFM_EXIT_USAGE : LCFM_EXIT_OK;

@@ -8,14 +8,8 @@
 
 int lcfm_verb_train(const lcfm_cli_options *options) {
   MPI_Comm comm = MPI_COMM_WORLD;
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  if (!options->positional) {
-    if (rank == 0) fprintf(stderr, "lcfm train: missing the job file (usage: lcfm train JOB.ini)\n");
-    return LCFM_EXIT_USAGE;
-  }
   static const char *const sections[] = {"job", "model", "train", NULL};
-  lcfm_job *job = lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  lcfm_job *job = lcfm_cli_load_job(options, "train", "lcfm train JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   if (lcfm_cli_any_failed(comm, lcfm_model_config_problems(job))) { /* causal, baseline or astromer2 */
     lcfm_job_free(job);
