@@ -32,7 +32,7 @@ decoder_hidden = 16
 [train]
 checkpoint = model.h5
 batch_triplets = 16
-steps = 600
+steps = 3000
 validation_every = 100
 validation_triplets = 32
 patience = 1000
@@ -105,6 +105,7 @@ run_np 2 "$LCFM" run -o run.stages="simulate train" -o run.baseline=false job.in
 cd ..
 
 # SIGUSR1 (Slurm's warning) during training: checkpoint, exit 75; the next run continues and matches the reference.
+# (3,000 steps: about a second on an idle machine, so the signal after step 150 lands during training.)
 mkdir -p term && cp job.ini term/ && cd term
 "$MPIEXEC" --oversubscribe -np 2 "$LCFM" run -o run.stages="simulate train" -o run.baseline=false job.ini > term.log 2>&1 &
 pid=$! # mpirun's own id: it passes SIGUSR1 on to the ranks
@@ -120,7 +121,7 @@ assert r.attrs['status'] == b'requeued', r.attrs['status']
 assert [a.decode() for a in r['stages/action'][:]] == ['ran', 'requeued'], r['stages/action'][:]" || fail "record after SIGUSR1"
 run_np 2 "$LCFM" run -o run.stages="simulate train" -o run.baseline=false job.ini > resume.log 2>&1 || { cat resume.log; fail "run after SIGUSR1"; }
 grep -q "stage simulate: skipped" resume.log || fail "simulate ran again after SIGUSR1"
-grep -q "stage train: running (training stopped at step [0-9]* of 600), continuing its checkpoint" resume.log ||
+grep -q "stage train: running (training stopped at step [0-9]* of 3000), continuing its checkpoint" resume.log ||
   { grep stage resume.log; fail "training did not continue its checkpoint"; }
 grep -q "resumed from model.h5" resume.log || fail "the trainer did not resume"
 for group in /params /adam_m /adam_v; do

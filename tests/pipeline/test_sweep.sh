@@ -72,11 +72,14 @@ grep -q "has points 0 to 3" range.log || fail "out-of-range message"
 expect_refused mode.log "no mode" "$LCFM" sweep sweep.ini
 echo "bad grids and tasks refused before any output"
 
-# The uninterrupted reference of point 3.
-run_np 2 "$LCFM" sweep --task 3 -o sweep.directory=reference sweep.ini > reference.log 2>&1 || { cat reference.log; fail "reference point"; }
+# The uninterrupted reference of point 3. Its training is 10x longer than the other points' (a few
+# seconds on an idle machine), so the kill below lands during training, not after it.
+long=(-o train.steps=4000)
+run_np 2 "$LCFM" sweep --task 3 "${long[@]}" -o sweep.directory=reference sweep.ini > reference.log 2>&1 ||
+  { cat reference.log; fail "reference point"; }
 
 # Point 3 killed during training (after a periodic checkpoint), then run again.
-setsid "$MPIEXEC" --oversubscribe -np 2 "$LCFM" sweep --task 3 sweep.ini > killed.log 2>&1 &
+setsid "$MPIEXEC" --oversubscribe -np 2 "$LCFM" sweep --task 3 "${long[@]}" sweep.ini > killed.log 2>&1 &
 group=$! # setsid gives mpirun and its ranks a process group of their own
 for _ in $(seq 1 1500); do grep -q "checkpoint grid/point-0003/model.h5 at step [1-9][0-9]* (periodic)" killed.log && break; sleep 0.02; done
 kill -KILL -- -$group
@@ -84,9 +87,9 @@ set +e; wait $group; set -e
 grep -q "SUCCESS" killed.log && fail "point 3 finished before it was killed; make training longer"
 grep -q "(periodic)" killed.log || { cat killed.log; fail "no periodic checkpoint before the kill"; }
 [ -f grid/point-0003/sim.h5 ] && [ ! -f grid/point-0003/probe.h5 ] || fail "state after the kill"
-run_np 2 "$LCFM" sweep --task 3 sweep.ini > again.log 2>&1 || { cat again.log; fail "point 3 run again"; }
+run_np 2 "$LCFM" sweep --task 3 "${long[@]}" sweep.ini > again.log 2>&1 || { cat again.log; fail "point 3 run again"; }
 grep -q "stage simulate: skipped" again.log || fail "the simulation ran again"
-grep -q "stage train: running (training stopped at step [0-9]* of 400), continuing its checkpoint" again.log ||
+grep -q "stage train: running (training stopped at step [0-9]* of 4000), continuing its checkpoint" again.log ||
   { grep stage again.log; fail "training did not continue its checkpoint"; }
 grep -q "resumed from grid/point-0003/model.h5" again.log || fail "the trainer did not resume"
 for object in /params /adam_m /adam_v; do
@@ -95,9 +98,13 @@ done
 h5diff reference/point-0003/probe.h5 grid/point-0003/probe.h5 /mlp/r2 /mlp/r2 > diff.txt || { head diff.txt; fail "probe R^2 differs"; }
 echo "killed task: run again, reused its simulation and checkpoint, bitwise equal to the uninterrupted point"
 
-for i in 0 1 2; do
+# Every point of the grid as it is written (point 3 again: its job differs from the longer run's,
+# so it is trained again).
+for i in 0 1 2 3; do
   run_np 2 "$LCFM" sweep --task $i sweep.ini > task$i.log 2>&1 || { cat task$i.log; fail "task $i"; }
 done
+grep -q "stage train: running (grid/point-0003/model.h5 was made by another job" task3.log ||
+  { grep stage task3.log; fail "point 3's longer checkpoint was not trained again for the grid's job"; }
 grep -q "job.ini" <(ls grid/point-0001) || fail "no job.ini in the point directory"
 grep -q "^instruments = 3" grid/point-0001/job.ini && grep -q "^alpha = 2.5" grid/point-0001/job.ini || fail "point 1's job values"
 "$LCFM" simulate -o simulate.output=check.h5 grid/point-0001/job.ini > /dev/null 2>&1 || fail "a point's job.ini is not a job file lcfm reads"
