@@ -16,8 +16,23 @@
 #include <string.h>
 
 #include "../lcfm_test.h"
+#include "lcfm/error.h"
 #include "lcfm/nn.h"
 #include "lcfm/rng.h"
+
+/* A zeroed buffer of n floats with 16 floats of slack (kernels may read a vector past the end). */
+static inline float *fd_buffer(size_t n) { return lcfm_calloc(n + 16, sizeof(float)); }
+
+/* Default initialisation, then every parameter moved by up to +-0.1 (keyed), so gains and
+ * biases leave 1 and 0 and every tensor's gradient is generic. */
+static inline void fd_perturb_params(lcfm_nn_params *p, uint64_t seed) {
+  lcfm_nn_params_init_default(p, seed);
+  for (int k = 0; k < p->count; k++) {
+    lcfm_nn_tensor *t = &p->tensors[k];
+    for (size_t i = 0; i < t->numel; i++)
+      p->params[t->offset + i] += (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
+  }
+}
 
 typedef struct {
   const char *name;

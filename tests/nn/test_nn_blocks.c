@@ -19,8 +19,6 @@
 
 #define MAX_ELEMS 12
 
-static float *buf(size_t n) { return lcfm_calloc(n + 16, sizeof(float)); }
-
 /* Check the input (if any) and every tensor of the table with the same objective. */
 static void check_all(const char *name, double (*obj)(void *), void (*grad)(void *), void *ctx, lcfm_nn_params *p,
                       float *x, float *dx, size_t nx, float eps, double tol, double floor) {
@@ -77,16 +75,6 @@ static void check_all(const char *name, double (*obj)(void *), void (*grad)(void
   printf("  fd %-48s %3d tensors, worst relative error %.2e\n", name, p->count + (x != NULL), worst);
 }
 
-static void fill_params(lcfm_nn_params *p, uint64_t seed) {
-  lcfm_nn_params_init_default(p, seed);
-  /* perturb gains and biases away from 1 and 0 so their gradients are generic */
-  for (int k = 0; k < p->count; k++) {
-    lcfm_nn_tensor *t = &p->tensors[k];
-    for (size_t i = 0; i < t->numel; i++)
-      p->params[t->offset + i] += (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
-  }
-}
-
 /* ---------------- Conformer block ---------------- */
 typedef struct {
   lcfm_conformer_config cfg;
@@ -120,7 +108,7 @@ static void test_conformer(int B, const float *mask, float dropout) {
   lcfm_nn_params_init(&c.p);
   lcfm_conformer_init(&c.w, &c.cfg, &c.p, "blk");
   lcfm_nn_params_alloc(&c.p);
-  fill_params(&c.p, 3);
+  fd_perturb_params(&c.p, 3);
   lcfm_conformer_acts_layout(&c.a, &c.cfg, &c.acts, B, c.T);
   lcfm_nn_scratch_layout(&c.s, &c.scr, B * c.T, c.T, c.cfg.d, c.cfg.ff);
   lcfm_nn_arena_alloc(&c.acts);
@@ -128,7 +116,7 @@ static void test_conformer(int B, const float *mask, float dropout) {
   lcfm_conformer_acts_layout(&c.a, &c.cfg, &c.acts, B, c.T);
   lcfm_nn_scratch_layout(&c.s, &c.scr, B * c.T, c.T, c.cfg.d, c.cfg.ff);
   size_t n = (size_t)B * c.T * c.cfg.d;
-  c.x = buf(n), c.dx = buf(n), c.dout = buf(n);
+  c.x = fd_buffer(n), c.dx = fd_buffer(n), c.dout = fd_buffer(n);
   fd_fill(c.x, n, -1, 1, 4);
   char name[96];
   snprintf(name, sizeof name, "conformer block B=%d%s%s", B, mask ? " masked" : "", dropout > 0 ? " dropout" : "");
@@ -136,7 +124,7 @@ static void test_conformer(int B, const float *mask, float dropout) {
   if (mask) {
     /* padding does not leak: changing a padded input leaves the valid outputs unchanged */
     conf_obj(&c);
-    float *keep = buf(n);
+    float *keep = fd_buffer(n);
     memcpy(keep, c.a.out, n * sizeof(float));
     int t_pad = -1;
     for (int t = 0; t < c.T; t++)
@@ -191,14 +179,14 @@ static void test_transformer(int B, const float *mask, int residual, lcfm_nn_act
   lcfm_nn_params_init(&c.p);
   lcfm_transformer_init(&c.w, &c.cfg, &c.p, "tr");
   lcfm_nn_params_alloc(&c.p);
-  fill_params(&c.p, 6);
+  fd_perturb_params(&c.p, 6);
   for (int pass = 0; pass < 2; pass++) {
     lcfm_transformer_acts_layout(&c.a, &c.cfg, &c.acts, B, c.T);
     lcfm_nn_scratch_layout(&c.s, &c.scr, B * c.T, c.T, c.cfg.d, c.cfg.ff);
     if (pass == 0) lcfm_nn_arena_alloc(&c.acts), lcfm_nn_arena_alloc(&c.scr);
   }
   size_t n = (size_t)B * c.T * c.cfg.d;
-  c.x = buf(n), c.dx = buf(n), c.dout = buf(n);
+  c.x = fd_buffer(n), c.dx = fd_buffer(n), c.dout = fd_buffer(n);
   fd_fill(c.x, n, -1, 1, 7);
   char name[96];
   snprintf(name, sizeof name, "transformer block B=%d %s act=%d%s%s", B, residual ? "residual" : "no-residual",
@@ -236,10 +224,10 @@ static void test_causal_encoder(void) {
   lcfm_nn_params_init(&c.p);
   lcfm_causal_encoder_init(&c.e, &cfg, &c.p, "stellar");
   lcfm_nn_params_alloc(&c.p);
-  fill_params(&c.p, 8);
+  fd_perturb_params(&c.p, 8);
   lcfm_causal_encoder_alloc(&c.e);
   size_t n = (size_t)cfg.max_batch * cfg.T;
-  c.times = buf(n), c.values = buf(n), c.mask = buf(n), c.dz = buf((size_t)cfg.max_batch * cfg.latent);
+  c.times = fd_buffer(n), c.values = fd_buffer(n), c.mask = fd_buffer(n), c.dz = fd_buffer((size_t)cfg.max_batch * cfg.latent);
   for (size_t i = 0; i < n; i++) {
     c.times[i] = (float)(i % cfg.T) * 0.7f + 0.1f * (float)(i / cfg.T);
     c.mask[i] = (i / cfg.T != 1) || (i % cfg.T < 4); /* sample 1 padded after 4 steps */
@@ -288,10 +276,10 @@ static void test_astromer(int residual) {
   lcfm_nn_params_init(&c.p);
   lcfm_astromer_init(&c.e, &cfg, &c.p, "astromer");
   lcfm_nn_params_alloc(&c.p);
-  fill_params(&c.p, 10);
+  fd_perturb_params(&c.p, 10);
   lcfm_astromer_alloc(&c.e);
   size_t n = (size_t)cfg.max_batch * cfg.T;
-  c.times = buf(n), c.values = buf(n), c.valid = buf(n), c.replace = buf(n), c.dpred = buf(n);
+  c.times = fd_buffer(n), c.values = fd_buffer(n), c.valid = fd_buffer(n), c.replace = fd_buffer(n), c.dpred = fd_buffer(n);
   for (size_t i = 0; i < n; i++) {
     c.times[i] = 0.3f * (float)i;
     c.valid[i] = !(i / cfg.T == 1 && i % cfg.T >= 5);

@@ -11,22 +11,12 @@
 #include <string.h>
 
 #include "../lcfm_test.h"
+#include "nn_fd.h"
 #include "lcfm/error.h"
 #include "lcfm/nn_models.h"
 #include "lcfm/rng.h"
 
 #define TOL 1e-5
-
-static float *buf(size_t n) { return lcfm_calloc(n + 16, sizeof(float)); }
-
-static void fill_params(lcfm_nn_params *p, uint64_t seed) {
-  lcfm_nn_params_init_default(p, seed);
-  for (int k = 0; k < p->count; k++) {
-    lcfm_nn_tensor *t = &p->tensors[k];
-    for (size_t i = 0; i < t->numel; i++)
-      p->params[t->offset + i] += (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
-  }
-}
 
 static double rel_err(const float *a, const float *b, size_t n) {
   double worst = 0, scale = 1e-3;
@@ -120,7 +110,7 @@ static void test_causal(void) {
   lcfm_causal_encoder e;
   lcfm_causal_encoder_init(&e, &cfg, &p, "stellar");
   lcfm_nn_params_alloc(&p);
-  fill_params(&p, 41);
+  fd_perturb_params(&p, 41);
   lcfm_causal_encoder_alloc(&e);
   causal_ref r;
   memset(&r, 0, sizeof r);
@@ -130,7 +120,7 @@ static void test_causal(void) {
   causal_ref_layout(&r, &e);
   int B = cfg.max_batch, T = cfg.T, L = cfg.latent;
   size_t n = (size_t)B * T;
-  float *times = buf(n), *values = buf(n), *mask = buf(n), *dz = buf((size_t)B * L);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *mask = fd_buffer(n), *dz = fd_buffer((size_t)B * L);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
@@ -139,7 +129,7 @@ static void test_causal(void) {
       mask[i] = t < T - b % 4 ? 1.0f : 0.0f;
     }
   for (size_t i = 0; i < (size_t)B * L; i++) dz[i] = (float)lcfm_rng_normal(42, 2, i);
-  float *ref_grads = buf(p.total), *ref_z = buf((size_t)B * L);
+  float *ref_grads = fd_buffer(p.total), *ref_z = fd_buffer((size_t)B * L);
   lcfm_nn_params_zero_grad(&p);
   causal_ref_pass(&r, &e, &p, times, values, mask, dz, B, 5, 7);
   memcpy(ref_grads, p.grads, p.total * sizeof(float));
@@ -231,7 +221,7 @@ static void test_astromer(void) {
   lcfm_astromer e;
   lcfm_astromer_init(&e, &cfg, &p, "astromer");
   lcfm_nn_params_alloc(&p);
-  fill_params(&p, 43);
+  fd_perturb_params(&p, 43);
   lcfm_astromer_alloc(&e);
   astro_ref r;
   memset(&r, 0, sizeof r);
@@ -241,7 +231,7 @@ static void test_astromer(void) {
   astro_ref_layout(&r, &e);
   int B = cfg.max_batch, T = cfg.T;
   size_t n = (size_t)B * T;
-  float *times = buf(n), *values = buf(n), *valid = buf(n), *replace = buf(n), *dpred = buf(n);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n), *replace = fd_buffer(n), *dpred = fd_buffer(n);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
@@ -251,7 +241,7 @@ static void test_astromer(void) {
       replace[i] = valid[i] != 0.0f && lcfm_rng_uniform(44, 2, i) < 0.3 ? 1.0f : 0.0f;
       dpred[i] = (float)lcfm_rng_normal(44, 3, i);
     }
-  float *ref_grads = buf(p.total), *ref_pred = buf(n);
+  float *ref_grads = fd_buffer(p.total), *ref_pred = fd_buffer(n);
   lcfm_nn_params_zero_grad(&p);
   astro_ref_pass(&r, &e, &p, times, values, valid, replace, dpred, B, 6, 3);
   memcpy(ref_grads, p.grads, p.total * sizeof(float));

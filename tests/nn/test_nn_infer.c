@@ -11,23 +11,12 @@
 #include <string.h>
 
 #include "../lcfm_test.h"
+#include "nn_fd.h"
 #include "lcfm/error.h"
 #include "lcfm/nn_models.h"
 #include "lcfm/rng.h"
 
 #define TOL 2e-6
-
-static float *buf(size_t n) { return lcfm_calloc(n + 16, sizeof(float)); }
-
-/* Parameters away from their initial 0 / 1 so every tensor matters. */
-static void fill_params(lcfm_nn_params *p, uint64_t seed) {
-  lcfm_nn_params_init_default(p, seed);
-  for (int k = 0; k < p->count; k++) {
-    lcfm_nn_tensor *t = &p->tensors[k];
-    for (size_t i = 0; i < t->numel; i++)
-      p->params[t->offset + i] += (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
-  }
-}
 
 /* max |a - b| / max(1, max |b|) */
 static double rel_diff(const float *a, const float *b, size_t n) {
@@ -49,11 +38,11 @@ static void test_causal(void) {
   lcfm_causal_encoder e;
   lcfm_causal_encoder_init(&e, &cfg, &p, "stellar");
   lcfm_nn_params_alloc(&p);
-  fill_params(&p, 21);
+  fd_perturb_params(&p, 21);
   lcfm_causal_encoder_alloc(&e); /* with 2 threads: two inference workspaces */
   int B = cfg.max_batch, T = cfg.T, L = cfg.latent;
   size_t n = (size_t)B * T;
-  float *times = buf(n), *values = buf(n), *mask = buf(n);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *mask = fd_buffer(n);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
@@ -62,7 +51,7 @@ static void test_causal(void) {
       values[i] = (float)(2.0 * lcfm_rng_uniform(31, 1, i) - 1.0);
       mask[i] = t < length ? 1.0f : 0.0f;
     }
-  float *ref = buf((size_t)B * L), *z1 = buf((size_t)B * L);
+  float *ref = fd_buffer((size_t)B * L), *z1 = fd_buffer((size_t)B * L);
   int sizes[3] = {21, 16, 5}; /* not a multiple of the chunk, a multiple, below one chunk */
   for (int k = 0; k < 3; k++) {
     int nb = sizes[k];
@@ -112,11 +101,11 @@ static void test_astromer(int residual) {
   lcfm_astromer e;
   lcfm_astromer_init(&e, &cfg, &p, "astromer");
   lcfm_nn_params_alloc(&p);
-  fill_params(&p, 22);
+  fd_perturb_params(&p, 22);
   lcfm_astromer_alloc(&e);
   int B = cfg.max_batch, T = cfg.T, layers = cfg.blocks + 1;
   size_t n = (size_t)B * T, nout = (size_t)B * layers * cfg.d;
-  float *times = buf(n), *values = buf(n), *valid = buf(n), *replace = buf(n);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n), *replace = fd_buffer(n);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
@@ -126,7 +115,7 @@ static void test_astromer(int residual) {
       valid[i] = t < length ? 1.0f : 0.0f;
       replace[i] = t < length && lcfm_rng_uniform(32, 2, i) < 0.3 ? 1.0f : 0.0f;
     }
-  float *ref = buf(nout), *m1 = buf(nout), *m2 = buf(nout);
+  float *ref = fd_buffer(nout), *m1 = fd_buffer(nout), *m2 = fd_buffer(nout);
   int sizes[2] = {11, 3};
   for (int k = 0; k < 2; k++) {
     int nb = sizes[k];
