@@ -7,6 +7,9 @@
  *   decoder            x_hat = Linear(dec -> T)( D_star(z_star) * D_instr(z_instr) )  (element-wise)
  *   loss               w_recon MSE(x_hat, x; mask) + w_star InfoNCE(q_star; same source)
  *                                                  + w_instr InfoNCE(q_instr; same instrument)
+ *                                                  + w_indep xcorr(z_star, z_instr)   (default 0)
+ *   xcorr is the independence penalty of nn.h (mean squared batch cross-correlation of the two
+ *   latents over the global batch): beyond the paper, its stated future work.
  * Baseline (kind = baseline): one encoder, z = E(x), x_hat = Linear(D(z)), loss = w_recon MSE +
  * w_star InfoNCE(H(z); same source).
  * Encoders: `conformer` (nn_models.h: embedding of (time, value), Conformer blocks, LSTM, masked
@@ -56,7 +59,7 @@ typedef struct {
   lcfm_causal_kind kind;
   lcfm_encoder_kind encoder;
   int T, d, heads, ff, blocks, kernel, latent, mlp_hidden, proj_hidden, proj_dim, decoder_hidden;
-  float dropout, tau, w_recon, w_star, w_instr;
+  float dropout, tau, w_recon, w_star, w_instr, w_indep;
   int max_rows; /* sequences per rank per step */
 } lcfm_causal_config;
 
@@ -77,11 +80,12 @@ typedef struct {
   float *dz[2], *product, *dproduct, *branch_grad[2], *recon, *drecon, *masked_values;
   float *gathered, *dgathered, *infonce_scratch; /* [global rows, proj_dim] */
   int64_t *gathered_keys;
+  double *xcorr_moments; /* [lcfm_xcorr_moments_size(latent, latent)] */
   int global_capacity;
 } lcfm_causal_model;
 
 typedef struct {
-  double total, recon, star, instr;
+  double total, recon, star, instr, indep;
 } lcfm_causal_loss;
 
 /* Registers the tensors, allocates everything for cfg.max_rows sequences per rank and

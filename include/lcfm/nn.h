@@ -293,6 +293,19 @@ double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, i
 
 size_t lcfm_loss_infonce_scratch_floats(int N, int D);
 
+/* Independence penalty between two latents a [rows, Da] and b [rows, Db] of the same light curves
+ * (beyond the causal paper: its stated future work). The mean squared batch cross-correlation
+ *   loss = 1/(Da Db) sum_{j,k} rho_jk^2,  rho_jk = cov(a_j, b_k) / (sd(a_j) sd(b_k))
+ * over the global batch of N rows. Correlation, not covariance, so that an encoder cannot satisfy
+ * it by shrinking its latent. Distributed through moments: each rank fills
+ * lcfm_xcorr_moments_size(Da, Db) doubles from its own rows (sums of a, a^2, b, b^2, a b^T and the
+ * row count), the caller sums them over ranks (one MPI_Allreduce), and lcfm_loss_xcorr returns the
+ * loss and ACCUMULATES scale * dloss/da, dloss/db into da, db for this rank's rows (NULL: none). */
+size_t lcfm_xcorr_moments_size(int Da, int Db);
+void lcfm_xcorr_moments(double *moments, const float *a, const float *b, int rows, int Da, int Db);
+double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows,
+                       const double *moments, int Da, int Db, float scale);
+
 /* Softmax cross-entropy: mean over rows with target >= 0 of -log softmax(logits)[target].
  * logits [N, K]; target [N] (negative = ignored). */
 double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K,

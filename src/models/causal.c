@@ -32,6 +32,9 @@ int lcfm_causal_config_from_job(lcfm_causal_config *c, const lcfm_job *job) {
   c->w_recon = (float)lcfm_job_real(job, "model", "weight_recon");
   c->w_star = (float)lcfm_job_real(job, "model", "weight_star");
   c->w_instr = (float)lcfm_job_real(job, "model", "weight_instr");
+  c->w_indep = (float)lcfm_job_real(job, "model", "lambda_independence");
+  if (c->w_indep > 0 && c->kind != LCFM_CAUSAL)
+    problems++, lcfm_job_error(job, "model", "lambda_independence", "needs two latents (kind = causal), not %s", kind);
   if (c->d % c->heads) problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->d, c->heads);
   if (c->kernel % 2 == 0) problems++, lcfm_job_error(job, "model", "kernel", "the convolution kernel must be odd, not %d", c->kernel);
   return problems;
@@ -110,6 +113,7 @@ void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int g
   lcfm_nn_arena_alloc(&m->arena);
   layout_buffers(m, &m->arena);
   m->gathered_keys = lcfm_malloc((size_t)global_rows * sizeof *m->gathered_keys);
+  m->xcorr_moments = lcfm_malloc(lcfm_xcorr_moments_size(cfg->latent, cfg->latent) * sizeof *m->xcorr_moments);
 }
 
 void lcfm_causal_free(lcfm_causal_model *m) {
@@ -117,6 +121,7 @@ void lcfm_causal_free(lcfm_causal_model *m) {
   lcfm_nn_arena_free(&m->arena);
   lcfm_nn_params_free(&m->params);
   free(m->gathered_keys);
+  free(m->xcorr_moments);
   memset(m, 0, sizeof *m);
 }
 
@@ -204,6 +209,15 @@ static double contrastive(lcfm_causal_model *m, MPI_Comm comm, int e, const int6
   return loss;
 }
 
+/* The independence penalty over the global batch: one all-reduce of the latents' moments, then
+ * this rank's rows of its gradient into dz[0] and dz[1]. Returns the loss. */
+static double independence(lcfm_causal_model *m, MPI_Comm comm, int rows) {
+  int L = m->cfg.latent, count = (int)lcfm_xcorr_moments_size(L, L);
+  lcfm_xcorr_moments(m->xcorr_moments, m->z[0], m->z[1], rows, L, L);
+  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, m->xcorr_moments, count, MPI_DOUBLE, MPI_SUM, comm));
+  return lcfm_loss_xcorr(m->dz[0], m->dz[1], m->z[0], m->z[1], rows, m->xcorr_moments, L, L, m->cfg.w_indep);
+}
+
 lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const float *times, const float *values,
                                   const float *mask, const int64_t *source, const int64_t *instrument, int rows,
                                   int training, uint64_t seed, uint64_t step) {
@@ -229,7 +243,8 @@ lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const flo
   decode_backward(m, rows);
   loss.star = contrastive(m, comm, 0, source, rows, c->w_star);
   if (m->encoders > 1) loss.instr = contrastive(m, comm, 1, instrument, rows, c->w_instr);
-  loss.total = c->w_recon * loss.recon + c->w_star * loss.star + c->w_instr * loss.instr;
+  if (m->encoders > 1 && c->w_indep > 0) loss.indep = independence(m, comm, rows);
+  loss.total = c->w_recon * loss.recon + c->w_star * loss.star + c->w_instr * loss.instr + c->w_indep * loss.indep;
   for (int e = 0; e < m->encoders; e++) encode_backward(m, e, m->dz[e], rows, training);
   return loss;
 }

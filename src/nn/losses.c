@@ -2,6 +2,7 @@
  * causal paper and softmax cross-entropy. Each returns the loss (as double) and accumulates
  * scale * dloss/dpred into the gradient buffer when one is given. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lcfm/error.h"
@@ -176,4 +177,82 @@ double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *ta
 
 size_t lcfm_loss_infonce_scratch_floats(int N, int D) {
   return (size_t)N * N + 2 * (size_t)N * D + (size_t)N + 64;
+}
+
+/* ---- Independence penalty: squared batch cross-correlation (see nn.h) ---- */
+
+/* Layout of the moments: sum a [Da], sum a^2 [Da], sum b [Db], sum b^2 [Db], sum a b^T [Da, Db],
+ * row count [1]. */
+size_t lcfm_xcorr_moments_size(int Da, int Db) { return 2 * (size_t)Da + 2 * (size_t)Db + (size_t)Da * Db + 1; }
+
+void lcfm_xcorr_moments(double *moments, const float *a, const float *b, int rows, int Da, int Db) {
+  double *sa = moments, *saa = sa + Da, *sb = saa + Da, *sbb = sb + Db, *sab = sbb + Db;
+  memset(moments, 0, lcfm_xcorr_moments_size(Da, Db) * sizeof *moments);
+  for (int i = 0; i < rows; i++) {
+    const float *ai = a + (size_t)i * Da, *bi = b + (size_t)i * Db;
+    for (int j = 0; j < Da; j++) sa[j] += ai[j], saa[j] += (double)ai[j] * ai[j];
+    for (int k = 0; k < Db; k++) sb[k] += bi[k], sbb[k] += (double)bi[k] * bi[k];
+    for (int j = 0; j < Da; j++)
+      for (int k = 0; k < Db; k++) sab[(size_t)j * Db + k] += (double)ai[j] * bi[k];
+  }
+  sab[(size_t)Da * Db] = rows;
+}
+
+/* Means and standard deviations of n columns from their sums; a small floor keeps a collapsed
+ * (constant) latent finite. */
+static void xcorr_column_stats(double *mean, double *sd, const double *sum, const double *sum_sq, int n, double N) {
+  for (int j = 0; j < n; j++) {
+    mean[j] = sum[j] / N;
+    double var = sum_sq[j] / N - mean[j] * mean[j];
+    sd[j] = sqrt((var > 0 ? var : 0) + 1e-6);
+  }
+}
+
+/* dloss/dx for this rank's rows of one side: x [rows, Dx] against the other side y [rows, Dy];
+ * G [Dx, Dy] (stride gs_row, gs_col lets one G serve both sides) holds dloss/drho, and
+ * rho_dot[j] = sum_k G_jk rho_jk. */
+static void xcorr_side_backward(float *dx, const float *x, const float *y, int rows, int Dx, int Dy,
+                                const double *mx, const double *sx, const double *my, const double *sy,
+                                const double *G, size_t gs_row, size_t gs_col, const double *rho_dot, double N,
+                                float scale) {
+  for (int i = 0; i < rows; i++) {
+    const float *xi = x + (size_t)i * Dx, *yi = y + (size_t)i * Dy;
+    for (int j = 0; j < Dx; j++) {
+      double g = 0;
+      for (int k = 0; k < Dy; k++) g += G[(size_t)j * gs_row + (size_t)k * gs_col] * (yi[k] - my[k]) / sy[k];
+      g -= (xi[j] - mx[j]) / sx[j] * rho_dot[j];
+      dx[(size_t)i * Dx + j] += scale * (float)(g / (N * sx[j]));
+    }
+  }
+}
+
+double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows,
+                       const double *moments, int Da, int Db, float scale) {
+  const double *sa = moments, *saa = sa + Da, *sb = saa + Da, *sbb = sb + Db, *sab = sbb + Db;
+  double N = sab[(size_t)Da * Db];
+  if (N < 2) return 0.0; /* no correlation in fewer than two rows */
+  double *buf = lcfm_malloc((2 * (size_t)Da + 2 * (size_t)Db + 2 * (size_t)Da * Db + (size_t)Da + Db) * sizeof *buf);
+  double *ma = buf, *sda = ma + Da, *mb = sda + Da, *sdb = mb + Db, *rho = sdb + Db, *G = rho + (size_t)Da * Db;
+  double *rho_dot_a = G + (size_t)Da * Db, *rho_dot_b = rho_dot_a + Da;
+  xcorr_column_stats(ma, sda, sa, saa, Da, N);
+  xcorr_column_stats(mb, sdb, sb, sbb, Db, N);
+  double c = 1.0 / ((double)Da * Db), loss = 0;
+  for (int j = 0; j < Da; j++)
+    for (int k = 0; k < Db; k++) {
+      size_t jk = (size_t)j * Db + k;
+      rho[jk] = (sab[jk] / N - ma[j] * mb[k]) / (sda[j] * sdb[k]);
+      loss += c * rho[jk] * rho[jk];
+      G[jk] = 2 * c * rho[jk];
+    }
+  for (int j = 0; j < Da; j++) rho_dot_a[j] = 0;
+  for (int k = 0; k < Db; k++) rho_dot_b[k] = 0;
+  for (int j = 0; j < Da; j++)
+    for (int k = 0; k < Db; k++) {
+      size_t jk = (size_t)j * Db + k;
+      rho_dot_a[j] += G[jk] * rho[jk], rho_dot_b[k] += G[jk] * rho[jk];
+    }
+  if (da) xcorr_side_backward(da, a, b, rows, Da, Db, ma, sda, mb, sdb, G, (size_t)Db, 1, rho_dot_a, N, scale);
+  if (db) xcorr_side_backward(db, b, a, rows, Db, Da, mb, sdb, ma, sda, G, 1, (size_t)Db, rho_dot_b, N, scale);
+  free(buf);
+  return loss;
 }

@@ -219,7 +219,9 @@ typedef struct {
 
 static lcfm_train_loss causal_terms(const lcfm_causal_loss *l) {
   lcfm_train_loss out = {.total = l->total};
-  snprintf(out.terms, sizeof out.terms, "recon %.5f star %.4f instr %.4f", l->recon, l->star, l->instr);
+  int n = snprintf(out.terms, sizeof out.terms, "recon %.5f star %.4f instr %.4f", l->recon, l->star, l->instr);
+  if (l->indep > 0 && n > 0 && (size_t)n < sizeof out.terms) /* only with [model] lambda_independence > 0 */
+    snprintf(out.terms + n, sizeof out.terms - (size_t)n, " indep %.4f", l->indep);
   return out;
 }
 
@@ -246,6 +248,7 @@ static lcfm_train_loss causal_validate(void *context) {
     lcfm_causal_loss l = lcfm_causal_step(c->model, c->comm, b->times, b->values, b->mask, b->source, b->instrument,
                                           b->rows, 0, c->seed, 0);
     sum.total += l.total / batches, sum.recon += l.recon / batches, sum.star += l.star / batches, sum.instr += l.instr / batches;
+    sum.indep += l.indep / batches;
   }
   return causal_terms(&sum);
 }

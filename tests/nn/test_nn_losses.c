@@ -1,9 +1,10 @@
 /* test_nn_losses.c: the four losses against finite differences and against direct double-precision
  * formulas (masked positions included); InfoNCE over a batch gathered from all ranks; Adam and
- * AdamW against hand-computed steps; gradient clipping; the parameter table (alignment, names,
+ * AdamW against hand-computed steps; the independence penalty (finite differences, moments over ranks); gradient clipping; the parameter table (alignment, names,
  * one buffer per role) and non-finite detection naming the tensor. Run with 1 and 2 ranks. */
 #include <math.h>
 #include <mpi.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lcfm_test.h"
@@ -237,6 +238,83 @@ static void test_params_and_adam(void) {
   lcfm_nn_params_free(&p);
 }
 
+/* Independence penalty (squared batch cross-correlation): value against a two-pass double
+ * formula, gradients of both latents by finite differences, and the moments summed over ranks
+ * giving the whole batch's loss and this rank's rows of its gradient. */
+typedef struct {
+  float *a, *b, *da, *db;
+  int rows, Da, Db;
+} xcorr_ctx;
+
+static double xcorr_eval(xcorr_ctx *c, int with_grad) {
+  double *m = lcfm_calloc(lcfm_xcorr_moments_size(c->Da, c->Db), sizeof *m);
+  lcfm_xcorr_moments(m, c->a, c->b, c->rows, c->Da, c->Db);
+  double l = lcfm_loss_xcorr(with_grad ? c->da : NULL, with_grad ? c->db : NULL, c->a, c->b, c->rows, m, c->Da,
+                             c->Db, 1.0f);
+  free(m);
+  return l;
+}
+static double xcorr_obj(void *p) { return xcorr_eval(p, 0); }
+static void xcorr_grad(void *p) { xcorr_eval(p, 1); }
+
+static double xcorr_ref(const float *a, const float *b, int N, int Da, int Db) {
+  double loss = 0;
+  for (int j = 0; j < Da; j++)
+    for (int k = 0; k < Db; k++) {
+      double ma = 0, mb = 0, saa = 0, sbb = 0, sab = 0;
+      for (int i = 0; i < N; i++) ma += a[i * Da + j] / (double)N, mb += b[i * Db + k] / (double)N;
+      for (int i = 0; i < N; i++) {
+        double x = a[i * Da + j] - ma, y = b[i * Db + k] - mb;
+        saa += x * x / N, sbb += y * y / N, sab += x * y / N;
+      }
+      double rho = sab / (sqrt(saa + 1e-6) * sqrt(sbb + 1e-6));
+      loss += rho * rho / ((double)Da * Db);
+    }
+  return loss;
+}
+
+static void test_xcorr(void) {
+  xcorr_ctx c = {0};
+  c.rows = 9, c.Da = 4, c.Db = 3;
+  size_t na = (size_t)c.rows * c.Da, nb = (size_t)c.rows * c.Db;
+  c.a = buf(na), c.b = buf(nb), c.da = buf(na), c.db = buf(nb);
+  fd_fill(c.a, na, -1, 1, 11);
+  fd_fill(c.b, nb, -1, 1, 12);
+  for (int i = 0; i < c.rows; i++) c.b[i * c.Db] += 0.8f * c.a[i * c.Da + 1]; /* a correlated pair */
+  EXPECT_NEAR(xcorr_obj(&c), xcorr_ref(c.a, c.b, c.rows, c.Da, c.Db), 1e-9, "xcorr value");
+  fd_case fc;
+  memset(&fc, 0, sizeof fc);
+  fc.name = "independence (cross-correlation)", fc.objective = xcorr_obj, fc.gradient = xcorr_grad, fc.ctx = &c;
+  fc.eps = 1e-3f, fc.tol = 2e-2, fc.floor = 1e-3;
+  fc.t[fc.nt++] = (fd_tensor){"z_star", c.a, c.da, na};
+  fc.t[fc.nt++] = (fd_tensor){"z_instr", c.b, c.db, nb};
+  fd_check(&fc);
+  /* Each rank owns `per` rows of a batch regenerated identically everywhere. */
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int per = 5, G = per * size, Da = 4, Db = 3;
+  float *A = buf((size_t)G * Da), *B = buf((size_t)G * Db), *dA = buf((size_t)G * Da), *dB = buf((size_t)G * Db);
+  float *da = buf((size_t)per * Da), *db = buf((size_t)per * Db);
+  for (int i = 0; i < G * Da; i++) A[i] = (float)lcfm_rng_normal(5, 1, (uint64_t)i);
+  for (int i = 0; i < G * Db; i++) B[i] = (float)lcfm_rng_normal(5, 2, (uint64_t)i) + 0.5f * A[(i / Db) * Da];
+  size_t msize = lcfm_xcorr_moments_size(Da, Db);
+  double *m = lcfm_calloc(msize, sizeof *m), *mall = lcfm_calloc(msize, sizeof *mall);
+  lcfm_xcorr_moments(m, A + (size_t)rank * per * Da, B + (size_t)rank * per * Db, per, Da, Db);
+  MPI_Allreduce(m, mall, (int)msize, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  double l = lcfm_loss_xcorr(da, db, A + (size_t)rank * per * Da, B + (size_t)rank * per * Db, per, mall, Da, Db, 1.0f);
+  lcfm_xcorr_moments(m, A, B, G, Da, Db);
+  double lref = lcfm_loss_xcorr(dA, dB, A, B, G, m, Da, Db, 1.0f);
+  EXPECT_NEAR(l, lref, 1e-12, "xcorr from moments summed over ranks");
+  EXPECT(l > 1e-3, "xcorr of correlated latents is ~0 (%g): test is vacuous", l);
+  double worst = 0;
+  for (int i = 0; i < per * Da; i++) worst = fmax(worst, fabs(da[i] - dA[(size_t)rank * per * Da + i]));
+  for (int i = 0; i < per * Db; i++) worst = fmax(worst, fabs(db[i] - dB[(size_t)rank * per * Db + i]));
+  EXPECT(worst < 1e-7, "xcorr: this rank's gradient rows differ from the whole batch's by %g", worst);
+  free(c.a), free(c.b), free(c.da), free(c.db), free(A), free(B), free(dA), free(dB), free(da), free(db), free(m),
+      free(mall);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   lcfm_nn_set_threads(1);
@@ -244,6 +322,7 @@ int main(int argc, char **argv) {
   test_mse_and_rmse(1, 5); /* batch of one */
   test_infonce();
   test_xent();
+  test_xcorr();
   test_params_and_adam();
   return lcfm_test_finish("test_nn_losses");
 }

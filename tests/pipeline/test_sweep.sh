@@ -150,5 +150,19 @@ if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
   set +e; /usr/bin/python3 "$SOURCE/tools/plot_sweep.py" grid/sweep.h5 --x simulate.K --metric z_star --out k.png > bad.log 2>&1; code=$?; set -e
   [ $code -ne 0 ] && grep -q "simulate.K" bad.log && ! grep -q Traceback bad.log || { cat bad.log; fail "plot of a key not in the grid"; }
   echo "plot_sweep.py draws a metric against a key"
+  /usr/bin/python3 "$SOURCE/tools/plot_sweep.py" grid/sweep.h5 --print --metric z_star@40 --metric instrument:z_instr \
+    > print.log || { cat print.log; fail "plot_sweep.py --print"; }
+  /usr/bin/python3 - <<PY || { cat print.log; fail "plot_sweep.py --print: rows differ from the table"; }
+import h5py
+t = h5py.File("grid/sweep.h5", "r")
+rows = [l.split("|")[1:-1] for l in open("print.log") if l.startswith("| ") and not l.startswith("| point")]
+done = [k for k, s in enumerate(t["points/status"][:]) if s == 2]
+assert [int(r[0]) for r in rows] == done, (rows, done)
+n = list(t["probe/sizes"][:]).index(40)
+z = [x.decode() for x in t["probe/inputs"][:]].index("z_star")
+for r in rows:
+    assert abs(float(r[-2]) - t["probe/r2_mean"][int(r[0]), z, n]) < 1e-3, r
+PY
+  echo "plot_sweep.py --print: one Markdown row per done point"
 fi
 echo "lcfm sweep: list, task, kill and rerun, collect behave"
