@@ -19,7 +19,10 @@
  *
  * Data parallel step (lcfm_causal_step): each rank holds `rows` sequences (slot-major: anchor,
  * same-star, same-instrument of each of its triplets). The projections and their keys are
- * all-gathered so InfoNCE sees the global batch; the reconstruction MSE is normalised by the
+ * all-gathered so InfoNCE sees the global batch, and each rank computes only the similarity rows
+ * of its own samples against it (work and memory O(rows x global batch), no limit on the rank
+ * count): the loss is summed and the gradient reduce-scattered over ranks, each rank keeping its
+ * rows (lcfm_loss_infonce_rows in nn.h); the reconstruction MSE is normalised by the
  * global count of valid points. The gradients a rank accumulates are its share of the global
  * loss's gradient, so summing them over ranks (one MPI_Allreduce of the flat buffer) gives the
  * 1-rank gradient of the same global batch up to float rounding.
@@ -78,8 +81,10 @@ typedef struct {
   lcfm_nn_arena arena;
   const float *z[2];
   float *dz[2], *product, *dproduct, *branch_grad[2], *recon, *drecon, *masked_values;
-  float *gathered, *dgathered, *infonce_scratch; /* [global rows, proj_dim] */
+  float *gathered, *dgathered; /* [global rows, proj_dim] */
+  float *dq, *infonce_scratch;  /* [rows, proj_dim]: this rank's rows of the InfoNCE gradient */
   int64_t *gathered_keys;
+  int gather_ranks, *row_counts, *row_displs, *counts, *displs; /* [gather_ranks] each */
   double *xcorr_moments; /* [lcfm_xcorr_moments_size(latent, latent)] */
   int global_capacity;
 } lcfm_causal_model;

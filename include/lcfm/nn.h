@@ -293,6 +293,16 @@ double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, i
 
 size_t lcfm_loss_infonce_scratch_floats(int N, int D);
 
+/* InfoNCE by rows, for a batch spread over ranks: this rank's anchors are rows [r0, r1) of the
+ * gathered z [N, D]. Returns their share of the loss (the sum over ranks is lcfm_loss_infonce's
+ * value) and ACCUMULATES into dz [N, D] their share of scale * dloss/dz for EVERY row (summed
+ * over ranks, e.g. by MPI_Reduce_scatter, it is the whole gradient). Work and memory per rank
+ * are O((r1 - r0) N D), not O(N^2 D). lcfm_loss_infonce is the case [0, N).
+ * scratch: lcfm_loss_infonce_rows_scratch_floats(r1 - r0, N, D) floats. */
+double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D, float tau, int r0,
+                              int r1, float *scratch, float scale);
+size_t lcfm_loss_infonce_rows_scratch_floats(int R, int N, int D);
+
 /* Independence penalty between two latents a [rows, Da] and b [rows, Db] of the same light curves
  * (beyond the causal paper: its stated future work). The mean squared batch cross-correlation
  *   loss = 1/(Da Db) sum_{j,k} rho_jk^2,  rho_jk = cov(a_j, b_k) / (sd(a_j) sd(b_k))

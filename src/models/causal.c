@@ -95,7 +95,9 @@ static void layout_buffers(lcfm_causal_model *m, lcfm_nn_arena *a) {
   m->masked_values = lcfm_nn_arena_take(a, rows * (size_t)c->T);
   m->gathered = lcfm_nn_arena_take(a, global * (size_t)c->proj_dim);
   m->dgathered = lcfm_nn_arena_take(a, global * (size_t)c->proj_dim);
-  m->infonce_scratch = lcfm_nn_arena_take(a, lcfm_loss_infonce_scratch_floats(m->global_capacity, c->proj_dim));
+  m->dq = lcfm_nn_arena_take(a, rows * (size_t)c->proj_dim);
+  m->infonce_scratch =
+      lcfm_nn_arena_take(a, lcfm_loss_infonce_rows_scratch_floats(c->max_rows, m->global_capacity, c->proj_dim));
 }
 
 void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int global_rows, uint64_t seed) {
@@ -122,6 +124,7 @@ void lcfm_causal_free(lcfm_causal_model *m) {
   lcfm_nn_params_free(&m->params);
   free(m->gathered_keys);
   free(m->xcorr_moments);
+  free(m->row_counts);
   memset(m, 0, sizeof *m);
 }
 
@@ -181,31 +184,47 @@ static void decode_backward(lcfm_causal_model *m, int rows) {
   for (int e = 0; e < 2; e++) lcfm_mlp_backward(&m->decoder[e], &m->params, m->dz[e], m->branch_grad[e], rows);
 }
 
-/* InfoNCE over the gathered projections of head e with the gathered keys; adds this rank's rows
- * of the gradient (times weight) into dz[e] through the head. Returns the loss. */
+/* Sizes the per-rank tables of the gathers for a communicator of `ranks` (once: the trainer's
+ * communicator does not change between steps). */
+static void plan_gathers(lcfm_causal_model *m, int ranks) {
+  if (m->gather_ranks == ranks) return;
+  free(m->row_counts);
+  m->row_counts = lcfm_malloc(4 * (size_t)ranks * sizeof *m->row_counts);
+  m->row_displs = m->row_counts + ranks, m->counts = m->row_displs + ranks, m->displs = m->counts + ranks;
+  m->gather_ranks = ranks;
+}
+
+/* InfoNCE over the gathered projections of head e with the gathered keys, by rows: this rank
+ * computes the similarity rows of its own samples against the whole batch (O(rows x global)),
+ * the ranks' shares of the loss are summed and their shares of the gradient reduce-scattered,
+ * so each rank gets its rows of the whole gradient and adds them (times weight) into dz[e]
+ * through the head. Returns the loss. */
 static double contrastive(lcfm_causal_model *m, MPI_Comm comm, int e, const int64_t *keys, int rows, float weight) {
   const lcfm_causal_config *c = &m->cfg;
-  int ranks, rank;
+  int ranks, rank, D = c->proj_dim;
   MPI_Comm_size(comm, &ranks);
   MPI_Comm_rank(comm, &rank);
+  plan_gathers(m, ranks);
   const float *q = lcfm_mlp_forward(&m->projection[e], &m->params, m->z[e], rows);
-  int counts[256], displs[256], row_counts[256], row_displs[256];
-  LCFM_CHECK(ranks <= 256, "the gathered InfoNCE supports at most 256 ranks per model replica");
-  LCFM_CHECK_MPI(MPI_Allgather(&rows, 1, MPI_INT, row_counts, 1, MPI_INT, comm));
+  LCFM_CHECK_MPI(MPI_Allgather(&rows, 1, MPI_INT, m->row_counts, 1, MPI_INT, comm));
   int global = 0;
   for (int r = 0; r < ranks; r++) {
-    row_displs[r] = global;
-    counts[r] = row_counts[r] * c->proj_dim, displs[r] = global * c->proj_dim;
-    global += row_counts[r];
+    m->row_displs[r] = global;
+    m->counts[r] = m->row_counts[r] * D, m->displs[r] = global * D;
+    global += m->row_counts[r];
   }
   LCFM_CHECK(global <= m->global_capacity, "global batch of %d rows exceeds the %d planned", global, m->global_capacity);
-  LCFM_CHECK_MPI(MPI_Allgatherv(q, rows * c->proj_dim, MPI_FLOAT, m->gathered, counts, displs, MPI_FLOAT, comm));
-  LCFM_CHECK_MPI(MPI_Allgatherv(keys, rows, MPI_INT64_T, m->gathered_keys, row_counts, row_displs, MPI_INT64_T, comm));
-  lcfm_nn_zero(m->dgathered, (size_t)global * (size_t)c->proj_dim);
-  double loss = lcfm_loss_infonce(m->dgathered, m->gathered, m->gathered_keys, global, c->proj_dim, c->tau,
-                                  m->infonce_scratch, weight);
-  /* This rank's rows of the gradient, through its projection head into dz[e]. */
-  lcfm_mlp_backward(&m->projection[e], &m->params, m->dz[e], m->dgathered + (size_t)row_displs[rank] * c->proj_dim, rows);
+  LCFM_CHECK_MPI(MPI_Allgatherv(q, rows * D, MPI_FLOAT, m->gathered, m->counts, m->displs, MPI_FLOAT, comm));
+  LCFM_CHECK_MPI(MPI_Allgatherv(keys, rows, MPI_INT64_T, m->gathered_keys, m->row_counts, m->row_displs, MPI_INT64_T,
+                                comm));
+  lcfm_nn_zero(m->dgathered, (size_t)global * (size_t)D);
+  int first = m->row_displs[rank];
+  double share = lcfm_loss_infonce_rows(m->dgathered, m->gathered, m->gathered_keys, global, D, c->tau, first,
+                                        first + rows, m->infonce_scratch, weight);
+  double loss = 0;
+  LCFM_CHECK_MPI(MPI_Allreduce(&share, &loss, 1, MPI_DOUBLE, MPI_SUM, comm));
+  LCFM_CHECK_MPI(MPI_Reduce_scatter(m->dgathered, m->dq, m->counts, MPI_FLOAT, MPI_SUM, comm));
+  lcfm_mlp_backward(&m->projection[e], &m->params, m->dz[e], m->dq, rows);
   return loss;
 }
 

@@ -82,71 +82,85 @@ void lcfm_astromer_weights(float *weight, const float *err, const float *valid, 
   }
 }
 
-double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau,
-                         float *scratch, float scale) {
-  LCFM_CHECK(tau > 0.0f, "nn: InfoNCE temperature must be positive, got %g", (double)tau);
-  float *S = scratch;                   /* [N, N] similarities, then dloss/dS */
-  float *U = S + (size_t)N * N;         /* [N, D] unit vectors, then dloss/dU */
-  float *norms = U + 2 * (size_t)N * D; /* [N] */
+/* Unit vectors U [N, D] of z and their norms (F.normalize's eps). */
+static void infonce_normalise(float *U, float *norms, const float *z, int N, int D) {
   for (int i = 0; i < N; i++) {
     double s = 0.0;
     for (int d = 0; d < D; d++) s += (double)z[(size_t)i * D + d] * z[(size_t)i * D + d];
-    norms[i] = (float)fmax(sqrt(s), 1e-12); /* F.normalize's eps */
+    norms[i] = (float)fmax(sqrt(s), 1e-12);
     for (int d = 0; d < D; d++) U[(size_t)i * D + d] = (float)(z[(size_t)i * D + d] / norms[i]);
   }
-  lcfm_nn_gemm(0, 1, N, N, D, 1.0f / tau, U, D, U, D, 0.0f, S, N);
-  int anchors = 0;
-  for (int i = 0; i < N; i++) {
-    int np = 0;
-    for (int j = 0; j < N; j++) np += j != i && key[j] == key[i];
-    anchors += np > 0;
+}
+
+static int infonce_positives(const int64_t *key, int N, int i) {
+  int np = 0;
+  for (int j = 0; j < N; j++) np += j != i && key[j] == key[i];
+  return np;
+}
+
+/* Anchor i's loss term (already divided by |P(i)| |A|); overwrites its similarity row with
+ * G_i = dloss/dS_i (zero on the diagonal). */
+static double infonce_anchor(float *row, const int64_t *key, int N, int i, int np, int anchors) {
+  double mx = -INFINITY;
+  for (int k = 0; k < N; k++)
+    if (k != i && row[k] > mx) mx = row[k];
+  double se = 0.0;
+  for (int k = 0; k < N; k++)
+    if (k != i) se += exp((double)row[k] - mx);
+  double lse = mx + log(se), li = 0.0;
+  for (int j = 0; j < N; j++)
+    if (j != i && key[j] == key[i]) li += (double)row[j] - lse;
+  for (int k = 0; k < N; k++) {
+    double pos = key[k] == key[i] ? 1.0 / np : 0.0;
+    row[k] = k == i ? 0.0f : (float)((exp((double)row[k] - lse) - pos) / anchors);
   }
+  return -li / np / anchors;
+}
+
+double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D, float tau, int r0,
+                              int r1, float *scratch, float scale) {
+  LCFM_CHECK(tau > 0.0f, "nn: InfoNCE temperature must be positive, got %g", (double)tau);
+  LCFM_CHECK(0 <= r0 && r0 <= r1 && r1 <= N, "nn: InfoNCE rows [%d, %d) outside the batch of %d", r0, r1, N);
+  int R = r1 - r0;
+  float *S = scratch;                   /* [R, N] similarities of the anchors, then dloss/dS */
+  float *U = S + (size_t)R * N;         /* [N, D] unit vectors */
+  float *dU = U + (size_t)N * D;        /* [N, D] dloss/dU */
+  float *norms = dU + (size_t)N * D;    /* [N] */
+  infonce_normalise(U, norms, z, N, D);
+  int anchors = 0; /* |A| over the whole batch: the same on every rank */
+  for (int i = 0; i < N; i++) anchors += infonce_positives(key, N, i) > 0;
+  if (R == 0 || anchors == 0) return 0.0;
+  const float *Ur = U + (size_t)r0 * D;
+  lcfm_nn_gemm(0, 1, R, N, D, 1.0f / tau, Ur, D, U, D, 0.0f, S, N);
   double loss = 0.0;
-  /* Row by row: loss terms, then overwrite S with G = dloss/dS (zero diagonal). */
-  for (int i = 0; i < N; i++) {
-    float *row = S + (size_t)i * N;
-    int np = 0;
-    for (int j = 0; j < N; j++) np += j != i && key[j] == key[i];
-    if (np == 0 || anchors == 0) {
-      memset(row, 0, sizeof(float) * (size_t)N);
-      continue;
-    }
-    double mx = -INFINITY;
-    for (int k = 0; k < N; k++)
-      if (k != i && row[k] > mx) mx = row[k];
-    double se = 0.0;
-    for (int k = 0; k < N; k++)
-      if (k != i) se += exp((double)row[k] - mx);
-    double lse = mx + log(se);
-    double li = 0.0;
-    for (int j = 0; j < N; j++)
-      if (j != i && key[j] == key[i]) li += (double)row[j] - lse;
-    loss -= li / np / anchors;
-    for (int k = 0; k < N; k++) {
-      if (k == i) {
-        row[k] = 0.0f;
-        continue;
-      }
-      double sm = exp((double)row[k] - lse);
-      double pos = key[k] == key[i] ? 1.0 / np : 0.0;
-      row[k] = (float)((sm - pos) / anchors);
-    }
+  for (int r = 0; r < R; r++) {
+    float *row = S + (size_t)r * N;
+    int np = infonce_positives(key, N, r0 + r);
+    if (np == 0) memset(row, 0, sizeof(float) * (size_t)N);
+    else loss += infonce_anchor(row, key, N, r0 + r, np, anchors);
   }
-  if (dz && anchors > 0) {
-    /* dU = (G + G^T) U / tau; dz = (dU - u (u . dU)) / |z|. dU reuses a fresh area after U. */
-    float *dU = U + (size_t)N * D;
-    lcfm_nn_gemm(0, 0, N, D, N, 1.0f / tau, S, N, U, D, 0.0f, dU, D);
-    lcfm_nn_gemm(1, 0, N, D, N, 1.0f / tau, S, N, U, D, 1.0f, dU, D);
-    for (int i = 0; i < N; i++) {
-      const float *u = U + (size_t)i * D;
-      const float *g = dU + (size_t)i * D;
-      double dot = 0.0;
-      for (int d = 0; d < D; d++) dot += (double)u[d] * g[d];
-      for (int d = 0; d < D; d++)
-        dz[(size_t)i * D + d] += (float)(scale * ((double)g[d] - u[d] * dot) / norms[i]);
-    }
+  if (!dz) return loss;
+  /* dS_ik = G_ik / tau reaches u_i through row i and u_k through column k:
+   * dU = G^T U_rows / tau (every row), plus G U / tau on the anchors' own rows. */
+  lcfm_nn_gemm(1, 0, N, D, R, 1.0f / tau, S, N, Ur, D, 0.0f, dU, D);
+  lcfm_nn_gemm(0, 0, R, D, N, 1.0f / tau, S, N, U, D, 1.0f, dU + (size_t)r0 * D, D);
+  /* dz = (dU - u (u . dU)) / |z|: linear in dU, so ranks' shares add up. */
+  for (int i = 0; i < N; i++) {
+    const float *u = U + (size_t)i * D, *g = dU + (size_t)i * D;
+    double dot = 0.0;
+    for (int d = 0; d < D; d++) dot += (double)u[d] * g[d];
+    for (int d = 0; d < D; d++) dz[(size_t)i * D + d] += (float)(scale * ((double)g[d] - u[d] * dot) / norms[i]);
   }
   return loss;
+}
+
+size_t lcfm_loss_infonce_rows_scratch_floats(int R, int N, int D) {
+  return (size_t)R * N + 2 * (size_t)N * D + (size_t)N + 64;
+}
+
+double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau,
+                         float *scratch, float scale) {
+  return lcfm_loss_infonce_rows(dz, z, key, N, D, tau, 0, N, scratch, scale);
 }
 
 double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K,
@@ -175,9 +189,7 @@ double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *ta
   return loss;
 }
 
-size_t lcfm_loss_infonce_scratch_floats(int N, int D) {
-  return (size_t)N * N + 2 * (size_t)N * D + (size_t)N + 64;
-}
+size_t lcfm_loss_infonce_scratch_floats(int N, int D) { return lcfm_loss_infonce_rows_scratch_floats(N, N, D); }
 
 /* ---- Independence penalty: squared batch cross-correlation (see nn.h) ---- */
 

@@ -154,9 +154,50 @@ static void test_infonce(void) {
     EXPECT(l == lr, "gathered infonce differs: %.17g vs %.17g", l, lr);
     EXPECT(memcmp(dz + (size_t)rank * per * D, dref + (size_t)rank * per * D, sizeof(float) * (size_t)per * D) == 0,
            "gathered infonce: this rank's gradient rows differ");
+    /* By rows: this rank's anchors only; losses summed and gradients reduce-scattered over ranks
+     * give the whole batch's loss and this rank's rows of its gradient. */
+    float *dz_rows = buf((size_t)G * D), *mine = buf((size_t)per * D);
+    float *scr_rows = buf(lcfm_loss_infonce_rows_scratch_floats(per, G, D));
+    double part = lcfm_loss_infonce_rows(dz_rows, all, gk, G, D, 0.2f, rank * per, rank * per + per, scr_rows, 1.0f);
+    double whole = 0;
+    MPI_Allreduce(&part, &whole, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Reduce_scatter_block(dz_rows, mine, per * D, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    EXPECT_NEAR(whole, lr, 1e-6 * fabs(lr), "infonce by rows: the ranks' losses do not add up to the batch's");
+    double worst = 0, largest = 0;
+    for (int i = 0; i < per * D; i++) {
+      worst = fmax(worst, fabs(mine[i] - dref[(size_t)rank * per * D + i]));
+      largest = fmax(largest, fabs(dref[(size_t)rank * per * D + i]));
+    }
+    EXPECT(worst <= 1e-6 * fmax(largest, 1e-3) && largest > 1e-4,
+           "infonce by rows: gradient rows differ by %g (largest %g)", worst, largest);
+    free(dz_rows), free(mine), free(scr_rows);
     free(local), free(all), free(dz), free(gk), free(scr), free(ref), free(dref);
   }
   free(c.pred), free(c.dpred), free(c.scratch);
+}
+
+/* InfoNCE by rows on many ranks, driven in one process: 300 slices of one anchor each (more
+ * ranks than the 256 the gathered InfoNCE once allowed) add up to the whole batch. */
+static void test_infonce_many_slices(void) {
+  int G = 300, D = 6;
+  float *z = buf((size_t)G * D), *dfull = buf((size_t)G * D), *dsum = buf((size_t)G * D), *dpart = buf((size_t)G * D);
+  int64_t *key = lcfm_malloc(sizeof(int64_t) * (size_t)G);
+  for (int i = 0; i < G * D; i++) z[i] = (float)lcfm_rng_normal(8, 1, (uint64_t)i);
+  for (int i = 0; i < G; i++) key[i] = i % 37;
+  float *scr = buf(lcfm_loss_infonce_scratch_floats(G, D));
+  double full = lcfm_loss_infonce(dfull, z, key, G, D, 0.3f, scr, 1.0f), sum = 0;
+  float *scr1 = buf(lcfm_loss_infonce_rows_scratch_floats(1, G, D));
+  for (int r = 0; r < G; r++) { /* rank r: zero its share, compute it, add it as the reduction would */
+    memset(dpart, 0, sizeof(float) * (size_t)G * D);
+    sum += lcfm_loss_infonce_rows(dpart, z, key, G, D, 0.3f, r, r + 1, scr1, 1.0f);
+    for (int i = 0; i < G * D; i++) dsum[i] += dpart[i];
+  }
+  double worst = 0, largest = 0;
+  for (int i = 0; i < G * D; i++) worst = fmax(worst, fabs(dsum[i] - dfull[i])), largest = fmax(largest, fabs(dfull[i]));
+  EXPECT_NEAR(sum, full, 1e-6 * fabs(full), "infonce by rows over 300 slices: losses do not add up");
+  EXPECT(worst <= 1e-5 * largest && largest > 0, "infonce by rows over 300 slices: gradient differs by %g (largest %g)",
+         worst, largest);
+  free(z), free(dfull), free(dsum), free(dpart), free(key), free(scr), free(scr1);
 }
 
 static void test_xent(void) {
@@ -321,6 +362,7 @@ int main(int argc, char **argv) {
   test_mse_and_rmse(3, 6);
   test_mse_and_rmse(1, 5); /* batch of one */
   test_infonce();
+  test_infonce_many_slices();
   test_xent();
   test_xcorr();
   test_params_and_adam();
