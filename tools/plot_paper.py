@@ -6,7 +6,9 @@
 Writes, and prints one path per line on stdout:
   DIR/r2_vs_size.png      figure 3: few-shot MLP R^2 (mean +- std over runs) of the target against
                           the training size for each input (raw, baseline z, z_star, z_instr), with
-                          the linear probe's R^2 over all training objects as dashed lines
+                          the linear probe's R^2 over all training objects as dashed lines and, when
+                          the probe has it, the oracle (E[theta_0 | folded frequency]: the best any
+                          representation can do) as a dotted black line with its spread shaded
   DIR/map_NAME.png        figure 2: the 2-D PCA map of latent NAME, coloured by instrument and by
                           theta_{s,0}, one file per latent (z_star, z_instr, baseline_z or z)
 Inputs: P.h5 is `lcfm probe`'s store (/mlp, /linear, /pca, /objects). E.h5, the embedding store,
@@ -60,6 +62,10 @@ def plot_r2_vs_size(plt, np, probe, path, out):
             linear[{"baseline_z": "baseline z"}.get(text(name), text(name))] = r2  # the MLP's names
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for i, name in enumerate(inputs):
+        if name == "oracle":  # the ceiling: E[theta_0 | folded frequency], no training
+            ax.plot(sizes, mean[i], color="k", linestyle=":", linewidth=1.5, label="oracle (best possible)")
+            ax.fill_between(sizes, mean[i] - std[i], mean[i] + std[i], color="k", alpha=0.12, linewidth=0)
+            continue
         colour = f"C{i}"
         ax.errorbar(sizes, mean[i], yerr=std[i], marker="o", capsize=3, color=colour, label=name)
         if name in linear and np.isfinite(linear[name]):

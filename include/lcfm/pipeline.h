@@ -94,6 +94,9 @@ void lcfm_sweep_point_label(const lcfm_job *job, int64_t index, char *label, siz
 /* Collective: every point is a valid job that can run (else reported, returns the count of
  * bad points). */
 int lcfm_sweep_check(MPI_Comm comm, const lcfm_job *job);
+/* The grid is not larger than lcfm handles (else reported, returns 1); what --task checks
+ * besides its own point. */
+int lcfm_sweep_check_size(const lcfm_job *job);
 /* Collective verbs; each returns the exit code. */
 int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job);
 int lcfm_sweep_task(MPI_Comm comm, const lcfm_job *job, int64_t index, int argc, char **argv);

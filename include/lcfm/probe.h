@@ -2,20 +2,26 @@
  *
  * Inputs: the light-curve store (its /truth or labels give the target), the causal model's
  * embedding store (z_star, z_instr) and optionally the baseline's (z); the raw light curves
- * (the first raw_points values) are an input too.
+ * (the first raw_points values) are an input too; for target theta0 on a causal simulation the
+ * oracle, E[theta_0 | folded frequency] of each star (alias.h), is one more input: the ceiling.
  *   1. Few-shot MLP regression (mlp_probe.h) of the target from each input, for every training
- *      size in `sizes` and `runs` draws; one fixed test set of objects of held-out sources
- *      (test_fraction of the sources, at most test_objects objects). R^2 mean and std.
+ *      size in `sizes` and each of `runs` evaluation runs; each run draws its own test stars,
+ *      early-stopping stars and training objects (probe_draw.h: star-disjoint, the stopping pool
+ *      not counted in n). Every input is scored on the run's test set (the oracle without
+ *      training, so its R^2 varies only with the test set). R^2 mean and std over the runs.
  *   2. Linear probes over all objects, distributed with ScaLAPACK (linear_probe.h): R^2 of the
  *      target from each latent (z_star vs z_instr: the paper's "leakage") and instrument-ID
- *      accuracy, by least squares on the training objects scored on the test objects; and a
- *      PCA map (2-D coordinates) of each latent for the paper's figure 2.
- * Probe store (schema "lcfm-probe", version 1), with provenance:
+ *      accuracy, by least squares on the training objects scored on the test objects (run 0's
+ *      test stars, lcfm_probe_is_test_source); and a PCA map (2-D coordinates) of each latent
+ *      for the paper's figure 2.
+ * Probe store (schema "lcfm-probe", version 2), with provenance:
  *   /mlp/inputs string[32] [I], /mlp/sizes int64 [S], /mlp/r2 float64 [I, S * runs],
- *   /mlp/r2_mean, /mlp/r2_std float64 [I, S]                  (NaN where a size exceeds the pool)
- *   /objects/id, instrument (copied), /objects/target float64 [N], /objects/test uint8 [N]
+ *   /mlp/r2_mean, /mlp/r2_std float64 [I, S]      (NaN where a size exceeds the run's training stars)
+ *   /mlp/draw int64 [runs, N]: per run and object its place in the training order (size n trains
+ *     on places < n), or LCFM_DRAW_TEST, LCFM_DRAW_STOPPING, LCFM_DRAW_UNUSED (probe_draw.h)
+ *   /objects/id, instrument (copied), /objects/target float64 [N], /objects/test uint8 [N] (run 0's
+ *     test stars), /objects/oracle float64 [N] (the oracle's prediction, when it is an input)
  *   /linear/..., /pca/...  (linear_probe.h)
- * Every probe shares one split: a source is held out when lcfm_probe_is_test_source says so.
  */
 #ifndef LCFM_PROBE_H
 #define LCFM_PROBE_H
@@ -30,8 +36,8 @@
 
 /* Checks the [probe] keys that need more than a range (sizes); returns the number of problems. */
 int lcfm_probe_settings_check(const lcfm_job *job);
-/* Whether a source is held out for testing: uniform(seed, source) < test_fraction, keyed by
- * the source so that every rank and every probe agrees. */
+/* Whether a source is one of run 0's test stars (probe_draw.h), the linear probes' held-out
+ * stars: uniform(seed, source) < test_fraction, keyed by the source so that every rank agrees. */
 int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source);
 /* Collective; returns the process exit code. */
 int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);

@@ -1,5 +1,7 @@
 /* probe_data.h: the inputs of `lcfm probe`, held by every rank: per object its id, source,
- * instrument, label and target, the raw values, and each latent (rows in store order). */
+ * instrument, label and target, the raw values, each latent (rows in store order), and for theta0
+ * on a causal simulation the oracle: E[theta_0 | folded frequency] of the object's star (alias.h),
+ * the best any input can do, scored like the others but without training. */
 #ifndef LCFM_PROBE_DATA_H
 #define LCFM_PROBE_DATA_H
 
@@ -10,10 +12,11 @@
 #define LCFM_PROBE_MAX_INPUTS 8
 
 typedef struct {
-  char name[32]; /* "raw", "baseline z", "z_star", "z_instr", "z" */
+  char name[32]; /* "raw", "baseline z", "z_star", "z_instr", "z", "oracle" */
   int dim;
   float *x;      /* [objects, dim] */
-  int is_latent;
+  int is_latent; /* x is its own allocation (latents, the oracle), freed by lcfm_probe_data_free */
+  int is_oracle; /* x [objects, 1] is the prediction itself: scored without training */
 } lcfm_probe_input;
 
 typedef struct {
@@ -30,5 +33,10 @@ typedef struct {
 int lcfm_probe_data_load(lcfm_probe_data *d, MPI_Comm comm, const char *store, const char *embeddings,
                          const char *baseline, const char *target, int raw_points, char *why, size_t why_len);
 void lcfm_probe_data_free(lcfm_probe_data *d);
+
+/* Appends the input "oracle" when the target is theta0 and the store is a causal simulation
+ * (/truth/theta with attributes lambda and T): returns 1. Otherwise returns 0 and says why not in
+ * `why` (not an error: the probe goes on without it). Collective only in that every rank reads. */
+int lcfm_probe_oracle_add(lcfm_probe_data *d, const char *store, const char *target, char *why, size_t why_len);
 
 #endif

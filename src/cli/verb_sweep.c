@@ -34,8 +34,9 @@ int lcfm_verb_sweep(const lcfm_cli_options *options) {
   static const char *const sections[] = {"job", NULL};
   lcfm_job *job = lcfm_cli_load_job(options, "sweep", "lcfm sweep --list JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
-  /* Every point must be a job that can run before anything is written. */
-  int code = lcfm_sweep_check(comm, job) ? LCFM_EXIT_USAGE : LCFM_EXIT_OK;
+  /* Every point must be a job that can run before anything is written; a task (one of an array
+   * job's G) checks only its own point, so that an array costs O(G), not O(G^2). */
+  int code = (mode == 1 ? lcfm_sweep_check_size(job) : lcfm_sweep_check(comm, job)) ? LCFM_EXIT_USAGE : LCFM_EXIT_OK;
   if (code == LCFM_EXIT_OK) {
     if (mode == 0) code = lcfm_sweep_list(comm, job);
     else if (mode == 1) code = lcfm_sweep_task(comm, job, task, options->argc, options->argv);

@@ -149,12 +149,15 @@ lcfm_pipeline *pipeline_sweep_plan_point(MPI_Comm comm, const lcfm_job *job, int
   return p;
 }
 
+int lcfm_sweep_check_size(const lcfm_job *job) {
+  if (lcfm_sweep_point_count(job) <= MAX_POINTS) return 0;
+  lcfm_job_error(job, "sweep", "directory", "the grid has more than %d points", MAX_POINTS);
+  return 1;
+}
+
 int lcfm_sweep_check(MPI_Comm comm, const lcfm_job *job) {
+  if (lcfm_sweep_check_size(job)) return 1;
   int64_t points = lcfm_sweep_point_count(job);
-  if (points > MAX_POINTS) {
-    lcfm_job_error(job, "sweep", "directory", "the grid has more than %d points", MAX_POINTS);
-    return 1;
-  }
   int bad = 0;
   for (int64_t i = 0; i < points && bad < 5; i++) { /* the first few are enough to read */
     lcfm_job *point;

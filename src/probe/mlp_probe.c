@@ -37,25 +37,18 @@ static void standardise(float *out, const float *x, int n, int D, const float *m
     for (int j = 0; j < D; j++) out[(size_t)i * D + j] = (x[(size_t)i * D + j] - mean[j]) * scale[j];
 }
 
-/* Rows of n held out for early stopping (0 when off or too few rows to spare). */
-static int validation_rows(const lcfm_mlp_probe_config *c, int n) {
-  if (c->validation <= 0 || n < 10) return 0;
-  int v = (int)lround(c->validation * n);
-  return v < 2 ? 2 : v > n / 2 ? n / 2 : v;
-}
-
 /* Mean squared error of the network on standardised rows x [v, D] against y [v]. */
-static double validation_mse(lcfm_mlp *net, const lcfm_nn_params *params, const float *x, const float *y, int v) {
+static double stopping_mse(lcfm_mlp *net, const lcfm_nn_params *params, const float *x, const float *y, int v) {
   const float *out = lcfm_mlp_forward(net, params, x, v);
   double sum = 0;
   for (int i = 0; i < v; i++) sum += ((double)out[i] - y[i]) * ((double)out[i] - y[i]);
   return sum / v;
 }
 
-double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, const float *x_train, const float *y_train, int n,
-                         const float *x_test, const float *y_test, int m, int D, uint64_t seed) {
-  int held = validation_rows(c, n), fit = n - held;
-  int batch = c->batch < fit ? c->batch : fit, rows = batch > m ? batch : m;
+double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train_rows, lcfm_mlp_rows stopping,
+                         lcfm_mlp_rows test_rows, int D, uint64_t seed) {
+  int n = train_rows.rows, held = stopping.rows, m = test_rows.rows;
+  int batch = c->batch < n ? c->batch : n, rows = batch > m ? batch : m;
   if (held > rows) rows = held;
   lcfm_nn_params params;
   lcfm_nn_params_init(&params);
@@ -69,26 +62,29 @@ double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, const float *x_train, c
   lcfm_nn_arena_alloc(&arena);
   lcfm_mlp_layout(&net, &arena);
 
+  /* standardised with the training rows' statistics only */
   float *mean = lcfm_malloc((size_t)D * sizeof *mean), *scale = lcfm_malloc((size_t)D * sizeof *scale);
   float y_mean, y_scale;
-  column_stats(x_train, n, D, mean, scale);
-  column_stats(y_train, n, 1, &y_mean, &y_scale);
+  column_stats(train_rows.x, n, D, mean, scale);
+  column_stats(train_rows.y, n, 1, &y_mean, &y_scale);
   float *train = lcfm_malloc((size_t)n * D * sizeof *train), *test = lcfm_malloc((size_t)m * D * sizeof *test);
-  standardise(train, x_train, n, D, mean, scale);
-  standardise(test, x_test, m, D, mean, scale);
+  float *x_held = lcfm_malloc((size_t)held * D * sizeof *x_held);
+  standardise(train, train_rows.x, n, D, mean, scale);
+  standardise(test, test_rows.x, m, D, mean, scale);
+  standardise(x_held, stopping.x, held, D, mean, scale);
   float *xb = lcfm_malloc((size_t)batch * D * sizeof *xb), *yb = lcfm_malloc((size_t)batch * sizeof *yb);
   float *dout = lcfm_malloc((size_t)rows * sizeof *dout);
-  float *y_held = lcfm_malloc((size_t)(held ? held : 1) * sizeof *y_held);
-  for (int i = 0; i < held; i++) y_held[i] = (y_train[fit + i] - y_mean) * y_scale;
+  float *y_held = lcfm_malloc((size_t)held * sizeof *y_held);
+  for (int i = 0; i < held; i++) y_held[i] = (stopping.y[i] - y_mean) * y_scale;
   float *best = held ? lcfm_malloc(params.total * sizeof *best) : NULL;
   double best_mse = INFINITY;
 
   lcfm_adam opt = {.lr = c->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = c->weight_decay};
   for (int step = 0; step < c->steps; step++) {
     for (int b = 0; b < batch; b++) { /* keyed sampling with replacement */
-      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b, (uint64_t)fit);
+      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b, (uint64_t)n);
       memcpy(xb + (size_t)b * D, train + (size_t)i * D, (size_t)D * sizeof *xb);
-      yb[b] = (y_train[i] - y_mean) * y_scale;
+      yb[b] = (train_rows.y[i] - y_mean) * y_scale;
     }
     lcfm_nn_params_zero_grad(&params);
     const float *out = lcfm_mlp_forward(&net, &params, xb, batch);
@@ -97,7 +93,7 @@ double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, const float *x_train, c
     lcfm_mlp_backward(&net, &params, NULL, dout, batch);
     lcfm_adam_step(&opt, &params);
     if (held && (step % 10 == 9 || step == c->steps - 1)) {
-      double mse = validation_mse(&net, &params, train + (size_t)fit * D, y_held, held);
+      double mse = stopping_mse(&net, &params, x_held, y_held, held);
       if (mse < best_mse) best_mse = mse, memcpy(best, params.params, params.total * sizeof *best);
     }
   }
@@ -105,8 +101,9 @@ double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, const float *x_train, c
   const float *out = lcfm_mlp_forward(&net, &params, test, m);
   float *prediction = lcfm_malloc((size_t)m * sizeof *prediction);
   for (int i = 0; i < m; i++) prediction[i] = out[i] / y_scale + y_mean;
-  double r2 = lcfm_r2(prediction, y_test, m);
-  free(prediction), free(mean), free(scale), free(train), free(test), free(xb), free(yb), free(dout), free(y_held), free(best);
+  double r2 = lcfm_r2(prediction, test_rows.y, m);
+  free(prediction), free(mean), free(scale), free(train), free(test), free(x_held), free(xb), free(yb), free(dout),
+      free(y_held), free(best);
   lcfm_nn_arena_free(&arena);
   lcfm_nn_params_free(&params);
   return r2;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lcfm/alias.h"
 #include "lcfm/error.h"
 #include "lcfm/log.h"
 #include "lcfm/sim.h"
@@ -39,6 +40,21 @@ static void write_truth_constants(lcfm_store_writer *w, const lcfm_sim_config *c
   lcfm_h5_write_double_attribute(truth, "clip_min", c->clip_min);
   lcfm_h5_write_double_attribute(truth, "clip_max", c->clip_max);
   lcfm_h5_write_int64_attribute(truth, "seed", (int64_t)c->seed);
+  H5Gclose(truth);
+}
+
+/* What the regime lets any representation learn of theta_0 (alias.h): the alias bound (R^2 of the
+ * best estimate from the curves) and the share of stellar fundamentals inside the instrument's
+ * band (where the instrument can imitate or hide the star). Logged and kept in /truth. */
+static void record_regime(lcfm_store_writer *w, const lcfm_sim_config *c) {
+  double bound = lcfm_alias_bound(c->lambda, c->T);
+  double band = lcfm_instrument_band_fraction(c->lambda, c->T, c->terms);
+  lcfm_log("regime: median period %.3g steps; alias bound R^2(theta_0) %.4f; %.1f%% of stellar fundamentals inside "
+           "the instrument band (folded frequency below J/2T = %.3g)",
+           (double)c->T * c->lambda, bound, 100 * band, (double)c->terms / (2.0 * (double)c->T));
+  hid_t truth = lcfm_store_group(w, "/truth");
+  lcfm_h5_write_double_attribute(truth, "alias_bound", bound);
+  lcfm_h5_write_double_attribute(truth, "instrument_band_fraction", band);
   H5Gclose(truth);
 }
 
@@ -100,6 +116,7 @@ void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *pa
       .gamma = lcfm_store_add_matrix(w, "/truth/gamma", c->instruments, c->terms),
   };
   write_truth_constants(w, c);
+  record_regime(w, c);
   write_instrument_truth(w, c, &h, rank);
 
   /* Buffers for one block, allocated once: memory per rank is set by block_stars alone. */

@@ -78,7 +78,7 @@ e = h5py.File("emb-baseline.h5", "r")
 assert "z" in e and "z_star" not in e, list(e)
 assert e.attrs["checkpoint"] == b"model-baseline.best.h5"
 p = h5py.File("probe.h5", "r")
-assert [n.decode() for n in p["mlp/inputs"][:]] == ["raw", "baseline z", "z_star", "z_instr"], p["mlp/inputs"][:]
+assert [n.decode() for n in p["mlp/inputs"][:]] == ["raw", "baseline z", "z_star", "z_instr", "oracle"], p["mlp/inputs"][:]
 PY
 echo "first run: every stage ran, the table and the outputs are there"
 

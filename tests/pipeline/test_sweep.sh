@@ -1,5 +1,5 @@
 # lcfm sweep on 2 ranks over a 2 x 2 grid: --list shows every point; a bad grid value, a point
-# that is not a valid job and a task out of range are refused with exit 2 before anything is
+# that is not a valid job (by --list, and by its own --task) and a task out of range are refused with exit 2 before anything is
 # written; a task killed with SIGKILL during training, run again, skips its simulation,
 # continues its checkpoint and ends bitwise equal to the same point run without interruption;
 # --collect writes one table (grid values, status, wall time, probe R^2, linear probes; h5py
@@ -65,8 +65,11 @@ grep -q "\[sweep\] simulate.K: value 1: 1 is outside" bad_value.log || { cat bad
 # A grid value that would not read back from a point's job file (" ;" starts an INI comment).
 expect_refused unwritable.log "a grid value with ' ;'" "$LCFM" sweep --list -o "sweep.job.name=x ;y|z" sweep.ini
 grep -q "\[sweep\] job.name: the value cannot be written back" unwritable.log || { cat unwritable.log; fail "unwritable value message"; }
-expect_refused bad_point.log "instrument_terms > T at one point" "$LCFM" sweep --task 0 -o "sweep.simulate.instrument_terms=5 50" sweep.ini
+# --list checks every point; --task I only its own (an array job's tasks cost O(1) each in the grid).
+expect_refused bad_point.log "instrument_terms > T at one point" "$LCFM" sweep --list -o "sweep.simulate.instrument_terms=5 50" sweep.ini
 grep -q "point 1 (.*simulate.instrument_terms=50) is not a valid job" bad_point.log || { cat bad_point.log; fail "bad point message"; }
+expect_refused bad_task.log "--task of the bad point" "$LCFM" sweep --task 1 -o "sweep.simulate.instrument_terms=5 50" sweep.ini
+grep -q "point 1 (.*simulate.instrument_terms=50) is not a valid job" bad_task.log || { cat bad_task.log; fail "bad task message"; }
 expect_refused range.log "--task 4 of 4 points" "$LCFM" sweep --task 4 sweep.ini
 grep -q "has points 0 to 3" range.log || fail "out-of-range message"
 expect_refused mode.log "no mode" "$LCFM" sweep sweep.ini
@@ -119,10 +122,10 @@ assert list(t["points/status"][:]) == [2, 2, 2, 2], t["points/status"][:]
 assert list(t["grid/simulate.instruments"][:]) == [3, 3, 5, 5]
 assert list(t["grid/simulate.alpha"][:]) == [1, 2.5, 1, 2.5]
 assert (t["points/wall_seconds"][:] > 0).all()
-assert [x.decode() for x in t["probe/inputs"][:]] == ["raw", "z_star", "z_instr"]
+assert [x.decode() for x in t["probe/inputs"][:]] == ["raw", "z_star", "z_instr", "oracle"]
 assert list(t["probe/sizes"][:]) == [20, 40]
 r2 = t["probe/r2_mean"][:]
-assert r2.shape == (4, 3, 2) and np.isfinite(r2).all(), r2
+assert r2.shape == (4, 4, 2) and np.isfinite(r2).all(), r2
 p = h5py.File("grid/point-0002/probe.h5", "r")
 assert np.array_equal(r2[2], p["mlp/r2_mean"][:]), "row 2 is not point 2's probe"
 assert [x.decode() for x in t["linear/inputs"][:]] == ["z_star", "z_instr"], t["linear/inputs"][:]
