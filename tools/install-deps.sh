@@ -9,6 +9,7 @@ packages=(
   libfftw3-dev                          # FFTW, double and single precision
   libscalapack-openmpi-dev libopenblas-dev
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
+  libssl-dev                            # OpenSSL's SHA-256: duplicate light curves at ingest
   python3-h5py python3-numpy python3-astropy   # layout and ingest tests
   python3-matplotlib                    # lcfm run's plots stage, tools/plot_*.py
   slurm-wlm munge                       # tests/slurm: a local Slurm for the sbatch scripts

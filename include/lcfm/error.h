@@ -6,12 +6,21 @@
  * innermost message of the HDF5 error stack), FFTW plans that come back NULL, CFITSIO status
  * codes and LAPACK/ScaLAPACK `info` values.
  *
+ * Files a rank is writing (NAME.partial) and the output locks it holds (outputs.h) are
+ * registered with lcfm_remove_on_failure: a failing rank removes them before it aborts, so a
+ * failure leaves nothing half-written and no lock behind.
+ *
+ * I/O errors inside collective writes are agreed on (h5io.h): every rank learns of a failure on
+ * any rank at the next check, the failing rank prints its reason, and all leave together through
+ * lcfm_fail_agreed, so no rank waits forever in a collective call the others never make.
+ *
  * Bad usage and bad job files are not runtime failures: they are detected on rank 0 before any
  * work, reported once, and every rank leaves cleanly with LCFM_EXIT_USAGE (see job.h).
  */
 #ifndef LCFM_ERROR_H
 #define LCFM_ERROR_H
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +65,18 @@ void *lcfm_calloc_(size_t count, size_t size, const char *file, int line);
 
 /* Copy the innermost message of the current HDF5 error stack into buf (empty if none). */
 void lcfm_h5_last_error(char *buf, size_t len);
+/* Why an HDF5 call failed, never empty: the innermost HDF5 message, else strerror(saved_errno)
+ * when it is set, else a description saying HDF5 gave none. */
+void lcfm_h5_failure_reason(char *buf, size_t len, int saved_errno);
+
+/* Remove `path` if this rank fails (lcfm_fatal, lcfm_fail_agreed); at most 32 at a time. */
+void lcfm_remove_on_failure(const char *path);
+/* Forget `path` (published or released). */
+void lcfm_keep_on_failure(const char *path);
+/* Collective on comm, after every rank agreed that one failed (its reason printed): removes this
+ * rank's registered files, waits for every rank to have done so, and aborts all ranks with
+ * LCFM_EXIT_RUNTIME. */
+LCFM_NORETURN void lcfm_fail_agreed(MPI_Comm comm);
 
 /* Silence HDF5's automatic error printing; lcfm reports errors itself. Call once at start. */
 void lcfm_error_init(void);

@@ -1,7 +1,16 @@
 /* h5io.h: collective parallel-HDF5 building blocks shared by every file lcfm writes (the
  * light-curve store, embedding stores, probe results): the file access and transfer settings,
  * contiguous never-filled datasets, collective row transfers in which a rank with nothing to
- * move still takes part, and publication of NAME.partial as NAME. */
+ * move still takes part, and the one publish path: NAME.partial written under NAME's lock
+ * (outputs.h), then renamed to NAME.
+ *
+ * I/O errors never hang: a failed write, flush, close or rename on any rank is agreed on (an
+ * all-reduced status) before the next collective call, and every rank leaves with exit 1, the
+ * failing rank naming the errno text and the file ("No space left on device: NAME.partial"),
+ * and NAME.partial removed (error.h). Disk space is reserved up front: before each collective
+ * write and before the close, rank 0 fallocate()s the file up to HDF5's end of allocation (every
+ * dataset is allocated when created), so a full disk is an early, clean error rather than a
+ * failure inside HDF5's collective close, which can leave ranks waiting on one another. */
 #ifndef LCFM_H5IO_H
 #define LCFM_H5IO_H
 
@@ -21,9 +30,20 @@ hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t r
  * file). count may be 0; an empty dataset is skipped. */
 void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count, int64_t cols,
                            void *data, int writing);
-/* Collective: creates PATH.partial (its name is returned in `partial`) for parallel writing. */
+/* Collective: takes PATH's lock on rank 0 and creates PATH.partial (its name is returned in
+ * `partial`) for parallel writing. A lock held by another run or a file that cannot be created
+ * ends every rank with exit 1 and the reason. */
 hid_t lcfm_h5_create_partial(MPI_Comm comm, const char *path, char *partial, size_t partial_len);
-/* Collective: closes the file and renames PATH.partial to PATH (atomic). */
+/* Collective: reserves, flushes and closes the file, renames PATH.partial to PATH (atomic) and
+ * drops the lock. */
 void lcfm_h5_publish(MPI_Comm comm, hid_t file, const char *partial, const char *path);
+/* Collective: leaves with every rank (exit 1) unless no rank `failed`; a failing rank prints
+ * `reason` first. */
+void lcfm_h5_agree(MPI_Comm comm, int failed, const char *reason);
+
+/* The same publish path for a file one process writes alone (checkpoints, run records, tables:
+ * the default POSIX driver). Failures end the run through LCFM_FATAL, the partial removed. */
+hid_t lcfm_h5_create_partial_local(const char *path, char *partial, size_t partial_len);
+void lcfm_h5_publish_local(hid_t file, const char *partial, const char *path);
 
 #endif

@@ -6,8 +6,12 @@
  * overrides on the command line, the job file, the table's default. A key without a default is
  * required whenever the verb uses its section.
  *
- * Any problem (unreadable file, syntax error, unknown section or key, a key given twice, a value
- * of the wrong type or out of range, a missing required key) is reported once by rank 0 as
+ * Leading blanks of a line are ignored: an indented "key = value" is that key (inih's
+ * continuation lines are not used), an indented line that is no key is a syntax error.
+ *
+ * Any problem (unreadable file, a NUL byte, syntax error, unknown section or key, a key given
+ * twice, a value of the wrong type or out of range, a missing required key) is reported once by
+ * rank 0 as
  *   FILE:LINE: [section] key: reason
  * and lcfm_job_load returns NULL on every rank, before any output exists; verbs then exit with
  * LCFM_EXIT_USAGE. Checks that involve several keys belong to the module that reads them and

@@ -7,6 +7,9 @@
  * (never under mpirun or Slurm; LCFM_PROGRESS=bar|lines overrides).
  * Every verb ends with one "SUCCESS ..." line; failures print FAILED (see error.h).
  * Warnings may come from any rank and carry the rank number.
+ * A failed write to stdout (a reader that has gone: `lcfm ... | head`, EPIPE with SIGPIPE ignored;
+ * or a full disk under a redirected log) ends the run on every rank with exit code 1 and a
+ * message on stderr, at the next log or progress line, or at the end (lcfm_log_finish).
  */
 #ifndef LCFM_LOG_H
 #define LCFM_LOG_H
@@ -23,6 +26,9 @@ int lcfm_log_rank(void);        /* rank in the communicator given to lcfm_log_in
 void lcfm_log(const char *fmt, ...) LCFM_PRINTF(1, 2);  /* rank 0 only */
 void lcfm_warn(const char *fmt, ...) LCFM_PRINTF(1, 2); /* any rank, to stderr */
 void lcfm_log_success(const char *verb); /* collective: the final line, with peak memory per rank */
+/* Collective, at the end of main: flushes rank 0's stdout and returns `code`, or
+ * LCFM_EXIT_RUNTIME on every rank (after a message) when rank 0's output could not be written. */
+int lcfm_log_finish(int code);
 
 /* Peak resident memory of this process in bytes (getrusage). */
 int64_t lcfm_peak_rss_bytes(void);

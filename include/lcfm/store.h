@@ -63,6 +63,8 @@ typedef enum {
   LCFM_REJECT_NONFINITE = 4,  /* all values NaN or infinite */
   LCFM_REJECT_TIME_ORDER = 5, /* time goes backwards */
   LCFM_REJECT_PARSE = 6,      /* malformed text row */
+  LCFM_REJECT_RANGE = 7,      /* header value outside its documented range, or flux beyond float range */
+  LCFM_REJECT_DUPLICATE = 8,  /* the same light curve as an object stored from an earlier file */
 } lcfm_reject_reason;
 
 typedef struct {
@@ -116,7 +118,7 @@ void lcfm_store_close(lcfm_store_writer *w);
 typedef struct lcfm_store lcfm_store;
 
 /* Collective. Returns NULL and a reason (naming the file) if PATH is missing, not HDF5, not an
- * lcfm store, or of another schema version. */
+ * lcfm store, of another schema version, or breaks an invariant (store_check.h). */
 lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t why_len);
 void lcfm_store_free(lcfm_store *s);
 int64_t lcfm_store_object_count(const lcfm_store *s);

@@ -10,21 +10,44 @@
  *     ARCHIVE_FORMAT.txt), plain or gzip. Two objects per star: red and blue photometry are
  *     separate instruments of the same source.
  *
- * Kept points and values:
- *   FITS: TIME, flux and error finite, and (quality & quality_mask) == 0. value = flux / m - 1
- *     and error = flux_err / m, with m the median of the kept fluxes (a relative flux
- *     deviation; m must be positive). Times stay in the mission's days (BTJD = BJD - 2457000,
- *     BKJD = BJD - 2454833); the instrument's time_zero records the offset to BJD.
- *   MACHO: magnitude and error as given (instrumental magnitudes), dropping -99 sentinels and
- *     negative errors; points sorted by time (MJD; time_zero 2400000.5 gives JD).
+ * Header keywords must lie in their documented ranges, checked on the 64-bit value read (a file
+ * outside them is a RANGE reject, never stored with a wrapped value): TESS TICID > 0, SECTOR
+ * 1-999, CAMERA 1-4, CCD 1-4; Kepler KEPLERID > 0, QUARTER 0-17, MODULE a science module (2-4,
+ * 6-20, 22-24), OUTPUT 1-4; K2 CAMPAIGN 0-19, 91, 92, 101, 102, 111, 112. MACHO rows: field
+ * < 10^8, tile and seqn < 10^5, all >= 0 (a row outside is a PARSE reject of that row).
+ *
+ * Kept points and values. A bad point is dropped, never the whole object, in both readers:
+ *   FITS: TIME, flux and error finite, error >= 0, and (quality & quality_mask) == 0.
+ *     value = flux / m - 1 and error = flux_err / m, with m the median of the kept fluxes (a
+ *     relative flux deviation; m must be positive). A kept flux or error, or a value or error,
+ *     beyond +-LCFM_INGEST_MAX_VALUE makes the object a RANGE reject (fluxes of 1e38, a float64
+ *     flux of 1e39, a median so small that flux / m overflows). Times stay in
+ *     the mission's days (BTJD = BJD - 2457000, BKJD = BJD - 2454833); the instrument's
+ *     time_zero records the offset to BJD.
+ *   MACHO: magnitude and error as given (instrumental magnitudes), dropping -99 sentinels,
+ *     non-finite values, values beyond float range and negative errors; points sorted by time
+ *     (MJD; time_zero 2400000.5 gives JD). A UTF-8 byte-order mark before the header is skipped.
  * Identifiers: source = TIC or KIC (K2: EPIC) id; MACHO: field * 10^10 + tile * 10^5 + seqn.
  * field = TESS sector, Kepler quarter, K2 campaign, MACHO field. label = MACHO class, else -1.
  *
  * Problems never stop an ingest: a file that cannot be read (truncated, corrupt, bad gzip), a
- * missing or mistyped column or keyword, an all-NaN or empty light curve, time that goes
- * backwards, or a malformed CSV row is recorded as a reject (path or "path:line", reason code
- * from store.h, message) and the ingest goes on; it fails only if nothing at all was read.
+ * missing or mistyped column or keyword, a keyword out of range, an all-NaN or empty light
+ * curve, time that goes backwards, or a malformed CSV row is recorded as a reject (path or
+ * "path:line", reason code from store.h, message) and the ingest goes on; it fails only if
+ * nothing at all was read.
+ *
+ * Duplicates: a light curve is stored once. Two objects are the same light curve when they have
+ * the same survey, source, season and unit/subunit/band (TESS sector, camera, CCD; Kepler
+ * quarter, module, output; MACHO band), or the same decoded columns (SHA-256 of time, value and
+ * error: a copy, a renamed file, the .fits.gz of a .fits). The object of the lowest file (in
+ * the sorted input list) is kept; every other one is a DUPLICATE reject naming the kept file.
+ * Ranks read different files, so each rank hashes its objects in pass 1 and the keys (80 bytes
+ * per object) are gathered on every rank: 80 MB per rank for a million light curves.
  */
+
+/* Largest |flux|, flux error, |value| and error an ingested FITS point may have: its float32
+ * square (1e38) stays finite. Real fluxes are below 1e10 e-/s. */
+#define LCFM_INGEST_MAX_VALUE 1e19
 #ifndef LCFM_SURVEY_H
 #define LCFM_SURVEY_H
 

@@ -21,7 +21,8 @@
  * stale_evaluations, the Adam settings, the model signature (the model's job keys and every
  * tensor's name and shape) and the provenance record. Written by rank 0 as PATH.partial and
  * renamed; read by every rank. A checkpoint whose signature differs from the model being
- * trained is refused, naming the first difference.
+ * trained is refused, naming the first difference; so is one whose tensors do not have the
+ * model's shapes (or are not float32, or hold non-finite parameters), naming the tensor.
  */
 #ifndef LCFM_TRAIN_H
 #define LCFM_TRAIN_H
@@ -103,6 +104,8 @@ void lcfm_checkpoint_write(const char *path, const lcfm_nn_params *p, const lcfm
 /* Every rank reads. Returns 0, or 1 with a reason (missing file, not a checkpoint, another model). */
 int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lcfm_train_state *state,
                          const char *signature, char *why, size_t why_len);
+/* The effective job text recorded in a checkpoint's provenance (NULL if none); caller frees. */
+char *lcfm_checkpoint_job_text(const char *path);
 /* The signature of a parameter table plus a description of the model's settings; caller frees. */
 char *lcfm_model_signature(const lcfm_nn_params *p, const char *settings);
 

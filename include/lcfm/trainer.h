@@ -8,8 +8,12 @@
  * training stops after `patience` evaluations without improvement. Checkpoints (NAME) are
  * written every checkpoint_minutes, at the end, and when SIGTERM or SIGUSR1 arrives (then the
  * run exits with LCFM_EXIT_REQUEUE = 75). A run whose checkpoint exists resumes from it and
- * continues exactly as if it had not stopped (same rank count and threads). A non-finite loss
- * stops the run with exit code 1 and leaves the last good checkpoint untouched. At the end the
+ * continues exactly as if it had not stopped (same rank count and threads). On resume, the [train]
+ * keys that change neither the model nor its data (steps, learning_rate, weight_decay,
+ * max_grad_norm, validation_every, patience, checkpoint_minutes, log_every, threads) take the
+ * job's value, each change logged; any other [train] or [model] key, or [job] seed, that differs
+ * from the checkpoint's recorded job refuses the resume. A non-finite loss stops the run with
+ * exit code 1 and leaves the last good checkpoint untouched (the log says whether one exists). At the end the
  * trainer reports how well each latent identifies the instrument (lcfm_latent_separation).
  */
 #ifndef LCFM_TRAINER_H

@@ -111,7 +111,8 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   int code = lcfm_runtime_check_ranks(MPI_COMM_WORLD);
   if (code == LCFM_EXIT_OK) code = dispatch(argc, argv, rank);
+  code = lcfm_log_finish(code);
+  if (rank == 0) lcfm_runtime_report_exit(code); /* before MPI_Finalize: see runtime.h */
   MPI_Finalize();
-  if (rank == 0) lcfm_runtime_report_exit(code);
   return code;
 }

@@ -19,13 +19,23 @@ static int64_t count_distinct(int64_t *values, int64_t n) {
   return distinct;
 }
 
+/* The first id that appears more than once in sorted ids (returns 1), or 0. */
+static int first_duplicate(const int64_t *sorted, int64_t n, int64_t *id) {
+  for (int64_t i = 1; i < n; i++)
+    if (sorted[i] == sorted[i - 1]) return *id = sorted[i], 1;
+  return 0;
+}
+
 /* Rank 0 reads the object columns in blocks (the others take part with nothing) and counts
- * distinct sources and fields, and the spread of lengths and labels. */
-static void summarise_objects(lcfm_store *s, int rank) {
+ * distinct sources and fields, and the spread of lengths and labels. The store's other invariants
+ * were checked when it was opened (store_check.h); ids must also be unique. Returns 0, or 1 on
+ * rank 0 after reporting a duplicate id. */
+static int summarise_objects(lcfm_store *s, int rank, const char *path) {
   int64_t n = lcfm_store_object_count(s), mine = rank == 0 ? n : 0;
   const int64_t block = 1 << 20;
   int64_t *sources = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *sources);
   int64_t *fields = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *fields);
+  int64_t *ids = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *ids);
   int64_t min_length = INT64_MAX, max_length = 0, labelled = 0;
   lcfm_object_batch b;
   lcfm_batch_alloc(&b, block, 0);
@@ -35,6 +45,7 @@ static void summarise_objects(lcfm_store *s, int rank) {
     lcfm_store_read_objects(s, first, count, &b);
     for (int64_t i = 0; i < count; i++) {
       sources[first + i] = b.source[i];
+      ids[first + i] = b.id[i];
       fields[first + i] = b.field[i];
       if (b.length[i] < min_length) min_length = b.length[i];
       if (b.length[i] > max_length) max_length = b.length[i];
@@ -42,7 +53,17 @@ static void summarise_objects(lcfm_store *s, int rank) {
     }
   }
   lcfm_batch_free(&b);
+  int64_t duplicate = 0;
+  qsort(ids, (size_t)mine, sizeof *ids, compare_int64);
+  if (rank == 0 && first_duplicate(ids, mine, &duplicate)) {
+    fprintf(stderr, "lcfm info: %s: id %lld is used by more than one object (ids are unique in a store)\nFAILED\n", path,
+            (long long)duplicate);
+    free(sources), free(fields), free(ids);
+    return 1;
+  }
+  free(ids);
   if (rank == 0) {
+    printf("store        %s\n", path);
     printf("objects      %lld\n", (long long)n);
     printf("points       %lld (per object: min %lld, mean %.1f, max %lld)\n", (long long)lcfm_store_point_count(s),
            (long long)(n ? min_length : 0), n ? (double)lcfm_store_point_count(s) / (double)n : 0.0, (long long)max_length);
@@ -52,6 +73,7 @@ static void summarise_objects(lcfm_store *s, int rank) {
   }
   free(sources);
   free(fields);
+  return 0;
 }
 
 static herr_t print_truth_entry(hid_t group, const char *name, const H5L_info_t *info, void *data) {
@@ -93,14 +115,12 @@ static void print_attribute(hid_t file, const char *name) {
   H5Aclose(attr);
 }
 
-static void summarise_rest(lcfm_store *s) {
+/* Rank 0 only: no collective calls here (the instrument rows were read by every rank). */
+static void summarise_rest(lcfm_store *s, const lcfm_instrument *rows, int64_t instruments) {
   hid_t file = lcfm_store_file(s);
-  int64_t instruments = 0;
-  lcfm_instrument *rows = lcfm_store_read_instruments(s, &instruments);
   printf("instruments  %lld", (long long)instruments);
   if (instruments) printf(" (%s .. %s)", rows[0].name, rows[instruments - 1].name);
   printf("\nrejects      %lld\n", (long long)lcfm_store_reject_count(s));
-  free(rows);
   if (H5Lexists(file, "/truth", H5P_DEFAULT) > 0) {
     printf("truth        present\n");
     hid_t truth = H5Gopen2(file, "/truth", H5P_DEFAULT);
@@ -111,7 +131,8 @@ static void summarise_rest(lcfm_store *s) {
   }
   printf("provenance\n");
   static const char *const names[] = {"producer", "lcfm_version", "git_revision", "build_type", "created_utc",
-                                      "host", "ranks", "seed", "job_path", "command", "library_versions"};
+                                      "host", "ranks", "seed", "job_path", "command", "library_versions",
+                                      "store_signature"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) print_attribute(file, names[i]);
 }
 
@@ -129,11 +150,16 @@ int lcfm_verb_info(const lcfm_cli_options *options) {
     if (rank == 0) fprintf(stderr, "lcfm info: %s\nFAILED\n", why);
     return LCFM_EXIT_RUNTIME;
   }
-  if (rank == 0) printf("store        %s\n", options->positional);
-  summarise_objects(s, rank);
+  int broken = summarise_objects(s, rank, options->positional);
+  LCFM_CHECK_MPI(MPI_Bcast(&broken, 1, MPI_INT, 0, comm));
+  if (broken) {
+    lcfm_store_free(s);
+    return LCFM_EXIT_RUNTIME;
+  }
   int64_t instruments = 0;
-  free(lcfm_store_read_instruments(s, &instruments)); /* collective: keep every rank in step */
-  if (rank == 0) summarise_rest(s);
+  lcfm_instrument *rows = lcfm_store_read_instruments(s, &instruments); /* collective: every rank */
+  if (rank == 0) summarise_rest(s, rows, instruments);
+  free(rows);
   lcfm_store_free(s);
   return LCFM_EXIT_OK;
 }

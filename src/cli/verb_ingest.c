@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "lcfm/outputs.h"
 #include "lcfm/log.h"
 #include "lcfm/survey.h"
 
@@ -46,7 +47,7 @@ int lcfm_verb_ingest(const lcfm_cli_options *options) {
   lcfm_job *job = lcfm_cli_load_job(options, "ingest", "lcfm ingest JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   lcfm_ingest_options ingest;
-  if (lcfm_cli_any_failed(comm, lcfm_ingest_options_from_job(&ingest, job))) {
+  if (lcfm_cli_any_failed(comm, lcfm_ingest_options_from_job(&ingest, job) + lcfm_outputs_check_job(job, "ingest"))) {
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;
   }
@@ -56,6 +57,12 @@ int lcfm_verb_ingest(const lcfm_cli_options *options) {
   if (files < 0) {
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;
+  }
+  if (lcfm_outputs_claim(comm, job, "ingest")) {
+    free(paths);
+    free(offsets);
+    lcfm_job_free(job);
+    return LCFM_EXIT_RUNTIME;
   }
   const char *output = lcfm_job_string(job, "ingest", "output");
   lcfm_log("ingest %s: %lld files on %d ranks -> %s (flux %s, quality mask %d)", lcfm_job_path(job),

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lcfm/outputs.h"
 #include "lcfm/class_probe.h"
 #include "lcfm/probe.h"
 
@@ -19,13 +20,15 @@ int lcfm_verb_probe(const lcfm_cli_options *options) {
     lcfm_job_error(job, "probe", "task", "'%s' is neither regression nor classification", lcfm_job_string(job, "probe", "task"));
     problems++;
   }
-  if (lcfm_cli_any_failed(comm, problems)) {
+  problems += lcfm_outputs_check_job(job, "probe");
+  int code = lcfm_cli_any_failed(comm, problems) ? LCFM_EXIT_USAGE : lcfm_outputs_claim(comm, job, "probe");
+  if (code) {
     lcfm_job_free(job);
-    return LCFM_EXIT_USAGE;
+    return code;
   }
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, "probe", job, options->argc, options->argv);
-  int code = classification ? lcfm_class_probe_run(comm, job, &prov) : lcfm_probe_run(comm, job, &prov);
+  code = classification ? lcfm_class_probe_run(comm, job, &prov) : lcfm_probe_run(comm, job, &prov);
   lcfm_job_free(job);
   return code;
 }

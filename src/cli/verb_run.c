@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "lcfm/outputs.h"
 #include "lcfm/pipeline.h"
 
 int lcfm_verb_run(const lcfm_cli_options *options) {
@@ -18,12 +19,14 @@ int lcfm_verb_run(const lcfm_cli_options *options) {
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;
   }
-  lcfm_pipeline *pipeline = lcfm_pipeline_plan(comm, job);
+  int dry_run = lcfm_cli_flag(options, "--dry-run", NULL);
+  lcfm_pipeline *pipeline = lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "run")) ? NULL : lcfm_pipeline_plan(comm, job);
   if (!pipeline) {
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;
   }
-  int code = lcfm_pipeline_run(pipeline, comm, options->argc, options->argv, lcfm_cli_flag(options, "--dry-run", NULL));
+  int code = dry_run ? LCFM_EXIT_OK : lcfm_outputs_claim(comm, job, "run");
+  if (!code) code = lcfm_pipeline_run(pipeline, comm, options->argc, options->argv, dry_run);
   lcfm_pipeline_free(pipeline);
   lcfm_job_free(job);
   return code;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "lcfm/outputs.h"
 #include "lcfm/log.h"
 #include "lcfm/sim.h"
 
@@ -31,8 +32,14 @@ int lcfm_verb_simulate(const lcfm_cli_options *options) {
   static const char *const sections[] = {"job", "simulate", NULL};
   lcfm_job *job = lcfm_cli_load_job(options, "simulate", "lcfm simulate JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
+  int code = lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "simulate")) ? LCFM_EXIT_USAGE
+                                                                               : lcfm_outputs_claim(comm, job, "simulate");
+  if (code) {
+    lcfm_job_free(job);
+    return code;
+  }
   if (lcfm_sim_mode_labelled(job)) {
-    int code = simulate_labelled(comm, job, options);
+    code = simulate_labelled(comm, job, options);
     lcfm_job_free(job);
     return code;
   }

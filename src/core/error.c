@@ -4,10 +4,12 @@
 #include <fitsio.h>
 #include <hdf5.h>
 #include <mpi.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int world_rank(void) {
   int initialized = 0, finalized = 0, rank = 0;
@@ -15,6 +17,35 @@ static int world_rank(void) {
   MPI_Finalized(&finalized);
   if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   return rank;
+}
+
+/* ---- files removed on failure ---- */
+
+enum { MAX_REMOVALS = 32, REMOVAL_PATH_MAX = 4096 };
+/* Static storage: the failure path allocates nothing. */
+static char removals[MAX_REMOVALS][REMOVAL_PATH_MAX];
+
+void lcfm_remove_on_failure(const char *path) {
+  for (int i = 0; i < MAX_REMOVALS; i++)
+    if (!strcmp(removals[i], path)) return;
+  for (int i = 0; i < MAX_REMOVALS; i++)
+    if (!removals[i][0]) {
+      snprintf(removals[i], REMOVAL_PATH_MAX, "%s", path);
+      return;
+    }
+}
+
+void lcfm_keep_on_failure(const char *path) {
+  for (int i = 0; i < MAX_REMOVALS; i++)
+    if (!strcmp(removals[i], path)) removals[i][0] = '\0';
+}
+
+static void remove_registered(void) {
+  for (int i = 0; i < MAX_REMOVALS; i++)
+    if (removals[i][0]) {
+      unlink(removals[i]); /* files only: never a directory that happens to bear the name */
+      removals[i][0] = '\0';
+    }
 }
 
 static LCFM_NORETURN void abort_all(int code) {
@@ -35,6 +66,14 @@ void lcfm_fatal(const char *file, int line, const char *fmt, ...) {
   va_end(args);
   int rank = world_rank();
   fprintf(stderr, "[%d] %s:%d: %s\n[%d] FAILED\n", rank, file, line, message, rank);
+  remove_registered();
+  abort_all(LCFM_EXIT_RUNTIME);
+}
+
+void lcfm_fail_agreed(MPI_Comm comm) {
+  remove_registered();
+  fflush(stderr);
+  MPI_Barrier(comm); /* every rank's removals and messages are done before the abort */
   abort_all(LCFM_EXIT_RUNTIME);
 }
 
@@ -50,7 +89,11 @@ static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
   (void)n;
   char *buf = data;
   /* The walk goes from the innermost frame outwards; keep the first description. */
-  if (buf[0] == '\0' && err->desc) snprintf(buf, 512, "%s (in %s)", err->desc, err->func_name);
+  if (buf[0] == '\0' && err->desc) {
+    snprintf(buf, 512, "%s (in %s)", err->desc, err->func_name);
+    for (char *c = buf; *c; c++) /* one line: some drivers' messages hold a timestamp with its newline */
+      if (*c == '\n') *c = ' ';
+  }
   return 0;
 }
 
@@ -58,6 +101,13 @@ void lcfm_h5_last_error(char *buf, size_t len) {
   char innermost[512] = "";
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, innermost);
   snprintf(buf, len, "%s", innermost);
+}
+
+void lcfm_h5_failure_reason(char *buf, size_t len, int saved_errno) {
+  lcfm_h5_last_error(buf, len);
+  if (buf[0]) return;
+  if (saved_errno) snprintf(buf, len, "%s", strerror(saved_errno));
+  else snprintf(buf, len, "HDF5 gave no reason (not an HDF5 file, or the library refused it)");
 }
 
 int64_t lcfm_check_h5_(int64_t value, const char *file, int line, const char *expr) {

@@ -282,18 +282,24 @@ static int handle_pair(void *user, const char *section, const char *name, const 
 
 /* inih reader over an in-memory string: one call per line, so the handler's line numbers are
  * right. inih has a fixed line buffer; a longer line is cut there and remembered as an error
- * (inih would otherwise read its rest as a line of its own). */
+ * (inih would otherwise read its rest as a line of its own). Leading blanks are dropped: inih
+ * reads an indented line as a continuation of the previous key's value (Python's configparser
+ * style), so "  stars = 10" would be reported as the key above it given twice; lcfm reads it as
+ * the key it names, and an indented line without '=' is a syntax error of its own line. */
 static char *read_line(char *buf, int size, void *stream) {
   parse_state *state = stream;
   if (!*state->cursor) return NULL;
   size_t length = strcspn(state->cursor, "\n");
-  size_t kept = length < (size_t)size - 1 ? length : (size_t)size - 1;
-  memcpy(buf, state->cursor, kept);
+  size_t indent = strspn(state->cursor, " \t");
+  if (indent > length) indent = length;
+  size_t text_length = length - indent;
+  size_t kept = text_length < (size_t)size - 1 ? text_length : (size_t)size - 1;
+  memcpy(buf, state->cursor + indent, kept);
   buf[kept] = '\0';
   state->cursor += length + (state->cursor[length] == '\n');
   state->line++;
   state->max_line = size - 1;
-  if (kept < length && !state->long_line) state->long_line = state->line;
+  if (kept < text_length && !state->long_line) state->long_line = state->line;
   return buf;
 }
 
@@ -425,7 +431,9 @@ static int parse_job(lcfm_job **out, const char *path, const char *text, int ran
   return state.errors;
 }
 
-static char *read_whole_file(const char *path) {
+/* The whole file in one NUL-terminated allocation (its byte count in *length), or NULL with
+ * errno set. */
+static char *read_whole_file(const char *path, size_t *length) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
   size_t len = 0, cap = 4096;
@@ -440,18 +448,26 @@ static char *read_whole_file(const char *path) {
       text = grown;
     }
   }
-  int failed = ferror(f);
+  int failed = ferror(f), saved_errno = errno;
   fclose(f);
   if (failed) {
     free(text);
+    errno = saved_errno ? saved_errno : EIO;
     return NULL;
   }
   text[len] = '\0';
-  if (strlen(text) != len) { /* a NUL byte: not a text file */
-    free(text);
-    return NULL;
-  }
+  *length = len;
   return text;
+}
+
+/* The 1-based line holding the first NUL byte of text[0..length), or 0 when there is none (a
+ * job file is text: a NUL means a binary or damaged file, and would cut the text short). */
+static int line_of_first_nul(const char *text, size_t length) {
+  const char *nul = memchr(text, '\0', length);
+  if (!nul) return 0;
+  int line = 1;
+  for (const char *c = text; c < nul; c++) line += *c == '\n';
+  return line;
 }
 
 /* Rank 0 has decided (ok or not); every other rank rebuilds the job from the effective text. */
@@ -509,14 +525,16 @@ lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count,
   lcfm_job *job = NULL;
   int ok = 0;
   if (rank == 0) {
-    char *text = read_whole_file(path);
-    if (!text) {
-      fprintf(stderr, "%s: cannot read job file: %s\n", path,
-              errno ? strerror(errno) : "not a text file");
-    } else {
+    size_t length = 0;
+    char *text = read_whole_file(path, &length);
+    int nul_line = text ? line_of_first_nul(text, length) : 0;
+    if (!text)
+      fprintf(stderr, "%s: cannot read job file: %s\n", path, strerror(errno));
+    else if (nul_line)
+      fprintf(stderr, "%s:%d: a NUL byte: a job file is text (a binary or damaged file?)\n", path, nul_line);
+    else
       ok = parse_job(&job, path, text, 0, override_count, overrides, sections) == 0;
-      free(text);
-    }
+    free(text);
   }
   return share_job(comm, job, ok, sections);
 }

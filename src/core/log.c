@@ -1,6 +1,7 @@
 /* log.c: rank-0 event lines, progress lines or bars, and the final status line. */
 #include "lcfm/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,22 @@ void lcfm_log_init(MPI_Comm comm) {
 double lcfm_elapsed(void) { return lcfm_wtime() - log_start; }
 int lcfm_log_rank(void) { return log_rank; }
 
+static const char stdout_lost[] = "cannot write to standard output: %s (a closed pipe, e.g. `| head`, or a full disk)";
+
+/* Flushes stdout; 0, or the errno of a failed write (EPIPE: the reader has gone; ENOSPC: the
+ * log's disk is full). SIGPIPE is ignored (runtime.c), so a closed pipe shows up here. */
+static int flush_stdout(void) {
+  errno = 0;
+  if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+  return errno ? errno : EIO;
+}
+
+/* Rank 0 cannot report any more: every rank stops (MPI_Abort, exit 1) rather than run on unheard. */
+static void require_stdout(void) {
+  int err = flush_stdout();
+  if (err) LCFM_FATAL(stdout_lost, strerror(err));
+}
+
 void lcfm_log(const char *fmt, ...) {
   if (log_rank != 0) return;
   va_list args;
@@ -37,8 +54,20 @@ void lcfm_log(const char *fmt, ...) {
   printf("[%10.3fs] ", lcfm_elapsed());
   vprintf(fmt, args);
   printf("\n");
-  fflush(stdout);
   va_end(args);
+  require_stdout();
+}
+
+int lcfm_log_finish(int code) {
+  int err = log_rank == 0 ? flush_stdout() : 0;
+  if (log_comm != MPI_COMM_NULL) LCFM_CHECK_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, log_comm));
+  if (!err) return code;
+  if (log_rank == 0) {
+    fprintf(stderr, "lcfm: ");
+    fprintf(stderr, stdout_lost, strerror(err));
+    fprintf(stderr, "\nFAILED\n");
+  }
+  return code == LCFM_EXIT_OK ? LCFM_EXIT_RUNTIME : code;
 }
 
 void lcfm_warn(const char *fmt, ...) {
@@ -109,7 +138,7 @@ void lcfm_progress_update(lcfm_progress *p, int64_t done) {
     printf("[%10.3fs] %s: %lld/%lld (%.1f%%) %.3g/s ETA %s\n", lcfm_elapsed(), p->what,
            (long long)done, (long long)p->total, percent, rate, eta);
   }
-  fflush(stdout);
+  require_stdout();
 }
 
 void lcfm_progress_finish(lcfm_progress *p, int64_t done) {

@@ -1,6 +1,7 @@
 /* runtime.c: environment defaults applied before MPI_Init (see runtime.h). */
 #include "lcfm/runtime.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,6 +12,9 @@ static int started_by_mpirun = 0;
 
 void lcfm_runtime_defaults(void) {
   setenv("OMPI_MCA_io", "romio321", 0); /* 0: keep the user's choice */
+  /* A closed stdout becomes EPIPE, which the log layer turns into an abort of every rank with a
+   * message (log.h), instead of one rank dying silently of SIGPIPE while the others wait. */
+  signal(SIGPIPE, SIG_IGN);
   started_by_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL;
 }
 

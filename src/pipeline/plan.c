@@ -8,6 +8,7 @@
 #include "lcfm/astromer.h"
 #include "lcfm/class_probe.h"
 #include "lcfm/models.h"
+#include "lcfm/outputs.h"
 #include "lcfm/probe.h"
 #include "lcfm/sim.h"
 #include "pipeline_internal.h"
@@ -308,6 +309,8 @@ lcfm_pipeline *lcfm_pipeline_plan(MPI_Comm comm, const lcfm_job *job) {
   lcfm_pipeline *p = lcfm_calloc(1, sizeof *p);
   p->job = job;
   int failed = build_stages(p, comm, w, wanted, baseline);
+  for (int i = 0; i < p->count && !failed; i++) /* outputs.h: paths, and outputs that are inputs */
+    failed += agree_on(comm, lcfm_outputs_check_job(p->stages[i].job, pipeline_stage_name(p->stages[i].kind)));
   if (!failed && baseline && (wanted[WANT_TRAIN] || wanted[WANT_EMBED])) {
     /* The baseline's own model checks (kind-specific settings). */
     for (int i = 0; i < p->count; i++)

@@ -11,6 +11,7 @@
 
 #include "lcfm/build_info.h"
 #include "lcfm/log.h"
+#include "lcfm/outputs.h"
 #include "pipeline_internal.h"
 
 extern char **environ;
@@ -76,15 +77,13 @@ static int run_plotter(char *const *argv, char (*pngs)[PIPELINE_PATH_MAX], int *
 }
 
 static void write_manifest(const char *path, const lcfm_pipeline *p, char (*pngs)[PIPELINE_PATH_MAX], int count) {
-  char partial[PIPELINE_PATH_MAX + 16];
-  snprintf(partial, sizeof partial, "%s.partial", path);
-  FILE *f = fopen(partial, "w");
-  LCFM_CHECK(f, "%s: cannot write: %s", partial, strerror(errno));
-  fprintf(f, "# PNGs of tools/plot_paper.py for %s (lcfm %s, %s; job %s)\n", p->probe_output, LCFM_VERSION,
-          LCFM_GIT_REVISION, lcfm_job_path(p->job));
-  for (int i = 0; i < count; i++) fprintf(f, "%s\n", pngs[i]);
-  LCFM_CHECK(fclose(f) == 0, "%s: cannot write: %s", partial, strerror(errno));
-  LCFM_CHECK(rename(partial, path) == 0, "cannot rename %s to %s: %s", partial, path, strerror(errno));
+  size_t n = 512 + strlen(p->probe_output) + strlen(lcfm_job_path(p->job)) + (size_t)count * (PIPELINE_PATH_MAX + 1);
+  char *text = lcfm_malloc(n);
+  size_t used = (size_t)snprintf(text, n, "# PNGs of tools/plot_paper.py for %s (lcfm %s, %s; job %s)\n", p->probe_output,
+                                 LCFM_VERSION, LCFM_GIT_REVISION, lcfm_job_path(p->job));
+  for (int i = 0; i < count && used < n; i++) used += (size_t)snprintf(text + used, n - used, "%s\n", pngs[i]);
+  lcfm_output_publish_text(path, text);
+  free(text);
 }
 
 /* Rank 0's part; returns the exit code. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lcfm/error.h"
+#include "lcfm/h5io.h"
 #include "pipeline_internal.h"
 
 #define RECORD_SCHEMA "lcfm-run"
@@ -16,19 +17,11 @@
 /* ---- small tables ---- */
 
 hid_t pipeline_create_file(const char *path, char *partial, size_t partial_len) {
-  snprintf(partial, partial_len, "%s.partial", path);
-  hid_t file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) {
-    char reason[512];
-    lcfm_h5_last_error(reason, sizeof reason);
-    LCFM_FATAL("%s: cannot create: %s", partial, reason);
-  }
-  return file;
+  return lcfm_h5_create_partial_local(path, partial, partial_len);
 }
 
 void pipeline_publish_file(hid_t file, const char *partial, const char *path) {
-  LCFM_CHECK_H5(H5Fclose(file));
-  if (rename(partial, path) != 0) LCFM_FATAL("cannot rename %s to %s: %s", partial, path, strerror(errno));
+  lcfm_h5_publish_local(file, partial, path);
 }
 
 static hid_t create_dataset(hid_t file, const char *name, hid_t type, int rank, const int64_t *dims) {

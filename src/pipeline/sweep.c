@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lcfm/log.h"
+#include "lcfm/outputs.h"
 #include "pipeline_internal.h"
 
 /* Large enough for any grid anyone will run; guards the products below against overflow. */
@@ -220,7 +221,7 @@ int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job) {
 
 /* Rank 0: writes the point's job file unless it already holds this text. */
 static void write_point_job(const lcfm_job *job, const lcfm_job *point, int64_t index) {
-  char dir[PIPELINE_PATH_MAX], path[PIPELINE_PATH_MAX + 16], partial[PIPELINE_PATH_MAX + 32], label[2048];
+  char dir[PIPELINE_PATH_MAX], path[PIPELINE_PATH_MAX + 16], label[2048];
   lcfm_sweep_point_directory(job, index, dir, sizeof dir);
   LCFM_CHECK(pipeline_make_directories(dir) == 0, "%s: cannot create: %s", dir, strerror(errno));
   snprintf(path, sizeof path, "%s/job.ini", dir);
@@ -237,14 +238,7 @@ static void write_point_job(const lcfm_job *job, const lcfm_job *point, int64_t 
     free(existing);
     fclose(old);
   }
-  if (!same) {
-    snprintf(partial, sizeof partial, "%s.partial", path);
-    FILE *f = fopen(partial, "w");
-    LCFM_CHECK(f, "%s: cannot write: %s", partial, strerror(errno));
-    fputs(text, f);
-    LCFM_CHECK(fclose(f) == 0, "%s: cannot write: %s", partial, strerror(errno));
-    LCFM_CHECK(rename(partial, path) == 0, "cannot rename %s to %s: %s", partial, path, strerror(errno));
-  }
+  if (!same) lcfm_output_publish_text(path, text);
   free(text);
 }
 

@@ -6,6 +6,7 @@
 #include "lcfm/h5io.h"
 #include "lcfm/probe_data.h"
 #include "lcfm/store.h"
+#include "lcfm/store_check.h"
 
 static int read_matrix(MPI_Comm comm, const char *path, const char *name, hid_t type, int64_t *rows, int64_t *cols,
                        void **data, char *why, size_t why_len) {
@@ -109,6 +110,10 @@ int lcfm_probe_data_load(lcfm_probe_data *d, MPI_Comm comm, const char *store_pa
   memset(d, 0, sizeof *d);
   lcfm_store *s = lcfm_store_open(comm, store_path, why, len);
   if (!s) return 1;
+  if (lcfm_store_check_derived(s, store_path, embeddings, baseline, why, len)) { /* embeddings of this store? */
+    lcfm_store_free(s);
+    return 1;
+  }
   d->objects = lcfm_store_object_count(s);
   lcfm_object_batch b;
   lcfm_batch_alloc(&b, d->objects, 0);

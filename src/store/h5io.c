@@ -1,11 +1,96 @@
-/* h5io.c: collective HDF5 building blocks (see h5io.h). */
+/* h5io.c: collective HDF5 building blocks and the publish path (see h5io.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
+#endif
 #include "lcfm/h5io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lcfm/error.h"
+#include "lcfm/outputs.h"
+
+/* ---- files being written: their communicator and how much disk is reserved ---- */
+
+enum { MAX_OPEN = 16, NAME_MAX_LEN = 4096 };
+
+typedef struct {
+  char partial[NAME_MAX_LEN]; /* the name HDF5 knows the file by */
+  MPI_Comm comm;
+  hsize_t reserved;
+} open_file;
+
+static open_file open_files[MAX_OPEN];
+
+static open_file *remember(const char *partial, MPI_Comm comm) {
+  for (int i = 0; i < MAX_OPEN; i++)
+    if (!open_files[i].partial[0]) {
+      snprintf(open_files[i].partial, NAME_MAX_LEN, "%s", partial);
+      open_files[i].comm = comm;
+      open_files[i].reserved = 0;
+      return &open_files[i];
+    }
+  LCFM_FATAL("internal: more than %d files written at once", MAX_OPEN);
+}
+
+static open_file *find_open(const char *partial) {
+  for (int i = 0; i < MAX_OPEN; i++)
+    if (open_files[i].partial[0] && !strcmp(open_files[i].partial, partial)) return &open_files[i];
+  return NULL;
+}
+
+/* The file being written that holds `object`, or NULL (a file lcfm reads). */
+static open_file *open_file_of(hid_t object) {
+  char name[NAME_MAX_LEN];
+  ssize_t n = H5Fget_name(object, name, sizeof name);
+  return n > 0 && n < (ssize_t)sizeof name ? find_open(name) : NULL;
+}
+
+void lcfm_h5_agree(MPI_Comm comm, int failed, const char *reason) {
+  int rank, ranks;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  int mine = failed ? rank : ranks, first = ranks;
+  LCFM_CHECK_MPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
+  if (first == ranks) return;
+  if (rank == first) fprintf(stderr, "[%d] %s\n[%d] FAILED\n", rank, reason, rank);
+  lcfm_fail_agreed(comm);
+}
+
+/* Collective: rank 0 reserves the disk blocks of the whole file as HDF5 has allocated it so far
+ * (FALLOC_FL_KEEP_SIZE: the size stays HDF5's), so the writes and the close cannot run out of
+ * space. File systems without fallocate are left as they are. */
+static void reserve(open_file *f, hid_t file) {
+  int rank, failed = 0;
+  char reason[NAME_MAX_LEN + 256] = "";
+  MPI_Comm_rank(f->comm, &rank);
+  hsize_t size = 0;
+  if (rank == 0 && H5Fget_filesize(file, &size) >= 0 && size > f->reserved) {
+    int fd = open(f->partial, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)f->reserved, (off_t)(size - f->reserved)) != 0) {
+      int e = errno;
+      failed = e != EOPNOTSUPP && e != ENOSYS;
+      snprintf(reason, sizeof reason, "%s: %s (reserving %llu bytes for the file)", strerror(e), f->partial,
+               (unsigned long long)size);
+    }
+    if (fd >= 0) close(fd);
+    f->reserved = size;
+  }
+  lcfm_h5_agree(f->comm, failed, reason);
+}
+
+/* "errno text: NAME (HDF5's reason)" for a failed call on a file being written. */
+static void io_failure(char *buf, size_t len, int saved_errno, const char *partial, const char *what) {
+  char detail[600];
+  lcfm_h5_last_error(detail, sizeof detail);
+  if (saved_errno)
+    snprintf(buf, len, "%s: %s (%s%s%s)", strerror(saved_errno), partial, what, detail[0] ? ": " : "", detail);
+  else
+    snprintf(buf, len, "%s: %s: %s", partial, what, detail[0] ? detail : "HDF5 gave no reason");
+}
 
 hid_t lcfm_h5_file_access(MPI_Comm comm) {
   hid_t fapl = LCFM_CHECK_H5(H5Pcreate(H5P_FILE_ACCESS));
@@ -59,30 +144,91 @@ void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first,
     LCFM_CHECK_H5(H5Sselect_none(filespace));
     LCFM_CHECK_H5(H5Sselect_none(memspace));
   }
-  if (writing) LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));
-  else LCFM_CHECK_H5(H5Dread(dset, memtype, memspace, filespace, dxpl, data));
+  open_file *f = writing ? open_file_of(dset) : NULL;
+  if (f) {
+    hid_t file = LCFM_CHECK_H5(H5Iget_file_id(dset));
+    reserve(f, file);
+    H5Fclose(file); /* only this handle: the file stays open */
+    errno = 0;
+    int failed = H5Dwrite(dset, memtype, memspace, filespace, dxpl, data) < 0;
+    char reason[NAME_MAX_LEN + 1024] = "";
+    if (failed) io_failure(reason, sizeof reason, errno, f->partial, "writing");
+    lcfm_h5_agree(f->comm, failed, reason);
+  } else if (writing) {
+    LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));
+  } else {
+    LCFM_CHECK_H5(H5Dread(dset, memtype, memspace, filespace, dxpl, data));
+  }
   H5Sclose(memspace);
   H5Sclose(filespace);
 }
 
 hid_t lcfm_h5_create_partial(MPI_Comm comm, const char *path, char *partial, size_t partial_len) {
   snprintf(partial, partial_len, "%s.partial", path);
+  int rank, locked = 0;
+  MPI_Comm_rank(comm, &rank);
+  char why[NAME_MAX_LEN * 2 + 256] = "";
+  if (rank == 0) locked = lcfm_output_lock(path, why, sizeof why) == 0;
+  LCFM_CHECK_MPI(MPI_Bcast(&locked, 1, MPI_INT, 0, comm));
+  if (!locked) lcfm_h5_agree(comm, rank == 0, why);
+  lcfm_remove_on_failure(partial);
   hid_t fapl = lcfm_h5_file_access(comm);
+  errno = 0;
   hid_t file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (file < 0) io_failure(why, sizeof why, errno, partial, "cannot create"); /* before the next H5 call clears it */
   H5Pclose(fapl);
-  if (file < 0) {
-    char reason[512];
-    lcfm_h5_last_error(reason, sizeof reason);
-    LCFM_FATAL("%s: cannot create: %s", partial, reason);
-  }
+  lcfm_h5_agree(comm, file < 0, why);
+  remember(partial, comm);
   return file;
 }
 
 void lcfm_h5_publish(MPI_Comm comm, hid_t file, const char *partial, const char *path) {
-  LCFM_CHECK_H5(H5Fclose(file));
-  LCFM_CHECK_MPI(MPI_Barrier(comm));
+  open_file *f = find_open(partial);
+  LCFM_CHECK(f, "internal: %s is not a file being written", partial);
   int rank;
   MPI_Comm_rank(comm, &rank);
-  if (rank == 0 && rename(partial, path) != 0) LCFM_FATAL("cannot rename %s to %s: %s", partial, path, strerror(errno));
-  LCFM_CHECK_MPI(MPI_Barrier(comm));
+  char reason[NAME_MAX_LEN * 2 + 1024] = "";
+  reserve(f, file);
+  /* Flush first: what fails, fails here with the file still open on every rank. */
+  errno = 0;
+  int failed = H5Fflush(file, H5F_SCOPE_GLOBAL) < 0;
+  if (failed) io_failure(reason, sizeof reason, errno, partial, "flushing");
+  lcfm_h5_agree(comm, failed, reason);
+  errno = 0;
+  failed = H5Fclose(file) < 0;
+  if (failed) io_failure(reason, sizeof reason, errno, partial, "closing");
+  lcfm_h5_agree(comm, failed, reason);
+  /* rename(2) is atomic: PATH is either the previous file or the complete new one. */
+  failed = rank == 0 && rename(partial, path) != 0;
+  if (failed) snprintf(reason, sizeof reason, "cannot rename %s to %s: %s", partial, path, strerror(errno));
+  lcfm_h5_agree(comm, failed, reason);
+  f->partial[0] = '\0';
+  lcfm_keep_on_failure(partial);
+  if (rank == 0) lcfm_output_unlock(path);
+}
+
+hid_t lcfm_h5_create_partial_local(const char *path, char *partial, size_t partial_len) {
+  char why[NAME_MAX_LEN * 2 + 256];
+  if (lcfm_output_lock(path, why, sizeof why)) LCFM_FATAL("%s", why);
+  snprintf(partial, partial_len, "%s.partial", path);
+  lcfm_remove_on_failure(partial);
+  errno = 0;
+  hid_t file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) {
+    io_failure(why, sizeof why, errno, partial, "cannot create");
+    LCFM_FATAL("%s", why);
+  }
+  return file;
+}
+
+void lcfm_h5_publish_local(hid_t file, const char *partial, const char *path) {
+  errno = 0;
+  if (H5Fclose(file) < 0) {
+    char reason[NAME_MAX_LEN + 1024];
+    io_failure(reason, sizeof reason, errno, partial, "closing");
+    LCFM_FATAL("%s", reason);
+  }
+  if (rename(partial, path) != 0) LCFM_FATAL("cannot rename %s to %s: %s", partial, path, strerror(errno));
+  lcfm_keep_on_failure(partial);
+  lcfm_output_unlock(path);
 }

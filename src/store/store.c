@@ -9,6 +9,7 @@
 
 #include "lcfm/error.h"
 #include "lcfm/h5io.h"
+#include "lcfm/store_check.h"
 
 enum { MAX_MATRICES = 16 };
 
@@ -78,7 +79,6 @@ lcfm_store_writer *lcfm_store_create(MPI_Comm comm, const char *path, const lcfm
   w->comm = comm;
   w->path = copy_string(path);
   w->partial_path = lcfm_malloc(strlen(path) + 9);
-  sprintf(w->partial_path, "%s.partial", path);
   w->local_objects = local_objects;
   w->local_points = local_points;
 
@@ -91,14 +91,7 @@ lcfm_store_writer *lcfm_store_create(MPI_Comm comm, const char *path, const lcfm
   w->first_object = before[0];
   w->first_point = before[1];
 
-  hid_t fapl = lcfm_h5_file_access(comm);
-  hid_t file = H5Fcreate(w->partial_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  if (file < 0) {
-    char reason[512];
-    lcfm_h5_last_error(reason, sizeof reason);
-    LCFM_FATAL("%s: cannot create the store: %s", w->partial_path, reason);
-  }
+  hid_t file = lcfm_h5_create_partial(comm, path, w->partial_path, strlen(path) + 9);
   w->file = file;
   w->dxpl = lcfm_h5_collective_transfer();
   write_root_attributes(file, prov);
@@ -224,18 +217,12 @@ void lcfm_store_close(lcfm_store_writer *w) {
              "%s: this rank declared %lld more objects and %lld more points than it wrote", w->path,
              (long long)short_objects, (long long)short_points);
   if (!w->rejects_written) lcfm_store_write_rejects(w, NULL, 0);
+  lcfm_store_sign(w->comm, w->file, w->first_object, w->local_objects);
   for (int c = 0; c < N_OBJECT_COLUMNS; c++) H5Dclose(w->objects[c]);
   for (int c = 0; c < N_POINT_COLUMNS; c++) H5Dclose(w->points[c]);
   for (int m = 0; m < w->matrix_count; m++) H5Dclose(w->matrices[m]);
   H5Pclose(w->dxpl);
-  LCFM_CHECK_H5(H5Fclose(w->file));
-  LCFM_CHECK_MPI(MPI_Barrier(w->comm));
-  int rank;
-  MPI_Comm_rank(w->comm, &rank);
-  /* rename(2) is atomic: PATH is either the previous file or the complete new one. */
-  if (rank == 0 && rename(w->partial_path, w->path) != 0)
-    LCFM_FATAL("cannot rename %s to %s: %s", w->partial_path, w->path, strerror(errno));
-  LCFM_CHECK_MPI(MPI_Barrier(w->comm));
+  lcfm_h5_publish(w->comm, w->file, w->partial_path, w->path);
   free(w->path);
   free(w->partial_path);
   free(w);
@@ -313,15 +300,16 @@ lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t w
     return NULL;
   }
   hid_t fapl = lcfm_h5_file_access(comm);
+  errno = 0;
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  char reason[512] = "";
+  if (file < 0) lcfm_h5_failure_reason(reason, sizeof reason, errno); /* before any other H5 call clears it */
   H5Pclose(fapl);
   if (file < 0) {
-    char reason[512];
-    lcfm_h5_last_error(reason, sizeof reason);
     snprintf(why, why_len, "%s: HDF5 cannot open it: %s", path, reason);
     return NULL;
   }
-  if (check_schema(file, path, why, why_len)) {
+  if (check_schema(file, path, why, why_len) || lcfm_store_check(comm, file, path, why, why_len)) {
     H5Fclose(file);
     return NULL;
   }

@@ -1,5 +1,6 @@
 /* fits_reader.c: one TESS or Kepler/K2 light-curve FITS file -> one object (see survey.h). */
 #include <fitsio.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,31 @@ static int read_int_key(fitsfile *f, const char *name, long long *value) {
   return status;
 }
 
+/* The documented values of a header keyword (survey.h): [min, max], and where the range has
+ * holes, a test of the value. */
+typedef struct {
+  const char *key;
+  long long min, max;
+  int (*allowed)(long long value); /* NULL: every value in [min, max] */
+  const char *what;
+} keyword_range;
+
+/* Modules 1, 5, 21 and 25 are the corners of Kepler's focal plane, without science CCDs. */
+static int kepler_science_module(long long m) { return m != 5 && m != 21; }
+
+/* K2 campaigns 0-19, with 9, 10 and 11 also delivered in two parts (91/92, 101/102, 111/112). */
+static int k2_campaign(long long c) {
+  return c <= 19 || c == 91 || c == 92 || c == 101 || c == 102 || c == 111 || c == 112;
+}
+
+/* Checks a keyword value against its documented range; returns 0 or a RANGE reason. The check
+ * is made on the 64-bit value read, before any narrowing to the store's int32 columns. */
+static int check_keyword(const keyword_range *r, long long value, char *why, size_t why_len) {
+  if (value >= r->min && value <= r->max && (!r->allowed || r->allowed(value))) return 0;
+  snprintf(why, why_len, "keyword %s = %lld is outside the documented range (%s)", r->key, value, r->what);
+  return LCFM_REJECT_RANGE;
+}
+
 /* Reads the mission, target and instrument keywords of the primary header. */
 static int read_mission_header(fitsfile *f, mission_header *h, char *why, size_t why_len) {
   char telescope[FLEN_VALUE] = "", mission[FLEN_VALUE] = "";
@@ -59,29 +85,44 @@ static int read_mission_header(fitsfile *f, mission_header *h, char *why, size_t
   status = 0;
   fits_read_key(f, TSTRING, "MISSION", mission, NULL, &status);
   fits_clear_errmsg();
-  long long id = 0, season = 0, unit = 0, subunit = 0;
-  const char *id_key, *season_key, *unit_key, *subunit_key;
+  /* id, season, unit, subunit: the keywords of each mission and their documented ranges. */
+  static const keyword_range tess[4] = {{"TICID", 1, LLONG_MAX, NULL, "a TIC id > 0"},
+                                        {"SECTOR", 1, 999, NULL, "TESS sectors 1-999"},
+                                        {"CAMERA", 1, 4, NULL, "TESS cameras 1-4"},
+                                        {"CCD", 1, 4, NULL, "TESS CCDs 1-4"}};
+  static const keyword_range kepler[4] = {
+      {"KEPLERID", 1, LLONG_MAX, NULL, "a KIC id > 0"},
+      {"QUARTER", 0, 17, NULL, "Kepler quarters 0-17"},
+      {"MODULE", 2, 24, kepler_science_module, "Kepler science modules 2-4, 6-20, 22-24"},
+      {"OUTPUT", 1, 4, NULL, "Kepler outputs 1-4"}};
+  static const keyword_range k2[4] = {
+      {"KEPLERID", 1, LLONG_MAX, NULL, "an EPIC id > 0"},
+      {"CAMPAIGN", 0, 112, k2_campaign, "K2 campaigns 0-19, 91, 92, 101, 102, 111, 112"},
+      {"MODULE", 2, 24, kepler_science_module, "Kepler science modules 2-4, 6-20, 22-24"},
+      {"OUTPUT", 1, 4, NULL, "Kepler outputs 1-4"}};
+  const keyword_range *ranges;
   if (!strcasecmp(telescope, "TESS")) {
-    h->survey = LCFM_SURVEY_TESS, h->time_zero = 2457000.0, h->quality_column = "QUALITY";
-    id_key = "TICID", season_key = "SECTOR", unit_key = "CAMERA", subunit_key = "CCD";
+    h->survey = LCFM_SURVEY_TESS, h->time_zero = 2457000.0, h->quality_column = "QUALITY", ranges = tess;
   } else if (!strcasecmp(telescope, "Kepler")) {
-    int k2 = !strcasecmp(mission, "K2");
-    h->survey = k2 ? LCFM_SURVEY_K2 : LCFM_SURVEY_KEPLER, h->time_zero = 2454833.0, h->quality_column = "SAP_QUALITY";
-    id_key = "KEPLERID", season_key = k2 ? "CAMPAIGN" : "QUARTER", unit_key = "MODULE", subunit_key = "OUTPUT";
+    int is_k2 = !strcasecmp(mission, "K2");
+    h->survey = is_k2 ? LCFM_SURVEY_K2 : LCFM_SURVEY_KEPLER, h->time_zero = 2454833.0;
+    h->quality_column = "SAP_QUALITY", ranges = is_k2 ? k2 : kepler;
   } else {
     snprintf(why, why_len, "TELESCOP = '%s': not a TESS or Kepler light curve", telescope);
     return LCFM_REJECT_FORMAT;
   }
-  const char *keys[4] = {id_key, season_key, unit_key, subunit_key};
-  long long *values[4] = {&id, &season, &unit, &subunit};
-  for (int i = 0; i < 4; i++)
-    if ((status = read_int_key(f, keys[i], values[i]))) {
+  long long values[4];
+  for (int i = 0; i < 4; i++) {
+    if ((status = read_int_key(f, ranges[i].key, &values[i]))) {
       char reason[256];
       fits_reason(status, reason, sizeof reason);
-      snprintf(why, why_len, "keyword %s: %s", keys[i], reason);
+      snprintf(why, why_len, "keyword %s: %s", ranges[i].key, reason);
       return LCFM_REJECT_FORMAT;
     }
-  h->source = id, h->season = (int32_t)season, h->unit = (int32_t)unit, h->subunit = (int32_t)subunit;
+    int reason = check_keyword(&ranges[i], values[i], why, why_len);
+    if (reason) return reason;
+  }
+  h->source = values[0], h->season = (int32_t)values[1], h->unit = (int32_t)values[2], h->subunit = (int32_t)values[3];
   return 0;
 }
 
@@ -154,13 +195,17 @@ static int read_columns(fitsfile *f, const lcfm_ingest_options *o, const mission
   return 0;
 }
 
-/* Keeps good points in place (time, flux, error compacted to the front); returns how many. */
+/* Keeps good points in place (time, flux, error compacted to the front); returns how many.
+ * Dropped like quality-flagged points, as the MACHO reader drops its bad points: a NaN or
+ * infinite time, flux or error, and a negative error. */
 static int64_t keep_good_points(columns *c, int32_t mask, int64_t *finite_flux) {
   int64_t kept = 0;
   *finite_flux = 0;
   for (long long i = 0; i < c->rows; i++) {
     *finite_flux += isfinite(c->flux[i]) != 0;
-    if (!isfinite(c->time[i]) || !isfinite(c->flux[i]) || !isfinite(c->error[i]) || (c->quality[i] & mask)) continue;
+    if (!isfinite(c->time[i]) || !isfinite(c->flux[i]) || !isfinite(c->error[i]) || c->error[i] < 0 ||
+        (c->quality[i] & mask))
+      continue;
     c->time[kept] = c->time[i], c->flux[kept] = c->flux[i], c->error[kept] = c->error[i];
     kept++;
   }
@@ -185,6 +230,12 @@ static int normalise(columns *c, int64_t kept, int64_t finite_flux, const lcfm_i
                c->time[i - 1]);
       return LCFM_REJECT_TIME_ORDER;
     }
+  for (int64_t i = 0; i < kept; i++)
+    if (!(fabs(c->flux[i]) <= LCFM_INGEST_MAX_VALUE && c->error[i] <= LCFM_INGEST_MAX_VALUE)) {
+      snprintf(why, why_len, "kept point %lld: flux %g +- %g is beyond the range |x| <= %.3g (its float32 square "
+               "must stay finite)", (long long)i, c->flux[i], c->error[i], LCFM_INGEST_MAX_VALUE);
+      return LCFM_REJECT_RANGE;
+    }
   memcpy(c->scratch, c->flux, (size_t)kept * sizeof *c->scratch);
   qsort(c->scratch, (size_t)kept, sizeof *c->scratch, compare_double);
   double median = kept % 2 ? c->scratch[kept / 2] : 0.5 * (c->scratch[kept / 2 - 1] + c->scratch[kept / 2]);
@@ -193,8 +244,15 @@ static int normalise(columns *c, int64_t kept, int64_t finite_flux, const lcfm_i
     return LCFM_REJECT_NONFINITE;
   }
   for (int64_t i = 0; i < kept; i++) {
-    value[i] = (float)(c->flux[i] / median - 1.0);
-    error[i] = (float)(c->error[i] / median);
+    double v = c->flux[i] / median - 1.0, e = c->error[i] / median;
+    if (!(fabs(v) <= LCFM_INGEST_MAX_VALUE && e <= LCFM_INGEST_MAX_VALUE)) {
+      snprintf(why, why_len, "kept point %lld: flux %g, error %g over the median %g give %g +- %g, beyond the "
+               "range |x| <= %.3g (its float32 square must stay finite)", (long long)i, c->flux[i],
+               c->error[i], median, v, e, LCFM_INGEST_MAX_VALUE);
+      return LCFM_REJECT_RANGE;
+    }
+    value[i] = (float)v;
+    error[i] = (float)e;
   }
   return 0;
 }

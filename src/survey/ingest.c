@@ -4,12 +4,13 @@
  * instrument configurations and the rejects. The ranks then agree on one instrument table,
  * on their places in the store (MPI_Exscan) and on the number of collective writes. Pass 2
  * reads the files again and writes the objects in blocks of at most block_objects objects and
- * block_points points. Reading twice keeps
- * memory per rank independent of the number of files and makes the store identical whatever
- * the rank count (objects follow the sorted file list). */
+ * block_points points. Reading twice keeps the light curves out of memory (only an 80-byte key
+ * per object is kept, and gathered to find duplicates: duplicates.h) and makes the store
+ * identical whatever the rank count (objects and rejects follow the sorted file list). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "duplicates.h"
 #include "lcfm/log.h"
 #include "lcfm/survey.h"
 
@@ -41,13 +42,25 @@ static int starts_new_batch(const lcfm_ingest_options *o, int64_t objects, int64
 
 typedef struct {
   const lcfm_ingest_options *options;
+  int64_t file; /* index in the sorted list of the file being read */
   int64_t objects, points;
   int64_t batches, batch_objects, batch_points; /* pass 2's batches, cut while counting */
+  lcfm_object_key *keys; /* every object read, in order (duplicates marked after pass 1) */
+  int32_t *instrument_of; /* per key: its row of `instruments` */
+  int64_t key_count, key_capacity;
   lcfm_instrument *instruments; /* distinct configurations seen by this rank */
   int64_t instrument_count, instrument_capacity;
   lcfm_reject *rejects;
+  int64_t *reject_file; /* per reject: the file it came from, to keep rejects in file order */
   int64_t reject_count, reject_capacity;
 } tally;
+
+/* realloc to `count` items of `size` bytes, or a failure naming what was collected. */
+static void *resize(void *array, int64_t count, size_t size, const char *what) {
+  void *grown = realloc(array, (size_t)count * size);
+  LCFM_CHECK(grown, "out of memory collecting %s (%lld)", what, (long long)count);
+  return grown;
+}
 
 static int same_configuration(const lcfm_instrument *a, const lcfm_instrument *b) {
   return a->survey == b->survey && a->season == b->season && a->unit == b->unit && a->subunit == b->subunit &&
@@ -63,31 +76,96 @@ static int compare_configurations(const void *pa, const void *pb) {
   return 0;
 }
 
-static void count_object(void *user, const lcfm_survey_object *object) {
+/* Pass 1 only records the object: whether it is counted depends on the other ranks' files. */
+static void record_object(void *user, const lcfm_survey_object *object) {
   tally *t = user;
-  t->objects++;
-  t->points += object->length;
-  if (starts_new_batch(t->options, t->batch_objects, t->batch_points, object->length))
-    t->batches++, t->batch_objects = 0, t->batch_points = 0;
-  t->batch_objects++, t->batch_points += object->length;
-  for (int64_t i = 0; i < t->instrument_count; i++)
-    if (same_configuration(&t->instruments[i], &object->instrument)) return;
-  if (t->instrument_count == t->instrument_capacity) {
-    t->instrument_capacity = t->instrument_capacity ? 2 * t->instrument_capacity : 16;
-    t->instruments = realloc(t->instruments, (size_t)t->instrument_capacity * sizeof *t->instruments);
-    LCFM_CHECK(t->instruments, "out of memory collecting instruments");
+  if (t->key_count == t->key_capacity) {
+    t->key_capacity = t->key_capacity ? 2 * t->key_capacity : 64;
+    t->keys = resize(t->keys, t->key_capacity, sizeof *t->keys, "object keys");
+    t->instrument_of = resize(t->instrument_of, t->key_capacity, sizeof *t->instrument_of, "object keys");
   }
-  t->instruments[t->instrument_count++] = object->instrument;
+  lcfm_object_key_make(&t->keys[t->key_count], object, t->file);
+  int64_t row = 0;
+  while (row < t->instrument_count && !same_configuration(&t->instruments[row], &object->instrument)) row++;
+  if (row == t->instrument_count) {
+    if (t->instrument_count == t->instrument_capacity) {
+      t->instrument_capacity = t->instrument_capacity ? 2 * t->instrument_capacity : 16;
+      t->instruments = resize(t->instruments, t->instrument_capacity, sizeof *t->instruments, "instruments");
+    }
+    t->instruments[t->instrument_count++] = object->instrument;
+  }
+  t->instrument_of[t->key_count++] = (int32_t)row;
 }
 
 static void keep_reject(void *user, const lcfm_reject *reject) {
   tally *t = user;
   if (t->reject_count == t->reject_capacity) {
     t->reject_capacity = t->reject_capacity ? 2 * t->reject_capacity : 64;
-    t->rejects = realloc(t->rejects, (size_t)t->reject_capacity * sizeof *t->rejects);
-    LCFM_CHECK(t->rejects, "out of memory collecting rejects");
+    t->rejects = resize(t->rejects, t->reject_capacity, sizeof *t->rejects, "rejects");
+    t->reject_file = resize(t->reject_file, t->reject_capacity, sizeof *t->reject_file, "rejects");
   }
+  t->reject_file[t->reject_count] = t->file;
   t->rejects[t->reject_count++] = *reject;
+}
+
+/* A duplicate found after pass 1 is a reject of the file it was read from. */
+static void keep_duplicate(void *user, const lcfm_object_key *key, const lcfm_reject *reject) {
+  tally *t = user;
+  t->file = key->file;
+  keep_reject(user, reject);
+}
+
+typedef struct {
+  int64_t file, sequence;
+} reject_order;
+
+static int compare_reject_order(const void *pa, const void *pb) {
+  const reject_order *a = pa, *b = pb;
+  if (a->file != b->file) return a->file < b->file ? -1 : 1;
+  return (a->sequence > b->sequence) - (a->sequence < b->sequence);
+}
+
+/* Rejects in file order (duplicates were appended after every file's own rejects), so /rejects
+ * does not depend on the rank count. */
+static void sort_rejects(tally *t) {
+  int64_t n = t->reject_count;
+  reject_order *order = lcfm_malloc((size_t)(n ? n : 1) * sizeof *order);
+  for (int64_t i = 0; i < n; i++) order[i] = (reject_order){t->reject_file[i], i};
+  qsort(order, (size_t)n, sizeof *order, compare_reject_order);
+  lcfm_reject *sorted = lcfm_malloc((size_t)(n ? n : 1) * sizeof *sorted);
+  for (int64_t i = 0; i < n; i++) {
+    sorted[i] = t->rejects[order[i].sequence];
+    t->reject_file[i] = order[i].file;
+  }
+  free(t->rejects);
+  t->rejects = sorted;
+  t->reject_capacity = n; /* the arrays now hold n rows at most (reject_file keeps its size) */
+  free(order);
+}
+
+/* After the duplicates are known: the objects, points and batches pass 2 will write, and only
+ * the instrument configurations those objects use. */
+static void count_kept_objects(tally *t) {
+  char *used = lcfm_calloc((size_t)(t->instrument_count ? t->instrument_count : 1), 1);
+  for (int64_t i = 0; i < t->key_count; i++) {
+    if (t->keys[i].duplicate_of >= 0) continue;
+    int64_t length = t->keys[i].length;
+    t->objects++;
+    t->points += length;
+    if (starts_new_batch(t->options, t->batch_objects, t->batch_points, length))
+      t->batches++, t->batch_objects = 0, t->batch_points = 0;
+    t->batch_objects++, t->batch_points += length;
+    used[t->instrument_of[i]] = 1;
+  }
+  int64_t kept = 0;
+  for (int64_t row = 0; row < t->instrument_count; row++)
+    if (used[row]) t->instruments[kept++] = t->instruments[row];
+  t->instrument_count = kept;
+  free(used);
+}
+
+static void free_tally(tally *t) {
+  free(t->keys), free(t->instrument_of), free(t->instruments), free(t->rejects), free(t->reject_file);
 }
 
 /* ---- the global instrument table ---- */
@@ -129,6 +207,8 @@ typedef struct {
   int64_t next_id, batches_written, batches; /* batches: collective writes every rank makes */
   const lcfm_instrument *instruments;
   int64_t instrument_count;
+  const lcfm_object_key *keys; /* pass 1's objects of this rank, duplicates marked */
+  int64_t key_count, objects_read;
 } writer_state;
 
 static void grow_batch_points(writer_state *s, int64_t needed) {
@@ -151,8 +231,18 @@ static void flush_batch(writer_state *s) {
   s->points_in_batch = 0;
 }
 
+/* Whether pass 2's next object is a duplicate found after pass 1 (which read the same objects
+ * in the same order). */
+static int is_duplicate(writer_state *s, const lcfm_survey_object *object) {
+  LCFM_CHECK(s->objects_read < s->key_count && s->keys[s->objects_read].source == object->source &&
+                 s->keys[s->objects_read].length == object->length,
+             "ingest: the input files changed between the two passes");
+  return s->keys[s->objects_read++].duplicate_of >= 0;
+}
+
 static void write_object(void *user, const lcfm_survey_object *object) {
   writer_state *s = user;
+  if (is_duplicate(s, object)) return;
   lcfm_object_batch *b = &s->batch;
   if (starts_new_batch(s->options, b->count, s->points_in_batch, object->length)) flush_batch(s);
   grow_batch_points(s, s->points_in_batch + object->length);
@@ -174,8 +264,9 @@ static void ignore_reject(void *user, const lcfm_reject *reject) { (void)user, (
 static const char *path_at(const char *paths, const int64_t *offsets, int64_t i) { return paths + offsets[i]; }
 
 static void log_rejects(MPI_Comm comm, const tally *t) {
-  enum { REASONS = 7 };
-  static const char *const names[REASONS] = {"", "unreadable", "format", "empty", "non-finite", "time order", "parse"};
+  enum { REASONS = 9 };
+  static const char *const names[REASONS] = {"",           "unreadable", "format", "empty",    "non-finite",
+                                             "time order", "parse",      "range",  "duplicate"};
   int64_t mine[REASONS] = {0}, all[REASONS];
   for (int64_t i = 0; i < t->reject_count; i++)
     if (t->rejects[i].reason > 0 && t->rejects[i].reason < REASONS) mine[t->rejects[i].reason]++;
@@ -196,9 +287,13 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const cha
   lcfm_progress progress;
   lcfm_progress_start(&progress, "ingest pass 1 (count)", file_count);
   for (int64_t f = 0; f < my_files; f++) {
-    lcfm_read_survey_file(path_at(paths, offsets, first_file + f), o, count_object, keep_reject, &t);
+    t.file = first_file + f;
+    lcfm_read_survey_file(path_at(paths, offsets, t.file), o, record_object, keep_reject, &t);
     lcfm_progress_update(&progress, (f + 1) * ranks); /* rank 0's pace stands for all */
   }
+  lcfm_mark_duplicates(comm, t.keys, t.key_count, paths, offsets, keep_duplicate, &t);
+  sort_rejects(&t);
+  count_kept_objects(&t);
   int64_t local[3] = {t.objects, t.points, t.reject_count}, total[3];
   LCFM_CHECK_MPI(MPI_Allreduce(local, total, 3, MPI_INT64_T, MPI_SUM, comm));
   lcfm_progress_finish(&progress, file_count);
@@ -206,7 +301,7 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const cha
            (long long)total[0], (long long)total[1], (long long)total[2]);
   log_rejects(comm, &t);
   if (total[0] == 0) {
-    free(t.instruments), free(t.rejects);
+    free_tally(&t);
     return 0; /* nothing could be read: the caller fails without creating the store */
   }
 
@@ -219,7 +314,7 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const cha
   LCFM_CHECK_MPI(MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm));
 
   writer_state s = {.options = o, .next_id = first_object, .batches = batches, .instruments = instruments,
-                    .instrument_count = instrument_count};
+                    .instrument_count = instrument_count, .keys = t.keys, .key_count = t.key_count};
   s.writer = lcfm_store_create(comm, path, prov, t.objects, t.points);
   lcfm_store_write_instruments(s.writer, instruments, instrument_count);
   lcfm_store_write_rejects(s.writer, t.rejects, t.reject_count);

@@ -206,6 +206,9 @@ static int detect_format(const char *line, size_t n) {
 void lcfm_parse_macho(const char *name, const char *text, size_t length, const lcfm_ingest_options *options,
                       lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
   macho_context ctx = {name, options, on_object, on_reject, user, 0};
+  static const char utf8_bom[3] = {'\xEF', '\xBB', '\xBF'}; /* spreadsheets start their CSV with it */
+  if (length >= sizeof utf8_bom && !memcmp(text, utf8_bom, sizeof utf8_bom))
+    text += sizeof utf8_bom, length -= sizeof utf8_bom;
   /* Copy so lines can be split in place; the copy is NUL-terminated. */
   char *copy = lcfm_malloc(length + 1);
   memcpy(copy, text, length);

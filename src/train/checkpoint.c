@@ -1,11 +1,14 @@
 /* checkpoint.c: named tensors, Adam moments and the training state in HDF5 (see train.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lcfm/error.h"
+#include "lcfm/h5io.h"
+#include "lcfm/store_check.h"
 #include "lcfm/train.h"
 
 #define CHECKPOINT_SCHEMA "lcfm-checkpoint"
@@ -60,14 +63,8 @@ void lcfm_checkpoint_write(const char *path, const lcfm_nn_params *p, const lcfm
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank != 0) return;
   char partial[4096];
-  snprintf(partial, sizeof partial, "%s.partial", path);
   /* Rank 0 alone: the default (POSIX) driver of the parallel HDF5 library. */
-  hid_t file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) {
-    char reason[512];
-    lcfm_h5_last_error(reason, sizeof reason);
-    LCFM_FATAL("%s: cannot create the checkpoint: %s", partial, reason);
-  }
+  hid_t file = lcfm_h5_create_partial_local(path, partial, sizeof partial);
   write_state(file, opt, state, signature);
   lcfm_provenance_write(file, prov);
   for (int g = 0; g < 3; g++) {
@@ -75,35 +72,23 @@ void lcfm_checkpoint_write(const char *path, const lcfm_nn_params *p, const lcfm
     for (int t = 0; t < p->count; t++) write_tensor(group, &p->tensors[t], buffer_of(p, g) + p->tensors[t].offset);
     H5Gclose(group);
   }
-  LCFM_CHECK_H5(H5Fclose(file));
-  if (rename(partial, path) != 0) LCFM_FATAL("cannot rename %s to %s: %s", partial, path, strerror(errno));
+  lcfm_h5_publish_local(file, partial, path);
 }
 
+/* A scalar (one-element) numeric attribute; returns 0, or 1 when absent, not a number, or not
+ * one element (reading an array into one value would write past it). */
 static int read_attribute(hid_t file, const char *name, hid_t type, void *value) {
   if (H5Aexists(file, name) <= 0) return 1;
   hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
-  int bad = attr < 0 || H5Aread(attr, type, value) < 0;
-  if (attr >= 0) H5Aclose(attr);
-  return bad;
-}
-
-/* Reads a fixed-length string attribute into a new allocation (NULL if absent). */
-static char *read_text(hid_t file, const char *name) {
-  if (H5Aexists(file, name) <= 0) return NULL;
-  hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
-  hid_t type = H5Aget_type(attr);
-  char *text = NULL;
-  if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)) {
-    size_t size = H5Tget_size(type);
-    text = lcfm_calloc(size + 1, 1);
-    hid_t mem = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mem, size + 1);
-    if (H5Aread(attr, mem, text) < 0) text[0] = '\0';
-    H5Tclose(mem);
-  }
-  H5Tclose(type);
+  if (attr < 0) return 1;
+  hid_t space = H5Aget_space(attr), stored = H5Aget_type(attr);
+  H5T_class_t class_ = stored >= 0 ? H5Tget_class(stored) : H5T_NO_CLASS;
+  int bad = space < 0 || H5Sget_simple_extent_npoints(space) != 1 || (class_ != H5T_INTEGER && class_ != H5T_FLOAT) ||
+            H5Aread(attr, type, value) < 0;
+  if (space >= 0) H5Sclose(space);
+  if (stored >= 0) H5Tclose(stored);
   H5Aclose(attr);
-  return text;
+  return bad;
 }
 
 /* Describes the first line where two signatures differ. */
@@ -119,6 +104,93 @@ static void first_difference(const char *want, const char *have, char *why, size
   snprintf(why, why_len, "the checkpoint has %s tensors than this model", *have ? "more" : "fewer");
 }
 
+/* "[a, b]" of a shape. */
+static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
+  size_t used = (size_t)snprintf(buf, len, "[");
+  for (int d = 0; d < ndim && used < len; d++)
+    used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? ", " : "", (long long)shape[d]);
+  if (used < len) snprintf(buf + used, len - used, "]");
+}
+
+/* Checks dataset `name` against tensor t (32-bit float, the model's shape) before reading it
+ * into `into`: a larger tensor would overflow the buffer, a smaller one leave it half filled.
+ * Parameters must be finite (Adam's second moment may legitimately overflow to inf). Returns 0,
+ * or 1 with why naming the file, the tensor, and both shapes. */
+static int read_tensor(hid_t file, const char *path, const char *name, const lcfm_nn_tensor *t, int finite,
+                       float *into, char *why, size_t why_len) {
+  char want[160], found[160] = "?";
+  shape_text(want, sizeof want, t->ndim, t->shape);
+  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
+    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s is missing (this model's shape is %s)", path, name, want);
+    return 1;
+  }
+  hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+  hid_t space = dset >= 0 ? H5Dget_space(dset) : -1, type = dset >= 0 ? H5Dget_type(dset) : -1;
+  int ndim = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+  hsize_t dims[H5S_MAX_RANK] = {0};
+  int64_t shape[H5S_MAX_RANK] = {0};
+  if (ndim >= 0 && ndim <= H5S_MAX_RANK) {
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    for (int d = 0; d < ndim; d++) shape[d] = (int64_t)dims[d];
+    shape_text(found, sizeof found, ndim, shape);
+  }
+  int same_shape = ndim == t->ndim;
+  for (int d = 0; d < t->ndim && same_shape; d++) same_shape = shape[d] == t->shape[d];
+  int is_float32 = type >= 0 && H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == sizeof(float);
+  int bad = 1;
+  if (dset < 0 || space < 0 || type < 0)
+    snprintf(why, why_len, "%s: damaged checkpoint: %s is not a readable dataset", path, name);
+  else if (!same_shape)
+    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s has shape %s, this model's is %s", path, name, found, want);
+  else if (!is_float32)
+    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s %s is not 32-bit floating point", path, name, found);
+  else if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, into) < 0)
+    snprintf(why, why_len, "%s: cannot read tensor %s", path, name);
+  else
+    bad = 0;
+  for (size_t i = 0; finite && i < t->numel && !bad; i++)
+    if (!isfinite(into[i])) {
+      snprintf(why, why_len, "%s: damaged checkpoint: tensor %s holds a non-finite value (%g) at element %zu", path,
+               name, into[i], i);
+      bad = 1;
+    }
+  if (type >= 0) H5Tclose(type);
+  if (space >= 0) H5Sclose(space);
+  if (dset >= 0) H5Dclose(dset);
+  return bad;
+}
+
+/* The training state and Adam settings; returns 0, or 1 with why. */
+static int read_state(hid_t file, const char *path, lcfm_adam *opt, lcfm_train_state *state, char *why,
+                      size_t why_len) {
+  double lr = 0, b1 = 0, b2 = 0, eps = 0, wd = 0;
+  int bad = read_attribute(file, "step", H5T_NATIVE_INT64, &state->step) |
+            read_attribute(file, "best_step", H5T_NATIVE_INT64, &state->best_step) |
+            read_attribute(file, "best_validation", H5T_NATIVE_DOUBLE, &state->best_validation) |
+            read_attribute(file, "stale_evaluations", H5T_NATIVE_INT64, &state->stale_evaluations) |
+            read_attribute(file, "adam_step", H5T_NATIVE_INT64, &opt->step) |
+            read_attribute(file, "adam_lr", H5T_NATIVE_DOUBLE, &lr) |
+            read_attribute(file, "adam_beta1", H5T_NATIVE_DOUBLE, &b1) |
+            read_attribute(file, "adam_beta2", H5T_NATIVE_DOUBLE, &b2) |
+            read_attribute(file, "adam_eps", H5T_NATIVE_DOUBLE, &eps) |
+            read_attribute(file, "adam_weight_decay", H5T_NATIVE_DOUBLE, &wd);
+  if (bad) {
+    snprintf(why, why_len, "%s: damaged checkpoint (missing or malformed state attributes)", path);
+    return 1;
+  }
+  if (state->step < 0 || opt->step < 0 || state->best_step < -1 || state->best_step > state->step ||
+      state->stale_evaluations < 0 || !isfinite(state->best_validation) || !isfinite(lr) || !isfinite(b1) ||
+      !isfinite(b2) || !isfinite(eps) || !isfinite(wd)) {
+    snprintf(why, why_len, "%s: damaged checkpoint: impossible state (step %lld, best_step %lld, adam_step %lld, "
+             "stale_evaluations %lld, best_validation %g, adam_lr %g)", path, (long long)state->step,
+             (long long)state->best_step, (long long)opt->step, (long long)state->stale_evaluations,
+             state->best_validation, lr);
+    return 1;
+  }
+  opt->lr = (float)lr, opt->beta1 = (float)b1, opt->beta2 = (float)b2, opt->eps = (float)eps, opt->weight_decay = (float)wd;
+  return 0;
+}
+
 int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lcfm_train_state *state,
                          const char *signature, char *why, size_t why_len) {
   if (access(path, R_OK) != 0) {
@@ -130,7 +202,7 @@ int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lc
     snprintf(why, why_len, "%s: not an HDF5 file", path);
     return 1;
   }
-  char *schema = read_text(file, "schema"), *stored = read_text(file, "model_signature");
+  char *schema = lcfm_h5_read_text_attribute(file, "schema"), *stored = lcfm_h5_read_text_attribute(file, "model_signature");
   int status = 1;
   if (!schema || strcmp(schema, CHECKPOINT_SCHEMA)) {
     snprintf(why, why_len, "%s: not an lcfm checkpoint", path);
@@ -139,33 +211,37 @@ int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lc
     if (stored) first_difference(signature, stored, detail, sizeof detail);
     snprintf(why, why_len, "%s: a checkpoint of another model configuration: %s", path, detail);
   } else {
-    double lr = 0, b1 = 0, b2 = 0, eps = 0, wd = 0;
-    int bad = read_attribute(file, "step", H5T_NATIVE_INT64, &state->step) |
-              read_attribute(file, "best_step", H5T_NATIVE_INT64, &state->best_step) |
-              read_attribute(file, "best_validation", H5T_NATIVE_DOUBLE, &state->best_validation) |
-              read_attribute(file, "stale_evaluations", H5T_NATIVE_INT64, &state->stale_evaluations) |
-              read_attribute(file, "adam_step", H5T_NATIVE_INT64, &opt->step) |
-              read_attribute(file, "adam_lr", H5T_NATIVE_DOUBLE, &lr) |
-              read_attribute(file, "adam_beta1", H5T_NATIVE_DOUBLE, &b1) |
-              read_attribute(file, "adam_beta2", H5T_NATIVE_DOUBLE, &b2) |
-              read_attribute(file, "adam_eps", H5T_NATIVE_DOUBLE, &eps) |
-              read_attribute(file, "adam_weight_decay", H5T_NATIVE_DOUBLE, &wd);
-    opt->lr = (float)lr, opt->beta1 = (float)b1, opt->beta2 = (float)b2, opt->eps = (float)eps, opt->weight_decay = (float)wd;
-    for (int g = 0; g < 3 && !bad; g++)
+    /* Read into copies: a checkpoint refused half way leaves the caller's model and state as they were. */
+    lcfm_adam new_opt = *opt;
+    lcfm_train_state new_state = *state;
+    int bad = read_state(file, path, &new_opt, &new_state, why, why_len);
+    float *buffers[3] = {NULL, NULL, NULL};
+    for (int g = 0; g < 3 && !bad; g++) {
+      buffers[g] = lcfm_malloc((p->total ? p->total : 1) * sizeof(float));
+      memcpy(buffers[g], buffer_of(p, g), p->total * sizeof(float));
       for (int t = 0; t < p->count && !bad; t++) {
         char name[LCFM_NN_NAME_MAX + 16];
         snprintf(name, sizeof name, "/%s/%s", groups[g], p->tensors[t].name);
-        hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
-        bad = dset < 0 || H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                  buffer_of(p, g) + p->tensors[t].offset) < 0;
-        if (dset >= 0) H5Dclose(dset);
-        if (bad) snprintf(why, why_len, "%s: cannot read %s", path, name);
+        bad = read_tensor(file, path, name, &p->tensors[t], g == 0, buffers[g] + p->tensors[t].offset, why, why_len);
       }
-    if (bad && !why[0]) snprintf(why, why_len, "%s: damaged checkpoint (missing state attributes)", path);
+    }
+    if (!bad) {
+      for (int g = 0; g < 3; g++) memcpy(buffer_of(p, g), buffers[g], p->total * sizeof(float));
+      *opt = new_opt, *state = new_state;
+    }
+    for (int g = 0; g < 3; g++) free(buffers[g]);
     status = bad;
   }
   free(schema);
   free(stored);
   H5Fclose(file);
   return status;
+}
+
+char *lcfm_checkpoint_job_text(const char *path) {
+  hid_t file = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+  if (file < 0) return NULL;
+  char *text = lcfm_h5_read_text_attribute(file, "job");
+  H5Fclose(file);
+  return text;
 }

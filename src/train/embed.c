@@ -10,6 +10,7 @@
 #include "lcfm/log.h"
 #include "lcfm/models.h"
 #include "lcfm/store.h"
+#include "lcfm/store_check.h"
 #include "lcfm/train.h"
 
 enum { COLUMNS = 5 };
@@ -25,7 +26,7 @@ typedef struct {
 
 static void writer_open(embedding_writer *w, MPI_Comm comm, const char *path, int64_t objects,
                         const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
-                        const char *signature) {
+                        const char *signature, const char *store_signature) {
   memset(w, 0, sizeof *w);
   w->comm = comm, w->o = o;
   w->file = lcfm_h5_create_partial(comm, path, w->partial, sizeof w->partial);
@@ -36,6 +37,8 @@ static void writer_open(embedding_writer *w, MPI_Comm comm, const char *path, in
   lcfm_h5_write_string_attribute(w->file, "model_signature", signature);
   lcfm_h5_write_string_attribute(w->file, "window_rule", o->window_rule);
   lcfm_provenance_write(w->file, prov);
+  /* Which store these rows come from (store_check.h): probe refuses them for another store. */
+  if (store_signature[0]) lcfm_h5_write_string_attribute(w->file, LCFM_STORE_SIGNATURE_ATTRIBUTE, store_signature);
   for (int c = 0; c < COLUMNS; c++)
     w->columns[c] = lcfm_h5_create_dataset(w->file, column_names[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, objects, 0);
   for (int e = 0; e < o->count; e++)
@@ -84,7 +87,9 @@ void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int
   int64_t n = lcfm_store_object_count(store), first, count;
   lcfm_store_shard(n, rank, ranks, &first, &count);
   embedding_writer w;
-  writer_open(&w, comm, output, n, o, prov, checkpoint, signature);
+  char store_signature[LCFM_STORE_SIGNATURE_LEN] = "";
+  lcfm_store_signature(lcfm_store_file(store), store_signature, sizeof store_signature);
+  writer_open(&w, comm, output, n, o, prov, checkpoint, signature, store_signature);
   float *z[LCFM_EMBED_MAX_OUTPUTS];
   for (int e = 0; e < o->count; e++) z[e] = lcfm_malloc((size_t)block * (size_t)o->cols[e] * sizeof(float));
   lcfm_store_cursor cursor;

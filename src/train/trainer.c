@@ -104,15 +104,17 @@ typedef struct {
   lcfm_train_state *state;
   const char *signature;
   const lcfm_provenance *prov;
+  int64_t saved_step; /* step of the checkpoint at t->checkpoint from this run or the resumed one; -1: none */
 } run_context;
 
-static void save(const run_context *r, const char *path, const char *why) {
+static void save(run_context *r, const char *path, const char *why) {
   lcfm_checkpoint_write(path, r->h->params, r->opt, r->state, r->signature, r->prov);
   lcfm_log("checkpoint %s at step %lld (%s)", path, (long long)r->state->step, why);
+  if (path == r->t->checkpoint) r->saved_step = r->state->step;
 }
 
 /* Returns 1 when training should stop early. */
-static int evaluate(const run_context *r) {
+static int evaluate(run_context *r) {
   lcfm_train_loss v = r->h->validate(r->h->model);
   lcfm_train_state *st = r->state;
   int better = st->best_step < 0 || v.total < st->best_validation;
@@ -139,7 +141,7 @@ static void log_step(const run_context *r, const lcfm_train_loss *l, double star
 }
 
 /* The step loop; returns the exit code. */
-static int step_loop(const run_context *r) {
+static int step_loop(run_context *r) {
   const lcfm_train_settings *t = r->t;
   double start = lcfm_wtime(), last_checkpoint = start;
   int64_t first_step = r->state->step;
@@ -147,8 +149,12 @@ static int step_loop(const run_context *r) {
   while (r->state->step < t->steps && !stop) {
     lcfm_train_loss l = r->h->step(r->h->model, r->state->step);
     if (!isfinite(l.total)) { /* every rank sees the same global loss: all stop together */
-      lcfm_log("non-finite loss at step %lld (%s); the last good checkpoint %s is kept", (long long)r->state->step,
-               l.terms, t->checkpoint);
+      if (r->saved_step >= 0)
+        lcfm_log("non-finite loss at step %lld (%s); the last good checkpoint %s (step %lld) is kept",
+                 (long long)r->state->step, l.terms, t->checkpoint, (long long)r->saved_step);
+      else
+        lcfm_log("non-finite loss at step %lld (%s); no checkpoint was written by this run, so none is kept",
+                 (long long)r->state->step, l.terms);
       code = LCFM_EXIT_RUNTIME;
       break;
     }
@@ -167,8 +173,73 @@ static int step_loop(const run_context *r) {
   return code;
 }
 
+/* ---- resuming with changed keys ---- */
+
+/* [train] keys that change neither the model nor the data it sees: a resumed run takes the new
+ * value (and logs the change). */
+static const char *const changeable_keys[] = {"steps", "learning_rate", "weight_decay", "max_grad_norm",
+                                              "validation_every", "patience", "checkpoint_minutes", "log_every",
+                                              "threads", "resume"};
+
+/* Keys compared with the checkpoint's job: [job] seed and every [train] and [model] key but the
+ * checkpoint's own path (a renamed checkpoint is the same run). */
+static int key_compared(const lcfm_key_spec *k) {
+  if (!strcmp(k->section, "job")) return !strcmp(k->name, "seed");
+  return (!strcmp(k->section, "train") && strcmp(k->name, "checkpoint")) || !strcmp(k->section, "model");
+}
+
+static int key_may_change(const lcfm_key_spec *k) {
+  if (strcmp(k->section, "train")) return 0;
+  for (size_t i = 0; i < sizeof changeable_keys / sizeof *changeable_keys; i++)
+    if (!strcmp(k->name, changeable_keys[i])) return 1;
+  return 0;
+}
+
+/* The value of key k in a job as text ("" when it has none). */
+static void key_value_text(const lcfm_job *job, const lcfm_key_spec *k, char *buf, size_t len) {
+  if (k->type == LCFM_KEY_STRING) snprintf(buf, len, "%s", lcfm_job_string(job, k->section, k->name));
+  else if (!k->default_value) snprintf(buf, len, "%s", ""); /* required keys are strings */
+  else if (k->type == LCFM_KEY_INT) snprintf(buf, len, "%lld", (long long)lcfm_job_int(job, k->section, k->name));
+  else if (k->type == LCFM_KEY_REAL) snprintf(buf, len, "%g", lcfm_job_real(job, k->section, k->name));
+  else snprintf(buf, len, "%s", lcfm_job_bool(job, k->section, k->name) ? "true" : "false");
+}
+
+/* Rank 0: compares the job recorded in the checkpoint with this run's; logs each key that changed
+ * and may, and reports the first that may not. Returns 1 to refuse the resume. */
+static int resume_changes(const char *checkpoint, const char *job_text) {
+  char *recorded = lcfm_checkpoint_job_text(checkpoint);
+  int problems = 0;
+  lcfm_job *before = recorded ? lcfm_job_parse_text(checkpoint, recorded, 0, NULL, NULL, &problems) : NULL;
+  lcfm_job *now = before ? lcfm_job_parse_text("this run's job", job_text, 0, NULL, NULL, &problems) : NULL;
+  free(recorded);
+  if (!before || !now) {
+    lcfm_log("resume: %s records no job this lcfm reads; changed keys are not checked", checkpoint);
+    lcfm_job_free(before), lcfm_job_free(now);
+    return 0;
+  }
+  int refused = 0;
+  for (int i = 0; i < lcfm_job_key_count && !refused; i++) {
+    const lcfm_key_spec *k = &lcfm_job_keys[i];
+    if (!key_compared(k)) continue;
+    char was[1024], is[1024];
+    key_value_text(before, k, was, sizeof was);
+    key_value_text(now, k, is, sizeof is);
+    if (!strcmp(was, is)) continue;
+    if (key_may_change(k)) {
+      lcfm_log("resume: [%s] %s %s -> %s", k->section, k->name, was, is);
+    } else {
+      fprintf(stderr, "lcfm train: cannot resume %s: [%s] %s was %s and is now %s, which changes the model or the "
+              "data it is trained on; restore it, or start a new run (another [train] checkpoint, or resume = false)\n"
+              "FAILED\n", checkpoint, k->section, k->name, was, is);
+      refused = 1;
+    }
+  }
+  lcfm_job_free(before), lcfm_job_free(now);
+  return refused;
+}
+
 /* Loads the checkpoint when resuming; returns 0, or an exit code after reporting. */
-static int maybe_resume(const run_context *r) {
+static int maybe_resume(run_context *r) {
   const lcfm_train_settings *t = r->t;
   int exists = access(t->checkpoint, F_OK) == 0;
   LCFM_CHECK_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, r->comm));
@@ -182,12 +253,17 @@ static int maybe_resume(const run_context *r) {
     return LCFM_EXIT_RUNTIME;
   }
   lcfm_log("resumed from %s at step %lld", t->checkpoint, (long long)r->state->step);
-  return 0;
+  r->saved_step = r->state->step;
+  /* The job's optimizer settings are in force, not the checkpoint's (resume_changes logs the change). */
+  r->opt->lr = (float)t->lr, r->opt->weight_decay = (float)t->weight_decay;
+  int refused = lcfm_log_rank() == 0 ? resume_changes(t->checkpoint, r->prov->job_text) : 0;
+  LCFM_CHECK_MPI(MPI_Bcast(&refused, 1, MPI_INT, 0, r->comm));
+  return refused ? LCFM_EXIT_RUNTIME : 0;
 }
 
 int lcfm_train_loop(MPI_Comm comm, const lcfm_train_settings *t, const lcfm_train_hooks *h, lcfm_adam *opt,
                     lcfm_train_state *state, const char *signature, const lcfm_provenance *prov) {
-  run_context r = {comm, t, h, opt, state, signature, prov};
+  run_context r = {comm, t, h, opt, state, signature, prov, -1};
   lcfm_signals_install();
   int code = maybe_resume(&r);
   return code ? code : step_loop(&r);

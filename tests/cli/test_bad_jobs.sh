@@ -19,6 +19,16 @@ expect_refusal small_T "small_T.ini:3: [simulate] T: 0 is outside" $'[simulate]\
 expect_refusal terms_over_T "terms_over_T.ini:4: [simulate] instrument_terms: J = 60 exceeds T = 50" $'[simulate]\noutput = out.h5\nT = 50\ninstrument_terms = 60'
 expect_refusal no_output "no_output.ini: [simulate] output: required key is missing" $'[simulate]\nstars = 10'
 expect_refusal syntax "syntax.ini:2: syntax error" $'[simulate]\noutput out.h5'
+# An indented key is the key it names (inih alone would call it the key above "given twice");
+# an indented line that is no key is a syntax error of its own line.
+expect_refusal indented "indented.ini:3: [simulate] stars: -5 is outside" $'[simulate]\noutput = out.h5\n  stars = -5'
+expect_refusal indented_word "indented_word.ini:3: syntax error" $'[simulate]\noutput = out.h5\n\tcontinued'
+# A NUL byte: the file and line are named (it used to read "No such file or directory").
+printf '[simulate]\noutput = out.h5\nstars = 1\0\n' > nul.ini
+set +e
+run_np 2 "$LCFM" simulate nul.ini > /dev/null 2> nul.err; code=$?
+set -e
+[ $code -eq 2 ] && grep -q "^nul.ini:3: a NUL byte" nul.err && ! grep -q "No such file" nul.err || { cat nul.err; fail "NUL in a job file: exit $code"; }
 # A missing job file and a bad override.
 set +e
 run_np 2 "$LCFM" simulate missing.ini > /dev/null 2> missing.err; code=$?
@@ -38,4 +48,8 @@ set +e
 "$LCFM" info notes.h5 > /dev/null 2> info.err; code=$?
 set -e
 [ $code -eq 1 ] && grep -q "notes.h5: not an HDF5 file" info.err || { cat info.err; fail "info on a text file"; }
+# Indented keys of a good job are read as keys.
+printf '[simulate]\n  output = indented.h5\n\tstars = 3\n    curves_per_star = 2\n' > indented_good.ini
+"$LCFM" simulate indented_good.ini > indented_good.log 2>&1 || { cat indented_good.log; fail "indented keys refused"; }
+"$LCFM" info indented.h5 | grep -q "^objects      6$" || fail "indented keys were not read as keys"
 echo "bad jobs are refused before any work"

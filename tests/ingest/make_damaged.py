@@ -3,7 +3,8 @@
 
 Usage: make_damaged.py DATA_DIR OUT_DIR      (exit 77: astropy missing)
 Prints lines "file reason" (reason codes of store.h: 1 io, 2 format, 3 empty, 4 non-finite,
-5 time order, 6 parse); a file with malformed rows is listed once per bad row as "file:line".
+5 time order, 6 parse, 7 range); a file with malformed rows is listed once per bad row as
+"file:line".
 """
 import gzip
 import os
@@ -19,6 +20,7 @@ except ImportError as missing:
 
 data, out = sys.argv[1], sys.argv[2]
 tess = os.path.join(data, "tess", "tess2018206045859-s0001-0000000117544915-0120-s_lc.fits")
+kepler = os.path.join(data, "kepler", "kplr011442793-2009350155506_llc.fits")
 macho = os.path.join(data, "macho", "macho_field1_rrc_tap.csv")
 expected = []
 
@@ -27,9 +29,9 @@ def path(name):
     return os.path.join(out, name)
 
 
-def variant(name, reason, change):
-    """A copy of the TESS sample with `change(hdulist)` applied."""
-    with fits.open(tess) as f:
+def variant(name, reason, change, source=tess):
+    """A copy of the TESS (or another) sample with `change(hdulist)` applied."""
+    with fits.open(source) as f:
         hdus = fits.HDUList([h.copy() for h in f])
     change(hdus)
     hdus.writeto(path(name), overwrite=True)
@@ -69,6 +71,43 @@ def foreign_telescope(hdus):
     hdus[0].header["TELESCOP"] = "HST"
 
 
+def header(key, value):
+    def change(hdus):
+        hdus[0].header[key] = value
+    return change
+
+
+def huge_flux(hdus):
+    hdus[1].data["PDCSAP_FLUX"][100:103] = 1e38  # among normal fluxes
+
+
+def double_flux(hdus):
+    """A float64 flux column of 1e39 everywhere: a median beyond float32."""
+    table = hdus[1]
+    cols = [fits.Column(name=c.name, format="D", array=np.where(np.isfinite(c.array), 1e39, np.nan))
+            if c.name == "PDCSAP_FLUX" else c for c in table.columns]
+    hdus[1] = fits.BinTableHDU.from_columns(cols, header=table.header)
+
+
+variant("sector_2_40.fits", 7, header("SECTOR", 2**40))  # must not wrap to sector 0
+variant("camera_negative.fits", 7, header("CAMERA", -7))
+variant("ccd_99999.fits", 7, header("CCD", 99999))
+variant("ticid_negative.fits", 7, header("TICID", -5))
+variant("kepler_quarter_40.fits", 7, header("QUARTER", 40), kepler)
+variant("kepler_module_5.fits", 7, header("MODULE", 5), kepler)
+variant("kepler_id_zero.fits", 7, header("KEPLERID", 0), kepler)
+variant("huge_flux.fits", 7, huge_flux)
+variant("flux_1e38.fits", 7, lambda h: h[1].data["PDCSAP_FLUX"].__setitem__(slice(None), 1e38))
+
+
+def tiny_median(hdus):
+    flux = hdus[1].data["PDCSAP_FLUX"]
+    flux[np.isfinite(flux)] = 1e-30
+    flux[100] = 1.0  # 1 / 1e-30: flux / median overflows the value range
+
+
+variant("tiny_median.fits", 7, tiny_median)
+variant("double_flux.fits", 7, double_flux)
 variant("no_flux.fits", 2, lambda h: drop_column(h, "PDCSAP_FLUX"))
 variant("no_quality.fits", 2, lambda h: drop_column(h, "QUALITY"))
 variant("nan_flux.fits", 4, nan_flux)

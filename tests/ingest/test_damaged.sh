@@ -13,17 +13,22 @@ set -e
 printf '[ingest]\noutput = mixed.h5\ninputs = corpus\n' > job.ini
 run_np 2 "$LCFM" ingest job.ini > mixed.log 2> mixed.err || { cat mixed.log mixed.err; fail "ingest of the corpus"; }
 grep -q "rejected (unreadable)" mixed.log && grep -q "rejected (format)" mixed.log && grep -q "rejected (parse)" mixed.log \
+  && grep -q "rejected (range)" mixed.log \
   || { cat mixed.log; fail "rejects not counted by reason in the log"; }
-/usr/bin/python3 - expected.txt mixed.h5 <<'PY' || fail "rejects"
+/usr/bin/python3 - expected.txt mixed.h5 corpus <<'PY' || fail "rejects"
 import sys, h5py
 expected = [line.split() for line in open(sys.argv[1])]
 with h5py.File(sys.argv[2], "r") as f:
     keys = [k.decode() for k in f["rejects/key"][:]]
     reasons = list(f["rejects/reason"][:])
     sources = set(f["objects/source"][:])
+    fields = set(f["objects/field"][:])
+    messages = dict(zip(keys, [m.decode() for m in f["rejects/message"][:]]))
 found = dict(zip(keys, reasons))
 bad = [f"{name}: expected reason {reason}, got {found.get(name)}" for name, reason in expected if found.get(name) != int(reason)]
 assert 117544915 in sources, "the good TESS file is missing"
+assert 0 not in fields, "an object was stored with field 0 (a wrapped sector?)"
+assert "1099511627776" in messages[sys.argv[3] + "/sector_2_40.fits"], "SECTOR = 2^40 not named in the reject"
 assert 5 * 10**10 + 1234 * 10**5 + 77 in sources, "the archive-format star with one bad line is missing"
 assert any(s // 10**10 == 1 for s in sources), "the CSV with a few bad rows lost its stars"
 if bad:

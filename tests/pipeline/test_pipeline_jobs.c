@@ -5,6 +5,7 @@
  * its outputs gets every input wired, the baseline its own files, and missing outputs are
  * refused. Runs on 1 and 2 ranks (jobs are parsed on rank 0 and broadcast). */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../lcfm_test.h"
 #include "../../src/pipeline/pipeline_internal.h"
@@ -145,6 +146,7 @@ static const pipeline_stage *stage(const lcfm_pipeline *p, stage_kind kind) {
 static void test_wiring(void) {
   char text[2048];
   snprintf(text, sizeof text, "%s[run]\nbaseline = true\n", base_job);
+  mkdir("data", 0777); /* outputs are checked when planned: their directory must exist */
   lcfm_job *job = load(text, 0, NULL);
   lcfm_pipeline *p = job ? lcfm_pipeline_plan(MPI_COMM_WORLD, job) : NULL;
   EXPECT(p != NULL, "a run job naming only its outputs was refused");
