@@ -15,8 +15,8 @@
  * Prints ms/step (median over steps after one warm-up) and the process CPU time per step (median
  * and least; on a loaded machine it moves less than wall time), GFLOP/s from the analytic FLOP count
  * (lcfm_*_flops: forward + backward matrix products), the fraction of the measured GEMM rate, and
- * saved-activation memory per light curve. Lines starting with "RESULT" are parsed by
- * tools/bench_nn.sh.
+ * saved-activation memory per light curve. Logs the machine first (CPU, vector ISAs, GEMM kernel,
+ * threads: machine.h). Lines starting with "RESULT" are parsed by tools/bench_nn.sh.
  */
 #include <cblas.h>
 #include <math.h>
@@ -28,6 +28,7 @@
 
 #include "lcfm/error.h"
 #include "lcfm/log.h"
+#include "lcfm/machine.h"
 #include "lcfm/nn_models.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -238,9 +239,10 @@ int main(int argc, char **argv) {
   if (steps < 1) steps = 1;
   if (triplets < 1) triplets = 1;
   lcfm_nn_set_threads(threads);
+  lcfm_log_machine(threads);
   int given = peak > 0;
   if (!given) peak = measure_sgemm();
-  printf("threads %d (OpenMP; OpenBLAS single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n", threads,
+  printf("threads %d (OpenMP; the GEMM library single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n", threads,
          given ? "given" : "measured", peak);
   printf("RESULT sgemm gflops=%.3f threads=%d\n", peak, threads);
   if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak, triplets);

@@ -7,7 +7,8 @@
  * through lcfm_causal_embed (no gradients, no dropout), on B windows of 100 valid points per
  * call, with N OpenMP threads. Each repeat times K calls after one warm-up call; prints light
  * curves per second (median over repeats), per core (divided by N) and per CPU second (the
- * process's CPU time, which a loaded machine disturbs less than wall time). The line starting with
+ * process's CPU time, which a loaded machine disturbs less than wall time) and GFLOP/s (the
+ * analytic forward FLOPs, lcfm_causal_encoder_flops, of both encoders). The line starting with
  * "RESULT" is parsed by tools/bench_embed.sh, which runs PyTorch's inference of the same model
  * (tools/reference/bench_embed_torch.py) next to it.
  */
@@ -20,6 +21,7 @@
 
 #include "lcfm/error.h"
 #include "lcfm/log.h"
+#include "lcfm/machine.h"
 #include "lcfm/models.h"
 #include "lcfm/rng.h"
 
@@ -76,6 +78,7 @@ int main(int argc, char **argv) {
   }
   if (threads < 1 || batch < 1 || batches < 1 || repeats < 1) LCFM_FATAL("bench_nn_embed: arguments must be positive");
   lcfm_nn_set_threads(threads);
+  lcfm_log_machine(threads);
   lcfm_causal_config cfg = paper_model(batch);
   lcfm_causal_model model;
   lcfm_causal_init(&model, &cfg, 3, 1);
@@ -98,11 +101,12 @@ int main(int argc, char **argv) {
   double lo = rate[0], hi = rate[0];
   for (int r = 1; r < repeats; r++) lo = fmin(lo, rate[r]), hi = fmax(hi, rate[r]);
   double med = median(rate, repeats), cpu_med = median(cpu_rate, repeats);
+  double backward, flops_per_lc = 2 * lcfm_causal_encoder_flops(&model.conformer[0].cfg, batch, &backward) / batch;
   printf("lcfm  causal embed: 2 encoders, %d windows of %d per call, %d threads: %.0f light curves/s "
-         "(median of %d repeats of %d calls, range %.0f-%.0f), %.0f per core, %.0f per CPU second\n",
-         batch, cfg.T, threads, med, repeats, batches, lo, hi, med / threads, cpu_med);
-  printf("RESULT embed lc_per_s=%.3f per_core=%.3f per_cpu_s=%.3f threads=%d batch=%d\n", med, med / threads, cpu_med,
-         threads, batch);
+         "(median of %d repeats of %d calls, range %.0f-%.0f), %.0f per core, %.0f per CPU second, %.1f GFLOP/s\n",
+         batch, cfg.T, threads, med, repeats, batches, lo, hi, med / threads, cpu_med, med * flops_per_lc / 1e9);
+  printf("RESULT embed lc_per_s=%.3f per_core=%.3f per_cpu_s=%.3f threads=%d batch=%d gflops=%.3f\n", med, med / threads,
+         cpu_med, threads, batch, med * flops_per_lc / 1e9);
   lcfm_causal_free(&model);
   free(times), free(values), free(mask), free(rate), free(cpu_rate);
   MPI_Finalize();

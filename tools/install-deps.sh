@@ -8,6 +8,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 and h5diff
   libfftw3-dev                          # FFTW, double and single precision
   libscalapack-openmpi-dev libopenblas-dev
+  libxsmm-dev                           # the engine's GEMM kernels (LCFM_GEMM=xsmm, the default)
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
   libssl-dev                            # OpenSSL's SHA-256: duplicate light curves at ingest
   python3-h5py python3-numpy python3-astropy   # layout and ingest tests

@@ -26,6 +26,8 @@ hid_t lcfm_h5_collective_transfer(void);
 /* A contiguous [rows] (cols = 0) or [rows, cols] dataset, never pre-filled; intermediate
  * groups are created. Collective. */
 hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols);
+/* The first extent of a dataset (its rows). */
+int64_t lcfm_h5_dataset_rows(hid_t dset);
 /* Collective: rows [first, first + count) between memory and the dataset (writing != 0: to the
  * file). count may be 0; an empty dataset is skipped. */
 void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count, int64_t cols,

@@ -44,11 +44,13 @@
  * so one MPI_Allreduce covers every gradient and a checkpoint can name every tensor). Activations
  * come from an lcfm_nn_arena sized once for the largest batch. Nothing here allocates in a step.
  *
- * Threads: ONE pool. Loops use OpenMP over batch, heads and rows; matrix products call OpenBLAS
- * single-threaded, and lcfm_nn_gemm splits a large product into panels over the OpenMP threads.
- * Call lcfm_nn_set_threads(n) once per process: OpenMP gets n threads and OpenBLAS is set
- * explicitly to 1 (openblas_set_num_threads), so OpenMP workers and OpenBLAS's own threads never
- * compete for the cores (ranks x n should equal the cores per node).
+ * Threads: ONE pool. Loops use OpenMP over batch, heads and rows; matrix products call the GEMM
+ * library single-threaded (LCFM_GEMM at configure time: libxsmm's JIT kernels by default, OpenBLAS
+ * where they do not apply; or OpenBLAS, BLIS or oneDNN alone: gemm.c), and lcfm_nn_gemm splits a
+ * large product into panels over the OpenMP threads. Call lcfm_nn_set_threads(n) once per process:
+ * OpenMP gets n threads and the GEMM libraries are set explicitly to 1 (openblas_set_num_threads),
+ * so OpenMP workers and a library's own threads never compete for the cores (ranks x n should
+ * equal the cores per node).
  */
 #ifndef LCFM_NN_H
 #define LCFM_NN_H
@@ -72,11 +74,12 @@ enum {
  * Threads and BLAS
  * ------------------------------------------------------------------------------------------- */
 
-/* Use n OpenMP threads (n <= 0: OpenMP's default) and single-threaded OpenBLAS. */
+/* Use n OpenMP threads (n <= 0: OpenMP's default) and single-threaded GEMM libraries. */
 void lcfm_nn_set_threads(int n);
 int lcfm_nn_threads(void);
-/* Matrix product on row-major arrays: C = alpha op(A) op(B) + beta C, op = transpose if ta/tb.
- * Outside a parallel region a large product is split into row or column panels over the threads. */
+/* Matrix product on row-major arrays: C = alpha op(A) op(B) + beta C, op = transpose if ta/tb;
+ * beta 0 never reads C. Outside a parallel region a large product is split into row or column
+ * panels over the threads. */
 void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                   const float *b, int ldb, float beta, float *c, int ldc);
 

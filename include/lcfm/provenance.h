@@ -3,7 +3,8 @@
  * Every file lcfm writes carries, as attributes of its root group: lcfm_version, git_revision,
  * build_type, build_flags, compiler, library_versions (MPI, HDF5, FFTW, CFITSIO, inih,
  * ScaLAPACK, OpenBLAS), job (the effective job text), job_path, seed, ranks, created_utc, host,
- * command (the command line) and verb. Rank 0 fills the record and broadcasts it so every rank
+ * command (the command line), verb and machine (rank 0's CPU, vector ISAs, GEMM library and
+ * kernel, threads and binding: lcfm_machine_describe, machine.h). Rank 0 fills the record and broadcasts it so every rank
  * writes the same attributes (HDF5 attribute writes are collective).
  */
 #ifndef LCFM_PROVENANCE_H
@@ -21,6 +22,7 @@ typedef struct {
   char host[128];
   char command[2048];
   char library_versions[1024];
+  char machine[1536];
   const char *job_text; /* borrowed from the job; "" when there is none */
   const char *job_path;
   uint64_t seed;

@@ -21,6 +21,8 @@
  *   /rejects/key string[256] (path or object), reason int32 (lcfm_reject_reason),
  *            message string[256]                                          all [R]
  *   /truth/...        producer-specific ground truth (the simulator's: sim.h)
+ *   /index/...        lookups by source, instrument and field (store_index.h): written by
+ *                     simulate and ingest; optional (older stores have none)
  * Invariants: objects are stored in id order of production; object i's points are the slice
  * [offset_i, offset_i + length_i) and follow object i-1's; ids are unique.
  *

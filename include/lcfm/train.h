@@ -1,9 +1,11 @@
-/* train.h: what every training run needs besides the model: the light curves in memory, the
- * triplet sampler, windows, checkpoints and the signals that ask for one.
+/* train.h: what every training run needs besides the model: the triplet sampler and the windows
+ * it reads through the store's index, checkpoints and the signals that ask for one.
  *
- * Light curves: every rank loads the store's objects and points (lcfm_curves_load), so any
- * rank can assemble any part of a global batch. Memory per rank is the store's size: fine for
- * simulations and single fields; survey-scale training streams shards instead (not yet).
+ * Data path: nothing of the store is replicated. Each rank opens the store's /index
+ * (store_index.h) and reads, for its own slots of each step, the object rows and the windows
+ * of points it needs (at most 3 B / P objects per step), so memory per rank does not grow with
+ * the store; bytes read per step are counted (lcfm_sampler_usage). lcfm_curves (the whole store
+ * in memory) remains for the Astromer 2 trainer and its tests.
  *
  * Triplets (the causal paper): anchor a, p_star = the same source under another instrument,
  * p_instr = another source under the same instrument. Sources are split into training and
@@ -11,6 +13,16 @@
  * validation_fraction), so held-out stars never appear in training triplets. Triplet slot i of
  * global step k is a pure function of (seed, k, i): the global batch is the same objects
  * whatever the rank count; rank r of P takes the slots [B r / P, B (r + 1) / P).
+ * A draw is keyed rejection sampling over all N objects, with no per-object tables: attempt t
+ * of draw i takes object below(key_i, ANCHOR_TRY, t, N), key_i from Philox(seed, DRAW_KEY, i); the object
+ * anchors the triplet when its source is in the split, its source has an object under another
+ * instrument (one of those is picked by the STAR stream) and one of 64 keyed tries in its
+ * instrument's group finds an object of another source of the same split (INSTR_TRY stream under
+ * draw i's second key, counter = try); otherwise the next attempt follows. Anchors are thus
+ * uniform over the eligible objects (up to the 64-try limit, which only matters when an
+ * instrument sees almost nothing but the anchor's own source or the other split). This stream
+ * differs from the one of lcfm before the index (a precomputed anchor list): a run resumed
+ * from an older checkpoint sees a different triplet stream from the resume on.
  *
  * Windows: a light curve longer than T contributes a window of T consecutive points starting
  * at a keyed uniform offset (training) or at 0 (validation); a shorter one is padded at the end
@@ -33,19 +45,23 @@
 #include "lcfm/nn.h"
 #include "lcfm/provenance.h"
 #include "lcfm/rng.h"
+#include "lcfm/store_index.h"
 
 /* Exit code of a run that checkpointed on SIGTERM or SIGUSR1 and should be requeued. */
 #define LCFM_EXIT_REQUEUE 75
 
 enum {
   LCFM_STREAM_TRAIN_SPLIT = LCFM_STREAM_USER + 200,  /* index: source id */
-  LCFM_STREAM_TRAIN_ANCHOR = LCFM_STREAM_USER + 201, /* index: step * B + slot (validation: 2^62 + ...) */
-  LCFM_STREAM_TRAIN_STAR = LCFM_STREAM_USER + 202,   /* same */
-  LCFM_STREAM_TRAIN_INSTR = LCFM_STREAM_USER + 203,  /* (step * B + slot) * 64 + attempt */
-  LCFM_STREAM_TRAIN_WINDOW = LCFM_STREAM_USER + 204, /* (step * B + slot) * 3 + member */
+  LCFM_STREAM_TRAIN_ANCHOR = LCFM_STREAM_USER + 201, /* before the store index: no longer drawn */
+  LCFM_STREAM_TRAIN_STAR = LCFM_STREAM_USER + 202,   /* draw index i = split 2^62 + step 2^20 + slot */
+  LCFM_STREAM_TRAIN_INSTR = LCFM_STREAM_USER + 203,  /* before the store index: no longer drawn */
+  LCFM_STREAM_TRAIN_WINDOW = LCFM_STREAM_USER + 204, /* i * 3 + member */
+  LCFM_STREAM_TRAIN_DRAW_KEY = LCFM_STREAM_USER + 205,   /* i: the keys of draw i's tries (words 0-1, 2-3) */
+  LCFM_STREAM_TRAIN_ANCHOR_TRY = LCFM_STREAM_USER + 206, /* under draw i's first key: anchor try t */
+  LCFM_STREAM_TRAIN_INSTR_TRY = LCFM_STREAM_USER + 207,  /* under draw i's second key: partner try t */
 };
 
-/* ---- light curves in memory ---- */
+/* ---- light curves in memory (Astromer 2 only) ---- */
 typedef struct {
   int64_t count;
   int64_t *source, *offset;
@@ -65,30 +81,48 @@ void lcfm_curves_window(const lcfm_curves *c, int64_t object, int64_t start, int
 
 /* ---- the triplet sampler ---- */
 typedef struct {
-  int64_t anchor, star, instrument; /* object indices */
+  lcfm_index_object member[3]; /* anchor, same source (other instrument), same instrument (other source) */
 } lcfm_triplet;
 
 typedef struct {
-  const lcfm_curves *curves;
+  int64_t bytes[2];  /* read through the index while assembling training [0] / validation [1] rows */
+  int64_t batches[2]; /* assemblies (one per step and rank) */
+  double seconds[2];  /* spent drawing and reading them */
+} lcfm_sampler_usage;
+
+typedef struct {
+  lcfm_store_index *index; /* this process's reader; draws read through it */
+  lcfm_sampler_usage *usage;
   uint64_t seed;
-  uint8_t *validation;            /* per object: 1 if its source is held out */
-  int64_t *by_source, *source_start, *source_index; /* objects grouped by source */
-  int64_t *by_instrument, *instrument_start;         /* objects grouped by instrument */
-  int64_t instrument_count, source_count;
-  int64_t *anchors[2];        /* eligible anchors of the training [0] and validation [1] split */
-  int64_t anchor_count[2];
+  double validation_fraction;
+  int64_t object_count, source_count, instrument_count;
 } lcfm_sampler;
 
-/* Builds the indices; returns 0, or 1 with a reason when no training triplet can be formed. */
-int lcfm_sampler_init(lcfm_sampler *s, const lcfm_curves *c, uint64_t seed, double validation_fraction, char *why,
+/* Opens the index of the store at `path` (not collective; check the store with lcfm_store_open
+ * first) and checks that a training and a validation triplet can be drawn. Returns 0, or 1 with
+ * the reason. */
+int lcfm_sampler_init(lcfm_sampler *s, const char *path, uint64_t seed, double validation_fraction, char *why,
                       size_t why_len);
 void lcfm_sampler_free(lcfm_sampler *s);
+/* 1 when `source` is held out for validation. */
+int lcfm_sampler_is_validation(const lcfm_sampler *s, int64_t source);
 /* Triplet `slot` of global step `step` of the training (split 0) or validation (split 1) set. */
 lcfm_triplet lcfm_sampler_draw(const lcfm_sampler *s, int split, int64_t step, int64_t slot);
-/* The window start of member m (0 anchor, 1 star, 2 instrument) of that triplet: keyed random
- * for training, 0 for validation. */
+/* The window start of member m (0 anchor, 1 star, 2 instrument) of that triplet for an object of
+ * `length` points: keyed random for training, 0 for validation. */
 int64_t lcfm_sampler_window_start(const lcfm_sampler *s, int split, int64_t step, int64_t slot, int member,
-                                  int64_t object, int T);
+                                  int64_t length, int T);
+/* Reads object o's window starting at `start` (clamped) into times, values, mask [T]; padding
+ * gets time 0, value 0, mask 0. */
+void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o, int64_t start, int T, float *times,
+                              float *values, float *mask);
+
+/* Collective: checks the store (lcfm_store_open) and opens the sampler on every rank; logs the
+ * store's shape. Returns 0, or 1 on every rank with a reason naming the file. */
+int lcfm_train_data_open(MPI_Comm comm, const char *path, lcfm_sampler *s, uint64_t seed, double validation_fraction,
+                         char *why, size_t why_len);
+/* Collective: logs the bytes read per training step and per validation batch (most of any rank). */
+void lcfm_train_data_report(MPI_Comm comm, const lcfm_sampler *s);
 
 /* ---- checkpoints ---- */
 typedef struct {

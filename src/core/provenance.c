@@ -10,6 +10,7 @@
 
 #include "lcfm/build_info.h"
 #include "lcfm/error.h"
+#include "lcfm/machine.h"
 
 static void describe_libraries(char *buf, size_t len) {
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -42,12 +43,16 @@ void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb,
     for (int i = 0; i < argc && used < sizeof p->command - 1; i++)
       used += (size_t)snprintf(p->command + used, sizeof p->command - used, "%s%s", i ? " " : "", argv[i]);
     describe_libraries(p->library_versions, sizeof p->library_versions);
+    lcfm_machine machine;
+    lcfm_machine_probe(&machine, 0); /* threads: OpenMP's default here; the job's are in its text */
+    lcfm_machine_describe(&machine, p->machine, sizeof p->machine);
   }
   /* The fixed-size text fields travel as bytes so every rank writes identical attributes. */
   LCFM_CHECK_MPI(MPI_Bcast(p->created_utc, sizeof p->created_utc, MPI_CHAR, 0, comm));
   LCFM_CHECK_MPI(MPI_Bcast(p->host, sizeof p->host, MPI_CHAR, 0, comm));
   LCFM_CHECK_MPI(MPI_Bcast(p->command, sizeof p->command, MPI_CHAR, 0, comm));
   LCFM_CHECK_MPI(MPI_Bcast(p->library_versions, sizeof p->library_versions, MPI_CHAR, 0, comm));
+  LCFM_CHECK_MPI(MPI_Bcast(p->machine, sizeof p->machine, MPI_CHAR, 0, comm));
   p->job_text = job ? lcfm_job_text(job) : "";
   p->job_path = job ? lcfm_job_path(job) : "";
   p->seed = job ? lcfm_job_seed(job) : 0;
@@ -88,6 +93,7 @@ void lcfm_provenance_write(hid_t location, const lcfm_provenance *p) {
   lcfm_h5_write_string_attribute(location, "build_flags", LCFM_BUILD_FLAGS);
   lcfm_h5_write_string_attribute(location, "compiler", LCFM_C_COMPILER);
   lcfm_h5_write_string_attribute(location, "library_versions", p->library_versions);
+  lcfm_h5_write_string_attribute(location, "machine", p->machine);
   lcfm_h5_write_string_attribute(location, "verb", p->verb);
   lcfm_h5_write_string_attribute(location, "job", p->job_text);
   lcfm_h5_write_string_attribute(location, "job_path", p->job_path);

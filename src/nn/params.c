@@ -1,6 +1,5 @@
-/* params.c: the flat parameter table, the activation arena, thread control, GEMM, non-finite
- * detection and the Adam/AdamW optimiser. */
-#include <cblas.h>
+/* params.c: the flat parameter table, the activation arena, non-finite detection and the
+ * Adam/AdamW optimiser (threads and GEMM: gemm.c). */
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -11,63 +10,6 @@
 #include "lcfm/error.h"
 #include "lcfm/nn.h"
 #include "nn_internal.h"
-
-/* OpenBLAS extension (declared in cblas.h of OpenBLAS; repeated here for other cblas headers). */
-void openblas_set_num_threads(int num_threads);
-
-static int nn_threads = 0;
-
-void lcfm_nn_set_threads(int n) {
-  if (n <= 0) n = omp_get_max_threads();
-  nn_threads = n;
-  omp_set_num_threads(n);
-  /* One thread pool only: OpenBLAS runs single-threaded and lcfm_nn_gemm splits large products
-   * over the OpenMP threads itself. Two pools (OpenMP workers spinning while OpenBLAS's own
-   * threads run, and the reverse) oversubscribe the cores and cost a third of the step time. */
-  openblas_set_num_threads(1);
-}
-
-int lcfm_nn_threads(void) { return nn_threads > 0 ? nn_threads : omp_get_max_threads(); }
-
-static void gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                  int ldb, float beta, float *c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
-              lda, b, ldb, beta, c, ldc);
-}
-
-void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                  const float *b, int ldb, float beta, float *c, int ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    /* Empty sum: C = beta C (BLAS may not touch C at all for k == 0). */
-    for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
-    return;
-  }
-  int nt = lcfm_nn_threads();
-  double work = (double)m * n * k;
-  if (nt <= 1 || omp_in_parallel() || work < 2.0e5) {
-    gemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  /* Split the larger output dimension into nt contiguous panels (multiples of 16). */
-  int split_m = m >= n;
-  int dim = split_m ? m : n;
-  int chunk = (dim + nt - 1) / nt;
-  chunk = (chunk + 15) / 16 * 16;
-  int parts = (dim + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-  for (int pi = 0; pi < parts; pi++) {
-    int lo = pi * chunk, len = dim - lo < chunk ? dim - lo : chunk;
-    if (split_m) {
-      const float *ap = ta ? a + lo : a + (size_t)lo * lda;
-      gemm1(ta, tb, len, n, k, alpha, ap, lda, b, ldb, beta, c + (size_t)lo * ldc, ldc);
-    } else {
-      const float *bp = tb ? b + (size_t)lo * ldb : b + lo;
-      gemm1(ta, tb, m, len, k, alpha, a, lda, bp, ldb, beta, c + lo, ldc);
-    }
-  }
-}
 
 /* ----------------------------------------------------------------------------------------------
  * Parameter table

@@ -8,6 +8,7 @@
 #include "lcfm/log.h"
 #include "lcfm/sim.h"
 #include "lcfm/store.h"
+#include "lcfm/store_index.h"
 
 typedef struct {
   int theta, phase, beta, gamma; /* matrix handles in the writer */
@@ -151,5 +152,6 @@ void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *pa
   free(theta);
   free(phase);
   lcfm_batch_free(&batch);
+  lcfm_store_index_write_simulated(w, comm, c);
   lcfm_store_close(w);
 }

@@ -126,6 +126,14 @@ hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t r
   return dset;
 }
 
+int64_t lcfm_h5_dataset_rows(hid_t dset) {
+  hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
+  hsize_t dims[2] = {0, 0};
+  LCFM_CHECK_H5(H5Sget_simple_extent_dims(space, dims, NULL));
+  H5Sclose(space);
+  return (int64_t)dims[0];
+}
+
 /* Collective transfer of rows [first, first + count) (x cols) between memory and a dataset.
  * A rank with count 0 selects nothing but still takes part. */
 void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count,

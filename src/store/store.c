@@ -260,14 +260,6 @@ static int64_t read_int_attribute(hid_t file, const char *name, int64_t missing)
   return value;
 }
 
-static int64_t dataset_length(hid_t dset) {
-  hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
-  hsize_t dims[2] = {0, 0};
-  LCFM_CHECK_H5(H5Sget_simple_extent_dims(space, dims, NULL));
-  H5Sclose(space);
-  return (int64_t)dims[0];
-}
-
 /* Checks that `file` is an lcfm store this build reads; writes why not into `why`. */
 static int check_schema(hid_t file, const char *path, char *why, size_t why_len) {
   char schema[64] = "";
@@ -320,8 +312,8 @@ lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t w
   s->dxpl = lcfm_h5_collective_transfer();
   for (int c = 0; c < N_OBJECT_COLUMNS; c++) s->objects[c] = LCFM_CHECK_H5(H5Dopen2(file, object_names[c], H5P_DEFAULT));
   for (int c = 0; c < N_POINT_COLUMNS; c++) s->points[c] = LCFM_CHECK_H5(H5Dopen2(file, point_names[c], H5P_DEFAULT));
-  s->object_count = dataset_length(s->objects[COL_ID]);
-  s->point_count = dataset_length(s->points[PT_TIME]);
+  s->object_count = lcfm_h5_dataset_rows(s->objects[COL_ID]);
+  s->point_count = lcfm_h5_dataset_rows(s->points[PT_TIME]);
   return s;
 }
 
@@ -342,7 +334,7 @@ hid_t lcfm_store_file(const lcfm_store *s) { return s->file; }
 static int64_t optional_length(hid_t file, const char *path) {
   if (H5Lexists(file, path, H5P_DEFAULT) <= 0) return 0;
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, path, H5P_DEFAULT));
-  int64_t n = dataset_length(dset);
+  int64_t n = lcfm_h5_dataset_rows(dset);
   H5Dclose(dset);
   return n;
 }

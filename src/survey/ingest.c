@@ -12,6 +12,7 @@
 
 #include "duplicates.h"
 #include "lcfm/log.h"
+#include "lcfm/store_index.h"
 #include "lcfm/survey.h"
 
 int lcfm_ingest_options_from_job(lcfm_ingest_options *o, const lcfm_job *job) {
@@ -333,8 +334,10 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const cha
   if (s.batch.count > 0) flush_batch(&s);
   while (s.batches_written < batches) flush_batch(&s); /* empty writes keep the collectives in step */
   lcfm_progress_finish(&progress, file_count);
+  lcfm_store_index_write(s.writer, comm, instrument_count);
   lcfm_store_close(s.writer);
   lcfm_batch_free(&s.batch);
-  free(instruments), free(t.instruments), free(t.rejects);
+  free(instruments);
+  free_tally(&t);
   return total[0];
 }

@@ -8,6 +8,7 @@
 #include "lcfm/embed.h"
 #include "lcfm/h5io.h"
 #include "lcfm/log.h"
+#include "lcfm/machine.h"
 #include "lcfm/models.h"
 #include "lcfm/store.h"
 #include "lcfm/store_check.h"
@@ -210,6 +211,7 @@ static int causal_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
 }
 
 int lcfm_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
+  lcfm_log_machine((int)lcfm_job_int(job, "train", "threads"));
   if (lcfm_model_is_astromer2(job)) return lcfm_astromer2_embed_run(comm, job, prov);
   return causal_embed_run(comm, job, prov);
 }

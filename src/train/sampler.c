@@ -1,5 +1,6 @@
 /* sampler.c: keyed triplets (anchor, same source / other instrument, same instrument / other
- * source) over a training / validation split by source (see train.h). */
+ * source) over a training / validation split by source, drawn through the store's index by
+ * keyed rejection sampling, and the windows they read (see train.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,175 +9,159 @@
 #include "lcfm/train.h"
 
 #define VALIDATION_STEP_BASE (1ull << 62) /* validation draws use their own counter range */
-
-static const lcfm_curves *sort_curves; /* qsort has no context argument */
-
-static int by_source_then_index(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  int64_t sx = sort_curves->source[x], sy = sort_curves->source[y];
-  if (sx != sy) return sx < sy ? -1 : 1;
-  return (x > y) - (x < y);
-}
-
-static int by_instrument_then_index(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  int32_t ix = sort_curves->instrument[x], iy = sort_curves->instrument[y];
-  if (ix != iy) return ix < iy ? -1 : 1;
-  return (x > y) - (x < y);
-}
-
-/* Objects sorted by key, plus the start of each group; returns the number of groups. */
-static int64_t group_objects(const lcfm_curves *c, int (*compare)(const void *, const void *), int use_source,
-                             int64_t **order, int64_t **start) {
-  int64_t n = c->count;
-  *order = lcfm_malloc((size_t)(n ? n : 1) * sizeof **order);
-  *start = lcfm_malloc((size_t)(n + 1) * sizeof **start);
-  for (int64_t i = 0; i < n; i++) (*order)[i] = i;
-  sort_curves = c;
-  qsort(*order, (size_t)n, sizeof **order, compare);
-  int64_t groups = 0;
-  for (int64_t i = 0; i < n; i++) {
-    int64_t o = (*order)[i], prev = i ? (*order)[i - 1] : -1;
-    int differs = i == 0 || (use_source ? c->source[o] != c->source[prev] : c->instrument[o] != c->instrument[prev]);
-    if (differs) (*start)[groups++] = i;
-  }
-  (*start)[groups] = n;
-  return groups;
-}
-
-/* Does object a have a partner of the same source under another instrument, and one of the
- * same instrument from another source, within its own split? */
-static int eligible(const lcfm_sampler *s, int64_t a) {
-  const lcfm_curves *c = s->curves;
-  int64_t g = s->source_index[a], star = 0, instr = 0;
-  for (int64_t i = s->source_start[g]; i < s->source_start[g + 1] && !star; i++)
-    star = c->instrument[s->by_source[i]] != c->instrument[a];
-  int32_t m = c->instrument[a];
-  for (int64_t i = s->instrument_start[m]; i < s->instrument_start[m + 1] && !instr; i++) {
-    int64_t o = s->by_instrument[i];
-    instr = c->source[o] != c->source[a] && s->validation[o] == s->validation[a];
-  }
-  return star && instr;
-}
-
-/* by_instrument groups must be indexable by instrument id: instruments are rows 0..I-1. */
-static int64_t index_instruments(lcfm_sampler *s, const lcfm_curves *c) {
-  int64_t *order, *start;
-  int64_t groups = group_objects(c, by_instrument_then_index, 0, &order, &start);
-  int64_t max_id = -1;
-  for (int64_t i = 0; i < c->count; i++) max_id = c->instrument[i] > max_id ? c->instrument[i] : max_id;
-  s->instrument_start = lcfm_calloc((size_t)(max_id + 2), sizeof *s->instrument_start);
-  /* start[m] .. start[m+1]: empty ranges for ids without objects */
-  int64_t g = 0;
-  for (int64_t m = 0; m <= max_id + 1; m++) {
-    while (g < groups && c->instrument[order[start[g]]] < m) g++;
-    s->instrument_start[m] = g < groups ? start[g] : c->count;
-  }
-  free(start);
-  s->by_instrument = order;
-  return max_id + 1;
-}
-
-int lcfm_sampler_init(lcfm_sampler *s, const lcfm_curves *c, uint64_t seed, double validation_fraction, char *why,
-                      size_t why_len) {
-  memset(s, 0, sizeof *s);
-  s->curves = c;
-  s->seed = seed;
-  int64_t n = c->count;
-  s->source_count = group_objects(c, by_source_then_index, 1, &s->by_source, &s->source_start);
-  s->source_index = lcfm_malloc((size_t)(n ? n : 1) * sizeof *s->source_index);
-  for (int64_t g = 0; g < s->source_count; g++)
-    for (int64_t i = s->source_start[g]; i < s->source_start[g + 1]; i++) s->source_index[s->by_source[i]] = g;
-  s->instrument_count = index_instruments(s, c);
-  s->validation = lcfm_malloc((size_t)(n ? n : 1));
-  for (int64_t i = 0; i < n; i++)
-    s->validation[i] = lcfm_rng_uniform(seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)c->source[i]) < validation_fraction;
-  for (int split = 0; split < 2; split++) {
-    s->anchors[split] = lcfm_malloc((size_t)(n ? n : 1) * sizeof *s->anchors[split]);
-    for (int64_t a = 0; a < n; a++)
-      if (s->validation[a] == split && eligible(s, a)) s->anchors[split][s->anchor_count[split]++] = a;
-  }
-  if (s->anchor_count[0] == 0) {
-    int64_t multi_instrument_sources = 0;
-    for (int64_t g = 0; g < s->source_count; g++)
-      for (int64_t i = s->source_start[g] + 1; i < s->source_start[g + 1]; i++)
-        if (c->instrument[s->by_source[i]] != c->instrument[s->by_source[s->source_start[g]]]) {
-          multi_instrument_sources++;
-          break;
-        }
-    snprintf(why, why_len,
-             "no training triplet can be formed: %lld objects, %lld sources of which %lld are seen by more "
-             "than one instrument, %lld instruments; a triplet needs a source seen by two instruments, one of "
-             "which also sees another training source",
-             (long long)n, (long long)s->source_count, (long long)multi_instrument_sources,
-             (long long)s->instrument_count);
-    return 1;
-  }
-  if (s->anchor_count[1] == 0) {
-    /* Validation drives early stopping and the best checkpoint: training without it cannot pick one. */
-    int64_t held_out = 0;
-    for (int64_t g = 0; g < s->source_count; g++) held_out += s->validation[s->by_source[s->source_start[g]]];
-    snprintf(why, why_len,
-             "no validation triplet can be formed: validation_fraction %g held out %lld of %lld sources and none "
-             "of their objects can anchor a triplet; raise [train] validation_fraction or use a larger store",
-             validation_fraction, (long long)held_out, (long long)s->source_count);
-    return 1;
-  }
-  return 0;
-}
-
-void lcfm_sampler_free(lcfm_sampler *s) {
-  free(s->validation), free(s->by_source), free(s->source_start), free(s->source_index);
-  free(s->by_instrument), free(s->instrument_start), free(s->anchors[0]), free(s->anchors[1]);
-  memset(s, 0, sizeof *s);
-}
+enum {
+  PARTNER_TRIES = 64,         /* same-instrument partner tries per anchor */
+  ANCHOR_TRIES = 1 << 16,     /* anchor tries per draw before the draw is declared impossible */
+};
 
 static uint64_t draw_index(int split, int64_t step, int64_t slot) {
   /* Slots per step are bounded by 2^20 so (step, slot) never collide. */
   return (split ? VALIDATION_STEP_BASE : 0) + ((uint64_t)step << 20) + (uint64_t)slot;
 }
 
-/* The j-th object (in group order) of the anchor's source under another instrument. */
-static int64_t pick_same_source(const lcfm_sampler *s, int64_t a, uint64_t index) {
-  const lcfm_curves *c = s->curves;
-  int64_t g = s->source_index[a], candidates = 0;
-  for (int64_t i = s->source_start[g]; i < s->source_start[g + 1]; i++)
-    candidates += c->instrument[s->by_source[i]] != c->instrument[a];
-  int64_t j = (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_STAR, index, (uint64_t)candidates);
-  for (int64_t i = s->source_start[g];; i++) {
-    int64_t o = s->by_source[i];
-    if (c->instrument[o] != c->instrument[a] && j-- == 0) return o;
-  }
+typedef struct {
+  uint64_t anchor_key, partner_key;
+} draw_keys;
+
+static draw_keys keys_of(uint64_t seed, uint64_t index) {
+  uint32_t w[4];
+  lcfm_rng_block(seed, LCFM_STREAM_TRAIN_DRAW_KEY, index, w);
+  return (draw_keys){((uint64_t)w[0] << 32) | w[1], ((uint64_t)w[2] << 32) | w[3]};
 }
 
-/* An object of the anchor's instrument from another source of the same split: keyed rejection
- * sampling (64 tries), then the first valid one in order, so the draw is always deterministic. */
-static int64_t pick_same_instrument(const lcfm_sampler *s, int64_t a, uint64_t index) {
-  const lcfm_curves *c = s->curves;
-  int32_t m = c->instrument[a];
-  int64_t first = s->instrument_start[m], count = s->instrument_start[m + 1] - first;
-  for (uint64_t attempt = 0; attempt < 64; attempt++) {
-    int64_t o = s->by_instrument[first + (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_INSTR,
-                                                                  index * 64 + attempt, (uint64_t)count)];
-    if (c->source[o] != c->source[a] && s->validation[o] == s->validation[a]) return o;
+int lcfm_sampler_is_validation(const lcfm_sampler *s, int64_t source) {
+  return lcfm_rng_uniform(s->seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)source) < s->validation_fraction;
+}
+
+/* The partner of `a` from its own source under another instrument, picked by the STAR stream;
+ * 0 when its source has none. */
+static int pick_same_source(const lcfm_sampler *s, const lcfm_index_object *a, uint64_t index, lcfm_index_object *out) {
+  int64_t first, end;
+  if (!lcfm_store_index_source_group(s->index, a->source, &first, &end)) return 0;
+  int64_t n = end - first, candidates = 0;
+  int64_t *rows = lcfm_malloc((size_t)(n ? n : 1) * sizeof *rows);
+  lcfm_index_object *group = lcfm_malloc((size_t)(n ? n : 1) * sizeof *group);
+  lcfm_store_index_read_by_source(s->index, first, n, rows);
+  lcfm_store_index_objects_at(s->index, rows, n, group);
+  for (int64_t i = 0; i < n; i++) candidates += group[i].instrument != a->instrument;
+  if (candidates) {
+    int64_t j = (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_STAR, index, (uint64_t)candidates);
+    for (int64_t i = 0; i < n; i++)
+      if (group[i].instrument != a->instrument && j-- == 0) *out = group[i];
   }
-  for (int64_t i = first; i < first + count; i++) {
-    int64_t o = s->by_instrument[i];
-    if (c->source[o] != c->source[a] && s->validation[o] == s->validation[a]) return o;
+  free(rows), free(group);
+  return candidates > 0;
+}
+
+/* An object of a's instrument from another source of the same split: PARTNER_TRIES keyed tries,
+ * keyed by the anchor try too (with one key per draw, every anchor of an instrument would probe the
+ * same PARTNER_TRIES places and a small split could miss them all); 0 when none finds one. */
+static int pick_same_instrument(const lcfm_sampler *s, const lcfm_index_object *a, int split, uint64_t key,
+                                int64_t anchor_try, lcfm_index_object *out) {
+  int64_t first, end;
+  lcfm_store_index_instrument_group(s->index, a->instrument, &first, &end);
+  if (end - first < 2) return 0;
+  for (uint64_t attempt = 0; attempt < PARTNER_TRIES; attempt++) {
+    uint64_t counter = (uint64_t)anchor_try * PARTNER_TRIES + attempt;
+    int64_t row, at = first + (int64_t)lcfm_rng_below(key, LCFM_STREAM_TRAIN_INSTR_TRY, counter, (uint64_t)(end - first));
+    lcfm_store_index_read_by_instrument(s->index, at, 1, &row);
+    int64_t source = lcfm_store_index_source(s->index, row);
+    if (source != a->source && lcfm_sampler_is_validation(s, source) == split) {
+      lcfm_store_index_object(s->index, row, out);
+      return 1;
+    }
   }
-  LCFM_FATAL("internal: anchor %lld was eligible but has no same-instrument partner", (long long)a);
+  return 0;
+}
+
+/* Draw `index` of the split: tries anchors until one forms a triplet; 0 after `tries` tries. */
+static int find_triplet(const lcfm_sampler *s, int split, uint64_t index, int64_t tries, lcfm_triplet *t) {
+  draw_keys k = keys_of(s->seed, index);
+  for (int64_t attempt = 0; attempt < tries; attempt++) {
+    int64_t a = (int64_t)lcfm_rng_below(k.anchor_key, LCFM_STREAM_TRAIN_ANCHOR_TRY, (uint64_t)attempt,
+                                        (uint64_t)s->object_count);
+    lcfm_index_object *m = t->member;
+    /* The split needs only the source: most rejected tries (another split) cost one read. */
+    if (lcfm_sampler_is_validation(s, lcfm_store_index_source(s->index, a)) != split) continue;
+    lcfm_store_index_object(s->index, a, &m[0]);
+    if (pick_same_source(s, &m[0], index, &m[1]) && pick_same_instrument(s, &m[0], split, k.partner_key, attempt, &m[2]))
+      return 1;
+  }
+  return 0;
+}
+
+/* Why no triplet of `split` was found, with the store's shape. */
+static void explain_no_triplet(const lcfm_sampler *s, int split, char *why, size_t why_len) {
+  if (split == 0)
+    snprintf(why, why_len,
+             "no training triplet can be formed (none in %d keyed tries): %lld objects, %lld sources, %lld instruments; a "
+             "triplet needs a source seen by two instruments, one of which also sees another training source",
+             ANCHOR_TRIES, (long long)s->object_count, (long long)s->source_count,
+             (long long)s->instrument_count);
+  else
+    /* Validation drives early stopping and the best checkpoint: training without it cannot pick one. */
+    snprintf(why, why_len,
+             "no validation triplet can be formed (none in %d keyed tries): validation_fraction %g of %lld sources held out and "
+             "none of their objects could anchor a triplet; raise [train] validation_fraction or use a larger store",
+             ANCHOR_TRIES, s->validation_fraction, (long long)s->source_count);
+}
+
+int lcfm_sampler_init(lcfm_sampler *s, const char *path, uint64_t seed, double validation_fraction, char *why,
+                      size_t why_len) {
+  memset(s, 0, sizeof *s);
+  s->index = lcfm_store_index_open(path, why, why_len);
+  if (!s->index) return 1;
+  s->usage = lcfm_calloc(1, sizeof *s->usage);
+  s->seed = seed;
+  s->validation_fraction = validation_fraction;
+  s->object_count = lcfm_store_index_objects(s->index);
+  s->source_count = lcfm_store_index_sources(s->index);
+  s->instrument_count = lcfm_store_index_instruments(s->index);
+  for (int split = 0; split < 2; split++) {
+    lcfm_triplet t;
+    if (s->object_count == 0 || !find_triplet(s, split, draw_index(split, 0, 0), ANCHOR_TRIES, &t)) {
+      explain_no_triplet(s, split, why, why_len);
+      lcfm_sampler_free(s);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void lcfm_sampler_free(lcfm_sampler *s) {
+  lcfm_store_index_close(s->index);
+  free(s->usage);
+  memset(s, 0, sizeof *s);
 }
 
 lcfm_triplet lcfm_sampler_draw(const lcfm_sampler *s, int split, int64_t step, int64_t slot) {
-  uint64_t index = draw_index(split, step, slot);
-  int64_t a = s->anchors[split][lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_ANCHOR, index, (uint64_t)s->anchor_count[split])];
-  return (lcfm_triplet){a, pick_same_source(s, a, index), pick_same_instrument(s, a, index)};
+  lcfm_triplet t;
+  if (!find_triplet(s, split, draw_index(split, step, slot), ANCHOR_TRIES, &t))
+    LCFM_FATAL("no %s triplet found in %d keyed tries for step %lld, slot %lld (eligible anchors are too rare in "
+               "this store)", split ? "validation" : "training", ANCHOR_TRIES, (long long)step, (long long)slot);
+  return t;
 }
 
 int64_t lcfm_sampler_window_start(const lcfm_sampler *s, int split, int64_t step, int64_t slot, int member,
-                                  int64_t object, int T) {
-  int64_t spare = s->curves->length[object] - T;
+                                  int64_t length, int T) {
+  int64_t spare = length - T;
   if (split || spare <= 0) return 0;
   return (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_WINDOW, draw_index(split, step, slot) * 3 + (uint64_t)member,
                                  (uint64_t)spare + 1);
+}
+
+void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o, int64_t start, int T, float *times,
+                              float *values, float *mask) {
+  int64_t length = o->length;
+  if (start > length - T) start = length - T;
+  if (start < 0) start = 0;
+  int64_t n = length - start < T ? length - start : T;
+  double *t = lcfm_malloc((size_t)(n > 0 ? n : 1) * sizeof *t);
+  lcfm_store_index_read_points(s->index, o->offset + start, n, t, values);
+  for (int64_t i = 0; i < n; i++) {
+    times[i] = (float)(t[i] - t[0]);
+    mask[i] = 1.0f;
+  }
+  for (int64_t i = n; i < T; i++) times[i] = values[i] = mask[i] = 0.0f;
+  free(t);
 }

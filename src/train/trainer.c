@@ -8,6 +8,7 @@
 
 #include "lcfm/astromer.h"
 #include "lcfm/log.h"
+#include "lcfm/machine.h"
 #include "lcfm/models.h"
 #include "lcfm/train.h"
 #include "lcfm/trainer.h"
@@ -42,23 +43,6 @@ void lcfm_batch_rows_alloc(lcfm_batch_rows *b, int64_t triplets, int T) {
 }
 
 void lcfm_batch_rows_free(lcfm_batch_rows *b) { free(b->times), free(b->values), free(b->mask), free(b->source), free(b->instrument); }
-
-/* Slots [first, first + count) of `step` of the split into b. */
-void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, int64_t step, int64_t first, int64_t count, int T) {
-  const lcfm_curves *c = s->curves;
-  b->rows = (int)(3 * count);
-  for (int64_t i = 0; i < count; i++) {
-    lcfm_triplet t = lcfm_sampler_draw(s, split, step, first + i);
-    int64_t members[3] = {t.anchor, t.star, t.instrument};
-    for (int k = 0; k < 3; k++) {
-      int64_t row = 3 * i + k, object = members[k];
-      int64_t start = lcfm_sampler_window_start(s, split, step, first + i, k, object, T);
-      lcfm_curves_window(c, object, start, T, b->times + row * T, b->values + row * T, b->mask + row * T);
-      b->source[row] = c->source[object];
-      b->instrument[row] = c->instrument[object];
-    }
-  }
-}
 
 void lcfm_train_slots(int64_t total, MPI_Comm comm, int64_t *first, int64_t *count) {
   int rank, ranks;
@@ -350,18 +334,12 @@ static int causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
   lcfm_nn_set_threads(t.threads);
   int ranks;
   MPI_Comm_size(comm, &ranks);
-  lcfm_curves curves;
-  char why[2048] = "";
-  int failed = lcfm_curves_load(&curves, comm, t.store, why, sizeof why);
   lcfm_sampler sampler;
-  if (!failed) failed = lcfm_sampler_init(&sampler, &curves, t.seed, t.validation_fraction, why, sizeof why);
-  if (failed) {
+  char why[2048] = "";
+  if (lcfm_train_data_open(comm, t.store, &sampler, t.seed, t.validation_fraction, why, sizeof why)) {
     if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm train: %s: %s\nFAILED\n", t.store, why);
     return LCFM_EXIT_RUNTIME;
   }
-  lcfm_log("train %s: %lld objects, %lld sources (%lld training / %lld validation anchors), %lld instruments",
-           t.store, (long long)curves.count, (long long)sampler.source_count, (long long)sampler.anchor_count[0],
-           (long long)sampler.anchor_count[1], (long long)sampler.instrument_count);
   cfg.max_rows = (int)(3 * ((batch + ranks - 1) / ranks));
   lcfm_causal_model model;
   lcfm_causal_init(&model, &cfg, (int)(3 * batch), t.seed);
@@ -384,17 +362,18 @@ static int causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
     lcfm_train_state best;
     lcfm_train_load_best(comm, &t, &model.params, &opt, &state, signature, &best);
     report_separation(comm, &model, &sampler, best.step);
+    lcfm_train_data_report(comm, &sampler);
     lcfm_log_success("train");
   }
   lcfm_batch_rows_free(&run.rows);
   free(settings), free(signature);
   lcfm_causal_free(&model);
   lcfm_sampler_free(&sampler);
-  lcfm_curves_free(&curves);
   return code;
 }
 
 int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
+  lcfm_log_machine((int)lcfm_job_int(job, "train", "threads"));
   if (lcfm_model_is_astromer2(job)) return lcfm_astromer2_train_run(comm, job, prov);
   return causal_train_run(comm, job, prov);
 }

@@ -40,7 +40,7 @@ with h5py.File(os.path.join(work, "s.h5"), "r") as f:
     expect(attrs["schema"] == b"lcfm-store" or attrs["schema"] == "lcfm-store", "schema attribute")
     expect(int(attrs["schema_version"]) == 1, "schema_version")
     for name in ["producer", "lcfm_version", "git_revision", "build_type", "build_flags", "compiler",
-                 "library_versions", "job", "job_path", "seed", "ranks", "created_utc", "host", "command"]:
+                 "library_versions", "machine", "job", "job_path", "seed", "ranks", "created_utc", "host", "command"]:
         expect(name in attrs, f"provenance attribute {name}")
     expect(int(attrs["ranks"]) == 2, "ranks = 2")
     expect(int(attrs["seed"]) == 3, "seed = 3")

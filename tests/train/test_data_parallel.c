@@ -100,15 +100,12 @@ int main(int argc, char **argv) {
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   lcfm_simulate_store(MPI_COMM_WORLD, &sim, path, &prov);
-  lcfm_curves curves;
   char why[1024];
-  LCFM_CHECK(!lcfm_curves_load(&curves, MPI_COMM_WORLD, path, why, sizeof why), "%s", why);
   lcfm_sampler sampler;
-  LCFM_CHECK(!lcfm_sampler_init(&sampler, &curves, 5, 0.2, why, sizeof why), "%s", why);
+  LCFM_CHECK(!lcfm_train_data_open(MPI_COMM_WORLD, path, &sampler, 5, 0.2, why, sizeof why), "%s", why);
   compare("causal conformer", small_config(LCFM_CAUSAL, LCFM_ENCODER_CONFORMER), &sampler, rank);
   compare("causal mlp", small_config(LCFM_CAUSAL, LCFM_ENCODER_MLP), &sampler, rank);
   compare("baseline mlp", small_config(LCFM_BASELINE, LCFM_ENCODER_MLP), &sampler, rank);
   lcfm_sampler_free(&sampler);
-  lcfm_curves_free(&curves);
   return lcfm_test_finish("test_data_parallel");
 }
