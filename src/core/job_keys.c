@@ -1,5 +1,5 @@
 /* job_keys.c: every job-file key lcfm understands, with its default, bounds and meaning.
- * `lcfm keys` prints this table and the README's key reference is generated from it. */
+ * `lcfm keys` prints this table and jobs/README.md's key table is generated from it. */
 #include "lcfm/job.h"
 
 #define BIG 1e18
@@ -21,9 +21,9 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"simulate", "K", LCFM_KEY_INT, "13", 2, 1e5, "theta has K entries: theta_0 sets the period, K-1 harmonics"},
     {"simulate", "T", LCFM_KEY_INT, "100", 1, 1e7, "points per light curve, at times 0..T-1 (steps)"},
     {"simulate", "alpha", LCFM_KEY_REAL, "2.0", 0, 10,
-     "harmonic k has amplitude theta_k / k^alpha (the paper does not state it; lcfm's choice, see README)"},
+     "harmonic k has amplitude theta_k / k^alpha (the paper does not state it; lcfm's choice, see jobs/README.md)"},
     {"simulate", "lambda", LCFM_KEY_REAL, "0.5", 1e-9, 1e9,
-     "period L_s = T exp(theta_0) lambda (the paper does not state it; 0.5: median period 50 steps at T=100, alias bound 0.999; see README)"},
+     "period L_s = T exp(theta_0) lambda (the paper does not state it; 0.5: median period 50 steps at T=100, alias bound 0.999; see jobs/README.md)"},
     {"simulate", "instrument_scale", LCFM_KEY_REAL, "0.05", 0, 1e3,
      "scale of the instrument series: S_m = 1 + scale*Re(...), O_m = scale*Re(...)"},
     {"simulate", "noise_sigma", LCFM_KEY_REAL, "0.03", 0, 1e3,

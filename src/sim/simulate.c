@@ -27,7 +27,7 @@ static void write_instrument_table(lcfm_store_writer *w, const lcfm_sim_config *
 static void write_truth_constants(lcfm_store_writer *w, const lcfm_sim_config *c) {
   hid_t truth = lcfm_store_group(w, "/truth");
   lcfm_h5_write_string_attribute(truth, "model",
-      "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and the README's store schema");
+      "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and src/README.md's store schema");
   lcfm_h5_write_int64_attribute(truth, "stars", c->stars);
   lcfm_h5_write_int64_attribute(truth, "instruments", c->instruments);
   lcfm_h5_write_int64_attribute(truth, "curves_per_star", c->curves_per_star);
