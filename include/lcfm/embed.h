@@ -8,6 +8,8 @@
  *   /                  provenance, checkpoint (path), model_signature, window_rule
  *   /objects/id, source (int64), instrument, field, label (int32)    [N]  copied for joins
  *   /z_star, /z_instr  float32 [N, latent]  (causal)     or    /z  float32 [N, latent] (baseline)
+ * With [embed] fields, only the objects of those fields are embedded, in store order, with their
+ * store ids; the root attribute `fields` records the selection.
  * Astromer 2 (astromer.h) writes /layers [N, (blocks + 1) d] and /z [N, d] instead.
  */
 #ifndef LCFM_EMBED_H
@@ -37,6 +39,7 @@ typedef struct {
   /* out[e] [b->count, cols[e]] for the objects of b (block_objects at most). */
   void (*embed_block)(void *context, const lcfm_object_batch *b, float *const *out);
   void *context;
+  const char *fields; /* [embed] fields (fields.h): embed only those objects; NULL or "": all */
 } lcfm_embed_outputs;
 
 /* Collective: reads the checkpoint into p (its signature must match) and opens the store. On

@@ -2,6 +2,7 @@
  * skipped when its output is already there and made by the same job.
  *
  * Stages ([run] stages, run in this order whatever order they are listed in):
+ *   ingest     lcfm_ingest_job_run        -> [ingest] output
  *   simulate   lcfm_simulate_store        -> [simulate] output
  *   train      lcfm_train_run             -> [train] checkpoint and NAME.best.h5
  *   embed      lcfm_embed_run             -> [embed] output
@@ -11,17 +12,19 @@
  * checkpoint NAME-baseline.h5 beside [train] checkpoint, embeddings [probe] baseline_embeddings
  * (or NAME-baseline.h5 beside [embed] output), and the probe compares all four inputs.
  *
- * Wiring: an input key left empty is taken from the stage before it ([train] store = [simulate]
- * output, [embed] store = [train] store, [embed] checkpoint = the best checkpoint NAME.best.h5,
+ * Wiring: an input key left empty is taken from the stage before it ([train] store = [ingest]
+ * output and/or [simulate] output, whichever stages run; a store list depends on each store;
+ * [embed] store = [train] store, [embed] checkpoint = the best checkpoint NAME.best.h5,
  * [probe] store = [embed] store, [probe] embeddings = [embed] output), so a run job names only
  * its outputs. Every problem (a missing output key, a bad stage name, an invalid model or
- * simulation) is reported before any stage runs (exit 2).
+ * simulation, an [ingest] input that names no file) is reported before any stage runs (exit 2).
  *
  * A stage is skipped when all of these hold (checked by rank 0 just before the stage):
  *   - its output exists (outputs appear only complete: NAME.partial, then rename);
  *   - the effective job stored in it (provenance attribute `job`) agrees with this stage's job
- *     on every key the stage depends on: simulate on [job] seed and [simulate]; train also on
+ *     on every key the stage depends on: ingest on [ingest]; simulate on [job] seed and [simulate]; train also on
  *     [ingest], [model] and [train]; embed also on [embed]; probe also on [probe].
+ *     (ingest does not list its input directories: a file added later does not make it stale).
  *     Operational keys (job name, block sizes, log and checkpoint intervals, threads, resume)
  *     and the [run] and [sweep] sections do not count;
  *   - it is not older than the files it reads and none of them was rewritten in this run;

@@ -21,6 +21,8 @@ typedef struct {
 
 typedef struct {
   int64_t objects;
+  int64_t store_objects; /* objects in the store; more than `objects` with [probe] fields */
+  int64_t *store_row;    /* with [probe] fields: each object's row in the store; else NULL */
   int64_t *id, *source;
   int32_t *instrument, *label;
   float *target, *raw;
@@ -31,7 +33,8 @@ typedef struct {
 
 /* Collective. Returns 0, or 1 with a reason naming the file. */
 int lcfm_probe_data_load(lcfm_probe_data *d, MPI_Comm comm, const char *store, const char *embeddings,
-                         const char *baseline, const char *target, int raw_points, char *why, size_t why_len);
+                         const char *baseline, const char *target, int raw_points, const char *fields, char *why,
+                         size_t why_len);
 void lcfm_probe_data_free(lcfm_probe_data *d);
 
 /* Appends the input "oracle" when the target is theta0 and the store is a causal simulation

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lcfm/fields.h"
 #include "lcfm/sim.h"
 #include "lcfm/store.h"
 
@@ -76,6 +77,12 @@ void lcfm_store_index_read_by_source(lcfm_store_index *x, int64_t first, int64_t
 void lcfm_store_index_read_by_instrument(lcfm_store_index *x, int64_t first, int64_t count, int64_t *rows);
 /* Points [first, first + count) of /points/time and /points/value. */
 void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t count, double *time, float *value);
+/* The rows of the objects whose /objects/field is selected by f, in increasing order (*count of
+ * them; caller frees): the by_field groups of the selected keys when the store has /index, else
+ * /objects/field read in blocks. Per process, any open store file (path names it in messages). */
+int64_t *lcfm_store_select_fields(hid_t file, const char *path, const lcfm_fields *f, int64_t *count);
+/* The same through this reader (its bytes counted). */
+int64_t *lcfm_store_index_select_fields(lcfm_store_index *x, const lcfm_fields *f, int64_t *count);
 /* Bytes this reader has read from the file so far (index, columns and points). */
 int64_t lcfm_store_index_bytes_read(const lcfm_store_index *x);
 

@@ -115,4 +115,13 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *options, con
                           const int64_t *offsets, int64_t file_count, const char *path,
                           const lcfm_provenance *prov);
 
+/* ---- an ingest job (src/survey/ingest_job.c: `lcfm ingest` and the ingest stage of `lcfm run`) ---- */
+/* Collective: rank 0 expands [ingest] inputs and every rank receives the sorted list. Returns
+ * the file count, or -1 on every rank if an input names nothing or no file is found (reported
+ * as a job-file problem). */
+int64_t lcfm_ingest_share_inputs(MPI_Comm comm, const lcfm_job *job, char **paths, int64_t **offsets);
+/* Collective: ingests [ingest] inputs into [ingest] output; the exit code (LCFM_EXIT_USAGE for
+ * a bad job, LCFM_EXIT_RUNTIME when no file could be read). */
+int lcfm_ingest_job_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
+
 #endif

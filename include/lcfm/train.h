@@ -96,13 +96,15 @@ typedef struct {
   uint64_t seed;
   double validation_fraction;
   int64_t object_count, source_count, instrument_count;
+  int64_t *selected, selected_count; /* rows of the selected fields, sorted; NULL: the whole store */
 } lcfm_sampler;
 
 /* Opens the index of the store at `path` (not collective; check the store with lcfm_store_open
- * first) and checks that a training and a validation triplet can be drawn. Returns 0, or 1 with
- * the reason. */
-int lcfm_sampler_init(lcfm_sampler *s, const char *path, uint64_t seed, double validation_fraction, char *why,
-                      size_t why_len);
+ * first) and checks that a training and a validation triplet can be drawn. With a selection
+ * (fields not NULL nor the whole store) every member of a triplet lies in the selected fields.
+ * Returns 0, or 1 with the reason. */
+int lcfm_sampler_init(lcfm_sampler *s, const char *path, const lcfm_fields *fields, uint64_t seed,
+                      double validation_fraction, char *why, size_t why_len);
 void lcfm_sampler_free(lcfm_sampler *s);
 /* 1 when `source` is held out for validation. */
 int lcfm_sampler_is_validation(const lcfm_sampler *s, int64_t source);
@@ -121,6 +123,9 @@ void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o,
  * store's shape. Returns 0, or 1 on every rank with a reason naming the file. */
 int lcfm_train_data_open(MPI_Comm comm, const char *path, lcfm_sampler *s, uint64_t seed, double validation_fraction,
                          char *why, size_t why_len);
+/* The same on the objects of the selected fields only (fields.h text; "" is the whole store). */
+int lcfm_train_data_open_fields(MPI_Comm comm, const char *path, const char *fields, lcfm_sampler *s, uint64_t seed,
+                                double validation_fraction, char *why, size_t why_len);
 /* Collective: logs the bytes read per training step and per validation batch (most of any rank). */
 void lcfm_train_data_report(MPI_Comm comm, const lcfm_sampler *s);
 

@@ -1,4 +1,5 @@
 /* job.c: reading, checking and broadcasting job files (see job.h). */
+#include "lcfm/fields.h"
 #include "lcfm/job.h"
 
 #include <errno.h>
@@ -101,8 +102,8 @@ static int check_value(const lcfm_key_spec *spec, const char *text, char *reason
     snprintf(reason, len, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", text);
     return 1;
   }
-  case LCFM_KEY_STRING:
-    return 0;
+  case LCFM_KEY_STRING: /* `fields` is the one string with a syntax (fields.h) */
+    return !strcasecmp(spec->name, "fields") && lcfm_fields_parse(text, NULL, reason, len);
   }
   return 0;
 }

@@ -105,6 +105,8 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"train", "batch_windows", LCFM_KEY_INT, "32", 1, 1048576, "astromer2: global batch in windows, split over ranks"},
     {"train", "validation_windows", LCFM_KEY_INT, "512", 1, 1e9,
      "astromer2: held-out windows per validation (a fixed set; the final score uses all)"},
+    {"train", "fields", LCFM_KEY_STRING, "", 0, 0,
+     "/objects/field values and ranges to train on, e.g. \"3 5 10-12\" (empty: the whole store); triplets are drawn among their objects only"},
 
     /* [embed]: per-object latents through a checkpoint (embed.h) */
     {"embed", "store", LCFM_KEY_STRING, NULL, 0, 0, "light-curve store to embed"},
@@ -112,6 +114,8 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"embed", "output", LCFM_KEY_STRING, NULL, 0, 0, "embedding store to write (PATH.partial, then renamed)"},
     {"embed", "block_objects", LCFM_KEY_INT, "1024", 1, 1e8, "objects each rank reads and writes per collective step"},
     {"embed", "batch_windows", LCFM_KEY_INT, "256", 1, 1e7, "windows per encoder call"},
+    {"embed", "fields", LCFM_KEY_STRING, "", 0, 0,
+     "/objects/field values and ranges to embed, e.g. \"3 5 10-12\" (empty: the whole store); rows keep the store's object ids"},
 
     /* [probe]: what the latents know (probe.h) */
     {"probe", "store", LCFM_KEY_STRING, NULL, 0, 0, "light-curve store with the target (/truth or labels)"},
@@ -136,11 +140,13 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"probe", "samples_per_class", LCFM_KEY_STRING, "20 100 500", 0, 0, "classification: training objects per class, per scenario"},
     {"probe", "folds", LCFM_KEY_INT, "3", 1, 100, "classification: training draws per scenario (one shared test set)"},
     {"probe", "classifier_steps", LCFM_KEY_INT, "500", 1, 1e9, "classification: Adam steps of each classifier"},
+    {"probe", "fields", LCFM_KEY_STRING, "", 0, 0,
+     "/objects/field values and ranges to probe, e.g. \"3 5 10-12\" (empty: the whole store); embeddings of the same selection or of the whole store"},
     {"probe", "linear_max_classes", LCFM_KEY_INT, "1024", 2, 1e6, "instrument-ID linear probe only up to this many instruments (it holds objects x instruments doubles)"},
 
     /* [run]: the stages of `lcfm run` and `lcfm sweep --task` (pipeline.h) */
     {"run", "stages", LCFM_KEY_STRING, "simulate train embed probe plots", 0, 0,
-     "stages to run, in this order; each is skipped when its output exists and matches the job"},
+     "stages to run (ingest simulate train embed probe plots), in this order; each is skipped when its output exists and matches the job"},
     {"run", "baseline", LCFM_KEY_BOOL, "false", 0, 0,
      "also train and embed the baseline (kind = baseline): NAME-baseline.h5 beside the checkpoint and embeddings"},
     {"run", "plots", LCFM_KEY_STRING, "", 0, 0, "directory of the PNGs (empty: NAME-plots beside [probe] output)"},

@@ -17,7 +17,7 @@
 /* Keys that change how a stage runs, not what it writes. */
 static const char *const operational_keys[] = {
     "job.name", "simulate.block_stars", "train.log_every", "train.checkpoint_minutes", "train.threads",
-    "train.resume", "embed.block_objects", "embed.batch_windows", NULL};
+    "train.resume", "ingest.block_objects", "ingest.block_points", "embed.block_objects", "embed.batch_windows", NULL};
 
 static int is_operational(const lcfm_key_spec *spec) {
   char name[160];

@@ -12,9 +12,10 @@
 #include "lcfm/provenance.h"
 
 #define PIPELINE_PATH_MAX 4096
-#define PIPELINE_MAX_INPUTS 4
+#define PIPELINE_MAX_INPUTS 8
 
 typedef enum {
+  STAGE_INGEST,
   STAGE_SIMULATE,
   STAGE_TRAIN,
   STAGE_TRAIN_BASELINE,

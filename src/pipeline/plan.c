@@ -11,19 +11,22 @@
 #include "lcfm/outputs.h"
 #include "lcfm/probe.h"
 #include "lcfm/sim.h"
+#include "lcfm/survey.h"
 #include "pipeline_internal.h"
 
-static const char *const stage_names[STAGE_KINDS] = {"simulate", "train", "train-baseline", "embed",
+static const char *const stage_names[STAGE_KINDS] = {"ingest", "simulate", "train", "train-baseline", "embed",
                                                      "embed-baseline", "probe", "plots"};
 
 const char *pipeline_stage_name(stage_kind kind) { return stage_names[kind]; }
 
 const char *const *pipeline_stage_sections(stage_kind kind) {
+  static const char *const ingest[] = {"ingest", NULL}; /* no random numbers: [job] seed does not count */
   static const char *const simulate[] = {"job", "simulate", NULL};
   static const char *const train[] = {"job", "simulate", "ingest", "model", "train", NULL};
   static const char *const embed[] = {"job", "simulate", "ingest", "model", "train", "embed", NULL};
   static const char *const probe[] = {"job", "simulate", "ingest", "model", "train", "embed", "probe", NULL};
   switch (kind) {
+  case STAGE_INGEST: return ingest;
   case STAGE_SIMULATE: return simulate;
   case STAGE_TRAIN:
   case STAGE_TRAIN_BASELINE: return train;
@@ -34,8 +37,8 @@ const char *const *pipeline_stage_sections(stage_kind kind) {
 }
 
 /* The stages a user names in [run] stages, in running order. */
-enum { WANT_SIMULATE, WANT_TRAIN, WANT_EMBED, WANT_PROBE, WANT_PLOTS, WANT_COUNT };
-static const char *const wanted_names[WANT_COUNT] = {"simulate", "train", "embed", "probe", "plots"};
+enum { WANT_INGEST, WANT_SIMULATE, WANT_TRAIN, WANT_EMBED, WANT_PROBE, WANT_PLOTS, WANT_COUNT };
+static const char *const wanted_names[WANT_COUNT] = {"ingest", "simulate", "train", "embed", "probe", "plots"};
 
 static int parse_stages(const lcfm_job *job, int wanted[WANT_COUNT]) {
   char list[1024];
@@ -47,7 +50,7 @@ static int parse_stages(const lcfm_job *job, int wanted[WANT_COUNT]) {
     for (int w = 0; w < WANT_COUNT; w++)
       if (!strcasecmp(t, wanted_names[w])) found = w;
     if (found < 0) {
-      lcfm_job_error(job, "run", "stages", "'%s' is not a stage (simulate, train, embed, probe, plots)", t);
+      lcfm_job_error(job, "run", "stages", "'%s' is not a stage (ingest, simulate, train, embed, probe, plots)", t);
       return 1;
     }
     if (wanted[found]) {
@@ -65,7 +68,7 @@ static int parse_stages(const lcfm_job *job, int wanted[WANT_COUNT]) {
 
 /* The paths every stage reads and writes, with empty inputs taken from the stage before. */
 typedef struct {
-  char store[PIPELINE_PATH_MAX];               /* [train] store */
+  char store[PIPELINE_PATH_MAX];               /* [train] store: one path or several */
   char checkpoint[PIPELINE_PATH_MAX], best[PIPELINE_PATH_MAX];
   char baseline_checkpoint[PIPELINE_PATH_MAX], baseline_best[PIPELINE_PATH_MAX];
   char embed_store[PIPELINE_PATH_MAX], embed_checkpoint[PIPELINE_PATH_MAX], embeddings[PIPELINE_PATH_MAX];
@@ -78,10 +81,18 @@ static void either(char *out, const char *given, const char *fallback) {
   snprintf(out, PIPELINE_PATH_MAX, "%s", given[0] ? given : fallback);
 }
 
+/* The stores the run makes (ingest's, then simulate's), whitespace-separated: the training
+ * store when [train] store is empty. */
+static void made_stores(char *out, const lcfm_job *job, const int wanted[WANT_COUNT]) {
+  const char *ingest = wanted[WANT_INGEST] ? lcfm_job_string(job, "ingest", "output") : "";
+  const char *simulate = wanted[WANT_SIMULATE] ? lcfm_job_string(job, "simulate", "output") : "";
+  snprintf(out, PIPELINE_PATH_MAX, "%.2000s%s%.2000s", ingest, ingest[0] && simulate[0] ? " " : "", simulate);
+}
+
 static void wire(wiring *w, const lcfm_job *job, const int wanted[WANT_COUNT], int baseline) {
-  char stem[PIPELINE_PATH_MAX];
-  const char *s = lcfm_job_string(job, "simulate", "output");
-  either(w->store, lcfm_job_string(job, "train", "store"), wanted[WANT_SIMULATE] ? s : "");
+  char stem[PIPELINE_PATH_MAX], made[PIPELINE_PATH_MAX];
+  made_stores(made, job, wanted);
+  either(w->store, lcfm_job_string(job, "train", "store"), made);
   snprintf(w->checkpoint, sizeof w->checkpoint, "%s", lcfm_job_string(job, "train", "checkpoint"));
   pipeline_stem(w->checkpoint, stem, sizeof stem);
   /* The trainer's rule for the best checkpoint: NAME.h5 -> NAME.best.h5. */
@@ -117,9 +128,10 @@ static int need(const lcfm_job *job, const char *value, const char *section, con
 
 static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WANT_COUNT], int baseline) {
   int problems = 0;
+  if (wanted[WANT_INGEST]) problems += need(job, lcfm_job_string(job, "ingest", "output"), "ingest", "output", "the ingest stage");
   if (wanted[WANT_SIMULATE]) problems += need(job, lcfm_job_string(job, "simulate", "output"), "simulate", "output", "the simulate stage");
   if (wanted[WANT_TRAIN]) {
-    problems += need(job, w->store, "train", "store", "the train stage (or run the simulate stage, which provides it)");
+    problems += need(job, w->store, "train", "store", "the train stage (or run the ingest or simulate stage, which provides it)");
     problems += need(job, w->checkpoint, "train", "checkpoint", "the train stage");
   }
   if (wanted[WANT_EMBED]) {
@@ -149,10 +161,24 @@ int pipeline_probe_task(const lcfm_job *job) {
   return !strcmp(task, "regression") ? 0 : !strcmp(task, "classification") ? 1 : -1;
 }
 
+/* Collective: [ingest] settings, and every input names a file (a bad input is reported now, not
+ * after the stages before it ran). */
+static int check_ingest(MPI_Comm comm, const lcfm_job *job) {
+  lcfm_ingest_options options;
+  if (lcfm_ingest_options_from_job(&options, job)) return 1;
+  char *paths = NULL;
+  int64_t *offsets = NULL;
+  int64_t files = lcfm_ingest_share_inputs(comm, job, &paths, &offsets);
+  free(paths);
+  free(offsets);
+  return files < 0;
+}
+
 /* The model, simulation and probe checks the verbs make (whichever simulation mode, model kind
  * and probe task the job names), made once for the whole run. */
-static int check_settings(const lcfm_job *job, const int wanted[WANT_COUNT]) {
+static int check_settings(MPI_Comm comm, const lcfm_job *job, const int wanted[WANT_COUNT]) {
   int problems = 0;
+  if (wanted[WANT_INGEST]) problems += check_ingest(comm, job);
   if (wanted[WANT_SIMULATE]) {
     lcfm_sim_config sim;
     lcfm_labelled_config labelled;
@@ -222,8 +248,14 @@ static void baseline_overrides(override_list *o, const wiring *w, int embedding)
 
 static void set_path(char *out, const char *value) { snprintf(out, PIPELINE_PATH_MAX, "%s", value); }
 
-static void add_input(pipeline_stage *s, const char *path) {
-  if (path[0] && s->input_count < PIPELINE_MAX_INPUTS) set_path(s->inputs[s->input_count++], path);
+/* Adds each path of a whitespace-separated list (a training store may be several). */
+static void add_input(pipeline_stage *s, const char *paths) {
+  for (const char *p = paths + strspn(paths, " \t"); *p && s->input_count < PIPELINE_MAX_INPUTS;
+       p += strspn(p, " \t")) {
+    size_t n = strcspn(p, " \t");
+    snprintf(s->inputs[s->input_count++], PIPELINE_PATH_MAX, "%.*s", (int)n, p);
+    p += n;
+  }
 }
 
 /* Collective: appends a stage whose job is the run's job with `o` applied; 1 if it fails. */
@@ -242,7 +274,9 @@ static int build_stages(lcfm_pipeline *p, MPI_Comm comm, const wiring *w, const 
   override_list o = {.count = 0};
   wiring_overrides(&o, p->job, w, baseline);
   int failed = 0;
-  if (wanted[WANT_SIMULATE] && !(failed = add_stage(p, comm, STAGE_SIMULATE, &o)))
+  if (wanted[WANT_INGEST] && !(failed = add_stage(p, comm, STAGE_INGEST, &o)))
+    set_path(p->stages[p->count - 1].output, lcfm_job_string(p->job, "ingest", "output"));
+  if (!failed && wanted[WANT_SIMULATE] && !(failed = add_stage(p, comm, STAGE_SIMULATE, &o)))
     set_path(p->stages[p->count - 1].output, lcfm_job_string(p->job, "simulate", "output"));
   if (!failed && wanted[WANT_TRAIN] && !(failed = add_stage(p, comm, STAGE_TRAIN, &o))) {
     set_path(p->stages[p->count - 1].output, w->checkpoint);
@@ -302,7 +336,7 @@ lcfm_pipeline *lcfm_pipeline_plan(MPI_Comm comm, const lcfm_job *job) {
   int baseline = lcfm_job_bool(job, "run", "baseline");
   wiring *w = lcfm_malloc(sizeof *w);
   wire(w, job, wanted, baseline);
-  if (agree_on(comm, check_paths(job, w, wanted, baseline) + check_settings(job, wanted))) {
+  if (agree_on(comm, check_paths(job, w, wanted, baseline) + check_settings(comm, job, wanted))) {
     free(w);
     return NULL;
   }

@@ -9,6 +9,7 @@
 #include "lcfm/log.h"
 #include "lcfm/probe.h"
 #include "lcfm/sim.h"
+#include "lcfm/survey.h"
 #include "lcfm/train.h"
 #include "lcfm/trainer.h"
 #include "pipeline_internal.h"
@@ -49,10 +50,11 @@ static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage
                      char **argv) {
   if (s->kind == STAGE_TRAIN || s->kind == STAGE_TRAIN_BASELINE) return run_train(comm, s, resumable, argc, argv);
   if (s->kind == STAGE_PLOTS) return pipeline_run_plots(comm, p, s);
-  static const char *const verbs[STAGE_KINDS] = {"simulate", "train", "train", "embed", "embed", "probe", "plots"};
+  static const char *const verbs[STAGE_KINDS] = {"ingest", "simulate", "train", "train", "embed", "embed", "probe", "plots"};
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, verbs[s->kind], s->job, argc, argv);
   switch (s->kind) {
+  case STAGE_INGEST: return lcfm_ingest_job_run(comm, s->job, &prov);
   case STAGE_SIMULATE: return run_simulate(comm, s, &prov);
   case STAGE_EMBED:
   case STAGE_EMBED_BASELINE: return lcfm_embed_run(comm, s->job, &prov);

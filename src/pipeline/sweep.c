@@ -57,7 +57,7 @@ static void free_overrides(override_list *o) {
 }
 
 /* Outputs move into the point's directory; inputs that name one of them follow it. */
-static const char *const output_keys[] = {"simulate.output", "train.checkpoint", "embed.output", "probe.output",
+static const char *const output_keys[] = {"ingest.output", "simulate.output", "train.checkpoint", "embed.output", "probe.output",
                                           "probe.baseline_embeddings", "run.plots", NULL};
 static const char *const input_keys[] = {"train.store", "embed.store", "embed.checkpoint", "probe.store",
                                          "probe.embeddings", NULL};
@@ -88,6 +88,25 @@ static int names_an_output(const lcfm_job *job, const char *value) {
   return 0;
 }
 
+/* `list` (whitespace-separated paths: a training store may be several) with each path that names
+ * an output moved into `dir`, in `out`; *moved says whether any was. */
+static void relocate_list(const lcfm_job *job, const char *list, const char *dir, char *out, int *moved) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (const char *p = list + strspn(list, " \t"); *p; p += strspn(p, " \t")) {
+    char word[PIPELINE_PATH_MAX];
+    size_t n = strcspn(p, " \t");
+    snprintf(word, sizeof word, "%.*s", (int)n, p);
+    p += n;
+    int output = names_an_output(job, word);
+    *moved |= output;
+    int wrote = output ? snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%.1000s/%.1000s", used ? " " : "", dir, base_name(word))
+                       : snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%s", used ? " " : "", word);
+    if (wrote < 0 || (size_t)wrote >= PIPELINE_PATH_MAX - used) LCFM_FATAL("[sweep] %s: the relocated list is too long", list);
+    used += (size_t)wrote;
+  }
+}
+
 /* The overrides that move a point's files into `dir`; 1 if two outputs would collide. */
 static int relocation(override_list *o, const lcfm_job *job, const char *dir) {
   char path[PIPELINE_PATH_MAX];
@@ -104,10 +123,9 @@ static int relocation(override_list *o, const lcfm_job *job, const char *dir) {
     add_override(o, output_keys[k], path);
   }
   for (int k = 0; input_keys[k]; k++) {
-    const char *value = value_of(job, input_keys[k]);
-    if (!value[0] || !names_an_output(job, value)) continue;
-    snprintf(path, sizeof path, "%.2000s/%.2000s", dir, base_name(value));
-    add_override(o, input_keys[k], path);
+    int moved = 0;
+    relocate_list(job, value_of(job, input_keys[k]), dir, path, &moved);
+    if (moved) add_override(o, input_keys[k], path);
   }
   snprintf(path, sizeof path, "%.4000s/run.h5", dir);
   add_override(o, "run.record", path);

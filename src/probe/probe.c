@@ -262,7 +262,8 @@ int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   char why[2048] = "";
   int failed = lcfm_probe_data_load(&d, comm, lcfm_job_string(job, "probe", "store"), lcfm_job_string(job, "probe", "embeddings"),
                                     lcfm_job_string(job, "probe", "baseline_embeddings"), target,
-                                    (int)lcfm_job_int(job, "probe", "raw_points"), why, sizeof why);
+                                    (int)lcfm_job_int(job, "probe", "raw_points"), lcfm_job_string(job, "probe", "fields"),
+                                    why, sizeof why);
   int any = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm));
   if (any) {

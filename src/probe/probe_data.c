@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lcfm/fields.h"
 #include "lcfm/h5io.h"
 #include "lcfm/probe_data.h"
 #include "lcfm/store.h"
@@ -64,24 +65,34 @@ static int read_target(lcfm_probe_data *d, MPI_Comm comm, const char *store, con
   return bad;
 }
 
-/* The first `points` values of every object (zero padded). */
-static void read_raw(lcfm_probe_data *d, MPI_Comm comm, lcfm_store *s, int points) {
+/* The first `points` values of every probed object (zero padded); store_row: their rows in the
+ * store, increasing (NULL: every object). */
+static void read_raw(lcfm_probe_data *d, lcfm_store *s, const int64_t *store_row, int points) {
   d->raw_points = points;
   d->raw = lcfm_calloc((size_t)d->objects * (size_t)points, sizeof *d->raw);
   lcfm_store_cursor c;
-  lcfm_store_cursor_begin(&c, s, 0, d->objects, 4096);
-  int64_t at = 0;
-  (void)comm;
+  lcfm_store_cursor_begin(&c, s, 0, lcfm_store_object_count(s), 4096);
+  int64_t at = 0, row = 0;
   while (lcfm_store_cursor_next(&c)) {
-    for (int64_t i = 0; i < c.batch.count; i++, at++) {
+    for (int64_t i = 0; i < c.batch.count; i++, row++) {
+      if (store_row && (at == d->objects || store_row[at] != row)) continue; /* not selected */
       const float *v = c.batch.value + (c.batch.offset[i] - c.batch.offset[0]);
       int n = c.batch.length[i] < points ? c.batch.length[i] : points;
       memcpy(d->raw + at * points, v, (size_t)n * sizeof *v);
+      at++;
     }
   }
   lcfm_store_cursor_end(&c);
 }
 
+/* Keeps rows store_row[i] of z [rows, cols] in place (z then holds d->objects rows). */
+static void keep_rows(float *z, int64_t cols, const int64_t *store_row, int64_t objects) {
+  for (int64_t i = 0; i < objects; i++)
+    memmove(z + i * cols, z + store_row[i] * cols, (size_t)cols * sizeof *z);
+}
+
+/* Latents of the probed objects: embeddings of the same selection (row i is object i) or, with
+ * a selection, of the whole store (row store_row[i] is object i); the ids must agree. */
 static int read_latent(lcfm_probe_data *d, MPI_Comm comm, const char *path, const char *name, const char *label,
                        char *why, size_t len) {
   int64_t rows, cols, id_rows, id_cols;
@@ -89,14 +100,17 @@ static int read_latent(lcfm_probe_data *d, MPI_Comm comm, const char *path, cons
   int64_t *ids;
   if (read_matrix(comm, path, name, H5T_NATIVE_FLOAT, &rows, &cols, (void **)&z, why, len)) return 1;
   if (read_matrix(comm, path, "/objects/id", H5T_NATIVE_INT64, &id_rows, &id_cols, (void **)&ids, why, len)) return 1;
-  int aligned = rows == d->objects && id_rows == d->objects;
-  for (int64_t i = 0; i < d->objects && aligned; i++) aligned = ids[i] == d->id[i];
+  int whole_store = d->store_row && rows == d->store_objects && id_rows == rows;
+  int aligned = whole_store || (rows == d->objects && id_rows == d->objects);
+  for (int64_t i = 0; i < d->objects && aligned; i++) aligned = ids[whole_store ? d->store_row[i] : i] == d->id[i];
   free(ids);
   if (!aligned) {
-    snprintf(why, len, "%s: its objects are not those of the store (embed the same store)", path);
+    snprintf(why, len, "%s: its objects are not those probed (embed the same store, with the same [embed] fields as "
+             "[probe] fields or none)", path);
     free(z);
     return 1;
   }
+  if (whole_store) keep_rows(z, cols, d->store_row, d->objects);
   lcfm_probe_input *in = &d->inputs[d->input_count++];
   snprintf(in->name, sizeof in->name, "%s", label);
   in->dim = (int)cols;
@@ -105,8 +119,22 @@ static int read_latent(lcfm_probe_data *d, MPI_Comm comm, const char *path, cons
   return 0;
 }
 
+/* Keeps the objects of the selected fields in d's columns (store_row: where they were). */
+static void select_objects(lcfm_probe_data *d, const lcfm_fields *f, const int32_t *field) {
+  d->store_row = lcfm_malloc((size_t)(d->objects ? d->objects : 1) * sizeof *d->store_row);
+  int64_t kept = 0;
+  for (int64_t i = 0; i < d->objects; i++) {
+    if (!lcfm_fields_contains(f, field[i])) continue;
+    d->id[kept] = d->id[i], d->source[kept] = d->source[i], d->instrument[kept] = d->instrument[i];
+    d->label[kept] = d->label[i], d->store_row[kept] = i;
+    kept++;
+  }
+  d->objects = kept;
+}
+
 int lcfm_probe_data_load(lcfm_probe_data *d, MPI_Comm comm, const char *store_path, const char *embeddings,
-                         const char *baseline, const char *target, int raw_points, char *why, size_t len) {
+                         const char *baseline, const char *target, int raw_points, const char *fields, char *why,
+                         size_t len) {
   memset(d, 0, sizeof *d);
   lcfm_store *s = lcfm_store_open(comm, store_path, why, len);
   if (!s) return 1;
@@ -114,13 +142,25 @@ int lcfm_probe_data_load(lcfm_probe_data *d, MPI_Comm comm, const char *store_pa
     lcfm_store_free(s);
     return 1;
   }
-  d->objects = lcfm_store_object_count(s);
+  lcfm_fields selection;
+  if (lcfm_fields_parse(fields ? fields : "", &selection, why, len)) { /* checked at job load */
+    lcfm_store_free(s);
+    return 1;
+  }
+  d->objects = d->store_objects = lcfm_store_object_count(s);
   lcfm_object_batch b;
   lcfm_batch_alloc(&b, d->objects, 0);
   lcfm_store_read_objects(s, 0, d->objects, &b);
   d->id = b.id, d->source = b.source, d->instrument = b.instrument, d->label = b.label;
+  if (!lcfm_fields_all(&selection)) select_objects(d, &selection, b.field);
+  lcfm_fields_free(&selection);
   free(b.offset), free(b.field), free(b.length), free(b.time), free(b.value), free(b.error);
-  read_raw(d, comm, s, raw_points);
+  if (d->objects == 0) {
+    snprintf(why, len, "%s: no object lies in the selected fields ([probe] fields = %s)", store_path, fields);
+    lcfm_store_free(s);
+    return 1;
+  }
+  read_raw(d, s, d->store_row, raw_points);
   lcfm_store_free(s);
   if (read_target(d, comm, store_path, target, why, len)) return 1;
   lcfm_probe_input *raw = &d->inputs[d->input_count++];
@@ -142,6 +182,6 @@ int lcfm_probe_data_load(lcfm_probe_data *d, MPI_Comm comm, const char *store_pa
 void lcfm_probe_data_free(lcfm_probe_data *d) {
   for (int i = 0; i < d->input_count; i++)
     if (d->inputs[i].is_latent) free(d->inputs[i].x);
-  free(d->id), free(d->source), free(d->instrument), free(d->label), free(d->target), free(d->raw);
+  free(d->id), free(d->source), free(d->instrument), free(d->label), free(d->target), free(d->raw), free(d->store_row);
   memset(d, 0, sizeof *d);
 }

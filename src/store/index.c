@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lcfm/error.h"
+#include "lcfm/fields.h"
 #include "lcfm/h5io.h"
 #include "lcfm/rng.h"
 
@@ -536,4 +537,95 @@ void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t co
              x->path, (long long)first, (long long)(first + count));
   read_range(x, x->time, H5T_NATIVE_DOUBLE, first, count, time);
   read_range(x, x->value, H5T_NATIVE_FLOAT, first, count, value);
+}
+
+/* ---- field selection (fields.h) ---- */
+
+enum { FIELD_SCAN_BLOCK = 1 << 20 };
+
+static int compare_rows(const void *pa, const void *pb) {
+  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+  return (a > b) - (a < b);
+}
+
+static void read_whole(hid_t file, const char *name, hid_t type, int64_t first, int64_t count, void *out) {
+  if (count <= 0) return;
+  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, name, H5P_DEFAULT));
+  hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
+  hsize_t start = (hsize_t)first, n = (hsize_t)count;
+  LCFM_CHECK_H5(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &n, NULL));
+  hid_t memspace = LCFM_CHECK_H5(H5Screate_simple(1, &n, NULL));
+  LCFM_CHECK_H5(H5Dread(dset, type, memspace, space, H5P_DEFAULT, out));
+  H5Sclose(memspace), H5Sclose(space), H5Dclose(dset);
+}
+
+/* Appends rows to a growing array. */
+static void append_rows(int64_t **rows, int64_t *count, int64_t *capacity, const int64_t *more, int64_t n) {
+  if (*count + n > *capacity) {
+    *capacity = 2 * (*count + n);
+    int64_t *grown = lcfm_malloc((size_t)*capacity * sizeof *grown);
+    if (*count) memcpy(grown, *rows, (size_t)*count * sizeof *grown);
+    free(*rows);
+    *rows = grown;
+  }
+  memcpy(*rows + *count, more, (size_t)n * sizeof *more);
+  *count += n;
+}
+
+/* Through /index: the by_field groups of the selected keys (no scan of the objects). */
+static int64_t *rows_by_index(hid_t file, const lcfm_fields *f, int64_t *count) {
+  int64_t fields = length_of(file, "/index/field_key");
+  int64_t *key = lcfm_malloc((size_t)(fields + 1) * sizeof *key), *start = lcfm_malloc((size_t)(fields + 1) * sizeof *start);
+  read_whole(file, "/index/field_key", H5T_NATIVE_INT64, 0, fields, key);
+  read_whole(file, "/index/field_start", H5T_NATIVE_INT64, 0, fields + 1, start);
+  int64_t *rows = NULL, capacity = 0;
+  *count = 0;
+  for (int64_t g = 0; g < fields; g++) {
+    if (!lcfm_fields_contains(f, key[g])) continue;
+    int64_t n = start[g + 1] - start[g];
+    int64_t *group = lcfm_malloc((size_t)(n ? n : 1) * sizeof *group);
+    read_whole(file, "/index/by_field", H5T_NATIVE_INT64, start[g], n, group);
+    append_rows(&rows, count, &capacity, group, n);
+    free(group);
+  }
+  free(key), free(start);
+  if (*count) qsort(rows, (size_t)*count, sizeof *rows, compare_rows);
+  return rows;
+}
+
+/* Without /index: /objects/field read in blocks (memory per block, not per store). */
+static int64_t *rows_by_scan(hid_t file, const lcfm_fields *f, int64_t objects, int64_t *count) {
+  int32_t *field = lcfm_malloc((size_t)FIELD_SCAN_BLOCK * sizeof *field);
+  int64_t *hits = lcfm_malloc((size_t)FIELD_SCAN_BLOCK * sizeof *hits);
+  int64_t *rows = NULL, capacity = 0;
+  *count = 0;
+  for (int64_t first = 0; first < objects; first += FIELD_SCAN_BLOCK) {
+    int64_t n = objects - first < FIELD_SCAN_BLOCK ? objects - first : FIELD_SCAN_BLOCK, found = 0;
+    read_whole(file, "/objects/field", H5T_NATIVE_INT32, first, n, field);
+    for (int64_t i = 0; i < n; i++)
+      if (lcfm_fields_contains(f, field[i])) hits[found++] = first + i;
+    append_rows(&rows, count, &capacity, hits, found);
+  }
+  free(field), free(hits);
+  return rows;
+}
+
+int64_t *lcfm_store_select_fields(hid_t file, const char *path, const lcfm_fields *f, int64_t *count) {
+  hid_t column = LCFM_CHECK_H5(H5Dopen2(file, "/objects/field", H5P_DEFAULT));
+  int64_t objects = lcfm_h5_dataset_rows(column);
+  H5Dclose(column);
+  int64_t *rows = has_link(file, "/index/by_field") && has_link(file, "/index/field_key")
+                      ? rows_by_index(file, f, count)
+                      : rows_by_scan(file, f, objects, count);
+  for (int64_t i = 0; i < *count; i++)
+    LCFM_CHECK(rows[i] >= 0 && rows[i] < objects && (i == 0 || rows[i] > rows[i - 1]),
+               "%s: /index/by_field holds row %lld twice or outside a store of %lld objects (damaged index)", path,
+               (long long)rows[i], (long long)objects);
+  return rows ? rows : lcfm_malloc(sizeof *rows);
+}
+
+int64_t *lcfm_store_index_select_fields(lcfm_store_index *x, const lcfm_fields *f, int64_t *count) {
+  int64_t *rows = lcfm_store_select_fields(x->file, x->path, f, count);
+  x->bytes += *count * (int64_t)sizeof *rows;
+  return rows;
 }

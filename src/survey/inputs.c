@@ -122,7 +122,7 @@ int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, 
     else if (!add_input(&list, token)) report(problem, missing, "%s: no such file, directory or match", token);
   }
   free(copy);
-  qsort(list.items, (size_t)list.count, sizeof *list.items, compare_strings);
+  if (list.count > 1) qsort(list.items, (size_t)list.count, sizeof *list.items, compare_strings); /* items is NULL when empty */
   size_t bytes = 1;
   for (int64_t i = 0; i < list.count; i++) bytes += strlen(list.items[i]) + 1;
   *paths = lcfm_malloc(bytes);

@@ -86,7 +86,7 @@ int lcfm_astromer2_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prov
   q.means = lcfm_malloc((size_t)cfg.enc.max_batch * q.layers * q.d * sizeof *q.means);
   q.weights = lcfm_malloc((size_t)block * sizeof *q.weights);
   lcfm_embed_outputs o = {.count = 2, .names = {"/layers", "/z"}, .cols = {q.layers * q.d, q.d},
-                          .embed_block = embed_block, .context = &q,
+                          .embed_block = embed_block, .context = &q, .fields = lcfm_job_string(job, "embed", "fields"),
                           .window_rule = "consecutive windows of T points from the first, the last padded, each "
                                          "zero-meaned; per window the mean over valid points of the input embedding "
                                          "and of every block's output; per object the mean of its windows weighted by "

@@ -30,10 +30,18 @@ void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, i
 
 int lcfm_train_data_open(MPI_Comm comm, const char *path, lcfm_sampler *s, uint64_t seed, double validation_fraction,
                          char *why, size_t why_len) {
+  return lcfm_train_data_open_fields(comm, path, "", s, seed, validation_fraction, why, why_len);
+}
+
+int lcfm_train_data_open_fields(MPI_Comm comm, const char *path, const char *fields, lcfm_sampler *s, uint64_t seed,
+                                double validation_fraction, char *why, size_t why_len) {
+  lcfm_fields selection;
+  if (lcfm_fields_parse(fields, &selection, why, why_len)) return 1; /* checked at job load: not reached from a job */
   lcfm_store *store = lcfm_store_open(comm, path, why, why_len); /* every invariant checked, collectively */
   int failed = store == NULL;
   lcfm_store_free(store);
-  if (!failed) failed = lcfm_sampler_init(s, path, seed, validation_fraction, why, why_len);
+  if (!failed) failed = lcfm_sampler_init(s, path, &selection, seed, validation_fraction, why, why_len);
+  lcfm_fields_free(&selection);
   int any = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm));
   if (any) {
@@ -41,6 +49,8 @@ int lcfm_train_data_open(MPI_Comm comm, const char *path, lcfm_sampler *s, uint6
     if (!failed) snprintf(why, why_len, "%s: another rank could not open the store's index", path);
     return 1;
   }
+  if (s->selected)
+    lcfm_log("train on fields %s: %lld of the store's objects", fields, (long long)s->selected_count);
   lcfm_log("train %s: %lld objects, %lld sources, %lld instruments; read through %s", path,
            (long long)s->object_count, (long long)s->source_count, (long long)s->instrument_count,
            lcfm_store_index_on_disk(s->index) ? "the store's /index" : "an index built in memory (the store has no /index)");

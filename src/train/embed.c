@@ -6,12 +6,14 @@
 
 #include "lcfm/astromer.h"
 #include "lcfm/embed.h"
+#include "lcfm/fields.h"
 #include "lcfm/h5io.h"
 #include "lcfm/log.h"
 #include "lcfm/machine.h"
 #include "lcfm/models.h"
 #include "lcfm/store.h"
 #include "lcfm/store_check.h"
+#include "lcfm/store_index.h"
 #include "lcfm/train.h"
 
 enum { COLUMNS = 5 };
@@ -61,6 +63,25 @@ static void writer_close(embedding_writer *w, const char *path) {
   lcfm_h5_publish(w->comm, w->file, w->partial, path);
 }
 
+/* The store rows of the selected fields (NULL for the whole store: row i is object i); *n of them. */
+static int64_t *selected_rows(lcfm_store *store, const char *fields, int64_t *n) {
+  lcfm_fields selection;
+  char why[1024];
+  if (lcfm_fields_parse(fields, &selection, why, sizeof why)) LCFM_FATAL("[embed] fields: %s", why); /* checked at job load */
+  int64_t *rows = NULL;
+  *n = lcfm_store_object_count(store);
+  if (!lcfm_fields_all(&selection)) rows = lcfm_store_select_fields(lcfm_store_file(store), "the store", &selection, n);
+  lcfm_fields_free(&selection);
+  return rows;
+}
+
+/* How many of positions [at, end) from `at` on hold consecutive store rows, block at most. */
+static int64_t next_run(const int64_t *rows, int64_t at, int64_t end, int64_t block) {
+  int64_t run = 0;
+  while (at + run < end && run < block && (!rows || rows[at + run] == rows[at] + run)) run++;
+  return run;
+}
+
 lcfm_store *lcfm_embed_open(MPI_Comm comm, const char *checkpoint, const char *store_path, lcfm_nn_params *p,
                             const char *signature, int64_t *step) {
   lcfm_adam unused_opt = {0};
@@ -85,28 +106,38 @@ void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
-  int64_t n = lcfm_store_object_count(store), first, count;
+  const char *fields = o->fields ? o->fields : "";
+  int64_t n, *rows = selected_rows(store, fields, &n), first, count;
   lcfm_store_shard(n, rank, ranks, &first, &count);
   embedding_writer w;
   char store_signature[LCFM_STORE_SIGNATURE_LEN] = "";
   lcfm_store_signature(lcfm_store_file(store), store_signature, sizeof store_signature);
   writer_open(&w, comm, output, n, o, prov, checkpoint, signature, store_signature);
+  if (rows) lcfm_h5_write_string_attribute(w.file, "fields", fields);
   float *z[LCFM_EMBED_MAX_OUTPUTS];
   for (int e = 0; e < o->count; e++) z[e] = lcfm_malloc((size_t)block * (size_t)o->cols[e] * sizeof(float));
-  lcfm_store_cursor cursor;
-  lcfm_store_cursor_begin(&cursor, store, first, count, block);
   lcfm_progress progress;
   lcfm_progress_start(&progress, "embed", n);
-  int64_t at = first, done = 0, done_all = 0;
-  while (lcfm_store_cursor_next(&cursor)) {
-    o->embed_block(o->context, &cursor.batch, z);
-    writer_rows(&w, &cursor.batch, at, z);
-    at += cursor.batch.count, done += cursor.batch.count;
-    LCFM_CHECK_MPI(MPI_Allreduce(&done, &done_all, 1, MPI_INT64_T, MPI_SUM, comm));
-    lcfm_progress_update(&progress, done_all);
+  int64_t at = first, end = first + count, done_all = 0;
+  for (;;) { /* one collective block per pass: the next run of consecutive store rows, on every rank */
+    int64_t run = next_run(rows, at, end, block);
+    lcfm_store_cursor cursor;
+    lcfm_store_cursor_begin(&cursor, store, run ? (rows ? rows[at] : at) : 0, run, block);
+    int more = lcfm_store_cursor_next(&cursor);
+    if (more) {
+      o->embed_block(o->context, &cursor.batch, z);
+      writer_rows(&w, &cursor.batch, at, z);
+      at += run;
+      int64_t done_now = 0;
+      LCFM_CHECK_MPI(MPI_Allreduce(&run, &done_now, 1, MPI_INT64_T, MPI_SUM, comm));
+      done_all += done_now;
+      lcfm_progress_update(&progress, done_all);
+    }
+    lcfm_store_cursor_end(&cursor);
+    if (!more) break;
   }
   lcfm_progress_finish(&progress, done_all);
-  lcfm_store_cursor_end(&cursor);
+  free(rows);
   writer_close(&w, output);
   for (int e = 0; e < o->count; e++) free(z[e]);
   lcfm_log("wrote %s", output);
@@ -197,6 +228,7 @@ static int causal_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
   q.owner = lcfm_malloc(rows * sizeof *q.owner), q.weight = lcfm_malloc(rows * sizeof *q.weight);
   q.weights = lcfm_malloc((size_t)block * sizeof *q.weights);
   lcfm_embed_outputs o = {.count = model.encoders, .embed_block = embed_block, .context = &q,
+                          .fields = lcfm_job_string(job, "embed", "fields"),
                           .window_rule = "consecutive windows of T points from the first, the last padded; the "
                                          "object's latent is the mean of its window latents weighted by their valid points"};
   static const char *const names[2][2] = {{"/z", ""}, {"/z_star", "/z_instr"}};

@@ -33,6 +33,18 @@ int lcfm_sampler_is_validation(const lcfm_sampler *s, int64_t source) {
   return lcfm_rng_uniform(s->seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)source) < s->validation_fraction;
 }
 
+/* 1 when object `row` is among the selected fields (sorted rows: a binary search). */
+static int is_selected(const lcfm_sampler *s, int64_t row) {
+  if (!s->selected) return 1;
+  int64_t lo = 0, hi = s->selected_count;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (s->selected[mid] < row) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < s->selected_count && s->selected[lo] == row;
+}
+
 /* The partner of `a` from its own source under another instrument, picked by the STAR stream;
  * 0 when its source has none. */
 static int pick_same_source(const lcfm_sampler *s, const lcfm_index_object *a, uint64_t index, lcfm_index_object *out) {
@@ -43,11 +55,11 @@ static int pick_same_source(const lcfm_sampler *s, const lcfm_index_object *a, u
   lcfm_index_object *group = lcfm_malloc((size_t)(n ? n : 1) * sizeof *group);
   lcfm_store_index_read_by_source(s->index, first, n, rows);
   lcfm_store_index_objects_at(s->index, rows, n, group);
-  for (int64_t i = 0; i < n; i++) candidates += group[i].instrument != a->instrument;
+  for (int64_t i = 0; i < n; i++) candidates += group[i].instrument != a->instrument && is_selected(s, group[i].row);
   if (candidates) {
     int64_t j = (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_STAR, index, (uint64_t)candidates);
     for (int64_t i = 0; i < n; i++)
-      if (group[i].instrument != a->instrument && j-- == 0) *out = group[i];
+      if (group[i].instrument != a->instrument && is_selected(s, group[i].row) && j-- == 0) *out = group[i];
   }
   free(rows), free(group);
   return candidates > 0;
@@ -61,10 +73,21 @@ static int pick_same_instrument(const lcfm_sampler *s, const lcfm_index_object *
   int64_t first, end;
   lcfm_store_index_instrument_group(s->index, a->instrument, &first, &end);
   if (end - first < 2) return 0;
+  /* With a selection, tries come from the smaller pool (the instrument's group or the selected
+   * rows) and test membership of the other: the likelier of the two to find one. */
+  int from_selection = s->selected && s->selected_count < end - first;
+  int64_t pool = from_selection ? s->selected_count : end - first;
   for (uint64_t attempt = 0; attempt < PARTNER_TRIES; attempt++) {
     uint64_t counter = (uint64_t)anchor_try * PARTNER_TRIES + attempt;
-    int64_t row, at = first + (int64_t)lcfm_rng_below(key, LCFM_STREAM_TRAIN_INSTR_TRY, counter, (uint64_t)(end - first));
-    lcfm_store_index_read_by_instrument(s->index, at, 1, &row);
+    int64_t row, at = (int64_t)lcfm_rng_below(key, LCFM_STREAM_TRAIN_INSTR_TRY, counter, (uint64_t)pool);
+    if (from_selection) {
+      row = s->selected[at];
+      lcfm_store_index_object(s->index, row, out);
+      if (out->instrument != a->instrument) continue;
+    } else {
+      lcfm_store_index_read_by_instrument(s->index, first + at, 1, &row);
+      if (!is_selected(s, row)) continue;
+    }
     int64_t source = lcfm_store_index_source(s->index, row);
     if (source != a->source && lcfm_sampler_is_validation(s, source) == split) {
       lcfm_store_index_object(s->index, row, out);
@@ -78,8 +101,10 @@ static int pick_same_instrument(const lcfm_sampler *s, const lcfm_index_object *
 static int find_triplet(const lcfm_sampler *s, int split, uint64_t index, int64_t tries, lcfm_triplet *t) {
   draw_keys k = keys_of(s->seed, index);
   for (int64_t attempt = 0; attempt < tries; attempt++) {
+    /* Anchors: uniform over the selected objects (all of them without a selection). */
     int64_t a = (int64_t)lcfm_rng_below(k.anchor_key, LCFM_STREAM_TRAIN_ANCHOR_TRY, (uint64_t)attempt,
-                                        (uint64_t)s->object_count);
+                                        (uint64_t)(s->selected ? s->selected_count : s->object_count));
+    if (s->selected) a = s->selected[a];
     lcfm_index_object *m = t->member;
     /* The split needs only the source: most rejected tries (another split) cost one read. */
     if (lcfm_sampler_is_validation(s, lcfm_store_index_source(s->index, a)) != split) continue;
@@ -106,8 +131,8 @@ static void explain_no_triplet(const lcfm_sampler *s, int split, char *why, size
              ANCHOR_TRIES, s->validation_fraction, (long long)s->source_count);
 }
 
-int lcfm_sampler_init(lcfm_sampler *s, const char *path, uint64_t seed, double validation_fraction, char *why,
-                      size_t why_len) {
+int lcfm_sampler_init(lcfm_sampler *s, const char *path, const lcfm_fields *fields, uint64_t seed,
+                      double validation_fraction, char *why, size_t why_len) {
   memset(s, 0, sizeof *s);
   s->index = lcfm_store_index_open(path, why, why_len);
   if (!s->index) return 1;
@@ -117,6 +142,14 @@ int lcfm_sampler_init(lcfm_sampler *s, const char *path, uint64_t seed, double v
   s->object_count = lcfm_store_index_objects(s->index);
   s->source_count = lcfm_store_index_sources(s->index);
   s->instrument_count = lcfm_store_index_instruments(s->index);
+  if (fields && !lcfm_fields_all(fields)) {
+    s->selected = lcfm_store_index_select_fields(s->index, fields, &s->selected_count);
+    if (s->selected_count == 0) {
+      snprintf(why, why_len, "%s: no object lies in the selected fields ([train] fields)", path);
+      lcfm_sampler_free(s);
+      return 1;
+    }
+  }
   for (int split = 0; split < 2; split++) {
     lcfm_triplet t;
     if (s->object_count == 0 || !find_triplet(s, split, draw_index(split, 0, 0), ANCHOR_TRIES, &t)) {
@@ -130,7 +163,7 @@ int lcfm_sampler_init(lcfm_sampler *s, const char *path, uint64_t seed, double v
 
 void lcfm_sampler_free(lcfm_sampler *s) {
   lcfm_store_index_close(s->index);
-  free(s->usage);
+  free(s->usage), free(s->selected);
   memset(s, 0, sizeof *s);
 }
 

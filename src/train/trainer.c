@@ -336,7 +336,8 @@ static int causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
   MPI_Comm_size(comm, &ranks);
   lcfm_sampler sampler;
   char why[2048] = "";
-  if (lcfm_train_data_open(comm, t.store, &sampler, t.seed, t.validation_fraction, why, sizeof why)) {
+  if (lcfm_train_data_open_fields(comm, t.store, lcfm_job_string(job, "train", "fields"), &sampler, t.seed,
+                                  t.validation_fraction, why, sizeof why)) {
     if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm train: %s: %s\nFAILED\n", t.store, why);
     return LCFM_EXIT_RUNTIME;
   }
