@@ -79,6 +79,10 @@ int lcfm_astromer2_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prov
   lcfm_train_settings_read(&t, job);
   lcfm_astromer2_config cfg;
   if (lcfm_astromer2_config_from_job(&cfg, job)) return LCFM_EXIT_USAGE; /* already checked by the verb */
+  if (lcfm_job_string(job, "train", "fields")[0]) { /* Astromer 2 trains on whole stores: refuse, not ignore */
+    lcfm_job_error(job, "train", "fields", "field selection is not supported for kind = astromer2 yet");
+    return LCFM_EXIT_USAGE;
+  }
   int64_t windows = lcfm_job_int(job, "train", "batch_windows");
   lcfm_nn_set_threads(t.threads);
   int ranks;

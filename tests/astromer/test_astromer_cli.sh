@@ -138,6 +138,8 @@ expect_usage points.log "$LCFM" simulate -o simulate.min_points=200 -o simulate.
 grep -q "max_points" points.log && [ ! -f points.h5 ] || { cat points.log; fail "min_points > max_points not reported"; }
 expect_usage spc.log "$LCFM" probe -o "probe.samples_per_class=5 x" job.ini
 grep -q "samples_per_class" spc.log || { cat spc.log; fail "bad samples_per_class not reported"; }
+expect_usage fields.log "$LCFM" train -o train.fields=1 -o train.checkpoint=fields.h5 job.ini
+grep -q "\[train\] fields" fields.log && [ ! -f fields.h5 ] || { cat fields.log; fail "[train] fields not refused for astromer2"; }
 
 # A checkpoint of another configuration is refused by embed.
 set +e
