@@ -1,13 +1,21 @@
 #!/bin/bash
-# bench_ingest.sh: ingest rate (files/s, points/s) and peak memory per rank of `lcfm ingest` on
-# 2 ranks, over TESS-format corpora made from the sample files by make_tess_corpus.py (new TIC ids
-# and sectors, the samples' 20,000-cadence tables: 2 MB a file).
+# bench_ingest.sh: ingest rate of `lcfm ingest` on RANKS ranks against an astropy loop on one core
+# (bench_ingest_astropy.py: read, mask and normalise the same columns) over the same files in the
+# same run, with peak memory per rank, over TESS-format corpora made from the sample files by
+# make_tess_corpus.py (new TIC ids and sectors, the samples' 20,000-cadence tables: 2 MB a file).
 #   tools/bench_ingest.sh BUILD_DIR [DIR [SIZES...]]     defaults: build, /tmp, 1000 5000
+#   env: LCFM_BENCH_RANKS (2), LCFM_BENCH_COLD=1 (root: drop the page cache before each reading),
+#        LCFM_BENCH_REPEAT (3: runs of each program per size, interleaved; medians reported),
+#        LCFM_BENCH_BASELINE=PATH (another lcfm binary, e.g. the previous build, measured in the
+#        same run on the same files: before/after ratios that share the machine's load)
 # One corpus of the largest size is written under DIR (10 GB for 5,000 files); each size ingests
 # its first SIZE files through an @manifest. Everything is deleted at the end. The files were
-# just written, so they are read from the page cache unless LCFM_BENCH_COLD=1 (root: drops the
-# caches before each ingest). Peak memory per rank should not grow with the number of files:
-# a rank holds one file and one block of block_objects objects at a time.
+# just written, so they are read from the page cache unless LCFM_BENCH_COLD=1. lcfm's rate per
+# core is its rate over the ranks; the ratio printed is that against the astropy loop's rate,
+# and the CPU seconds of both (less sensitive to other jobs on the machine than wall time). The
+# load average is printed before and after: on a loaded machine compare the ratios of one run.
+# Peak memory per rank grows with the files until [ingest] keep_mb (decoded points kept between
+# reading and writing), then stays there.
 set -euo pipefail
 build=${1:-build}; dir=${2:-/tmp}; shift 2 || true
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1000 5000)
@@ -23,20 +31,65 @@ start=$(date +%s.%N)
 echo "corpus written in $(echo "$(date +%s.%N) - $start" | bc) s ($(du -sh "$work/files" | cut -f1))"
 find "$work/files" -name '*.fits' | sort > "$work/all.txt"
 
+ranks=${LCFM_BENCH_RANKS:-2}
+repeat=${LCFM_BENCH_REPEAT:-3}
+baseline=${LCFM_BENCH_BASELINE:-}
+drop_caches() { if [ "${LCFM_BENCH_COLD:-0}" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# run_lcfm NAME BINARY: one ingest; appends "seconds cpu peak points" to $work/NAME.txt
+run_lcfm() {
+  drop_caches
+  /usr/bin/time -f "%U %S" -o "$work/cpu.txt" mpirun --oversubscribe -np "$ranks" "$2" ingest "$work/job.ini" \
+    > "$work/log.txt" || { cat "$work/log.txt"; exit 1; }
+  # "ingest: N files -> O objects, P points, R rejects" and "SUCCESS ingest in T s (peak memory per rank: M MiB ..."
+  local points seconds peak
+  points=$(sed -n 's/.*ingest: [0-9]* files -> [0-9]* objects, \([0-9]*\) points.*/\1/p' "$work/log.txt")
+  seconds=$(sed -n 's/.*SUCCESS ingest in \([0-9.]*\) s.*/\1/p' "$work/log.txt")
+  peak=$(sed -n 's/.*peak memory per rank: \([0-9.]*\) MiB.*/\1/p' "$work/log.txt")
+  echo "$seconds $(awk '{print $1 + $2}' "$work/cpu.txt") $peak $points" >> "$work/$1.txt"
+  store=$(du -h "$work/store.h5" | cut -f1)
+  rm -f "$work/store.h5"
+}
+
+run_astropy() {
+  drop_caches
+  local out
+  out=$(/usr/bin/time -f "%U %S" -o "$work/cpu.txt" /usr/bin/python3 "$here/bench_ingest_astropy.py" "$work/manifest.txt")
+  echo "$(echo "$out" | sed -n 's/.* points \([0-9.]*\) s/\1/p') $(awk '{print $1 + $2}' "$work/cpu.txt")" >> "$work/astropy.txt"
+}
+
+column() { awk -v c="$2" '{ print $c }' "$work/$1.txt" | median; }
+
 first_peak=""
 for size in "${sizes[@]}"; do
   head -n "$size" "$work/all.txt" > "$work/manifest.txt"
   printf '[ingest]\noutput = %s/store.h5\ninputs = @%s/manifest.txt\n' "$work" "$work" > "$work/job.ini"
-  if [ "${LCFM_BENCH_COLD:-0}" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
-  mpirun -np 2 "$build/lcfm" ingest "$work/job.ini" > "$work/log.txt" || { cat "$work/log.txt"; exit 1; }
-  # "ingest: N files -> O objects, P points, R rejects" and "SUCCESS ingest in T s (peak memory per rank: M MiB ..."
-  points=$(sed -n 's/.*ingest: [0-9]* files -> [0-9]* objects, \([0-9]*\) points.*/\1/p' "$work/log.txt")
-  seconds=$(sed -n 's/.*SUCCESS ingest in \([0-9.]*\) s.*/\1/p' "$work/log.txt")
-  peak=$(sed -n 's/.*peak memory per rank: \([0-9.]*\) MiB.*/\1/p' "$work/log.txt")
-  store=$(du -h "$work/store.h5" | cut -f1)
-  rm -f "$work/store.h5"
+  rm -f "$work/lcfm.txt" "$work/baseline.txt" "$work/astropy.txt"
+  load_before=$(load)
+  for ((i = 0; i < repeat; i++)); do
+    run_lcfm lcfm "$build/lcfm"
+    [ -z "$baseline" ] || run_lcfm baseline "$baseline"
+    run_astropy
+  done
+  load_after=$(load)
+  seconds=$(column lcfm 1); lcfm_cpu=$(column lcfm 2); peak=$(column lcfm 3); points=$(column lcfm 4)
+  astropy_seconds=$(column astropy 1); astropy_cpu=$(column astropy 2)
   first_peak=${first_peak:-$peak}
-  awk -v n="$size" -v p="$points" -v t="$seconds" -v m="$peak" -v m0="$first_peak" -v s="$store" 'BEGIN {
-    printf "%d files (%d points kept, store %s): %.2f s, %.0f files/s, %.3g points/s, peak memory per rank %.1f MiB (%.2fx the first size)\n",
-           n, p, s, t, n / t, p / t, m, m / m0 }'
+  awk -v n="$size" -v p="$points" -v t="$seconds" -v m="$peak" -v m0="$first_peak" -v s="$store" -v r="$ranks" \
+      -v a="$astropy_seconds" -v cold="${LCFM_BENCH_COLD:-0}" -v lc="$lcfm_cpu" -v ac="$astropy_cpu" -v k="$repeat" 'BEGIN {
+    printf "%d files (%d points kept, store %s, %s cache; medians of %d runs): lcfm %.2f s on %d ranks, %.0f files/s, %.0f files/s per core; astropy loop %.2f s, %.0f files/s on one core: %.1fx per core; %.3g points/s, peak memory per rank %.1f MiB (%.2fx the first size)\n",
+           n, p, s, cold == 1 ? "cold" : "warm", k, t, r, n / t, n / t / r, a, n / a, (n / t / r) / (n / a), p / t, m, m / m0
+    printf "  CPU seconds (user + system, whole processes: MPI start-up and Python imports included): lcfm %.2f, astropy %.2f: %.1fx\n", lc, ac, ac / lc }'
+  echo "  runs (lcfm: seconds, CPU seconds): $(awk '{ printf "%s/%s ", $1, $2 }' "$work/lcfm.txt"); astropy: $(awk '{ printf "%s/%s ", $1, $2 }' "$work/astropy.txt")"
+  if [ -n "$baseline" ]; then
+    b_seconds=$(column baseline 1); b_cpu=$(column baseline 2); b_peak=$(column baseline 3)
+    awk -v n="$size" -v t="$seconds" -v b="$b_seconds" -v lc="$lcfm_cpu" -v bc="$b_cpu" -v a="$astropy_seconds" \
+        -v ac="$astropy_cpu" -v r="$ranks" -v bm="$b_peak" 'BEGIN {
+      printf "  baseline %s: %.2f s, %.0f files/s per core, %.1fx the astropy loop per core (CPU %.2f s, %.1fx), peak %.1f MiB; this build is %.2fx faster (CPU %.2fx)\n",
+             ENVIRON["LCFM_BENCH_BASELINE"], b, n / b / r, (n / b / r) / (n / a), bc, ac / bc, bm, b / t, bc / lc }'
+    echo "  baseline runs: $(awk '{ printf "%s/%s ", $1, $2 }' "$work/baseline.txt")"
+  fi
+  echo "  load average before $load_before, after $load_after ($(getconf _NPROCESSORS_ONLN) cores)"
 done

@@ -10,6 +10,13 @@
  *   /z_star, /z_instr  float32 [N, latent]  (causal)     or    /z  float32 [N, latent] (baseline)
  * With [embed] fields, only the objects of those fields are embedded, in store order, with their
  * store ids; the root attribute `fields` records the selection.
+ * With [embed] mode = append, the embeddings `output` (same model, same fields) are extended
+ * with the selected objects not yet embedded: those after the ones it holds, which must be the
+ * selection's first rows (an appended store keeps its objects and adds new ones after them).
+ * Copy-on-append, as for stores (store.h): a killed append leaves `output` as it was; the
+ * root attributes then describe the last run and the store as it is (its store_signature).
+ * Datasets are chunked (8,192 rows) with an unlimited number of rows. Causal and baseline
+ * models only for now.
  * Astromer 2 (astromer.h) writes /layers [N, (blocks + 1) d] and /z [N, d] instead.
  */
 #ifndef LCFM_EMBED_H
@@ -40,6 +47,7 @@ typedef struct {
   void (*embed_block)(void *context, const lcfm_object_batch *b, float *const *out);
   void *context;
   const char *fields; /* [embed] fields (fields.h): embed only those objects; NULL or "": all */
+  int append;         /* [embed] mode = append: add the objects not yet in `output` */
 } lcfm_embed_outputs;
 
 /* Collective: reads the checkpoint into p (its signature must match) and opens the store. On

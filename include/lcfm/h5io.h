@@ -1,16 +1,19 @@
 /* h5io.h: collective parallel-HDF5 building blocks shared by every file lcfm writes (the
  * light-curve store, embedding stores, probe results): the file access and transfer settings,
- * contiguous never-filled datasets, collective row transfers in which a rank with nothing to
- * move still takes part, and the one publish path: NAME.partial written under NAME's lock
- * (outputs.h), then renamed to NAME.
+ * contiguous never-filled datasets and chunked growable ones (optionally shuffle + deflate),
+ * collective row transfers in which a rank with nothing to move still takes part, and the one
+ * publish path: NAME.partial written under NAME's lock (outputs.h), then renamed to NAME, or
+ * for appends a copy of NAME made NAME.partial first (copy-on-append).
  *
  * I/O errors never hang: a failed write, flush, close or rename on any rank is agreed on (an
  * all-reduced status) before the next collective call, and every rank leaves with exit 1, the
  * failing rank naming the errno text and the file ("No space left on device: NAME.partial"),
  * and NAME.partial removed (error.h). Disk space is reserved up front: before each collective
  * write and before the close, rank 0 fallocate()s the file up to HDF5's end of allocation (every
- * dataset is allocated when created), so a full disk is an early, clean error rather than a
- * failure inside HDF5's collective close, which can leave ranks waiting on one another. */
+ * uncompressed dataset is allocated when created), so a full disk is an early, clean error rather
+ * than a failure inside HDF5's collective close, which can leave ranks waiting on one another.
+ * Compressed chunks are allocated as they are written: there a full disk fails the collective
+ * write itself, which is agreed on the same way. */
 #ifndef LCFM_H5IO_H
 #define LCFM_H5IO_H
 
@@ -26,16 +29,38 @@ hid_t lcfm_h5_collective_transfer(void);
 /* A contiguous [rows] (cols = 0) or [rows, cols] dataset, never pre-filled; intermediate
  * groups are created. Collective. */
 hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols);
+/* A chunked [rows] or [rows, cols] dataset whose rows can grow (maximum size unlimited), chunks
+ * of chunk_rows rows (fewer for a smaller table), shuffle + deflate at deflate_level (0: none,
+ * then allocated when created, as parallel HDF5 needs); never pre-filled: every element is
+ * written by lcfm. Collective. */
+hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols,
+                              int64_t chunk_rows, int deflate_level);
+/* The dataset at path with `rows` rows: created growable, or opened and resized when it exists
+ * (a store being appended to). Collective. */
+hid_t lcfm_h5_sized_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
+                            int deflate_level);
+/* Collective: sets the rows of a growable dataset. */
+void lcfm_h5_set_rows(hid_t dset, int64_t rows);
+/* Collective: removes an attribute if present (before writing it anew). */
+void lcfm_h5_delete_attribute(hid_t location, const char *name);
 /* The first extent of a dataset (its rows). */
 int64_t lcfm_h5_dataset_rows(hid_t dset);
 /* Collective: rows [first, first + count) between memory and the dataset (writing != 0: to the
  * file). count may be 0; an empty dataset is skipped. */
 void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count, int64_t cols,
                            void *data, int writing);
+/* Collective write of any selection (e.g. a union of hyperslabs) with the same disk reservation
+ * and agreed failure as lcfm_h5_transfer_rows. */
+void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl,
+                             const void *data);
 /* Collective: takes PATH's lock on rank 0 and creates PATH.partial (its name is returned in
  * `partial`) for parallel writing. A lock held by another run or a file that cannot be created
  * ends every rank with exit 1 and the reason. */
 hid_t lcfm_h5_create_partial(MPI_Comm comm, const char *path, char *partial, size_t partial_len);
+/* Collective: copy-on-append. Takes PATH's lock on rank 0, copies PATH to PATH.partial and opens
+ * the copy for parallel writing; lcfm_h5_publish then renames it over PATH. PATH itself is never
+ * written, so a run killed at any point leaves it as it was. */
+hid_t lcfm_h5_open_partial_copy(MPI_Comm comm, const char *path, char *partial, size_t partial_len);
 /* Collective: reserves, flushes and closes the file, renames PATH.partial to PATH (atomic) and
  * drops the lock. */
 void lcfm_h5_publish(MPI_Comm comm, hid_t file, const char *partial, const char *path);

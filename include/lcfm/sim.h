@@ -31,6 +31,7 @@
 #include "lcfm/job.h"
 #include "lcfm/provenance.h"
 #include "lcfm/rng.h"
+#include "lcfm/store.h"
 
 typedef struct {
   int64_t stars;           /* S */
@@ -41,6 +42,7 @@ typedef struct {
   double alpha, lambda, instrument_scale, noise_sigma, clip_min, clip_max;
   int64_t stars_per_field, block_stars;
   uint64_t seed;
+  lcfm_store_options store; /* [store] mode and compression */
 } lcfm_sim_config;
 
 /* Reads [simulate] and [job] seed; checks relations between keys (J <= T, clip_min < clip_max).

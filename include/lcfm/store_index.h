@@ -12,7 +12,8 @@
  *          field_key        [F], field_start [F+1]   as for sources
  * Written at the end of `lcfm simulate` (the orders are known: objects are star-major and the
  * instrument of curve p of star s is (r_s + p) mod M, so nothing is sorted) and of `lcfm ingest`
- * (the columns are gathered on rank 0 and sorted there: O(N) memory on rank 0 at ingest only).
+ * (a parallel sample sort of the object columns: memory O(N/P) per rank, nothing gathered),
+ * and rebuilt over all objects by every append (store.h: its datasets are resized in place).
  * Stores written before the index existed (or by producers that do not write one) have no
  * /index: the reader then builds the same arrays in memory when the store holds at most
  * LCFM_INDEX_BUILD_LIMIT objects, and refuses larger ones naming the file and what to do.
@@ -37,8 +38,11 @@
 
 /* ---- writing (collective, before lcfm_store_close) ---- */
 
-/* Gathers /objects/source, instrument and field to rank 0, sorts and writes /index. Every rank
- * passes the store's instrument count. */
+/* Writes /index from /objects/source, instrument and field: sources and fields are sorted in
+ * parallel (a sample sort; memory per rank O(N/P) plus O(P), and P (P - 1) samples on rank 0 for
+ * a moment), by_instrument is placed from per-instrument counts, and each rank writes its slice.
+ * The same bytes at any rank count. Every rank passes the store's instrument count (the stored
+ * table's count wins when larger: appends may add instruments). */
 void lcfm_store_index_write(lcfm_store_writer *w, MPI_Comm comm, int64_t instruments);
 /* The simulator's index, from its configuration alone (no sort, no gather). */
 void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_config *c);
@@ -77,6 +81,8 @@ void lcfm_store_index_read_by_source(lcfm_store_index *x, int64_t first, int64_t
 void lcfm_store_index_read_by_instrument(lcfm_store_index *x, int64_t first, int64_t count, int64_t *rows);
 /* Points [first, first + count) of /points/time and /points/value. */
 void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t count, double *time, float *value);
+/* Points [first, first + count) of /points/error (Astromer 2's loss weights). */
+void lcfm_store_index_read_errors(lcfm_store_index *x, int64_t first, int64_t count, float *error);
 /* The rows of the objects whose /objects/field is selected by f, in increasing order (*count of
  * them; caller frees): the by_field groups of the selected keys when the store has /index, else
  * /objects/field read in blocks. Per process, any open store file (path names it in messages). */

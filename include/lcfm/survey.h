@@ -21,12 +21,17 @@
  *     value = flux / m - 1 and error = flux_err / m, with m the median of the kept fluxes (a
  *     relative flux deviation; m must be positive). A kept flux or error, or a value or error,
  *     beyond +-LCFM_INGEST_MAX_VALUE makes the object a RANGE reject (fluxes of 1e38, a float64
- *     flux of 1e39, a median so small that flux / m overflows). Times stay in
- *     the mission's days (BTJD = BJD - 2457000, BKJD = BJD - 2454833); the instrument's
- *     time_zero records the offset to BJD.
+ *     flux of 1e39, a median so small that flux / m overflows). Times stay in the file's days
+ *     (BTJD, BKJD); the light-curve header's BJDREFI + BJDREFF, TIMESYS and TIMEREF give the
+ *     instrument's time_zero, time_scale and time_reference (SOLARSYSTEM: BJD; HELIOCENTER: HJD;
+ *     else JD); where absent, the mission's documented BJD TDB (2457000, Kepler/K2 2454833) and
+ *     LCFM_NOTE_TIME_REFERENCE. Per object: RA_OBJ, DEC_OBJ and TESSMAG/KEPMAG of the primary
+ *     header, the median m (median_flux), the path, and the kept points' quality flags when
+ *     keep_quality. value_kind: relative flux.
  *   MACHO: magnitude and error as given (instrumental magnitudes), dropping -99 sentinels,
  *     non-finite values, values beyond float range and negative errors; points sorted by time
- *     (MJD; time_zero 2400000.5 gives JD). A UTF-8 byte-order mark before the header is skipped.
+ *     (MJD in UTC; time_zero 2400000.5, time_reference JD, time_scale UTC; value_kind magnitude).
+ *     A UTF-8 byte-order mark before the header is skipped.
  * Identifiers: source = TIC or KIC (K2: EPIC) id; MACHO: field * 10^10 + tile * 10^5 + seqn.
  * field = TESS sector, Kepler quarter, K2 campaign, MACHO field. label = MACHO class, else -1.
  *
@@ -40,9 +45,15 @@
  * the same survey, source, season and unit/subunit/band (TESS sector, camera, CCD; Kepler
  * quarter, module, output; MACHO band), or the same decoded columns (SHA-256 of time, value and
  * error: a copy, a renamed file, the .fits.gz of a .fits). The object of the lowest file (in
- * the sorted input list) is kept; every other one is a DUPLICATE reject naming the kept file.
- * Ranks read different files, so each rank hashes its objects in pass 1 and the keys (80 bytes
- * per object) are gathered on every rank: 80 MB per rank for a million light curves.
+ * the sorted input list; when appending, an object already in the store) is kept; every other
+ * one is a DUPLICATE reject naming the kept file or stored object. Ranks read different files,
+ * so each rank hashes its objects as it reads them and the keys (80 bytes per object) are
+ * partitioned over the ranks by hash (src/survey/duplicates.h): a rank holds twice its share of
+ * the keys, 160 MB per rank for 10^8 light curves on 100 ranks, not every key.
+ *
+ * Time references: an instrument (e.g. one sector, camera and CCD) holds one, that of its first
+ * file in the sorted list; another BJDREFI + BJDREFF is shifted to it, another time scale or
+ * reference is a FORMAT reject (no conversion without ephemerides).
  */
 
 /* Largest |flux|, flux error, |value| and error an ingested FITS point may have: its float32
@@ -64,20 +75,31 @@ typedef enum { LCFM_FLUX_PDCSAP = 0, LCFM_FLUX_SAP = 1 } lcfm_flux_kind;
 typedef struct {
   lcfm_flux_kind flux;
   int32_t quality_mask;
+  int keep_quality;      /* store each kept point's quality flags (/points/quality) */
   int64_t min_points;    /* objects with fewer kept points are rejected as empty */
   int64_t block_objects; /* objects per collective write at most */
   int64_t block_points;  /* points per collective write at most (a longer object goes alone) */
+  int64_t keep_bytes;    /* decoded points a rank keeps from its one reading pass (see ingest.c) */
 } lcfm_ingest_options;
+
+/* What a reader could not read and replaced by the documented value (counted and logged). */
+enum { LCFM_NOTE_TIME_REFERENCE = 1 }; /* no BJDREFI/BJDREFF, TIMESYS or TIMEREF: mission values used */
 
 /* One object read from a file. The arrays belong to the reader and live until the sink returns. */
 typedef struct {
   int64_t source;
   int32_t field, label;
   lcfm_instrument instrument; /* id is assigned by the ingest, not the reader */
-  double time_zero;           /* days to add to time for BJD (FITS) or JD (MACHO) */
+  double time_zero;           /* days to add to time for BJD (FITS) or JD (MACHO): instrument.time_zero */
+  double ra, dec;             /* degrees (FITS RA_OBJ, DEC_OBJ), NaN if unknown */
+  float magnitude;            /* catalogue magnitude (TESSMAG, KEPMAG), NaN if unknown */
+  float median_flux;          /* e-/s that normalised the values (relative flux), NaN for magnitudes */
+  int32_t notes;              /* LCFM_NOTE_* bits */
+  const char *path;           /* the input file */
   int64_t length;
   const double *time;
   const float *value, *error;
+  const int32_t *quality; /* per kept point: the file's quality flags; NULL unless keep_quality */
 } lcfm_survey_object;
 
 typedef void (*lcfm_object_sink)(void *user, const lcfm_survey_object *object);
@@ -99,6 +121,17 @@ void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options,
 void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
                            lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
 
+/* One rank's slice of the sorted input list: files [first, first + count) of `total`. */
+typedef struct {
+  char *paths;      /* the slice's names, NUL-separated */
+  int64_t *offsets; /* [count + 1]: file first + i is paths + offsets[i] */
+  int64_t first, count, total;
+} lcfm_input_slice;
+
+/* The name of file `file` (an index in the whole sorted list) of the slice that holds it. */
+const char *lcfm_input_path(const lcfm_input_slice *slice, int64_t file);
+void lcfm_input_slice_free(lcfm_input_slice *slice);
+
 /* Expands the `inputs` list (directories, glob patterns, files, @manifest files with one path or
  * pattern per line) into a sorted, de-duplicated list of files. Returns the count; *paths is
  * one allocation of NUL-separated names, *offsets indexes it. Missing inputs are reported via
@@ -109,17 +142,24 @@ int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, 
 /* Reads [ingest]; returns the number of problems (reported by rank 0). */
 int lcfm_ingest_options_from_job(lcfm_ingest_options *o, const lcfm_job *job);
 
-/* Collective: reads `file_count` files (every rank has the same list), balanced over ranks in
- * contiguous slices, and writes the store `path`. Returns the number of objects written. */
-int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *options, const char *paths,
-                          const int64_t *offsets, int64_t file_count, const char *path,
-                          const lcfm_provenance *prov);
+/* Collective: reads this rank's slice `files` of the sorted list (ranks hold consecutive
+ * slices, balanced by size: lcfm_ingest_slice_inputs) and writes the store `path` (store->mode:
+ * create it, or append the objects not already in it; NULL: create, uncompressed). Returns the
+ * number of objects written; 0 when every object read is a duplicate (of the store or another
+ * file) and -1 when no file could be read: no store is written then. */
+int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *options, const lcfm_input_slice *files,
+                          const char *path, const lcfm_provenance *prov, const lcfm_store_options *store);
 
 /* ---- an ingest job (src/survey/ingest_job.c: `lcfm ingest` and the ingest stage of `lcfm run`) ---- */
-/* Collective: rank 0 expands [ingest] inputs and every rank receives the sorted list. Returns
- * the file count, or -1 on every rank if an input names nothing or no file is found (reported
- * as a job-file problem). */
-int64_t lcfm_ingest_share_inputs(MPI_Comm comm, const lcfm_job *job, char **paths, int64_t **offsets);
+/* Collective: rank 0 expands [ingest] inputs; returns the file count on every rank, or -1 if
+ * an input names nothing or no file is found (reported as a job-file problem). */
+int64_t lcfm_ingest_check_inputs(MPI_Comm comm, const lcfm_job *job);
+/* Collective: expands [ingest] inputs and gives each rank its slice, balanced by size: rank 0
+ * sends each rank a count-balanced slice, the ranks stat their files (in parallel) and place the
+ * slice boundaries by the prefix sums of the sizes, then rank 0 sends each rank its byte-balanced
+ * slice and frees the whole list (no rank keeps it; counts and offsets are int64). Returns the
+ * file count, or -1 on every rank as lcfm_ingest_check_inputs. */
+int64_t lcfm_ingest_slice_inputs(MPI_Comm comm, const lcfm_job *job, lcfm_input_slice *slice);
 /* Collective: ingests [ingest] inputs into [ingest] output; the exit code (LCFM_EXIT_USAGE for
  * a bad job, LCFM_EXIT_RUNTIME when no file could be read). */
 int lcfm_ingest_job_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);

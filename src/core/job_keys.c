@@ -42,6 +42,13 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"simulate", "max_points", LCFM_KEY_INT, "600", 2, 1e7, "labelled: most observations of a light curve"},
     {"simulate", "seasons", LCFM_KEY_INT, "7", 1, 1000, "labelled: observing seasons of 240 days with 125-day gaps"},
 
+    /* [store]: how simulate and ingest write their light-curve store (store.h) */
+    {"store", "mode", LCFM_KEY_STRING, "create", 0, 0,
+     "create (write the store anew) or append (add the objects after those of the existing store; ids continue)"},
+    {"store", "compression", LCFM_KEY_STRING, "none", 0, 0,
+     "none, or deflate (shuffle + deflate on every dataset; kept by later appends)"},
+    {"store", "deflate_level", LCFM_KEY_INT, "4", 1, 9, "deflate level when compression = deflate (1 fast .. 9 small)"},
+
     /* [ingest]: survey files into a store (survey.h) */
     {"ingest", "output", LCFM_KEY_STRING, NULL, 0, 0,
      "path of the light-curve store to write (written as PATH.partial, then renamed)"},
@@ -50,11 +57,15 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"ingest", "flux", LCFM_KEY_STRING, "pdcsap", 0, 0, "FITS flux column: pdcsap (PDCSAP_FLUX) or sap (SAP_FLUX)"},
     {"ingest", "quality_mask", LCFM_KEY_INT, "175", 0, 2147483647,
      "FITS points with (QUALITY & mask) != 0 are dropped (175: bits 1, 2, 4, 8, 32, 128)"},
+    {"ingest", "keep_quality", LCFM_KEY_BOOL, "false", 0, 0,
+     "store each kept point's quality flags (QUALITY, SAP_QUALITY) in /points/quality"},
     {"ingest", "min_points", LCFM_KEY_INT, "1", 1, 1e9, "objects with fewer kept points are rejected as empty"},
     {"ingest", "block_objects", LCFM_KEY_INT, "1024", 1, 1e8,
      "objects each rank buffers per collective write (memory per rank ~ block)"},
     {"ingest", "block_points", LCFM_KEY_INT, "1048576", 1, 1e12,
      "points each rank buffers per collective write at most, 16 bytes each (a longer object is written alone)"},
+    {"ingest", "keep_mb", LCFM_KEY_INT, "1024", 0, 1e7,
+     "MiB of decoded points each rank keeps from reading to writing; objects beyond it are decoded twice"},
 
     /* [model]: the causal dual-encoder model and its baseline (models.h) */
     {"model", "kind", LCFM_KEY_STRING, "causal", 0, 0,
@@ -114,6 +125,8 @@ const lcfm_key_spec lcfm_job_keys[] = {
     {"embed", "output", LCFM_KEY_STRING, NULL, 0, 0, "embedding store to write (PATH.partial, then renamed)"},
     {"embed", "block_objects", LCFM_KEY_INT, "1024", 1, 1e8, "objects each rank reads and writes per collective step"},
     {"embed", "batch_windows", LCFM_KEY_INT, "256", 1, 1e7, "windows per encoder call"},
+    {"embed", "mode", LCFM_KEY_STRING, "create", 0, 0,
+     "create (embed every selected object) or append (add to output the objects not yet in it, e.g. after a store append)"},
     {"embed", "fields", LCFM_KEY_STRING, "", 0, 0,
      "/objects/field values and ranges to embed, e.g. \"3 5 10-12\" (empty: the whole store); rows keep the store's object ids"},
 

@@ -166,12 +166,7 @@ int pipeline_probe_task(const lcfm_job *job) {
 static int check_ingest(MPI_Comm comm, const lcfm_job *job) {
   lcfm_ingest_options options;
   if (lcfm_ingest_options_from_job(&options, job)) return 1;
-  char *paths = NULL;
-  int64_t *offsets = NULL;
-  int64_t files = lcfm_ingest_share_inputs(comm, job, &paths, &offsets);
-  free(paths);
-  free(offsets);
-  return files < 0;
+  return lcfm_ingest_check_inputs(comm, job) < 0;
 }
 
 /* The model, simulation and probe checks the verbs make (whichever simulation mode, model kind

@@ -10,6 +10,7 @@
 #include "lcfm/rng.h"
 #include "lcfm/sim.h"
 #include "lcfm/store.h"
+#include "lcfm/store_index.h"
 
 #define SEASON_DAYS 240.0
 #define GAP_DAYS 125.0
@@ -27,6 +28,9 @@ int lcfm_labelled_config_from_job(lcfm_labelled_config *c, const lcfm_job *job) 
   const char *mode = lcfm_job_string(job, "simulate", "mode");
   if (strcmp(mode, "labelled") && strcmp(mode, "causal"))
     problems++, lcfm_job_error(job, "simulate", "mode", "'%s' is neither causal nor labelled", mode);
+  if (!strcmp(mode, "labelled") && c->base.store.mode == LCFM_STORE_APPEND)
+    problems++, lcfm_job_error(job, "store", "mode", "append adds to causal simulations and ingested surveys; a "
+                               "labelled simulation is written whole (mode = create)");
   c->classes = lcfm_job_int(job, "simulate", "classes");
   c->min_points = lcfm_job_int(job, "simulate", "min_points");
   c->max_points = lcfm_job_int(job, "simulate", "max_points");
@@ -144,7 +148,8 @@ static void write_truth_constants(lcfm_store_writer *w, const lcfm_labelled_conf
 }
 
 static void write_instrument(lcfm_store_writer *w) {
-  lcfm_instrument row = {.id = 0, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
+  lcfm_instrument row = {.id = 0, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1,
+                         .value_kind = LCFM_VALUE_MAGNITUDE};
   snprintf(row.name, sizeof row.name, "sim-labelled");
   lcfm_store_write_instruments(w, &row, 1);
 }
@@ -183,7 +188,8 @@ void lcfm_simulate_labelled_store(MPI_Comm comm, const lcfm_labelled_config *c, 
   int64_t my_blocks = (star_count + block - 1) / block, blocks = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&my_blocks, &blocks, 1, MPI_INT64_T, MPI_MAX, comm));
 
-  lcfm_store_writer *w = lcfm_store_create(comm, path, prov, star_count * P, points_of_stars(c, first_star, star_count));
+  lcfm_store_writer *w = lcfm_store_begin(comm, path, prov, star_count * P, points_of_stars(c, first_star, star_count),
+                                          &c->base.store);
   write_instrument(w);
   int truth_matrix = lcfm_store_add_matrix(w, "/truth/labelled", c->base.stars, LCFM_LABELLED_PARAMS);
   write_truth_constants(w, c);
@@ -207,5 +213,6 @@ void lcfm_simulate_labelled_store(MPI_Comm comm, const lcfm_labelled_config *c, 
   lcfm_progress_finish(&progress, done);
   free(truth);
   lcfm_batch_free(&batch);
+  lcfm_store_index_write(w, comm, 1); /* one instrument: training reads through /index, nothing per object */
   lcfm_store_close(w);
 }

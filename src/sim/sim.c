@@ -27,7 +27,7 @@ int lcfm_sim_config_from_job(lcfm_sim_config *c, const lcfm_job *job) {
   c->stars_per_field = lcfm_job_int(job, "simulate", "stars_per_field");
   c->block_stars = lcfm_job_int(job, "simulate", "block_stars");
   c->seed = lcfm_job_seed(job);
-  int problems = 0;
+  int problems = lcfm_store_options_from_job(&c->store, job);
   if (c->terms > c->T) {
     lcfm_job_error(job, "simulate", "instrument_terms", "J = %lld exceeds T = %lld: the series "
                    "e^{i pi j t / T} repeats beyond j = T", (long long)c->terms, (long long)c->T);

@@ -2,9 +2,11 @@
  * them collectively into one store with the truth needed to recompute every signal. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lcfm/alias.h"
 #include "lcfm/error.h"
+#include "lcfm/h5io.h"
 #include "lcfm/log.h"
 #include "lcfm/sim.h"
 #include "lcfm/store.h"
@@ -17,7 +19,8 @@ typedef struct {
 static void write_instrument_table(lcfm_store_writer *w, const lcfm_sim_config *c) {
   lcfm_instrument *rows = lcfm_calloc((size_t)c->instruments, sizeof *rows);
   for (int64_t m = 0; m < c->instruments; m++) {
-    rows[m] = (lcfm_instrument){.id = (int32_t)m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
+    rows[m] = (lcfm_instrument){.id = (int32_t)m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1,
+                                .band = -1, .value_kind = LCFM_VALUE_SIMULATED};
     snprintf(rows[m].name, sizeof rows[m].name, "sim-%lld", (long long)m);
   }
   lcfm_store_write_instruments(w, rows, c->instruments);
@@ -29,6 +32,7 @@ static void write_truth_constants(lcfm_store_writer *w, const lcfm_sim_config *c
   lcfm_h5_write_string_attribute(truth, "model",
       "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and src/README.md's store schema");
   lcfm_h5_write_int64_attribute(truth, "stars", c->stars);
+  lcfm_h5_write_int64_attribute(truth, "stars_per_field", c->stars_per_field);
   lcfm_h5_write_int64_attribute(truth, "instruments", c->instruments);
   lcfm_h5_write_int64_attribute(truth, "curves_per_star", c->curves_per_star);
   lcfm_h5_write_int64_attribute(truth, "instrument_terms", c->terms);
@@ -75,13 +79,66 @@ static void write_instrument_truth(lcfm_store_writer *w, const lcfm_sim_config *
   free(gamma);
 }
 
-/* Columns of a block of stars; time and error are the same for every block. */
-static void fill_block_columns(lcfm_object_batch *b, const lcfm_sim_config *c, int64_t first_star, int64_t stars) {
+/* ---- appending: more stars of the same simulation ---- */
+
+/* Reads /truth's constants of the store being appended to and checks that the job continues the
+ * same simulation; returns its star count (every rank reaches the same verdict). */
+static int64_t stored_stars(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_config *c, const char *path) {
+  hid_t truth = lcfm_store_group(w, "/truth");
+  const struct {
+    const char *name;
+    double job;
+  } same[] = {{"instruments", (double)c->instruments}, {"curves_per_star", (double)c->curves_per_star},
+              {"instrument_terms", (double)c->terms},  {"K", (double)c->K},
+              {"T", (double)c->T},                     {"alpha", c->alpha},
+              {"lambda", c->lambda},                   {"instrument_scale", c->instrument_scale},
+              {"noise_sigma", c->noise_sigma},         {"clip_min", c->clip_min},
+              {"clip_max", c->clip_max},               {"seed", (double)c->seed},
+              {"stars_per_field", (double)c->stars_per_field}};
+  char why[1024] = "";
+  double stars = -1;
+  if (H5Aexists(truth, "stars") > 0) {
+    hid_t attr = LCFM_CHECK_H5(H5Aopen(truth, "stars", H5P_DEFAULT));
+    LCFM_CHECK_H5(H5Aread(attr, H5T_NATIVE_DOUBLE, &stars));
+    H5Aclose(attr);
+  }
+  if (stars < 0 || H5Aexists(truth, "model") <= 0 || H5Lexists(truth, "theta", H5P_DEFAULT) <= 0)
+    snprintf(why, sizeof why, "%s: not a store of the causal simulator (no /truth/theta): cannot append simulated "
+             "stars to it", path);
+  for (size_t k = 0; k < sizeof same / sizeof *same && !why[0]; k++) {
+    if (H5Aexists(truth, same[k].name) <= 0) continue; /* older stores lack stars_per_field */
+    double stored = 0;
+    hid_t attr = LCFM_CHECK_H5(H5Aopen(truth, same[k].name, H5P_DEFAULT));
+    LCFM_CHECK_H5(H5Aread(attr, H5T_NATIVE_DOUBLE, &stored));
+    H5Aclose(attr);
+    if (stored != same[k].job)
+      snprintf(why, sizeof why, "%s: [simulate] %s is %.17g but the store was simulated with %.17g: an append adds "
+               "stars to the same simulation (only [simulate] stars may differ: the stars to add)", path,
+               !strcmp(same[k].name, "seed") ? "seed ([job] seed)" : same[k].name, same[k].job, stored);
+  }
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  lcfm_h5_agree(comm, why[0] && rank == 0, why);
+  H5Gclose(truth);
+  return (int64_t)stars;
+}
+
+static void record_star_count(lcfm_store_writer *w, int64_t stars) {
+  hid_t truth = lcfm_store_group(w, "/truth");
+  lcfm_h5_delete_attribute(truth, "stars");
+  lcfm_h5_write_int64_attribute(truth, "stars", stars);
+  H5Gclose(truth);
+}
+
+/* Columns of a block of stars; time and error are the same for every block. Ids count from the
+ * first star written by this run (the writer continues the store's ids). */
+static void fill_block_columns(lcfm_object_batch *b, const lcfm_sim_config *c, int64_t first_star, int64_t stars,
+                               int64_t first_new_star) {
   int64_t P = c->curves_per_star;
   b->count = stars * P;
   for (int64_t i = 0; i < b->count; i++) {
     int64_t object = first_star * P + i, star = object / P;
-    b->id[i] = object;
+    b->id[i] = object - first_new_star * P;
     b->source[i] = star;
     b->instrument[i] = (int32_t)lcfm_sim_instrument(c, object);
     b->field[i] = (int32_t)(star / c->stars_per_field);
@@ -98,27 +155,39 @@ static void fill_block_truth(double *theta, double *phase, const lcfm_sim_config
     for (int64_t k = 0; k < c->K - 1; k++) phase[n * (c->K - 1) + k] = lcfm_sim_phase(c, first_object + n, k);
 }
 
-void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *path, const lcfm_provenance *prov) {
+void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *job_config, const char *path,
+                         const lcfm_provenance *prov) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
-  int64_t first_star, star_count, P = c->curves_per_star, T = c->T;
-  lcfm_store_shard(c->stars, rank, ranks, &first_star, &star_count);
+  int appending = job_config->store.mode == LCFM_STORE_APPEND;
+  int64_t first_star, star_count, P = job_config->curves_per_star, T = job_config->T;
+  lcfm_store_shard(job_config->stars, rank, ranks, &first_star, &star_count);
+  lcfm_store_writer *w = lcfm_store_begin(comm, path, prov, star_count * P, star_count * P * T, &job_config->store);
+  /* Appending adds stars [S0, S0 + stars) of the same simulation: every stream is keyed by the
+   * star and object index, so the store equals one simulated with S0 + stars stars at once. */
+  int64_t stars_before = appending ? stored_stars(w, comm, job_config, path) : 0;
+  lcfm_sim_config whole = *job_config, *c = &whole;
+  whole.stars = stars_before + job_config->stars;
+  first_star += stars_before;
   int64_t block = c->block_stars < star_count ? c->block_stars : (star_count ? star_count : 1);
   int64_t my_blocks = (star_count + block - 1) / block, blocks = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&my_blocks, &blocks, 1, MPI_INT64_T, MPI_MAX, comm));
 
-  lcfm_store_writer *w = lcfm_store_create(comm, path, prov, star_count * P, star_count * P * T);
   write_instrument_table(w, c);
   truth_matrices h = {
-      .theta = lcfm_store_add_matrix(w, "/truth/theta", c->stars, c->K),
-      .phase = lcfm_store_add_matrix(w, "/truth/phase", lcfm_sim_object_count(c), c->K - 1),
-      .beta = lcfm_store_add_matrix(w, "/truth/beta", c->instruments, c->terms),
-      .gamma = lcfm_store_add_matrix(w, "/truth/gamma", c->instruments, c->terms),
+      .theta = lcfm_store_add_matrix(w, "/truth/theta", job_config->stars, c->K),
+      .phase = lcfm_store_add_matrix(w, "/truth/phase", lcfm_sim_object_count(job_config), c->K - 1),
   };
-  write_truth_constants(w, c);
-  record_regime(w, c);
-  write_instrument_truth(w, c, &h, rank);
+  if (appending) {
+    record_star_count(w, whole.stars);
+  } else {
+    h.beta = lcfm_store_add_matrix(w, "/truth/beta", c->instruments, c->terms);
+    h.gamma = lcfm_store_add_matrix(w, "/truth/gamma", c->instruments, c->terms);
+    write_truth_constants(w, c);
+    record_regime(w, c);
+    write_instrument_truth(w, c, &h, rank);
+  }
 
   /* Buffers for one block, allocated once: memory per rank is set by block_stars alone. */
   lcfm_object_batch batch;
@@ -132,17 +201,18 @@ void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *pa
   lcfm_sim_plan *plan = lcfm_sim_plan_create(c);
 
   lcfm_progress progress;
-  lcfm_progress_start(&progress, "simulate", lcfm_sim_object_count(c));
+  lcfm_progress_start(&progress, "simulate", lcfm_sim_object_count(job_config));
   int64_t done_local = 0, done = 0;
   for (int64_t b = 0; b < blocks; b++) {
     int64_t start = first_star + b * block;
     int64_t stars = b < my_blocks ? (start + block <= first_star + star_count ? block : first_star + star_count - start) : 0;
     lcfm_sim_generate(plan, start, stars, batch.value);
-    fill_block_columns(&batch, c, start, stars);
+    fill_block_columns(&batch, c, start, stars, stars_before);
     fill_block_truth(theta, phase, c, start, stars);
     lcfm_store_write_batch(w, &batch);
-    lcfm_store_write_rows(w, h.theta, start, stars, theta);
-    lcfm_store_write_rows(w, h.phase, start * P, stars * P, phase);
+    /* Matrix rows count from the first row this run adds. */
+    lcfm_store_write_rows(w, h.theta, start - stars_before, stars, theta);
+    lcfm_store_write_rows(w, h.phase, (start - stars_before) * P, stars * P, phase);
     done_local += stars * P;
     LCFM_CHECK_MPI(MPI_Allreduce(&done_local, &done, 1, MPI_INT64_T, MPI_SUM, comm));
     lcfm_progress_update(&progress, done);

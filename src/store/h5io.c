@@ -126,6 +126,54 @@ hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t r
   return dset;
 }
 
+hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols,
+                              int64_t chunk_rows, int deflate_level) {
+  hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols}, max[2] = {H5S_UNLIMITED, (hsize_t)cols};
+  /* Small tables get small chunks (a chunk is allocated whole); never below 64 rows so that
+   * appending to them does not make a chunk per row. */
+  int64_t floor = rows > 64 ? rows : 64;
+  hsize_t chunk[2] = {(hsize_t)(chunk_rows < floor ? chunk_rows : floor), (hsize_t)(cols ? cols : 1)};
+  hid_t space = LCFM_CHECK_H5(H5Screate_simple(cols ? 2 : 1, dims, max));
+  hid_t lcpl = LCFM_CHECK_H5(H5Pcreate(H5P_LINK_CREATE));
+  LCFM_CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
+  hid_t dcpl = LCFM_CHECK_H5(H5Pcreate(H5P_DATASET_CREATE));
+  LCFM_CHECK_H5(H5Pset_chunk(dcpl, cols ? 2 : 1, chunk));
+  LCFM_CHECK_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  if (deflate_level > 0) {
+    LCFM_CHECK_H5(H5Pset_shuffle(dcpl));
+    LCFM_CHECK_H5(H5Pset_deflate(dcpl, (unsigned)deflate_level));
+  } else {
+    LCFM_CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)); /* what parallel HDF5 requires unfiltered */
+  }
+  hid_t dset = LCFM_CHECK_H5(H5Dcreate2(file, path, type, space, lcpl, dcpl, H5P_DEFAULT));
+  H5Pclose(dcpl);
+  H5Pclose(lcpl);
+  H5Sclose(space);
+  return dset;
+}
+
+hid_t lcfm_h5_sized_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
+                            int deflate_level) {
+  if (H5Lexists(file, path, H5P_DEFAULT) <= 0)
+    return lcfm_h5_create_growable(file, path, type, rows, cols, chunk_rows, deflate_level);
+  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, path, H5P_DEFAULT));
+  lcfm_h5_set_rows(dset, rows);
+  return dset;
+}
+
+void lcfm_h5_set_rows(hid_t dset, int64_t rows) {
+  hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
+  hsize_t dims[2] = {0, 0};
+  LCFM_CHECK_H5(H5Sget_simple_extent_dims(space, dims, NULL));
+  H5Sclose(space);
+  dims[0] = (hsize_t)rows;
+  LCFM_CHECK_H5(H5Dset_extent(dset, dims));
+}
+
+void lcfm_h5_delete_attribute(hid_t location, const char *name) {
+  if (H5Aexists(location, name) > 0) LCFM_CHECK_H5(H5Adelete(location, name));
+}
+
 int64_t lcfm_h5_dataset_rows(hid_t dset) {
   hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
   hsize_t dims[2] = {0, 0};
@@ -152,23 +200,27 @@ void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first,
     LCFM_CHECK_H5(H5Sselect_none(filespace));
     LCFM_CHECK_H5(H5Sselect_none(memspace));
   }
-  open_file *f = writing ? open_file_of(dset) : NULL;
-  if (f) {
-    hid_t file = LCFM_CHECK_H5(H5Iget_file_id(dset));
-    reserve(f, file);
-    H5Fclose(file); /* only this handle: the file stays open */
-    errno = 0;
-    int failed = H5Dwrite(dset, memtype, memspace, filespace, dxpl, data) < 0;
-    char reason[NAME_MAX_LEN + 1024] = "";
-    if (failed) io_failure(reason, sizeof reason, errno, f->partial, "writing");
-    lcfm_h5_agree(f->comm, failed, reason);
-  } else if (writing) {
-    LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));
-  } else {
-    LCFM_CHECK_H5(H5Dread(dset, memtype, memspace, filespace, dxpl, data));
-  }
+  if (writing) lcfm_h5_write_selection(dset, memtype, memspace, filespace, dxpl, data);
+  else LCFM_CHECK_H5(H5Dread(dset, memtype, memspace, filespace, dxpl, data));
   H5Sclose(memspace);
   H5Sclose(filespace);
+}
+
+void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl,
+                             const void *data) {
+  open_file *f = open_file_of(dset);
+  if (!f) {
+    LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));
+    return;
+  }
+  hid_t file = LCFM_CHECK_H5(H5Iget_file_id(dset));
+  reserve(f, file);
+  H5Fclose(file); /* only this handle: the file stays open */
+  errno = 0;
+  int failed = H5Dwrite(dset, memtype, memspace, filespace, dxpl, data) < 0;
+  char reason[NAME_MAX_LEN + 1024] = "";
+  if (failed) io_failure(reason, sizeof reason, errno, f->partial, "writing");
+  lcfm_h5_agree(f->comm, failed, reason);
 }
 
 hid_t lcfm_h5_create_partial(MPI_Comm comm, const char *path, char *partial, size_t partial_len) {
@@ -184,6 +236,66 @@ hid_t lcfm_h5_create_partial(MPI_Comm comm, const char *path, char *partial, siz
   errno = 0;
   hid_t file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (file < 0) io_failure(why, sizeof why, errno, partial, "cannot create"); /* before the next H5 call clears it */
+  H5Pclose(fapl);
+  lcfm_h5_agree(comm, file < 0, why);
+  remember(partial, comm);
+  return file;
+}
+
+/* Copies `from` to `to` (created or truncated) with copy_file_range, which shares blocks where
+ * the file system can (reflinks) and copies in the kernel elsewhere. Returns 0 or errno. */
+static int copy_file(const char *from, const char *to) {
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return errno;
+  int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    int e = errno;
+    close(in);
+    return e;
+  }
+  int e = 0;
+  for (;;) {
+    ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
+    if (n == 0) break;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) { /* plain copy */
+      char buf[1 << 16];
+      ssize_t got;
+      while ((got = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)got) != got) {
+          got = -1;
+          break;
+        }
+      if (got < 0) e = errno ? errno : EIO;
+    } else {
+      e = errno;
+    }
+    break;
+  }
+  if (close(out) != 0 && !e) e = errno;
+  close(in);
+  return e;
+}
+
+hid_t lcfm_h5_open_partial_copy(MPI_Comm comm, const char *path, char *partial, size_t partial_len) {
+  snprintf(partial, partial_len, "%s.partial", path);
+  int rank, failed = 0;
+  MPI_Comm_rank(comm, &rank);
+  char why[NAME_MAX_LEN * 2 + 256] = "";
+  if (rank == 0 && lcfm_output_lock(path, why, sizeof why) != 0) failed = 1;
+  lcfm_h5_agree(comm, failed, why);
+  lcfm_remove_on_failure(partial);
+  if (rank == 0) {
+    int e = copy_file(path, partial);
+    failed = e != 0;
+    if (failed) snprintf(why, sizeof why, "%s: cannot copy %s to %s for appending", strerror(e), path, partial);
+  }
+  lcfm_h5_agree(comm, failed, why);
+  hid_t fapl = lcfm_h5_file_access(comm);
+  errno = 0;
+  hid_t file = H5Fopen(partial, H5F_ACC_RDWR, fapl);
+  if (file < 0) io_failure(why, sizeof why, errno, partial, "cannot open for appending");
   H5Pclose(fapl);
   lcfm_h5_agree(comm, file < 0, why);
   remember(partial, comm);

@@ -1,6 +1,7 @@
 /* index.c: writing the store's /index and reading objects through it (see store_index.h). */
 #include "lcfm/store_index.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,7 @@
 
 enum { KEY_STRIDE = 256, WRITE_BLOCK = 1 << 16 };
 
-/* ---- building the groups in memory (ingest's rank 0, and stores without /index) ---- */
+/* ---- building the groups in memory (stores without /index) ---- */
 
 typedef struct {
   int64_t key, row;
@@ -68,109 +69,269 @@ static void group_by_instrument(const int64_t *instrument, int64_t n, int64_t in
   free(next);
 }
 
-static void grouping_free(grouping *g) { free(g->order), free(g->group_key), free(g->start); }
-
 /* ---- writing ---- */
 
-/* Collective: creates /index/NAME [rows] and writes this rank's rows [first, first + count). */
-static void write_index_rows(hid_t file, hid_t dxpl, const char *name, int64_t rows, int64_t first, int64_t count,
-                             const int64_t *data) {
+typedef struct {
+  lcfm_store_writer *w;
+  hid_t file, dxpl;
+  MPI_Comm comm;
+  int rank, ranks;
+} index_writer;
+
+/* Collective: creates (or, appending, resizes) /index/NAME [rows] and writes this rank's rows
+ * [first, first + count). */
+static void write_index_rows(lcfm_store_writer *w, hid_t dxpl, const char *name, int64_t rows, int64_t first,
+                             int64_t count, const int64_t *data) {
   char path[64];
   snprintf(path, sizeof path, "/index/%s", name);
-  hid_t dset = lcfm_h5_create_dataset(file, path, H5T_NATIVE_INT64, rows, 0);
+  hid_t dset = lcfm_store_dataset(w, path, H5T_NATIVE_INT64, rows, 0); /* resized when appending */
   lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT64, dxpl, first, count, 0, (void *)data, 1);
   H5Dclose(dset);
 }
 
-/* Collective: column `name` of /objects as int64, gathered on rank 0 (NULL elsewhere). */
-static int64_t *gather_column(hid_t file, hid_t dxpl, MPI_Comm comm, const char *name, int64_t n) {
-  int rank, ranks;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &ranks);
-  int64_t first, count;
-  lcfm_store_shard(n, rank, ranks, &first, &count);
-  int64_t *mine = lcfm_malloc((size_t)(count ? count : 1) * sizeof *mine);
-  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, name, H5P_DEFAULT));
-  lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT64, dxpl, first, count, 0, mine, 0);
-  H5Dclose(dset);
-  int *counts = NULL, *displs = NULL;
-  int64_t *all = NULL;
-  if (rank == 0) {
-    counts = lcfm_malloc((size_t)ranks * sizeof *counts), displs = lcfm_malloc((size_t)ranks * sizeof *displs);
-    for (int r = 0; r < ranks; r++) {
-      int64_t f, c;
-      lcfm_store_shard(n, r, ranks, &f, &c);
-      LCFM_CHECK(f <= 2147483647 && c <= 2147483647, "ingest index: more than 2^31 objects per gather");
-      counts[r] = (int)c, displs[r] = (int)f;
-    }
-    all = lcfm_malloc((size_t)(n ? n : 1) * sizeof *all);
-  }
-  LCFM_CHECK_MPI(MPI_Gatherv(mine, (int)count, MPI_INT64_T, all, counts, displs, MPI_INT64_T, 0, comm));
-  free(mine), free(counts), free(displs);
-  return all;
+/* Collective: from this rank's object count per instrument (local [M]), each instrument's first
+ * by_instrument position (start [M + 1], the same on every rank) and this rank's first position
+ * within each instrument's group (at [M]: start plus the objects of that instrument on lower
+ * ranks, which come first because rows within an instrument stay in row order). */
+static void place_instruments(const index_writer *s, const int64_t *local, int64_t M, int64_t *start, int64_t *at) {
+  int64_t *total = lcfm_malloc((size_t)(M ? M : 1) * sizeof *total);
+  LCFM_CHECK_MPI(MPI_Allreduce(local, total, (int)M, MPI_INT64_T, MPI_SUM, s->comm));
+  LCFM_CHECK_MPI(MPI_Exscan(local, at, (int)M, MPI_INT64_T, MPI_SUM, s->comm));
+  if (s->rank == 0) memset(at, 0, (size_t)M * sizeof *at); /* Exscan leaves rank 0's undefined */
+  start[0] = 0;
+  for (int64_t m = 0; m < M; m++) start[m + 1] = start[m] + total[m];
+  for (int64_t m = 0; m < M; m++) at[m] += start[m];
+  free(total);
 }
 
-/* Collective: writes the three groupings; only rank 0 holds data (the others pass NULL). */
-static void write_groupings(hid_t file, hid_t dxpl, MPI_Comm comm, int64_t n, int64_t instruments,
-                            const grouping *by_source, const int64_t *instrument_order,
-                            const int64_t *instrument_start, const grouping *by_field) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  int64_t groups[2] = {rank == 0 ? by_source->groups : 0, rank == 0 ? by_field->groups : 0};
-  LCFM_CHECK_MPI(MPI_Bcast(groups, 2, MPI_INT64_T, 0, comm));
-  int mine = rank == 0;
-  write_index_rows(file, dxpl, "by_source", n, 0, mine ? n : 0, mine ? by_source->order : NULL);
-  write_index_rows(file, dxpl, "source_key", groups[0], 0, mine ? groups[0] : 0, mine ? by_source->group_key : NULL);
-  write_index_rows(file, dxpl, "source_start", groups[0] + 1, 0, mine ? groups[0] + 1 : 0, mine ? by_source->start : NULL);
-  write_index_rows(file, dxpl, "by_instrument", n, 0, mine ? n : 0, instrument_order);
-  write_index_rows(file, dxpl, "instrument_start", instruments + 1, 0, mine ? instruments + 1 : 0, instrument_start);
-  write_index_rows(file, dxpl, "by_field", n, 0, mine ? n : 0, mine ? by_field->order : NULL);
-  write_index_rows(file, dxpl, "field_key", groups[1], 0, mine ? groups[1] : 0, mine ? by_field->group_key : NULL);
-  write_index_rows(file, dxpl, "field_start", groups[1] + 1, 0, mine ? groups[1] + 1 : 0, mine ? by_field->start : NULL);
+/* Collective: writes rows (local[0] of instrument 0, then local[1] of instrument 1, ...) into
+ * /index/by_instrument at at[m] for instrument m: one write of a union of hyperslabs. Advances at. */
+static void write_instrument_runs(const index_writer *s, hid_t dset, const int64_t *rows, const int64_t *local,
+                                  int64_t M, int64_t *at) {
+  hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
+  LCFM_CHECK_H5(H5Sselect_none(space));
+  hsize_t objects = 0, one = 1;
+  for (int64_t m = 0; m < M; m++) {
+    if (!local[m]) continue;
+    hsize_t first = (hsize_t)at[m], count = (hsize_t)local[m];
+    LCFM_CHECK_H5(H5Sselect_hyperslab(space, H5S_SELECT_OR, &first, NULL, &count, NULL));
+    at[m] += local[m], objects += count;
+  }
+  hid_t memspace = LCFM_CHECK_H5(H5Screate_simple(1, objects ? &objects : &one, NULL));
+  if (!objects) LCFM_CHECK_H5(H5Sselect_none(memspace));
+  lcfm_h5_write_selection(dset, H5T_NATIVE_INT64, memspace, space, s->dxpl, rows);
+  H5Sclose(memspace);
+  H5Sclose(space);
+}
+
+/* ---- ingest's and append's index: a parallel sort of the object columns ----
+ * Memory per rank is O(N/P) plus O(P) plus the rank's share of the groups; nothing is gathered.
+ * by_source and by_field: a sample sort. Each rank sorts the (key, row) pairs of its shard, P - 1
+ * regular samples of every rank give P - 1 splitters, MPI_Alltoallv sends each pair to the rank
+ * owning its range, and each rank sorts what it received and writes its contiguous slice of the
+ * order, keys and starts at offsets from the ranks before it. The pairs are distinct (rows are),
+ * so regular sampling bounds every rank's slice by about 2N/P. by_instrument needs no sort: a
+ * count per instrument places each rank's rows (place_instruments). */
+
+static int64_t *read_shard(const index_writer *s, const char *name, int64_t first, int64_t count) {
+  int64_t *column = lcfm_malloc((size_t)(count ? count : 1) * sizeof *column);
+  hid_t dset = LCFM_CHECK_H5(H5Dopen2(s->file, name, H5P_DEFAULT));
+  lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT64, s->dxpl, first, count, 0, column, 0);
+  H5Dclose(dset);
+  return column;
+}
+
+/* The number of sorted[0..n) that are not above x in (key, row) order. */
+static int64_t pairs_not_above(const keyed_row *sorted, int64_t n, keyed_row x) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (by_key_then_row(&sorted[mid], &x) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static int as_count(int64_t n, const char *what) {
+  LCFM_CHECK(n <= INT_MAX, "index: %lld pairs %s one rank, more than MPI's int counts allow; use more ranks",
+             (long long)n, what);
+  return (int)n;
+}
+
+/* Collective: P - 1 splitters, chosen on rank 0 from P - 1 regular samples of every rank's sorted
+ * pairs (rank 0 holds P (P - 1) samples for a moment). */
+static keyed_row *choose_splitters(const index_writer *s, MPI_Datatype pair, const keyed_row *sorted, int64_t n) {
+  int P = s->ranks, mine = n ? P - 1 : 0;
+  keyed_row *sample = lcfm_malloc((size_t)P * sizeof *sample), *splitters = lcfm_malloc((size_t)P * sizeof *splitters);
+  for (int j = 0; j < mine; j++) sample[j] = sorted[(j + 1) * n / P];
+  int *counts = NULL, *displs = NULL, total = 0;
+  keyed_row *all = NULL;
+  if (s->rank == 0) counts = lcfm_malloc((size_t)P * sizeof *counts), displs = lcfm_malloc((size_t)P * sizeof *displs);
+  LCFM_CHECK_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, s->comm));
+  if (s->rank == 0) {
+    for (int r = 0; r < P; r++) displs[r] = total, total += counts[r];
+    all = lcfm_malloc((size_t)(total ? total : 1) * sizeof *all);
+  }
+  LCFM_CHECK_MPI(MPI_Gatherv(sample, mine, pair, all, counts, displs, pair, 0, s->comm));
+  if (s->rank == 0) {
+    qsort(all, (size_t)total, sizeof *all, by_key_then_row);
+    for (int j = 0; j < P - 1; j++) /* no samples: no pairs anywhere, any splitters do */
+      splitters[j] = total ? all[(int64_t)(j + 1) * total / P] : (keyed_row){INT64_MAX, INT64_MAX};
+  }
+  LCFM_CHECK_MPI(MPI_Bcast(splitters, P - 1, pair, 0, s->comm));
+  free(sample), free(counts), free(displs), free(all);
+  return splitters;
+}
+
+/* Collective: sends each of this rank's sorted pairs to the rank owning its range (rank d takes
+ * the pairs above splitter d - 1 and not above splitter d); returns what this rank received,
+ * sorted, and its count in *received. */
+static keyed_row *exchange_pairs(const index_writer *s, MPI_Datatype pair, const keyed_row *sorted, int64_t n,
+                                 const keyed_row *splitters, int64_t *received) {
+  int P = s->ranks;
+  int *send = lcfm_malloc((size_t)P * sizeof *send), *send_at = lcfm_malloc((size_t)P * sizeof *send_at);
+  int *recv = lcfm_malloc((size_t)P * sizeof *recv), *recv_at = lcfm_malloc((size_t)P * sizeof *recv_at);
+  as_count(n, "leave");
+  for (int d = 0, at = 0; d < P; d++) {
+    int end = d < P - 1 ? (int)pairs_not_above(sorted, n, splitters[d]) : (int)n;
+    send_at[d] = at, send[d] = end - at, at = end;
+  }
+  LCFM_CHECK_MPI(MPI_Alltoall(send, 1, MPI_INT, recv, 1, MPI_INT, s->comm));
+  int64_t total = 0;
+  for (int d = 0; d < P; d++) recv_at[d] = as_count(total, "reach"), total += recv[d];
+  as_count(total, "reach");
+  keyed_row *mine = lcfm_malloc((size_t)(total ? total : 1) * sizeof *mine);
+  LCFM_CHECK_MPI(MPI_Alltoallv(sorted, send, send_at, pair, mine, recv, recv_at, pair, s->comm));
+  qsort(mine, (size_t)total, sizeof *mine, by_key_then_row); /* P sorted runs */
+  free(send), free(send_at), free(recv), free(recv_at);
+  *received = total;
+  return mine;
+}
+
+/* Collective: the sum of `value` over the ranks below this one, and over all ranks in *total. */
+static int64_t sum_below(const index_writer *s, int64_t value, int64_t *total) {
+  int64_t below = 0;
+  LCFM_CHECK_MPI(MPI_Exscan(&value, &below, 1, MPI_INT64_T, MPI_SUM, s->comm));
+  LCFM_CHECK_MPI(MPI_Allreduce(&value, total, 1, MPI_INT64_T, MPI_SUM, s->comm));
+  return s->rank == 0 ? 0 : below;
+}
+
+/* Collective: the last key of the nearest lower rank holding pairs; returns 0 when none does.
+ * A group whose pairs straddle ranks starts on the lowest of them only. */
+static int key_before(const index_writer *s, const keyed_row *mine, int64_t n, int64_t *key) {
+  int64_t last[2] = {n > 0, n > 0 ? mine[n - 1].key : 0};
+  int64_t *all = lcfm_malloc((size_t)s->ranks * sizeof last);
+  LCFM_CHECK_MPI(MPI_Allgather(last, 2, MPI_INT64_T, all, 2, MPI_INT64_T, s->comm));
+  int found = 0;
+  for (int r = s->rank - 1; r >= 0 && !found; r--)
+    if (all[2 * r]) found = 1, *key = all[2 * r + 1];
+  free(all);
+  return found;
+}
+
+/* Collective: /index/ORDER, KEY and START (e.g. by_source, source_key, source_start) from this
+ * rank's slice of the globally sorted pairs. */
+static void write_sorted_groups(const index_writer *s, const keyed_row *mine, int64_t n, int64_t objects,
+                                const char *const names[3]) {
+  int64_t total, first = sum_below(s, n, &total), previous = 0;
+  int continues = key_before(s, mine, n, &previous);
+  int64_t *rows = lcfm_malloc((size_t)(n ? n : 1) * sizeof *rows), *key = lcfm_malloc((size_t)(n ? n : 1) * sizeof *key);
+  int64_t *start = lcfm_malloc((size_t)(n + 1) * sizeof *start), groups = 0;
+  for (int64_t i = 0; i < n; i++) {
+    rows[i] = mine[i].row;
+    int starts = i > 0 ? mine[i].key != mine[i - 1].key : !continues || mine[i].key != previous;
+    if (starts) key[groups] = mine[i].key, start[groups++] = first + i;
+  }
+  int64_t all_groups, first_group = sum_below(s, groups, &all_groups), closing = s->rank == s->ranks - 1;
+  if (closing) start[groups] = objects; /* the last rank also writes the closing entry */
+  write_index_rows(s->w, s->dxpl, names[0], objects, first, n, rows);
+  write_index_rows(s->w, s->dxpl, names[1], all_groups, first_group, groups, key);
+  write_index_rows(s->w, s->dxpl, names[2], all_groups + 1, first_group, groups + closing, start);
+  free(rows), free(key), free(start);
+}
+
+/* Collective: the grouping of the objects by /objects/COLUMN, sorted in parallel and written. */
+static void write_grouping_of(const index_writer *s, MPI_Datatype pair, const char *column, int64_t objects,
+                              const char *const names[3]) {
+  int64_t first, count, received;
+  lcfm_store_shard(objects, s->rank, s->ranks, &first, &count);
+  int64_t *key = read_shard(s, column, first, count);
+  keyed_row *sorted = lcfm_malloc((size_t)(count ? count : 1) * sizeof *sorted);
+  for (int64_t i = 0; i < count; i++) sorted[i] = (keyed_row){key[i], first + i};
+  free(key);
+  qsort(sorted, (size_t)count, sizeof *sorted, by_key_then_row);
+  keyed_row *splitters = choose_splitters(s, pair, sorted, count);
+  keyed_row *mine = exchange_pairs(s, pair, sorted, count, splitters, &received);
+  free(sorted), free(splitters);
+  write_sorted_groups(s, mine, received, objects, names);
+  free(mine);
+}
+
+/* Collective: by_instrument and instrument_start; each rank places its own rows. */
+static void write_instrument_grouping(const index_writer *s, int64_t objects, int64_t M) {
+  int64_t first, count;
+  lcfm_store_shard(objects, s->rank, s->ranks, &first, &count);
+  int64_t *instrument = read_shard(s, "/objects/instrument", first, count);
+  int64_t *local = lcfm_calloc((size_t)(M ? M : 1), sizeof *local), *at = lcfm_malloc((size_t)(M ? M : 1) * sizeof *at);
+  for (int64_t i = 0; i < count; i++) {
+    LCFM_CHECK(instrument[i] >= 0 && instrument[i] < M, "internal: object %lld has instrument %lld of %lld",
+               (long long)(first + i), (long long)instrument[i], (long long)M);
+    local[instrument[i]]++;
+  }
+  int64_t *start = lcfm_malloc((size_t)(M + 1) * sizeof *start), *fill = lcfm_malloc((size_t)(M ? M : 1) * sizeof *fill);
+  place_instruments(s, local, M, start, at);
+  for (int64_t m = 0, o = 0; m < M; o += local[m], m++) fill[m] = o; /* a stable counting sort of the shard */
+  int64_t *rows = lcfm_malloc((size_t)(count ? count : 1) * sizeof *rows);
+  for (int64_t i = 0; i < count; i++) rows[fill[instrument[i]]++] = first + i;
+  hid_t dset = lcfm_store_dataset(s->w, "/index/by_instrument", H5T_NATIVE_INT64, objects, 0);
+  write_instrument_runs(s, dset, rows, local, M, at);
+  H5Dclose(dset);
+  write_index_rows(s->w, s->dxpl, "instrument_start", M + 1, 0, s->rank == 0 ? M + 1 : 0, start); /* tiny */
+  free(instrument), free(local), free(at), free(start), free(fill), free(rows);
+}
+
+static int64_t length_of_table(hid_t file, const char *path) {
+  if (H5Lexists(file, "/instruments", H5P_DEFAULT) <= 0 || H5Lexists(file, path, H5P_DEFAULT) <= 0) return 0;
+  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, path, H5P_DEFAULT));
+  int64_t n = lcfm_h5_dataset_rows(dset);
+  H5Dclose(dset);
+  return n;
 }
 
 void lcfm_store_index_write(lcfm_store_writer *w, MPI_Comm comm, int64_t instruments) {
-  hid_t file = lcfm_store_group(w, NULL), dxpl = lcfm_h5_collective_transfer();
+  index_writer s = {.w = w, .file = lcfm_store_group(w, NULL), .dxpl = lcfm_h5_collective_transfer(), .comm = comm};
+  MPI_Comm_rank(comm, &s.rank);
+  MPI_Comm_size(comm, &s.ranks);
   /* The columns were written collectively by all ranks: make them visible before reading back. */
-  LCFM_CHECK_H5(H5Fflush(file, H5F_SCOPE_GLOBAL));
+  LCFM_CHECK_H5(H5Fflush(s.file, H5F_SCOPE_GLOBAL));
   LCFM_CHECK_MPI(MPI_Barrier(comm));
-  hid_t ids = LCFM_CHECK_H5(H5Dopen2(file, "/objects/id", H5P_DEFAULT));
+  hid_t ids = LCFM_CHECK_H5(H5Dopen2(s.file, "/objects/id", H5P_DEFAULT));
   int64_t n = lcfm_h5_dataset_rows(ids);
   H5Dclose(ids);
-  int64_t *source = gather_column(file, dxpl, comm, "/objects/source", n);
-  int64_t *instrument = gather_column(file, dxpl, comm, "/objects/instrument", n);
-  int64_t *field = gather_column(file, dxpl, comm, "/objects/field", n);
-  grouping sources = {0}, fields = {0};
-  int64_t *instrument_order = NULL, *instrument_start = NULL;
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) {
-    group_by_key(source, n, &sources);
-    group_by_key(field, n, &fields);
-    group_by_instrument(instrument, n, instruments, &instrument_order, &instrument_start);
-  }
-  free(source), free(instrument), free(field);
-  write_groupings(file, dxpl, comm, n, instruments, &sources, instrument_order, instrument_start, &fields);
-  if (rank == 0) grouping_free(&sources), grouping_free(&fields);
-  free(instrument_order), free(instrument_start);
-  H5Pclose(dxpl);
+  /* Appending may have added instruments to the ones the producer passed. */
+  int64_t stored = length_of_table(s.file, "/instruments/id");
+  if (stored > instruments) instruments = stored;
+  MPI_Datatype pair;
+  LCFM_CHECK_MPI(MPI_Type_contiguous(2, MPI_INT64_T, &pair));
+  LCFM_CHECK_MPI(MPI_Type_commit(&pair));
+  static const char *const by_source[3] = {"by_source", "source_key", "source_start"};
+  static const char *const by_field[3] = {"by_field", "field_key", "field_start"};
+  write_grouping_of(&s, pair, "/objects/source", n, by_source);
+  write_instrument_grouping(&s, n, instruments);
+  write_grouping_of(&s, pair, "/objects/field", n, by_field);
+  MPI_Type_free(&pair);
+  H5Pclose(s.dxpl);
 }
 
 /* ---- the simulator's index, without sorting ---- */
 
-typedef struct {
-  hid_t file, dxpl;
-  MPI_Comm comm;
-  int rank, ranks;
-} sim_writer;
-
 /* Collective: /index/NAME [rows], this rank writing rows [first, first + count) whose value is
  * value(i) = (i / divisor) * scale, capped at cap, in blocks of WRITE_BLOCK (bounded memory). */
-static void write_arithmetic(const sim_writer *s, const char *name, int64_t rows, int64_t first, int64_t count,
+static void write_arithmetic(const index_writer *s, const char *name, int64_t rows, int64_t first, int64_t count,
                              int64_t divisor, int64_t scale, int64_t cap) {
   char path[64];
   snprintf(path, sizeof path, "/index/%s", name);
-  hid_t dset = lcfm_h5_create_dataset(s->file, path, H5T_NATIVE_INT64, rows, 0);
+  hid_t dset = lcfm_store_dataset(s->w, path, H5T_NATIVE_INT64, rows, 0);
   int64_t mine = (count + WRITE_BLOCK - 1) / WRITE_BLOCK, blocks = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&mine, &blocks, 1, MPI_INT64_T, MPI_MAX, s->comm));
   int64_t *buf = lcfm_malloc(WRITE_BLOCK * sizeof *buf);
@@ -189,7 +350,7 @@ static void write_arithmetic(const sim_writer *s, const char *name, int64_t rows
 
 /* Rows [first, first + count) of a table of `rows` split over ranks; the last rank also takes
  * the closing entry of a start array when `closing`. */
-static void shard_rows(const sim_writer *s, int64_t rows, int closing, int64_t *first, int64_t *count) {
+static void shard_rows(const index_writer *s, int64_t rows, int closing, int64_t *first, int64_t *count) {
   lcfm_store_shard(rows, s->rank, s->ranks, first, count);
   if (closing && s->rank == s->ranks - 1) (*count)++;
 }
@@ -200,56 +361,42 @@ static int64_t first_instrument(const lcfm_sim_config *c, int64_t star) {
 
 /* by_instrument: each rank places its stars' objects; within an instrument the rows increase, so
  * a rank's (and a block's) objects of instrument m are one contiguous range of m's group. */
-static void write_simulated_by_instrument(const sim_writer *s, const lcfm_sim_config *c, int64_t first_star,
+static void write_simulated_by_instrument(const index_writer *s, const lcfm_sim_config *c, int64_t first_star,
                                           int64_t stars) {
   int64_t M = c->instruments, P = c->curves_per_star;
-  int64_t *local = lcfm_calloc((size_t)M, sizeof *local), *total = lcfm_malloc((size_t)M * sizeof *total);
-  int64_t *before = lcfm_calloc((size_t)M, sizeof *before);
+  int64_t *local = lcfm_calloc((size_t)M, sizeof *local), *at = lcfm_malloc((size_t)M * sizeof *at);
   for (int64_t st = first_star; st < first_star + stars; st++)
     for (int64_t p = 0, r = first_instrument(c, st); p < P; p++) local[(r + p) % M]++;
-  LCFM_CHECK_MPI(MPI_Allreduce(local, total, (int)M, MPI_INT64_T, MPI_SUM, s->comm));
-  LCFM_CHECK_MPI(MPI_Exscan(local, before, (int)M, MPI_INT64_T, MPI_SUM, s->comm));
-  if (s->rank == 0) memset(before, 0, (size_t)M * sizeof *before);
   int64_t *start = lcfm_malloc((size_t)(M + 1) * sizeof *start);
-  start[0] = 0;
-  for (int64_t m = 0; m < M; m++) start[m + 1] = start[m] + total[m];
+  place_instruments(s, local, M, start, at); /* at: next position of instrument m in the file */
   int64_t n = start[M];
   /* instrument_start is tiny: rank 0 writes it. */
-  write_index_rows(s->file, s->dxpl, "instrument_start", M + 1, 0, s->rank == 0 ? M + 1 : 0, start);
-  hid_t dset = lcfm_h5_create_dataset(s->file, "/index/by_instrument", H5T_NATIVE_INT64, n, 0);
+  write_index_rows(s->w, s->dxpl, "instrument_start", M + 1, 0, s->rank == 0 ? M + 1 : 0, start);
+  hid_t dset = lcfm_store_dataset(s->w, "/index/by_instrument", H5T_NATIVE_INT64, n, 0);
   int64_t block = c->block_stars > 0 ? c->block_stars : 1024;
   int64_t *rows = lcfm_malloc((size_t)(block * P) * sizeof *rows), *fill = lcfm_malloc((size_t)M * sizeof *fill);
-  int64_t *at = lcfm_malloc((size_t)M * sizeof *at); /* next position of instrument m in the file */
-  for (int64_t m = 0; m < M; m++) at[m] = start[m] + before[m];
-  for (int64_t b0 = first_star; b0 < first_star + stars; b0 += block) {
-    int64_t b1 = b0 + block < first_star + stars ? b0 + block : first_star + stars;
+  /* Collective writes (filtered datasets allow no other): every rank makes as many as the rank
+   * with the most blocks, the extra ones empty. */
+  int64_t my_blocks = (stars + block - 1) / block, blocks = 0;
+  LCFM_CHECK_MPI(MPI_Allreduce(&my_blocks, &blocks, 1, MPI_INT64_T, MPI_MAX, s->comm));
+  for (int64_t k = 0; k < blocks; k++) {
+    int64_t b0 = first_star + k * block, end = first_star + stars;
+    if (b0 > end) b0 = end;
+    int64_t b1 = b0 + block < end ? b0 + block : end;
     memset(local, 0, (size_t)M * sizeof *local);
     for (int64_t st = b0; st < b1; st++)
       for (int64_t p = 0, r = first_instrument(c, st); p < P; p++) local[(r + p) % M]++;
     for (int64_t m = 0, o = 0; m < M; o += local[m], m++) fill[m] = o; /* buffer in group order */
     for (int64_t st = b0; st < b1; st++)
       for (int64_t p = 0, r = first_instrument(c, st); p < P; p++) rows[fill[(r + p) % M]++] = st * P + p;
-    hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
-    LCFM_CHECK_H5(H5Sselect_none(space));
-    for (int64_t m = 0; m < M; m++) {
-      if (!local[m]) continue;
-      hsize_t first = (hsize_t)at[m], count = (hsize_t)local[m];
-      LCFM_CHECK_H5(H5Sselect_hyperslab(space, H5S_SELECT_OR, &first, NULL, &count, NULL));
-      at[m] += local[m];
-    }
-    hsize_t objects = (hsize_t)((b1 - b0) * P);
-    hid_t memspace = LCFM_CHECK_H5(H5Screate_simple(1, &objects, NULL));
-    /* Independent: ranks have different numbers of blocks, and the dataset is allocated. */
-    LCFM_CHECK_H5(H5Dwrite(dset, H5T_NATIVE_INT64, memspace, space, H5P_DEFAULT, rows));
-    H5Sclose(memspace);
-    H5Sclose(space);
+    write_instrument_runs(s, dset, rows, local, M, at);
   }
   H5Dclose(dset);
-  free(local), free(total), free(before), free(start), free(rows), free(fill), free(at);
+  free(local), free(at), free(start), free(rows), free(fill);
 }
 
 void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_config *c) {
-  sim_writer s = {.file = lcfm_store_group(w, NULL), .dxpl = lcfm_h5_collective_transfer(), .comm = comm};
+  index_writer s = {.w = w, .file = lcfm_store_group(w, NULL), .dxpl = lcfm_h5_collective_transfer(), .comm = comm};
   MPI_Comm_rank(comm, &s.rank);
   MPI_Comm_size(comm, &s.ranks);
   int64_t S = c->stars, P = c->curves_per_star, N = S * P, per_field = c->stars_per_field;
@@ -284,7 +431,7 @@ static const char *const array_names[N_ARRAYS] = {"/index/by_source", "/index/so
 struct lcfm_store_index {
   char path[4096];
   hid_t file;
-  hid_t columns[N_COLUMNS], time, value;
+  hid_t columns[N_COLUMNS], time, value, error;
   hid_t arrays[N_ARRAYS];   /* on disk, or -1 */
   int64_t *memory[N_ARRAYS]; /* built in memory when the store has no /index */
   int64_t objects, sources, instruments, points;
@@ -405,7 +552,13 @@ lcfm_store_index *lcfm_store_index_open(const char *path, char *why, size_t why_
   lcfm_store_index *x = lcfm_calloc(1, sizeof *x);
   snprintf(x->path, sizeof x->path, "%s", path);
   for (int a = 0; a < N_ARRAYS; a++) x->arrays[a] = -1;
-  x->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  /* Reads here are a few hundred bytes at random places. HDF5's default 64 KiB sieve buffer
+   * copied 64 KiB for each (33 MB per training step for 121 KiB of windows), and ranks sharing a
+   * node's memory bandwidth made the step slower with every rank added: no sieve. */
+  hid_t fapl = LCFM_CHECK_H5(H5Pcreate(H5P_FILE_ACCESS));
+  LCFM_CHECK_H5(H5Pset_sieve_buf_size(fapl, 0));
+  x->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
   if (x->file < 0) {
     snprintf(why, why_len, "%s: HDF5 cannot open it for reading", path);
     free(x);
@@ -414,6 +567,7 @@ lcfm_store_index *lcfm_store_index_open(const char *path, char *why, size_t why_
   for (int c = 0; c < N_COLUMNS; c++) x->columns[c] = LCFM_CHECK_H5(H5Dopen2(x->file, column_names[c], H5P_DEFAULT));
   x->time = LCFM_CHECK_H5(H5Dopen2(x->file, "/points/time", H5P_DEFAULT));
   x->value = LCFM_CHECK_H5(H5Dopen2(x->file, "/points/value", H5P_DEFAULT));
+  x->error = LCFM_CHECK_H5(H5Dopen2(x->file, "/points/error", H5P_DEFAULT));
   x->objects = lcfm_h5_dataset_rows(x->columns[COL_SOURCE]);
   x->points = lcfm_h5_dataset_rows(x->time);
   x->instruments = has_link(x->file, "/instruments") ? length_of(x->file, "/instruments/id") : 0;
@@ -430,7 +584,7 @@ lcfm_store_index *lcfm_store_index_open(const char *path, char *why, size_t why_
 void lcfm_store_index_close(lcfm_store_index *x) {
   if (!x) return;
   for (int c = 0; c < N_COLUMNS; c++) H5Dclose(x->columns[c]);
-  H5Dclose(x->time), H5Dclose(x->value);
+  H5Dclose(x->time), H5Dclose(x->value), H5Dclose(x->error);
   for (int a = 0; a < N_ARRAYS; a++) {
     if (x->arrays[a] >= 0) H5Dclose(x->arrays[a]);
     free(x->memory[a]);
@@ -537,6 +691,12 @@ void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t co
              x->path, (long long)first, (long long)(first + count));
   read_range(x, x->time, H5T_NATIVE_DOUBLE, first, count, time);
   read_range(x, x->value, H5T_NATIVE_FLOAT, first, count, value);
+}
+
+void lcfm_store_index_read_errors(lcfm_store_index *x, int64_t first, int64_t count, float *error) {
+  LCFM_CHECK(first >= 0 && count >= 0 && first + count <= x->points, "%s: points [%lld, %lld) lie outside /points",
+             x->path, (long long)first, (long long)(first + count));
+  read_range(x, x->error, H5T_NATIVE_FLOAT, first, count, error);
 }
 
 /* ---- field selection (fields.h) ---- */

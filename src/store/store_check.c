@@ -30,9 +30,21 @@ static const column instrument_columns[] = {
     {"/instruments/id", H5T_INTEGER},     {"/instruments/survey", H5T_INTEGER}, {"/instruments/season", H5T_INTEGER},
     {"/instruments/unit", H5T_INTEGER},   {"/instruments/subunit", H5T_INTEGER}, {"/instruments/band", H5T_INTEGER},
     {"/instruments/time_zero", H5T_FLOAT}, {"/instruments/name", H5T_STRING}};
+/* Schema 2 adds these (same extents as their group's). */
+static const column object_columns_v2[] = {{"/objects/ra", H5T_FLOAT},          {"/objects/dec", H5T_FLOAT},
+                                           {"/objects/magnitude", H5T_FLOAT},   {"/objects/median_flux", H5T_FLOAT},
+                                           {"/objects/path", H5T_STRING}};
+static const column instrument_columns_v2[] = {
+    {"/instruments/value_kind", H5T_INTEGER}, {"/instruments/time_scale", H5T_STRING},
+    {"/instruments/time_reference", H5T_STRING}};
+static const column quality_column = {"/points/quality", H5T_INTEGER};
 static const column reject_columns[] = {{"/rejects/key", H5T_STRING}, {"/rejects/reason", H5T_INTEGER}, {"/rejects/message", H5T_STRING}};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof *(a)))
+
+typedef struct {
+  int64_t objects, points, instruments;
+} shard_check_extents;
 
 static const char *class_name(H5T_class_t c) {
   return c == H5T_INTEGER ? "integer" : c == H5T_FLOAT ? "floating-point" : c == H5T_STRING ? "fixed-length string" : "other";
@@ -89,6 +101,44 @@ static int check_group(hid_t file, const char *path, const char *group, const co
     *rows = n;
   }
   return 0;
+}
+
+/* Schema 2's extra columns of a group have its extent `rows`; an optional group that is absent
+ * (rows 0 and no link) is skipped. */
+static int check_more_columns(hid_t file, const char *path, const char *group, const column *columns, int count,
+                              int64_t rows, char *why, size_t len) {
+  if (H5Lexists(file, group, H5P_DEFAULT) <= 0) return 0;
+  for (int c = 0; c < count; c++) {
+    int64_t n = 0;
+    if (check_column(file, path, &columns[c], &n, why, len)) return 1;
+    if (n != rows) {
+      snprintf(why, len, "%s: ragged columns: %s has %lld rows but the group's other columns have %lld", path,
+               columns[c].name, (long long)n, (long long)rows);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int64_t schema_version(hid_t file) {
+  int64_t version = 1;
+  if (H5Aexists(file, "schema_version") > 0) {
+    hid_t attr = LCFM_CHECK_H5(H5Aopen(file, "schema_version", H5P_DEFAULT));
+    if (H5Aread(attr, H5T_NATIVE_INT64, &version) < 0) version = 1;
+    H5Aclose(attr);
+  }
+  return version;
+}
+
+/* The columns schema 2 adds: present in a version-2 store, with their group's extent. */
+static int check_schema2_columns(hid_t file, const char *path, const shard_check_extents *e, char *why, size_t len) {
+  if (schema_version(file) < 2) return 0;
+  if (check_more_columns(file, path, "/objects", object_columns_v2, COUNT(object_columns_v2), e->objects, why, len) ||
+      check_more_columns(file, path, "/instruments", instrument_columns_v2, COUNT(instrument_columns_v2),
+                         e->instruments, why, len))
+    return 1;
+  return H5Lexists(file, quality_column.name, H5P_DEFAULT) > 0 &&
+         check_more_columns(file, path, "/points", &quality_column, 1, e->points, why, len);
 }
 
 /* ---- the first broken object, agreed by every rank ---- */
@@ -292,6 +342,8 @@ int lcfm_store_check(MPI_Comm comm, hid_t file, const char *path, char *why, siz
                   why_len) ||
       check_group(file, path, "/rejects", reject_columns, COUNT(reject_columns), 1, &rejects, why, why_len))
     return 1; /* metadata is read collectively: every rank reached the same verdict */
+  shard_check_extents extents = {s.objects, s.points, s.instruments};
+  if (check_schema2_columns(file, path, &extents, why, why_len)) return 1;
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);

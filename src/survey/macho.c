@@ -163,9 +163,12 @@ static void emit_star(macho_context *ctx, const macho_row *rows, int64_t n, doub
     lcfm_survey_object object = {
         .source = rows[0].field * 10000000000LL + rows[0].tile * 100000LL + rows[0].seqn,
         .field = (int32_t)rows[0].field, .label = rows[0].label, .time_zero = 2400000.5,
+        .ra = NAN, .dec = NAN, .magnitude = NAN, .median_flux = NAN, .path = ctx->name,
         .length = kept, .time = time, .value = value, .error = error};
+    /* dateobs is MJD in UTC (the photometry service's and the archive's convention): JD UTC. */
     object.instrument = (lcfm_instrument){.survey = LCFM_SURVEY_MACHO, .season = -1, .unit = -1, .subunit = -1,
-                                          .band = band, .time_zero = 2400000.5};
+                                          .band = band, .time_zero = 2400000.5, .value_kind = LCFM_VALUE_MAGNITUDE,
+                                          .time_scale = "UTC", .time_reference = "JD"};
     snprintf(object.instrument.name, sizeof object.instrument.name, "macho-%s", band_names[band]);
     ctx->on_object(ctx->user, &object);
   }

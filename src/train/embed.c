@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lcfm/astromer.h"
 #include "lcfm/embed.h"
@@ -27,6 +28,28 @@ typedef struct {
   const lcfm_embed_outputs *o;
 } embedding_writer;
 
+static void writer_attributes(embedding_writer *w, const lcfm_provenance *prov, const char *checkpoint,
+                              const char *signature, const char *store_signature) {
+  lcfm_h5_write_string_attribute(w->file, "schema", LCFM_EMBEDDINGS_SCHEMA);
+  lcfm_h5_write_int64_attribute(w->file, "schema_version", 1);
+  lcfm_h5_write_string_attribute(w->file, "checkpoint", checkpoint);
+  lcfm_h5_write_string_attribute(w->file, "model_signature", signature);
+  lcfm_h5_write_string_attribute(w->file, "window_rule", w->o->window_rule);
+  lcfm_provenance_write(w->file, prov);
+  /* Which store these rows come from (store_check.h): probe refuses them for another store. */
+  if (store_signature[0]) lcfm_h5_write_string_attribute(w->file, LCFM_STORE_SIGNATURE_ATTRIBUTE, store_signature);
+}
+
+/* The columns and outputs with `objects` rows: created growable, or resized when appending. */
+static void writer_datasets(embedding_writer *w, int64_t objects) {
+  enum { CHUNK = 8192 };
+  for (int c = 0; c < COLUMNS; c++)
+    w->columns[c] = lcfm_h5_sized_dataset(w->file, column_names[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32,
+                                          objects, 0, CHUNK, 0);
+  for (int e = 0; e < w->o->count; e++)
+    w->outputs[e] = lcfm_h5_sized_dataset(w->file, w->o->names[e], H5T_NATIVE_FLOAT, objects, w->o->cols[e], CHUNK, 0);
+}
+
 static void writer_open(embedding_writer *w, MPI_Comm comm, const char *path, int64_t objects,
                         const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
                         const char *signature, const char *store_signature) {
@@ -34,18 +57,76 @@ static void writer_open(embedding_writer *w, MPI_Comm comm, const char *path, in
   w->comm = comm, w->o = o;
   w->file = lcfm_h5_create_partial(comm, path, w->partial, sizeof w->partial);
   w->dxpl = lcfm_h5_collective_transfer();
-  lcfm_h5_write_string_attribute(w->file, "schema", LCFM_EMBEDDINGS_SCHEMA);
-  lcfm_h5_write_int64_attribute(w->file, "schema_version", 1);
-  lcfm_h5_write_string_attribute(w->file, "checkpoint", checkpoint);
-  lcfm_h5_write_string_attribute(w->file, "model_signature", signature);
-  lcfm_h5_write_string_attribute(w->file, "window_rule", o->window_rule);
-  lcfm_provenance_write(w->file, prov);
-  /* Which store these rows come from (store_check.h): probe refuses them for another store. */
-  if (store_signature[0]) lcfm_h5_write_string_attribute(w->file, LCFM_STORE_SIGNATURE_ATTRIBUTE, store_signature);
-  for (int c = 0; c < COLUMNS; c++)
-    w->columns[c] = lcfm_h5_create_dataset(w->file, column_names[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, objects, 0);
-  for (int e = 0; e < o->count; e++)
-    w->outputs[e] = lcfm_h5_create_dataset(w->file, o->names[e], H5T_NATIVE_FLOAT, objects, o->cols[e]);
+  writer_attributes(w, prov, checkpoint, signature, store_signature);
+  writer_datasets(w, objects);
+}
+
+/* Why embeddings `path` (open as `file`) cannot be extended with `signature`'s model over the
+ * selected rows of `store`, or "": same model, same fields, and they hold the first rows of the
+ * selection (their last id is the id of the selection's row at that place). */
+static void append_refusal(hid_t file, const char *path, lcfm_store *store, const int64_t *rows, int64_t n,
+                           const char *signature, const char *fields, int64_t *embedded, char *why, size_t len) {
+  char *schema = lcfm_h5_read_text_attribute(file, "schema"), *model = lcfm_h5_read_text_attribute(file, "model_signature");
+  char *selection = lcfm_h5_read_text_attribute(file, "fields");
+  int growable = 0;
+  why[0] = '\0';
+  *embedded = 0;
+  if (H5Lexists(file, column_names[0], H5P_DEFAULT) > 0) {
+    hid_t ids = LCFM_CHECK_H5(H5Dopen2(file, column_names[0], H5P_DEFAULT)), dcpl = LCFM_CHECK_H5(H5Dget_create_plist(ids));
+    growable = H5Pget_layout(dcpl) == H5D_CHUNKED;
+    *embedded = lcfm_h5_dataset_rows(ids);
+    H5Pclose(dcpl), H5Dclose(ids);
+  }
+  if (!schema || strcmp(schema, LCFM_EMBEDDINGS_SCHEMA))
+    snprintf(why, len, "%s: not an lcfm embedding store; cannot append to it", path);
+  else if (!growable)
+    snprintf(why, len, "%s: written by an older lcfm (fixed-size datasets): embed anew ([embed] mode = create)", path);
+  else if (!model || strcmp(model, signature))
+    snprintf(why, len, "%s: made by another model (model_signature differs from the checkpoint's): embed anew", path);
+  else if (strcmp(selection ? selection : "", fields))
+    snprintf(why, len, "%s: made for [embed] fields = '%s', this job selects '%s'", path, selection ? selection : "", fields);
+  else if (*embedded > n)
+    snprintf(why, len, "%s: holds %lld objects, more than the %lld the store has to embed: made from another store",
+             path, (long long)*embedded, (long long)n);
+  free(schema), free(model), free(selection);
+  if (why[0] || *embedded == 0) return;
+  /* The embeddings must be those of the selection's first rows: compare the last id. */
+  int64_t last = -1, expected = -1, row = rows ? rows[*embedded - 1] : *embedded - 1;
+  hid_t ids = LCFM_CHECK_H5(H5Dopen2(file, column_names[0], H5P_DEFAULT));
+  hid_t dxpl = lcfm_h5_collective_transfer();
+  lcfm_h5_transfer_rows(ids, H5T_NATIVE_INT64, dxpl, *embedded - 1, 1, 0, &last, 0);
+  H5Dclose(ids);
+  lcfm_object_batch b;
+  lcfm_batch_alloc(&b, 1, 0);
+  lcfm_store_read_objects(store, row, 1, &b);
+  expected = b.id[0];
+  lcfm_batch_free(&b);
+  H5Pclose(dxpl);
+  if (last != expected)
+    snprintf(why, len, "%s: its last object has id %lld but the store's object at that place has id %lld: made from "
+             "another store; embed anew", path, (long long)last, (long long)expected);
+}
+
+/* Collective: opens a copy of the embeddings `path` to add the selected rows not yet embedded
+ * (copy-on-append, h5io.h); *embedded gets how many it holds. */
+static void writer_append(embedding_writer *w, MPI_Comm comm, const char *path, lcfm_store *store, const int64_t *rows,
+                          int64_t n, const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
+                          const char *signature, const char *store_signature, int64_t *embedded) {
+  memset(w, 0, sizeof *w);
+  w->comm = comm, w->o = o;
+  w->file = lcfm_h5_open_partial_copy(comm, path, w->partial, sizeof w->partial);
+  w->dxpl = lcfm_h5_collective_transfer();
+  char why[2048];
+  append_refusal(w->file, path, store, rows, n, signature, o->fields ? o->fields : "", embedded, why, sizeof why);
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  lcfm_h5_agree(comm, why[0] && rank == 0, why);
+  H5O_info_t info; /* the attributes describe the last run and the store as it is now */
+  LCFM_CHECK_H5(H5Oget_info(w->file, &info));
+  for (hsize_t i = info.num_attrs; i > 0; i--)
+    LCFM_CHECK_H5(H5Adelete_by_idx(w->file, ".", H5_INDEX_NAME, H5_ITER_INC, i - 1, H5P_DEFAULT));
+  writer_attributes(w, prov, checkpoint, signature, store_signature);
+  writer_datasets(w, n);
 }
 
 static void writer_rows(embedding_writer *w, const lcfm_object_batch *b, int64_t first, float *const *z) {
@@ -107,17 +188,24 @@ void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
   const char *fields = o->fields ? o->fields : "";
-  int64_t n, *rows = selected_rows(store, fields, &n), first, count;
-  lcfm_store_shard(n, rank, ranks, &first, &count);
+  int64_t n, *rows = selected_rows(store, fields, &n), first, count, embedded = 0;
   embedding_writer w;
   char store_signature[LCFM_STORE_SIGNATURE_LEN] = "";
   lcfm_store_signature(lcfm_store_file(store), store_signature, sizeof store_signature);
-  writer_open(&w, comm, output, n, o, prov, checkpoint, signature, store_signature);
+  if (o->append)
+    writer_append(&w, comm, output, store, rows, n, o, prov, checkpoint, signature, store_signature, &embedded);
+  else
+    writer_open(&w, comm, output, n, o, prov, checkpoint, signature, store_signature);
   if (rows) lcfm_h5_write_string_attribute(w.file, "fields", fields);
+  /* Appending embeds the selected objects after the `embedded` ones already there. */
+  lcfm_store_shard(n - embedded, rank, ranks, &first, &count);
+  first += embedded;
+  if (o->append) lcfm_log("embed: %lld objects already embedded in %s, %lld to add", (long long)embedded, output,
+                          (long long)(n - embedded));
   float *z[LCFM_EMBED_MAX_OUTPUTS];
   for (int e = 0; e < o->count; e++) z[e] = lcfm_malloc((size_t)block * (size_t)o->cols[e] * sizeof(float));
   lcfm_progress progress;
-  lcfm_progress_start(&progress, "embed", n);
+  lcfm_progress_start(&progress, "embed", n - embedded);
   int64_t at = first, end = first + count, done_all = 0;
   for (;;) { /* one collective block per pass: the next run of consecutive store rows, on every rank */
     int64_t run = next_run(rows, at, end, block);
@@ -229,6 +317,7 @@ static int causal_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
   q.weights = lcfm_malloc((size_t)block * sizeof *q.weights);
   lcfm_embed_outputs o = {.count = model.encoders, .embed_block = embed_block, .context = &q,
                           .fields = lcfm_job_string(job, "embed", "fields"),
+                          .append = !strcmp(lcfm_job_string(job, "embed", "mode"), "append"),
                           .window_rule = "consecutive windows of T points from the first, the last padded; the "
                                          "object's latent is the mean of its window latents weighted by their valid points"};
   static const char *const names[2][2] = {{"/z", ""}, {"/z_star", "/z_instr"}};
@@ -242,8 +331,32 @@ static int causal_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
   return LCFM_EXIT_OK;
 }
 
+/* [embed] mode: 0 create, 1 append, -1 (reported) when the job cannot run. */
+static int embed_mode(const lcfm_job *job) {
+  const char *mode = lcfm_job_string(job, "embed", "mode"), *output = lcfm_job_string(job, "embed", "output");
+  int append = !strcmp(mode, "append");
+  if (!append && strcmp(mode, "create")) {
+    lcfm_job_error(job, "embed", "mode", "'%s' is not create or append", mode);
+    return -1;
+  }
+  if (append && lcfm_model_is_astromer2(job)) {
+    lcfm_job_error(job, "embed", "mode", "append is not available for [model] kind = astromer2 yet: embed anew");
+    return -1;
+  }
+  if (append && access(output, F_OK) != 0) {
+    lcfm_job_error(job, "embed", "output", "[embed] mode = append, but %s does not exist", output);
+    return -1;
+  }
+  return append;
+}
+
 int lcfm_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
   lcfm_log_machine((int)lcfm_job_int(job, "train", "threads"));
+  int rank, mode = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) mode = embed_mode(job);
+  LCFM_CHECK_MPI(MPI_Bcast(&mode, 1, MPI_INT, 0, comm));
+  if (mode < 0) return LCFM_EXIT_USAGE;
   if (lcfm_model_is_astromer2(job)) return lcfm_astromer2_embed_run(comm, job, prov);
   return causal_embed_run(comm, job, prov);
 }

@@ -38,7 +38,8 @@ N, P_pts, S, M, K, J, T = 31 * 4, 31 * 4 * 40, 31, 5, 9, 6, 40
 with h5py.File(os.path.join(work, "s.h5"), "r") as f:
     attrs = f.attrs
     expect(attrs["schema"] == b"lcfm-store" or attrs["schema"] == "lcfm-store", "schema attribute")
-    expect(int(attrs["schema_version"]) == 1, "schema_version")
+    expect(int(attrs["schema_version"]) == 2, "schema_version")
+    expect(int(attrs["next_id"]) == N, "next_id = N")
     for name in ["producer", "lcfm_version", "git_revision", "build_type", "build_flags", "compiler",
                  "library_versions", "machine", "job", "job_path", "seed", "ranks", "created_utc", "host", "command"]:
         expect(name in attrs, f"provenance attribute {name}")
@@ -77,6 +78,32 @@ with h5py.File(os.path.join(work, "s.h5"), "r") as f:
     value = f["points/value"][:]
     expect(np.all(np.isfinite(value)) and value.std() > 0.05, "values finite and varied")
     expect(np.allclose(f["points/error"][:], 0.03), "error = noise_sigma")
+
+    # Schema 2: per-object metadata (unknown for simulations), instrument meaning, and a unit and
+    # a description on every dataset that astropy parses.
+    for name, dtype in [("ra", np.float64), ("dec", np.float64), ("magnitude", np.float32),
+                        ("median_flux", np.float32)]:
+        d = f["objects"][name]
+        expect(d.shape == (N,) and d.dtype == dtype and np.all(np.isnan(d[:])), f"/objects/{name} NaN for a simulation")
+    expect(f["objects/path"].shape == (N,) and all(p == b"" for p in f["objects/path"][:]), "/objects/path empty")
+    expect("quality" not in f["points"], "no /points/quality unless the producer keeps it")
+    expect(np.all(f["instruments/value_kind"][:] == 2), "value_kind = simulated")
+    expect(f["objects/id"].maxshape == (None,) and f["objects/id"].chunks is not None, "/objects/id chunked, growable")
+    datasets = []
+    f.visititems(lambda name, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None)
+    try:
+        import astropy.units as u
+    except ImportError:
+        u = None
+    for d in datasets:
+        expect("unit" in d.attrs and "description" in d.attrs, f"{d.name} has a unit and a description")
+        if u is not None and "unit" in d.attrs:
+            unit = d.attrs["unit"]
+            unit = unit.decode() if isinstance(unit, bytes) else unit
+            try:
+                u.Unit(unit)
+            except ValueError:
+                problems.append(f"{d.name}: astropy cannot parse its unit '{unit}'")
 
 if problems:
     print("layout problems:\n  " + "\n  ".join(problems))

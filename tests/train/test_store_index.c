@@ -1,5 +1,5 @@
 /* test_store_index.c: the store's /index and the sampler that reads through it.
- *   - the simulator's index (written without sorting) and ingest's (gathered and sorted) are
+ *   - the simulator's index (written without sorting) and ingest's (sorted in parallel) are
  *     permutations grouped by (key, row) whose group tables match the object columns; the
  *     simulator's is the same bytes on P ranks and on 1;
  *   - every drawn triplet obeys the rules (split, same source / other instrument, same
