@@ -7,7 +7,7 @@ packages=(
   libopenmpi-dev openmpi-bin            # MPI
   libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 and h5diff
   libfftw3-dev                          # FFTW, double and single precision
-  libscalapack-openmpi-dev libopenblas-dev
+  libopenblas-dev                       # BLAS and LAPACK (the probes' QR and PCA)
   libxsmm-dev                           # the engine's GEMM kernels (LCFM_GEMM=xsmm, the default)
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
   libssl-dev                            # OpenSSL's SHA-256: duplicate light curves at ingest

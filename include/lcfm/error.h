@@ -4,7 +4,7 @@
  * then aborts every rank of MPI_COMM_WORLD with exit code 1 (LCFM_EXIT_RUNTIME). Library calls
  * are wrapped by the LCFM_CHECK_* family: MPI return codes, HDF5 negative returns (with the
  * innermost message of the HDF5 error stack), FFTW plans that come back NULL, CFITSIO status
- * codes and LAPACK/ScaLAPACK `info` values.
+ * codes and LAPACK `info` values.
  *
  * Files a rank is writing (NAME.partial) and the output locks it holds (outputs.h) are
  * registered with lcfm_remove_on_failure: a failing rank removes them before it aborts, so a

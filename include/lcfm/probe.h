@@ -9,7 +9,10 @@
  *      early-stopping stars and training objects (probe_draw.h: star-disjoint, the stopping pool
  *      not counted in n). Every input is scored on the run's test set (the oracle without
  *      training, so its R^2 varies only with the test set). R^2 mean and std over the runs.
- *   2. Linear probes over all objects, distributed with ScaLAPACK (linear_probe.h): R^2 of the
+ *      No rank holds the store: the draws are found from each rank's shard (probe_sample.h), the
+ *      tasks are split over the ranks in run-major shares, and each rank reads only the objects
+ *      its tasks use (probe_data.h); /objects and /mlp/draw are written by every rank for its shard.
+ *   2. Linear probes over all objects, streamed in blocks (linear_probe.h, streamed_linalg.h): R^2 of the
  *      target from each latent (z_star vs z_instr: the paper's "leakage") and instrument-ID
  *      accuracy, by least squares on the training objects scored on the test objects (run 0's
  *      test stars, lcfm_probe_is_test_source); and a PCA map (2-D coordinates) of each latent

@@ -2,7 +2,7 @@
  *
  * Every file lcfm writes carries, as attributes of its root group: lcfm_version, git_revision,
  * build_type, build_flags, compiler, library_versions (MPI, HDF5, FFTW, CFITSIO, inih,
- * ScaLAPACK, OpenBLAS), job (the effective job text), job_path, seed, ranks, created_utc, host,
+ * OpenBLAS, OpenSSL, the GEMM library), job (the effective job text), job_path, seed, ranks, created_utc, host,
  * command (the command line), verb and machine (rank 0's CPU, vector ISAs, GEMM library and
  * kernel, threads and binding: lcfm_machine_describe, machine.h). Rank 0 fills the record and broadcasts it so every rank
  * writes the same attributes (HDF5 attribute writes are collective).

@@ -4,8 +4,8 @@
  * Data path: nothing of the store is replicated. Each rank opens the store's /index
  * (store_index.h) and reads, for its own slots of each step, the object rows and the windows
  * of points it needs (at most 3 B / P objects per step), so memory per rank does not grow with
- * the store; bytes read per step are counted (lcfm_sampler_usage). lcfm_curves (the whole store
- * in memory) remains for the Astromer 2 trainer and its tests.
+ * the store; bytes read per step are counted (lcfm_sampler_usage). The Astromer 2 trainer reads
+ * the same way (astromer.h). lcfm_curves (a whole store in memory) remains as the tests' reference.
  *
  * Triplets (the causal paper): anchor a, p_star = the same source under another instrument,
  * p_instr = another source under the same instrument. Sources are split into training and
@@ -61,7 +61,7 @@ enum {
   LCFM_STREAM_TRAIN_INSTR_TRY = LCFM_STREAM_USER + 207,  /* under draw i's second key: partner try t */
 };
 
-/* ---- light curves in memory (Astromer 2 only) ---- */
+/* ---- light curves in memory (the tests' reference for windows read on demand) ---- */
 typedef struct {
   int64_t count;
   int64_t *source, *offset;

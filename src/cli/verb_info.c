@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lcfm/h5io.h"
 #include "lcfm/log.h"
 #include "lcfm/store.h"
 
@@ -26,17 +27,35 @@ static int first_duplicate(const int64_t *sorted, int64_t n, int64_t *id) {
   return 0;
 }
 
-/* Rank 0 reads the object columns in blocks (the others take part with nothing) and counts
- * distinct sources and fields, and the spread of lengths and labels. The store's other invariants
- * were checked when it was opened (store_check.h); ids must also be unique. Returns 0, or 1 on
- * rank 0 after reporting a duplicate id. */
-static int summarise_objects(lcfm_store *s, int rank, const char *path) {
-  int64_t n = lcfm_store_object_count(s), mine = rank == 0 ? n : 0;
-  const int64_t block = 1 << 20;
-  int64_t *sources = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *sources);
-  int64_t *fields = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *fields);
-  int64_t *ids = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *ids);
-  int64_t min_length = INT64_MAX, max_length = 0, labelled = 0;
+/* The number of distinct values of /objects/source or /objects/field from the store's /index (the
+ * rows of its key list), or -1 when the store has none. */
+static int64_t distinct_from_index(lcfm_store *s, const char *keys) {
+  hid_t file = lcfm_store_file(s);
+  if (H5Lexists(file, "/index", H5P_DEFAULT) <= 0 || H5Lexists(file, keys, H5P_DEFAULT) <= 0) return -1;
+  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, keys, H5P_DEFAULT));
+  int64_t rows = lcfm_h5_dataset_rows(dset);
+  H5Dclose(dset);
+  return rows;
+}
+
+/* What rank 0 keeps of the objects: the spread of lengths and labels in one pass, and the whole
+ * id, source and field columns only where no shortcut exists (ids not increasing; a store
+ * without /index), so that with an index and increasing ids its memory does not grow with the
+ * store. */
+typedef struct {
+  int64_t min_length, max_length, labelled;
+  int increasing_ids;
+  int64_t *ids, *sources, *fields; /* NULL unless needed */
+} object_summary;
+
+/* Rank 0 reads the object columns in blocks (the others take part with nothing). */
+static void read_summary(lcfm_store *s, int rank, object_summary *o, int keep_ids, int keep_keys) {
+  int64_t n = lcfm_store_object_count(s), mine = rank == 0 ? n : 0, last_id = INT64_MIN;
+  const int64_t block = 1 << 16;
+  if (keep_ids) o->ids = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *o->ids);
+  if (keep_keys) o->sources = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *o->sources);
+  if (keep_keys) o->fields = lcfm_malloc((size_t)(mine ? mine : 1) * sizeof *o->fields);
+  o->min_length = INT64_MAX, o->max_length = 0, o->labelled = 0, o->increasing_ids = 1;
   lcfm_object_batch b;
   lcfm_batch_alloc(&b, block, 0);
   int64_t blocks = (n + block - 1) / block;
@@ -44,35 +63,56 @@ static int summarise_objects(lcfm_store *s, int rank, const char *path) {
     int64_t first = k * block, count = rank == 0 ? (n - first < block ? n - first : block) : 0;
     lcfm_store_read_objects(s, first, count, &b);
     for (int64_t i = 0; i < count; i++) {
-      sources[first + i] = b.source[i];
-      ids[first + i] = b.id[i];
-      fields[first + i] = b.field[i];
-      if (b.length[i] < min_length) min_length = b.length[i];
-      if (b.length[i] > max_length) max_length = b.length[i];
-      labelled += b.label[i] >= 0;
+      if (keep_ids) o->ids[first + i] = b.id[i];
+      if (keep_keys) o->sources[first + i] = b.source[i], o->fields[first + i] = b.field[i];
+      o->increasing_ids &= b.id[i] > last_id;
+      last_id = b.id[i];
+      if (b.length[i] < o->min_length) o->min_length = b.length[i];
+      if (b.length[i] > o->max_length) o->max_length = b.length[i];
+      o->labelled += b.label[i] >= 0;
     }
   }
   lcfm_batch_free(&b);
-  int64_t duplicate = 0;
-  qsort(ids, (size_t)mine, sizeof *ids, compare_int64);
-  if (rank == 0 && first_duplicate(ids, mine, &duplicate)) {
+}
+
+static void free_summary(object_summary *o) { free(o->ids), free(o->sources), free(o->fields); }
+
+/* Counts distinct sources and fields, and the spread of lengths and labels. The store's other
+ * invariants were checked when it was opened (store_check.h); ids must also be unique (true when
+ * they increase in store order, as every producer writes them; else they are sorted). Returns 0,
+ * or 1 on rank 0 after reporting a duplicate id. */
+static int summarise_objects(MPI_Comm comm, lcfm_store *s, int rank, const char *path) {
+  int64_t n = lcfm_store_object_count(s);
+  int64_t sources = distinct_from_index(s, "/index/source_key"), fields = distinct_from_index(s, "/index/field_key");
+  int keep_keys = sources < 0 || fields < 0;
+  object_summary o = {0};
+  read_summary(s, rank, &o, 0, keep_keys);
+  int increasing = o.increasing_ids;
+  LCFM_CHECK_MPI(MPI_Bcast(&increasing, 1, MPI_INT, 0, comm));
+  if (!increasing) { /* a second pass that keeps the ids */
+    free_summary(&o);
+    read_summary(s, rank, &o, 1, keep_keys);
+  }
+  int64_t duplicate = 0, mine = rank == 0 ? n : 0;
+  if (o.ids) qsort(o.ids, (size_t)mine, sizeof *o.ids, compare_int64);
+  if (rank == 0 && o.ids && first_duplicate(o.ids, mine, &duplicate)) {
     fprintf(stderr, "lcfm info: %s: id %lld is used by more than one object (ids are unique in a store)\nFAILED\n", path,
             (long long)duplicate);
-    free(sources), free(fields), free(ids);
+    free_summary(&o);
     return 1;
   }
-  free(ids);
   if (rank == 0) {
+    if (keep_keys) sources = count_distinct(o.sources, n), fields = count_distinct(o.fields, n);
     printf("store        %s\n", path);
     printf("objects      %lld\n", (long long)n);
     printf("points       %lld (per object: min %lld, mean %.1f, max %lld)\n", (long long)lcfm_store_point_count(s),
-           (long long)(n ? min_length : 0), n ? (double)lcfm_store_point_count(s) / (double)n : 0.0, (long long)max_length);
-    printf("sources      %lld\n", (long long)count_distinct(sources, n));
-    printf("fields       %lld\n", (long long)count_distinct(fields, n));
-    printf("labelled     %lld\n", (long long)labelled);
+           (long long)(n ? o.min_length : 0), n ? (double)lcfm_store_point_count(s) / (double)n : 0.0,
+           (long long)o.max_length);
+    printf("sources      %lld\n", (long long)sources);
+    printf("fields       %lld\n", (long long)fields);
+    printf("labelled     %lld\n", (long long)o.labelled);
   }
-  free(sources);
-  free(fields);
+  free_summary(&o);
   return 0;
 }
 
@@ -150,7 +190,7 @@ int lcfm_verb_info(const lcfm_cli_options *options) {
     if (rank == 0) fprintf(stderr, "lcfm info: %s\nFAILED\n", why);
     return LCFM_EXIT_RUNTIME;
   }
-  int broken = summarise_objects(s, rank, options->positional);
+  int broken = summarise_objects(comm, s, rank, options->positional);
   LCFM_CHECK_MPI(MPI_Bcast(&broken, 1, MPI_INT, 0, comm));
   if (broken) {
     lcfm_store_free(s);

@@ -109,7 +109,7 @@ static int name_in(const char *name, const char *const *names, size_t count) {
 static const char *const openblas_avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
                                                   "Excavator"};
 
-/* OpenBLAS runs ScaLAPACK and PCA, and, under LCFM_GEMM=xsmm, the products libxsmm has no kernel for. */
+/* OpenBLAS runs the probes' LAPACK (QR, PCA), and, under LCFM_GEMM=xsmm, the products libxsmm has no kernel for. */
 static void probe_openblas(lcfm_machine *m) {
   const char *core = openblas_get_corename(), *forced = getenv("OPENBLAS_CORETYPE");
   snprintf(m->openblas_kernel, sizeof m->openblas_kernel, "%s", core ? core : "unknown");
@@ -176,6 +176,55 @@ void lcfm_machine_probe(lcfm_machine *m, int threads) {
 void lcfm_machine_describe(const lcfm_machine *m, char *buf, size_t len) {
   snprintf(buf, len, "cpu %s; isa %s; build uses %s; gemm %s; threads %s", m->cpu_model, m->cpu_isas,
            m->build_isas, m->gemm, m->threads);
+}
+
+lcfm_node_placement lcfm_node_placement_of(const void *masks, int ranks, int threads) {
+  const cpu_set_t *set = masks;
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int r = 0; r < ranks; r++) CPU_OR(&all, &all, &set[r]);
+  lcfm_node_placement p = {.ranks = ranks, .needed = ranks * (threads > 0 ? threads : 1), .cpus = CPU_COUNT(&all)};
+  for (int a = 0; a < ranks && !p.overlapped; a++)
+    for (int b = a + 1; b < ranks && !p.overlapped; b++) {
+      cpu_set_t both;
+      CPU_AND(&both, &set[a], &set[b]);
+      p.overlapped = CPU_COUNT(&both) > 0 && CPU_COUNT(&set[a]) < p.cpus && CPU_COUNT(&set[b]) < p.cpus;
+    }
+  return p;
+}
+
+void lcfm_check_node_placement(MPI_Comm comm, int threads) {
+  if (threads <= 0) threads = omp_get_max_threads();
+  MPI_Comm node;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int node_ranks;
+  MPI_Comm_size(node, &node_ranks);
+  cpu_set_t mine;
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) {
+    CPU_ZERO(&mine);
+    for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++) CPU_SET((int)c, &mine);
+  }
+  cpu_set_t *masks = malloc((size_t)node_ranks * sizeof *masks);
+  if (!masks) {
+    MPI_Comm_free(&node);
+    return; /* a check only: never the reason a run fails */
+  }
+  MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, masks, (int)sizeof mine, MPI_BYTE, node);
+  lcfm_node_placement p = lcfm_node_placement_of(masks, node_ranks, threads);
+  free(masks);
+  MPI_Comm_free(&node);
+  /* The node short of the most CPUs speaks: its numbers travel to rank 0. */
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  int worst[2] = {p.needed - p.cpus, rank}, found[2];
+  MPI_Allreduce(worst, found, 1, MPI_2INT, MPI_MAXLOC, comm);
+  int numbers[4] = {p.ranks, p.needed, p.cpus, p.overlapped};
+  MPI_Bcast(numbers, 4, MPI_INT, found[1], comm);
+  if (rank == 0 && found[0] > 0)
+    lcfm_warn("%d ranks x %d threads on one node may run on only %d CPUs (the union of their affinity masks%s): "
+              "ranks take turns and every collective waits for the slowest; bind fewer ranks or threads per node, "
+              "or check mpirun's --bind-to / --map-by",
+              numbers[0], threads, numbers[2], numbers[3] ? ", which overlap" : "");
 }
 
 void lcfm_log_machine(int threads) {

@@ -14,6 +14,7 @@
 #include "lcfm/rng.h"
 #include "lcfm/store.h"
 #include "lcfm/train.h"
+#include "probe_read_internal.h"
 
 enum {
   LCFM_STREAM_CLASS_BATCH = LCFM_STREAM_USER + 520,   /* mini-batch rows: step * batch + row */
@@ -252,107 +253,91 @@ int lcfm_class_probe_settings_check(const lcfm_job *job) {
   return read_settings(&p, job);
 }
 
-/* What every rank holds: labels, the test split, and the two inputs [objects, layers * dim]. */
+/* What every rank holds: per object its id, source and label; and the two inputs [used, layers *
+ * dim] of the objects its tasks use (rows used[0..used_count), increasing), read for those alone. */
 typedef struct {
   int64_t objects, *id, *source;
   int32_t *label;
   int classes;
+  int64_t *used, used_count;
   float *x[INPUTS];
   int layers[INPUTS], dim[INPUTS];
 } class_data;
 
 static const char *const input_names[INPUTS] = {"raw", "astromer"};
 
-/* The first `points` observations of every object, zero-meaned: magnitudes then times. */
-static void read_raw_windows(class_data *d, lcfm_store *s, int points) {
+/* The first `points` observations of each used object, zero-meaned: magnitudes then times (one
+ * read of each object's slice of /points). */
+static void read_raw_windows(class_data *d, hid_t file, int points) {
+  size_t n = (size_t)(d->used_count ? d->used_count : 1);
   d->layers[0] = 1, d->dim[0] = 2 * points;
-  d->x[0] = lcfm_calloc((size_t)d->objects * 2 * (size_t)points, sizeof(float));
-  lcfm_store_cursor c;
-  lcfm_store_cursor_begin(&c, s, 0, d->objects, 4096);
-  int64_t at = 0;
-  while (lcfm_store_cursor_next(&c))
-    for (int64_t i = 0; i < c.batch.count; i++, at++) {
-      int64_t first = c.batch.offset[i] - c.batch.offset[0];
-      int n = c.batch.length[i] < points ? c.batch.length[i] : points;
-      double mv = 0, mt = 0;
-      for (int j = 0; j < n; j++) mv += c.batch.value[first + j], mt += c.batch.time[first + j];
-      if (n) mv /= n, mt /= n;
-      float *row = d->x[0] + at * 2 * points;
-      for (int j = 0; j < n; j++) {
-        row[j] = (float)(c.batch.value[first + j] - mv);
-        row[points + j] = (float)(c.batch.time[first + j] - mt);
-      }
-    }
-  lcfm_store_cursor_end(&c);
+  d->x[0] = lcfm_calloc(n * 2 * (size_t)points, sizeof(float));
+  int64_t *offset = lcfm_malloc(n * sizeof *offset), *slice = lcfm_malloc((size_t)points * sizeof *slice);
+  int32_t *length = lcfm_malloc(n * sizeof *length);
+  float *value = lcfm_malloc((size_t)points * sizeof *value);
+  double *time = lcfm_malloc((size_t)points * sizeof *time);
+  hid_t offsets = LCFM_CHECK_H5(H5Dopen2(file, "/objects/offset", H5P_DEFAULT));
+  hid_t lengths = LCFM_CHECK_H5(H5Dopen2(file, "/objects/length", H5P_DEFAULT));
+  hid_t values = LCFM_CHECK_H5(H5Dopen2(file, "/points/value", H5P_DEFAULT));
+  hid_t times = LCFM_CHECK_H5(H5Dopen2(file, "/points/time", H5P_DEFAULT));
+  lcfm_probe_read_rows(offsets, H5T_NATIVE_INT64, d->used, d->used_count, 0, offset);
+  lcfm_probe_read_rows(lengths, H5T_NATIVE_INT32, d->used, d->used_count, 0, length);
+  for (int64_t i = 0; i < d->used_count; i++) {
+    int m = length[i] < points ? length[i] : points;
+    for (int j = 0; j < m; j++) slice[j] = offset[i] + j;
+    lcfm_probe_read_rows(values, H5T_NATIVE_FLOAT, slice, m, 0, value);
+    lcfm_probe_read_rows(times, H5T_NATIVE_DOUBLE, slice, m, 0, time);
+    double mv = 0, mt = 0;
+    for (int j = 0; j < m; j++) mv += value[j], mt += time[j];
+    if (m) mv /= m, mt /= m;
+    float *row = d->x[0] + i * 2 * points;
+    for (int j = 0; j < m; j++) row[j] = (float)(value[j] - mv), row[points + j] = (float)(time[j] - mt);
+  }
+  H5Dclose(offsets), H5Dclose(lengths), H5Dclose(values), H5Dclose(times);
+  free(offset), free(slice), free(length), free(value), free(time);
 }
 
-/* A float [rows, cols] dataset of an HDF5 file read by every rank (collectively). */
-static float *read_floats(MPI_Comm comm, hid_t file, const char *path, const char *name, int64_t *rows, int64_t *cols,
-                          char *why, size_t len) {
-  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
-    snprintf(why, len, "%s: has no %s (an Astromer 2 embedding store from `lcfm embed` with model.kind = astromer2)",
-             path, name);
-    return NULL;
-  }
-  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, name, H5P_DEFAULT)), space = LCFM_CHECK_H5(H5Dget_space(dset));
-  hsize_t dims[2] = {0, 1};
-  int ndim = H5Sget_simple_extent_dims(space, dims, NULL);
-  *rows = (int64_t)dims[0], *cols = ndim > 1 ? (int64_t)dims[1] : 1;
-  float *x = lcfm_malloc((size_t)(*rows ? *rows : 1) * (size_t)*cols * sizeof *x);
-  hid_t dxpl = lcfm_h5_collective_transfer();
-  lcfm_h5_transfer_rows(dset, H5T_NATIVE_FLOAT, dxpl, 0, *rows, ndim > 1 ? *cols : 0, x, 0);
-  H5Pclose(dxpl), H5Sclose(space), H5Dclose(dset);
-  (void)comm;
-  return x;
-}
-
-/* /layers and /z of the embedding store, aligned with the store's objects. */
-static int read_layers(class_data *d, MPI_Comm comm, const char *path, char *why, size_t len) {
-  hid_t fapl = lcfm_h5_file_access(comm);
-  hid_t file = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
-  H5Pclose(fapl);
-  if (file < 0) {
-    snprintf(why, len, "%s: cannot open as HDF5", path);
-    return 1;
-  }
-  int64_t rows = 0, cols = 0, zrows = 0, zcols = 0, idrows = 0;
-  float *layers = read_floats(comm, file, path, "/layers", &rows, &cols, why, len);
-  float *z = layers ? read_floats(comm, file, path, "/z", &zrows, &zcols, why, len) : NULL;
-  int bad = !layers || !z;
+/* The used rows of /layers, after checking that /layers and /z fit the store's objects and that
+ * the ids of the used rows are the store's. */
+static int read_layers(class_data *d, const char *path, char *why, size_t len) {
+  hid_t file = lcfm_probe_open(path, why, len);
+  if (file < 0) return 1;
+  int64_t rows = 0, cols = 0, zrows = 0, zcols = 0, idrows = 0, idcols = 0;
+  const char *what = " (an Astromer 2 embedding store from `lcfm embed` with model.kind = astromer2)";
+  hid_t layers = lcfm_probe_open_dataset(file, path, "/layers", &rows, &cols, why, len), z = -1, ids = -1;
+  if (layers >= 0) z = lcfm_probe_open_dataset(file, path, "/z", &zrows, &zcols, why, len);
+  if (layers < 0 || z < 0) snprintf(why + strlen(why), len - strlen(why), "%s", what);
+  int bad = layers < 0 || z < 0;
   if (!bad && (rows != d->objects || zrows != d->objects || zcols <= 0 || cols % zcols)) {
     snprintf(why, len, "%s: /layers [%lld, %lld] and /z [%lld, %lld] do not fit the store's %lld objects", path,
              (long long)rows, (long long)cols, (long long)zrows, (long long)zcols, (long long)d->objects);
     bad = 1;
   }
   if (!bad) { /* the ids must be the store's, in its order */
-    hid_t dset = H5Dopen2(file, "/objects/id", H5P_DEFAULT);
-    int64_t *ids = lcfm_malloc((size_t)(d->objects ? d->objects : 1) * sizeof *ids);
-    if (dset >= 0) {
-      hid_t dxpl = lcfm_h5_collective_transfer();
-      lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT64, dxpl, 0, d->objects, 0, ids, 0);
-      H5Pclose(dxpl), H5Dclose(dset);
-      idrows = d->objects;
-    }
-    for (int64_t i = 0; i < idrows && !bad; i++) bad = ids[i] != d->id[i];
-    if (bad || idrows == 0) {
-      snprintf(why, len, "%s: its objects are not those of the store (embed the same store)", path);
-      bad = 1;
-    }
-    free(ids);
+    char ignored[256];
+    ids = lcfm_probe_open_dataset(file, path, "/objects/id", &idrows, &idcols, ignored, sizeof ignored);
+    int64_t *id = lcfm_malloc((size_t)(d->used_count ? d->used_count : 1) * sizeof *id);
+    bad = ids < 0 || idrows != d->objects;
+    if (!bad) lcfm_probe_read_rows(ids, H5T_NATIVE_INT64, d->used, d->used_count, 0, id);
+    for (int64_t i = 0; i < d->used_count && !bad; i++) bad = id[i] != d->id[d->used[i]];
+    if (bad) snprintf(why, len, "%s: its objects are not those of the store (embed the same store)", path);
+    free(id);
   }
+  if (!bad) {
+    d->x[1] = lcfm_malloc((size_t)(d->used_count ? d->used_count : 1) * (size_t)cols * sizeof(float));
+    lcfm_probe_read_rows(layers, H5T_NATIVE_FLOAT, d->used, d->used_count, cols, d->x[1]);
+    d->dim[1] = (int)zcols, d->layers[1] = (int)(cols / zcols);
+  }
+  if (layers >= 0) H5Dclose(layers);
+  if (z >= 0) H5Dclose(z);
+  if (ids >= 0) H5Dclose(ids);
   H5Fclose(file);
-  free(z);
-  if (bad) {
-    free(layers);
-    return 1;
-  }
-  d->x[1] = layers, d->dim[1] = (int)zcols, d->layers[1] = (int)(cols / zcols);
-  return 0;
+  return bad;
 }
 
-static int load_data(class_data *d, MPI_Comm comm, const lcfm_job *job, int raw_points, char *why, size_t len) {
+/* Collective: the object columns of the store (id, source, label) on every rank. */
+static int load_columns(class_data *d, MPI_Comm comm, const char *store_path, char *why, size_t len) {
   memset(d, 0, sizeof *d);
-  const char *store_path = lcfm_job_string(job, "probe", "store");
   lcfm_store *s = lcfm_store_open(comm, store_path, why, len);
   if (!s) return 1;
   d->objects = lcfm_store_object_count(s);
@@ -360,8 +345,8 @@ static int load_data(class_data *d, MPI_Comm comm, const lcfm_job *job, int raw_
   lcfm_batch_alloc(&b, d->objects, 0);
   lcfm_store_read_objects(s, 0, d->objects, &b);
   d->id = b.id, d->source = b.source, d->label = b.label;
-  free(b.offset), free(b.field), free(b.length), free(b.instrument), free(b.time), free(b.value), free(b.error);
-  read_raw_windows(d, s, raw_points);
+  b.id = b.source = NULL, b.label = NULL;
+  lcfm_batch_free(&b);
   lcfm_store_free(s);
   int bad_label = -1;
   for (int64_t i = 0; i < d->objects; i++) {
@@ -374,11 +359,21 @@ static int load_data(class_data *d, MPI_Comm comm, const lcfm_job *job, int raw_
              bad_label >= 0 ? d->label[bad_label] : 0, d->classes);
     return 1;
   }
-  return read_layers(d, comm, lcfm_job_string(job, "probe", "embeddings"), why, len);
+  return 0;
+}
+
+/* Per process: both inputs of the used objects. */
+static int load_inputs(class_data *d, const lcfm_job *job, int raw_points, char *why, size_t len) {
+  const char *store_path = lcfm_job_string(job, "probe", "store");
+  hid_t file = lcfm_probe_open(store_path, why, len);
+  if (file < 0) return 1;
+  read_raw_windows(d, file, raw_points);
+  H5Fclose(file);
+  return read_layers(d, lcfm_job_string(job, "probe", "embeddings"), why, len);
 }
 
 static void free_data(class_data *d) {
-  free(d->id), free(d->source), free(d->label), free(d->x[0]), free(d->x[1]);
+  free(d->id), free(d->source), free(d->label), free(d->used), free(d->x[0]), free(d->x[1]);
   memset(d, 0, sizeof *d);
 }
 
@@ -421,10 +416,45 @@ static int64_t fold_members(const class_data *d, const class_split *s, int64_t n
   return short_class ? -1 : count;
 }
 
-static float *gather(const float *x, int D, const int64_t *rows, int64_t n) {
+static int increasing(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Rows `rows` [n] (store rows) of an input, from the used objects it holds. */
+static float *gather(const class_data *d, int input, const int64_t *rows, int64_t n) {
+  int D = d->layers[input] * d->dim[input];
   float *out = lcfm_malloc((size_t)(n ? n : 1) * (size_t)D * sizeof *out);
-  for (int64_t i = 0; i < n; i++) memcpy(out + i * D, x + rows[i] * D, (size_t)D * sizeof *out);
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t *at = bsearch(&rows[i], d->used, (size_t)d->used_count, sizeof *at, increasing);
+    LCFM_CHECK(at != NULL, "classification probe: object %lld was not read", (long long)rows[i]);
+    memcpy(out + i * D, d->x[input] + (at - d->used) * D, (size_t)D * sizeof *out);
+  }
   return out;
+}
+
+/* The objects this rank's tasks use: the test set and the training objects of each of its
+ * (scenario, fold) pairs, increasing, each once (into d->used). */
+static void find_used(class_data *d, const class_split *s, const class_settings *p, int rank, int ranks) {
+  int tasks = INPUTS * p->scenarios * p->folds;
+  int64_t pool = s->pool_count ? s->pool_count : 1, *order = lcfm_malloc((size_t)pool * sizeof *order);
+  int64_t *members = lcfm_malloc((size_t)pool * sizeof *members), n = s->test_count, capacity = s->test_count + pool;
+  d->used = lcfm_malloc((size_t)capacity * sizeof *d->used);
+  memcpy(d->used, s->tests, (size_t)s->test_count * sizeof *d->used);
+  for (int task = rank; task < tasks; task += ranks) {
+    int scenario = task / p->folds % p->scenarios, fold = task % p->folds;
+    int64_t m = fold_members(d, s, p->per_class[scenario], fold, p->seed, members, order);
+    if (m < 0) continue;
+    if (n + m > capacity) capacity = 2 * (n + m), d->used = realloc(d->used, (size_t)capacity * sizeof *d->used);
+    LCFM_CHECK(d->used != NULL, "classification probe: out of memory for %lld rows", (long long)capacity);
+    memcpy(d->used + n, members, (size_t)m * sizeof *members);
+    n += m;
+  }
+  qsort(d->used, (size_t)n, sizeof *d->used, increasing);
+  d->used_count = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (d->used_count == 0 || d->used[i] != d->used[d->used_count - 1]) d->used[d->used_count++] = d->used[i];
+  free(order), free(members);
 }
 
 /* f1 [inputs][scenario][fold] and gamma [scenario][fold][layers]; tasks round-robin over ranks. */
@@ -449,8 +479,7 @@ static void run_tasks(MPI_Comm comm, const class_data *d, const class_split *s, 
       f1[task] = NAN;
       continue;
     }
-    int D = d->layers[input] * d->dim[input];
-    float *x_train = gather(d->x[input], D, members, n), *x_test = gather(d->x[input], D, s->tests, s->test_count);
+    float *x_train = gather(d, input, members, n), *x_test = gather(d, input, s->tests, s->test_count);
     int *y = lcfm_malloc((size_t)n * sizeof *y);
     for (int64_t i = 0; i < n; i++) y[i] = d->label[members[i]];
     lcfm_classifier_config c = p->clf;
@@ -548,18 +577,25 @@ int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenan
   lcfm_nn_set_threads(1);
   class_data d;
   char why[2048] = "";
-  int failed = load_data(&d, comm, job, p.raw_points, why, sizeof why), any = 0;
-  LCFM_CHECK_MPI(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm));
-  if (any) {
-    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm probe: %s\nFAILED\n", why[0] ? why : "another rank failed");
+  if (lcfm_probe_any_failed(comm, load_columns(&d, comm, lcfm_job_string(job, "probe", "store"), why, sizeof why), why, sizeof why)) {
     free_data(&d);
     return LCFM_EXIT_RUNTIME;
   }
   class_split s;
   make_split(&s, &d, &p);
+  int rank, ranks;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  find_used(&d, &s, &p, rank, ranks);
+  if (lcfm_probe_any_failed(comm, load_inputs(&d, job, p.raw_points, why, sizeof why), why, sizeof why)) {
+    free(s.test), free(s.tests), free(s.pool);
+    free_data(&d);
+    return LCFM_EXIT_RUNTIME;
+  }
   lcfm_log("classification probe: %lld objects, %d classes, %lld training-pool / %lld test objects; inputs raw "
-           "(%d values) and astromer (%d layers x %d)", (long long)d.objects, d.classes, (long long)s.pool_count,
-           (long long)s.test_count, d.dim[0], d.layers[1], d.dim[1]);
+           "(%d values) and astromer (%d layers x %d), read for the %lld objects rank 0's classifiers use",
+           (long long)d.objects, d.classes, (long long)s.pool_count, (long long)s.test_count, d.dim[0], d.layers[1],
+           d.dim[1], (long long)d.used_count);
   size_t cells = (size_t)INPUTS * p.scenarios * p.folds;
   double *f1 = lcfm_calloc(cells, sizeof *f1), *gamma = lcfm_calloc((size_t)p.scenarios * p.folds * d.layers[1], sizeof *gamma);
   double *mean = lcfm_calloc((size_t)INPUTS * p.scenarios, sizeof *mean), *std = lcfm_calloc((size_t)INPUTS * p.scenarios, sizeof *std);

@@ -12,6 +12,10 @@
 #include "lcfm/probe.h"
 #include "lcfm/probe_data.h"
 #include "lcfm/probe_draw.h"
+#include "lcfm/probe_sample.h"
+#include "lcfm/store.h"
+#include "lcfm/store_check.h"
+#include "probe_read_internal.h"
 
 enum { MAX_SIZES = 64 };
 
@@ -69,26 +73,100 @@ int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t sourc
   return lcfm_probe_star_role(&run0, 0, source) == LCFM_STAR_TEST;
 }
 
-/* Every run's draw (probe_draw.h), the same on every rank. */
-static lcfm_probe_draw *make_draws(const lcfm_probe_data *d, const probe_settings *p) {
-  lcfm_probe_draw *draws = lcfm_malloc((size_t)p->runs * sizeof *draws);
-  for (int r = 0; r < p->runs; r++) lcfm_probe_draw_make(&draws[r], &p->protocol, r, d->source, d->objects);
-  return draws;
+/* The runs' draws (probe_sample.h), the same on every rank. */
+static int make_sample(lcfm_probe_sample *sample, MPI_Comm comm, const lcfm_job *job, const probe_settings *p,
+                       int64_t source_limit, char *why, size_t len) {
+  int64_t largest = 0;
+  for (int k = 0; k < p->size_count; k++) largest = p->sizes[k] > largest ? p->sizes[k] : largest;
+  return lcfm_probe_sample_make(sample, comm, lcfm_job_string(job, "probe", "store"), lcfm_job_string(job, "probe", "fields"),
+                                &p->protocol, p->runs, largest, source_limit, why, len);
 }
 
-static void free_draws(lcfm_probe_draw *draws, int runs) {
-  for (int r = 0; r < runs; r++) lcfm_probe_draw_free(&draws[r]);
-  free(draws);
+/* The tasks (input, size, run) in /mlp/r2's order (input major, run minor); this rank takes a
+ * contiguous share of them in run-major order, so that it reads the objects of few runs. */
+typedef struct {
+  int inputs, sizes, runs, first, count;
+} task_share;
+
+static task_share share_tasks(MPI_Comm comm, int inputs, const probe_settings *p) {
+  int rank, ranks;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  int tasks = inputs * p->size_count * p->runs;
+  task_share t = {inputs, p->size_count, p->runs, 0, 0};
+  t.first = (int)((int64_t)tasks * rank / ranks);
+  t.count = (int)((int64_t)tasks * (rank + 1) / ranks) - t.first;
+  return t;
+}
+
+/* The k-th task of a share: its input, size and run, and its cell of /mlp/r2. */
+static size_t share_task(const task_share *t, int k, int *input, int *size, int *run) {
+  int u = t->first + k;
+  *run = u / (t->inputs * t->sizes), *input = u % (t->inputs * t->sizes) / t->sizes, *size = u % t->sizes;
+  return ((size_t)*input * t->sizes + *size) * t->runs + *run;
+}
+
+static int increasing(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static int64_t append(int64_t *to, int64_t n, const int64_t *from, int64_t count) {
+  memcpy(to + n, from, (size_t)count * sizeof *from);
+  return n + count;
+}
+
+/* The probed objects this rank's tasks use (increasing, each once); *count of them. */
+static int64_t *objects_used(const lcfm_probe_sample *sample, const task_share *t, const probe_settings *p,
+                             int64_t *count) {
+  int64_t total = 0, n = 0;
+  for (int r = 0; r < p->runs; r++) {
+    const lcfm_probe_draw *d = &sample->draws[r];
+    total += d->training_count + d->test_count + d->stopping_count;
+  }
+  int64_t *used = lcfm_malloc((size_t)(total ? total : 1) * sizeof *used);
+  int last_run = -1;
+  for (int k = 0; k < t->count; k++) {
+    int input, size, run;
+    share_task(t, k, &input, &size, &run);
+    if (run == last_run) continue;
+    const lcfm_probe_draw *d = &sample->draws[run];
+    n = append(used, n, d->training, d->training_count), n = append(used, n, d->test, d->test_count);
+    n = append(used, n, d->stopping, d->stopping_count);
+    last_run = run;
+  }
+  qsort(used, (size_t)n, sizeof *used, increasing);
+  int64_t distinct = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (distinct == 0 || used[i] != used[distinct - 1]) used[distinct++] = used[i];
+  *count = distinct;
+  return used;
+}
+
+/* A run's draw with its objects as rows of the loaded data (rows: the loaded probed objects). */
+static void local_draw(lcfm_probe_draw *local, const lcfm_probe_draw *d, const lcfm_probe_data *data) {
+  *local = *d;
+  const int64_t *from[3] = {d->training, d->test, d->stopping};
+  int64_t n[3] = {d->training_count, d->test_count, d->stopping_count}, *to[3];
+  for (int k = 0; k < 3; k++) {
+    to[k] = lcfm_malloc((size_t)(n[k] ? n[k] : 1) * sizeof *to[k]);
+    for (int64_t i = 0; i < n[k]; i++) {
+      const int64_t *at = bsearch(&from[k][i], data->probed, (size_t)data->objects, sizeof *at, increasing);
+      LCFM_CHECK(at != NULL, "probe: object %lld of a run is not loaded", (long long)from[k][i]);
+      to[k][i] = at - data->probed;
+    }
+  }
+  local->training = to[0], local->test = to[1], local->stopping = to[2];
 }
 
 static float *gather_rows(const lcfm_probe_input *in, const int64_t *rows, int64_t n) {
-  float *x = lcfm_malloc((size_t)n * (size_t)in->dim * sizeof *x);
+  float *x = lcfm_malloc((size_t)(n ? n : 1) * (size_t)in->dim * sizeof *x);
   for (int64_t i = 0; i < n; i++) memcpy(x + i * in->dim, in->x + rows[i] * in->dim, (size_t)in->dim * sizeof *x);
   return x;
 }
 
 static float *gather_targets(const lcfm_probe_data *d, const int64_t *rows, int64_t n) {
-  float *y = lcfm_malloc((size_t)n * sizeof *y);
+  float *y = lcfm_malloc((size_t)(n ? n : 1) * sizeof *y);
   for (int64_t i = 0; i < n; i++) y[i] = d->target[rows[i]];
   return y;
 }
@@ -101,7 +179,7 @@ static double probe_task(const lcfm_probe_data *d, const lcfm_probe_input *in, i
   double r2;
   if (in->is_oracle) {
     r2 = lcfm_r2(x_test, y_test, draw->test_count);
-  } else if (n > draw->training_count) {
+  } else if (n > draw->training_pool) {
     r2 = NAN;
   } else {
     float *x_train = gather_rows(in, draw->training, n), *y_train = gather_targets(d, draw->training, n);
@@ -116,23 +194,30 @@ static double probe_task(const lcfm_probe_data *d, const lcfm_probe_input *in, i
   return r2;
 }
 
-/* r2[input][size][run]; tasks spread round-robin over the ranks, summed at the end. */
-static double *mlp_probes(MPI_Comm comm, const lcfm_probe_data *d, const lcfm_probe_draw *draws, const probe_settings *p) {
-  int rank, ranks;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &ranks);
-  size_t cells = (size_t)d->input_count * (size_t)p->size_count * (size_t)p->runs;
+/* r2[input][size][run]: this rank's share of the tasks, on the objects it loaded; the cells of
+ * the other ranks' tasks are zero, so a sum over the ranks completes the table on every rank. */
+static double *mlp_probes(MPI_Comm comm, const lcfm_probe_data *d, const lcfm_probe_sample *sample,
+                          const task_share *t, const probe_settings *p) {
+  size_t cells = (size_t)t->inputs * (size_t)p->size_count * (size_t)p->runs;
   double *r2 = lcfm_calloc(cells, sizeof *r2);
+  lcfm_probe_draw draw;
+  int loaded_run = -1;
   lcfm_progress progress;
-  lcfm_progress_start(&progress, "MLP probes", (int64_t)cells);
-  for (size_t task = 0; task < cells; task++) {
-    int input = (int)(task / ((size_t)p->size_count * p->runs)), size = (int)(task / p->runs % p->size_count), run = (int)(task % p->runs);
-    if ((int)(task % (size_t)ranks) != rank) continue;
-    r2[task] = probe_task(d, &d->inputs[input], p->sizes[size], &draws[run], p, run);
-    lcfm_progress_update(&progress, (int64_t)task + 1);
+  lcfm_progress_start(&progress, "MLP probes (rank 0's share)", t->count);
+  for (int k = 0; k < t->count; k++) {
+    int input, size, run;
+    size_t cell = share_task(t, k, &input, &size, &run);
+    if (run != loaded_run) {
+      if (loaded_run >= 0) lcfm_probe_draw_free(&draw);
+      local_draw(&draw, &sample->draws[run], d);
+      loaded_run = run;
+    }
+    r2[cell] = probe_task(d, &d->inputs[input], p->sizes[size], &draw, p, run);
+    lcfm_progress_update(&progress, k + 1);
   }
+  if (loaded_run >= 0) lcfm_probe_draw_free(&draw);
   LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, r2, (int)cells, MPI_DOUBLE, MPI_SUM, comm));
-  lcfm_progress_finish(&progress, (int64_t)cells);
+  lcfm_progress_finish(&progress, t->count);
   return r2;
 }
 
@@ -193,40 +278,121 @@ static void write_mlp(hid_t file, hid_t dxpl, const lcfm_probe_data *d, const pr
   write_table(file, dxpl, "/mlp/r2_std", H5T_NATIVE_DOUBLE, d->input_count, p->size_count, std, rank);
 }
 
-/* /mlp/draw [runs, N]: what each object was in each run (probe_draw.h's codes). */
-static void write_draws(hid_t file, hid_t dxpl, const lcfm_probe_data *d, const lcfm_probe_draw *draws, int runs, int rank) {
-  int64_t *code = lcfm_malloc((size_t)runs * (size_t)d->objects * sizeof *code);
-  for (int r = 0; r < runs; r++) lcfm_probe_draw_codes(&draws[r], d->objects, code + (size_t)r * (size_t)d->objects);
-  write_table(file, dxpl, "/mlp/draw", H5T_NATIVE_INT64, runs, d->objects, code, rank);
-  free(code);
+/* A [runs, N] dataset's columns [first, first + count) from code [runs, count]. Collective; the
+ * file's disk space was reserved by the row writes before it (h5io.h). */
+/* One collective write per run: a round's columns of one row are one run of the file. */
+static void write_columns(hid_t dset, hid_t dxpl, int runs, int64_t first, int64_t count, const int64_t *code) {
+  hid_t filespace = LCFM_CHECK_H5(H5Dget_space(dset));
+  hsize_t extent[2] = {1, (hsize_t)count};
+  hid_t memspace = LCFM_CHECK_H5(H5Screate_simple(2, extent, NULL));
+  for (int r = 0; r < runs; r++) {
+    hsize_t start[2] = {(hsize_t)r, (hsize_t)first};
+    if (count > 0) {
+      LCFM_CHECK_H5(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start, NULL, extent, NULL));
+    } else {
+      LCFM_CHECK_H5(H5Sselect_none(filespace));
+      LCFM_CHECK_H5(H5Sselect_none(memspace));
+    }
+    LCFM_CHECK_H5(H5Dwrite(dset, H5T_NATIVE_INT64, memspace, filespace, dxpl, code + (size_t)r * (size_t)count));
+  }
+  H5Sclose(memspace), H5Sclose(filespace);
 }
 
-/* /objects/...: per object its id, instrument, target, whether its star is one of the linear
- * probes' held-out stars (run 0's test stars), and the oracle's prediction when there is one. */
-static void write_objects(hid_t file, hid_t dxpl, const lcfm_probe_data *d, const probe_settings *p, int rank) {
-  double *column = lcfm_malloc((size_t)d->objects * sizeof *column);
-  uint8_t *test = lcfm_malloc((size_t)d->objects);
-  for (int64_t i = 0; i < d->objects; i++) {
-    column[i] = d->target[i];
-    test[i] = (uint8_t)lcfm_probe_is_test_source(p->seed, p->protocol.test_fraction, d->source[i]);
+/* The per-object columns of one block of this rank's shard. */
+typedef struct {
+  int64_t *row, *id, *source, *code;
+  int32_t *instrument, *label;
+  float *target, *oracle;
+  double *column;
+  uint8_t *test;
+} object_block;
+
+static void block_alloc(object_block *b, int runs) {
+  size_t n = LCFM_PROBE_BLOCK;
+  b->row = lcfm_malloc(n * sizeof *b->row), b->id = lcfm_malloc(n * sizeof *b->id);
+  b->source = lcfm_malloc(n * sizeof *b->source), b->code = lcfm_malloc(n * (size_t)runs * sizeof *b->code);
+  b->instrument = lcfm_malloc(n * sizeof *b->instrument), b->label = lcfm_malloc(n * sizeof *b->label);
+  b->target = lcfm_malloc(n * sizeof *b->target), b->oracle = lcfm_malloc(n * sizeof *b->oracle);
+  b->column = lcfm_malloc(n * sizeof *b->column), b->test = lcfm_malloc(n);
+}
+
+static void block_free(object_block *b) {
+  free(b->row), free(b->id), free(b->source), free(b->code), free(b->instrument), free(b->label);
+  free(b->target), free(b->oracle), free(b->column), free(b->test);
+}
+
+/* Reads block [first, first + count) of the probed objects and makes its columns. */
+static void block_read(object_block *b, MPI_Comm comm, lcfm_probe_sample *sample, hid_t store,
+                       const lcfm_probe_target *t, const lcfm_probe_oracle *o, const probe_settings *p, int64_t first,
+                       int64_t count) {
+  lcfm_probe_sample_store_rows(sample, first, count, b->row);
+  const char *names[4] = {"/objects/id", "/objects/source", "/objects/instrument", "/objects/label"};
+  hid_t types[4] = {H5T_NATIVE_INT64, H5T_NATIVE_INT64, H5T_NATIVE_INT32, H5T_NATIVE_INT32};
+  void *out[4] = {b->id, b->source, b->instrument, b->label};
+  for (int c = 0; c < 4; c++) {
+    hid_t dset = LCFM_CHECK_H5(H5Dopen2(store, names[c], H5P_DEFAULT));
+    lcfm_probe_read_rows(dset, types[c], b->row, count, 0, out[c]);
+    H5Dclose(dset);
   }
-  write_table(file, dxpl, "/objects/id", H5T_NATIVE_INT64, d->objects, 0, d->id, rank);
-  write_table(file, dxpl, "/objects/instrument", H5T_NATIVE_INT32, d->objects, 0, d->instrument, rank);
-  write_table(file, dxpl, "/objects/target", H5T_NATIVE_DOUBLE, d->objects, 0, column, rank);
-  write_table(file, dxpl, "/objects/test", H5T_NATIVE_UINT8, d->objects, 0, test, rank);
-  for (int k = 0; k < d->input_count; k++)
-    if (d->inputs[k].is_oracle) {
-      for (int64_t i = 0; i < d->objects; i++) column[i] = d->inputs[k].x[i];
-      write_table(file, dxpl, "/objects/oracle", H5T_NATIVE_DOUBLE, d->objects, 0, column, rank);
+  lcfm_probe_target_values(t, b->source, b->label, count, b->target);
+  if (o) lcfm_probe_oracle_values(o, b->source, count, b->oracle);
+  for (int64_t i = 0; i < count; i++)
+    b->test[i] = (uint8_t)lcfm_probe_is_test_source(p->seed, p->protocol.test_fraction, b->source[i]);
+  lcfm_probe_sample_codes(sample, comm, first, b->source, count, b->code);
+}
+
+static void write_rows(hid_t dset, hid_t type, hid_t dxpl, int64_t first, int64_t count, const void *data) {
+  lcfm_h5_transfer_rows(dset, type, dxpl, first, count, 0, (void *)data, 1);
+}
+
+/* /objects/... (id, instrument, target, run 0's test stars, the oracle's prediction when it is an
+ * input) and /mlp/draw [runs, N] (probe_draw.h's codes), in rounds of one block per rank, the
+ * blocks of a round one after another in rank order: each collective write is one run of rows,
+ * so MPI-IO's collective buffer never spans the file (it would at 8N, by N bytes per column). */
+static void write_objects(hid_t file, hid_t dxpl, MPI_Comm comm, lcfm_probe_sample *sample, const char *store_path,
+                          const lcfm_probe_target *t, const lcfm_probe_oracle *o, const probe_settings *p) {
+  int64_t n = sample->objects;
+  hid_t id = lcfm_h5_create_dataset(file, "/objects/id", H5T_NATIVE_INT64, n, 0);
+  hid_t instrument = lcfm_h5_create_dataset(file, "/objects/instrument", H5T_NATIVE_INT32, n, 0);
+  hid_t target = lcfm_h5_create_dataset(file, "/objects/target", H5T_NATIVE_DOUBLE, n, 0);
+  hid_t test = lcfm_h5_create_dataset(file, "/objects/test", H5T_NATIVE_UINT8, n, 0);
+  hid_t oracle = o ? lcfm_h5_create_dataset(file, "/objects/oracle", H5T_NATIVE_DOUBLE, n, 0) : -1;
+  hid_t draw = lcfm_h5_create_dataset(file, "/mlp/draw", H5T_NATIVE_INT64, p->runs, n);
+  char why[1024] = "";
+  hid_t store = lcfm_probe_open(store_path, why, sizeof why);
+  LCFM_CHECK(store >= 0, "probe: %s", why);
+  int rank, ranks;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  int64_t per_round = (int64_t)LCFM_PROBE_BLOCK * ranks, rounds = (n + per_round - 1) / per_round;
+  object_block b;
+  block_alloc(&b, p->runs);
+  for (int64_t k = 0; k < rounds; k++) {
+    int64_t start = k * per_round + (int64_t)rank * LCFM_PROBE_BLOCK, first = start < n ? start : n;
+    int64_t count = n - first < LCFM_PROBE_BLOCK ? n - first : LCFM_PROBE_BLOCK;
+    block_read(&b, comm, sample, store, t, o, p, first, count);
+    write_rows(id, H5T_NATIVE_INT64, dxpl, first, count, b.id);
+    write_rows(instrument, H5T_NATIVE_INT32, dxpl, first, count, b.instrument);
+    for (int64_t i = 0; i < count; i++) b.column[i] = b.target[i];
+    write_rows(target, H5T_NATIVE_DOUBLE, dxpl, first, count, b.column);
+    write_rows(test, H5T_NATIVE_UINT8, dxpl, first, count, b.test);
+    if (o) {
+      for (int64_t i = 0; i < count; i++) b.column[i] = b.oracle[i];
+      write_rows(oracle, H5T_NATIVE_DOUBLE, dxpl, first, count, b.column);
     }
-  free(column), free(test);
+    write_columns(draw, dxpl, p->runs, first, count, b.code);
+  }
+  block_free(&b);
+  H5Fclose(store);
+  H5Dclose(id), H5Dclose(instrument), H5Dclose(target), H5Dclose(test), H5Dclose(draw);
+  if (o) H5Dclose(oracle);
 }
 
 /* Logs how many objects each run trains on at most, stops on and tests on. */
 static void log_protocol(const lcfm_probe_draw *draws, const probe_settings *p) {
   int64_t lo[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, hi[3] = {0, 0, 0};
   for (int r = 0; r < p->runs; r++) {
-    int64_t n[3] = {draws[r].training_count, draws[r].stopping_count, draws[r].test_count};
+    int64_t n[3] = {draws[r].training_pool, draws[r].stopping_count, draws[r].test_count};
     for (int k = 0; k < 3; k++) lo[k] = n[k] < lo[k] ? n[k] : lo[k], hi[k] = n[k] > hi[k] ? n[k] : hi[k];
   }
   lcfm_log("MLP probe protocol: %d runs, each drawing its stars afresh: %lld-%lld objects of training stars, an "
@@ -236,13 +402,12 @@ static void log_protocol(const lcfm_probe_draw *draws, const probe_settings *p) 
            (long long)hi[2], p->protocol.test_fraction, p->protocol.stopping_fraction);
 }
 
-/* The ScaLAPACK linear probes and PCA maps over all objects (linear_probe.h), printed. */
+/* The streamed linear probes and PCA maps over all objects (linear_probe.h), printed. */
 static int run_linear_probes(lcfm_linear_probe *linear, MPI_Comm comm, const lcfm_job *job, const probe_settings *p,
-                             const char *target) {
-  lcfm_linear_settings ls = {.store = lcfm_job_string(job, "probe", "store"),
-                             .embeddings = lcfm_job_string(job, "probe", "embeddings"),
+                             const lcfm_probe_target *t, const char *target) {
+  lcfm_linear_settings ls = {.embeddings = lcfm_job_string(job, "probe", "embeddings"),
                              .baseline = lcfm_job_string(job, "probe", "baseline_embeddings"),
-                             .target = target, .test_fraction = p->protocol.test_fraction, .seed = p->seed,
+                             .target = t, .test_fraction = p->protocol.test_fraction, .seed = p->seed,
                              .max_classes = (int)lcfm_job_int(job, "probe", "linear_max_classes")};
   char why[2048] = "";
   if (lcfm_linear_probe_run(linear, comm, &ls, why, sizeof why)) {
@@ -253,37 +418,81 @@ static int run_linear_probes(lcfm_linear_probe *linear, MPI_Comm comm, const lcf
   return 0;
 }
 
+/* The store, its target (and oracle) and the embeddings this rank's tasks read. */
+typedef struct {
+  lcfm_probe_target target;
+  lcfm_probe_oracle oracle;
+  int has_oracle;
+  lcfm_probe_sample sample;
+  task_share tasks;
+  lcfm_probe_data data;
+} probe_inputs;
+
+static int open_inputs(probe_inputs *in, MPI_Comm comm, const lcfm_job *job, const probe_settings *p, char *why,
+                       size_t len) {
+  memset(in, 0, sizeof *in);
+  in->target.file = in->target.theta = in->oracle.file = in->oracle.theta = -1;
+  const char *store = lcfm_job_string(job, "probe", "store"), *target = lcfm_job_string(job, "probe", "target");
+  const char *embeddings = lcfm_job_string(job, "probe", "embeddings");
+  const char *baseline = lcfm_job_string(job, "probe", "baseline_embeddings");
+  lcfm_store *s = lcfm_store_open(comm, store, why, len); /* collective: the store's checks */
+  int failed = s == NULL || lcfm_store_check_derived(s, store, embeddings, baseline, why, len);
+  lcfm_store_free(s);
+  int64_t source_limit = -1;
+  failed = failed || lcfm_probe_target_open(&in->target, store, target, &source_limit, why, len);
+  if (lcfm_probe_any_failed(comm, failed, why, len)) return 1;
+  char reason[1024] = "";
+  in->has_oracle = lcfm_probe_oracle_open(&in->oracle, store, target, reason, sizeof reason);
+  lcfm_log(in->has_oracle ? "oracle: %s" : "no oracle input: %s", reason);
+  if (lcfm_probe_any_failed(comm, make_sample(&in->sample, comm, job, p, source_limit, why, len), why, len)) return 1;
+  char names[LCFM_PROBE_MAX_INPUTS][32];
+  int inputs = lcfm_probe_input_names(embeddings, baseline, in->has_oracle, names, why, len);
+  if (lcfm_probe_any_failed(comm, inputs < 0, why, len)) return 1;
+  in->tasks = share_tasks(comm, inputs, p);
+  int64_t count;
+  int64_t *used = objects_used(&in->sample, &in->tasks, p, &count);
+  failed = lcfm_probe_data_load(&in->data, &in->sample, store, embeddings, baseline, &in->target,
+                                in->has_oracle ? &in->oracle : NULL, (int)lcfm_job_int(job, "probe", "raw_points"), used,
+                                count, why, len);
+  free(used);
+  return lcfm_probe_any_failed(comm, failed, why, len);
+}
+
+static void close_inputs(probe_inputs *in) {
+  lcfm_probe_data_free(&in->data);
+  lcfm_probe_sample_free(&in->sample);
+  lcfm_probe_target_close(&in->target);
+  lcfm_probe_oracle_close(&in->oracle);
+}
+
 int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
   probe_settings p;
   if (read_settings(&p, job)) return LCFM_EXIT_USAGE;
   const char *target = lcfm_job_string(job, "probe", "target"), *output = lcfm_job_string(job, "probe", "output");
   lcfm_nn_set_threads(1);
-  lcfm_probe_data d;
+  probe_inputs in;
   char why[2048] = "";
-  int failed = lcfm_probe_data_load(&d, comm, lcfm_job_string(job, "probe", "store"), lcfm_job_string(job, "probe", "embeddings"),
-                                    lcfm_job_string(job, "probe", "baseline_embeddings"), target,
-                                    (int)lcfm_job_int(job, "probe", "raw_points"), lcfm_job_string(job, "probe", "fields"),
-                                    why, sizeof why);
-  int any = 0;
-  LCFM_CHECK_MPI(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm));
-  if (any) {
-    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm probe: %s\nFAILED\n", why);
+  if (open_inputs(&in, comm, job, &p, why, sizeof why)) {
+    close_inputs(&in);
     return LCFM_EXIT_RUNTIME;
   }
-  if (lcfm_probe_oracle_add(&d, lcfm_job_string(job, "probe", "store"), target, why, sizeof why))
-    lcfm_log("oracle: %s", why);
-  else
-    lcfm_log("no oracle input: %s", why);
-  lcfm_probe_draw *draws = make_draws(&d, &p);
-  lcfm_log("probe %s: %lld objects, %d inputs", target, (long long)d.objects, d.input_count);
-  log_protocol(draws, &p);
-  double *r2 = mlp_probes(comm, &d, draws, &p);
-  double *mean = lcfm_malloc((size_t)d.input_count * p.size_count * sizeof *mean);
-  double *std = lcfm_malloc((size_t)d.input_count * p.size_count * sizeof *std);
-  summarise(r2, d.input_count, &p, mean, std);
-  print_mlp_table(&d, &p, mean, std, target);
+  lcfm_probe_data *d = &in.data;
+  int64_t loaded = d->objects;
+  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &loaded, 1, MPI_INT64_T, MPI_MAX, comm));
+  lcfm_log("probe %s: %lld objects, %d inputs; %d tasks over the ranks, each rank reads the objects of its own tasks "
+           "(at most %lld)", target, (long long)in.sample.objects, d->input_count,
+           d->input_count * p.size_count * p.runs, (long long)loaded);
+  log_protocol(in.sample.draws, &p);
+  double *r2 = mlp_probes(comm, d, &in.sample, &in.tasks, &p);
+  double *mean = lcfm_malloc((size_t)d->input_count * p.size_count * sizeof *mean);
+  double *std = lcfm_malloc((size_t)d->input_count * p.size_count * sizeof *std);
+  summarise(r2, d->input_count, &p, mean, std);
+  print_mlp_table(d, &p, mean, std, target);
   lcfm_linear_probe linear;
-  if (run_linear_probes(&linear, comm, job, &p, target)) return LCFM_EXIT_RUNTIME;
+  if (run_linear_probes(&linear, comm, job, &p, &in.target, target)) {
+    close_inputs(&in);
+    return LCFM_EXIT_RUNTIME;
+  }
 
   int rank;
   MPI_Comm_rank(comm, &rank);
@@ -294,17 +503,16 @@ int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   lcfm_h5_write_int64_attribute(file, "schema_version", 2);
   lcfm_h5_write_string_attribute(file, "target", target);
   lcfm_provenance_write(file, prov);
-  write_mlp(file, dxpl, &d, &p, r2, mean, std, rank);
-  write_draws(file, dxpl, &d, draws, p.runs, rank);
-  write_objects(file, dxpl, &d, &p, rank);
+  write_mlp(file, dxpl, d, &p, r2, mean, std, rank); /* small tables: rank 0's rows of a collective write */
+  write_objects(file, dxpl, comm, &in.sample, lcfm_job_string(job, "probe", "store"), &in.target,
+                in.has_oracle ? &in.oracle : NULL, &p);
   lcfm_linear_probe_write(&linear, file, dxpl, target);
   H5Pclose(dxpl);
   lcfm_h5_publish(comm, file, partial, output);
   lcfm_log("wrote %s", output);
   lcfm_log_success("probe");
   free(r2), free(mean), free(std);
-  free_draws(draws, p.runs);
-  lcfm_probe_data_free(&d);
+  close_inputs(&in);
   lcfm_linear_probe_free(&linear);
   return LCFM_EXIT_OK;
 }

@@ -93,142 +93,179 @@ void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, co
 
 /* ---- the sampler ---- */
 
-static int by_key(const void *a, const void *b) {
-  const double *x = a, *y = b;
-  return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : (x[1] > y[1]) - (x[1] < y[1]);
+#define VALIDATION_DRAWS (1ull << 62) /* validation window j is draw 2^62 + j */
+enum { DRAW_TRIES = 1 << 16 };        /* tries per draw before it is declared impossible */
+
+static uint64_t training_draw(int64_t step, int64_t slot) {
+  return (uint64_t)step * (1ull << 24) + (uint64_t)slot; /* slots per step < 2^24 */
 }
 
-/* Consecutive windows of the held-out objects, in a keyed order (so any prefix is a fair sample). */
-static void evaluation_windows(lcfm_window_sampler *s) {
-  const lcfm_curves *c = s->curves;
-  int64_t n = 0;
-  for (int64_t i = 0; i < s->count[1]; i++) {
-    int64_t len = c->length[s->objects[1][i]];
-    n += len > 0 ? (len + s->T - 1) / s->T : 0;
+int lcfm_window_sampler_is_validation(const lcfm_window_sampler *s, int64_t source) {
+  return lcfm_rng_uniform(s->seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)source) < s->validation_fraction;
+}
+
+/* Objects with points of `split` for the draws index[0..count), all at once by keyed rejection
+ * sampling over the N rows of the list: each round reads the rows of the draws still open (one
+ * read per column). Returns how many draws found none in `tries` rounds. */
+static int64_t draw_objects(const lcfm_window_sampler *s, int split, const uint64_t *index, int64_t count,
+                            int64_t tries, lcfm_index_object *out) {
+  if (count <= 0 || s->objects == 0) return count > 0 ? count : 0;
+  uint64_t *key = lcfm_malloc((size_t)count * sizeof *key);
+  int64_t *open = lcfm_malloc((size_t)count * sizeof *open), *rows = lcfm_malloc((size_t)count * sizeof *rows);
+  lcfm_index_object *got = lcfm_malloc((size_t)count * sizeof *got);
+  for (int64_t i = 0; i < count; i++) {
+    uint32_t w[4];
+    lcfm_rng_block(s->seed, LCFM_STREAM_ASTRO_DRAW_KEY, index[i], w);
+    key[i] = ((uint64_t)w[0] << 32) | w[1], open[i] = i;
   }
-  double *keyed = lcfm_malloc((size_t)(n ? n : 1) * 3 * sizeof *keyed);
-  int64_t w = 0;
-  for (int64_t i = 0; i < s->count[1]; i++) {
-    int64_t o = s->objects[1][i];
-    for (int64_t start = 0; start < c->length[o]; start += s->T, w++) {
-      keyed[3 * w] = lcfm_rng_uniform(s->seed, LCFM_STREAM_ASTRO_EVAL_ORDER, (uint64_t)w);
-      keyed[3 * w + 1] = (double)o, keyed[3 * w + 2] = (double)start;
+  int64_t left = count;
+  for (int64_t attempt = 0; attempt < tries && left > 0; attempt++) {
+    for (int64_t j = 0; j < left; j++)
+      rows[j] = (int64_t)lcfm_rng_below(key[open[j]], LCFM_STREAM_ASTRO_OBJECT_TRY, (uint64_t)attempt, (uint64_t)s->objects);
+    lcfm_astro_stores_objects_at(s->stores, rows, left, got);
+    int64_t still = 0;
+    for (int64_t j = 0; j < left; j++) {
+      if (got[j].length > 0 && lcfm_window_sampler_is_validation(s, got[j].source) == split) out[open[j]] = got[j];
+      else open[still++] = open[j];
     }
+    left = still;
   }
-  qsort(keyed, (size_t)n, 3 * sizeof *keyed, by_key);
-  s->eval_count = n;
-  s->eval_object = lcfm_malloc((size_t)(n ? n : 1) * sizeof *s->eval_object);
-  s->eval_start = lcfm_malloc((size_t)(n ? n : 1) * sizeof *s->eval_start);
-  for (int64_t i = 0; i < n; i++) s->eval_object[i] = (int64_t)keyed[3 * i + 1], s->eval_start[i] = (int64_t)keyed[3 * i + 2];
-  free(keyed);
+  free(key), free(open), free(rows), free(got);
+  return left;
 }
 
-int lcfm_window_sampler_init(lcfm_window_sampler *s, const lcfm_curves *c, uint64_t seed, double validation_fraction,
-                             int T, const lcfm_probing *probing, char *why, size_t why_len) {
+int lcfm_window_sampler_init(lcfm_window_sampler *s, lcfm_astro_stores *stores, uint64_t seed,
+                             double validation_fraction, int T, const lcfm_probing *probing,
+                             int64_t validation_windows, char *why, size_t why_len) {
   memset(s, 0, sizeof *s);
-  s->curves = c, s->seed = seed, s->T = T, s->probing = *probing;
-  for (int k = 0; k < 2; k++) s->objects[k] = lcfm_malloc((size_t)(c->count ? c->count : 1) * sizeof *s->objects[k]);
-  for (int64_t i = 0; i < c->count; i++) {
-    if (c->length[i] <= 0) continue;
-    int held_out = lcfm_rng_uniform(seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)c->source[i]) < validation_fraction;
-    s->objects[held_out][s->count[held_out]++] = i;
-  }
-  evaluation_windows(s);
-  if (s->count[0] == 0) {
-    snprintf(why, why_len, "no training light curve: %lld objects, %lld held out for validation", (long long)c->count,
-             (long long)s->count[1]);
+  s->stores = stores, s->seed = seed, s->T = T, s->probing = *probing, s->validation_fraction = validation_fraction;
+  s->objects = lcfm_astro_stores_objects(stores);
+  s->time = lcfm_malloc((size_t)T * sizeof *s->time);
+  s->value = lcfm_malloc((size_t)T * sizeof *s->value), s->error = lcfm_malloc((size_t)T * sizeof *s->error);
+  lcfm_index_object o;
+  uint64_t first[2] = {training_draw(0, 0), VALIDATION_DRAWS};
+  if (draw_objects(s, 0, &first[0], 1, DRAW_TRIES, &o)) {
+    snprintf(why, why_len, "no training light curve: none in %d keyed tries over %lld objects (an object needs points "
+             "and a source not held out; validation_fraction %g)", DRAW_TRIES, (long long)s->objects,
+             validation_fraction);
+    lcfm_window_sampler_free(s);
     return 1;
   }
+  s->eval_count = draw_objects(s, 1, &first[1], 1, DRAW_TRIES, &o) ? 0 : validation_windows;
   return 0;
 }
 
 void lcfm_window_sampler_free(lcfm_window_sampler *s) {
-  free(s->objects[0]), free(s->objects[1]), free(s->eval_object), free(s->eval_start);
+  free(s->time), free(s->value), free(s->error);
   memset(s, 0, sizeof *s);
 }
 
-void lcfm_window_sampler_draw(const lcfm_window_sampler *s, int64_t step, int64_t slot, int64_t *object, int64_t *start) {
-  uint64_t key = (uint64_t)step * (1ull << 24) + (uint64_t)slot; /* slots per step < 2^24 */
-  *object = s->objects[0][lcfm_rng_below(s->seed, LCFM_STREAM_ASTRO_OBJECT, key, (uint64_t)s->count[0])];
-  int64_t length = s->curves->length[*object];
-  *start = length > s->T ? (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_ASTRO_START, key, (uint64_t)(length - s->T + 1)) : 0;
+static void no_draw(const char *what, int64_t failed) {
+  LCFM_FATAL("%lld %s windows found no object in %d keyed tries (eligible objects are too rare in these stores)",
+             (long long)failed, what, DRAW_TRIES);
 }
 
-static void fill_row(const lcfm_window_sampler *s, lcfm_masked_batch *b, int row, int64_t object, int64_t start,
-                     uint32_t stream, uint64_t key) {
-  const lcfm_curves *c = s->curves;
-  int64_t at = c->offset[object] + start, left = c->length[object] - start;
+void lcfm_window_sampler_draw(const lcfm_window_sampler *s, int64_t step, int64_t first, int64_t count,
+                              lcfm_index_object *objects, int64_t *starts) {
+  if (count <= 0) return;
+  uint64_t *index = lcfm_malloc((size_t)count * sizeof *index);
+  for (int64_t i = 0; i < count; i++) index[i] = training_draw(step, first + i);
+  int64_t failed = draw_objects(s, 0, index, count, DRAW_TRIES, objects);
+  if (failed) no_draw("training", failed);
+  for (int64_t i = 0; i < count; i++) {
+    int64_t spare = objects[i].length - s->T;
+    starts[i] = spare > 0 ? (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_ASTRO_START, index[i], (uint64_t)spare + 1) : 0;
+  }
+  free(index);
+}
+
+void lcfm_window_sampler_eval_draw(const lcfm_window_sampler *s, int64_t first, int64_t count,
+                                   lcfm_index_object *objects, int64_t *starts) {
+  LCFM_CHECK(first >= 0 && first + count <= s->eval_count, "astromer: validation windows %lld..%lld of %lld",
+             (long long)first, (long long)(first + count), (long long)s->eval_count);
+  if (count <= 0) return;
+  uint64_t *index = lcfm_malloc((size_t)count * sizeof *index);
+  for (int64_t i = 0; i < count; i++) index[i] = VALIDATION_DRAWS + (uint64_t)(first + i);
+  int64_t failed = draw_objects(s, 1, index, count, DRAW_TRIES, objects);
+  if (failed) no_draw("validation", failed);
+  for (int64_t i = 0; i < count; i++) { /* one of the object's consecutive windows [0, T), [T, 2T), ... */
+    uint64_t windows = (uint64_t)((objects[i].length + s->T - 1) / s->T);
+    starts[i] = s->T * (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_ASTRO_EVAL_WINDOW, (uint64_t)(first + i), windows);
+  }
+  free(index);
+}
+
+/* Row `row` of b: object o's window from `start`, read from the stores and probed. */
+static void fill_row(const lcfm_window_sampler *s, lcfm_masked_batch *b, int row, const lcfm_index_object *o,
+                     int64_t start, uint32_t stream, uint64_t key) {
+  int64_t left = o->length - start;
   int n = (int)(left < s->T ? left : s->T);
-  lcfm_astromer2_window(b, row, c->time + at, c->value + at, c->error + at, n, &s->probing, s->seed, stream, key);
-  b->object[row] = object;
+  lcfm_astro_stores_read_points(s->stores, o->offset + start, n, s->time, s->value, s->error);
+  lcfm_astromer2_window(b, row, s->time, s->value, s->error, n, &s->probing, s->seed, stream, key);
+  b->object[row] = o->row;
 }
 
 void lcfm_window_sampler_train(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t step, int64_t slots,
                                int64_t first, int64_t count) {
   LCFM_CHECK(count <= b->capacity, "astromer: %lld windows exceed the batch of %d", (long long)count, b->capacity);
   b->rows = (int)count;
-  for (int64_t i = 0; i < count; i++) {
-    int64_t object, start;
-    lcfm_window_sampler_draw(s, step, first + i, &object, &start);
-    fill_row(s, b, (int)i, object, start, LCFM_STREAM_ASTRO_PROBE, (uint64_t)(step * slots + first + i)); /* k B + i */
-  }
+  lcfm_index_object *objects = lcfm_malloc((size_t)(count > 0 ? count : 1) * sizeof *objects);
+  int64_t *starts = lcfm_malloc((size_t)(count > 0 ? count : 1) * sizeof *starts);
+  lcfm_window_sampler_draw(s, step, first, count, objects, starts);
+  for (int64_t i = 0; i < count; i++) /* probing keyed by k B + i */
+    fill_row(s, b, (int)i, &objects[i], starts[i], LCFM_STREAM_ASTRO_PROBE, (uint64_t)(step * slots + first + i));
+  free(objects), free(starts);
 }
 
 void lcfm_window_sampler_eval(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t first, int64_t count) {
-  LCFM_CHECK(count <= b->capacity && first + count <= s->eval_count, "astromer: evaluation windows %lld..%lld of %lld",
-             (long long)first, (long long)(first + count), (long long)s->eval_count);
+  LCFM_CHECK(count <= b->capacity, "astromer: %lld windows exceed the batch of %d", (long long)count, b->capacity);
   b->rows = (int)count;
+  lcfm_index_object *objects = lcfm_malloc((size_t)(count > 0 ? count : 1) * sizeof *objects);
+  int64_t *starts = lcfm_malloc((size_t)(count > 0 ? count : 1) * sizeof *starts);
+  lcfm_window_sampler_eval_draw(s, first, count, objects, starts);
   for (int64_t i = 0; i < count; i++)
-    fill_row(s, b, (int)i, s->eval_object[first + i], s->eval_start[first + i], LCFM_STREAM_ASTRO_EVAL_PROBE,
-             (uint64_t)(first + i));
+    fill_row(s, b, (int)i, &objects[i], starts[i], LCFM_STREAM_ASTRO_EVAL_PROBE, (uint64_t)(first + i));
+  free(objects), free(starts);
 }
 
-/* ---- several stores ---- */
+/* ---- every held-out window, in blocks of rows ---- */
 
-static void append_curves(lcfm_curves *all, const lcfm_curves *c) {
-  int64_t n = all->count + c->count, p0 = 0;
-  for (int64_t i = 0; i < all->count; i++) p0 += all->length[i];
-  int64_t p1 = 0;
-  for (int64_t i = 0; i < c->count; i++) p1 += c->length[i];
-  size_t rows = (size_t)(n ? n : 1), pts = (size_t)(p0 + p1 ? p0 + p1 : 1);
-  all->source = realloc(all->source, rows * sizeof *all->source);
-  all->offset = realloc(all->offset, rows * sizeof *all->offset);
-  all->instrument = realloc(all->instrument, rows * sizeof *all->instrument);
-  all->length = realloc(all->length, rows * sizeof *all->length);
-  all->label = realloc(all->label, rows * sizeof *all->label);
-  all->time = realloc(all->time, pts * sizeof *all->time);
-  all->value = realloc(all->value, pts * sizeof *all->value);
-  all->error = realloc(all->error, pts * sizeof *all->error);
-  LCFM_CHECK(all->source && all->offset && all->instrument && all->length && all->label && all->time && all->value &&
-                 all->error, "out of memory joining stores (%lld objects, %lld points)", (long long)n, (long long)(p0 + p1));
-  for (int64_t i = 0; i < c->count; i++) {
-    int64_t k = all->count + i;
-    all->source[k] = c->source[i], all->instrument[k] = c->instrument[i], all->length[k] = c->length[i];
-    all->label[k] = c->label[i], all->offset[k] = p0 + c->offset[i];
-  }
-  memcpy(all->time + p0, c->time, (size_t)p1 * sizeof *all->time);
-  memcpy(all->value + p0, c->value, (size_t)p1 * sizeof *all->value);
-  memcpy(all->error + p0, c->error, (size_t)p1 * sizeof *all->error);
-  all->count = n;
+void lcfm_held_out_windows_begin(lcfm_held_out_windows *w, int64_t first, int64_t count) {
+  memset(w, 0, sizeof *w);
+  w->next = first, w->end = first + count;
+  w->block = lcfm_malloc(LCFM_ASTRO_SCORE_BLOCK * sizeof *w->block);
 }
 
-int lcfm_curves_load_list(lcfm_curves *c, MPI_Comm comm, const char *paths, char *why, size_t why_len) {
-  memset(c, 0, sizeof *c);
-  char *list = strdup(paths), *saveptr = NULL;
-  LCFM_CHECK(list != NULL, "out of memory");
-  int failed = 0, stores = 0;
-  for (char *path = strtok_r(list, " \t\n", &saveptr); path && !failed; path = strtok_r(NULL, " \t\n", &saveptr)) {
-    lcfm_curves one;
-    failed = lcfm_curves_load(&one, comm, path, why, why_len);
-    if (failed) break;
-    append_curves(c, &one);
-    lcfm_curves_free(&one);
-    stores++;
+void lcfm_held_out_windows_end(lcfm_held_out_windows *w) {
+  free(w->block);
+  memset(w, 0, sizeof *w);
+}
+
+/* Reads the next block of rows, keeping the held-out objects with points; 0 at the end. */
+static int next_block(const lcfm_window_sampler *s, lcfm_held_out_windows *w) {
+  int64_t rows[LCFM_ASTRO_SCORE_BLOCK];
+  while (w->next < w->end) {
+    int64_t n = w->end - w->next < LCFM_ASTRO_SCORE_BLOCK ? w->end - w->next : LCFM_ASTRO_SCORE_BLOCK, kept = 0;
+    for (int64_t i = 0; i < n; i++) rows[i] = w->next + i;
+    w->next += n;
+    lcfm_astro_stores_objects_at(s->stores, rows, n, w->block);
+    for (int64_t i = 0; i < n; i++)
+      if (w->block[i].length > 0 && lcfm_window_sampler_is_validation(s, w->block[i].source)) w->block[kept++] = w->block[i];
+    w->at = 0, w->filled = kept, w->start = 0, w->objects += kept;
+    if (kept) return 1;
   }
-  free(list);
-  if (!failed && stores == 0) {
-    snprintf(why, why_len, "no store named");
-    failed = 1;
+  return 0;
+}
+
+int lcfm_window_sampler_held_out(const lcfm_window_sampler *s, lcfm_held_out_windows *w, lcfm_masked_batch *b) {
+  b->rows = 0;
+  while (b->rows < b->capacity) {
+    if (w->at == w->filled && !next_block(s, w)) break;
+    const lcfm_index_object *o = &w->block[w->at];
+    /* Keyed by the window's first point in the list: the same probing whatever the rank count. */
+    fill_row(s, b, b->rows++, o, w->start, LCFM_STREAM_ASTRO_SCORE_PROBE, (uint64_t)(o->offset + w->start));
+    w->start += s->T;
+    if (w->start >= o->length) w->at++, w->start = 0;
   }
-  return failed;
+  return b->rows > 0;
 }

@@ -1,4 +1,5 @@
-/* curves.c: a whole store in memory, and cutting windows from it (see train.h). */
+/* curves.c: a whole store in memory, and cutting windows from it: the reference the tests hold
+ * the on-demand readers to (see train.h). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -375,6 +375,7 @@ static int causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
 
 int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
   lcfm_log_machine((int)lcfm_job_int(job, "train", "threads"));
+  lcfm_check_node_placement(comm, (int)lcfm_job_int(job, "train", "threads"));
   if (lcfm_model_is_astromer2(job)) return lcfm_astromer2_train_run(comm, job, prov);
   return causal_train_run(comm, job, prov);
 }

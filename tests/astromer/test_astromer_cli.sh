@@ -141,6 +141,12 @@ grep -q "samples_per_class" spc.log || { cat spc.log; fail "bad samples_per_clas
 expect_usage fields.log "$LCFM" train -o train.fields=1 -o train.checkpoint=fields.h5 job.ini
 grep -q "\[train\] fields" fields.log && [ ! -f fields.h5 ] || { cat fields.log; fail "[train] fields not refused for astromer2"; }
 
+# A missing store of the list stops training before any output, naming the file.
+set +e
+run_np 2 "$LCFM" train -o "train.store=lab.h5 missing.h5" -o train.checkpoint=miss.h5 job.ini > miss.log 2>&1; code=$?
+set -e
+[ $code -ne 0 ] && grep -q "missing.h5: cannot open" miss.log && [ ! -f miss.h5 ] || { cat miss.log; fail "missing store: exit $code"; }
+
 # A checkpoint of another configuration is refused by embed.
 set +e
 "$LCFM" embed -o model.blocks=2 -o embed.output=bad.h5 job.ini > bad.log 2>&1; code=$?

@@ -7,14 +7,19 @@
  *   - keyed: the same key gives the same window, another key another probing;
  *   - the encoder's key mask is valid (1 - replace): attention to masked and padded keys is
  *     exactly 0, and what sits at those positions cannot change any prediction;
- *   - the sampler: split by source, windows inside the light curve, evaluation windows cover the
- *     held-out objects. */
+ *   - the sampler over a list of two labelled stores read on demand: every training window is of a
+ *     training object of either store, inside its light curve and equal (bit for bit, probing
+ *     included) to the window cut from the stores loaded whole (lcfm_curves); a rank's part of a
+ *     step equals the same slots of the whole step; validation windows are consecutive windows of
+ *     held-out objects; walking the held-out windows in two shares gives every window of every
+ *     held-out object once. */
 #include <string.h>
 
 #include "../lcfm_test.h"
 #include "lcfm/astromer.h"
 #include "lcfm/error.h"
 #include "lcfm/log.h"
+#include "lcfm/sim.h"
 
 enum { T = 200 };
 
@@ -146,48 +151,145 @@ static void test_attention_mask(void) {
   lcfm_astromer2_free(&m);
 }
 
+/* The list's two stores loaded whole: the reference. */
+typedef struct {
+  lcfm_curves part[2];
+  int64_t first_point[2];
+} reference;
+
+static const lcfm_curves *locate(const reference *r, int64_t row, int64_t *local, int *k) {
+  *k = row >= r->part[0].count;
+  *local = row - (*k ? r->part[0].count : 0);
+  return &r->part[*k];
+}
+
+/* Row `row` of `got` against the window of object `o` from `start` cut from the reference. */
+static void expect_window(const reference *r, const lcfm_window_sampler *s, const lcfm_masked_batch *got, int row,
+                          int64_t o, int64_t start, uint32_t stream, uint64_t key, const char *what) {
+  int k;
+  int64_t j;
+  const lcfm_curves *c = locate(r, o, &j, &k);
+  int64_t at = c->offset[j] + start, n = c->length[j] - start < s->T ? c->length[j] - start : s->T;
+  lcfm_masked_batch want;
+  lcfm_masked_batch_alloc(&want, 1, s->T);
+  lcfm_astromer2_window(&want, 0, c->time + at, c->value + at, c->error + at, (int)n, &s->probing, s->seed, stream, key);
+  size_t off = (size_t)row * s->T, bytes = (size_t)s->T * sizeof(float);
+  int same = got->object[row] == o && got->length[row] == want.length[0] && !memcmp(got->times + off, want.times, bytes) &&
+             !memcmp(got->target + off, want.target, bytes) && !memcmp(got->input + off, want.input, bytes) &&
+             !memcmp(got->errors + off, want.errors, bytes) && !memcmp(got->probed + off, want.probed, bytes) &&
+             !memcmp(got->replace + off, want.replace, bytes) && !memcmp(got->weight + off, want.weight, bytes);
+  EXPECT(same, "%s: row %d (object %lld from %lld) differs from the window of the stores loaded whole", what, row,
+         (long long)o, (long long)start);
+  lcfm_masked_batch_free(&want);
+}
+
+static void make_stores(char *dir, char *paths, size_t len) {
+  strcpy(dir, "test_astromer_windows_XXXXXX");
+  LCFM_CHECK(mkdtemp(dir), "mkdtemp");
+  lcfm_provenance prov;
+  lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, 0, NULL);
+  for (int k = 0; k < 2; k++) {
+    lcfm_labelled_config sim = {.base = {.stars = 14 + 9 * k, .curves_per_star = 2, .noise_sigma = 0.03,
+                                         .stars_per_field = 10, .block_stars = 5, .seed = 31 + (uint64_t)k},
+                                .classes = 3, .min_points = 10, .max_points = 130, .seasons = 2};
+    char path[512];
+    snprintf(path, sizeof path, "%s/s%d.h5", dir, k);
+    lcfm_simulate_labelled_store(MPI_COMM_WORLD, &sim, path, &prov);
+  }
+  snprintf(paths, len, "%s/s0.h5 %s/s1.h5", dir, dir);
+}
+
 static void test_sampler(void) {
-  enum { OBJECTS = 40 };
-  lcfm_curves c = {0};
-  c.count = OBJECTS;
-  int64_t points = 0;
-  c.source = lcfm_malloc(OBJECTS * sizeof *c.source), c.offset = lcfm_malloc(OBJECTS * sizeof *c.offset);
-  c.length = lcfm_malloc(OBJECTS * sizeof *c.length), c.instrument = lcfm_calloc(OBJECTS, sizeof *c.instrument);
-  c.label = lcfm_calloc(OBJECTS, sizeof *c.label);
-  for (int i = 0; i < OBJECTS; i++) c.source[i] = i / 2, c.length[i] = 50 + 37 * i, c.offset[i] = points, points += c.length[i];
-  c.time = lcfm_malloc((size_t)points * sizeof *c.time), c.value = lcfm_malloc((size_t)points * sizeof *c.value);
-  c.error = lcfm_malloc((size_t)points * sizeof *c.error);
-  for (int64_t i = 0; i < points; i++) c.time[i] = (double)i, c.value[i] = (float)(i % 13), c.error[i] = 0.1f;
+  enum { W = 40, SLOTS = 8, VALIDATION = 20 };
+  char dir[64], paths[256], why[1024];
+  make_stores(dir, paths, sizeof paths);
+  lcfm_astro_stores stores;
+  EXPECT(!lcfm_astro_stores_open(&stores, MPI_COMM_WORLD, paths, why, sizeof why), "%s", why);
+  reference r;
+  for (int k = 0; k < 2; k++) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/s%d.h5", dir, k);
+    LCFM_CHECK(!lcfm_curves_load(&r.part[k], MPI_COMM_WORLD, path, why, sizeof why), "%s", why);
+  }
+  r.first_point[0] = 0, r.first_point[1] = 0; /* the list numbers store 1's points after store 0's */
+  for (int64_t j = 0; j < r.part[0].count; j++) r.first_point[1] += r.part[0].length[j];
+  EXPECT(lcfm_astro_stores_objects(&stores) == r.part[0].count + r.part[1].count, "%lld objects in the list",
+         (long long)lcfm_astro_stores_objects(&stores));
   lcfm_probing p = {0.5, 0.2, 0.2};
   lcfm_window_sampler s;
-  char why[256];
-  EXPECT(!lcfm_window_sampler_init(&s, &c, 9, 0.3, T, &p, why, sizeof why), "%s", why);
-  EXPECT(s.count[0] + s.count[1] == OBJECTS && s.count[1] > 0 && s.count[0] > 0, "split %lld / %lld",
-         (long long)s.count[0], (long long)s.count[1]);
-  for (int64_t i = 0; i < s.count[1]; i++) /* both objects of a source on the same side */
-    for (int64_t j = 0; j < s.count[0]; j++)
-      EXPECT(c.source[s.objects[1][i]] != c.source[s.objects[0][j]], "source split across training and validation");
-  int64_t windows = 0;
-  for (int64_t i = 0; i < s.count[1]; i++) windows += (c.length[s.objects[1][i]] + T - 1) / T;
-  EXPECT(s.eval_count == windows, "%lld evaluation windows, expected %lld", (long long)s.eval_count, (long long)windows);
-  lcfm_masked_batch b;
-  lcfm_masked_batch_alloc(&b, 8, T);
-  for (int64_t k = 0; k < 50; k++) {
-    lcfm_window_sampler_train(&s, &b, k, 8, 0, 8);
-    for (int r = 0; r < 8; r++) {
-      int64_t o = b.object[r], object, start;
-      lcfm_window_sampler_draw(&s, k, r, &object, &start);
-      EXPECT(object == o && start >= 0 && (start + T <= c.length[o] || start == 0), "step %lld slot %d: window %lld+%d of %d",
-             (long long)k, r, (long long)start, T, c.length[o]);
-      int held_out = 0;
-      for (int64_t i = 0; i < s.count[1]; i++) held_out |= s.objects[1][i] == o;
-      EXPECT(!held_out, "a held-out object was drawn for training");
-      EXPECT(b.length[r] == (c.length[o] < T ? c.length[o] : T), "window length %d", b.length[r]);
+  EXPECT(!lcfm_window_sampler_init(&s, &stores, 9, 0.3, W, &p, VALIDATION, why, sizeof why), "%s", why);
+  EXPECT(s.eval_count == VALIDATION, "%lld validation windows, expected %d", (long long)s.eval_count, VALIDATION);
+  lcfm_masked_batch b, part;
+  lcfm_masked_batch_alloc(&b, SLOTS, W);
+  lcfm_masked_batch_alloc(&part, SLOTS, W);
+  int from[2] = {0, 0};
+  for (int64_t step = 0; step < 30; step++) {
+    lcfm_window_sampler_train(&s, &b, step, SLOTS, 0, SLOTS);
+    lcfm_window_sampler_train(&s, &part, step, SLOTS, 3, 5); /* a rank's share: slots 3..7 */
+    for (int row = 0; row < SLOTS; row++) {
+      lcfm_index_object o;
+      int64_t start, j;
+      int k;
+      lcfm_window_sampler_draw(&s, step, row, 1, &o, &start);
+      const lcfm_curves *c = locate(&r, o.row, &j, &k);
+      from[k]++;
+      EXPECT(!lcfm_window_sampler_is_validation(&s, c->source[j]), "a held-out object was drawn for training");
+      EXPECT(start >= 0 && (start + W <= c->length[j] || start == 0), "step %lld slot %d: window %lld+%d of %d",
+             (long long)step, row, (long long)start, W, c->length[j]);
+      expect_window(&r, &s, &b, row, o.row, start, LCFM_STREAM_ASTRO_PROBE, (uint64_t)(step * SLOTS + row), "training");
+      if (row >= 3)
+        expect_window(&r, &s, &part, row - 3, o.row, start, LCFM_STREAM_ASTRO_PROBE, (uint64_t)(step * SLOTS + row),
+                      "a rank's share");
     }
   }
+  EXPECT(from[0] > 0 && from[1] > 0, "training windows came from stores 0 and 1: %d and %d", from[0], from[1]);
+  for (int64_t first = 0; first < VALIDATION; first += SLOTS) {
+    int64_t count = VALIDATION - first < SLOTS ? VALIDATION - first : SLOTS;
+    lcfm_window_sampler_eval(&s, &b, first, count);
+    for (int row = 0; row < count; row++) {
+      lcfm_index_object o;
+      int64_t start, j;
+      int k;
+      lcfm_window_sampler_eval_draw(&s, first + row, 1, &o, &start);
+      const lcfm_curves *c = locate(&r, o.row, &j, &k);
+      EXPECT(lcfm_window_sampler_is_validation(&s, c->source[j]) && start % W == 0 && start < c->length[j],
+             "validation window %lld: object %lld from %lld", (long long)(first + row), (long long)o.row, (long long)start);
+      expect_window(&r, &s, &b, row, o.row, start, LCFM_STREAM_ASTRO_EVAL_PROBE, (uint64_t)(first + row), "validation");
+    }
+  }
+  /* Every held-out window, walked in two shares of the rows, each in batches of 7. */
+  int64_t expected = 0, seen = 0, N = lcfm_astro_stores_objects(&stores), half = N / 2 + 3;
+  for (int64_t o = 0; o < N; o++) {
+    int64_t j;
+    int k;
+    const lcfm_curves *c = locate(&r, o, &j, &k);
+    if (c->length[j] > 0 && lcfm_window_sampler_is_validation(&s, c->source[j])) expected += (c->length[j] + W - 1) / W;
+  }
+  lcfm_masked_batch seven;
+  lcfm_masked_batch_alloc(&seven, 7, W);
+  for (int share = 0; share < 2; share++) {
+    lcfm_held_out_windows w;
+    lcfm_held_out_windows_begin(&w, share ? half : 0, share ? N - half : half);
+    int64_t last_object = -1, next_start = 0;
+    while (lcfm_window_sampler_held_out(&s, &w, &seven))
+      for (int row = 0; row < seven.rows; row++, seen++) {
+        int64_t o = seven.object[row], j;
+        int k;
+        const lcfm_curves *c = locate(&r, o, &j, &k);
+        if (o != last_object) last_object = o, next_start = 0;
+        expect_window(&r, &s, &seven, row, o, next_start, LCFM_STREAM_ASTRO_SCORE_PROBE,
+                      (uint64_t)(r.first_point[k] + c->offset[j] + next_start), "held out");
+        next_start += W;
+      }
+    lcfm_held_out_windows_end(&w);
+  }
+  EXPECT(seen == expected && expected > 0, "%lld held-out windows walked, expected %lld", (long long)seen, (long long)expected);
+  lcfm_masked_batch_free(&seven);
   lcfm_masked_batch_free(&b);
+  lcfm_masked_batch_free(&part);
   lcfm_window_sampler_free(&s);
-  lcfm_curves_free(&c);
+  lcfm_astro_stores_close(&stores);
+  for (int k = 0; k < 2; k++) lcfm_curves_free(&r.part[k]);
 }
 
 int main(int argc, char **argv) {

@@ -1,5 +1,5 @@
-# lcfm probe, linear part: on planted latents (make_embeddings.py) the ScaLAPACK least squares
-# finds what was planted (theta in z_star only, the instrument in z_instr only), equals numpy's
+# lcfm probe, linear part: on planted latents (make_embeddings.py) the streamed least squares
+# (TSQR) finds what was planted (theta in z_star only, the instrument in z_instr only), equals numpy's
 # least squares on the training rows and numpy's PCA, and 1, 2 and 4 ranks write the same
 # /linear and /pca within 1e-8.
 source "$(dirname "$0")/../cli/common.sh"
@@ -9,7 +9,7 @@ for n in 1 2 4; do
   run_np $n "$LCFM" probe -o probe.output=probe$n.h5 job.ini > probe$n.log 2>&1 || { cat probe$n.log; fail "probe, $n ranks"; }
 done
 cat probe2.log
-grep -q "ScaLAPACK on a 2 x 1 BLACS grid" probe2.log || fail "2 ranks: no 2 x 1 grid in the log"
+grep -q "streamed TSQR and covariance over 2 ranks" probe2.log || fail "2 ranks: no streamed linear probe in the log"
 for path in /linear/r2_test /linear/r2_train /linear/accuracy_test /linear/accuracy_train \
             /linear/z_star/coefficients /linear/z_instr/coefficients /linear/baseline_z/coefficients \
             /pca/z_star/xy /pca/z_instr/xy /pca/baseline_z/xy /pca/z_star/eigenvalues /pca/z_instr/components; do

@@ -3,7 +3,9 @@
  * and the test set come only from their stars, within their caps, and are apart from the n
  * training objects (size n takes the first n of the training order, which holds every object of
  * the training stars once); each run draws other test stars; run 0's test stars are
- * lcfm_probe_is_test_source's (the linear probes' split); the draws are deterministic. */
+ * lcfm_probe_is_test_source's (the linear probes' split); the draws are deterministic; tracing
+ * members through a pool's shuffle (lcfm_probe_draw_first, lcfm_probe_draw_places) gives the
+ * draw's places, for the whole pool and for a few members. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,40 @@ static int count_role(const int64_t *code, int64_t objects, int64_t role) {
   int n = 0;
   for (int64_t i = 0; i < objects; i++) n += code[i] == role;
   return n;
+}
+
+/* The pool's members in store order: member k of `pool` is object pool_object[k]. */
+static int64_t pool_members(const lcfm_probe_protocol *p, int run, lcfm_star_role pool, const int64_t *source,
+                            int64_t objects, int64_t *pool_object) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < objects; i++)
+    if (lcfm_probe_star_role(p, run, source[i]) == pool) pool_object[n++] = i;
+  return n;
+}
+
+/* The traced shuffle against the draw's: `drawn` the whole pool's objects in draw order (the
+ * draw's arrays hold the whole shuffled pool, also beyond a capped count). */
+static void check_traces(const lcfm_probe_protocol *p, int run, lcfm_star_role pool, const int64_t *source,
+                         int64_t objects, const int64_t *drawn) {
+  static int64_t pool_object[STARS * 7], member[STARS * 7], place[STARS * 7], some[3];
+  int64_t n = pool_members(p, run, pool, source, objects, pool_object), count = n;
+  lcfm_probe_draw_first(p, run, pool, n, count, member);
+  for (int64_t k = 0; k < count; k++)
+    EXPECT(pool_object[member[k]] == drawn[k], "run %d pool %d: place %lld holds object %lld, the draw has %lld", run,
+           (int)pool, (long long)k, (long long)pool_object[member[k]], (long long)drawn[k]);
+  for (int64_t k = 0; k < count; k++) member[k] = k; /* where do members 0.. land? */
+  lcfm_probe_draw_places(p, run, pool, n, member, count, place);
+  for (int64_t k = 0; k < count; k++)
+    EXPECT(drawn[place[k]] == pool_object[k], "run %d pool %d: member %lld lands at %lld", run, (int)pool, (long long)k,
+           (long long)place[k]);
+  int64_t last[3] = {n - 1, n / 2, 0}; /* a few members alone */
+  lcfm_probe_draw_places(p, run, pool, n, last, 3, some);
+  lcfm_probe_draw_first(p, run, pool, n, n, member);
+  for (int k = 0; k < 3; k++) EXPECT(member[some[k]] == last[k], "run %d pool %d: member %lld alone", run, (int)pool, (long long)last[k]);
+  int64_t first[7], few = n < 7 ? n : 7; /* the first few places alone */
+  lcfm_probe_draw_first(p, run, pool, n, few, first);
+  EXPECT(!memcmp(first, member, (size_t)few * sizeof *first), "run %d pool %d: the first %lld places alone", run, (int)pool,
+         (long long)few);
 }
 
 int main(int argc, char **argv) {
@@ -67,6 +103,9 @@ int main(int argc, char **argv) {
       EXPECT(code[r][d.training[k]] == k, "run %d: training place %lld", r, (long long)k);
     EXPECT(count_role(code[r], objects, LCFM_DRAW_TEST) == 250, "run %d: test codes", r);
     EXPECT(count_role(code[r], objects, LCFM_DRAW_STOPPING) == 60, "run %d: stopping codes", r);
+    check_traces(&p, r, LCFM_STAR_TRAINING, source, objects, d.training);
+    check_traces(&p, r, LCFM_STAR_TEST, source, objects, d.test);
+    check_traces(&p, r, LCFM_STAR_STOPPING, source, objects, d.stopping);
     lcfm_probe_draw_free(&d), lcfm_probe_draw_free(&again);
   }
   /* fresh test stars per run: the test sets of two runs share few objects */
