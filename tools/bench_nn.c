@@ -11,7 +11,11 @@
  *   - astromer: the Astromer 2 encoder (6 blocks, d 256, 4 heads of 64, ff 128 tanh, no residual,
  *     window 200) on 32 windows: forward, weighted RMSE on probed points, backward, Adam.
  * --peak skips the GEMM measurement and uses the rate given (for profiling the steps alone);
- * --triplets changes the causal batch (64 triplets by default, the paper's).
+ * --triplets changes the causal batch (64 triplets by default, the paper's); --keep-acts keeps every
+ * block activation of the causal encoders instead of recomputing the blocks in backward (the
+ * default, lcfm_causal_encoder_config.keep_block_acts: the memory against the time); --acts-table
+ * prints, after the causal step, what each tensor a block could keep costs per light curve and the
+ * products it spares (what chose the engine's set under 2 MiB per light curve).
  * Prints ms/step (median over steps after one warm-up) and the process CPU time per step (median
  * and least; on a loaded machine it moves less than wall time), GFLOP/s from the analytic FLOP count
  * (lcfm_*_flops: forward + backward matrix products), the fraction of the measured GEMM rate, and
@@ -94,10 +98,60 @@ static void report(const char *model, double ms, double cpu_ms, double cpu_min_m
   fflush(stdout);
 }
 
-static void bench_causal(int steps, double peak, int triplets) {
+/* One candidate for what a Conformer block keeps for backward (the causal encoder, blocks recomputed). */
+typedef struct {
+  const char *name;
+  double floats_per_row; /* per time step of one sequence */
+  double macs_per_row;   /* products (multiply-adds) recomputed per row when it is not kept */
+  const char *otherwise; /* what recomputing it takes */
+  int kept;              /* kept by this engine (encoders.c, kept_block_layout) */
+} acts_candidate;
+
+/* --acts-table: the bytes each candidate costs per light curve (both encoders, every block) and the
+ * products it spares, for choosing what to keep under 2 MiB per light curve; then what the
+ * engine keeps, against its arena. */
+static void print_acts_table(const lcfm_causal_encoder_config *c, size_t arena_bytes, int B) {
+  double d = c->d, ff = c->ff, H = c->heads, T = c->T, K = c->kernel;
+  const acts_candidate cand[] = {
+      {"x1..x4 residual stream", 4 * d, 2 * ff * d + 2 * d * d, "the modules' output products", 1},
+      {"q|k|v", 3 * d, 3 * d * d, "the q|k|v product", 1},
+      {"attention output", d, T * d, "probabilities x V", 1},
+      {"softmax max, 1/sum", 2 * H, 0, "max and sum passes over the scores", 1},
+      {"output norm mean, rstd", 2, 0, "a statistics pass over x4", 1},
+      {"block outputs but the last", d * (c->blocks - 1) / c->blocks, 0, "LN(x4) from its statistics, element-wise", 0},
+      {"FFN hidden pre-activations", 2 * ff, 2 * d * ff, "fc1 of both feed-forward modules", 0},
+      {"pointwise conv 1 output", 2 * d, 2 * d * d, "pw1", 0},
+      {"depthwise conv output", d, K * d, "the depthwise convolution", 0},
+      {"attention probabilities", H * T, T * d, "q k^T (and exp, from the statistics)", 0},
+      {"layer-norm outputs (5)", 5 * d, 0, "element-wise passes", 0},
+      {"layer-norm statistics (4)", 8, 0, "statistics passes", 0},
+  };
+  double per_lc = 2.0 * c->blocks * T * sizeof(float) / 1048576.0; /* MiB per float per row */
+  double macs_lc = 2.0 * c->blocks * T;                                 /* MACs per MAC per row */
+  printf("what a Conformer block keeps for backward (paper model, both encoders, %d blocks, T %d):\n", c->blocks,
+         c->T);
+  printf("  %-28s %8s %12s %14s  %s\n", "tensor", "MiB/LC", "MMAC/LC", "MAC/KiB kept",
+         "kept  (else recomputed: ...)");
+  double kept = 0;
+  for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+    const acts_candidate *a = &cand[i];
+    double mib = a->floats_per_row * per_lc, mmac = a->macs_per_row * macs_lc / 1e6;
+    printf("  %-28s %8.3f %12.2f %14.0f  %-4s  %s\n", a->name, mib, mmac, mmac * 1e6 / (mib * 1024),
+           a->kept ? "yes" : "no", a->otherwise);
+    if (a->kept) kept += mib;
+  }
+  double last_out = d * 2 * T * sizeof(float) / 1048576.0, lstm = 6 * d * 2 * T * sizeof(float) / 1048576.0,
+         x0 = d * 2 * T * sizeof(float) / 1048576.0;
+  printf("  kept by the blocks %.3f MiB + last block's output %.3f + embedding %.3f + LSTM (h, gates, c) %.3f = %.3f MiB"
+         " per light curve; arena %.3f (target <= 2)\n",
+         kept, last_out, x0, lstm, kept + last_out + x0 + lstm, arena_bytes / (double)B / 1048576.0);
+}
+
+static void bench_causal(int steps, double peak, int triplets, int keep_acts, int acts_table) {
   const int B = 3 * triplets;
   lcfm_causal_encoder_config cfg = lcfm_causal_encoder_defaults();
   cfg.max_batch = B;
+  cfg.keep_block_acts = keep_acts;
   cfg.T = 100;
   lcfm_nn_params p;
   lcfm_nn_params_init(&p);
@@ -155,9 +209,10 @@ static void bench_causal(int steps, double peak, int triplets) {
   lcfm_nn_memory(&enc[0].acts, &enc[0].scr, &act, &scr);
   lcfm_nn_memory(&enc[1].acts, &enc[1].scr, &act1, &scr1);
   act += act1, scr += scr1; /* a light curve goes through both encoders */
-  printf("causal: 2 encoders x %d light curves (%d triplets), T %d, loss %.4f after %d steps\n", B, triplets, T, loss,
-         steps + 1);
+  printf("causal: 2 encoders x %d light curves (%d triplets), T %d, loss %.4f after %d steps, %s\n", B, triplets, T,
+         loss, steps + 1, keep_acts ? "every block activation kept" : "blocks recomputed in backward");
   report("causal", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), 2 * (fwd + bwd), peak, act, scr, B, lcfm_nn_params_count(&p));
+  if (acts_table && !keep_acts) print_acts_table(&cfg, act, B);
   lcfm_causal_encoder_free(&enc[0]), lcfm_causal_encoder_free(&enc[1]);
   lcfm_nn_params_free(&p);
   free(times), free(values), free(mask), free(star), free(instr), free(dz[0]), free(dz[1]), free(scratch), free(ms), free(cpu);
@@ -223,15 +278,18 @@ int main(int argc, char **argv) {
   int threads = 2, steps = 5;
   const char *model = "both";
   double peak = 0;
-  int triplets = 64;
+  int triplets = 64, keep_acts = 0, acts_table = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
     else if (!strcmp(argv[i], "--peak") && i + 1 < argc) peak = atof(argv[++i]);
     else if (!strcmp(argv[i], "--triplets") && i + 1 < argc) triplets = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--keep-acts")) keep_acts = 1;
+    else if (!strcmp(argv[i], "--acts-table")) acts_table = 1;
     else {
-      fprintf(stderr, "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]\n");
+      fprintf(stderr, "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]"
+                      " [--keep-acts] [--acts-table]\n");
       MPI_Finalize();
       return 2;
     }
@@ -245,7 +303,7 @@ int main(int argc, char **argv) {
   printf("threads %d (OpenMP; the GEMM library single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n", threads,
          given ? "given" : "measured", peak);
   printf("RESULT sgemm gflops=%.3f threads=%d\n", peak, threads);
-  if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak, triplets);
+  if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak, triplets, keep_acts, acts_table);
   if (!strcmp(model, "astromer") || !strcmp(model, "both")) bench_astromer(steps, peak);
   MPI_Finalize();
   return 0;

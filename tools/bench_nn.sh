@@ -13,6 +13,8 @@
 # "3x needs" is the % of that peak a step with these FLOPs would need to run 3x faster than torch.
 # OpenMP, OpenBLAS and torch thread counts are all set to THREADS; OMP_WAIT_POLICY is left as the
 # caller set it (it applies to both sides: PASSIVE helps both on a machine whose cores are busy).
+# BENCH_NN_ARGS, when set, is passed on to bench_nn (e.g. --keep-acts: the causal encoders keep
+# every block activation instead of recomputing them in backward; "act MiB/LC" shows the memory).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build-native}
@@ -24,14 +26,15 @@ bench_build "$build" bench_nn bench_fma
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 field() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
-echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)} for both sides"
+echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)} for both sides; bench_nn options: ${BENCH_NN_ARGS:-(none)}"
 rows=""
 peaks=""
 fma_peaks=""
 for round in $(seq "$rounds"); do
   # every round measures the GEMM peak again, under the load of that round
   f_out=$("$build/bench_fma" --threads "$threads")
-  c_out=$("$build/bench_nn" --threads "$threads" --steps "$steps")
+  # shellcheck disable=SC2086 # BENCH_NN_ARGS is a list of options
+  c_out=$("$build/bench_nn" --threads "$threads" --steps "$steps" ${BENCH_NN_ARGS:-})
   t_out=$(/usr/bin/python3 "$here/reference/bench_torch.py" --threads "$threads" --steps "$steps")
   peaks+=" $(field "$(echo "$c_out" | grep '^RESULT sgemm ')" gflops)"
   fma=$(field "$(echo "$f_out" | grep '^RESULT fma isa=best ')" gflops)

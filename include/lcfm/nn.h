@@ -167,6 +167,14 @@ void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *i
                             const float *b, int N, int C, float eps);
 void lcfm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                              const float *w, const float *mean, const float *rstd, int N, int C);
+/* forward's out again from its saved mean and rstd (the same expression: the same bits). */
+void lcfm_layernorm_apply(float *out, const float *inp, const float *mean, const float *rstd, const float *w,
+                          const float *b, int N, int C);
+/* Residual add and layer norm in one pass over the rows: xout = x + alpha y (the residual stream,
+ * [N, C]; xout may equal x), out = LN(xout) with mean, rstd saved as lcfm_layernorm_forward.
+ * Backward: lcfm_layernorm_backward on xout, then the add's gradient. */
+void lcfm_residual_layernorm_forward(float *xout, float *out, float *mean, float *rstd, const float *x, float alpha,
+                                     const float *y, const float *w, const float *b, int N, int C, float eps);
 
 /* Element-wise activations on n values. Backward takes the forward input. out may equal inp. */
 void lcfm_relu_forward(float *out, const float *inp, size_t n);
@@ -180,6 +188,15 @@ void lcfm_swish_backward(float *dinp, const float *dout, const float *inp, size_
  * dinp += dout (sig + out (1 - sig)) needs no exp. */
 void lcfm_swish_forward_sig(float *out, float *sig, const float *inp, size_t n);
 void lcfm_swish_backward_sig(float *dinp, const float *dout, const float *out, const float *sig, size_t n);
+/* Fused bias + activation, for h [N, C] the output of a product run WITHOUT its bias (one pass
+ * instead of the bias copy before the product and the activation's pass after it): h += b [C]
+ * (h then holds the activation's input, as backward takes it) and out = act(h). The Swish form
+ * saves as lcfm_swish_forward_sig does: sig = sigmoid(h) (sig may equal h: h is then replaced by
+ * its sigmoid); its backward is lcfm_swish_backward_sig, the others' the plain activation's. */
+void lcfm_bias_relu_forward(float *out, float *h, const float *b, int N, int C);
+void lcfm_bias_gelu_forward(float *out, float *h, const float *b, int N, int C);
+void lcfm_bias_swish_forward_sig(float *out, float *sig, float *h, const float *b, int N, int C);
+void lcfm_bias_tanh_forward(float *out, float *h, const float *b, int N, int C);
 /* tanh backward takes the forward OUTPUT (1 - out^2). */
 void lcfm_tanh_forward(float *out, const float *inp, size_t n);
 void lcfm_tanh_backward(float *dinp, const float *dout, const float *out, size_t n);
@@ -205,6 +222,16 @@ void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, si
  * out [B, T, C]; att [B, H, T, T] probabilities saved; qkv [B, T, 3C]; keymask [B, T] or NULL. */
 void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B,
                             int T, int C, int H);
+/* The same, also saving each query row's softmax statistics for lcfm_attention_probs:
+ * stats [B, T, 2H], (max score, 1 / sum of exps) of head h at columns 2h, 2h+1 (-inf, 0 for a
+ * query whose keys are all masked). T x 2H floats per sequence instead of att's T x T x H. */
+void lcfm_attention_forward_stats(float *out, float *att, float *stats, const float *qkv, const float *keymask,
+                                  int B, int T, int C, int H);
+/* att [B, H, T, T]: forward's probabilities again, bit for bit, from qkv and the statistics of
+ * lcfm_attention_forward_stats: the score product and one exp per score (no max or sum pass, and
+ * not the product with V). */
+void lcfm_attention_probs(float *att, const float *stats, const float *qkv, const float *keymask, int B, int T,
+                          int C, int H);
 /* dqkv [B, T, 3C] += ...; scratch: lcfm_attention_scratch_floats(T) floats. */
 void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                              float *scratch, int B, int T, int C, int H);

@@ -79,6 +79,7 @@ typedef struct {
   lcfm_nn_ffn_acts ffn1, ffn2;
   float *x1, *x2, *x3, *x4; /* residual stream after each module [N, d] */
   float *m_ln, *m_mean, *m_rstd, *qkv, *att, *ao, *m_drop;
+  float *att_stat; /* [N, 2 heads] softmax statistics (lcfm_attention_forward_stats); NULL: not saved */
   float *c_ln, *c_mean, *c_rstd, *pw1, *glu, *dw, *nrm, *n_mean, *n_rstd, *sw, *c_drop; /* nrm: sigmoid(LN) */
   float *out, *o_mean, *o_rstd; /* block output [N, d] */
 } lcfm_conformer_acts;
@@ -143,12 +144,19 @@ void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t 
 
 /* ---------------------------------------------------------------------------------------------
  * Inference (no gradients): the outputs of *_forward with training = 0, without saving anything
- * for backward. The encoders' *_infer split the batch into chunks of at most LCFM_NN_INFER_SEQS
- * sequences and give each chunk, whole, to one OpenMP thread (single-threaded BLAS): a chunk's
- * temporaries stay in cache and no barrier sits between its layers. Results agree with forward,
- * and across thread counts, to rounding (the chunk size shapes the matrix products).
+ * for backward. The encoders' *_infer split the batch into chunks of sequences and give each
+ * chunk, whole, to one OpenMP thread (single-threaded GEMM): no barrier sits between its layers.
+ * The chunk size is chosen for the cache when the encoder is allocated: the most sequences (up to
+ * LCFM_NN_INFER_SEQS) whose workspace fits 4 per-core L2 caches (sysconf), so a chunk's
+ * temporaries pass from layer to layer in cache while its products are as long as that allows
+ * (16 sequences of the paper model, 2 of Astromer 2's; encoders.c says what was measured). Results
+ * agree with forward, and across thread counts, to rounding (the chunk size shapes the products).
  * ------------------------------------------------------------------------------------------- */
-#define LCFM_NN_INFER_SEQS 8
+#define LCFM_NN_INFER_SEQS 16
+
+/* Sequences per inference chunk for encoders allocated after the call: n > 0 fixes it (benchmarks
+ * compare sizes with it), 0 (the default) chooses it for the cache as above. */
+void lcfm_nn_set_infer_seqs(int n);
 
 /* One thread's temporaries for up to S sequences of length T (N = S*T rows). */
 typedef struct {
@@ -183,8 +191,11 @@ void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg, const 
 
 /* One thread's backward scratch for a chunk. */
 typedef struct {
-  lcfm_nn_scratch s; /* the blocks' scratch for LCFM_NN_TRAIN_SEQS sequences */
-  float *dx[2];      /* [S*T, d] gradient flowing between blocks */
+  lcfm_nn_scratch s;       /* the blocks' scratch for LCFM_NN_TRAIN_SEQS sequences */
+  float *dx[2];            /* [S*T, d] gradient flowing between blocks (backward); the outputs of
+                              blocks passed on to the next one when they are not kept (forward) */
+  lcfm_conformer_acts blk; /* one block's recomputed activations for the chunk (causal encoder) */
+  float *inp;              /* [S*T, d] a block's input recomputed for backward (causal encoder) */
 } lcfm_nn_chunk_ws;
 
 /* ---------------------------------------------------------------------------------------------
@@ -199,9 +210,22 @@ typedef struct {
   int T, max_batch;
   float dropout;
   int id; /* distinguishes the dropout draws of several models */
+  /* 0 (the default): each block keeps, for backward, only its residual stream after every module,
+   * q|k|v, the attention output, the softmax statistics (max and 1/sum per query and head) and
+   * the output norm's statistics (8 d + 2 heads + 2 floats per step; the last block also its
+   * output, which the LSTM reads); the rest (norms, activations, GLU, the attention probabilities
+   * from their statistics in one pass, the depthwise convolution, the hidden products, dropout
+   * masks, and a block's input as the previous block's LN(x4)) is recomputed chunk by chunk just
+   * before the block's backward, in a per-thread workspace that stays in cache. 1.98 MiB per
+   * light curve of the paper model (both encoders); tools/bench_nn --acts-table says what each
+   * candidate costs and spares. Gradients are bit for bit those of keeping everything; the step
+   * recomputes 43% of the products of a forward of the blocks (fc1 twice, pw1, q k^T, the
+   * depthwise convolution) and their element-wise work. 1: keep every block activation for the
+   * whole batch (3.5x the saved bytes per light curve, no recomputation). */
+  int keep_block_acts;
 } lcfm_causal_encoder_config;
 
-/* d 64, 4 heads, ff 128, 4 blocks, kernel 31, latent 20, T 100, dropout 0. */
+/* d 64, 4 heads, ff 128, 4 blocks, kernel 31, latent 20, T 100, dropout 0, blocks recomputed. */
 lcfm_causal_encoder_config lcfm_causal_encoder_defaults(void);
 
 typedef struct {
@@ -215,10 +239,11 @@ typedef struct {
   /* activations (one arena) and scratch (another) */
   lcfm_nn_arena acts, scr;
   float *x0;
-  lcfm_conformer_acts *ba;
+  lcfm_conformer_acts *ba;  /* per block; only those of kept_block_layout (encoders.c) when blocks are recomputed */
   float *lstm_out, *gates, *cell, *pooled, *z;
   const float *times, *values, *mask; /* inputs of the last forward (caller keeps them alive) */
-  int B;
+  int B, training;                     /* of the last forward, which a recomputation repeats */
+  uint64_t seed, step;
   float *lstm_scratch, *dpooled, *dh;
   float *dxl;               /* [B, T, d] gradient reaching the last block's output */
   lcfm_nn_chunk_ws *tws;    /* training chunks: one scratch per thread (trn_slots) */
@@ -227,7 +252,7 @@ typedef struct {
   size_t grad_lo, grad_hi;  /* the embedding's and blocks' tensors */
   lcfm_nn_arena inf;        /* inference workspaces, one per thread (lcfm_causal_encoder_infer) */
   lcfm_nn_infer_ws *iws;
-  int inf_slots;
+  int inf_slots, inf_seqs;  /* workspaces, and sequences per inference chunk */
 } lcfm_causal_encoder;
 
 void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
@@ -293,7 +318,7 @@ typedef struct {
   size_t grad_lo, grad_hi; /* the embedding, mask token and blocks */
   lcfm_nn_arena inf; /* inference workspaces, one per thread */
   lcfm_nn_infer_ws *iws;
-  int inf_slots;
+  int inf_slots, inf_seqs; /* workspaces, and sequences per inference chunk */
 } lcfm_astromer;
 
 void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,

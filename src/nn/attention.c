@@ -17,8 +17,10 @@ size_t lcfm_attention_scratch_floats(int T) {
 
 /* Masked softmax of one row of scores in place. keep[j] == 0 gives probability exactly 0; a row
  * whose keys are all masked becomes 0 and the function returns 0 (1 otherwise). Every loop is
- * branch-free so that it vectorises (the max as a select-reduction, exp through lcfm_nn_expf). */
-static int softmax_row(float *row, const float *keep, int T) {
+ * branch-free so that it vectorises (the max as a select-reduction, exp through lcfm_nn_expf).
+ * stat (may be NULL) receives the row's max and 1/sum, from which softmax_row_from_stat
+ * recomputes the same probabilities in one pass. */
+static int softmax_row(float *row, float *stat, const float *keep, int T) {
   float mx = -INFINITY;
   if (keep) {
 #pragma omp simd reduction(max : mx)
@@ -32,6 +34,7 @@ static int softmax_row(float *row, const float *keep, int T) {
   }
   if (mx == -INFINITY) { /* every key masked: the row attends to nothing */
     memset(row, 0, sizeof(float) * (size_t)T);
+    if (stat) stat[0] = -INFINITY, stat[1] = 0.0f;
     return 0;
   }
   float sum = 0.0f;
@@ -54,16 +57,43 @@ static int softmax_row(float *row, const float *keep, int T) {
   float inv = 1.0f / sum;
 #pragma omp simd
   for (int j = 0; j < T; j++) row[j] *= inv;
+  if (stat) stat[0] = mx, stat[1] = inv;
   return 1;
 }
 
+/* softmax_row's probabilities again from its saved max and 1/sum: the same exp and the same
+ * product, element by element, so the same bits, in one pass instead of three. */
+static void softmax_row_from_stat(float *row, const float *stat, const float *keep, int T) {
+  float mx = stat[0], inv = stat[1];
+  if (mx == -INFINITY) {
+    memset(row, 0, sizeof(float) * (size_t)T);
+    return;
+  }
+  if (keep) {
+#pragma omp simd
+    for (int j = 0; j < T; j++) {
+      float e = keep[j] != 0.0f ? lcfm_nn_expf(row[j] - mx) : 0.0f;
+      row[j] = e * inv;
+    }
+  } else {
+#pragma omp simd
+    for (int j = 0; j < T; j++) {
+      float e = lcfm_nn_expf(row[j] - mx);
+      row[j] = e * inv;
+    }
+  }
+}
+
 /* One (sequence, head) pair: p [T, T] = softmax(q k^T / sqrt(D)), o [T, D] (row stride ldo) = p v.
- * q, k, v are strided views (row stride ld) of the packed qkv. */
-static void attention_head_forward(float *o, int ldo, float *p, const float *q, const float *k, const float *v,
-                                   int ld, const float *keep, int T, int D, float scale) {
+ * q, k, v are strided views (row stride ld) of the packed qkv; stat (row stride ldstat) receives
+ * each query row's softmax statistics when not NULL. */
+static void attention_head_forward(float *o, int ldo, float *p, float *stat, int ldstat, const float *q,
+                                   const float *k, const float *v, int ld, const float *keep, int T, int D,
+                                   float scale) {
   lcfm_nn_gemm(0, 1, T, T, D, scale, q, ld, k, ld, 0.0f, p, T);
   int any = 0;
-  for (int i = 0; i < T; i++) any |= softmax_row(p + (size_t)i * T, keep, T);
+  for (int i = 0; i < T; i++)
+    any |= softmax_row(p + (size_t)i * T, stat ? stat + (size_t)i * ldstat : NULL, keep, T);
   if (any) {
     lcfm_nn_gemm(0, 0, T, D, T, 1.0f, p, T, v, ld, 0.0f, o, ldo);
   } else {
@@ -73,6 +103,11 @@ static void attention_head_forward(float *o, int ldo, float *p, const float *q, 
 
 void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B,
                             int T, int C, int H) {
+  lcfm_attention_forward_stats(out, att, NULL, qkv, keymask, B, T, C, H);
+}
+
+void lcfm_attention_forward_stats(float *out, float *att, float *stats, const float *qkv, const float *keymask,
+                                  int B, int T, int C, int H) {
   LCFM_CHECK(C % H == 0, "nn: attention width %d is not a multiple of %d heads", C, H);
   int D = C / H, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)D);
@@ -80,8 +115,24 @@ void lcfm_attention_forward(float *out, float *att, const float *qkv, const floa
   for (int bh = 0; bh < B * H; bh++) {
     int b = bh / H, h = bh % H;
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
-    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, att + (size_t)bh * T * T, q, q + C, q + 2 * C,
-                           C3, keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
+    float *stat = stats ? stats + (size_t)b * T * 2 * H + 2 * h : NULL;
+    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, att + (size_t)bh * T * T, stat, 2 * H, q,
+                           q + C, q + 2 * C, C3, keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
+  }
+}
+
+void lcfm_attention_probs(float *att, const float *stats, const float *qkv, const float *keymask, int B, int T,
+                          int C, int H) {
+  int D = C / H, C3 = 3 * C;
+  float scale = 1.0f / sqrtf((float)D);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lcfm_nn_threads())
+  for (int bh = 0; bh < B * H; bh++) {
+    int b = bh / H, h = bh % H;
+    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D, *keep = keymask ? keymask + (size_t)b * T : NULL;
+    const float *stat = stats + (size_t)b * T * 2 * H + 2 * h;
+    float *p = att + (size_t)bh * T * T;
+    lcfm_nn_gemm(0, 1, T, T, D, scale, q, C3, q + C, C3, 0.0f, p, T); /* the scores, as forward computed them */
+    for (int i = 0; i < T; i++) softmax_row_from_stat(p + (size_t)i * T, stat + (size_t)i * 2 * H, keep, T);
   }
 }
 
@@ -93,7 +144,7 @@ void lcfm_attention_infer(float *out, float *scratch, const float *qkv, const fl
   for (int bh = 0; bh < B * H; bh++) {
     int b = bh / H, h = bh % H;
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
-    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, scratch, q, q + C, q + 2 * C, C3,
+    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, scratch, NULL, 0, q, q + C, q + 2 * C, C3,
                            keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
   }
 }

@@ -59,15 +59,6 @@ static void act_backward(lcfm_nn_act act, float *dinp, const float *dout, const 
   }
 }
 
-/* Training forms: the activation's input buffer keeps what backward needs. For Swish that is
- * the sigmoid, written over the input (backward then needs no exp); other activations keep it. */
-static void act_forward_saving(lcfm_nn_act act, float *out, float *inp, size_t n) {
-  if (act == LCFM_ACT_SWISH)
-    lcfm_swish_forward_sig(out, inp, inp, n);
-  else
-    act_forward(act, out, inp, n);
-}
-
 static void act_backward_saved(lcfm_nn_act act, float *dinp, const float *dout, const float *saved, const float *out,
                                size_t n) {
   if (act == LCFM_ACT_SWISH)
@@ -76,10 +67,15 @@ static void act_backward_saved(lcfm_nn_act act, float *dinp, const float *dout, 
     act_backward(act, dinp, dout, saved, out, n);
 }
 
-/* out = x + alpha y */
-static void resid(float *out, const float *x, float alpha, const float *y, size_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; i++) out[i] = x[i] + alpha * y[i];
+/* h [N, C] += b, out = act(h), for h a product run without its bias (the fused forms of nn.h),
+ * saving what act_backward_saved takes: for Swish the sigmoid, written over h. */
+static void bias_act_forward_saving(lcfm_nn_act act, float *out, float *h, const float *b, int N, int C) {
+  switch (act) {
+    case LCFM_ACT_RELU: lcfm_bias_relu_forward(out, h, b, N, C); break;
+    case LCFM_ACT_GELU: lcfm_bias_gelu_forward(out, h, b, N, C); break;
+    case LCFM_ACT_SWISH: lcfm_bias_swish_forward_sig(out, h, h, b, N, C); break;
+    case LCFM_ACT_TANH: lcfm_bias_tanh_forward(out, h, b, N, C); break;
+  }
 }
 
 /* dy = alpha g (times the dropout mask when dropout was on) */
@@ -121,12 +117,19 @@ static void ffn_layout(lcfm_nn_ffn_acts *a, lcfm_nn_arena *arena, int N, int d, 
   a->drop = drop ? take(arena, (size_t)N * d) : NULL;
 }
 
-static void ffn_forward(lcfm_nn_ffn_acts *a, float *y, const float *inp, lcfm_nn_lin ln, lcfm_nn_lin fc1,
-                        lcfm_nn_lin fc2, lcfm_nn_act act, const lcfm_nn_params *p, int N, int d, int ff) {
+/* From the normalised input a->ln to the hidden activation a->a: the product, then its bias
+ * and the activation in one pass. */
+static void ffn_hidden_from_ln(lcfm_nn_ffn_acts *a, lcfm_nn_lin fc1, lcfm_nn_act act, const lcfm_nn_params *p, int N,
+                               int d, int ff) {
+  lcfm_linear_forward(a->h, a->ln, PW(fc1.w), NULL, N, d, ff);
+  bias_act_forward_saving(act, a->a, a->h, PW(fc1.b), N, ff);
+}
+
+/* The module up to its hidden activation a->a (what its backward reads besides the input). */
+static void ffn_hidden_forward(lcfm_nn_ffn_acts *a, const float *inp, lcfm_nn_lin ln, lcfm_nn_lin fc1,
+                               lcfm_nn_act act, const lcfm_nn_params *p, int N, int d, int ff) {
   lcfm_layernorm_forward(a->ln, a->mean, a->rstd, inp, PW(ln.w), PW(ln.b), N, d, LCFM_NN_LN_EPS);
-  lcfm_linear_forward(a->h, a->ln, PW(fc1.w), PW(fc1.b), N, d, ff);
-  act_forward_saving(act, a->a, a->h, (size_t)N * ff);
-  lcfm_linear_forward(y, a->a, PW(fc2.w), PW(fc2.b), N, ff, d);
+  ffn_hidden_from_ln(a, fc1, act, p, N, d, ff);
 }
 
 /* dinp += d/d inp given dy = d/d y. Uses s->t0, t1, t2. */
@@ -184,6 +187,7 @@ void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_con
   a->att = take(arena, (size_t)B * H * T * T);
   a->ao = take(arena, nd);
   a->m_drop = drop ? take(arena, nd) : NULL;
+  a->att_stat = NULL; /* the probabilities themselves are kept */
   a->x2 = take(arena, nd);
   a->c_ln = take(arena, nd);
   a->c_mean = take(arena, (size_t)N);
@@ -223,6 +227,7 @@ lcfm_conformer_acts lcfm_conformer_acts_at(const lcfm_conformer_acts *a, const l
   v.m_ln = rows_on(a->m_ln, r, d), v.m_mean = rows_on(a->m_mean, r, 1), v.m_rstd = rows_on(a->m_rstd, r, 1);
   v.qkv = rows_on(a->qkv, r, 3 * d), v.att = rows_on(a->att, r, (size_t)cfg->heads * T);
   v.ao = rows_on(a->ao, r, d), v.m_drop = rows_on(a->m_drop, r, d);
+  v.att_stat = rows_on(a->att_stat, r, 2 * (size_t)cfg->heads);
   v.c_ln = rows_on(a->c_ln, r, d), v.c_mean = rows_on(a->c_mean, r, 1), v.c_rstd = rows_on(a->c_rstd, r, 1);
   v.pw1 = rows_on(a->pw1, r, 2 * d), v.glu = rows_on(a->glu, r, d), v.dw = rows_on(a->dw, r, d);
   v.nrm = rows_on(a->nrm, r, d), v.n_mean = rows_on(a->n_mean, r, 1), v.n_rstd = rows_on(a->n_rstd, r, 1);
@@ -238,45 +243,91 @@ void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config 
   lcfm_conformer_forward_at(a, cfg, w, p, inp, mask, B, T, training, seed, counter, s, 0);
 }
 
+/* The convolution module from its normalised input a->c_ln to the input of its last pointwise
+ * convolution, a->sw. */
+static void conv_hidden_from_ln(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *mask, int B,
+                                int T) {
+  int N = B * T, d = cfg->d;
+  lcfm_linear_forward(a->pw1, a->c_ln, PW(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
+  lcfm_glu_forward(a->glu, a->pw1, N, d);
+  lcfm_nn_mask_rows(a->glu, mask, N, d);
+  lcfm_dwconv_forward(a->dw, a->glu, PW(w->dw.w), PW(w->dw.b), B, T, d, cfg->kernel);
+  lcfm_layernorm_forward(a->nrm, a->n_mean, a->n_rstd, a->dw, PW(w->conv_norm.w), PW(w->conv_norm.b), N, d,
+                         LCFM_NN_LN_EPS);
+  lcfm_swish_forward_sig(a->sw, a->nrm, a->nrm, (size_t)N * d); /* nrm now holds sigmoid(nrm) */
+}
+
+/* Dropout site `site`'s mask alone (y: n floats of scratch); nothing when dropout is off. */
+static void dropout_mask_at(float *mask, float *y, size_t n, float p, int training, uint64_t seed, uint64_t counter,
+                            uint64_t first) {
+  if (!drop_on(p, training)) return;
+  lcfm_nn_zero(y, n);
+  lcfm_dropout_forward_at(y, mask, y, n, p, training, seed, counter, first);
+}
+
+void lcfm_conformer_recompute_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                 const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
+                                 const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
+                                 lcfm_nn_scratch *s, size_t first_row) {
+  int N = B * T, d = cfg->d, ff = cfg->ff;
+  size_t nd = (size_t)N * d, first = first_row * (size_t)d;
+  float pd = cfg->dropout;
+  ffn_hidden_forward(&a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, LCFM_ACT_SWISH, p, N, d, ff);
+  dropout_mask_at(a->ffn1.drop, s->fwd, nd, pd, training, seed, counter + 0, first);
+  lcfm_layernorm_forward(a->m_ln, a->m_mean, a->m_rstd, a->x1, PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d,
+                         LCFM_NN_LN_EPS);
+  /* the probabilities from the kept softmax statistics; their product with V, a->ao, was kept */
+  lcfm_attention_probs(a->att, a->att_stat, a->qkv, mask, B, T, d, cfg->heads);
+  dropout_mask_at(a->m_drop, s->fwd, nd, pd, training, seed, counter + 1, first);
+  lcfm_layernorm_forward(a->c_ln, a->c_mean, a->c_rstd, a->x2, PW(w->conv_ln.w), PW(w->conv_ln.b), N, d,
+                         LCFM_NN_LN_EPS);
+  conv_hidden_from_ln(a, cfg, w, p, mask, B, T);
+  dropout_mask_at(a->c_drop, s->fwd, nd, pd, training, seed, counter + 2, first);
+  ffn_hidden_forward(&a->ffn2, a->x3, w->ffn2_ln, w->ffn2_fc1, LCFM_ACT_SWISH, p, N, d, ff);
+  dropout_mask_at(a->ffn2.drop, s->fwd, nd, pd, training, seed, counter + 3, first);
+  /* the output norm's statistics were kept (its backward needs nothing else) */
+}
+
+void lcfm_conformer_output_at(float *out, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                              const lcfm_conformer_params *w, const lcfm_nn_params *p, int N) {
+  lcfm_layernorm_apply(out, a->x4, a->o_mean, a->o_rstd, PW(w->out_ln.w), PW(w->out_ln.b), N, cfg->d);
+}
+
 void lcfm_conformer_forward_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
                                const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
                                const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
                                lcfm_nn_scratch *s, size_t first_row) {
-  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
+  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   size_t nd = (size_t)N * d, first = first_row * (size_t)d;
   float pd = cfg->dropout;
   float *y = s->fwd;
+  /* Each module's residual add is fused with the layer norm that opens the next module. */
   /* half feed-forward */
-  ffn_forward(&a->ffn1, y, inp, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, N, d, ff);
+  ffn_hidden_forward(&a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, LCFM_ACT_SWISH, p, N, d, ff);
+  lcfm_linear_forward(y, a->ffn1.a, PW(w->ffn1_fc2.w), PW(w->ffn1_fc2.b), N, ff, d);
   lcfm_dropout_forward_at(y, a->ffn1.drop, y, nd, pd, training, seed, counter + 0, first);
-  resid(a->x1, inp, 0.5f, y, nd);
+  lcfm_residual_layernorm_forward(a->x1, a->m_ln, a->m_mean, a->m_rstd, inp, 0.5f, y, PW(w->mhsa_ln.w),
+                                  PW(w->mhsa_ln.b), N, d, LCFM_NN_LN_EPS);
   /* self-attention */
-  lcfm_layernorm_forward(a->m_ln, a->m_mean, a->m_rstd, a->x1, PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d,
-                         LCFM_NN_LN_EPS);
   lcfm_linear_forward(a->qkv, a->m_ln, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
-  lcfm_attention_forward(a->ao, a->att, a->qkv, mask, B, T, d, H);
+  lcfm_attention_forward_stats(a->ao, a->att, a->att_stat, a->qkv, mask, B, T, d, H);
   lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
   lcfm_dropout_forward_at(y, a->m_drop, y, nd, pd, training, seed, counter + 1, first);
-  resid(a->x2, a->x1, 1.0f, y, nd);
+  lcfm_residual_layernorm_forward(a->x2, a->c_ln, a->c_mean, a->c_rstd, a->x1, 1.0f, y, PW(w->conv_ln.w),
+                                  PW(w->conv_ln.b), N, d, LCFM_NN_LN_EPS);
   /* convolution module */
-  lcfm_layernorm_forward(a->c_ln, a->c_mean, a->c_rstd, a->x2, PW(w->conv_ln.w), PW(w->conv_ln.b), N, d,
-                         LCFM_NN_LN_EPS);
-  lcfm_linear_forward(a->pw1, a->c_ln, PW(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
-  lcfm_glu_forward(a->glu, a->pw1, N, d);
-  lcfm_nn_mask_rows(a->glu, mask, N, d);
-  lcfm_dwconv_forward(a->dw, a->glu, PW(w->dw.w), PW(w->dw.b), B, T, d, K);
-  lcfm_layernorm_forward(a->nrm, a->n_mean, a->n_rstd, a->dw, PW(w->conv_norm.w), PW(w->conv_norm.b), N, d,
-                         LCFM_NN_LN_EPS);
-  lcfm_swish_forward_sig(a->sw, a->nrm, a->nrm, nd); /* nrm now holds sigmoid(nrm) */
+  conv_hidden_from_ln(a, cfg, w, p, mask, B, T);
   lcfm_linear_forward(y, a->sw, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
   lcfm_dropout_forward_at(y, a->c_drop, y, nd, pd, training, seed, counter + 2, first);
-  resid(a->x3, a->x2, 1.0f, y, nd);
+  lcfm_residual_layernorm_forward(a->x3, a->ffn2.ln, a->ffn2.mean, a->ffn2.rstd, a->x2, 1.0f, y, PW(w->ffn2_ln.w),
+                                  PW(w->ffn2_ln.b), N, d, LCFM_NN_LN_EPS);
   /* second half feed-forward and the final norm */
-  ffn_forward(&a->ffn2, y, a->x3, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, N, d, ff);
+  ffn_hidden_from_ln(&a->ffn2, w->ffn2_fc1, LCFM_ACT_SWISH, p, N, d, ff);
+  lcfm_linear_forward(y, a->ffn2.a, PW(w->ffn2_fc2.w), PW(w->ffn2_fc2.b), N, ff, d);
   lcfm_dropout_forward_at(y, a->ffn2.drop, y, nd, pd, training, seed, counter + 3, first);
-  resid(a->x4, a->x3, 0.5f, y, nd);
-  lcfm_layernorm_forward(a->out, a->o_mean, a->o_rstd, a->x4, PW(w->out_ln.w), PW(w->out_ln.b), N, d,
-                         LCFM_NN_LN_EPS);
+  lcfm_residual_layernorm_forward(a->x4, a->out, a->o_mean, a->o_rstd, a->x3, 0.5f, y, PW(w->out_ln.w),
+                                  PW(w->out_ln.b), N, d, LCFM_NN_LN_EPS);
 }
 
 void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
@@ -404,14 +455,14 @@ void lcfm_transformer_forward_at(lcfm_transformer_acts *a, const lcfm_transforme
   lcfm_attention_forward(a->ao, a->att, a->qkv, keymask, B, T, d, H);
   lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
   lcfm_dropout_forward_at(y, a->a_drop, y, nd, cfg->dropout, training, seed, counter + 0, first);
-  resid(a->r1, y, cfg->residual ? 1.0f : 0.0f, inp, nd);
-  lcfm_layernorm_forward(a->h, a->mean1, a->rstd1, a->r1, PW(w->ln1.w), PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
-  lcfm_linear_forward(a->f1, a->h, PW(w->fc1.w), PW(w->fc1.b), N, d, ff);
-  act_forward_saving(cfg->act, a->f_act, a->f1, (size_t)N * ff);
+  lcfm_residual_layernorm_forward(a->r1, a->h, a->mean1, a->rstd1, y, cfg->residual ? 1.0f : 0.0f, inp, PW(w->ln1.w),
+                                  PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_linear_forward(a->f1, a->h, PW(w->fc1.w), NULL, N, d, ff);
+  bias_act_forward_saving(cfg->act, a->f_act, a->f1, PW(w->fc1.b), N, ff);
   lcfm_linear_forward(y, a->f_act, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
   lcfm_dropout_forward_at(y, a->f_drop, y, nd, cfg->dropout, training, seed, counter + 1, first);
-  resid(a->r2, y, cfg->residual ? 1.0f : 0.0f, a->h, nd);
-  lcfm_layernorm_forward(a->out, a->mean2, a->rstd2, a->r2, PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_residual_layernorm_forward(a->r2, a->out, a->mean2, a->rstd2, y, cfg->residual ? 1.0f : 0.0f, a->h,
+                                  PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
 }
 
 void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,

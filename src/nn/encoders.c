@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lcfm/error.h"
 #include "lcfm/nn_models.h"
@@ -42,6 +43,40 @@ static lcfm_nn_infer_ws *infer_alloc(lcfm_nn_arena *arena, int *slots, int seqs,
   return ws;
 }
 
+static int infer_seqs_fixed = 0; /* lcfm_nn_set_infer_seqs; 0: chosen for the cache */
+
+void lcfm_nn_set_infer_seqs(int n) { infer_seqs_fixed = n > 0 ? n : 0; }
+
+/* Floats of one inference workspace for S sequences (a counting pass of its layout). */
+static size_t infer_ws_floats(int S, int T, int d, int wide) {
+  lcfm_nn_arena count = {0};
+  lcfm_nn_infer_ws ws;
+  lcfm_nn_infer_ws_layout(&ws, &count, S, T, d, wide);
+  return count.used;
+}
+
+/* Bytes a chunk's inference workspace may fill: 4 per-core L2 caches (sysconf; 1 MiB where the
+ * system does not say). Measured on the paper model (tools/bench_nn_embed --seqs): light curves per
+ * CPU second grow with the chunk up to 16 sequences (3.7 MB of workspace, 4 L2 caches there), by
+ * 1.4x from 1 to 16, and fall beyond (32: -10%), where the temporaries no longer stay in the
+ * core's L2 and its share of L3. (The L3 size is not used: virtual machines report the host's.) */
+static size_t infer_cache_budget(void) {
+  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return 4 * (l2 > 0 ? (size_t)l2 : (size_t)1 << 20);
+}
+
+/* Sequences per inference chunk (see nn_models.h): the most, up to LCFM_NN_INFER_SEQS (and
+ * max_batch), whose workspace fits infer_cache_budget: longer products, temporaries in cache. */
+static int infer_seqs(int max_batch, int T, int d, int wide) {
+  int cap = max_batch < LCFM_NN_INFER_SEQS ? max_batch : LCFM_NN_INFER_SEQS;
+  if (infer_seqs_fixed > 0) return infer_seqs_fixed < max_batch ? infer_seqs_fixed : max_batch;
+  size_t budget = infer_cache_budget() / sizeof(float);
+  size_t one = infer_ws_floats(1, T, d, wide), per_seq = infer_ws_floats(2, T, d, wide) - one;
+  int S = 1;
+  while (S < cap && one + (size_t)S * per_seq <= budget) S++;
+  return S;
+}
+
 /* Sequences per inference chunk: at most `cap`, fewer when that would leave threads idle. */
 static int infer_chunk(int B, int threads, int cap) {
   int even = (B + threads - 1) / threads;
@@ -53,9 +88,9 @@ typedef void (*infer_chunk_fn)(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws);
 
 /* Run fn over chunks of S sequences of the batch, each chunk whole on one thread (dynamic
  * schedule: a thread slowed by other work on its core just takes fewer chunks). */
-static void infer_chunks(infer_chunk_fn fn, void *ctx, int B, int slots, lcfm_nn_infer_ws *ws) {
+static void infer_chunks(infer_chunk_fn fn, void *ctx, int B, int seqs, int slots, lcfm_nn_infer_ws *ws) {
   int nt = lcfm_nn_threads() < slots ? lcfm_nn_threads() : slots;
-  int S = infer_chunk(B, nt, LCFM_NN_INFER_SEQS);
+  int S = infer_chunk(B, nt, seqs);
   int chunks = (B + S - 1) / S;
   if (nt <= 1 || chunks == 1) {
     for (int c = 0; c < chunks; c++) fn(ctx, c * S, B - c * S < S ? B - c * S : S, &ws[0]);
@@ -123,7 +158,7 @@ static void reduce_chunk_grads(float *grads, float *const *cgrad, int chunks, si
 
 lcfm_causal_encoder_config lcfm_causal_encoder_defaults(void) {
   lcfm_causal_encoder_config c = {.d = 64, .heads = 4, .ff = 128, .blocks = 4, .kernel = 31, .latent = 20,
-                                  .T = 100, .max_batch = 64, .dropout = 0.0f, .id = 0};
+                                  .T = 100, .max_batch = 64, .dropout = 0.0f, .id = 0, .keep_block_acts = 0};
   return c;
 }
 
@@ -156,12 +191,38 @@ void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_
   e->head.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, cfg->latent, 0, "%s.head.b", prefix);
 }
 
+/* What a block keeps for the whole batch when the rest is recomputed (lcfm_conformer_recompute_at),
+ * per row: the residual stream after each module (4 d), q|k|v (3 d), the attention output (d), the
+ * softmax statistics (2 heads) and the output norm's (2); the last block also its output (d), which
+ * the LSTM reads. The other blocks' outputs are LN(x4) again from x4 and the statistics, an
+ * element-wise pass, when the next block needs its input. Chosen to spare the most recomputed
+ * products within 2 MiB of saved activations per light curve of the paper model:
+ * tools/bench_nn --acts-table lists what each candidate costs and spares. */
+static void kept_block_layout(lcfm_conformer_acts *a, lcfm_nn_arena *arena, int N, int d, int heads, int last) {
+  size_t nd = (size_t)N * d;
+  a->x1 = lcfm_nn_arena_take(arena, nd);
+  a->x2 = lcfm_nn_arena_take(arena, nd);
+  a->x3 = lcfm_nn_arena_take(arena, nd);
+  a->x4 = lcfm_nn_arena_take(arena, nd);
+  a->qkv = lcfm_nn_arena_take(arena, 3 * nd);
+  a->ao = lcfm_nn_arena_take(arena, nd);
+  a->att_stat = lcfm_nn_arena_take(arena, (size_t)N * 2 * heads);
+  a->o_mean = lcfm_nn_arena_take(arena, (size_t)N);
+  a->o_rstd = lcfm_nn_arena_take(arena, (size_t)N);
+  a->out = last ? lcfm_nn_arena_take(arena, nd) : NULL;
+}
+
 static void causal_layout(lcfm_causal_encoder *e) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   int B = c->max_batch, T = c->T, d = c->d, N = B * T;
   lcfm_nn_arena *a = &e->acts;
   e->x0 = lcfm_nn_arena_take(a, (size_t)N * d);
-  for (int i = 0; i < c->blocks; i++) lcfm_conformer_acts_layout(&e->ba[i], &e->bcfg, a, B, T);
+  for (int i = 0; i < c->blocks; i++) {
+    if (c->keep_block_acts)
+      lcfm_conformer_acts_layout(&e->ba[i], &e->bcfg, a, B, T);
+    else
+      kept_block_layout(&e->ba[i], a, N, d, c->heads, i == c->blocks - 1);
+  }
   e->lstm_out = lcfm_nn_arena_take(a, (size_t)N * d);
   e->gates = lcfm_nn_arena_take(a, (size_t)N * 4 * d);
   e->cell = lcfm_nn_arena_take(a, (size_t)N * d);
@@ -173,6 +234,13 @@ static void causal_layout(lcfm_causal_encoder *e) {
   e->dh = lcfm_nn_arena_take(s, (size_t)N * d);
   e->dxl = lcfm_nn_arena_take(s, (size_t)N * d);
   train_layout(s, &e->tws, &e->trn_slots, &e->cgrad, &e->chunks, e->grad_hi - e->grad_lo, B, T, d, c->ff);
+  if (!c->keep_block_acts && c->blocks > 0) {
+    int S = B < LCFM_NN_TRAIN_SEQS ? B : LCFM_NN_TRAIN_SEQS;
+    for (int i = 0; i < e->trn_slots; i++) {
+      lcfm_conformer_acts_layout(&e->tws[i].blk, &e->bcfg, s, S, T);
+      e->tws[i].inp = lcfm_nn_arena_take(s, (size_t)S * T * d);
+    }
+  }
 }
 
 void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e) {
@@ -183,8 +251,8 @@ void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e) {
   causal_layout(e);
   const lcfm_causal_encoder_config *c = &e->cfg;
   int wide = 4 * c->d > c->ff ? 4 * c->d : c->ff; /* LSTM gates 4d cover q|k|v 3d and GLU 2d */
-  int seqs = c->max_batch < LCFM_NN_INFER_SEQS ? c->max_batch : LCFM_NN_INFER_SEQS;
-  e->iws = infer_alloc(&e->inf, &e->inf_slots, seqs, c->T, c->d, wide);
+  e->inf_seqs = infer_seqs(c->max_batch, c->T, c->d, wide);
+  e->iws = infer_alloc(&e->inf, &e->inf_slots, e->inf_seqs, c->T, c->d, wide);
 }
 
 void lcfm_causal_encoder_free(lcfm_causal_encoder *e) {
@@ -203,23 +271,65 @@ typedef struct {
   lcfm_causal_encoder *e;
   const lcfm_nn_params *p;
   int training;
-  uint64_t seed, step;
 } causal_train_ctx;
 
-/* The blocks forward for sequences b0 .. b0+S-1, saving their activations in place. */
+/* Where block i's activations for the chunk at sequence b0 go: the whole-batch buffers when
+ * they are all kept; else the thread's chunk workspace, except the kept ones (kept_block_layout)
+ * at the chunk's rows of the whole batch, and the output of a block before the last, which goes to
+ * a workspace buffer the next block reads (forward only: backward does not read it). */
+static lcfm_conformer_acts causal_chunk_acts(const lcfm_causal_encoder *e, int i, int b0, const lcfm_nn_chunk_ws *ws) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  lcfm_conformer_acts at = lcfm_conformer_acts_at(&e->ba[i], &e->bcfg, c->T, b0);
+  if (c->keep_block_acts) return at;
+  lcfm_conformer_acts a = ws->blk;
+  a.x1 = at.x1, a.x2 = at.x2, a.x3 = at.x3, a.x4 = at.x4, a.qkv = at.qkv, a.ao = at.ao, a.att_stat = at.att_stat;
+  a.o_mean = at.o_mean, a.o_rstd = at.o_rstd;
+  a.out = i == c->blocks - 1 ? at.out : ws->dx[i & 1];
+  return a;
+}
+
+/* Block i's input for the chunk at sequence b0 in forward: the embedding, or the previous block's
+ * output (kept, or in the workspace buffer causal_chunk_acts gave it). */
+static const float *causal_forward_input(const lcfm_causal_encoder *e, int i, int b0, const lcfm_nn_chunk_ws *ws) {
+  size_t r0 = (size_t)b0 * e->cfg.T * e->cfg.d;
+  if (i == 0) return e->x0 + r0;
+  return e->cfg.keep_block_acts ? e->ba[i - 1].out + r0 : ws->dx[(i - 1) & 1];
+}
+
+/* The same in backward, where a previous block's output that was not kept is recomputed from its x4
+ * and output statistics into ws->inp. */
+static const float *causal_backward_input(const lcfm_causal_encoder *e, const lcfm_nn_params *p, int i, int b0,
+                                          int S, const lcfm_nn_chunk_ws *ws) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  if (i == 0 || c->keep_block_acts) return causal_forward_input(e, i, b0, ws);
+  lcfm_conformer_acts prev = lcfm_conformer_acts_at(&e->ba[i - 1], &e->bcfg, c->T, b0);
+  lcfm_conformer_output_at(ws->inp, &prev, &e->bcfg, &e->blk[i - 1], p, S * c->T);
+  return ws->inp;
+}
+
+/* Block i forward for the chunk at sequence b0 (S sequences), with the draws of the last forward
+ * call; or, with recompute set, the rest of its activations from those it kept (the same values). */
+static void causal_block_forward(const lcfm_causal_encoder *e, const lcfm_nn_params *p, int i, lcfm_conformer_acts *a,
+                                 const float *inp, int b0, int S, lcfm_nn_chunk_ws *ws, int recompute) {
+  const lcfm_causal_encoder_config *c = &e->cfg;
+  size_t r0 = (size_t)b0 * c->T;
+  const float *mask = e->mask ? e->mask + r0 : NULL;
+  uint64_t counter = dropout_counter(e->step, c->id, 4 * i);
+  if (recompute)
+    lcfm_conformer_recompute_at(a, &e->bcfg, &e->blk[i], p, inp, mask, S, c->T, e->training, e->seed, counter, &ws->s,
+                                r0);
+  else
+    lcfm_conformer_forward_at(a, &e->bcfg, &e->blk[i], p, inp, mask, S, c->T, e->training, e->seed, counter, &ws->s,
+                              r0);
+}
+
+/* The blocks forward for sequences b0 .. b0+S-1, saving their activations (or their outputs). */
 static void causal_blocks_forward(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws) {
   (void)chunk;
   const causal_train_ctx *k = ctx;
-  lcfm_causal_encoder *e = k->e;
-  const lcfm_causal_encoder_config *c = &e->cfg;
-  int T = c->T;
-  size_t r0 = (size_t)b0 * T;
-  const float *x = e->x0 + r0 * c->d, *mask = e->mask ? e->mask + r0 : NULL;
-  for (int i = 0; i < c->blocks; i++) {
-    lcfm_conformer_acts a = lcfm_conformer_acts_at(&e->ba[i], &e->bcfg, T, b0);
-    lcfm_conformer_forward_at(&a, &e->bcfg, &e->blk[i], k->p, x, mask, S, T, k->training, k->seed,
-                              dropout_counter(k->step, c->id, 4 * i), &ws->s, r0);
-    x = a.out;
+  for (int i = 0; i < k->e->cfg.blocks; i++) {
+    lcfm_conformer_acts a = causal_chunk_acts(k->e, i, b0, ws);
+    causal_block_forward(k->e, k->p, i, &a, causal_forward_input(k->e, i, b0, ws), b0, S, ws, 0);
   }
 }
 
@@ -237,8 +347,9 @@ static void causal_blocks_backward(void *ctx, int chunk, int b0, int S, lcfm_nn_
   const float *mask = e->mask ? e->mask + r0 : NULL, *dout = e->dxl + r0 * d;
   int cur = 0;
   for (int i = c->blocks - 1; i >= 0; i--) {
-    const float *inp = (i > 0 ? e->ba[i - 1].out : e->x0) + r0 * d;
-    lcfm_conformer_acts a = lcfm_conformer_acts_at(&e->ba[i], &e->bcfg, T, b0);
+    const float *inp = causal_backward_input(e, p, i, b0, S, ws);
+    lcfm_conformer_acts a = causal_chunk_acts(e, i, b0, ws);
+    if (!c->keep_block_acts) causal_block_forward(e, p, i, &a, inp, b0, S, ws, 1);
     lcfm_nn_zero(ws->dx[cur], (size_t)N * d);
     lcfm_conformer_backward_to(ws->dx[cur], &a, &e->bcfg, &e->blk[i], p, gd, dout, inp, mask, S, T, k->training,
                                &ws->s);
@@ -256,9 +367,10 @@ const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_p
   LCFM_CHECK(B > 0 && B <= c->max_batch, "nn: %s: batch %d outside 1..%d", e->name, B, c->max_batch);
   int T = c->T, d = c->d, N = B * T;
   e->times = times, e->values = values, e->mask = mask, e->B = B;
+  e->training = training, e->seed = seed, e->step = step;
   lcfm_timeenc_forward(e->x0, times, N, d);
   lcfm_scalar_embed_forward(e->x0, values, PW(e->embed.w), PW(e->embed.b), N, d, 1);
-  causal_train_ctx ctx = {e, p, training, seed, step};
+  causal_train_ctx ctx = {e, p, training};
   train_chunks(causal_blocks_forward, &ctx, B, e->trn_slots, e->tws);
   const float *x = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
   lcfm_lstm_forward(e->lstm_out, e->gates, e->cell, x, PW(e->w_ih), PW(e->w_hh), PW(e->b_ih), PW(e->b_hh), B, T,
@@ -298,7 +410,7 @@ const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_par
   const lcfm_causal_encoder_config *c = &e->cfg;
   LCFM_CHECK(B > 0 && B <= c->max_batch, "nn: %s: batch %d outside 1..%d", e->name, B, c->max_batch);
   causal_infer_ctx ctx = {e, p, times, values, mask};
-  infer_chunks(causal_infer_chunk, &ctx, B, e->inf_slots, e->iws);
+  infer_chunks(causal_infer_chunk, &ctx, B, e->inf_seqs, e->inf_slots, e->iws);
   if (!all_finite(e->z, (size_t)B * c->latent)) {
     lcfm_causal_encoder_forward(e, p, times, values, mask, B, 0, 0, 0); /* aborts naming the layer */
     LCFM_FATAL("nn: %s: non-finite latent from the inference path only", e->name);
@@ -314,7 +426,8 @@ void lcfm_causal_encoder_check(const lcfm_causal_encoder *e) {
   lcfm_nn_check_finite(e->x0, nd, what);
   for (int i = 0; i < c->blocks; i++) {
     snprintf(what, sizeof what, "%s.block%d", e->name, i);
-    lcfm_nn_check_finite(e->ba[i].out, nd, what);
+    /* an output that was not kept is the norm of x4: finite where x4 is */
+    lcfm_nn_check_finite(e->ba[i].out ? e->ba[i].out : e->ba[i].x4, nd, what);
   }
   snprintf(what, sizeof what, "%s.lstm", e->name);
   lcfm_nn_check_finite(e->lstm_out, nd, what);
@@ -336,7 +449,7 @@ void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, con
   lcfm_nn_zero(e->dxl, nd);
   lcfm_lstm_backward(e->dxl, GW(e->w_ih), GW(e->w_hh), GW(e->b_ih), GW(e->b_hh), e->dh, xl, e->lstm_out, e->gates,
                      e->cell, PW(e->w_ih), PW(e->w_hh), e->lstm_scratch, B, T, d, d);
-  causal_train_ctx ctx = {e, p, training, 0, 0};
+  causal_train_ctx ctx = {e, p, training};
   train_chunks(causal_blocks_backward, &ctx, B, e->trn_slots, e->tws);
   int chunks = (B + LCFM_NN_TRAIN_SEQS - 1) / LCFM_NN_TRAIN_SEQS;
   reduce_chunk_grads(p->grads + e->grad_lo, e->cgrad, chunks, e->grad_hi - e->grad_lo);
@@ -417,8 +530,8 @@ void lcfm_astromer_alloc(lcfm_astromer *e) {
   astromer_layout(e);
   const lcfm_astromer_config *c = &e->cfg;
   int wide = 3 * c->d > c->ff ? 3 * c->d : c->ff;
-  int seqs = c->max_batch < LCFM_NN_INFER_SEQS ? c->max_batch : LCFM_NN_INFER_SEQS;
-  e->iws = infer_alloc(&e->inf, &e->inf_slots, seqs, c->T, c->d, wide);
+  e->inf_seqs = infer_seqs(c->max_batch, c->T, c->d, wide);
+  e->iws = infer_alloc(&e->inf, &e->inf_slots, e->inf_seqs, c->T, c->d, wide);
 }
 
 void lcfm_astromer_free(lcfm_astromer *e) {
@@ -559,7 +672,7 @@ void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, 
   const lcfm_astromer_config *c = &e->cfg;
   LCFM_CHECK(B > 0 && B <= c->max_batch, "nn: %s: batch %d outside 1..%d", e->name, B, c->max_batch);
   astromer_infer_ctx ctx = {e, p, times, values, valid, replace, out};
-  infer_chunks(astromer_infer_chunk, &ctx, B, e->inf_slots, e->iws);
+  infer_chunks(astromer_infer_chunk, &ctx, B, e->inf_seqs, e->inf_slots, e->iws);
   if (!all_finite(out, (size_t)B * (c->blocks + 1) * c->d)) {
     lcfm_astromer_forward(e, p, times, values, valid, replace, B, 0, 0, 0);
     lcfm_astromer_check(e); /* aborts naming the layer */

@@ -90,24 +90,51 @@ void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, 
  * Layer norm
  * -------------------------------------------------------------------------------------------- */
 
+/* y = (x - m) r w + b over one row: the one expression of forward and of lcfm_layernorm_apply. */
+static inline void layernorm_row_apply(float *y, const float *x, float m, float r, const float *w, const float *b,
+                                       int C) {
+#pragma omp simd
+  for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
+}
+
+/* One row: y = (x - mean) rstd w + b; the statistics into *mean, *rstd. y may equal x. */
+static inline void layernorm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                                 int C, float eps) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int c = 0; c < C; c++) s += x[c];
+  float m = s / (float)C;
+  float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+  for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+  float r = 1.0f / sqrtf(v / (float)C + eps);
+  layernorm_row_apply(y, x, m, r, w, b, C);
+  *mean = m;
+  *rstd = r;
+}
+
 void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                             const float *b, int N, int C, float eps) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++)
+    layernorm_row(out + (size_t)n * C, mean + n, rstd + n, inp + (size_t)n * C, w, b, C, eps);
+}
+
+void lcfm_layernorm_apply(float *out, const float *inp, const float *mean, const float *rstd, const float *w,
+                          const float *b, int N, int C) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) layernorm_row_apply(out + (size_t)n * C, inp + (size_t)n * C, mean[n], rstd[n], w, b, C);
+}
+
+void lcfm_residual_layernorm_forward(float *xout, float *out, float *mean, float *rstd, const float *x, float alpha,
+                                     const float *y, const float *w, const float *b, int N, int C, float eps) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
   for (int n = 0; n < N; n++) {
-    const float *x = inp + (size_t)n * C;
-    float *y = out + (size_t)n * C;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int c = 0; c < C; c++) s += x[c];
-    float m = s / (float)C;
-    float v = 0.0f;
-#pragma omp simd reduction(+ : v)
-    for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
-    float r = 1.0f / sqrtf(v / (float)C + eps);
+    const float *xr = x + (size_t)n * C, *yr = y + (size_t)n * C;
+    float *sum = xout + (size_t)n * C;
 #pragma omp simd
-    for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
-    mean[n] = m;
-    rstd[n] = r;
+    for (int c = 0; c < C; c++) sum[c] = xr[c] + alpha * yr[c];
+    layernorm_row(out + (size_t)n * C, mean + n, rstd + n, sum, w, b, C, eps); /* the row is still in L1 */
   }
 }
 
@@ -229,6 +256,61 @@ void lcfm_tanh_forward(float *out, const float *inp, size_t n) {
 void lcfm_tanh_backward(float *dinp, const float *dout, const float *out, size_t n) {
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+/* Bias and activation in one pass (the product before them ran without its bias). */
+
+void lcfm_bias_relu_forward(float *out, float *h, const float *b, int N, int C) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    float *x = h + (size_t)n * C, *y = out + (size_t)n * C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+      float v = x[c] + b[c];
+      x[c] = v;
+      y[c] = v > 0.0f ? v : 0.0f;
+    }
+  }
+}
+
+void lcfm_bias_gelu_forward(float *out, float *h, const float *b, int N, int C) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    float *x = h + (size_t)n * C, *y = out + (size_t)n * C;
+    for (int c = 0; c < C; c++) {
+      float v = x[c] + b[c];
+      x[c] = v;
+      y[c] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    }
+  }
+}
+
+void lcfm_bias_swish_forward_sig(float *out, float *sig, float *h, const float *b, int N, int C) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    float *x = h + (size_t)n * C, *s = sig + (size_t)n * C, *y = out + (size_t)n * C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+      float v = x[c] + b[c];
+      float g = lcfm_nn_sigmoidf(v);
+      x[c] = v; /* before s: sig may equal h */
+      s[c] = g;
+      y[c] = v * g;
+    }
+  }
+}
+
+void lcfm_bias_tanh_forward(float *out, float *h, const float *b, int N, int C) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) {
+    float *x = h + (size_t)n * C, *y = out + (size_t)n * C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+      float v = x[c] + b[c];
+      x[c] = v;
+      y[c] = lcfm_nn_tanhf(v);
+    }
+  }
 }
 
 /* ----------------------------------------------------------------------------------------------

@@ -26,6 +26,19 @@ void lcfm_conformer_forward_at(lcfm_conformer_acts *a, const lcfm_conformer_conf
                                const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
                                const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
                                lcfm_nn_scratch *s, size_t first_row);
+/* For a block whose forward_at kept its residual stream x1..x4, q|k|v, the attention output ao,
+ * the softmax statistics att_stat and the output norm's statistics o_mean, o_rstd: everything else
+ * its backward reads, recomputed from those by the calls forward_at makes (bit for bit the same
+ * values; the feed-forward and pointwise products up to each hidden layer, the attention
+ * probabilities, the depthwise convolution, norms, activations and dropout masks; not the module
+ * outputs, nor the block's output). */
+void lcfm_conformer_recompute_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                 const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
+                                 const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
+                                 lcfm_nn_scratch *s, size_t first_row);
+/* out [N, d] = the block's output LN(x4) again, from x4 and the output norm's kept statistics. */
+void lcfm_conformer_output_at(float *out, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                              const lcfm_conformer_params *w, const lcfm_nn_params *p, int N);
 void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
                                 const lcfm_conformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
                                 const float *dout, const float *inp, const float *mask, int B, int T,

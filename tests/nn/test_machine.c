@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
   lcfm_machine_probe(&m, 3);
   EXPECT(!strcasecmp(m.openblas_kernel, kernel), "kernel %s, OPENBLAS_CORETYPE %s", m.openblas_kernel, kernel);
   EXPECT(m.openblas_below_avx2 == below, "kernel %s below AVX2: %d", m.openblas_kernel, m.openblas_below_avx2);
-  /* The warning covers OpenBLAS too: it runs ScaLAPACK, PCA and what libxsmm has no kernel for. */
+  /* The warning covers OpenBLAS too: it runs the probes' LAPACK and what libxsmm has no kernel for. */
   EXPECT(!below || m.gemm_kernel_below_avx2, "a kernel below AVX2 is flagged");
   EXPECT(m.cpu_has_avx2 == (__builtin_cpu_supports("avx2") != 0), "cpu_has_avx2 %d", m.cpu_has_avx2);
   EXPECT((strstr(m.cpu_isas, "avx2") != NULL) == m.cpu_has_avx2, "ISAs \"%s\"", m.cpu_isas);

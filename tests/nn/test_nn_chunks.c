@@ -102,9 +102,12 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
   lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[cur], values, P + e->embed.w, N, d);
 }
 
-static void test_causal(void) {
+/* The causal encoder's chunks against the reference, keeping every block activation (keep 1) or
+ * recomputing the blocks in backward (keep 0). Returns the 1-thread gradients (*total floats,
+ * the caller frees them) and *act_bytes the saved activations, for test_causal to compare. */
+static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
   lcfm_causal_encoder_config cfg = {.d = 16, .heads = 4, .ff = 24, .blocks = 2, .kernel = 5, .latent = 4, .T = 12,
-                                    .max_batch = 21, .dropout = 0.1f, .id = 1};
+                                    .max_batch = 21, .dropout = 0.1f, .id = 1, .keep_block_acts = keep};
   lcfm_nn_params p;
   lcfm_nn_params_init(&p);
   lcfm_causal_encoder e;
@@ -140,17 +143,36 @@ static void test_causal(void) {
     const float *z = lcfm_causal_encoder_forward(&e, &p, times, values, mask, B, 1, 5, 7);
     double ez = rel_err(z, ref_z, (size_t)B * L);
     lcfm_causal_encoder_backward(&e, &p, dz, 1);
-    char what[64];
-    snprintf(what, sizeof what, "causal, %d thread(s)", threads);
+    char what[96];
+    snprintf(what, sizeof what, "causal (%s), %d thread(s)", keep ? "activations kept" : "blocks recomputed", threads);
     double eg = compare_grads(what, &p, p.grads, ref_grads);
     printf("%s: z %.2g, gradients %.2g (relative to the full-batch reference)\n", what, ez, eg);
     EXPECT(ez <= TOL, "%s: latents differ from the reference by %g", what, ez);
   }
+  float *grads = fd_buffer(p.total);
+  memcpy(grads, p.grads, p.total * sizeof(float));
+  *total = p.total;
+  lcfm_nn_memory(&e.acts, &e.scr, act_bytes, NULL);
   lcfm_nn_set_threads(2);
   free(times), free(values), free(mask), free(dz), free(ref_grads), free(ref_z), free(r.ba);
   lcfm_nn_arena_free(&r.acts), lcfm_nn_arena_free(&r.scr);
   lcfm_causal_encoder_free(&e);
   lcfm_nn_params_free(&p);
+  return grads;
+}
+
+/* Recomputing the blocks changes where activations live, not a single bit of the gradients, and
+ * keeps fewer bytes than keeping them all. */
+static void test_causal(void) {
+  size_t total, total_again, kept_bytes, recomputed_bytes;
+  float *kept = causal_chunks(1, &total, &kept_bytes);
+  float *recomputed = causal_chunks(0, &total_again, &recomputed_bytes);
+  EXPECT(total == total_again && memcmp(kept, recomputed, total * sizeof(float)) == 0,
+         "causal: gradients with the blocks recomputed differ from those with every activation kept");
+  printf("causal: saved activations %zu bytes kept, %zu recomputed\n", kept_bytes, recomputed_bytes);
+  EXPECT(2 * recomputed_bytes < kept_bytes, "causal: recomputing keeps %zu bytes, keeping all %zu", recomputed_bytes,
+         kept_bytes);
+  free(kept), free(recomputed);
 }
 
 /* ---------------- Astromer 2 ---------------- */
