@@ -14,6 +14,10 @@
  * any rank at the next check, the failing rank prints its reason, and all leave together through
  * lcfm_fail_agreed, so no rank waits forever in a collective call the others never make.
  *
+ * A failure the ranks find together and leave by returning (a store that will not open, a
+ * checkpoint that cannot be resumed) prints "lcfm VERB: reason" and FAILED once, through
+ * lcfm_report_failure, and the verb returns LCFM_EXIT_RUNTIME.
+ *
  * Bad usage and bad job files are not runtime failures: they are detected on rank 0 before any
  * work, reported once, and every rank leaves cleanly with LCFM_EXIT_USAGE (see job.h).
  */
@@ -40,6 +44,10 @@ enum {
 
 /* Print "[rank] file:line: message" and abort all ranks with LCFM_EXIT_RUNTIME. */
 LCFM_NORETURN void lcfm_fatal(const char *file, int line, const char *fmt, ...) LCFM_PRINTF(3, 4);
+/* A runtime failure every rank has agreed on and leaves by returning rather than aborting: when
+ * `reporting` (usually rank 0 only, so the reason is printed once) prints "message" and a FAILED
+ * line to stderr. Returns LCFM_EXIT_RUNTIME, the code the caller returns. */
+int lcfm_report_failure(int reporting, const char *fmt, ...) LCFM_PRINTF(2, 3);
 
 void lcfm_check_mpi_(int code, const char *file, int line, const char *expr);
 int64_t lcfm_check_h5_(int64_t value, const char *file, int line, const char *expr);
@@ -57,11 +65,14 @@ void lcfm_check_info_(int info, const char *file, int line, const char *routine)
 #define LCFM_CHECK_FITS(status, what) lcfm_check_fits_((status), __FILE__, __LINE__, (what))
 #define LCFM_CHECK_INFO(info, routine) lcfm_check_info_((info), __FILE__, __LINE__, (routine))
 
-/* Allocation that never returns NULL (aborts with the request size instead). */
+/* Allocation that never returns NULL (aborts with the request size instead). lcfm_realloc keeps
+ * `p` valid until it succeeds, so `p = lcfm_realloc(p, bytes)` is safe. */
 void *lcfm_malloc_(size_t bytes, const char *file, int line);
 void *lcfm_calloc_(size_t count, size_t size, const char *file, int line);
+void *lcfm_realloc_(void *p, size_t bytes, const char *file, int line);
 #define lcfm_malloc(bytes) lcfm_malloc_((bytes), __FILE__, __LINE__)
 #define lcfm_calloc(count, size) lcfm_calloc_((count), (size), __FILE__, __LINE__)
+#define lcfm_realloc(p, bytes) lcfm_realloc_((p), (bytes), __FILE__, __LINE__)
 
 /* Copy the innermost message of the current HDF5 error stack into buf (empty if none). */
 void lcfm_h5_last_error(char *buf, size_t len);

@@ -37,6 +37,14 @@
 
 #define LCFM_PROBE_SCHEMA "lcfm-probe"
 
+/* [probe] task: the causal paper's regression probes (this header) or Astromer 2's few-shot
+ * classification (class_probe.h). */
+enum { LCFM_PROBE_TASK_UNKNOWN = -1, LCFM_PROBE_REGRESSION = 0, LCFM_PROBE_CLASSIFICATION = 1 };
+/* The job's [probe] task; LCFM_PROBE_TASK_UNKNOWN when it names neither. */
+int lcfm_probe_task(const lcfm_job *job);
+/* Reports a [probe] task that names neither (lcfm_job_error); returns the number of problems (0 or 1). */
+int lcfm_probe_task_check(const lcfm_job *job);
+
 /* Checks the [probe] keys that need more than a range (sizes); returns the number of problems. */
 int lcfm_probe_settings_check(const lcfm_job *job);
 /* Whether a source is one of run 0's test stars (probe_draw.h), the linear probes' held-out

@@ -145,6 +145,9 @@ int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lc
                          const char *signature, char *why, size_t why_len);
 /* The effective job text recorded in a checkpoint's provenance (NULL if none); caller frees. */
 char *lcfm_checkpoint_job_text(const char *path);
+/* The best-by-validation checkpoint written beside `checkpoint`: NAME.h5 -> NAME.best.h5 (a name
+ * without .h5 gets .best.h5 appended). The trainer, `lcfm run` and `lcfm sweep` all use this rule. */
+void lcfm_checkpoint_best_path(const char *checkpoint, char *buf, size_t len);
 /* The signature of a parameter table plus a description of the model's settings; caller frees. */
 char *lcfm_model_signature(const lcfm_nn_params *p, const char *settings);
 

@@ -96,8 +96,8 @@ static int summarise_objects(MPI_Comm comm, lcfm_store *s, int rank, const char 
   int64_t duplicate = 0, mine = rank == 0 ? n : 0;
   if (o.ids) qsort(o.ids, (size_t)mine, sizeof *o.ids, compare_int64);
   if (rank == 0 && o.ids && first_duplicate(o.ids, mine, &duplicate)) {
-    fprintf(stderr, "lcfm info: %s: id %lld is used by more than one object (ids are unique in a store)\nFAILED\n", path,
-            (long long)duplicate);
+    lcfm_report_failure(1, "lcfm info: %s: id %lld is used by more than one object (ids are unique in a store)", path,
+                        (long long)duplicate);
     free_summary(&o);
     return 1;
   }
@@ -186,10 +186,7 @@ int lcfm_verb_info(const lcfm_cli_options *options) {
   }
   char why[1024];
   lcfm_store *s = lcfm_store_open(comm, options->positional, why, sizeof why);
-  if (!s) {
-    if (rank == 0) fprintf(stderr, "lcfm info: %s\nFAILED\n", why);
-    return LCFM_EXIT_RUNTIME;
-  }
+  if (!s) return lcfm_report_failure(rank == 0, "lcfm info: %s", why);
   int broken = summarise_objects(comm, s, rank, options->positional);
   LCFM_CHECK_MPI(MPI_Bcast(&broken, 1, MPI_INT, 0, comm));
   if (broken) {

@@ -1,6 +1,5 @@
 /* verb_probe.c: `lcfm probe JOB.ini`. */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "lcfm/outputs.h"
@@ -13,13 +12,9 @@ int lcfm_verb_probe(const lcfm_cli_options *options) {
   lcfm_job *job = lcfm_cli_load_job(options, "probe", "lcfm probe JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
   /* task = classification: Astromer 2's few-shot protocol (class_probe.h); else the regression probes. */
-  int classification = !strcmp(lcfm_job_string(job, "probe", "task"), "classification");
-  int regression = !strcmp(lcfm_job_string(job, "probe", "task"), "regression");
+  int classification = lcfm_probe_task(job) == LCFM_PROBE_CLASSIFICATION;
   int problems = classification ? lcfm_class_probe_settings_check(job) : lcfm_probe_settings_check(job);
-  if (!classification && !regression) {
-    lcfm_job_error(job, "probe", "task", "'%s' is neither regression nor classification", lcfm_job_string(job, "probe", "task"));
-    problems++;
-  }
+  problems += lcfm_probe_task_check(job);
   problems += lcfm_outputs_check_job(job, "probe");
   int code = lcfm_cli_any_failed(comm, problems) ? LCFM_EXIT_USAGE : lcfm_outputs_claim(comm, job, "probe");
   if (code) {

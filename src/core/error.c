@@ -70,6 +70,17 @@ void lcfm_fatal(const char *file, int line, const char *fmt, ...) {
   abort_all(LCFM_EXIT_RUNTIME);
 }
 
+int lcfm_report_failure(int reporting, const char *fmt, ...) {
+  if (!reporting) return LCFM_EXIT_RUNTIME;
+  char message[16384];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(message, sizeof message, fmt, args);
+  va_end(args);
+  fprintf(stderr, "%s\nFAILED\n", message); /* one call, so other ranks' lines do not cut in */
+  return LCFM_EXIT_RUNTIME;
+}
+
 void lcfm_fail_agreed(MPI_Comm comm) {
   remove_registered();
   fflush(stderr);
@@ -140,6 +151,12 @@ void *lcfm_calloc_(size_t count, size_t size, const char *file, int line) {
   void *p = calloc(count ? count : 1, size ? size : 1);
   if (!p) lcfm_fatal(file, line, "out of memory allocating %zu x %zu bytes", count, size);
   return p;
+}
+
+void *lcfm_realloc_(void *p, size_t bytes, const char *file, int line) {
+  void *grown = realloc(p, bytes ? bytes : 1);
+  if (!grown) lcfm_fatal(file, line, "out of memory reallocating %zu bytes", bytes);
+  return grown;
 }
 
 void lcfm_error_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

@@ -45,9 +45,7 @@ int lcfm_fields_parse(const char *text, lcfm_fields *out, char *why, size_t why_
     }
     if (count == capacity) {
       capacity = capacity ? 2 * capacity : 8;
-      int64_t(*grown)[2] = realloc(range, (size_t)capacity * sizeof *range);
-      if (!grown) LCFM_FATAL("out of memory parsing fields '%s'", text);
-      range = grown;
+      range = lcfm_realloc(range, (size_t)capacity * sizeof *range);
     }
     range[count][0] = first, range[count][1] = last, count++;
   }

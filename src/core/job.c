@@ -159,9 +159,7 @@ static int split_sweep_values(const char *text, char ***out) {
     if (!n) continue;
     if (count == capacity) {
       capacity *= 2;
-      char **grown = realloc(values, (size_t)capacity * sizeof *values);
-      LCFM_CHECK(grown, "out of memory splitting a [sweep] line");
-      values = grown;
+      values = lcfm_realloc(values, (size_t)capacity * sizeof *values);
     }
     values[count++] = copy_string(t);
   }
@@ -233,9 +231,7 @@ static int add_sweep_line(lcfm_job *job, int line, const char *where, const char
     job->sweep[i] = entry;
     return 0;
   }
-  sweep_entry *grown = realloc(job->sweep, (size_t)(job->sweep_count + 1) * sizeof *grown);
-  LCFM_CHECK(grown, "out of memory reading [sweep]");
-  job->sweep = grown;
+  job->sweep = lcfm_realloc(job->sweep, (size_t)(job->sweep_count + 1) * sizeof *job->sweep);
   job->sweep[job->sweep_count++] = entry;
   return 0;
 }
@@ -362,9 +358,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
       return;
     }
     *cap = 2 * *cap + (size_t)n;
-    char *grown = realloc(*buf, *cap);
-    LCFM_CHECK(grown, "out of memory building the effective job text");
-    *buf = grown;
+    *buf = lcfm_realloc(*buf, *cap);
   }
 }
 
@@ -444,9 +438,7 @@ static char *read_whole_file(const char *path, size_t *length) {
     len += n;
     if (cap - len - 1 == 0) {
       cap *= 2;
-      char *grown = realloc(text, cap);
-      LCFM_CHECK(grown, "out of memory reading %s", path);
-      text = grown;
+      text = lcfm_realloc(text, cap);
     }
   }
   int failed = ferror(f), saved_errno = errno;

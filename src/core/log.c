@@ -62,11 +62,9 @@ int lcfm_log_finish(int code) {
   int err = log_rank == 0 ? flush_stdout() : 0;
   if (log_comm != MPI_COMM_NULL) LCFM_CHECK_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, log_comm));
   if (!err) return code;
-  if (log_rank == 0) {
-    fprintf(stderr, "lcfm: ");
-    fprintf(stderr, stdout_lost, strerror(err));
-    fprintf(stderr, "\nFAILED\n");
-  }
+  char reason[512];
+  snprintf(reason, sizeof reason, stdout_lost, strerror(err));
+  lcfm_report_failure(log_rank == 0, "lcfm: %s", reason);
   return code == LCFM_EXIT_OK ? LCFM_EXIT_RUNTIME : code;
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lcfm/train.h"
 #include "pipeline_internal.h"
 
 static int was_rewritten(const char *path, char *const *rewritten, int count) {
@@ -84,9 +85,8 @@ static int training_state(const pipeline_stage *s, char *why, size_t len) {
     snprintf(why, len, "training stopped at step %lld of %lld", (long long)step, (long long)steps);
     return TRAINING_UNFINISHED;
   }
-  char stem[PIPELINE_PATH_MAX], best[PIPELINE_PATH_MAX + 16];
-  pipeline_stem(s->output, stem, sizeof stem);
-  snprintf(best, sizeof best, "%s.best.h5", stem);
+  char best[PIPELINE_PATH_MAX + 16];
+  lcfm_checkpoint_best_path(s->output, best, sizeof best);
   if (best_step >= 0 && !pipeline_file_exists(best)) {
     snprintf(why, len, "the best checkpoint %s is missing", best);
     return TRAINING_BEST_MISSING;

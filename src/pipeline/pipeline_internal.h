@@ -45,8 +45,6 @@ struct lcfm_pipeline {
   char store[PIPELINE_PATH_MAX];
 };
 
-/* 0: [probe] task = regression, 1: classification, -1: neither. */
-int pipeline_probe_task(const lcfm_job *job);
 /* "train-baseline" etc. */
 const char *pipeline_stage_name(stage_kind kind);
 /* The job sections a stage's output depends on (NULL-terminated). */
@@ -62,7 +60,8 @@ int pipeline_file_exists(const char *path);
 int pipeline_file_older(const char *path, const char *than);
 /* mkdir -p; 0 on success (errno tells why not). */
 int pipeline_make_directories(const char *path);
-/* NAME.h5 -> NAME (the stem used for NAME.best.h5, NAME-baseline.h5, NAME-plots). */
+/* NAME.h5 -> NAME (the stem used for NAME-baseline.h5, NAME-plots; lcfm_checkpoint_best_path
+ * gives NAME.best.h5). */
 void pipeline_stem(const char *path, char *stem, size_t len);
 
 /* ---- decisions and stages (run.c) ---- */

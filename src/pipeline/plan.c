@@ -12,6 +12,7 @@
 #include "lcfm/probe.h"
 #include "lcfm/sim.h"
 #include "lcfm/survey.h"
+#include "lcfm/train.h"
 #include "pipeline_internal.h"
 
 static const char *const stage_names[STAGE_KINDS] = {"ingest", "simulate", "train", "train-baseline", "embed",
@@ -95,13 +96,11 @@ static void wire(wiring *w, const lcfm_job *job, const int wanted[WANT_COUNT], i
   either(w->store, lcfm_job_string(job, "train", "store"), made);
   snprintf(w->checkpoint, sizeof w->checkpoint, "%s", lcfm_job_string(job, "train", "checkpoint"));
   pipeline_stem(w->checkpoint, stem, sizeof stem);
-  /* The trainer's rule for the best checkpoint: NAME.h5 -> NAME.best.h5. */
-  snprintf(w->best, sizeof w->best, "%s", w->checkpoint[0] ? stem : "");
-  if (w->best[0]) strncat(w->best, ".best.h5", sizeof w->best - strlen(w->best) - 1);
-  w->baseline_checkpoint[0] = w->baseline_best[0] = '\0';
+  w->best[0] = w->baseline_checkpoint[0] = w->baseline_best[0] = '\0';
   if (w->checkpoint[0]) {
+    lcfm_checkpoint_best_path(w->checkpoint, w->best, sizeof w->best);
     snprintf(w->baseline_checkpoint, sizeof w->baseline_checkpoint, "%.4000s-baseline.h5", stem);
-    snprintf(w->baseline_best, sizeof w->baseline_best, "%.4000s-baseline.best.h5", stem);
+    lcfm_checkpoint_best_path(w->baseline_checkpoint, w->baseline_best, sizeof w->baseline_best);
   }
   either(w->embed_store, lcfm_job_string(job, "embed", "store"), w->store);
   either(w->embed_checkpoint, lcfm_job_string(job, "embed", "checkpoint"), w->best);
@@ -155,12 +154,6 @@ static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WA
   return problems;
 }
 
-/* The probe's task: 0 regression (the causal paper's), 1 classification (Astromer 2's), -1 neither. */
-int pipeline_probe_task(const lcfm_job *job) {
-  const char *task = lcfm_job_string(job, "probe", "task");
-  return !strcmp(task, "regression") ? 0 : !strcmp(task, "classification") ? 1 : -1;
-}
-
 /* Collective: [ingest] settings, and every input names a file (a bad input is reported now, not
  * after the stages before it ran). */
 static int check_ingest(MPI_Comm comm, const lcfm_job *job) {
@@ -181,14 +174,14 @@ static int check_settings(MPI_Comm comm, const lcfm_job *job, const int wanted[W
                                             : lcfm_sim_config_from_job(&sim, job);
   }
   if (wanted[WANT_TRAIN] || wanted[WANT_EMBED]) problems += lcfm_model_config_problems(job);
-  int task = pipeline_probe_task(job);
-  if ((wanted[WANT_PROBE] || wanted[WANT_PLOTS]) && task < 0) {
-    lcfm_job_error(job, "probe", "task", "'%s' is neither regression nor classification", lcfm_job_string(job, "probe", "task"));
-    problems++;
+  int task = lcfm_probe_task(job);
+  if ((wanted[WANT_PROBE] || wanted[WANT_PLOTS]) && task == LCFM_PROBE_TASK_UNKNOWN) {
+    problems += lcfm_probe_task_check(job);
   } else if (wanted[WANT_PROBE]) {
-    problems += task == 1 ? lcfm_class_probe_settings_check(job) : lcfm_probe_settings_check(job);
+    problems += task == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_settings_check(job)
+                                                  : lcfm_probe_settings_check(job);
   }
-  if (wanted[WANT_PLOTS] && task == 1) {
+  if (wanted[WANT_PLOTS] && task == LCFM_PROBE_CLASSIFICATION) {
     lcfm_job_error(job, "run", "stages", "plots draws the causal paper's figures from a regression probe: "
                    "leave it out with [probe] task = classification");
     problems++;

@@ -19,11 +19,30 @@ extern char **environ;
 #ifndef LCFM_SOURCE_DIR
 #define LCFM_SOURCE_DIR "."
 #endif
+#ifndef LCFM_INSTALLED_TOOLS
+#define LCFM_INSTALLED_TOOLS "../share/lcfm"
+#endif
 
-/* $LCFM_TOOLS/plot_paper.py, else the source tree's tools/ (known at build time). */
+/* The installed copy, LCFM_INSTALLED_TOOLS relative to the directory of the running binary
+ * (PREFIX/bin/lcfm -> PREFIX/share/lcfm/plot_paper.py); 0 when there is none. */
+static int installed_script(char *path, size_t len) {
+  char binary[PIPELINE_PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", binary, sizeof binary - 1);
+  if (n <= 0) return 0;
+  binary[n] = '\0';
+  char *slash = strrchr(binary, '/');
+  if (!slash) return 0;
+  *slash = '\0';
+  int written = snprintf(path, len, "%s/" LCFM_INSTALLED_TOOLS "/plot_paper.py", binary);
+  return written > 0 && (size_t)written < len && pipeline_file_exists(path);
+}
+
+/* $LCFM_TOOLS/plot_paper.py, else the installed copy beside the binary, else the source tree's
+ * tools/ (known at build time: a binary run from its build tree). */
 static void plot_script(char *path, size_t len) {
   const char *tools = getenv("LCFM_TOOLS");
-  snprintf(path, len, "%s/plot_paper.py", tools && tools[0] ? tools : LCFM_SOURCE_DIR "/tools");
+  if (tools && tools[0]) snprintf(path, len, "%s/plot_paper.py", tools);
+  else if (!installed_script(path, len)) snprintf(path, len, "%s/plot_paper.py", LCFM_SOURCE_DIR "/tools");
 }
 
 static const char *python(void) {
@@ -94,10 +113,8 @@ static int plots_on_rank0(const lcfm_pipeline *p, const pipeline_stage *s) {
     lcfm_log("plots: skipped: %s not found (set LCFM_TOOLS to the directory of lcfm's tools)", script);
     return LCFM_EXIT_OK;
   }
-  if (pipeline_make_directories(p->plots_dir)) {
-    fprintf(stderr, "lcfm run: plots: cannot create %s: %s\nFAILED\n", p->plots_dir, strerror(errno));
-    return LCFM_EXIT_RUNTIME;
-  }
+  if (pipeline_make_directories(p->plots_dir))
+    return lcfm_report_failure(1, "lcfm run: plots: cannot create %s: %s", p->plots_dir, strerror(errno));
   char *argv[] = {(char *)python(), script, "--probe", (char *)p->probe_output, "--embeddings",
                   (char *)p->embeddings, "--store", (char *)p->store, "--out", (char *)p->plots_dir, NULL};
   enum { MAX_PNGS = 64 };
@@ -106,10 +123,9 @@ static int plots_on_rank0(const lcfm_pipeline *p, const pipeline_stage *s) {
   int status = run_plotter(argv, pngs, &count, MAX_PNGS);
   int code = LCFM_EXIT_OK;
   if (status != 0 || count == 0) {
-    fprintf(stderr, "lcfm run: plots: %s %s %s (%s)\nFAILED\n", argv[0], script,
-            status < 0 ? "could not be started" : status ? "failed" : "wrote no PNG",
-            status < 0 ? strerror(errno) : "see its message above");
-    code = LCFM_EXIT_RUNTIME;
+    code = lcfm_report_failure(1, "lcfm run: plots: %s %s %s (%s)", argv[0], script,
+                               status < 0 ? "could not be started" : status ? "failed" : "wrote no PNG",
+                               status < 0 ? strerror(errno) : "see its message above");
   } else {
     write_manifest(s->output, p, pngs, count);
   }

@@ -59,7 +59,8 @@ static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage
   case STAGE_EMBED:
   case STAGE_EMBED_BASELINE: return lcfm_embed_run(comm, s->job, &prov);
   case STAGE_PROBE:
-    return pipeline_probe_task(s->job) == 1 ? lcfm_class_probe_run(comm, s->job, &prov) : lcfm_probe_run(comm, s->job, &prov);
+    return lcfm_probe_task(s->job) == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_run(comm, s->job, &prov)
+                                                                 : lcfm_probe_run(comm, s->job, &prov);
   default: return LCFM_EXIT_RUNTIME;
   }
 }
@@ -77,9 +78,7 @@ static void mark_rewritten(rewritten_set *r, const pipeline_stage *s) {
   r->list[r->count] = r->paths[r->count];
   r->count++;
   if (s->kind != STAGE_TRAIN && s->kind != STAGE_TRAIN_BASELINE) return;
-  char stem[PIPELINE_PATH_MAX];
-  pipeline_stem(s->output, stem, sizeof stem);
-  snprintf(r->paths[r->count], PIPELINE_PATH_MAX, "%.4000s.best.h5", stem);
+  lcfm_checkpoint_best_path(s->output, r->paths[r->count], PIPELINE_PATH_MAX);
   r->list[r->count] = r->paths[r->count];
   r->count++;
 }
@@ -100,7 +99,7 @@ static void print_summary(const lcfm_pipeline *p) {
   printf("outputs:\n");
   for (int i = 0; i < p->count; i++) printf("  %-15s %s\n", pipeline_stage_name(p->stages[i].kind), p->stages[i].output);
   fflush(stdout);
-  if (p->probe_output[0] && pipeline_file_exists(p->probe_output) && pipeline_probe_task(p->job) == 0)
+  if (p->probe_output[0] && pipeline_file_exists(p->probe_output) && lcfm_probe_task(p->job) == LCFM_PROBE_REGRESSION)
     pipeline_print_probe_table(p->probe_output);
   for (int i = 0; i < p->count; i++)
     if (p->stages[i].kind == STAGE_PLOTS) pipeline_print_plots(p->stages[i].output);

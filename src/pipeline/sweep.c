@@ -7,6 +7,7 @@
 
 #include "lcfm/log.h"
 #include "lcfm/outputs.h"
+#include "lcfm/train.h"
 #include "pipeline_internal.h"
 
 /* Large enough for any grid anyone will run; guards the products below against overflow. */
@@ -78,13 +79,14 @@ static const char *base_name(const char *path) {
 static int names_an_output(const lcfm_job *job, const char *value) {
   for (int k = 0; output_keys[k]; k++)
     if (!strcmp(value, value_of(job, output_keys[k]))) return 1;
-  char stem[PIPELINE_PATH_MAX];
-  pipeline_stem(lcfm_job_string(job, "train", "checkpoint"), stem, sizeof stem);
-  static const char *const derived[] = {".best.h5", "-baseline.h5", "-baseline.best.h5", NULL};
-  for (int d = 0; derived[d]; d++) {
-    size_t n = strlen(stem);
-    if (!strncmp(value, stem, n) && !strcmp(value + n, derived[d])) return 1;
-  }
+  const char *checkpoint = lcfm_job_string(job, "train", "checkpoint");
+  char stem[PIPELINE_PATH_MAX], derived[3][PIPELINE_PATH_MAX + 16];
+  pipeline_stem(checkpoint, stem, sizeof stem);
+  lcfm_checkpoint_best_path(checkpoint, derived[0], sizeof derived[0]);
+  snprintf(derived[1], sizeof derived[1], "%s-baseline.h5", stem);
+  lcfm_checkpoint_best_path(derived[1], derived[2], sizeof derived[2]);
+  for (int d = 0; d < 3; d++)
+    if (!strcmp(value, derived[d])) return 1;
   return 0;
 }
 

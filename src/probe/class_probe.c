@@ -15,6 +15,7 @@
 #include "lcfm/store.h"
 #include "lcfm/train.h"
 #include "probe_read_internal.h"
+#include "probe_util_internal.h"
 
 enum {
   LCFM_STREAM_CLASS_BATCH = LCFM_STREAM_USER + 520,   /* mini-batch rows: step * batch + row */
@@ -128,21 +129,9 @@ static void classifier_backward(classifier *k, const float *x, int rows) {
   if (c->layers > 1) lcfm_weighted_layers_backward(KG(k->gamma), k->dz, x, k->a, rows, c->layers, c->dim);
 }
 
-/* Column means and inverse standard deviations of x [n, D] (1 where a column is constant). */
-static void column_stats(const float *x, int n, int D, float *mean, float *scale) {
-  for (int j = 0; j < D; j++) {
-    double s = 0, s2 = 0;
-    for (int i = 0; i < n; i++) s += x[(size_t)i * D + j], s2 += (double)x[(size_t)i * D + j] * x[(size_t)i * D + j];
-    double mu = s / n, var = s2 / n - mu * mu;
-    mean[j] = (float)mu;
-    scale[j] = var > 1e-12 ? (float)(1.0 / sqrt(var)) : 1.0f;
-  }
-}
-
 static float *standardised(const float *x, int n, int D, const float *mean, const float *scale) {
   float *out = lcfm_malloc((size_t)(n ? n : 1) * (size_t)D * sizeof *out);
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < D; j++) out[(size_t)i * D + j] = (x[(size_t)i * D + j] - mean[j]) * scale[j];
+  probe_standardise(out, x, n, D, mean, scale);
   return out;
 }
 
@@ -152,7 +141,7 @@ void lcfm_classifier_fit_predict(const lcfm_classifier_config *c, const float *x
   classifier k;
   classifier_init(&k, c, batch, seed);
   float *mean = lcfm_malloc((size_t)D * sizeof *mean), *scale = lcfm_malloc((size_t)D * sizeof *scale);
-  column_stats(x_train, n, D, mean, scale);
+  probe_column_stats(x_train, n, D, mean, scale);
   float *train = standardised(x_train, n, D, mean, scale), *test = standardised(x_test, m, D, mean, scale);
   float *xb = lcfm_malloc((size_t)batch * D * sizeof *xb);
   int *yb = lcfm_malloc((size_t)batch * sizeof *yb);
@@ -445,8 +434,7 @@ static void find_used(class_data *d, const class_split *s, const class_settings 
     int scenario = task / p->folds % p->scenarios, fold = task % p->folds;
     int64_t m = fold_members(d, s, p->per_class[scenario], fold, p->seed, members, order);
     if (m < 0) continue;
-    if (n + m > capacity) capacity = 2 * (n + m), d->used = realloc(d->used, (size_t)capacity * sizeof *d->used);
-    LCFM_CHECK(d->used != NULL, "classification probe: out of memory for %lld rows", (long long)capacity);
+    if (n + m > capacity) capacity = 2 * (n + m), d->used = lcfm_realloc(d->used, (size_t)capacity * sizeof *d->used);
     memcpy(d->used + n, members, (size_t)m * sizeof *members);
     n += m;
   }
@@ -530,13 +518,6 @@ static void print_table(const class_data *d, const class_split *s, const class_s
   fflush(stdout);
 }
 
-static void write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int64_t rows, int64_t cols,
-                        const void *data, int rank) {
-  hid_t dset = lcfm_h5_create_dataset(file, name, type, rows, cols);
-  lcfm_h5_transfer_rows(dset, type, dxpl, 0, rank == 0 ? rows : 0, cols, (void *)data, 1);
-  H5Dclose(dset);
-}
-
 static void write_results(MPI_Comm comm, const char *output, const lcfm_provenance *prov, const class_data *d,
                           const class_split *s, const class_settings *p, const double *f1, const double *mean,
                           const double *std, const double *gamma) {
@@ -555,17 +536,19 @@ static void write_results(MPI_Comm comm, const char *output, const lcfm_provenan
   for (int i = 0; i < INPUTS; i++) snprintf(names[i], sizeof names[i], "%s", input_names[i]);
   hid_t t32 = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
   LCFM_CHECK_H5(H5Tset_size(t32, 32));
-  write_table(file, dxpl, "/classification/inputs", t32, INPUTS, 0, names, rank);
+  probe_write_table(file, dxpl, "/classification/inputs", t32, INPUTS, 0, names, rank);
   H5Tclose(t32);
-  write_table(file, dxpl, "/classification/samples_per_class", H5T_NATIVE_INT64, p->scenarios, 0, p->per_class, rank);
-  write_table(file, dxpl, "/classification/f1", H5T_NATIVE_DOUBLE, INPUTS, (int64_t)p->scenarios * p->folds, f1, rank);
-  write_table(file, dxpl, "/classification/f1_mean", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios, mean, rank);
-  write_table(file, dxpl, "/classification/f1_std", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios, std, rank);
-  write_table(file, dxpl, "/classification/gamma", H5T_NATIVE_DOUBLE, (int64_t)p->scenarios * p->folds, d->layers[1],
-              gamma, rank);
-  write_table(file, dxpl, "/objects/id", H5T_NATIVE_INT64, d->objects, 0, d->id, rank);
-  write_table(file, dxpl, "/objects/label", H5T_NATIVE_INT32, d->objects, 0, d->label, rank);
-  write_table(file, dxpl, "/objects/test", H5T_NATIVE_UINT8, d->objects, 0, s->test, rank);
+  probe_write_table(file, dxpl, "/classification/samples_per_class", H5T_NATIVE_INT64, p->scenarios, 0, p->per_class,
+                    rank);
+  probe_write_table(file, dxpl, "/classification/f1", H5T_NATIVE_DOUBLE, INPUTS, (int64_t)p->scenarios * p->folds, f1,
+                    rank);
+  probe_write_table(file, dxpl, "/classification/f1_mean", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios, mean, rank);
+  probe_write_table(file, dxpl, "/classification/f1_std", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios, std, rank);
+  probe_write_table(file, dxpl, "/classification/gamma", H5T_NATIVE_DOUBLE, (int64_t)p->scenarios * p->folds,
+                    d->layers[1], gamma, rank);
+  probe_write_table(file, dxpl, "/objects/id", H5T_NATIVE_INT64, d->objects, 0, d->id, rank);
+  probe_write_table(file, dxpl, "/objects/label", H5T_NATIVE_INT32, d->objects, 0, d->label, rank);
+  probe_write_table(file, dxpl, "/objects/test", H5T_NATIVE_UINT8, d->objects, 0, s->test, rank);
   H5Pclose(dxpl);
   lcfm_h5_publish(comm, file, partial, output);
   lcfm_log("wrote %s", output);

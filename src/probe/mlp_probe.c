@@ -7,6 +7,7 @@
 #include "lcfm/mlp_probe.h"
 #include "lcfm/models.h"
 #include "lcfm/rng.h"
+#include "probe_util_internal.h"
 
 enum { LCFM_STREAM_PROBE_BATCH = LCFM_STREAM_USER + 300 };
 
@@ -19,22 +20,6 @@ double lcfm_r2(const float *prediction, const float *truth, int64_t m) {
     total += ((double)truth[i] - mean) * ((double)truth[i] - mean);
   }
   return total > 0 ? 1.0 - residual / total : 0.0;
-}
-
-/* Column means and standard deviations of x [n, D] (std 1 where a column is constant). */
-static void column_stats(const float *x, int n, int D, float *mean, float *scale) {
-  for (int j = 0; j < D; j++) {
-    double s = 0, s2 = 0;
-    for (int i = 0; i < n; i++) s += x[(size_t)i * D + j], s2 += (double)x[(size_t)i * D + j] * x[(size_t)i * D + j];
-    double mu = s / n, var = s2 / n - mu * mu;
-    mean[j] = (float)mu;
-    scale[j] = var > 1e-12 ? (float)(1.0 / sqrt(var)) : 1.0f;
-  }
-}
-
-static void standardise(float *out, const float *x, int n, int D, const float *mean, const float *scale) {
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < D; j++) out[(size_t)i * D + j] = (x[(size_t)i * D + j] - mean[j]) * scale[j];
 }
 
 /* Mean squared error of the network on standardised rows x [v, D] against y [v]. */
@@ -65,13 +50,13 @@ double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train_row
   /* standardised with the training rows' statistics only */
   float *mean = lcfm_malloc((size_t)D * sizeof *mean), *scale = lcfm_malloc((size_t)D * sizeof *scale);
   float y_mean, y_scale;
-  column_stats(train_rows.x, n, D, mean, scale);
-  column_stats(train_rows.y, n, 1, &y_mean, &y_scale);
+  probe_column_stats(train_rows.x, n, D, mean, scale);
+  probe_column_stats(train_rows.y, n, 1, &y_mean, &y_scale);
   float *train = lcfm_malloc((size_t)n * D * sizeof *train), *test = lcfm_malloc((size_t)m * D * sizeof *test);
   float *x_held = lcfm_malloc((size_t)held * D * sizeof *x_held);
-  standardise(train, train_rows.x, n, D, mean, scale);
-  standardise(test, test_rows.x, m, D, mean, scale);
-  standardise(x_held, stopping.x, held, D, mean, scale);
+  probe_standardise(train, train_rows.x, n, D, mean, scale);
+  probe_standardise(test, test_rows.x, m, D, mean, scale);
+  probe_standardise(x_held, stopping.x, held, D, mean, scale);
   float *xb = lcfm_malloc((size_t)batch * D * sizeof *xb), *yb = lcfm_malloc((size_t)batch * sizeof *yb);
   float *dout = lcfm_malloc((size_t)rows * sizeof *dout);
   float *y_held = lcfm_malloc((size_t)held * sizeof *y_held);

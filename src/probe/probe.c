@@ -16,6 +16,7 @@
 #include "lcfm/store.h"
 #include "lcfm/store_check.h"
 #include "probe_read_internal.h"
+#include "probe_util_internal.h"
 
 enum { MAX_SIZES = 64 };
 
@@ -252,13 +253,6 @@ static void print_mlp_table(const lcfm_probe_data *d, const probe_settings *p, c
 
 /* ---- the probe store ---- */
 
-static void write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int64_t rows, int64_t cols,
-                        const void *data, int rank) {
-  hid_t dset = lcfm_h5_create_dataset(file, name, type, rows, cols);
-  lcfm_h5_transfer_rows(dset, type, dxpl, 0, rank == 0 ? rows : 0, cols, (void *)data, 1);
-  H5Dclose(dset);
-}
-
 static hid_t string_type(size_t n) {
   hid_t t = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
   LCFM_CHECK_H5(H5Tset_size(t, n));
@@ -270,12 +264,13 @@ static void write_mlp(hid_t file, hid_t dxpl, const lcfm_probe_data *d, const pr
   char names[LCFM_PROBE_MAX_INPUTS][32];
   for (int i = 0; i < d->input_count; i++) memcpy(names[i], d->inputs[i].name, 32);
   hid_t t32 = string_type(32);
-  write_table(file, dxpl, "/mlp/inputs", t32, d->input_count, 0, names, rank);
+  probe_write_table(file, dxpl, "/mlp/inputs", t32, d->input_count, 0, names, rank);
   H5Tclose(t32);
-  write_table(file, dxpl, "/mlp/sizes", H5T_NATIVE_INT64, p->size_count, 0, p->sizes, rank);
-  write_table(file, dxpl, "/mlp/r2", H5T_NATIVE_DOUBLE, d->input_count, (int64_t)p->size_count * p->runs, r2, rank);
-  write_table(file, dxpl, "/mlp/r2_mean", H5T_NATIVE_DOUBLE, d->input_count, p->size_count, mean, rank);
-  write_table(file, dxpl, "/mlp/r2_std", H5T_NATIVE_DOUBLE, d->input_count, p->size_count, std, rank);
+  probe_write_table(file, dxpl, "/mlp/sizes", H5T_NATIVE_INT64, p->size_count, 0, p->sizes, rank);
+  probe_write_table(file, dxpl, "/mlp/r2", H5T_NATIVE_DOUBLE, d->input_count, (int64_t)p->size_count * p->runs, r2,
+                    rank);
+  probe_write_table(file, dxpl, "/mlp/r2_mean", H5T_NATIVE_DOUBLE, d->input_count, p->size_count, mean, rank);
+  probe_write_table(file, dxpl, "/mlp/r2_std", H5T_NATIVE_DOUBLE, d->input_count, p->size_count, std, rank);
 }
 
 /* A [runs, N] dataset's columns [first, first + count) from code [runs, count]. Collective; the
@@ -410,10 +405,8 @@ static int run_linear_probes(lcfm_linear_probe *linear, MPI_Comm comm, const lcf
                              .target = t, .test_fraction = p->protocol.test_fraction, .seed = p->seed,
                              .max_classes = (int)lcfm_job_int(job, "probe", "linear_max_classes")};
   char why[2048] = "";
-  if (lcfm_linear_probe_run(linear, comm, &ls, why, sizeof why)) {
-    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm probe: %s\nFAILED\n", why);
-    return 1;
-  }
+  if (lcfm_linear_probe_run(linear, comm, &ls, why, sizeof why))
+    return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm probe: %s", why);
   lcfm_linear_probe_print(linear, target);
   return 0;
 }

@@ -65,6 +65,6 @@ int lcfm_probe_any_failed(MPI_Comm comm, int failed, char *why, size_t len) {
   LCFM_CHECK_MPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
   if (first == INT_MAX) return 0;
   LCFM_CHECK_MPI(MPI_Bcast(why, (int)len, MPI_CHAR, first, comm));
-  if (rank == 0) fprintf(stderr, "lcfm probe: %s\nFAILED\n", why);
+  lcfm_report_failure(rank == 0, "lcfm probe: %s", why);
   return 1;
 }

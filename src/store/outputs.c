@@ -305,7 +305,7 @@ int lcfm_outputs_claim(MPI_Comm comm, const lcfm_job *job, const char *verb) {
     const char *output = value_of(job, f->outputs[o], section, sizeof section);
     if (!output[0]) continue;
     status = lcfm_output_lock(output, why, sizeof why);
-    if (status) fprintf(stderr, "lcfm %s: %s\nFAILED\n", verb, why);
+    if (status) lcfm_report_failure(1, "lcfm %s: %s", verb, why);
   }
   LCFM_CHECK_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, comm));
   return status ? LCFM_EXIT_RUNTIME : LCFM_EXIT_OK;

@@ -187,8 +187,7 @@ static void find_repeats(lcfm_object_key *keys, int64_t n, int (*order)(const vo
     if (keys[i].position < stored_total) continue; /* a store's own repeats are not this ingest's */
     if (*found_count == *capacity) {
       *capacity = *capacity ? 2 * *capacity : 64;
-      *found = realloc(*found, (size_t)*capacity * sizeof **found);
-      LCFM_CHECK(*found, "out of memory collecting duplicates (%lld)", (long long)*capacity);
+      *found = lcfm_realloc(*found, (size_t)*capacity * sizeof **found);
     }
     (*found)[(*found_count)++] = (found_duplicate){.duplicate = keys[i], .kept = keys[first],
                                                    .same_identity = same_identity};
@@ -265,8 +264,7 @@ static named_duplicate *deliver(MPI_Comm comm, const found_duplicate *found, int
   int64_t held = 0;
   found_duplicate *to_name = exchange(comm, found, n, sizeof *found, destination, &held);
   named_duplicate *named = lcfm_malloc((size_t)(held ? held : 1) * sizeof *named);
-  destination = realloc(destination, (size_t)(held ? held : 1) * sizeof *destination);
-  LCFM_CHECK(destination, "out of memory delivering duplicates");
+  destination = lcfm_realloc(destination, (size_t)held * sizeof *destination);
   for (int64_t i = 0; i < held; i++) {
     named[i] = name_kept(&to_name[i], store, files);
     destination[i] = owner_of(p, named[i].position);

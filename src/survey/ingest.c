@@ -107,13 +107,6 @@ typedef struct {
   kept_points kept;
 } tally;
 
-/* realloc to `count` items of `size` bytes, or a failure naming what was collected. */
-static void *resize(void *array, int64_t count, size_t size, const char *what) {
-  void *grown = realloc(array, (size_t)(count ? count : 1) * size);
-  LCFM_CHECK(grown, "out of memory collecting %s (%lld)", what, (long long)count);
-  return grown;
-}
-
 static int compare_configurations(const void *pa, const void *pb) {
   const lcfm_instrument *a = pa, *b = pb;
   const int32_t ka[5] = {a->survey, a->season, a->unit, a->subunit, a->band};
@@ -138,7 +131,7 @@ static int32_t reference_row(tally *t, const lcfm_instrument *instrument) {
   if (row == t->reference_count) {
     if (t->reference_count == t->reference_capacity) {
       t->reference_capacity = t->reference_capacity ? 2 * t->reference_capacity : 16;
-      t->references = resize(t->references, t->reference_capacity, sizeof *t->references, "instruments");
+      t->references = lcfm_realloc(t->references, (size_t)t->reference_capacity * sizeof *t->references);
     }
     t->references[t->reference_count++] = *instrument;
   }
@@ -164,10 +157,10 @@ static int64_t keep_points(kept_points *k, const lcfm_survey_object *object, int
   if (k->count + n > k->capacity) {
     int64_t capacity = 2 * (k->count + n), most = k->limit / (int64_t)per_point;
     k->capacity = capacity < most ? capacity : most;
-    k->time = resize(k->time, k->capacity, sizeof *k->time, "decoded points");
-    k->value = resize(k->value, k->capacity, sizeof *k->value, "decoded points");
-    k->error = resize(k->error, k->capacity, sizeof *k->error, "decoded points");
-    if (keep_quality) k->quality = resize(k->quality, k->capacity, sizeof *k->quality, "decoded points");
+    k->time = lcfm_realloc(k->time, (size_t)k->capacity * sizeof *k->time);
+    k->value = lcfm_realloc(k->value, (size_t)k->capacity * sizeof *k->value);
+    k->error = lcfm_realloc(k->error, (size_t)k->capacity * sizeof *k->error);
+    if (keep_quality) k->quality = lcfm_realloc(k->quality, (size_t)k->capacity * sizeof *k->quality);
   }
   int64_t at = k->count;
   memcpy(k->time + at, object->time, (size_t)n * sizeof *k->time);
@@ -183,8 +176,8 @@ static void record_object(void *user, const lcfm_survey_object *object) {
   tally *t = user;
   if (t->key_count == t->key_capacity) {
     t->key_capacity = t->key_capacity ? 2 * t->key_capacity : 64;
-    t->keys = resize(t->keys, t->key_capacity, sizeof *t->keys, "object keys");
-    t->records = resize(t->records, t->key_capacity, sizeof *t->records, "object keys");
+    t->keys = lcfm_realloc(t->keys, (size_t)t->key_capacity * sizeof *t->keys);
+    t->records = lcfm_realloc(t->records, (size_t)t->key_capacity * sizeof *t->records);
   }
   lcfm_object_key_make(&t->keys[t->key_count], object, t->file);
   t->records[t->key_count++] = (object_record){
@@ -198,8 +191,8 @@ static void keep_reject(void *user, const lcfm_reject *reject) {
   tally *t = user;
   if (t->reject_count == t->reject_capacity) {
     t->reject_capacity = t->reject_capacity ? 2 * t->reject_capacity : 64;
-    t->rejects = resize(t->rejects, t->reject_capacity, sizeof *t->rejects, "rejects");
-    t->reject_file = resize(t->reject_file, t->reject_capacity, sizeof *t->reject_file, "rejects");
+    t->rejects = lcfm_realloc(t->rejects, (size_t)t->reject_capacity * sizeof *t->rejects);
+    t->reject_file = lcfm_realloc(t->reject_file, (size_t)t->reject_capacity * sizeof *t->reject_file);
   }
   t->reject_file[t->reject_count] = t->file;
   t->rejects[t->reject_count++] = *reject;
@@ -418,10 +411,10 @@ static void grow_batch_points(writer_state *s, int64_t needed) {
   int64_t capacity = needed + needed / 2;
   if (needed <= s->options->block_points && capacity > s->options->block_points) capacity = s->options->block_points;
   lcfm_object_batch *b = &s->batch;
-  b->time = resize(b->time, capacity, sizeof *b->time, "a batch of points");
-  b->value = resize(b->value, capacity, sizeof *b->value, "a batch of points");
-  b->error = resize(b->error, capacity, sizeof *b->error, "a batch of points");
-  if (s->options->keep_quality) b->quality = resize(b->quality, capacity, sizeof *b->quality, "a batch of points");
+  b->time = lcfm_realloc(b->time, (size_t)capacity * sizeof *b->time);
+  b->value = lcfm_realloc(b->value, (size_t)capacity * sizeof *b->value);
+  b->error = lcfm_realloc(b->error, (size_t)capacity * sizeof *b->error);
+  if (s->options->keep_quality) b->quality = lcfm_realloc(b->quality, (size_t)capacity * sizeof *b->quality);
   s->point_capacity = capacity;
 }
 

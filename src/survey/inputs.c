@@ -17,9 +17,7 @@ typedef struct {
 static void add_path(path_list *list, const char *path) {
   if (list->count == list->capacity) {
     list->capacity = list->capacity ? 2 * list->capacity : 256;
-    char **grown = realloc(list->items, (size_t)list->capacity * sizeof *grown);
-    LCFM_CHECK(grown, "out of memory listing input files");
-    list->items = grown;
+    list->items = lcfm_realloc(list->items, (size_t)list->capacity * sizeof *list->items);
   }
   size_t n = strlen(path) + 1;
   list->items[list->count] = lcfm_malloc(n);

@@ -249,9 +249,7 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length, const l
     }
     if (count == capacity) {
       capacity *= 2;
-      macho_row *grown = realloc(rows, (size_t)capacity * sizeof *rows);
-      LCFM_CHECK(grown, "out of memory parsing %s", name);
-      rows = grown;
+      rows = lcfm_realloc(rows, (size_t)capacity * sizeof *rows);
     }
     rows[count++] = row;
   }
@@ -280,9 +278,7 @@ static char *read_text_file(const char *path, size_t *length, char *why, size_t 
   for (;;) {
     if (capacity - used < (1 << 16)) {
       capacity *= 2;
-      char *grown = realloc(text, capacity);
-      LCFM_CHECK(grown, "out of memory reading %s", path);
-      text = grown;
+      text = lcfm_realloc(text, capacity);
     }
     int got = gzread(f, text + used, (unsigned)(capacity - used));
     if (got < 0) {

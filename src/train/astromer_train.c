@@ -131,10 +131,7 @@ int lcfm_astromer2_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prov
     if (any) lcfm_astro_stores_close(&stores);
     failed = any;
   }
-  if (failed) {
-    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm train: %s: %s\nFAILED\n", t.store, why);
-    return LCFM_EXIT_RUNTIME;
-  }
+  if (failed) return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm train: %s: %s", t.store, why);
   lcfm_log("train %s: %lld objects in %d store%s, read on demand through their indexes; %lld held-out windows of %d "
            "points per validation%s", t.store, (long long)sampler.objects, stores.count, stores.count == 1 ? "" : "s",
            (long long)sampler.eval_count, cfg.enc.T, sampler.eval_count ? "" : " (no held-out object found)");

@@ -245,3 +245,9 @@ char *lcfm_checkpoint_job_text(const char *path) {
   H5Fclose(file);
   return text;
 }
+
+void lcfm_checkpoint_best_path(const char *checkpoint, char *buf, size_t len) {
+  size_t stem = strlen(checkpoint);
+  if (stem >= 3 && !strcmp(checkpoint + stem - 3, ".h5")) stem -= 3;
+  snprintf(buf, len, "%.*s.best.h5", (int)stem, checkpoint);
+}

@@ -173,7 +173,7 @@ lcfm_store *lcfm_embed_open(MPI_Comm comm, const char *checkpoint, const char *s
   int any = 0, mine = failed || !store;
   LCFM_CHECK_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
   if (any) {
-    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm embed: %s\nFAILED\n", why[0] ? why : "another rank failed");
+    lcfm_report_failure(lcfm_log_rank() == 0, "lcfm embed: %s", why[0] ? why : "another rank failed");
     lcfm_store_free(store);
     return NULL;
   }

@@ -16,9 +16,7 @@
 void lcfm_train_settings_read(lcfm_train_settings *t, const lcfm_job *job) {
   t->store = lcfm_job_string(job, "train", "store");
   t->checkpoint = lcfm_job_string(job, "train", "checkpoint");
-  const char *dot = strrchr(t->checkpoint, '.');
-  int stem = dot && !strcmp(dot, ".h5") ? (int)(dot - t->checkpoint) : (int)strlen(t->checkpoint);
-  snprintf(t->best_path, sizeof t->best_path, "%.*s.best.h5", stem, t->checkpoint);
+  lcfm_checkpoint_best_path(t->checkpoint, t->best_path, sizeof t->best_path);
   t->steps = lcfm_job_int(job, "train", "steps");
   t->lr = lcfm_job_real(job, "train", "learning_rate");
   t->weight_decay = lcfm_job_real(job, "train", "weight_decay");
@@ -212,9 +210,9 @@ static int resume_changes(const char *checkpoint, const char *job_text) {
     if (key_may_change(k)) {
       lcfm_log("resume: [%s] %s %s -> %s", k->section, k->name, was, is);
     } else {
-      fprintf(stderr, "lcfm train: cannot resume %s: [%s] %s was %s and is now %s, which changes the model or the "
-              "data it is trained on; restore it, or start a new run (another [train] checkpoint, or resume = false)\n"
-              "FAILED\n", checkpoint, k->section, k->name, was, is);
+      lcfm_report_failure(1, "lcfm train: cannot resume %s: [%s] %s was %s and is now %s, which changes the model or "
+                          "the data it is trained on; restore it, or start a new run (another [train] checkpoint, or "
+                          "resume = false)", checkpoint, k->section, k->name, was, is);
       refused = 1;
     }
   }
@@ -232,10 +230,7 @@ static int maybe_resume(run_context *r) {
   int failed = lcfm_checkpoint_read(t->checkpoint, r->h->params, r->opt, r->state, r->signature, why, sizeof why);
   int any_failed = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, r->comm));
-  if (any_failed) {
-    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm train: cannot resume: %s\nFAILED\n", why);
-    return LCFM_EXIT_RUNTIME;
-  }
+  if (any_failed) return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm train: cannot resume: %s", why);
   lcfm_log("resumed from %s at step %lld", t->checkpoint, (long long)r->state->step);
   r->saved_step = r->state->step;
   /* The job's optimizer settings are in force, not the checkpoint's (resume_changes logs the change). */
@@ -337,10 +332,8 @@ static int causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prove
   lcfm_sampler sampler;
   char why[2048] = "";
   if (lcfm_train_data_open_fields(comm, t.store, lcfm_job_string(job, "train", "fields"), &sampler, t.seed,
-                                  t.validation_fraction, why, sizeof why)) {
-    if (lcfm_log_rank() == 0) fprintf(stderr, "lcfm train: %s: %s\nFAILED\n", t.store, why);
-    return LCFM_EXIT_RUNTIME;
-  }
+                                  t.validation_fraction, why, sizeof why))
+    return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm train: %s: %s", t.store, why);
   cfg.max_rows = (int)(3 * ((batch + ranks - 1) / ranks));
   lcfm_causal_model model;
   lcfm_causal_init(&model, &cfg, (int)(3 * batch), t.seed);

@@ -5,36 +5,7 @@
 # accepted everywhere; ragged columns gave a raw HDF5 extent error).
 source "$(dirname "$0")/../cli/common.sh"
 /usr/bin/python3 -c "import h5py" 2>/dev/null || { echo "SKIP: no h5py"; exit 77; }
-cat > job.ini <<'INI'
-[job]
-seed = 4
-[simulate]
-output = sim.h5
-stars = 20
-instruments = 4
-curves_per_star = 4
-T = 64
-[model]
-T = 32
-d_model = 8
-heads = 2
-feed_forward = 16
-blocks = 1
-kernel = 3
-latent = 4
-[train]
-store = sim.h5
-checkpoint = model.h5
-batch_triplets = 12
-steps = 4
-validation_every = 4
-validation_triplets = 12
-validation_fraction = 0.25
-[embed]
-store = sim.h5
-checkpoint = model.h5
-output = emb.h5
-INI
+write_tiny_conformer_job job.ini simulate.T=64
 "$LCFM" simulate job.ini > sim.log || { cat sim.log; fail "simulate"; }
 run_np 2 "$LCFM" info sim.h5 > good.log 2>&1 || { cat good.log; fail "info of a good store, 2 ranks"; }
 grep -q "points       5120 (per object: min 64, mean 64.0, max 64)" good.log || { cat good.log; fail "good store statistics"; }

@@ -3,44 +3,8 @@
 # probe refuses embeddings of another store even when the ids agree (it used to accept them).
 source "$(dirname "$0")/../cli/common.sh"
 /usr/bin/python3 -c "import h5py" 2>/dev/null || { echo "SKIP: no h5py"; exit 77; }
-cat > job.ini <<'INI'
-[job]
-seed = 4
-[simulate]
-output = a.h5
-stars = 30
-instruments = 4
-curves_per_star = 4
-T = 40
-[model]
-T = 32
-d_model = 8
-heads = 2
-feed_forward = 16
-blocks = 1
-kernel = 3
-latent = 4
-[train]
-store = a.h5
-checkpoint = model.h5
-batch_triplets = 12
-steps = 4
-validation_every = 4
-validation_triplets = 12
-validation_fraction = 0.25
-[embed]
-store = a.h5
-checkpoint = model.h5
-output = emb.h5
-[probe]
-store = a.h5
-embeddings = emb.h5
-output = probe.h5
-sizes = 10
-runs = 1
-mlp_steps = 2
-raw_points = 8
-INI
+write_tiny_conformer_job job.ini simulate.output=a.h5 simulate.stars=30 train.store=a.h5 embed.store=a.h5 \
+  probe.store=a.h5
 "$LCFM" simulate job.ini > a.log || { cat a.log; fail "simulate a"; }
 run_np 2 "$LCFM" simulate -o simulate.output=a2.h5 job.ini > a2.log || { cat a2.log; fail "simulate a, 2 ranks"; }
 "$LCFM" simulate -o job.seed=5 -o simulate.output=b.h5 job.ini > b.log || { cat b.log; fail "simulate b"; }

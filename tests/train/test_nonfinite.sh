@@ -5,47 +5,7 @@
 # embedding). (What a non-finite loss says about checkpoints: test_train_loop.c.)
 source "$(dirname "$0")/../cli/common.sh"
 /usr/bin/python3 -c "import h5py" 2>/dev/null || { echo "SKIP: no h5py"; exit 77; }
-cat > job.ini <<'INI'
-[job]
-seed = 4
-[simulate]
-output = sim.h5
-stars = 20
-instruments = 4
-curves_per_star = 4
-T = 40
-[model]
-T = 32
-d_model = 8
-heads = 2
-feed_forward = 16
-blocks = 1
-kernel = 3
-latent = 4
-[train]
-store = sim.h5
-checkpoint = model.h5
-batch_triplets = 12
-batch_windows = 8
-steps = 4
-validation_every = 4
-validation_triplets = 12
-validation_windows = 8
-validation_fraction = 0.25
-checkpoint_minutes = 0
-[embed]
-store = sim.h5
-checkpoint = model.h5
-output = emb.h5
-[probe]
-store = sim.h5
-embeddings = emb.h5
-output = probe.h5
-sizes = 10
-runs = 1
-mlp_steps = 2
-raw_points = 8
-INI
+write_tiny_conformer_job job.ini
 "$LCFM" simulate job.ini > sim.log || { cat sim.log; fail "simulate"; }
 "$LCFM" train job.ini > train.log || { cat train.log; fail "train"; }
 /usr/bin/python3 - <<'PY' || fail "cannot edit the stores"

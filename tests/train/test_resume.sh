@@ -33,9 +33,10 @@ INI
 "$LCFM" simulate job.ini > /dev/null
 "$LCFM" train job.ini > full.log || { cat full.log; fail "uninterrupted run"; }
 
-wait_for_step() { # log file, step
-  for _ in $(seq 1 600); do
+wait_for_step() { # log file, step, pid: up to 5 minutes (sanitizer builds on a loaded machine), not past the run
+  for _ in $(seq 1 15000); do
     grep -q "step $2/" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || return 1
     sleep 0.02
   done
   return 1
@@ -49,7 +50,7 @@ same_state() { # checkpoint
 # SIGTERM: checkpoint at the next step boundary, exit 75, then resume.
 "$LCFM" train -o train.checkpoint=term.h5 job.ini > term.log 2>&1 &
 pid=$!
-wait_for_step term.log 20 || fail "no step 20 in term.log"
+wait_for_step term.log 20 $pid || fail "no step 20 in term.log"
 kill -TERM $pid
 set +e; wait $pid; code=$?; set -e
 [ $code -eq 75 ] || { tail term.log; fail "SIGTERM exit code $code, expected 75"; }

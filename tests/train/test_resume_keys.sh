@@ -3,33 +3,7 @@
 # records the value in force (a changed learning_rate used to be silently ignored while the
 # provenance recorded it); keys that change the model or the data are refused with the reason.
 source "$(dirname "$0")/../cli/common.sh"
-cat > job.ini <<'INI'
-[job]
-seed = 4
-[simulate]
-output = sim.h5
-stars = 20
-instruments = 4
-curves_per_star = 4
-T = 40
-[model]
-T = 32
-d_model = 8
-heads = 2
-feed_forward = 16
-blocks = 1
-kernel = 3
-latent = 4
-[train]
-store = sim.h5
-checkpoint = first.h5
-batch_triplets = 12
-steps = 10
-validation_every = 5
-validation_triplets = 12
-validation_fraction = 0.25
-checkpoint_minutes = 0
-INI
+write_tiny_conformer_job job.ini train.checkpoint=first.h5 train.steps=10 train.validation_every=5
 "$LCFM" simulate job.ini > sim.log || { cat sim.log; fail "simulate"; }
 "$LCFM" train job.ini > first.log || { cat first.log; fail "first 10 steps"; }
 for name in same changed; do cp first.h5 $name.h5; cp first.best.h5 $name.best.h5; done
