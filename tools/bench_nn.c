@@ -190,8 +190,9 @@ static void bench_causal(int steps, double peak, int triplets, int keep_acts, in
   for (int s = 0; s <= steps; s++) {
     double t0 = lcfm_wtime(), c0 = cpu_time();
     lcfm_nn_params_zero_grad(&p);
-    const float *z0 = lcfm_causal_encoder_forward(&enc[0], &p, times, values, mask, B, 1, 1, (uint64_t)s);
-    const float *z1 = lcfm_causal_encoder_forward(&enc[1], &p, times, values, mask, B, 1, 1, (uint64_t)s);
+    lcfm_nn_series x = {times, values, mask, NULL, B};
+    const float *z0 = lcfm_causal_encoder_forward(&enc[0], &p, &x, 1, 1, (uint64_t)s);
+    const float *z1 = lcfm_causal_encoder_forward(&enc[1], &p, &x, 1, 1, (uint64_t)s);
     memset(dz[0], 0, sizeof(float) * (size_t)B * L);
     memset(dz[1], 0, sizeof(float) * (size_t)B * L);
     loss = lcfm_loss_infonce(dz[0], z0, star, B, L, 0.1f, scratch, 1.0f) +
@@ -206,8 +207,8 @@ static void bench_causal(int steps, double peak, int triplets, int keep_acts, in
   lcfm_nn_check_finite_params(&p, p.params, "parameter");
   double bwd, fwd = lcfm_causal_encoder_flops(&cfg, B, &bwd);
   size_t act, scr, act1, scr1;
-  lcfm_nn_memory(&enc[0].acts, &enc[0].scr, &act, &scr);
-  lcfm_nn_memory(&enc[1].acts, &enc[1].scr, &act1, &scr1);
+  lcfm_nn_memory(&enc[0].base.acts, &enc[0].base.scr, &act, &scr);
+  lcfm_nn_memory(&enc[1].base.acts, &enc[1].base.scr, &act1, &scr1);
   act += act1, scr += scr1; /* a light curve goes through both encoders */
   printf("causal: 2 encoders x %d light curves (%d triplets), T %d, loss %.4f after %d steps, %s\n", B, triplets, T,
          loss, steps + 1, keep_acts ? "every block activation kept" : "blocks recomputed in backward");
@@ -251,7 +252,8 @@ static void bench_astromer(int steps, double peak) {
   for (int s = 0; s <= steps; s++) {
     double t0 = lcfm_wtime(), c0 = cpu_time();
     lcfm_nn_params_zero_grad(&p);
-    const float *pred = lcfm_astromer_forward(&e, &p, times, values, valid, replace, B, 1, 1, (uint64_t)s);
+    lcfm_nn_series x = {times, values, valid, replace, B};
+    const float *pred = lcfm_astromer_forward(&e, &p, &x, 1, 1, (uint64_t)s);
     memset(dpred, 0, sizeof(float) * n);
     loss = lcfm_loss_astromer_rmse(dpred, pred, target, weight, probed, B, T, 1.0f);
     lcfm_astromer_backward(&e, &p, dpred, 1);
@@ -262,7 +264,7 @@ static void bench_astromer(int steps, double peak) {
   LCFM_CHECK(isfinite(loss), "bench: non-finite Astromer loss");
   double bwd, fwd = lcfm_astromer_flops(&cfg, B, &bwd);
   size_t act, scr;
-  lcfm_nn_memory(&e.acts, &e.scr, &act, &scr);
+  lcfm_nn_memory(&e.base.acts, &e.base.scr, &act, &scr);
   printf("astromer: %d windows of %d, d %d, %d blocks, loss %.4f after %d steps\n", B, T, cfg.d, cfg.blocks, loss,
          steps + 1);
   report("astromer", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), fwd + bwd, peak, act, scr, B, lcfm_nn_params_count(&p));

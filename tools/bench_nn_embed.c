@@ -47,7 +47,7 @@ static double median(double *x, int n) {
   return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
-/* The paper's model (DESIGN.md section 6), the defaults of the [model] keys. */
+/* The paper's model, the defaults of the [model] keys. */
 static lcfm_causal_config paper_model(int batch) {
   return (lcfm_causal_config){.kind = LCFM_CAUSAL, .encoder = LCFM_ENCODER_CONFORMER, .T = 100, .d = 64, .heads = 4,
                               .ff = 128, .blocks = 4, .kernel = 31, .latent = 20, .mlp_hidden = 256,
@@ -120,7 +120,8 @@ static void bench_causal(const timing *t) {
   double backward, flops_per_lc = 2 * lcfm_causal_encoder_flops(&c.model.conformer[0].cfg, t->batch, &backward) / t->batch;
   char what[128];
   snprintf(what, sizeof what, "causal embed: 2 encoders, light curves of %d", cfg.T);
-  time_embedding(what, "embed", causal_call, &c, t, flops_per_lc, c.model.conformer[0].inf_seqs);
+  time_embedding(what, "embed", causal_call, &c, t, flops_per_lc,
+                 c.model.conformer[0].base.inf_seqs);
   double checksum = 0;
   for (size_t i = 0; i < (size_t)t->batch * (size_t)cfg.latent; i++) checksum += fabs(c.z_star[i]) + fabs(c.z_instr[i]);
   LCFM_CHECK(isfinite(checksum), "bench_nn_embed: non-finite latents");
@@ -137,7 +138,8 @@ typedef struct {
 
 static void astromer_call(void *ctx) {
   astromer_case *c = ctx;
-  lcfm_astromer_infer_layer_means(&c->e, &c->p, c->times, c->values, c->valid, c->replace, c->batch, c->out);
+  lcfm_nn_series x = {c->times, c->values, c->valid, c->replace, c->batch};
+  lcfm_astromer_infer_layer_means(&c->e, &c->p, &x, c->out);
 }
 
 /* Astromer 2's per-layer window means (what `lcfm embed` of an astromer2 job writes): the default
@@ -159,7 +161,7 @@ static void bench_astromer(const timing *t) {
   double backward, flops_per_window = lcfm_astromer_flops(&cfg, t->batch, &backward) / t->batch;
   char what[128];
   snprintf(what, sizeof what, "astromer embed: windows of %d", cfg.T);
-  time_embedding(what, "embed_astromer", astromer_call, &c, t, flops_per_window, c.e.inf_seqs);
+  time_embedding(what, "embed_astromer", astromer_call, &c, t, flops_per_window, c.e.base.inf_seqs);
   lcfm_astromer_free(&c.e);
   lcfm_nn_params_free(&c.p);
   free(c.times), free(c.values), free(c.valid), free(c.replace), free(c.out);

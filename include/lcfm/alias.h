@@ -41,7 +41,7 @@ double lcfm_theta0_posterior_mean(double theta0, double lambda, int64_t T);
  * [min(ln(1/2) - 40, -ln(T lambda) - 12), ln(1/2)] (the part of g left out has probability below 1e-16).
  * The integrand is smooth in u: halving the panels moved the result by less than 3e-15 for
  * 0.003 <= T lambda <= 1e6; a NumPy midpoint rule over theta_0 agrees within its own accuracy (1e-6)
- * (tests/probe/check_alias.py). */
+ * (tests/sim/check_alias.py). */
 double lcfm_alias_bound(double lambda, int64_t T);
 
 /* P(g < J / (2T)): the fraction of stellar fundamentals inside the band of the instrument terms

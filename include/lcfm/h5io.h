@@ -73,4 +73,12 @@ void lcfm_h5_agree(MPI_Comm comm, int failed, const char *reason);
 hid_t lcfm_h5_create_partial_local(const char *path, char *partial, size_t partial_len);
 void lcfm_h5_publish_local(hid_t file, const char *partial, const char *path);
 
+/* A fixed-length string attribute of `location` in a new allocation; NULL when absent or not a
+ * fixed-length string. */
+char *lcfm_h5_read_text_attribute(hid_t location, const char *name);
+
+/* The balanced contiguous shard of `rank` among `ranks` of `objects` rows: the first
+ * objects % ranks ranks take one row more. Every verb splits a store's rows this way. */
+void lcfm_store_shard(int64_t objects, int rank, int ranks, int64_t *first, int64_t *count);
+
 #endif

@@ -1,8 +1,10 @@
-/* job.h: job files: INI text read by inih on rank 0, checked against the key table, broadcast.
+/* job.h: job files: INI text read by inih on rank 0, checked against the key table, broadcast,
+ * and read once into typed settings.
  *
- * Every key lcfm understands is listed once in lcfm_job_keys (src/core/job_keys.c) with its
- * section, type, default, bounds and documentation; `lcfm keys` prints that table. A job file
- * may only name listed keys. Values come from, in order of precedence: `-o section.key=value`
+ * Every key lcfm understands is listed once in job_keys.h with its section, type, default,
+ * bounds, allowed values and documentation; `lcfm keys` prints that table. A job file may only
+ * name listed keys; a key with a list of choices takes one of them (matched without regard to
+ * case and stored as the table spells it). Values come from, in order of precedence: `-o section.key=value`
  * overrides on the command line, the job file, the table's default. A key without a default is
  * required whenever the verb uses its section.
  *
@@ -16,6 +18,12 @@
  * and lcfm_job_load returns NULL on every rank, before any output exists; verbs then exit with
  * LCFM_EXIT_USAGE. Checks that involve several keys belong to the module that reads them and
  * report through lcfm_job_error, naming the key the same way.
+ *
+ * Modules read their keys from lcfm_job_settings(job): one struct per section (lcfm_settings_train,
+ * ...) whose fields are the section's keys, typed (INT int64_t, REAL double, BOOL int, STRING
+ * const char *, "" when unset), filled once when the job is loaded; a misspelt key is a compile
+ * error. Looking a key up by its name (lcfm_job_value_text) is only for names that come from
+ * data: sweep grid lines, output aliases, comparisons over the whole table.
  *
  * The effective job (every key with the value in force) is available as INI text for
  * provenance and is itself a valid job file that reproduces the run.
@@ -32,7 +40,10 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "lcfm/error.h"
+#include "lcfm/job_keys.h"
 
 typedef enum { LCFM_KEY_INT, LCFM_KEY_REAL, LCFM_KEY_STRING, LCFM_KEY_BOOL } lcfm_key_type;
 
@@ -42,11 +53,30 @@ typedef struct {
   lcfm_key_type type;
   const char *default_value; /* NULL: required when the section is used */
   double min, max;           /* inclusive bounds for INT and REAL */
+  const char *choices;       /* STRING: the allowed values, "a|b|c"; NULL: any */
   const char *doc;           /* one line: meaning and unit */
+  size_t offset;             /* of the key's field in lcfm_settings */
 } lcfm_key_spec;
 
 extern const lcfm_key_spec lcfm_job_keys[];
 extern const int lcfm_job_key_count;
+
+/* The typed settings: struct lcfm_settings_SECTION per section, one field per key. */
+#define LCFM_SETTING_TYPE_INT int64_t
+#define LCFM_SETTING_TYPE_REAL double
+#define LCFM_SETTING_TYPE_BOOL int
+#define LCFM_SETTING_TYPE_STRING const char *
+#define LCFM_SETTING_FIELD(section, key, type, ...) LCFM_SETTING_TYPE_##type key;
+#define LCFM_SETTINGS_STRUCT(section, SECTION) \
+  typedef struct { LCFM_KEYS_##SECTION(LCFM_SETTING_FIELD) } lcfm_settings_##section;
+LCFM_JOB_SECTIONS(LCFM_SETTINGS_STRUCT)
+#undef LCFM_SETTINGS_STRUCT
+
+#define LCFM_SETTINGS_MEMBER(section, SECTION) lcfm_settings_##section section;
+typedef struct {
+  LCFM_JOB_SECTIONS(LCFM_SETTINGS_MEMBER)
+} lcfm_settings;
+#undef LCFM_SETTINGS_MEMBER
 
 typedef struct lcfm_job lcfm_job;
 
@@ -65,10 +95,18 @@ lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_c
                               char *const *overrides, const char *const *sections, int *problems);
 void lcfm_job_free(lcfm_job *job);
 
-int64_t lcfm_job_int(const lcfm_job *job, const char *section, const char *key);
-double lcfm_job_real(const lcfm_job *job, const char *section, const char *key);
-int lcfm_job_bool(const lcfm_job *job, const char *section, const char *key);
-const char *lcfm_job_string(const lcfm_job *job, const char *section, const char *key);
+/* Every key's value in force, typed, read once at load: lcfm_job_settings(job)->train.steps. */
+const lcfm_settings *lcfm_job_settings(const lcfm_job *job);
+
+/* The table's entry of [section] name (case-insensitive), or NULL; the same of "section.name". */
+const lcfm_key_spec *lcfm_job_key_spec(const char *section, const char *name);
+const lcfm_key_spec *lcfm_job_key_spec_dotted(const char *dotted);
+/* The value in force of a key named by data (a sweep grid line, an output alias), as text:
+ * "" when unset or when spec is NULL. Code that knows the key reads lcfm_job_settings instead. */
+const char *lcfm_job_value_text(const lcfm_job *job, const lcfm_key_spec *spec);
+/* The typed value in force, formatted (%lld, %g, true/false; "" when unset), so that two jobs
+ * that spell one value differently ("1e3", "1000") compare equal. */
+void lcfm_job_format_value(const lcfm_job *job, const lcfm_key_spec *spec, char *buf, size_t len);
 
 const char *lcfm_job_path(const lcfm_job *job);  /* the job file as given */
 const char *lcfm_job_text(const lcfm_job *job);  /* effective job as INI text */

@@ -98,10 +98,19 @@ typedef struct {
 void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int global_rows, uint64_t seed);
 void lcfm_causal_free(lcfm_causal_model *m);
 
-/* Collective over comm. times, values, mask [rows, T]; source and instrument keys [rows].
- * Zeroes, then accumulates this rank's share of the gradient; returns the global loss terms. */
-lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const float *times, const float *values,
-                                  const float *mask, const int64_t *source, const int64_t *instrument, int rows,
+/* One rank's part of a batch: 3 rows per triplet, slot-major (anchor, same star, same instrument). */
+typedef struct {
+  int rows;
+  float *times, *values, *mask;        /* [rows, T] */
+  int64_t *source, *instrument;        /* [rows]: the InfoNCE keys */
+} lcfm_batch_rows;
+
+void lcfm_batch_rows_alloc(lcfm_batch_rows *b, int64_t triplets, int T);
+void lcfm_batch_rows_free(lcfm_batch_rows *b);
+
+/* Collective over comm: the b->rows sequences of b. Zeroes, then accumulates this rank's share of
+ * the gradient; returns the global loss terms. */
+lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b,
                                   int training, uint64_t seed, uint64_t step);
 
 /* The latents of `rows` sequences without gradients: z[0] (z_star or z), z[1] (z_instr). */

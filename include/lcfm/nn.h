@@ -247,17 +247,29 @@ void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const flo
 void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                           const float *w, int B, int T, int C, int K);
 
-/* LSTM (torch layout, see top). out [B, T, H] (the hidden states h_t); inp [B, T, I].
- * Saved: gates [B, T, 4H] (activated i, f, g, o), cell [B, T, H] (c_t).
- * w_ih [4H, I], w_hh [4H, H], b_ih, b_hh [4H]. */
-void lcfm_lstm_forward(float *out, float *gates, float *cell, const float *inp, const float *w_ih,
-                       const float *w_hh, const float *b_ih, const float *b_hh, int B, int T, int In,
-                       int H);
-/* dinp may be NULL. scratch: lcfm_lstm_scratch_floats(B, T, H) floats. */
-void lcfm_lstm_backward(float *dinp, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                        const float *dout, const float *inp, const float *out, const float *gates,
-                        const float *cell, const float *w_ih, const float *w_hh, float *scratch,
-                        int B, int T, int In, int H);
+/* LSTM (torch layout, see top): the layer's four tensors, or their gradients: w_ih [4H, In],
+ * w_hh [4H, H], b_ih, b_hh [4H]. */
+typedef struct {
+  float *w_ih, *w_hh, *b_ih, *b_hh;
+} lcfm_lstm_tensors;
+/* What forward writes and backward reads: out [B, T, H] (the hidden states h_t), gates [B, T, 4H]
+ * (activated i, f, g, o), cell [B, T, H] (c_t). */
+typedef struct {
+  float *out, *gates, *cell;
+} lcfm_lstm_acts;
+/* B sequences of T steps of In inputs; H hidden units. */
+typedef struct {
+  int B, T, In, H;
+} lcfm_lstm_dims;
+
+/* a = LSTM(inp [B, T, In]) with the weights w. */
+void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w,
+                       lcfm_lstm_dims dims);
+/* dinp [B, T, In] += ... (NULL: not wanted), dw += the weight gradients, given dout [B, T, H] and
+ * forward's inp and a. scratch: lcfm_lstm_scratch_floats(B, T, H) floats. */
+void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout,
+                        const float *inp, const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w,
+                        float *scratch, lcfm_lstm_dims dims);
 size_t lcfm_lstm_scratch_floats(int B, int T, int H);
 
 /* Masked mean over time: out [B, C] = sum_t mask[b,t] inp[b,t,:] / max(1, sum_t mask[b,t]).

@@ -59,6 +59,18 @@ typedef struct {
   float *fwd;        /* [N, d] forward temporary */
 } lcfm_nn_scratch;
 
+/* What one call of a block runs on: B sequences of T steps, their mask and the dropout draws. A
+ * part of a larger batch (a training chunk) starts at row first_row of it, so that its dropout
+ * draws are those the whole batch's call makes for its rows (0 for a whole batch). */
+typedef struct {
+  const float *inp;  /* [B, T, d] the block's input */
+  const float *mask; /* [B, T] or NULL: the Conformer's mask, the transformer's key mask */
+  int B, T;
+  int training;
+  uint64_t seed, counter; /* dropout draws (see the top: counter of the block's first site) */
+  size_t first_row;
+} lcfm_nn_block_batch;
+
 /* ---------------------------------------------------------------------------------------------
  * Conformer block
  * ------------------------------------------------------------------------------------------- */
@@ -90,16 +102,15 @@ void lcfm_conformer_init(lcfm_conformer_params *w, const lcfm_conformer_config *
 /* Take the saved activations for B*T rows from the arena (counting pass when a->base is NULL). */
 void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
                                 lcfm_nn_arena *arena, int B, int T);
-/* a->out [B, T, d] = block(inp [B, T, d]); mask [B, T] or NULL. */
+/* a->out [B, T, d] = block(x->inp). */
 void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                            const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
-                            const float *mask, int B, int T, int training, uint64_t seed,
-                            uint64_t counter, lcfm_nn_scratch *s);
-/* dinp [B, T, d] += d loss / d inp given dout = d loss / d out; parameter gradients += into p. */
+                            const lcfm_conformer_params *w, const lcfm_nn_params *p,
+                            const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+/* dinp [B, T, d] += d loss / d inp given dout = d loss / d out and forward's x; parameter
+ * gradients += into p. */
 void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
                              const lcfm_conformer_params *w, lcfm_nn_params *p, const float *dout,
-                             const float *inp, const float *mask, int B, int T, int training,
-                             lcfm_nn_scratch *s);
+                             const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
 
 /* ---------------------------------------------------------------------------------------------
  * Transformer block
@@ -125,15 +136,14 @@ void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_co
                            lcfm_nn_params *p, const char *prefix);
 void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
                                   lcfm_nn_arena *arena, int B, int T);
-/* keymask [B, T] (1 = may be attended to) or NULL. */
+/* x->mask: the key mask [B, T] (1 = may be attended to) or NULL. */
 void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
                               const lcfm_transformer_params *w, const lcfm_nn_params *p,
-                              const float *inp, const float *keymask, int B, int T, int training,
-                              uint64_t seed, uint64_t counter, lcfm_nn_scratch *s);
+                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
 void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a,
                                const lcfm_transformer_config *cfg, const lcfm_transformer_params *w,
-                               lcfm_nn_params *p, const float *dout, const float *inp, int B, int T,
-                               int training, lcfm_nn_scratch *s);
+                               lcfm_nn_params *p, const float *dout, const lcfm_nn_block_batch *x,
+                               lcfm_nn_scratch *s);
 
 /* Scratch for blocks of width d, feed-forward ff, at most N rows and sequences of length T. */
 void lcfm_nn_scratch_layout(lcfm_nn_scratch *s, lcfm_nn_arena *arena, int N, int T, int d, int ff);
@@ -199,7 +209,38 @@ typedef struct {
 } lcfm_nn_chunk_ws;
 
 /* ---------------------------------------------------------------------------------------------
- * The causal paper's encoder (DESIGN.md section 6)
+ * Encoders: a batch of light curves in, and what both encoders share
+ * ------------------------------------------------------------------------------------------- */
+/* B light curves (or windows) of the encoder's T steps, each array [B, T]; padding at the end. */
+typedef struct {
+  const float *times, *values;
+  const float *valid;   /* 1 = a valid step, 0 = padding (the causal encoder's mask); NULL: all */
+  const float *replace; /* Astromer 2: 1 = the value is replaced by the mask token */
+  int B;
+} lcfm_nn_series;
+
+/* The part every encoder has: its shape, arenas, the last forward's batch and draws, the training
+ * chunks' workspaces and gradient buffers, the inference workspaces. encoders.c runs the life
+ * cycle on it once for both encoders (checks, allocation, the stack of blocks forward and backward
+ * over the chunks, naming a non-finite layer); each encoder supplies its own layers. */
+typedef struct {
+  char name[48]; /* the prefix of its tensors, used in error messages */
+  int blocks, T, d, ff, max_batch, id;
+  lcfm_nn_arena acts, scr;  /* saved activations; backward scratch */
+  lcfm_nn_series x;         /* the batch of the last forward (the caller keeps its arrays alive) */
+  int training;             /* of the last forward, which a recomputation repeats */
+  uint64_t seed, step;
+  lcfm_nn_chunk_ws *tws;    /* training chunks: one scratch per thread (trn_slots) */
+  int trn_slots, chunks;
+  float **cgrad;            /* per chunk: gradients of the tensors at grad_lo .. grad_hi-1 */
+  size_t grad_lo, grad_hi;  /* the input embedding's and the blocks' tensors */
+  lcfm_nn_arena inf;        /* inference workspaces, one per thread */
+  lcfm_nn_infer_ws *iws;
+  int inf_slots, inf_seqs;  /* workspaces, and sequences per inference chunk */
+} lcfm_nn_encoder;
+
+/* ---------------------------------------------------------------------------------------------
+ * The causal paper's encoder
  *   x0 = ScalarEmbed(value) + TimeEnc(time)              [B, T, d]
  *   x  = Conformer^blocks(x0, mask)                       [B, T, d]
  *   h  = LSTM(x) (hidden d)                               [B, T, d]
@@ -229,48 +270,38 @@ typedef struct {
 lcfm_causal_encoder_config lcfm_causal_encoder_defaults(void);
 
 typedef struct {
-  char name[48]; /* the prefix of its tensors, used in error messages */
+  lcfm_nn_encoder base;
   lcfm_causal_encoder_config cfg;
   lcfm_conformer_config bcfg;
   lcfm_nn_lin embed;
   lcfm_conformer_params *blk;
   size_t w_ih, w_hh, b_ih, b_hh;
   lcfm_nn_lin head;
-  /* activations (one arena) and scratch (another) */
-  lcfm_nn_arena acts, scr;
+  /* in base.acts */
   float *x0;
   lcfm_conformer_acts *ba;  /* per block; only those of kept_block_layout (encoders.c) when blocks are recomputed */
   float *lstm_out, *gates, *cell, *pooled, *z;
-  const float *times, *values, *mask; /* inputs of the last forward (caller keeps them alive) */
-  int B, training;                     /* of the last forward, which a recomputation repeats */
-  uint64_t seed, step;
+  /* in base.scr */
   float *lstm_scratch, *dpooled, *dh;
   float *dxl;               /* [B, T, d] gradient reaching the last block's output */
-  lcfm_nn_chunk_ws *tws;    /* training chunks: one scratch per thread (trn_slots) */
-  int trn_slots, chunks;
-  float **cgrad;            /* per chunk: gradients of the tensors at offsets grad_lo .. grad_hi-1 */
-  size_t grad_lo, grad_hi;  /* the embedding's and blocks' tensors */
-  lcfm_nn_arena inf;        /* inference workspaces, one per thread (lcfm_causal_encoder_infer) */
-  lcfm_nn_infer_ws *iws;
-  int inf_slots, inf_seqs;  /* workspaces, and sequences per inference chunk */
 } lcfm_causal_encoder;
 
 void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
                               lcfm_nn_params *p, const char *prefix);
 void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e);
 void lcfm_causal_encoder_free(lcfm_causal_encoder *e);
-/* times, values, mask [B, T] (padding at the end); returns z [B, latent] (inside e). */
+/* x: times, values, valid (the mask); returns z [B, latent] (inside e). */
 const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p,
-                                         const float *times, const float *values, const float *mask,
-                                         int B, int training, uint64_t seed, uint64_t step);
+                                         const lcfm_nn_series *x, int training, uint64_t seed,
+                                         uint64_t step);
 /* When the output is not finite, find the first layer whose output is not and abort naming it
  * ("stellar.block2 output"); otherwise return. Called by forward on its output. */
 void lcfm_causal_encoder_check(const lcfm_causal_encoder *e);
 /* The z of forward with training = 0, through the inference path (see above): returns z
  * [B, latent] (inside e). Nothing for backward is kept; a non-finite z reruns forward to name the
  * layer. B <= max_batch. */
-const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p, const float *times,
-                                       const float *values, const float *mask, int B);
+const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p,
+                                       const lcfm_nn_series *x);
 /* Accumulate parameter gradients for dz [B, latent]. */
 void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz,
                                   int training);
@@ -299,45 +330,36 @@ typedef struct {
 lcfm_astromer_config lcfm_astromer_defaults(void);
 
 typedef struct {
-  char name[48];
+  lcfm_nn_encoder base;
   lcfm_astromer_config cfg;
   lcfm_transformer_config bcfg;
   lcfm_nn_lin embed, head_ln, head;
   size_t mask_token;
   lcfm_transformer_params *blk;
-  lcfm_nn_arena acts, scr;
+  /* in base.acts */
   float *x0, *keymask, *pred;
   float *head_in, *head_mean, *head_rstd; /* LN(x) [B, T, d] and its statistics */
   lcfm_transformer_acts *ba;
-  const float *times, *values, *valid, *replace;
-  int B;
+  /* in base.scr */
   float *dx[2];            /* [B, T, d]: the head's backward (dx[0] reaches the last block) */
-  lcfm_nn_chunk_ws *tws;   /* training chunks: one scratch per thread (trn_slots) */
-  int trn_slots, chunks;
-  float **cgrad;           /* per chunk: gradients of the tensors at offsets grad_lo .. grad_hi-1 */
-  size_t grad_lo, grad_hi; /* the embedding, mask token and blocks */
-  lcfm_nn_arena inf; /* inference workspaces, one per thread */
-  lcfm_nn_infer_ws *iws;
-  int inf_slots, inf_seqs; /* workspaces, and sequences per inference chunk */
 } lcfm_astromer;
 
 void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,
                         const char *prefix);
 void lcfm_astromer_alloc(lcfm_astromer *e);
 void lcfm_astromer_free(lcfm_astromer *e);
-/* times, values, valid, replace [B, T]; returns pred [B, T]. The embeddings of the last block
- * are e->ba[blocks - 1].out [B, T, d]. */
-const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const float *times,
-                                   const float *values, const float *valid, const float *replace,
-                                   int B, int training, uint64_t seed, uint64_t step);
+/* x: times, values, valid, replace; returns pred [B, T]. The embeddings of the last block are
+ * e->ba[blocks - 1].out [B, T, d]. */
+const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p,
+                                   const lcfm_nn_series *x, int training, uint64_t seed,
+                                   uint64_t step);
 void lcfm_astromer_check(const lcfm_astromer *e);
 /* Astromer 2's per-layer embeddings through the inference path (forward with training = 0, no
  * pretraining head): out [B, blocks + 1, d], layer 0 the input embedding x0 and layer l the output
  * of block l - 1, each averaged over the steps with valid != 0 (weighted by valid; 0 for a window
  * without any). A non-finite value reruns forward to name the layer. B <= max_batch. */
-void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, const float *times,
-                                     const float *values, const float *valid, const float *replace, int B,
-                                     float *out);
+void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p,
+                                     const lcfm_nn_series *x, float *out);
 void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dpred, int training);
 double lcfm_astromer_flops(const lcfm_astromer_config *cfg, int B, double *backward);
 

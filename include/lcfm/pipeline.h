@@ -77,6 +77,12 @@ int lcfm_pipeline_run(lcfm_pipeline *p, MPI_Comm comm, int argc, char **argv, in
 int lcfm_pipeline_done(const lcfm_pipeline *p, char *why, size_t why_len);
 /* The probe store the run writes ("" when it has no probe stage). */
 const char *lcfm_pipeline_probe_output(const lcfm_pipeline *p);
+/* What a plan holds (what --dry-run prints): the number of stages that run, and the stage named
+ * `name` ("train-baseline", ...): its job with the inputs wired, and its output (plots: the
+ * manifest). NULL when the plan has no such stage; both live as long as the plan. */
+int lcfm_pipeline_stage_count(const lcfm_pipeline *p);
+const lcfm_job *lcfm_pipeline_stage_job(const lcfm_pipeline *p, const char *name);
+const char *lcfm_pipeline_stage_output(const lcfm_pipeline *p, const char *name);
 void lcfm_pipeline_free(lcfm_pipeline *p);
 
 /* 1 when two effective job texts agree on every key of `sections` (NULL-terminated) that

@@ -39,17 +39,12 @@
 
 /* [probe] task: the causal paper's regression probes (this header) or Astromer 2's few-shot
  * classification (class_probe.h). */
-enum { LCFM_PROBE_TASK_UNKNOWN = -1, LCFM_PROBE_REGRESSION = 0, LCFM_PROBE_CLASSIFICATION = 1 };
-/* The job's [probe] task; LCFM_PROBE_TASK_UNKNOWN when it names neither. */
+enum { LCFM_PROBE_REGRESSION = 0, LCFM_PROBE_CLASSIFICATION = 1 };
+/* The job's [probe] task (one of the two: the key's choices are checked when the job loads). */
 int lcfm_probe_task(const lcfm_job *job);
-/* Reports a [probe] task that names neither (lcfm_job_error); returns the number of problems (0 or 1). */
-int lcfm_probe_task_check(const lcfm_job *job);
 
 /* Checks the [probe] keys that need more than a range (sizes); returns the number of problems. */
 int lcfm_probe_settings_check(const lcfm_job *job);
-/* Whether a source is one of run 0's test stars (probe_draw.h), the linear probes' held-out
- * stars: uniform(seed, source) < test_fraction, keyed by the source so that every rank agrees. */
-int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source);
 /* Collective; returns the process exit code. */
 int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
 

@@ -48,6 +48,9 @@ typedef struct {
 } lcfm_probe_draw;
 
 lcfm_star_role lcfm_probe_star_role(const lcfm_probe_protocol *p, int run, int64_t source);
+/* Whether a source is one of run 0's test stars, the linear probes' held-out stars:
+ * uniform(seed, source) < test_fraction, keyed by the source so that every rank agrees. */
+int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source);
 /* Run `run`'s draw over objects with the given sources (rows in store order). */
 void lcfm_probe_draw_make(lcfm_probe_draw *d, const lcfm_probe_protocol *p, int run, const int64_t *source,
                           int64_t objects);

@@ -79,6 +79,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "lcfm/h5io.h"
 #include "lcfm/job.h"
 #include "lcfm/provenance.h"
 
@@ -225,8 +226,7 @@ int64_t lcfm_store_point_count(const lcfm_store *s);
 int64_t lcfm_store_instrument_count(const lcfm_store *s);
 int64_t lcfm_store_reject_count(const lcfm_store *s);
 hid_t lcfm_store_file(const lcfm_store *s);
-/* The balanced contiguous shard of `rank` among `ranks`. */
-void lcfm_store_shard(int64_t objects, int rank, int ranks, int64_t *first, int64_t *count);
+/* lcfm_store_shard (h5io.h): the balanced contiguous shard of objects each rank reads. */
 
 /* Streams objects [first, first + count) in blocks of at most `block_objects`. Collective:
  * lcfm_store_cursor_next must be called on every rank until it returns 0 on all of them. */

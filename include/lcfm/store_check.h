@@ -46,13 +46,9 @@ void lcfm_store_sign(MPI_Comm comm, hid_t file, int64_t first_object, int64_t ob
 int lcfm_store_signature(hid_t file, char *buf, size_t len);
 
 /* Collective: refuses (returns 1 with why) when a file made from a store (embeddings) carries a
- * store signature other than that of the store `s` opened from `store_path`. `first` and `second`
+ * store signature other than that of the store open as `store_file` (lcfm_store_file), read from `store_path`. `first` and `second`
  * are the files to check; NULL or "" are skipped. */
-int lcfm_store_check_derived(const lcfm_store *s, const char *store_path, const char *first, const char *second,
+int lcfm_store_check_derived(hid_t store_file, const char *store_path, const char *first, const char *second,
                              char *why, size_t why_len);
-
-/* A fixed-length string attribute of `location` in a new allocation; NULL when absent or not a
- * fixed-length string. */
-char *lcfm_h5_read_text_attribute(hid_t location, const char *name);
 
 #endif

@@ -52,7 +52,8 @@
  * the keys, 160 MB per rank for 10^8 light curves on 100 ranks, not every key.
  *
  * Time references: an instrument (e.g. one sector, camera and CCD) holds one, that of its first
- * file in the sorted list; another BJDREFI + BJDREFF is shifted to it, another time scale or
+ * file in the sorted list, or the store's when appending to a store that has the instrument
+ * (an append never splits an instrument into two rows); another BJDREFI + BJDREFF is shifted to it, another time scale or
  * reference is a FORMAT reject (no conversion without ephemerides).
  */
 

@@ -1,5 +1,6 @@
-/* trainer.h: `lcfm train`: data-parallel training of the causal model or its baseline, and the
- * training loop every model shares (Astromer 2 plugs into it through lcfm_train_hooks, astromer.h).
+/* trainer.h: `lcfm train`: the training loop every model shares (each model plugs into it through
+ * lcfm_train_hooks: the causal model and its baseline here, Astromer 2 in astromer_train.h), and
+ * the data-parallel training of the causal model. The verb looks the model up in model_kind.h.
  *
  * Every step: each rank assembles its slots of the global batch of triplets (train.h), runs
  * lcfm_causal_step, the gradients are summed with one MPI_Allreduce of the flat buffer, and
@@ -58,6 +59,10 @@ typedef struct {
 
 /* Collective: one MPI_Allreduce of the flat gradient buffer, clipping (max_grad_norm > 0), Adam. */
 void lcfm_train_update(MPI_Comm comm, lcfm_nn_params *p, lcfm_adam *opt, double max_grad_norm);
+/* Collective: one optimizer step of the loop: h->step at global step `step`, then, when its
+ * loss is finite, lcfm_train_update. Returns the global loss (not finite: nothing updated). */
+lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt,
+                                     int64_t step, double max_grad_norm);
 /* Collective: the loop of every model: resume from t->checkpoint (when it exists and t->resume),
  * steps until t->steps, progress lines, validation every validation_every steps with NAME.best.h5
  * and early stopping, periodic and end-of-run checkpoints, SIGTERM/SIGUSR1 -> checkpoint and
@@ -70,25 +75,30 @@ int lcfm_train_loop(MPI_Comm comm, const lcfm_train_settings *t, const lcfm_trai
 int lcfm_train_load_best(MPI_Comm comm, const lcfm_train_settings *t, lcfm_nn_params *p, const lcfm_adam *opt,
                          const lcfm_train_state *state, const char *signature, lcfm_train_state *best_state);
 
-/* One rank's part of a batch: 3 rows per triplet, slot-major (anchor, same star, same instrument). */
-typedef struct {
-  int rows;
-  float *times, *values, *mask;        /* [rows, T] */
-  int64_t *source, *instrument;        /* [rows]: the InfoNCE keys */
-} lcfm_batch_rows;
-
-void lcfm_batch_rows_alloc(lcfm_batch_rows *b, int64_t triplets, int T);
-void lcfm_batch_rows_free(lcfm_batch_rows *b);
 /* This rank's slots [first, first + count) of a global batch of `total` triplets. */
 void lcfm_train_slots(int64_t total, MPI_Comm comm, int64_t *first, int64_t *count);
 /* Fills b with slots [first, first + count) of `step` of the training (0) or validation (1) split. */
 void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, int64_t step, int64_t first,
                          int64_t count, int T);
-/* Collective: one optimizer step of global step `step` with a global batch of `batch` triplets:
- * this rank's slots, forward and backward, one all-reduce of the gradients, clipping, Adam.
- * Returns the global loss terms; when they are not finite nothing is updated. */
-lcfm_causal_loss lcfm_train_step(MPI_Comm comm, lcfm_causal_model *m, lcfm_adam *opt, const lcfm_sampler *s,
-                                 lcfm_batch_rows *b, int64_t batch, int64_t step, uint64_t seed, double max_grad_norm);
+
+/* ---- the causal model on the shared loop ---- */
+/* Its hooks' state: global batches of `batch` triplets, this rank's slots assembled into `rows`. */
+typedef struct {
+  MPI_Comm comm;
+  lcfm_causal_model *model;
+  const lcfm_sampler *sampler;
+  lcfm_batch_rows rows;
+  int64_t batch, validation_triplets;
+  uint64_t seed;
+  lcfm_causal_loss last; /* the terms of the latest training step */
+} lcfm_causal_trainer;
+
+void lcfm_causal_trainer_init(lcfm_causal_trainer *c, MPI_Comm comm, lcfm_causal_model *m,
+                              const lcfm_sampler *s, int64_t batch, int64_t validation_triplets,
+                              uint64_t seed);
+void lcfm_causal_trainer_free(lcfm_causal_trainer *c);
+/* The hooks of lcfm_train_loop (and lcfm_train_loop_step) for c. */
+lcfm_train_hooks lcfm_causal_trainer_hooks(lcfm_causal_trainer *c);
 
 /* Collective: nearest-centroid instrument-ID accuracy of the validation objects (window at 0),
  * centroids from the training objects: accuracy[0] from z_star (or the baseline's z),
@@ -96,8 +106,12 @@ lcfm_causal_loss lcfm_train_step(MPI_Comm comm, lcfm_causal_model *m, lcfm_adam 
 void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, double accuracy[2],
                             double *chance);
 
-/* Collective; returns the process exit code (0, 1, 2 or LCFM_EXIT_REQUEUE). Dispatches on
- * [model] kind: causal and baseline here, astromer2 to lcfm_astromer2_train_run. */
+/* `lcfm train` for [model] kind = causal or baseline (their entries in model_kind.h); collective;
+ * returns the exit code. */
+int lcfm_causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
+
+/* `lcfm train`: collective; returns the process exit code (0, 1, 2 or LCFM_EXIT_REQUEUE). Runs
+ * the train operation of the job's [model] kind (model_kind.h). */
 int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov);
 
 #endif

@@ -11,6 +11,7 @@
 #include <mpi.h>
 
 #include "lcfm/job.h"
+#include "lcfm/provenance.h"
 
 #define LCFM_MAX_OVERRIDES 256
 
@@ -61,5 +62,18 @@ lcfm_job *lcfm_cli_load_job(const lcfm_cli_options *options, const char *verb, c
 
 /* Collective: 1 on every rank if rank 0's `status` is nonzero (used to agree on leaving). */
 int lcfm_cli_any_failed(MPI_Comm comm, int status);
+
+/* A verb that writes its outputs from one job (ingest, train, embed, probe). */
+typedef struct {
+  const char *name;            /* "train": the verb, the provenance's producer, and its outputs */
+  const char *const *sections; /* the job sections it reads (NULL-terminated) */
+  int (*problems)(const lcfm_job *job); /* how many problems the job has (rank 0 reports them) */
+  int (*run)(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov); /* the exit code */
+} lcfm_cli_job_verb;
+
+/* Collective: loads the job (usage "lcfm NAME JOB.ini"); refuses it with LCFM_EXIT_USAGE when it
+ * or its outputs have problems, before any output; claims the outputs and runs the verb with
+ * this run's provenance. Returns the exit code. */
+int lcfm_cli_run_job_verb(const lcfm_cli_options *options, const lcfm_cli_job_verb *verb);
 
 #endif

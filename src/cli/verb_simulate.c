@@ -10,7 +10,7 @@
 static int simulate_labelled(MPI_Comm comm, const lcfm_job *job, const lcfm_cli_options *options) {
   lcfm_labelled_config c;
   if (lcfm_cli_any_failed(comm, lcfm_labelled_config_from_job(&c, job))) return LCFM_EXIT_USAGE;
-  const char *output = lcfm_job_string(job, "simulate", "output");
+  const char *output = lcfm_job_settings(job)->simulate.output;
   int ranks;
   MPI_Comm_size(comm, &ranks);
   lcfm_log("simulate %s (labelled): %lld stars x %lld curves, %lld classes, %lld-%lld observations in %lld seasons, "
@@ -51,7 +51,7 @@ int lcfm_verb_simulate(const lcfm_cli_options *options) {
     return LCFM_EXIT_USAGE;
   }
   lcfm_sim_config_from_job(&config, job);
-  const char *output = lcfm_job_string(job, "simulate", "output");
+  const char *output = lcfm_job_settings(job)->simulate.output;
   lcfm_log("simulate %s: %lld stars x %lld curves = %lld light curves of T = %lld, M = %lld instruments, "
            "J = %lld, K = %lld, alpha = %g, lambda = %g, seed %llu, %d ranks -> %s",
            lcfm_job_path(job), (long long)config.stars, (long long)config.curves_per_star,

@@ -35,6 +35,7 @@ struct lcfm_job {
   sweep_entry *sweep;
   int sweep_count;
   int rank;
+  lcfm_settings settings; /* the values, typed (filled by fill_settings) */
 };
 
 typedef struct {
@@ -54,10 +55,59 @@ static char *copy_string(const char *s) {
 }
 
 static int find_key(const char *section, const char *name) {
+  const lcfm_key_spec *spec = lcfm_job_key_spec(section, name);
+  return spec ? (int)(spec - lcfm_job_keys) : -1;
+}
+
+const lcfm_key_spec *lcfm_job_key_spec(const char *section, const char *name) {
   for (int i = 0; i < lcfm_job_key_count; i++)
     if (!strcasecmp(lcfm_job_keys[i].section, section) && !strcasecmp(lcfm_job_keys[i].name, name))
-      return i;
-  return -1;
+      return &lcfm_job_keys[i];
+  return NULL;
+}
+
+const lcfm_key_spec *lcfm_job_key_spec_dotted(const char *dotted) {
+  const char *dot = strchr(dotted, '.');
+  if (!dot || (size_t)(dot - dotted) >= 64) return NULL;
+  char section[64];
+  memcpy(section, dotted, (size_t)(dot - dotted));
+  section[dot - dotted] = '\0';
+  return lcfm_job_key_spec(section, dot + 1);
+}
+
+/* The choice of spec->choices ("a|b|c") that `text` names, without regard to case: its start
+ * in spec->choices and its length in *length, or NULL. */
+static const char *matching_choice(const lcfm_key_spec *spec, const char *text, size_t *length) {
+  for (const char *c = spec->choices; *c;) {
+    size_t n = strcspn(c, "|");
+    if (strlen(text) == n && !strncasecmp(c, text, n)) {
+      *length = n;
+      return c;
+    }
+    c += n + (c[n] == '|');
+  }
+  return NULL;
+}
+
+/* "a|b|c" as "a, b or c". */
+static void print_choices(char *out, size_t len, const char *choices) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (const char *c = choices; *c && used < len;) {
+    size_t n = strcspn(c, "|");
+    const char *separator = c == choices ? "" : c[n] ? ", " : " or ";
+    used += (size_t)snprintf(out + used, len - used, "%s%.*s", separator, (int)n, c);
+    c += n + (c[n] == '|');
+  }
+}
+
+static int check_choice(const lcfm_key_spec *spec, const char *text, char *reason, size_t len) {
+  size_t n;
+  if (matching_choice(spec, text, &n)) return 0;
+  char listed[256];
+  print_choices(listed, sizeof listed, spec->choices);
+  snprintf(reason, len, "'%s' is not one of %s", text, listed);
+  return 1;
 }
 
 static int section_exists(const char *section) {
@@ -103,6 +153,7 @@ static int check_value(const lcfm_key_spec *spec, const char *text, char *reason
     return 1;
   }
   case LCFM_KEY_STRING: /* `fields` is the one string with a syntax (fields.h) */
+    if (spec->choices) return check_choice(spec, text, reason, len);
     return !strcasecmp(spec->name, "fields") && lcfm_fields_parse(text, NULL, reason, len);
   }
   return 0;
@@ -401,6 +452,36 @@ static lcfm_job *new_job(const char *path, int rank) {
   return job;
 }
 
+/* A checked value with choices, spelt as the table spells it (modules compare with strcmp). */
+static void spell_choice_as_listed(key_value *v, const lcfm_key_spec *spec) {
+  size_t n;
+  const char *choice = v->text ? matching_choice(spec, v->text, &n) : NULL;
+  if (choice) memcpy(v->text, choice, n);
+}
+
+static int is_true(const char *text) {
+  return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") ||
+         !strcmp(text, "1");
+}
+
+/* The one place values become typed: each key's text into its field of job->settings (a key
+ * without a value, allowed only in a section the verb does not use, reads as 0 or ""). */
+static void fill_settings(lcfm_job *job) {
+  for (int k = 0; k < lcfm_job_key_count; k++) {
+    const lcfm_key_spec *spec = &lcfm_job_keys[k];
+    key_value *v = &job->values[k];
+    char *field = (char *)&job->settings + spec->offset;
+    if (spec->choices) spell_choice_as_listed(v, spec);
+    const char *text = v->text ? v->text : "";
+    switch (spec->type) {
+    case LCFM_KEY_INT: *(int64_t *)field = strtoll(text, NULL, 10); break;
+    case LCFM_KEY_REAL: *(double *)field = strtod(text, NULL); break;
+    case LCFM_KEY_BOOL: *(int *)field = is_true(text); break;
+    case LCFM_KEY_STRING: *(const char **)field = text; break;
+    }
+  }
+}
+
 /* Parses `text` into a new job; returns the number of problems found (reported by rank 0). */
 static int parse_job(lcfm_job **out, const char *path, const char *text, int rank,
                      int override_count, char *const *overrides, const char *const *sections) {
@@ -420,6 +501,7 @@ static int parse_job(lcfm_job **out, const char *path, const char *text, int ran
   }
   for (int i = 0; i < override_count; i++) state.errors += apply_override(job, overrides[i]);
   state.errors += check_required(job, sections);
+  fill_settings(job);
   job->effective_text = build_effective_text(job, 1);
   job->text_without_sweep = build_effective_text(job, 0);
   *out = job;
@@ -544,37 +626,21 @@ void lcfm_job_free(lcfm_job *job) {
   free(job);
 }
 
-static const key_value *lookup(const lcfm_job *job, const char *section, const char *key,
-                               lcfm_key_type type) {
-  int index = find_key(section, key);
-  LCFM_CHECK(index >= 0, "internal: job key [%s] %s is not in the key table", section, key);
-  LCFM_CHECK(lcfm_job_keys[index].type == type, "internal: job key [%s] %s read with the wrong type",
-             section, key);
-  return &job->values[index];
+const lcfm_settings *lcfm_job_settings(const lcfm_job *job) { return &job->settings; }
+
+const char *lcfm_job_value_text(const lcfm_job *job, const lcfm_key_spec *spec) {
+  if (!spec) return "";
+  const char *text = job->values[spec - lcfm_job_keys].text;
+  return text ? text : "";
 }
 
-int64_t lcfm_job_int(const lcfm_job *job, const char *section, const char *key) {
-  const key_value *v = lookup(job, section, key, LCFM_KEY_INT);
-  LCFM_CHECK(v->text, "internal: job key [%s] %s has no value", section, key);
-  return strtoll(v->text, NULL, 10);
-}
-
-double lcfm_job_real(const lcfm_job *job, const char *section, const char *key) {
-  const key_value *v = lookup(job, section, key, LCFM_KEY_REAL);
-  LCFM_CHECK(v->text, "internal: job key [%s] %s has no value", section, key);
-  return strtod(v->text, NULL);
-}
-
-int lcfm_job_bool(const lcfm_job *job, const char *section, const char *key) {
-  const key_value *v = lookup(job, section, key, LCFM_KEY_BOOL);
-  LCFM_CHECK(v->text, "internal: job key [%s] %s has no value", section, key);
-  return !strcasecmp(v->text, "true") || !strcasecmp(v->text, "yes") ||
-         !strcasecmp(v->text, "on") || !strcmp(v->text, "1");
-}
-
-const char *lcfm_job_string(const lcfm_job *job, const char *section, const char *key) {
-  const key_value *v = lookup(job, section, key, LCFM_KEY_STRING);
-  return v->text ? v->text : "";
+void lcfm_job_format_value(const lcfm_job *job, const lcfm_key_spec *spec, char *buf, size_t len) {
+  const char *field = (const char *)&job->settings + spec->offset;
+  if (spec->type == LCFM_KEY_STRING) snprintf(buf, len, "%s", *(const char *const *)field);
+  else if (!job->values[spec - lcfm_job_keys].text) snprintf(buf, len, "%s", "");
+  else if (spec->type == LCFM_KEY_INT) snprintf(buf, len, "%lld", (long long)*(const int64_t *)field);
+  else if (spec->type == LCFM_KEY_REAL) snprintf(buf, len, "%g", *(const double *)field);
+  else snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
 }
 
 const char *lcfm_job_path(const lcfm_job *job) { return job->path; }
@@ -585,7 +651,7 @@ int lcfm_job_sweep_count(const lcfm_job *job) { return job->sweep_count; }
 const char *lcfm_job_sweep_key(const lcfm_job *job, int i) { return job->sweep[i].key; }
 int lcfm_job_sweep_value_count(const lcfm_job *job, int i) { return job->sweep[i].value_count; }
 const char *lcfm_job_sweep_value(const lcfm_job *job, int i, int v) { return job->sweep[i].values[v]; }
-uint64_t lcfm_job_seed(const lcfm_job *job) { return (uint64_t)lcfm_job_int(job, "job", "seed"); }
+uint64_t lcfm_job_seed(const lcfm_job *job) { return (uint64_t)job->settings.job.seed; }
 
 void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt, ...) {
   if (job->rank != 0) return;
@@ -623,9 +689,11 @@ void lcfm_job_print_keys(void) {
   printf("| section | key | type | default | range | meaning |\n|---|---|---|---|---|---|\n");
   for (int k = 0; k < lcfm_job_key_count; k++) {
     const lcfm_key_spec *s = &lcfm_job_keys[k];
-    char range[96] = "";
+    char range[256] = "";
     if (s->type == LCFM_KEY_INT || s->type == LCFM_KEY_REAL)
       snprintf(range, sizeof range, "[%.6g, %.6g]", s->min, s->max);
+    else if (s->choices)
+      print_choices(range, sizeof range, s->choices);
     printf("| %s | %s | %s | %s | %s | %s |\n", s->section, s->name, type_name(s->type),
            s->default_value ? (s->default_value[0] ? s->default_value : "(empty)") : "**required**",
            range, s->doc);

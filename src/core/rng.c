@@ -24,6 +24,10 @@ double lcfm_rng_uniform(uint64_t seed, uint32_t stream, uint64_t index) {
   return to_unit(w[0], w[1]);
 }
 
+void lcfm_rng_uniform_fill(double *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {
+  for (size_t i = 0; i < count; i++) out[i] = lcfm_rng_uniform(seed, stream, first + i);
+}
+
 uint64_t lcfm_rng_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n) {
   uint32_t w[4];
   lcfm_rng_block(seed, stream, index, w);
@@ -48,25 +52,6 @@ static void normal_pair(uint64_t seed, uint32_t stream, uint64_t c, double *z0, 
   *z1 = radius * sin(angle);
 }
 
-double lcfm_rng_normal(uint64_t seed, uint32_t stream, uint64_t index) {
-  double z0, z1;
-  normal_pair(seed, stream, index >> 1, &z0, &z1);
-  return (index & 1) ? z1 : z0;
-}
-
-void lcfm_rng_normal_fill(double *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {
-  size_t i = 0;
-  if (count > 0 && (first & 1)) {
-    out[i++] = lcfm_rng_normal(seed, stream, first);
-  }
-  for (; i + 1 < count; i += 2) normal_pair(seed, stream, (first + i) >> 1, &out[i], &out[i + 1]);
-  if (i < count) out[i] = lcfm_rng_normal(seed, stream, first + i);
-}
-
-void lcfm_rng_uniform_fill(double *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {
-  for (size_t i = 0; i < count; i++) out[i] = lcfm_rng_uniform(seed, stream, first + i);
-}
-
 /* Single-precision Box-Muller on the same counter: the pair (z0, z1) for indices 2c, 2c+1. */
 static void normal_pair_float(uint64_t seed, uint32_t stream, uint64_t c, float *z0, float *z1) {
   uint32_t w[4];
@@ -79,15 +64,21 @@ static void normal_pair_float(uint64_t seed, uint32_t stream, uint64_t c, float 
   *z1 = radius * sinf(angle);
 }
 
-float lcfm_rng_normalf(uint64_t seed, uint32_t stream, uint64_t index) {
-  float z0, z1;
-  normal_pair_float(seed, stream, index >> 1, &z0, &z1);
-  return (index & 1) ? z1 : z0;
-}
+/* A normal draw and its fill from a Box-Muller pair function, for each precision: index i is
+ * branch i & 1 of the pair at counter i / 2; a fill draws whole pairs, plus a lone first or last
+ * index. */
+#define DEFINE_NORMAL(type, draw, fill, pair)                                                      \
+  type draw(uint64_t seed, uint32_t stream, uint64_t index) {                                      \
+    type z0, z1;                                                                                   \
+    pair(seed, stream, index >> 1, &z0, &z1);                                                      \
+    return (index & 1) ? z1 : z0;                                                                  \
+  }                                                                                                \
+  void fill(type *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {             \
+    size_t i = 0;                                                                                  \
+    if (count > 0 && (first & 1)) out[i++] = draw(seed, stream, first);                            \
+    for (; i + 1 < count; i += 2) pair(seed, stream, (first + i) >> 1, &out[i], &out[i + 1]);     \
+    if (i < count) out[i] = draw(seed, stream, first + i);                                         \
+  }
 
-void lcfm_rng_normalf_fill(float *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {
-  size_t i = 0;
-  if (count > 0 && (first & 1)) out[i++] = lcfm_rng_normalf(seed, stream, first);
-  for (; i + 1 < count; i += 2) normal_pair_float(seed, stream, (first + i) >> 1, &out[i], &out[i + 1]);
-  if (i < count) out[i] = lcfm_rng_normalf(seed, stream, first + i);
-}
+DEFINE_NORMAL(double, lcfm_rng_normal, lcfm_rng_normal_fill, normal_pair)
+DEFINE_NORMAL(float, lcfm_rng_normalf, lcfm_rng_normalf_fill, normal_pair_float)

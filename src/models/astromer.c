@@ -7,41 +7,31 @@
 
 #include "lcfm/astromer.h"
 #include "lcfm/error.h"
-#include "lcfm/models.h"
-
-int lcfm_model_is_astromer2(const lcfm_job *job) { return !strcmp(lcfm_job_string(job, "model", "kind"), "astromer2"); }
 
 int lcfm_astromer2_config_from_job(lcfm_astromer2_config *c, const lcfm_job *job) {
   memset(c, 0, sizeof *c);
   int problems = 0;
-  if (!lcfm_model_is_astromer2(job))
-    problems++, lcfm_job_error(job, "model", "kind", "'%s' is not astromer2", lcfm_job_string(job, "model", "kind"));
+  const lcfm_settings_model *model_keys = &lcfm_job_settings(job)->model;
+  const char *kind = model_keys->kind;
+  if (strcmp(kind, "astromer2"))
+    problems++, lcfm_job_error(job, "model", "kind", "'%s' is not astromer2", kind);
   c->enc = lcfm_astromer_defaults();
-  c->enc.T = (int)lcfm_job_int(job, "model", "T");
-  c->enc.d = (int)lcfm_job_int(job, "model", "d_model");
-  c->enc.heads = (int)lcfm_job_int(job, "model", "heads");
-  c->enc.ff = (int)lcfm_job_int(job, "model", "feed_forward");
-  c->enc.blocks = (int)lcfm_job_int(job, "model", "blocks");
-  c->enc.residual = lcfm_job_bool(job, "model", "residual");
-  c->enc.dropout = (float)lcfm_job_real(job, "model", "dropout");
+  c->enc.T = (int)model_keys->T;
+  c->enc.d = (int)model_keys->d_model;
+  c->enc.heads = (int)model_keys->heads;
+  c->enc.ff = (int)model_keys->feed_forward;
+  c->enc.blocks = (int)model_keys->blocks;
+  c->enc.residual = model_keys->residual;
+  c->enc.dropout = (float)model_keys->dropout;
   c->enc.act = LCFM_ACT_TANH;
-  c->probing.probe = lcfm_job_real(job, "model", "probe_fraction");
-  c->probing.keep = lcfm_job_real(job, "model", "probe_keep");
-  c->probing.random = lcfm_job_real(job, "model", "probe_random");
+  c->probing.probe = model_keys->probe_fraction;
+  c->probing.keep = model_keys->probe_keep;
+  c->probing.random = model_keys->probe_random;
   if (c->enc.d % c->enc.heads)
     problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->enc.d, c->enc.heads);
   if (c->enc.d % 2)
     problems++, lcfm_job_error(job, "model", "d_model", "the time encoding needs an even d_model, not %d", c->enc.d);
   return problems;
-}
-
-int lcfm_model_config_problems(const lcfm_job *job) {
-  if (lcfm_model_is_astromer2(job)) {
-    lcfm_astromer2_config a;
-    return lcfm_astromer2_config_from_job(&a, job);
-  }
-  lcfm_causal_config c;
-  return lcfm_causal_config_from_job(&c, job);
 }
 
 char *lcfm_astromer2_settings(const lcfm_astromer2_config *c) {
@@ -77,8 +67,8 @@ double lcfm_astromer2_step(lcfm_astromer2_model *m, MPI_Comm comm, const lcfm_ma
   const float *pred = NULL;
   double local = 0; /* sum over this rank's windows of their weighted MSE */
   if (rows > 0) {
-    pred = lcfm_astromer_forward(&m->enc, &m->params, b->times, b->input, b->valid, b->replace, rows, training, seed,
-                                 step);
+    lcfm_nn_series x = {b->times, b->input, b->valid, b->replace, rows};
+    pred = lcfm_astromer_forward(&m->enc, &m->params, &x, training, seed, step);
     double l = lcfm_loss_astromer_rmse(NULL, pred, b->target, b->weight, b->probed, rows, T, 1.0f);
     local = l * l * rows;
   }
@@ -125,5 +115,6 @@ void lcfm_astromer2_metrics(const lcfm_astromer2_sums *s, double *loss, double *
 void lcfm_astromer2_layer_means(lcfm_astromer2_model *m, const lcfm_masked_batch *b, float *out) {
   if (b->rows == 0) return;
   /* the engine's inference path: chunks of windows per thread, nothing kept for backward */
-  lcfm_astromer_infer_layer_means(&m->enc, &m->params, b->times, b->input, b->valid, b->replace, b->rows, out);
+  lcfm_nn_series x = {b->times, b->input, b->valid, b->replace, b->rows};
+  lcfm_astromer_infer_layer_means(&m->enc, &m->params, &x, out);
 }

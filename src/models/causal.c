@@ -9,32 +9,29 @@
 int lcfm_causal_config_from_job(lcfm_causal_config *c, const lcfm_job *job) {
   memset(c, 0, sizeof *c);
   int problems = 0;
-  const char *kind = lcfm_job_string(job, "model", "kind"), *encoder = lcfm_job_string(job, "model", "encoder");
-  if (!strcmp(kind, "causal")) c->kind = LCFM_CAUSAL;
-  else if (!strcmp(kind, "baseline")) c->kind = LCFM_BASELINE;
-  else problems++, lcfm_job_error(job, "model", "kind", "'%s' is neither causal nor baseline", kind);
-  if (!strcmp(encoder, "conformer")) c->encoder = LCFM_ENCODER_CONFORMER;
-  else if (!strcmp(encoder, "mlp")) c->encoder = LCFM_ENCODER_MLP;
-  else problems++, lcfm_job_error(job, "model", "encoder", "'%s' is neither conformer nor mlp", encoder);
-  c->T = (int)lcfm_job_int(job, "model", "T");
-  c->d = (int)lcfm_job_int(job, "model", "d_model");
-  c->heads = (int)lcfm_job_int(job, "model", "heads");
-  c->ff = (int)lcfm_job_int(job, "model", "feed_forward");
-  c->blocks = (int)lcfm_job_int(job, "model", "blocks");
-  c->kernel = (int)lcfm_job_int(job, "model", "kernel");
-  c->latent = (int)lcfm_job_int(job, "model", "latent");
-  c->mlp_hidden = (int)lcfm_job_int(job, "model", "mlp_hidden");
-  c->proj_hidden = (int)lcfm_job_int(job, "model", "projection_hidden");
-  c->proj_dim = (int)lcfm_job_int(job, "model", "projection_dim");
-  c->decoder_hidden = (int)lcfm_job_int(job, "model", "decoder_hidden");
-  c->dropout = (float)lcfm_job_real(job, "model", "dropout");
-  c->tau = (float)lcfm_job_real(job, "model", "tau");
-  c->w_recon = (float)lcfm_job_real(job, "model", "weight_recon");
-  c->w_star = (float)lcfm_job_real(job, "model", "weight_star");
-  c->w_instr = (float)lcfm_job_real(job, "model", "weight_instr");
-  c->w_indep = (float)lcfm_job_real(job, "model", "lambda_independence");
+  const lcfm_settings_model *model_keys = &lcfm_job_settings(job)->model;
+  /* the model-kind table sends causal and baseline here; the encoder is one of its choices */
+  c->kind = !strcmp(model_keys->kind, "baseline") ? LCFM_BASELINE : LCFM_CAUSAL;
+  c->encoder = !strcmp(model_keys->encoder, "mlp") ? LCFM_ENCODER_MLP : LCFM_ENCODER_CONFORMER;
+  c->T = (int)model_keys->T;
+  c->d = (int)model_keys->d_model;
+  c->heads = (int)model_keys->heads;
+  c->ff = (int)model_keys->feed_forward;
+  c->blocks = (int)model_keys->blocks;
+  c->kernel = (int)model_keys->kernel;
+  c->latent = (int)model_keys->latent;
+  c->mlp_hidden = (int)model_keys->mlp_hidden;
+  c->proj_hidden = (int)model_keys->projection_hidden;
+  c->proj_dim = (int)model_keys->projection_dim;
+  c->decoder_hidden = (int)model_keys->decoder_hidden;
+  c->dropout = (float)model_keys->dropout;
+  c->tau = (float)model_keys->tau;
+  c->w_recon = (float)model_keys->weight_recon;
+  c->w_star = (float)model_keys->weight_star;
+  c->w_instr = (float)model_keys->weight_instr;
+  c->w_indep = (float)model_keys->lambda_independence;
   if (c->w_indep > 0 && c->kind != LCFM_CAUSAL)
-    problems++, lcfm_job_error(job, "model", "lambda_independence", "needs two latents (kind = causal), not %s", kind);
+    problems++, lcfm_job_error(job, "model", "lambda_independence", "needs two latents (kind = causal), not %s", model_keys->kind);
   if (c->d % c->heads) problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->d, c->heads);
   if (c->kernel % 2 == 0) problems++, lcfm_job_error(job, "model", "kernel", "the convolution kernel must be odd, not %d", c->kernel);
   return problems;
@@ -130,8 +127,10 @@ void lcfm_causal_free(lcfm_causal_model *m) {
 
 static const float *encode(lcfm_causal_model *m, int e, const float *times, const float *values, const float *mask,
                            int rows, int training, uint64_t seed, uint64_t step) {
-  if (m->cfg.encoder == LCFM_ENCODER_CONFORMER)
-    return lcfm_causal_encoder_forward(&m->conformer[e], &m->params, times, values, mask, rows, training, seed, step);
+  if (m->cfg.encoder == LCFM_ENCODER_CONFORMER) {
+    lcfm_nn_series x = {times, values, mask, NULL, rows};
+    return lcfm_causal_encoder_forward(&m->conformer[e], &m->params, &x, training, seed, step);
+  }
   return lcfm_mlp_forward(&m->mlp_encoder[e], &m->params, m->masked_values, rows);
 }
 
@@ -146,7 +145,7 @@ void lcfm_causal_embed(lcfm_causal_model *m, const float *times, const float *va
   for (size_t i = 0; i < n; i++) m->masked_values[i] = values[i] * mask[i];
   for (int e = 0; e < m->encoders; e++)
     m->z[e] = m->cfg.encoder == LCFM_ENCODER_CONFORMER /* the engine's path without saved activations */
-                  ? lcfm_causal_encoder_infer(&m->conformer[e], &m->params, times, values, mask, rows)
+                  ? lcfm_causal_encoder_infer(&m->conformer[e], &m->params, &(lcfm_nn_series){times, values, mask, NULL, rows})
                   : encode(m, e, times, values, mask, rows, 0, 0, 0);
   *z_star = m->z[0];
   *z_instr = m->encoders > 1 ? m->z[1] : NULL;
@@ -237,9 +236,24 @@ static double independence(lcfm_causal_model *m, MPI_Comm comm, int rows) {
   return lcfm_loss_xcorr(m->dz[0], m->dz[1], m->z[0], m->z[1], rows, m->xcorr_moments, L, L, m->cfg.w_indep);
 }
 
-lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const float *times, const float *values,
-                                  const float *mask, const int64_t *source, const int64_t *instrument, int rows,
+void lcfm_batch_rows_alloc(lcfm_batch_rows *b, int64_t triplets, int T) {
+  size_t rows = (size_t)(3 * (triplets ? triplets : 1));
+  b->times = lcfm_malloc(rows * (size_t)T * sizeof *b->times);
+  b->values = lcfm_malloc(rows * (size_t)T * sizeof *b->values);
+  b->mask = lcfm_malloc(rows * (size_t)T * sizeof *b->mask);
+  b->source = lcfm_malloc(rows * sizeof *b->source);
+  b->instrument = lcfm_malloc(rows * sizeof *b->instrument);
+}
+
+void lcfm_batch_rows_free(lcfm_batch_rows *b) {
+  free(b->times), free(b->values), free(b->mask), free(b->source), free(b->instrument);
+}
+
+lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b,
                                   int training, uint64_t seed, uint64_t step) {
+  const float *times = b->times, *values = b->values, *mask = b->mask;
+  const int64_t *source = b->source, *instrument = b->instrument;
+  int rows = b->rows;
   const lcfm_causal_config *c = &m->cfg;
   LCFM_CHECK(rows <= c->max_rows, "%d sequences exceed the %d planned per rank", rows, c->max_rows);
   size_t n = (size_t)rows * (size_t)c->T;

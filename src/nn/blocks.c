@@ -236,13 +236,6 @@ lcfm_conformer_acts lcfm_conformer_acts_at(const lcfm_conformer_acts *a, const l
   return v;
 }
 
-void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                            const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
-                            const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
-                            lcfm_nn_scratch *s) {
-  lcfm_conformer_forward_at(a, cfg, w, p, inp, mask, B, T, training, seed, counter, s, 0);
-}
-
 /* The convolution module from its normalised input a->c_ln to the input of its last pointwise
  * convolution, a->sw. */
 static void conv_hidden_from_ln(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
@@ -258,34 +251,42 @@ static void conv_hidden_from_ln(lcfm_conformer_acts *a, const lcfm_conformer_con
   lcfm_swish_forward_sig(a->sw, a->nrm, a->nrm, (size_t)N * d); /* nrm now holds sigmoid(nrm) */
 }
 
-/* Dropout site `site`'s mask alone (y: n floats of scratch); nothing when dropout is off. */
-static void dropout_mask_at(float *mask, float *y, size_t n, float p, int training, uint64_t seed, uint64_t counter,
-                            uint64_t first) {
-  if (!drop_on(p, training)) return;
-  lcfm_nn_zero(y, n);
-  lcfm_dropout_forward_at(y, mask, y, n, p, training, seed, counter, first);
+/* Dropout site `site` of the block call x at rate p on y [n] (rows of width d) in place, its mask
+ * saved: the draws of x's rows within the whole batch's call. */
+static void block_dropout(float *y, float *mask, size_t n, float p, const lcfm_nn_block_batch *x, int d,
+                          int site) {
+  lcfm_dropout_forward_at(y, mask, y, n, p, x->training, x->seed, x->counter + (uint64_t)site,
+                          x->first_row * (size_t)d);
 }
 
-void lcfm_conformer_recompute_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                                 const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
-                                 const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
-                                 lcfm_nn_scratch *s, size_t first_row) {
-  int N = B * T, d = cfg->d, ff = cfg->ff;
-  size_t nd = (size_t)N * d, first = first_row * (size_t)d;
+/* Dropout site `site`'s mask alone (y: n floats of scratch); nothing when dropout is off. */
+static void dropout_mask_at(float *mask, float *y, size_t n, float p, const lcfm_nn_block_batch *x, int d,
+                            int site) {
+  if (!drop_on(p, x->training)) return;
+  lcfm_nn_zero(y, n);
+  block_dropout(y, mask, n, p, x, d, site);
+}
+
+void lcfm_conformer_recompute(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                              const lcfm_conformer_params *w, const lcfm_nn_params *p,
+                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+  const float *mask = x->mask;
+  int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff;
+  size_t nd = (size_t)N * d;
   float pd = cfg->dropout;
-  ffn_hidden_forward(&a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, LCFM_ACT_SWISH, p, N, d, ff);
-  dropout_mask_at(a->ffn1.drop, s->fwd, nd, pd, training, seed, counter + 0, first);
+  ffn_hidden_forward(&a->ffn1, x->inp, w->ffn1_ln, w->ffn1_fc1, LCFM_ACT_SWISH, p, N, d, ff);
+  dropout_mask_at(a->ffn1.drop, s->fwd, nd, pd, x, d, 0);
   lcfm_layernorm_forward(a->m_ln, a->m_mean, a->m_rstd, a->x1, PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d,
                          LCFM_NN_LN_EPS);
   /* the probabilities from the kept softmax statistics; their product with V, a->ao, was kept */
   lcfm_attention_probs(a->att, a->att_stat, a->qkv, mask, B, T, d, cfg->heads);
-  dropout_mask_at(a->m_drop, s->fwd, nd, pd, training, seed, counter + 1, first);
+  dropout_mask_at(a->m_drop, s->fwd, nd, pd, x, d, 1);
   lcfm_layernorm_forward(a->c_ln, a->c_mean, a->c_rstd, a->x2, PW(w->conv_ln.w), PW(w->conv_ln.b), N, d,
                          LCFM_NN_LN_EPS);
   conv_hidden_from_ln(a, cfg, w, p, mask, B, T);
-  dropout_mask_at(a->c_drop, s->fwd, nd, pd, training, seed, counter + 2, first);
+  dropout_mask_at(a->c_drop, s->fwd, nd, pd, x, d, 2);
   ffn_hidden_forward(&a->ffn2, a->x3, w->ffn2_ln, w->ffn2_fc1, LCFM_ACT_SWISH, p, N, d, ff);
-  dropout_mask_at(a->ffn2.drop, s->fwd, nd, pd, training, seed, counter + 3, first);
+  dropout_mask_at(a->ffn2.drop, s->fwd, nd, pd, x, d, 3);
   /* the output norm's statistics were kept (its backward needs nothing else) */
 }
 
@@ -294,56 +295,55 @@ void lcfm_conformer_output_at(float *out, const lcfm_conformer_acts *a, const lc
   lcfm_layernorm_apply(out, a->x4, a->o_mean, a->o_rstd, PW(w->out_ln.w), PW(w->out_ln.b), N, cfg->d);
 }
 
-void lcfm_conformer_forward_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                               const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
-                               const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
-                               lcfm_nn_scratch *s, size_t first_row) {
-  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
-  size_t nd = (size_t)N * d, first = first_row * (size_t)d;
-  float pd = cfg->dropout;
-  float *y = s->fwd;
+void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                            const lcfm_conformer_params *w, const lcfm_nn_params *p,
+                            const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+  const float *inp = x->inp, *mask = x->mask;
+  int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  size_t nd = (size_t)N * d;
+  float pd = cfg->dropout, *y = s->fwd;
   /* Each module's residual add is fused with the layer norm that opens the next module. */
   /* half feed-forward */
   ffn_hidden_forward(&a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, LCFM_ACT_SWISH, p, N, d, ff);
   lcfm_linear_forward(y, a->ffn1.a, PW(w->ffn1_fc2.w), PW(w->ffn1_fc2.b), N, ff, d);
-  lcfm_dropout_forward_at(y, a->ffn1.drop, y, nd, pd, training, seed, counter + 0, first);
+  block_dropout(y, a->ffn1.drop, nd, pd, x, d, 0);
   lcfm_residual_layernorm_forward(a->x1, a->m_ln, a->m_mean, a->m_rstd, inp, 0.5f, y, PW(w->mhsa_ln.w),
                                   PW(w->mhsa_ln.b), N, d, LCFM_NN_LN_EPS);
   /* self-attention */
   lcfm_linear_forward(a->qkv, a->m_ln, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_forward_stats(a->ao, a->att, a->att_stat, a->qkv, mask, B, T, d, H);
   lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
-  lcfm_dropout_forward_at(y, a->m_drop, y, nd, pd, training, seed, counter + 1, first);
+  block_dropout(y, a->m_drop, nd, pd, x, d, 1);
   lcfm_residual_layernorm_forward(a->x2, a->c_ln, a->c_mean, a->c_rstd, a->x1, 1.0f, y, PW(w->conv_ln.w),
                                   PW(w->conv_ln.b), N, d, LCFM_NN_LN_EPS);
   /* convolution module */
   conv_hidden_from_ln(a, cfg, w, p, mask, B, T);
   lcfm_linear_forward(y, a->sw, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
-  lcfm_dropout_forward_at(y, a->c_drop, y, nd, pd, training, seed, counter + 2, first);
+  block_dropout(y, a->c_drop, nd, pd, x, d, 2);
   lcfm_residual_layernorm_forward(a->x3, a->ffn2.ln, a->ffn2.mean, a->ffn2.rstd, a->x2, 1.0f, y, PW(w->ffn2_ln.w),
                                   PW(w->ffn2_ln.b), N, d, LCFM_NN_LN_EPS);
   /* second half feed-forward and the final norm */
   ffn_hidden_from_ln(&a->ffn2, w->ffn2_fc1, LCFM_ACT_SWISH, p, N, d, ff);
   lcfm_linear_forward(y, a->ffn2.a, PW(w->ffn2_fc2.w), PW(w->ffn2_fc2.b), N, ff, d);
-  lcfm_dropout_forward_at(y, a->ffn2.drop, y, nd, pd, training, seed, counter + 3, first);
+  block_dropout(y, a->ffn2.drop, nd, pd, x, d, 3);
   lcfm_residual_layernorm_forward(a->x4, a->out, a->o_mean, a->o_rstd, a->x3, 0.5f, y, PW(w->out_ln.w),
                                   PW(w->out_ln.b), N, d, LCFM_NN_LN_EPS);
 }
 
 void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
                              const lcfm_conformer_params *w, lcfm_nn_params *p, const float *dout,
-                             const float *inp, const float *mask, int B, int T, int training,
-                             lcfm_nn_scratch *s) {
-  lcfm_conformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, inp, mask, B, T, training, s);
+                             const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+  lcfm_conformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, x, s);
 }
 
-void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                                const lcfm_conformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
-                                const float *dout, const float *inp, const float *mask, int B, int T,
-                                int training, lcfm_nn_scratch *s) {
-  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
+void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
+                                const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                                const lcfm_nn_params *p, lcfm_nn_gdest gd, const float *dout,
+                                const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+  const float *inp = x->inp, *mask = x->mask;
+  int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
   size_t nd = (size_t)N * d;
-  int on = drop_on(cfg->dropout, training);
+  int on = drop_on(cfg->dropout, x->training);
   float *g = s->g; /* d loss / d (residual stream), walked backwards through x4, x3, x2, x1, inp */
   lcfm_nn_zero(g, nd);
   lcfm_layernorm_backward(g, GW(w->out_ln.w), GW(w->out_ln.b), dout, a->x4, PW(w->out_ln.w), a->o_mean,
@@ -438,46 +438,41 @@ lcfm_transformer_acts lcfm_transformer_acts_at(const lcfm_transformer_acts *a, c
 }
 
 void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                              const lcfm_transformer_params *w, const lcfm_nn_params *p, const float *inp,
-                              const float *keymask, int B, int T, int training, uint64_t seed, uint64_t counter,
-                              lcfm_nn_scratch *s) {
-  lcfm_transformer_forward_at(a, cfg, w, p, inp, keymask, B, T, training, seed, counter, s, 0);
-}
-
-void lcfm_transformer_forward_at(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                 const lcfm_transformer_params *w, const lcfm_nn_params *p, const float *inp,
-                                 const float *keymask, int B, int T, int training, uint64_t seed,
-                                 uint64_t counter, lcfm_nn_scratch *s, size_t first_row) {
-  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
-  size_t nd = (size_t)N * d, first = first_row * (size_t)d;
-  float *y = s->fwd;
+                              const lcfm_transformer_params *w, const lcfm_nn_params *p,
+                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+  const float *inp = x->inp;
+  int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  size_t nd = (size_t)N * d;
+  float pd = cfg->dropout, *y = s->fwd;
   lcfm_linear_forward(a->qkv, inp, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
-  lcfm_attention_forward(a->ao, a->att, a->qkv, keymask, B, T, d, H);
+  lcfm_attention_forward(a->ao, a->att, a->qkv, x->mask, B, T, d, H);
   lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
-  lcfm_dropout_forward_at(y, a->a_drop, y, nd, cfg->dropout, training, seed, counter + 0, first);
+  block_dropout(y, a->a_drop, nd, pd, x, d, 0);
   lcfm_residual_layernorm_forward(a->r1, a->h, a->mean1, a->rstd1, y, cfg->residual ? 1.0f : 0.0f, inp, PW(w->ln1.w),
                                   PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
   lcfm_linear_forward(a->f1, a->h, PW(w->fc1.w), NULL, N, d, ff);
   bias_act_forward_saving(cfg->act, a->f_act, a->f1, PW(w->fc1.b), N, ff);
   lcfm_linear_forward(y, a->f_act, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
-  lcfm_dropout_forward_at(y, a->f_drop, y, nd, cfg->dropout, training, seed, counter + 1, first);
+  block_dropout(y, a->f_drop, nd, pd, x, d, 1);
   lcfm_residual_layernorm_forward(a->r2, a->out, a->mean2, a->rstd2, y, cfg->residual ? 1.0f : 0.0f, a->h,
                                   PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
 }
 
 void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
                                const lcfm_transformer_params *w, lcfm_nn_params *p, const float *dout,
-                               const float *inp, int B, int T, int training, lcfm_nn_scratch *s) {
-  lcfm_transformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, inp, B, T, training, s);
+                               const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+  lcfm_transformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, x, s);
 }
 
-void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                  const lcfm_transformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
-                                  const float *dout, const float *inp, int B, int T, int training,
+void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a,
+                                  const lcfm_transformer_config *cfg,
+                                  const lcfm_transformer_params *w, const lcfm_nn_params *p,
+                                  lcfm_nn_gdest gd, const float *dout, const lcfm_nn_block_batch *x,
                                   lcfm_nn_scratch *s) {
-  int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
+  const float *inp = x->inp;
+  int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   size_t nd = (size_t)N * d, nf = (size_t)N * ff;
-  int on = drop_on(cfg->dropout, training);
+  int on = drop_on(cfg->dropout, x->training);
   float *g = s->g;
   /* y = LN2(r2), r2 = f (+ h) */
   lcfm_nn_zero(g, nd);

@@ -258,59 +258,65 @@ void lcfm_tanh_backward(float *dinp, const float *dout, const float *out, size_t
   for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 
-/* Bias and activation in one pass (the product before them ran without its bias). */
+/* Bias and activation in one pass over the rows (the product before them ran without its bias):
+ * each row gets its bias, then the activation reads it while it is in L1. A row function writes
+ * y = act(x) for one row of C values, and for Swish s = sigmoid(x) (s may equal x). */
+typedef void (*row_act_fn)(float *y, float *s, const float *x, int C);
 
-void lcfm_bias_relu_forward(float *out, float *h, const float *b, int N, int C) {
+static void relu_row(float *y, float *s, const float *x, int C) {
+  (void)s;
+#pragma omp simd
+  for (int c = 0; c < C; c++) y[c] = x[c] > 0.0f ? x[c] : 0.0f;
+}
+
+/* Scalar, as lcfm_gelu_forward: erff is a libm call and must give the same bits. */
+static void gelu_row(float *y, float *s, const float *x, int C) {
+  (void)s;
+  for (int c = 0; c < C; c++) y[c] = 0.5f * x[c] * (1.0f + erff(x[c] * 0.70710678118654752f));
+}
+
+static void swish_sig_row(float *y, float *s, const float *x, int C) {
+#pragma omp simd
+  for (int c = 0; c < C; c++) {
+    float v = x[c]; /* before s: s may equal x */
+    float g = lcfm_nn_sigmoidf(v);
+    s[c] = g;
+    y[c] = v * g;
+  }
+}
+
+static void tanh_row(float *y, float *s, const float *x, int C) {
+  (void)s;
+#pragma omp simd
+  for (int c = 0; c < C; c++) y[c] = lcfm_nn_tanhf(x[c]);
+}
+
+/* h [N, C] += b, out = act(h) row by row; sig [N, C] for the Swish form, else NULL. */
+static void bias_act_rows(row_act_fn act, float *out, float *sig, float *h, const float *b, int N,
+                          int C) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
   for (int n = 0; n < N; n++) {
-    float *x = h + (size_t)n * C, *y = out + (size_t)n * C;
+    float *x = h + (size_t)n * C;
 #pragma omp simd
-    for (int c = 0; c < C; c++) {
-      float v = x[c] + b[c];
-      x[c] = v;
-      y[c] = v > 0.0f ? v : 0.0f;
-    }
+    for (int c = 0; c < C; c++) x[c] += b[c];
+    act(out + (size_t)n * C, sig ? sig + (size_t)n * C : NULL, x, C);
   }
+}
+
+void lcfm_bias_relu_forward(float *out, float *h, const float *b, int N, int C) {
+  bias_act_rows(relu_row, out, NULL, h, b, N, C);
 }
 
 void lcfm_bias_gelu_forward(float *out, float *h, const float *b, int N, int C) {
-#pragma omp parallel for schedule(static, ROWS_CHUNK)
-  for (int n = 0; n < N; n++) {
-    float *x = h + (size_t)n * C, *y = out + (size_t)n * C;
-    for (int c = 0; c < C; c++) {
-      float v = x[c] + b[c];
-      x[c] = v;
-      y[c] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    }
-  }
+  bias_act_rows(gelu_row, out, NULL, h, b, N, C);
 }
 
 void lcfm_bias_swish_forward_sig(float *out, float *sig, float *h, const float *b, int N, int C) {
-#pragma omp parallel for schedule(static, ROWS_CHUNK)
-  for (int n = 0; n < N; n++) {
-    float *x = h + (size_t)n * C, *s = sig + (size_t)n * C, *y = out + (size_t)n * C;
-#pragma omp simd
-    for (int c = 0; c < C; c++) {
-      float v = x[c] + b[c];
-      float g = lcfm_nn_sigmoidf(v);
-      x[c] = v; /* before s: sig may equal h */
-      s[c] = g;
-      y[c] = v * g;
-    }
-  }
+  bias_act_rows(swish_sig_row, out, sig, h, b, N, C);
 }
 
 void lcfm_bias_tanh_forward(float *out, float *h, const float *b, int N, int C) {
-#pragma omp parallel for schedule(static, ROWS_CHUNK)
-  for (int n = 0; n < N; n++) {
-    float *x = h + (size_t)n * C, *y = out + (size_t)n * C;
-#pragma omp simd
-    for (int c = 0; c < C; c++) {
-      float v = x[c] + b[c];
-      x[c] = v;
-      y[c] = lcfm_nn_tanhf(v);
-    }
-  }
+  bias_act_rows(tanh_row, out, NULL, h, b, N, C);
 }
 
 /* ----------------------------------------------------------------------------------------------

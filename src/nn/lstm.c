@@ -59,10 +59,11 @@ static void forward_group(float *out, float *gates, float *cell, const float *w_
   }
 }
 
-void lcfm_lstm_forward(float *out, float *gates, float *cell, const float *inp, const float *w_ih,
-                       const float *w_hh, const float *b_ih, const float *b_hh, int B, int T, int In,
-                       int H) {
-  int G = 4 * H;
+void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w,
+                       lcfm_lstm_dims dims) {
+  int B = dims.B, T = dims.T, In = dims.In, H = dims.H, G = 4 * H;
+  float *out = a->out, *gates = a->gates, *cell = a->cell;
+  const float *w_ih = w->w_ih, *w_hh = w->w_hh, *b_ih = w->b_ih, *b_hh = w->b_hh;
   int N = B * T;
   /* gates = inp W_ih^T + b_ih + b_hh for every step at once. */
 #pragma omp parallel for schedule(static, 16)
@@ -113,11 +114,12 @@ static void backward_group(float *dgates, float *dhrec, float *dcell, const floa
   }
 }
 
-void lcfm_lstm_backward(float *dinp, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                        const float *dout, const float *inp, const float *out, const float *gates,
-                        const float *cell, const float *w_ih, const float *w_hh, float *scratch,
-                        int B, int T, int In, int H) {
-  int G = 4 * H;
+void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout,
+                        const float *inp, const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w,
+                        float *scratch, lcfm_lstm_dims dims) {
+  int B = dims.B, T = dims.T, In = dims.In, H = dims.H, G = 4 * H;
+  const float *out = a->out, *gates = a->gates, *cell = a->cell, *w_ih = w->w_ih, *w_hh = w->w_hh;
+  float *dw_ih = dw->w_ih, *dw_hh = dw->w_hh, *db_ih = dw->b_ih, *db_hh = dw->b_hh;
   int N = B * T;
   float *dgates = scratch;                    /* [B, T, 4H] pre-activation gradients */
   float *dhrec = dgates + (size_t)N * G;      /* [B, H] gradient reaching h_t from step t+1 */

@@ -20,36 +20,27 @@ static inline lcfm_nn_gdest lcfm_nn_gdest_table(const lcfm_nn_params *p) {
   return d;
 }
 
-/* The blocks' forward for rows first_row.. of a larger batch (dropout draws as the whole batch's
- * call would make them), and their backward into a gradient destination. */
-void lcfm_conformer_forward_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                               const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
-                               const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
-                               lcfm_nn_scratch *s, size_t first_row);
-/* For a block whose forward_at kept its residual stream x1..x4, q|k|v, the attention output ao,
+/* For a block whose forward kept its residual stream x1..x4, q|k|v, the attention output ao,
  * the softmax statistics att_stat and the output norm's statistics o_mean, o_rstd: everything else
- * its backward reads, recomputed from those by the calls forward_at makes (bit for bit the same
+ * its backward reads, recomputed from those by the calls forward makes (bit for bit the same
  * values; the feed-forward and pointwise products up to each hidden layer, the attention
  * probabilities, the depthwise convolution, norms, activations and dropout masks; not the module
  * outputs, nor the block's output). */
-void lcfm_conformer_recompute_at(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                                 const lcfm_conformer_params *w, const lcfm_nn_params *p, const float *inp,
-                                 const float *mask, int B, int T, int training, uint64_t seed, uint64_t counter,
-                                 lcfm_nn_scratch *s, size_t first_row);
+void lcfm_conformer_recompute(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                              const lcfm_conformer_params *w, const lcfm_nn_params *p,
+                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
 /* out [N, d] = the block's output LN(x4) again, from x4 and the output norm's kept statistics. */
 void lcfm_conformer_output_at(float *out, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
                               const lcfm_conformer_params *w, const lcfm_nn_params *p, int N);
-void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                                const lcfm_conformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
-                                const float *dout, const float *inp, const float *mask, int B, int T,
-                                int training, lcfm_nn_scratch *s);
-void lcfm_transformer_forward_at(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                 const lcfm_transformer_params *w, const lcfm_nn_params *p, const float *inp,
-                                 const float *keymask, int B, int T, int training, uint64_t seed,
-                                 uint64_t counter, lcfm_nn_scratch *s, size_t first_row);
-void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                  const lcfm_transformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
-                                  const float *dout, const float *inp, int B, int T, int training,
+/* The blocks' backward into a gradient destination (a training chunk's own buffer). */
+void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
+                                const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                                const lcfm_nn_params *p, lcfm_nn_gdest gd, const float *dout,
+                                const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a,
+                                  const lcfm_transformer_config *cfg,
+                                  const lcfm_transformer_params *w, const lcfm_nn_params *p,
+                                  lcfm_nn_gdest gd, const float *dout, const lcfm_nn_block_batch *x,
                                   lcfm_nn_scratch *s);
 /* The saved activations of sequences b0.. of a block's full-batch layout (pointers moved to row
  * b0 * T of every buffer). */

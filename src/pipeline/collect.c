@@ -25,14 +25,7 @@ typedef struct {
   pipeline_probe_result *probe; /* per point; empty unless done */
 } sweep_table;
 
-static const lcfm_key_spec *spec_of(const char *dotted) {
-  const char *dot = strchr(dotted, '.');
-  for (int k = 0; k < lcfm_job_key_count; k++)
-    if (!strncasecmp(lcfm_job_keys[k].section, dotted, (size_t)(dot - dotted)) &&
-        !lcfm_job_keys[k].section[dot - dotted] && !strcasecmp(lcfm_job_keys[k].name, dot + 1))
-      return &lcfm_job_keys[k];
-  return NULL;
-}
+static const lcfm_key_spec *spec_of(const char *dotted) { return lcfm_job_key_spec_dotted(dotted); }
 
 static double number_of(const lcfm_key_spec *spec, const char *text) {
   if (spec->type == LCFM_KEY_BOOL)
@@ -243,9 +236,9 @@ int lcfm_sweep_collect(MPI_Comm comm, const lcfm_job *job, int argc, char **argv
     lcfm_job_free(point);
   }
   char path[PIPELINE_PATH_MAX];
-  const char *table = lcfm_job_string(job, "sweep", "table");
+  const char *table = lcfm_job_settings(job)->sweep.table;
   if (table[0]) snprintf(path, sizeof path, "%s", table);
-  else snprintf(path, sizeof path, "%.4000s/sweep.h5", lcfm_job_string(job, "sweep", "directory"));
+  else snprintf(path, sizeof path, "%.4000s/sweep.h5", lcfm_job_settings(job)->sweep.directory);
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, "sweep", job, argc, argv);
   if (rank == 0) {

@@ -80,7 +80,7 @@ static int training_state(const pipeline_stage *s, char *why, size_t len) {
     snprintf(why, len, "%s has no training state", s->output);
     return TRAINING_UNFINISHED;
   }
-  int64_t steps = lcfm_job_int(s->job, "train", "steps"), patience = lcfm_job_int(s->job, "train", "patience");
+  int64_t steps = lcfm_job_settings(s->job)->train.steps, patience = lcfm_job_settings(s->job)->train.patience;
   if (step < steps && stale < patience) {
     snprintf(why, len, "training stopped at step %lld of %lld", (long long)step, (long long)steps);
     return TRAINING_UNFINISHED;

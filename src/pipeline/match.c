@@ -28,9 +28,8 @@ static int is_operational(const lcfm_key_spec *spec) {
 }
 
 static int find_key(const char *section, const char *name) {
-  for (int k = 0; k < lcfm_job_key_count; k++)
-    if (!strcasecmp(lcfm_job_keys[k].section, section) && !strcasecmp(lcfm_job_keys[k].name, name)) return k;
-  return -1;
+  const lcfm_key_spec *spec = lcfm_job_key_spec(section, name);
+  return spec ? (int)(spec - lcfm_job_keys) : -1;
 }
 
 /* The values of one effective text, parallel to lcfm_job_keys (NULL: not in the text). */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lcfm/astromer.h"
+#include "lcfm/model_kind.h"
 #include "lcfm/class_probe.h"
 #include "lcfm/models.h"
 #include "lcfm/outputs.h"
@@ -43,7 +43,7 @@ static const char *const wanted_names[WANT_COUNT] = {"ingest", "simulate", "trai
 
 static int parse_stages(const lcfm_job *job, int wanted[WANT_COUNT]) {
   char list[1024];
-  snprintf(list, sizeof list, "%s", lcfm_job_string(job, "run", "stages"));
+  snprintf(list, sizeof list, "%s", lcfm_job_settings(job)->run.stages);
   memset(wanted, 0, WANT_COUNT * sizeof *wanted);
   int any = 0;
   for (char *save = NULL, *t = strtok_r(list, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
@@ -85,16 +85,16 @@ static void either(char *out, const char *given, const char *fallback) {
 /* The stores the run makes (ingest's, then simulate's), whitespace-separated: the training
  * store when [train] store is empty. */
 static void made_stores(char *out, const lcfm_job *job, const int wanted[WANT_COUNT]) {
-  const char *ingest = wanted[WANT_INGEST] ? lcfm_job_string(job, "ingest", "output") : "";
-  const char *simulate = wanted[WANT_SIMULATE] ? lcfm_job_string(job, "simulate", "output") : "";
+  const char *ingest = wanted[WANT_INGEST] ? lcfm_job_settings(job)->ingest.output : "";
+  const char *simulate = wanted[WANT_SIMULATE] ? lcfm_job_settings(job)->simulate.output : "";
   snprintf(out, PIPELINE_PATH_MAX, "%.2000s%s%.2000s", ingest, ingest[0] && simulate[0] ? " " : "", simulate);
 }
 
 static void wire(wiring *w, const lcfm_job *job, const int wanted[WANT_COUNT], int baseline) {
   char stem[PIPELINE_PATH_MAX], made[PIPELINE_PATH_MAX];
   made_stores(made, job, wanted);
-  either(w->store, lcfm_job_string(job, "train", "store"), made);
-  snprintf(w->checkpoint, sizeof w->checkpoint, "%s", lcfm_job_string(job, "train", "checkpoint"));
+  either(w->store, lcfm_job_settings(job)->train.store, made);
+  snprintf(w->checkpoint, sizeof w->checkpoint, "%s", lcfm_job_settings(job)->train.checkpoint);
   pipeline_stem(w->checkpoint, stem, sizeof stem);
   w->best[0] = w->baseline_checkpoint[0] = w->baseline_best[0] = '\0';
   if (w->checkpoint[0]) {
@@ -102,20 +102,22 @@ static void wire(wiring *w, const lcfm_job *job, const int wanted[WANT_COUNT], i
     snprintf(w->baseline_checkpoint, sizeof w->baseline_checkpoint, "%.4000s-baseline.h5", stem);
     lcfm_checkpoint_best_path(w->baseline_checkpoint, w->baseline_best, sizeof w->baseline_best);
   }
-  either(w->embed_store, lcfm_job_string(job, "embed", "store"), w->store);
-  either(w->embed_checkpoint, lcfm_job_string(job, "embed", "checkpoint"), w->best);
-  snprintf(w->embeddings, sizeof w->embeddings, "%s", lcfm_job_string(job, "embed", "output"));
+  const lcfm_settings_embed *embed_keys = &lcfm_job_settings(job)->embed;
+  either(w->embed_store, embed_keys->store, w->store);
+  either(w->embed_checkpoint, embed_keys->checkpoint, w->best);
+  snprintf(w->embeddings, sizeof w->embeddings, "%s", embed_keys->output);
   pipeline_stem(w->embeddings, stem, sizeof stem);
   char derived[PIPELINE_PATH_MAX] = "";
   if (baseline && w->embeddings[0]) snprintf(derived, sizeof derived, "%.4000s-baseline.h5", stem);
-  either(w->baseline_embeddings, lcfm_job_string(job, "probe", "baseline_embeddings"), derived);
-  either(w->probe_store, lcfm_job_string(job, "probe", "store"), w->embed_store);
-  either(w->probe_embeddings, lcfm_job_string(job, "probe", "embeddings"), w->embeddings);
-  snprintf(w->probe_output, sizeof w->probe_output, "%s", lcfm_job_string(job, "probe", "output"));
+  const lcfm_settings_probe *probe_keys = &lcfm_job_settings(job)->probe;
+  either(w->baseline_embeddings, probe_keys->baseline_embeddings, derived);
+  either(w->probe_store, probe_keys->store, w->embed_store);
+  either(w->probe_embeddings, probe_keys->embeddings, w->embeddings);
+  snprintf(w->probe_output, sizeof w->probe_output, "%s", probe_keys->output);
   pipeline_stem(w->probe_output, stem, sizeof stem);
   derived[0] = '\0';
   if (w->probe_output[0]) snprintf(derived, sizeof derived, "%.4000s-plots", stem);
-  either(w->plots_dir, lcfm_job_string(job, "run", "plots"), derived);
+  either(w->plots_dir, lcfm_job_settings(job)->run.plots, derived);
 }
 
 /* Reports an empty path a stage needs; returns 1 if it is empty. */
@@ -127,8 +129,8 @@ static int need(const lcfm_job *job, const char *value, const char *section, con
 
 static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WANT_COUNT], int baseline) {
   int problems = 0;
-  if (wanted[WANT_INGEST]) problems += need(job, lcfm_job_string(job, "ingest", "output"), "ingest", "output", "the ingest stage");
-  if (wanted[WANT_SIMULATE]) problems += need(job, lcfm_job_string(job, "simulate", "output"), "simulate", "output", "the simulate stage");
+  if (wanted[WANT_INGEST]) problems += need(job, lcfm_job_settings(job)->ingest.output, "ingest", "output", "the ingest stage");
+  if (wanted[WANT_SIMULATE]) problems += need(job, lcfm_job_settings(job)->simulate.output, "simulate", "output", "the simulate stage");
   if (wanted[WANT_TRAIN]) {
     problems += need(job, w->store, "train", "store", "the train stage (or run the ingest or simulate stage, which provides it)");
     problems += need(job, w->checkpoint, "train", "checkpoint", "the train stage");
@@ -147,7 +149,7 @@ static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WA
     problems += need(job, w->checkpoint, "train", "checkpoint", "[run] baseline (NAME-baseline.h5 is put beside it)");
   if (baseline && (wanted[WANT_EMBED] || wanted[WANT_PROBE]))
     problems += need(job, w->baseline_embeddings, "probe", "baseline_embeddings", "[run] baseline (or give [embed] output)");
-  if (baseline && strcmp(lcfm_job_string(job, "model", "kind"), "causal")) {
+  if (baseline && strcmp(lcfm_job_settings(job)->model.kind, "causal")) {
     lcfm_job_error(job, "run", "baseline", "compares the causal model with its baseline: needs [model] kind = causal");
     problems++;
   }
@@ -175,9 +177,7 @@ static int check_settings(MPI_Comm comm, const lcfm_job *job, const int wanted[W
   }
   if (wanted[WANT_TRAIN] || wanted[WANT_EMBED]) problems += lcfm_model_config_problems(job);
   int task = lcfm_probe_task(job);
-  if ((wanted[WANT_PROBE] || wanted[WANT_PLOTS]) && task == LCFM_PROBE_TASK_UNKNOWN) {
-    problems += lcfm_probe_task_check(job);
-  } else if (wanted[WANT_PROBE]) {
+  if (wanted[WANT_PROBE]) {
     problems += task == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_settings_check(job)
                                                   : lcfm_probe_settings_check(job);
   }
@@ -206,7 +206,7 @@ static void add_override(override_list *o, const char *key, const char *value) {
 /* Adds section.key=value when the job says otherwise. */
 static void add_if_changed(override_list *o, const lcfm_job *job, const char *section, const char *key,
                            const char *value) {
-  if (!strcmp(lcfm_job_string(job, section, key), value)) return;
+  if (!strcmp(lcfm_job_value_text(job, lcfm_job_key_spec(section, key)), value)) return;
   char name[128];
   snprintf(name, sizeof name, "%s.%s", section, key);
   add_override(o, name, value);
@@ -263,9 +263,9 @@ static int build_stages(lcfm_pipeline *p, MPI_Comm comm, const wiring *w, const 
   wiring_overrides(&o, p->job, w, baseline);
   int failed = 0;
   if (wanted[WANT_INGEST] && !(failed = add_stage(p, comm, STAGE_INGEST, &o)))
-    set_path(p->stages[p->count - 1].output, lcfm_job_string(p->job, "ingest", "output"));
+    set_path(p->stages[p->count - 1].output, lcfm_job_settings(p->job)->ingest.output);
   if (!failed && wanted[WANT_SIMULATE] && !(failed = add_stage(p, comm, STAGE_SIMULATE, &o)))
-    set_path(p->stages[p->count - 1].output, lcfm_job_string(p->job, "simulate", "output"));
+    set_path(p->stages[p->count - 1].output, lcfm_job_settings(p->job)->simulate.output);
   if (!failed && wanted[WANT_TRAIN] && !(failed = add_stage(p, comm, STAGE_TRAIN, &o))) {
     set_path(p->stages[p->count - 1].output, w->checkpoint);
     add_input(&p->stages[p->count - 1], w->store);
@@ -321,7 +321,7 @@ static int agree_on(MPI_Comm comm, int problems) {
 lcfm_pipeline *lcfm_pipeline_plan(MPI_Comm comm, const lcfm_job *job) {
   int wanted[WANT_COUNT];
   if (agree_on(comm, parse_stages(job, wanted))) return NULL;
-  int baseline = lcfm_job_bool(job, "run", "baseline");
+  int baseline = lcfm_job_settings(job)->run.baseline;
   wiring *w = lcfm_malloc(sizeof *w);
   wire(w, job, wanted, baseline);
   if (agree_on(comm, check_paths(job, w, wanted, baseline) + check_settings(comm, job, wanted))) {
@@ -342,7 +342,7 @@ lcfm_pipeline *lcfm_pipeline_plan(MPI_Comm comm, const lcfm_job *job) {
         break;
       }
   }
-  set_path(p->record, lcfm_job_string(job, "run", "record"));
+  set_path(p->record, lcfm_job_settings(job)->run.record);
   set_path(p->plots_dir, w->plots_dir);
   set_path(p->probe_output, wanted[WANT_PROBE] || wanted[WANT_PLOTS] ? w->probe_output : "");
   set_path(p->embeddings, w->probe_embeddings);
@@ -356,6 +356,24 @@ lcfm_pipeline *lcfm_pipeline_plan(MPI_Comm comm, const lcfm_job *job) {
 }
 
 const char *lcfm_pipeline_probe_output(const lcfm_pipeline *p) { return p->probe_output; }
+
+int lcfm_pipeline_stage_count(const lcfm_pipeline *p) { return p->count; }
+
+static const pipeline_stage *stage_named(const lcfm_pipeline *p, const char *name) {
+  for (int i = 0; i < p->count; i++)
+    if (!strcmp(pipeline_stage_name(p->stages[i].kind), name)) return &p->stages[i];
+  return NULL;
+}
+
+const lcfm_job *lcfm_pipeline_stage_job(const lcfm_pipeline *p, const char *name) {
+  const pipeline_stage *s = stage_named(p, name);
+  return s ? s->job : NULL;
+}
+
+const char *lcfm_pipeline_stage_output(const lcfm_pipeline *p, const char *name) {
+  const pipeline_stage *s = stage_named(p, name);
+  return s ? s->output : NULL;
+}
 
 void lcfm_pipeline_free(lcfm_pipeline *p) {
   if (!p) return;

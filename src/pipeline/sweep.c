@@ -27,7 +27,7 @@ const char *pipeline_sweep_grid_value(const lcfm_job *job, int64_t index, int li
 }
 
 void lcfm_sweep_point_directory(const lcfm_job *job, int64_t index, char *dir, size_t len) {
-  snprintf(dir, len, "%s/point-%04lld", lcfm_job_string(job, "sweep", "directory"), (long long)index);
+  snprintf(dir, len, "%s/point-%04lld", lcfm_job_settings(job)->sweep.directory, (long long)index);
 }
 
 void lcfm_sweep_point_label(const lcfm_job *job, int64_t index, char *label, size_t len) {
@@ -64,10 +64,7 @@ static const char *const input_keys[] = {"train.store", "embed.store", "embed.ch
                                          "probe.embeddings", NULL};
 
 static const char *value_of(const lcfm_job *job, const char *dotted) {
-  char section[64];
-  const char *dot = strchr(dotted, '.');
-  snprintf(section, sizeof section, "%.*s", (int)(dot - dotted), dotted);
-  return lcfm_job_string(job, section, dot + 1);
+  return lcfm_job_value_text(job, lcfm_job_key_spec_dotted(dotted));
 }
 
 static const char *base_name(const char *path) {
@@ -79,7 +76,7 @@ static const char *base_name(const char *path) {
 static int names_an_output(const lcfm_job *job, const char *value) {
   for (int k = 0; output_keys[k]; k++)
     if (!strcmp(value, value_of(job, output_keys[k]))) return 1;
-  const char *checkpoint = lcfm_job_string(job, "train", "checkpoint");
+  const char *checkpoint = lcfm_job_settings(job)->train.checkpoint;
   char stem[PIPELINE_PATH_MAX], derived[3][PIPELINE_PATH_MAX + 16];
   pipeline_stem(checkpoint, stem, sizeof stem);
   lcfm_checkpoint_best_path(checkpoint, derived[0], sizeof derived[0]);
@@ -208,7 +205,7 @@ int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job) {
   int64_t points = lcfm_sweep_point_count(job);
   int lines = lcfm_job_sweep_count(job), rank = lcfm_log_rank();
   if (rank == 0) {
-    printf("sweep %s: %lld points in %s/", lcfm_job_path(job), (long long)points, lcfm_job_string(job, "sweep", "directory"));
+    printf("sweep %s: %lld points in %s/", lcfm_job_path(job), (long long)points, lcfm_job_settings(job)->sweep.directory);
     for (int i = 0; i < lines; i++) printf("%s %s (%d)", i ? " x" : ":", lcfm_job_sweep_key(job, i), lcfm_job_sweep_value_count(job, i));
     printf("\n%6s", "point");
     for (int i = 0; i < lines; i++) printf("  %s", lcfm_job_sweep_key(job, i));

@@ -199,6 +199,9 @@ double lcfm_macro_f1(const int *pred, const int *truth, int64_t m, int classes) 
 
 /* ---- the protocol ---- */
 
+static const probe_count_list scenario_list = {"samples_per_class", 1, MAX_SCENARIOS, "scenario",
+                                               "scenarios", "a positive count"};
+
 typedef struct {
   int64_t per_class[MAX_SCENARIOS];
   int scenarios, folds, raw_points;
@@ -209,32 +212,15 @@ typedef struct {
 } class_settings;
 
 static int read_settings(class_settings *p, const lcfm_job *job) {
-  memset(p, 0, sizeof *p);
-  char list[512];
-  snprintf(list, sizeof list, "%s", lcfm_job_string(job, "probe", "samples_per_class"));
-  char *saveptr = NULL;
-  for (char *t = strtok_r(list, " ,\t", &saveptr); t; t = strtok_r(NULL, " ,\t", &saveptr)) {
-    char *end;
-    long long v = strtoll(t, &end, 10);
-    if (*end || v < 1 || p->scenarios == MAX_SCENARIOS) {
-      lcfm_job_error(job, "probe", "samples_per_class", "'%s' is not a positive count (at most %d scenarios)", t,
-                     MAX_SCENARIOS);
-      return 1;
-    }
-    p->per_class[p->scenarios++] = v;
-  }
-  if (!p->scenarios) {
-    lcfm_job_error(job, "probe", "samples_per_class", "no scenario given");
-    return 1;
-  }
-  p->folds = (int)lcfm_job_int(job, "probe", "folds");
-  p->raw_points = (int)lcfm_job_int(job, "probe", "raw_points");
-  p->test_objects = lcfm_job_int(job, "probe", "test_objects");
-  p->test_fraction = lcfm_job_real(job, "probe", "test_fraction");
-  p->clf = (lcfm_classifier_config){.hidden = {1024, 512, 256}, .steps = (int)lcfm_job_int(job, "probe", "classifier_steps"),
-                                    .batch = (int)lcfm_job_int(job, "probe", "mlp_batch"), .lr = 1e-3f};
-  p->seed = lcfm_job_seed(job);
-  return 0;
+  const lcfm_settings_probe *probe_keys = &lcfm_job_settings(job)->probe;
+  *p = (class_settings){.folds = (int)probe_keys->folds,
+                        .raw_points = (int)probe_keys->raw_points,
+                        .test_objects = probe_keys->test_objects,
+                        .test_fraction = probe_keys->test_fraction,
+                        .clf = {.hidden = {1024, 512, 256}, .steps = (int)probe_keys->classifier_steps,
+                                .batch = (int)probe_keys->mlp_batch, .lr = 1e-3f},
+                        .seed = lcfm_job_seed(job)};
+  return probe_parse_counts(job, &scenario_list, probe_keys->samples_per_class, p->per_class, &p->scenarios);
 }
 
 int lcfm_class_probe_settings_check(const lcfm_job *job) {
@@ -353,12 +339,12 @@ static int load_columns(class_data *d, MPI_Comm comm, const char *store_path, ch
 
 /* Per process: both inputs of the used objects. */
 static int load_inputs(class_data *d, const lcfm_job *job, int raw_points, char *why, size_t len) {
-  const char *store_path = lcfm_job_string(job, "probe", "store");
+  const char *store_path = lcfm_job_settings(job)->probe.store;
   hid_t file = lcfm_probe_open(store_path, why, len);
   if (file < 0) return 1;
   read_raw_windows(d, file, raw_points);
   H5Fclose(file);
-  return read_layers(d, lcfm_job_string(job, "probe", "embeddings"), why, len);
+  return read_layers(d, lcfm_job_settings(job)->probe.embeddings, why, len);
 }
 
 static void free_data(class_data *d) {
@@ -521,17 +507,13 @@ static void print_table(const class_data *d, const class_split *s, const class_s
 static void write_results(MPI_Comm comm, const char *output, const lcfm_provenance *prov, const class_data *d,
                           const class_split *s, const class_settings *p, const double *f1, const double *mean,
                           const double *std, const double *gamma) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  char partial[4096];
-  hid_t file = lcfm_h5_create_partial(comm, output, partial, sizeof partial);
-  hid_t dxpl = lcfm_h5_collective_transfer();
-  lcfm_h5_write_string_attribute(file, "schema", LCFM_PROBE_SCHEMA);
-  lcfm_h5_write_int64_attribute(file, "schema_version", 1);
+  probe_output out;
+  probe_output_begin(&out, comm, output, 1, prov);
+  hid_t file = out.file, dxpl = out.dxpl;
+  int rank = out.rank;
   lcfm_h5_write_string_attribute(file, "task", "classification");
   lcfm_h5_write_string_attribute(file, "target", "label");
   lcfm_h5_write_int64_attribute(file, "classes", d->classes);
-  lcfm_provenance_write(file, prov);
   char names[INPUTS][32] = {{0}};
   for (int i = 0; i < INPUTS; i++) snprintf(names[i], sizeof names[i], "%s", input_names[i]);
   hid_t t32 = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
@@ -549,9 +531,7 @@ static void write_results(MPI_Comm comm, const char *output, const lcfm_provenan
   probe_write_table(file, dxpl, "/objects/id", H5T_NATIVE_INT64, d->objects, 0, d->id, rank);
   probe_write_table(file, dxpl, "/objects/label", H5T_NATIVE_INT32, d->objects, 0, d->label, rank);
   probe_write_table(file, dxpl, "/objects/test", H5T_NATIVE_UINT8, d->objects, 0, s->test, rank);
-  H5Pclose(dxpl);
-  lcfm_h5_publish(comm, file, partial, output);
-  lcfm_log("wrote %s", output);
+  probe_output_publish(&out, comm, output);
 }
 
 int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
@@ -560,7 +540,7 @@ int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenan
   lcfm_nn_set_threads(1);
   class_data d;
   char why[2048] = "";
-  if (lcfm_probe_any_failed(comm, load_columns(&d, comm, lcfm_job_string(job, "probe", "store"), why, sizeof why), why, sizeof why)) {
+  if (lcfm_probe_any_failed(comm, load_columns(&d, comm, lcfm_job_settings(job)->probe.store, why, sizeof why), why, sizeof why)) {
     free_data(&d);
     return LCFM_EXIT_RUNTIME;
   }
@@ -585,7 +565,7 @@ int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenan
   run_tasks(comm, &d, &s, &p, f1, gamma);
   summarise(f1, &p, mean, std);
   print_table(&d, &s, &p, mean, std, gamma);
-  write_results(comm, lcfm_job_string(job, "probe", "output"), prov, &d, &s, &p, f1, mean, std, gamma);
+  write_results(comm, lcfm_job_settings(job)->probe.output, prov, &d, &s, &p, f1, mean, std, gamma);
   lcfm_log_success("probe");
   free(f1), free(gamma), free(mean), free(std), free(s.test), free(s.tests), free(s.pool);
   free_data(&d);

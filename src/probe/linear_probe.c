@@ -9,7 +9,7 @@
 #include "lcfm/h5io.h"
 #include "lcfm/linear_probe.h"
 #include "lcfm/log.h"
-#include "lcfm/probe.h"
+#include "lcfm/probe_draw.h"
 #include "lcfm/store.h"
 #include "lcfm/streamed_linalg.h"
 #include "probe_read_internal.h"

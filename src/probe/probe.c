@@ -20,6 +20,9 @@
 
 enum { MAX_SIZES = 64 };
 
+static const probe_count_list size_list = {"sizes", 2, MAX_SIZES, "training size", "sizes",
+                                           "a training size of at least 2"};
+
 typedef struct {
   int64_t sizes[MAX_SIZES];
   int size_count, runs;
@@ -30,36 +33,24 @@ typedef struct {
 
 static int read_settings(probe_settings *p, const lcfm_job *job) {
   memset(p, 0, sizeof *p);
-  char sizes[512];
-  snprintf(sizes, sizeof sizes, "%s", lcfm_job_string(job, "probe", "sizes"));
-  for (char *t = strtok(sizes, " ,\t"); t; t = strtok(NULL, " ,\t")) {
-    char *end;
-    long long v = strtoll(t, &end, 10);
-    if (*end || v < 2 || p->size_count == MAX_SIZES) {
-      lcfm_job_error(job, "probe", "sizes", "'%s' is not a training size of at least 2 (at most %d sizes)", t, MAX_SIZES);
-      return 1;
-    }
-    p->sizes[p->size_count++] = v;
-  }
-  if (!p->size_count) {
-    lcfm_job_error(job, "probe", "sizes", "no training size given");
-    return 1;
-  }
-  p->runs = (int)lcfm_job_int(job, "probe", "runs");
+  const lcfm_settings_probe *probe_keys = &lcfm_job_settings(job)->probe;
+  const char *sizes = probe_keys->sizes;
+  if (probe_parse_counts(job, &size_list, sizes, p->sizes, &p->size_count)) return 1;
+  p->runs = (int)probe_keys->runs;
   p->seed = lcfm_job_seed(job);
-  p->protocol = (lcfm_probe_protocol){.test_fraction = lcfm_job_real(job, "probe", "test_fraction"),
-                                      .stopping_fraction = lcfm_job_real(job, "probe", "stopping_fraction"),
-                                      .test_objects = lcfm_job_int(job, "probe", "test_objects"),
-                                      .stopping_objects = lcfm_job_int(job, "probe", "stopping_objects"),
+  p->protocol = (lcfm_probe_protocol){.test_fraction = probe_keys->test_fraction,
+                                      .stopping_fraction = probe_keys->stopping_fraction,
+                                      .test_objects = probe_keys->test_objects,
+                                      .stopping_objects = probe_keys->stopping_objects,
                                       .seed = p->seed};
   if (p->protocol.test_fraction + p->protocol.stopping_fraction > 0.95) {
     lcfm_job_error(job, "probe", "stopping_fraction", "%g with test_fraction %g leaves less than 5%% of the stars for training",
                    p->protocol.stopping_fraction, p->protocol.test_fraction);
     return 1;
   }
-  p->mlp = (lcfm_mlp_probe_config){.hidden = (int)lcfm_job_int(job, "probe", "mlp_hidden"),
-                                   .steps = (int)lcfm_job_int(job, "probe", "mlp_steps"),
-                                   .batch = (int)lcfm_job_int(job, "probe", "mlp_batch"),
+  p->mlp = (lcfm_mlp_probe_config){.hidden = (int)probe_keys->mlp_hidden,
+                                   .steps = (int)probe_keys->mlp_steps,
+                                   .batch = (int)probe_keys->mlp_batch,
                                    .lr = 1e-3f, .weight_decay = 1e-4f};
   return 0;
 }
@@ -69,17 +60,12 @@ int lcfm_probe_settings_check(const lcfm_job *job) {
   return read_settings(&p, job);
 }
 
-int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source) {
-  lcfm_probe_protocol run0 = {.test_fraction = test_fraction, .seed = seed};
-  return lcfm_probe_star_role(&run0, 0, source) == LCFM_STAR_TEST;
-}
-
 /* The runs' draws (probe_sample.h), the same on every rank. */
 static int make_sample(lcfm_probe_sample *sample, MPI_Comm comm, const lcfm_job *job, const probe_settings *p,
                        int64_t source_limit, char *why, size_t len) {
   int64_t largest = 0;
   for (int k = 0; k < p->size_count; k++) largest = p->sizes[k] > largest ? p->sizes[k] : largest;
-  return lcfm_probe_sample_make(sample, comm, lcfm_job_string(job, "probe", "store"), lcfm_job_string(job, "probe", "fields"),
+  return lcfm_probe_sample_make(sample, comm, lcfm_job_settings(job)->probe.store, lcfm_job_settings(job)->probe.fields,
                                 &p->protocol, p->runs, largest, source_limit, why, len);
 }
 
@@ -400,10 +386,10 @@ static void log_protocol(const lcfm_probe_draw *draws, const probe_settings *p) 
 /* The streamed linear probes and PCA maps over all objects (linear_probe.h), printed. */
 static int run_linear_probes(lcfm_linear_probe *linear, MPI_Comm comm, const lcfm_job *job, const probe_settings *p,
                              const lcfm_probe_target *t, const char *target) {
-  lcfm_linear_settings ls = {.embeddings = lcfm_job_string(job, "probe", "embeddings"),
-                             .baseline = lcfm_job_string(job, "probe", "baseline_embeddings"),
+  lcfm_linear_settings ls = {.embeddings = lcfm_job_settings(job)->probe.embeddings,
+                             .baseline = lcfm_job_settings(job)->probe.baseline_embeddings,
                              .target = t, .test_fraction = p->protocol.test_fraction, .seed = p->seed,
-                             .max_classes = (int)lcfm_job_int(job, "probe", "linear_max_classes")};
+                             .max_classes = (int)lcfm_job_settings(job)->probe.linear_max_classes};
   char why[2048] = "";
   if (lcfm_linear_probe_run(linear, comm, &ls, why, sizeof why))
     return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm probe: %s", why);
@@ -425,11 +411,11 @@ static int open_inputs(probe_inputs *in, MPI_Comm comm, const lcfm_job *job, con
                        size_t len) {
   memset(in, 0, sizeof *in);
   in->target.file = in->target.theta = in->oracle.file = in->oracle.theta = -1;
-  const char *store = lcfm_job_string(job, "probe", "store"), *target = lcfm_job_string(job, "probe", "target");
-  const char *embeddings = lcfm_job_string(job, "probe", "embeddings");
-  const char *baseline = lcfm_job_string(job, "probe", "baseline_embeddings");
+  const char *store = lcfm_job_settings(job)->probe.store, *target = lcfm_job_settings(job)->probe.target;
+  const char *embeddings = lcfm_job_settings(job)->probe.embeddings;
+  const char *baseline = lcfm_job_settings(job)->probe.baseline_embeddings;
   lcfm_store *s = lcfm_store_open(comm, store, why, len); /* collective: the store's checks */
-  int failed = s == NULL || lcfm_store_check_derived(s, store, embeddings, baseline, why, len);
+  int failed = s == NULL || lcfm_store_check_derived(lcfm_store_file(s), store, embeddings, baseline, why, len);
   lcfm_store_free(s);
   int64_t source_limit = -1;
   failed = failed || lcfm_probe_target_open(&in->target, store, target, &source_limit, why, len);
@@ -445,7 +431,7 @@ static int open_inputs(probe_inputs *in, MPI_Comm comm, const lcfm_job *job, con
   int64_t count;
   int64_t *used = objects_used(&in->sample, &in->tasks, p, &count);
   failed = lcfm_probe_data_load(&in->data, &in->sample, store, embeddings, baseline, &in->target,
-                                in->has_oracle ? &in->oracle : NULL, (int)lcfm_job_int(job, "probe", "raw_points"), used,
+                                in->has_oracle ? &in->oracle : NULL, (int)lcfm_job_settings(job)->probe.raw_points, used,
                                 count, why, len);
   free(used);
   return lcfm_probe_any_failed(comm, failed, why, len);
@@ -461,7 +447,8 @@ static void close_inputs(probe_inputs *in) {
 int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
   probe_settings p;
   if (read_settings(&p, job)) return LCFM_EXIT_USAGE;
-  const char *target = lcfm_job_string(job, "probe", "target"), *output = lcfm_job_string(job, "probe", "output");
+  const lcfm_settings_probe *probe_keys = &lcfm_job_settings(job)->probe;
+  const char *target = probe_keys->target, *output = probe_keys->output;
   lcfm_nn_set_threads(1);
   probe_inputs in;
   char why[2048] = "";
@@ -487,22 +474,16 @@ int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
     return LCFM_EXIT_RUNTIME;
   }
 
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  char partial[4096];
-  hid_t file = lcfm_h5_create_partial(comm, output, partial, sizeof partial);
-  hid_t dxpl = lcfm_h5_collective_transfer();
-  lcfm_h5_write_string_attribute(file, "schema", LCFM_PROBE_SCHEMA);
-  lcfm_h5_write_int64_attribute(file, "schema_version", 2);
+  probe_output out;
+  probe_output_begin(&out, comm, output, 2, prov);
+  hid_t file = out.file, dxpl = out.dxpl;
+  int rank = out.rank;
   lcfm_h5_write_string_attribute(file, "target", target);
-  lcfm_provenance_write(file, prov);
   write_mlp(file, dxpl, d, &p, r2, mean, std, rank); /* small tables: rank 0's rows of a collective write */
-  write_objects(file, dxpl, comm, &in.sample, lcfm_job_string(job, "probe", "store"), &in.target,
+  write_objects(file, dxpl, comm, &in.sample, probe_keys->store, &in.target,
                 in.has_oracle ? &in.oracle : NULL, &p);
   lcfm_linear_probe_write(&linear, file, dxpl, target);
-  H5Pclose(dxpl);
-  lcfm_h5_publish(comm, file, partial, output);
-  lcfm_log("wrote %s", output);
+  probe_output_publish(&out, comm, output);
   lcfm_log_success("probe");
   free(r2), free(mean), free(std);
   close_inputs(&in);

@@ -29,6 +29,11 @@ lcfm_star_role lcfm_probe_star_role(const lcfm_probe_protocol *p, int run, int64
   return LCFM_STAR_TRAINING;
 }
 
+int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source) {
+  lcfm_probe_protocol run0 = {.test_fraction = test_fraction, .seed = seed};
+  return lcfm_probe_star_role(&run0, 0, source) == LCFM_STAR_TEST;
+}
+
 /* The shuffle's step i swaps places i and swap_partner(i) (Fisher-Yates, i from n - 1 down to 1). */
 static int64_t swap_partner(uint64_t seed, uint64_t stream_index, int64_t i) {
   return (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_SHUFFLE, (stream_index << 32) + (uint64_t)i, (uint64_t)i + 1);

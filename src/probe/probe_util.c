@@ -1,9 +1,13 @@
 /* probe_util.c: helpers the regression probe (probe.c, mlp_probe.c) and the classification probe
- * (class_probe.c) share: input standardisation, probe-store tables and the [probe] task. */
+ * (class_probe.c) share: input standardisation, probe-store tables, lists of counts and the
+ * [probe] task. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lcfm/h5io.h"
+#include "lcfm/log.h"
 #include "lcfm/probe.h"
 #include "probe_util_internal.h"
 
@@ -29,16 +33,46 @@ void probe_write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int
   H5Dclose(dset);
 }
 
-int lcfm_probe_task(const lcfm_job *job) {
-  const char *task = lcfm_job_string(job, "probe", "task");
-  return !strcmp(task, "regression") ? LCFM_PROBE_REGRESSION
-         : !strcmp(task, "classification") ? LCFM_PROBE_CLASSIFICATION
-                                           : LCFM_PROBE_TASK_UNKNOWN;
+int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text,
+                       int64_t *counts, int *count) {
+  char copy[512];
+  snprintf(copy, sizeof copy, "%s", text);
+  *count = 0;
+  char *saveptr = NULL;
+  for (char *t = strtok_r(copy, " ,\t", &saveptr); t; t = strtok_r(NULL, " ,\t", &saveptr)) {
+    char *end;
+    long long v = strtoll(t, &end, 10);
+    if (*end || v < list->least || *count == list->max) {
+      lcfm_job_error(job, "probe", list->key, "'%s' is not %s (at most %d %s)", t, list->valid,
+                     list->max, list->several);
+      return 1;
+    }
+    counts[(*count)++] = v;
+  }
+  if (!*count) {
+    lcfm_job_error(job, "probe", list->key, "no %s given", list->one);
+    return 1;
+  }
+  return 0;
 }
 
-int lcfm_probe_task_check(const lcfm_job *job) {
-  if (lcfm_probe_task(job) != LCFM_PROBE_TASK_UNKNOWN) return 0;
-  lcfm_job_error(job, "probe", "task", "'%s' is neither regression nor classification",
-                 lcfm_job_string(job, "probe", "task"));
-  return 1;
+int lcfm_probe_task(const lcfm_job *job) {
+  return !strcmp(lcfm_job_settings(job)->probe.task, "classification") ? LCFM_PROBE_CLASSIFICATION
+                                                                      : LCFM_PROBE_REGRESSION;
+}
+
+void probe_output_begin(probe_output *o, MPI_Comm comm, const char *path, int schema_version,
+                        const lcfm_provenance *prov) {
+  MPI_Comm_rank(comm, &o->rank);
+  o->file = lcfm_h5_create_partial(comm, path, o->partial, sizeof o->partial);
+  o->dxpl = lcfm_h5_collective_transfer();
+  lcfm_h5_write_string_attribute(o->file, "schema", LCFM_PROBE_SCHEMA);
+  lcfm_h5_write_int64_attribute(o->file, "schema_version", schema_version);
+  lcfm_provenance_write(o->file, prov);
+}
+
+void probe_output_publish(probe_output *o, MPI_Comm comm, const char *path) {
+  H5Pclose(o->dxpl);
+  lcfm_h5_publish(comm, o->file, o->partial, path);
+  lcfm_log("wrote %s", path);
 }

@@ -20,21 +20,19 @@
 static const char *const class_names = "0 sinusoidal, 1 sawtooth pulsator, 2 eclipsing binary, "
                                        "3 long-period variable, 4 damped random walk";
 
-int lcfm_sim_mode_labelled(const lcfm_job *job) { return !strcmp(lcfm_job_string(job, "simulate", "mode"), "labelled"); }
+int lcfm_sim_mode_labelled(const lcfm_job *job) { return !strcmp(lcfm_job_settings(job)->simulate.mode, "labelled"); }
 
 int lcfm_labelled_config_from_job(lcfm_labelled_config *c, const lcfm_job *job) {
   memset(c, 0, sizeof *c);
   int problems = lcfm_sim_config_from_job(&c->base, job);
-  const char *mode = lcfm_job_string(job, "simulate", "mode");
-  if (strcmp(mode, "labelled") && strcmp(mode, "causal"))
-    problems++, lcfm_job_error(job, "simulate", "mode", "'%s' is neither causal nor labelled", mode);
-  if (!strcmp(mode, "labelled") && c->base.store.mode == LCFM_STORE_APPEND)
+  if (lcfm_sim_mode_labelled(job) && c->base.store.mode == LCFM_STORE_APPEND)
     problems++, lcfm_job_error(job, "store", "mode", "append adds to causal simulations and ingested surveys; a "
                                "labelled simulation is written whole (mode = create)");
-  c->classes = lcfm_job_int(job, "simulate", "classes");
-  c->min_points = lcfm_job_int(job, "simulate", "min_points");
-  c->max_points = lcfm_job_int(job, "simulate", "max_points");
-  c->seasons = lcfm_job_int(job, "simulate", "seasons");
+  const lcfm_settings_simulate *simulate_keys = &lcfm_job_settings(job)->simulate;
+  c->classes = simulate_keys->classes;
+  c->min_points = simulate_keys->min_points;
+  c->max_points = simulate_keys->max_points;
+  c->seasons = simulate_keys->seasons;
   if (c->max_points < c->min_points)
     problems++, lcfm_job_error(job, "simulate", "max_points", "max_points (%lld) is below min_points (%lld)",
                                (long long)c->max_points, (long long)c->min_points);

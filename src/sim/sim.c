@@ -12,20 +12,21 @@
 
 int lcfm_sim_config_from_job(lcfm_sim_config *c, const lcfm_job *job) {
   memset(c, 0, sizeof *c);
-  c->stars = lcfm_job_int(job, "simulate", "stars");
-  c->instruments = lcfm_job_int(job, "simulate", "instruments");
-  c->curves_per_star = lcfm_job_int(job, "simulate", "curves_per_star");
-  c->terms = lcfm_job_int(job, "simulate", "instrument_terms");
-  c->K = lcfm_job_int(job, "simulate", "K");
-  c->T = lcfm_job_int(job, "simulate", "T");
-  c->alpha = lcfm_job_real(job, "simulate", "alpha");
-  c->lambda = lcfm_job_real(job, "simulate", "lambda");
-  c->instrument_scale = lcfm_job_real(job, "simulate", "instrument_scale");
-  c->noise_sigma = lcfm_job_real(job, "simulate", "noise_sigma");
-  c->clip_min = lcfm_job_real(job, "simulate", "clip_min");
-  c->clip_max = lcfm_job_real(job, "simulate", "clip_max");
-  c->stars_per_field = lcfm_job_int(job, "simulate", "stars_per_field");
-  c->block_stars = lcfm_job_int(job, "simulate", "block_stars");
+  const lcfm_settings_simulate *simulate_keys = &lcfm_job_settings(job)->simulate;
+  c->stars = simulate_keys->stars;
+  c->instruments = simulate_keys->instruments;
+  c->curves_per_star = simulate_keys->curves_per_star;
+  c->terms = simulate_keys->instrument_terms;
+  c->K = simulate_keys->K;
+  c->T = simulate_keys->T;
+  c->alpha = simulate_keys->alpha;
+  c->lambda = simulate_keys->lambda;
+  c->instrument_scale = simulate_keys->instrument_scale;
+  c->noise_sigma = simulate_keys->noise_sigma;
+  c->clip_min = simulate_keys->clip_min;
+  c->clip_max = simulate_keys->clip_max;
+  c->stars_per_field = simulate_keys->stars_per_field;
+  c->block_stars = simulate_keys->block_stars;
   c->seed = lcfm_job_seed(job);
   int problems = lcfm_store_options_from_job(&c->store, job);
   if (c->terms > c->T) {

@@ -352,3 +352,28 @@ void lcfm_h5_publish_local(hid_t file, const char *partial, const char *path) {
   lcfm_keep_on_failure(partial);
   lcfm_output_unlock(path);
 }
+
+char *lcfm_h5_read_text_attribute(hid_t location, const char *name) {
+  if (H5Aexists(location, name) <= 0) return NULL;
+  hid_t attr = H5Aopen(location, name, H5P_DEFAULT);
+  if (attr < 0) return NULL;
+  hid_t type = H5Aget_type(attr);
+  char *text = NULL;
+  if (type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0) {
+    size_t size = H5Tget_size(type);
+    text = lcfm_calloc(size + 1, 1);
+    hid_t mem = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
+    LCFM_CHECK_H5(H5Tset_size(mem, size + 1));
+    if (H5Aread(attr, mem, text) < 0) text[0] = '\0';
+    H5Tclose(mem);
+  }
+  if (type >= 0) H5Tclose(type);
+  H5Aclose(attr);
+  return text;
+}
+
+void lcfm_store_shard(int64_t objects, int rank, int ranks, int64_t *first, int64_t *count) {
+  int64_t base = objects / ranks, extra = objects % ranks;
+  *first = rank * base + (rank < extra ? rank : extra);
+  *count = base + (rank < extra ? 1 : 0);
+}

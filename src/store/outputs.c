@@ -50,7 +50,7 @@ static const verb_files *files_of(const char *verb) {
 static const char *value_of(const lcfm_job *job, const char *dotted, char *section, size_t len) {
   size_t n = strcspn(dotted, ".");
   snprintf(section, len, "%.*s", (int)n, dotted);
-  return lcfm_job_string(job, section, dotted + n + 1);
+  return lcfm_job_value_text(job, lcfm_job_key_spec_dotted(dotted));
 }
 
 /* ---- path checks ---- */
@@ -144,7 +144,7 @@ int lcfm_outputs_check_job(const lcfm_job *job, const char *verb) {
   /* A stage of a sweep point writes in the point's directory, which the sweep creates just
    * before the stages run: it is the directory of the point's [run] record. */
   char made[PATH_MAX] = "";
-  const char *record = strcmp(f->verb, "run") ? lcfm_job_string(job, "run", "record") : "";
+  const char *record = strcmp(f->verb, "run") ? lcfm_job_settings(job)->run.record : "";
   if (record[0]) directory_of(record, made, sizeof made);
   int problems = 0;
   for (int o = 0; f->outputs[o]; o++) {

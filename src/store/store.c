@@ -113,18 +113,10 @@ static int64_t read_int_attribute(hid_t file, const char *name, int64_t missing)
 /* ---- options ([store] keys) ---- */
 
 int lcfm_store_options_from_job(lcfm_store_options *o, const lcfm_job *job) {
-  int problems = 0;
-  const char *mode = lcfm_job_string(job, "store", "mode");
-  const char *compression = lcfm_job_string(job, "store", "compression");
-  o->mode = LCFM_STORE_CREATE;
-  o->deflate_level = 0;
-  if (!strcasecmp(mode, "append")) o->mode = LCFM_STORE_APPEND;
-  else if (strcasecmp(mode, "create"))
-    lcfm_job_error(job, "store", "mode", "'%s' is not create or append", mode), problems++;
-  if (!strcasecmp(compression, "deflate")) o->deflate_level = (int)lcfm_job_int(job, "store", "deflate_level");
-  else if (strcasecmp(compression, "none"))
-    lcfm_job_error(job, "store", "compression", "'%s' is not none or deflate", compression), problems++;
-  return problems;
+  const lcfm_settings_store *s = &lcfm_job_settings(job)->store; /* choices checked at load */
+  o->mode = !strcmp(s->mode, "append") ? LCFM_STORE_APPEND : LCFM_STORE_CREATE;
+  o->deflate_level = !strcmp(s->compression, "deflate") ? (int)s->deflate_level : 0;
+  return 0;
 }
 
 /* ---- writing ---- */
@@ -134,6 +126,70 @@ static void write_root_attributes(hid_t file, const lcfm_provenance *prov) {
   lcfm_h5_write_int64_attribute(file, "schema_version", LCFM_STORE_SCHEMA_VERSION);
   lcfm_h5_write_string_attribute(file, "producer", prov->verb);
   lcfm_provenance_write(file, prov);
+}
+
+/* ---- history: /history/0, 1, ... the provenance of every run that wrote the store ---- */
+
+#define HISTORY_GROUP "/history"
+
+/* Copies every attribute of `from` to `to` (lcfm's attributes are scalars of fixed size). */
+static void copy_attributes(hid_t from, hid_t to) {
+  H5O_info_t info;
+  LCFM_CHECK_H5(H5Oget_info(from, &info));
+  for (hsize_t i = 0; i < info.num_attrs; i++) {
+    hid_t attr = LCFM_CHECK_H5(H5Aopen_by_idx(from, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
+    char name[256];
+    LCFM_CHECK_H5(H5Aget_name(attr, sizeof name, name));
+    hid_t type = LCFM_CHECK_H5(H5Aget_type(attr)), space = LCFM_CHECK_H5(H5Aget_space(attr));
+    size_t bytes = (size_t)H5Aget_storage_size(attr);
+    void *value = lcfm_malloc(bytes ? bytes : 1);
+    LCFM_CHECK_H5(H5Aread(attr, type, value));
+    hid_t copy = LCFM_CHECK_H5(H5Acreate2(to, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+    LCFM_CHECK_H5(H5Awrite(copy, type, value));
+    H5Aclose(copy), H5Aclose(attr), H5Sclose(space), H5Tclose(type);
+    free(value);
+  }
+}
+
+/* Collective: creates /history/INDEX (and /history when needed). */
+static hid_t create_history_entry(hid_t file, int64_t index) {
+  if (!has_link(file, HISTORY_GROUP))
+    H5Gclose(LCFM_CHECK_H5(H5Gcreate2(file, HISTORY_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
+  char name[64];
+  snprintf(name, sizeof name, HISTORY_GROUP "/%lld", (long long)index);
+  return LCFM_CHECK_H5(H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+}
+
+static int64_t history_entries(hid_t file) {
+  if (!has_link(file, HISTORY_GROUP)) return 0;
+  H5G_info_t info;
+  hid_t group = LCFM_CHECK_H5(H5Gopen2(file, HISTORY_GROUP, H5P_DEFAULT));
+  LCFM_CHECK_H5(H5Gget_info(group, &info));
+  H5Gclose(group);
+  return (int64_t)info.nlinks;
+}
+
+static void write_object_range(hid_t entry, int64_t first_object, int64_t objects) {
+  lcfm_h5_write_int64_attribute(entry, "first_object", first_object);
+  lcfm_h5_write_int64_attribute(entry, "objects", objects);
+}
+
+/* Collective, before an append replaces the root attributes: a store written before /history
+ * existed keeps its writer's provenance (the root attributes as they are) as /history/0. */
+static void keep_first_history(hid_t file, int64_t stored_objects) {
+  if (has_link(file, HISTORY_GROUP)) return;
+  hid_t entry = create_history_entry(file, 0);
+  copy_attributes(file, entry);
+  write_object_range(entry, 0, stored_objects);
+  H5Gclose(entry);
+}
+
+/* Collective: this run's provenance and the rows of /objects it adds, as the next entry. */
+static void add_history(hid_t file, const lcfm_provenance *prov, int64_t first_object, int64_t objects) {
+  hid_t entry = create_history_entry(file, history_entries(file));
+  lcfm_provenance_write(entry, prov);
+  write_object_range(entry, first_object, objects);
+  H5Gclose(entry);
 }
 
 /* Appending: the root attributes describe the last run that wrote the store (its provenance);
@@ -199,6 +255,7 @@ lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_
   w->dxpl = lcfm_h5_collective_transfer();
   write_root_attributes(w->file, prov);
   lcfm_h5_write_int64_attribute(w->file, "deflate_level", w->deflate_level);
+  add_history(w->file, prov, 0, total[0]);
   size_columns(w, total[0], total[1]);
   return w;
 }
@@ -275,9 +332,11 @@ lcfm_store_writer *lcfm_store_append(MPI_Comm comm, const char *path, const lcfm
   w->stored_points = rows_of(w->file, "/points/time");
   w->stored_rejects = rows_of(w->file, "/rejects/reason");
   w->next_id = stored_next_id(w);
+  keep_first_history(w->file, w->stored_objects);
   replace_root_attributes(w->file, prov);
   int64_t total[2];
   place_ranks(w, w->stored_objects, w->stored_points, total);
+  add_history(w->file, prov, w->stored_objects, total[0]);
   size_columns(w, w->stored_objects + total[0], w->stored_points + total[1]);
   if (has_link(w->file, QUALITY_NAME)) {
     w->quality = LCFM_CHECK_H5(H5Dopen2(w->file, QUALITY_NAME, H5P_DEFAULT));
@@ -800,12 +859,6 @@ int64_t lcfm_store_instrument_count(const lcfm_store *s) {
 
 int64_t lcfm_store_reject_count(const lcfm_store *s) {
   return has_link(s->file, "/rejects") ? rows_of(s->file, "/rejects/reason") : 0;
-}
-
-void lcfm_store_shard(int64_t objects, int rank, int ranks, int64_t *first, int64_t *count) {
-  int64_t base = objects / ranks, extra = objects % ranks;
-  *first = rank * base + (rank < extra ? rank : extra);
-  *count = base + (rank < extra ? 1 : 0);
 }
 
 void lcfm_batch_alloc(lcfm_object_batch *b, int64_t objects, int64_t points) {

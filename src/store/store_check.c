@@ -363,25 +363,6 @@ int lcfm_store_check(MPI_Comm comm, hid_t file, const char *path, char *why, siz
 
 /* ---- the signature ---- */
 
-char *lcfm_h5_read_text_attribute(hid_t location, const char *name) {
-  if (H5Aexists(location, name) <= 0) return NULL;
-  hid_t attr = H5Aopen(location, name, H5P_DEFAULT);
-  if (attr < 0) return NULL;
-  hid_t type = H5Aget_type(attr);
-  char *text = NULL;
-  if (type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0) {
-    size_t size = H5Tget_size(type);
-    text = lcfm_calloc(size + 1, 1);
-    hid_t mem = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
-    LCFM_CHECK_H5(H5Tset_size(mem, size + 1));
-    if (H5Aread(attr, mem, text) < 0) text[0] = '\0';
-    H5Tclose(mem);
-  }
-  if (type >= 0) H5Tclose(type);
-  H5Aclose(attr);
-  return text;
-}
-
 /* CRC-32 of one column's rows over all ranks, in row order, whatever the split (crc32_combine). */
 static uLong column_crc(MPI_Comm comm, uLong local_crc, int64_t local_bytes) {
   int ranks;
@@ -465,12 +446,12 @@ static int check_one_derived(const char *store_signature, const char *store_path
   return 1;
 }
 
-int lcfm_store_check_derived(const lcfm_store *s, const char *store_path, const char *first, const char *second,
+int lcfm_store_check_derived(hid_t store_file, const char *store_path, const char *first, const char *second,
                              char *why, size_t why_len) {
   char signature[LCFM_STORE_SIGNATURE_LEN];
   /* An unsigned store (older than signatures) is matched by ids alone, by the caller. Every
    * rank reads the same attributes and reaches the same answer. */
-  if (lcfm_store_signature(lcfm_store_file(s), signature, sizeof signature)) return 0;
+  if (lcfm_store_signature(store_file, signature, sizeof signature)) return 0;
   return check_one_derived(signature, store_path, first, why, why_len) ||
          check_one_derived(signature, store_path, second, why, why_len);
 }

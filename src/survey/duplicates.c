@@ -1,5 +1,5 @@
-/* duplicates.c: one light curve stored once, across files and ranks (see duplicates.h). */
-#include "duplicates.h"
+/* duplicates.c: one light curve stored once, across files and ranks (see survey_duplicates.h). */
+#include "lcfm/survey_duplicates.h"
 
 #include <limits.h>
 #include <openssl/evp.h>
@@ -335,11 +335,14 @@ void lcfm_stored_keys_read(MPI_Comm comm, const char *path, lcfm_stored_keys *st
     }
   }
   lcfm_store_cursor_end(&cursor);
-  free(instruments);
+  stored->instruments = instruments;
+  stored->instrument_count = instrument_count;
   lcfm_store_free(s);
 }
 
 void lcfm_stored_keys_free(lcfm_stored_keys *stored) {
   free(stored->keys);
+  free(stored->instruments);
   stored->keys = NULL, stored->count = 0;
+  stored->instruments = NULL, stored->instrument_count = 0;
 }

@@ -2,7 +2,7 @@
  *
  * Each rank reads its slice of the sorted input list (lcfm_ingest_slice_inputs: contiguous,
  * balanced by size). The reading pass decodes every file of the slice: it records each object's
- * key (duplicates.h), its metadata, and keeps its decoded points in memory while they fit in
+ * key (survey_duplicates.h), its metadata, and keeps its decoded points in memory while they fit in
  * [ingest] keep_mb per rank. The ranks then agree on the duplicates (keys partitioned by hash),
  * on one instrument table (with one time reference per instrument), on their places in the
  * store (MPI_Exscan) and on the number of collective writes. The writing step hands the kept
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "duplicates.h"
+#include "lcfm/survey_duplicates.h"
 #include "lcfm/log.h"
 #include "lcfm/store_index.h"
 #include "lcfm/survey.h"
@@ -25,21 +25,15 @@
 
 int lcfm_ingest_options_from_job(lcfm_ingest_options *o, const lcfm_job *job) {
   memset(o, 0, sizeof *o);
-  const char *flux = lcfm_job_string(job, "ingest", "flux");
-  int problems = 0;
-  if (!strcmp(flux, "pdcsap")) o->flux = LCFM_FLUX_PDCSAP;
-  else if (!strcmp(flux, "sap")) o->flux = LCFM_FLUX_SAP;
-  else {
-    lcfm_job_error(job, "ingest", "flux", "'%s' is neither pdcsap nor sap", flux);
-    problems++;
-  }
-  o->quality_mask = (int32_t)lcfm_job_int(job, "ingest", "quality_mask");
-  o->keep_quality = lcfm_job_bool(job, "ingest", "keep_quality");
-  o->min_points = lcfm_job_int(job, "ingest", "min_points");
-  o->block_objects = lcfm_job_int(job, "ingest", "block_objects");
-  o->block_points = lcfm_job_int(job, "ingest", "block_points");
-  o->keep_bytes = lcfm_job_int(job, "ingest", "keep_mb") << 20;
-  return problems;
+  const lcfm_settings_ingest *s = &lcfm_job_settings(job)->ingest;
+  o->flux = !strcmp(s->flux, "sap") ? LCFM_FLUX_SAP : LCFM_FLUX_PDCSAP; /* choices checked at load */
+  o->quality_mask = (int32_t)s->quality_mask;
+  o->keep_quality = s->keep_quality;
+  o->min_points = s->min_points;
+  o->block_objects = s->block_objects;
+  o->block_points = s->block_points;
+  o->keep_bytes = s->keep_mb << 20;
+  return 0;
 }
 
 /* The batch being filled, as counting and writing see it: they cut the batches with the same
@@ -296,7 +290,7 @@ static const lcfm_instrument *find_configuration(const lcfm_instrument *table, i
 /* Instruments keep one time system (scale and reference) each, the one of their first file in
  * the sorted list: times in another system cannot be converted without ephemerides, so such
  * an object is a FORMAT reject. A different BJDREFI + BJDREFF is fine: the writer shifts the
- * times to the instrument's time_zero. */
+ * times to the instrument's time_zero. When appending, a stored instrument's system is the one. */
 static void reject_foreign_time_systems(tally *t, const lcfm_instrument *table, int64_t count,
                                         const lcfm_input_slice *files) {
   for (int64_t i = 0; i < t->key_count; i++) {
@@ -307,8 +301,8 @@ static void reject_foreign_time_systems(tally *t, const lcfm_instrument *table, 
     r->skip = 1;
     lcfm_reject reject;
     lcfm_fill_reject(&reject, lcfm_input_path(files, t->keys[i].file), LCFM_REJECT_FORMAT,
-                     "times are %s %s but instrument %s's first file has %s %s: time scales cannot be mixed in "
-                     "one instrument (ingest this file into another store)", own->time_reference, own->time_scale,
+                     "times are %s %s but instrument %s keeps %s %s (the store's, or its first file's): time "
+                     "scales cannot be mixed in one instrument (ingest this file into another store)", own->time_reference, own->time_scale,
                      own->name, agreed->time_reference, agreed->time_scale);
     t->file = t->keys[i].file;
     keep_reject(t, &reject);
@@ -365,12 +359,28 @@ static void compact_kept(tally *t, const lcfm_instrument *table, int64_t count) 
   k->count = to;
 }
 
+/* The store's instruments (appending) ahead of the gathered rows: a configuration already in
+ * the store keeps the stored time reference (its new files are shifted to it, or rejected when
+ * their time system differs), so an append never splits one instrument into two rows. */
+static lcfm_instrument *stored_first(const lcfm_stored_keys *stored, lcfm_instrument *gathered, int64_t *n) {
+  if (!stored->instrument_count) return gathered;
+  size_t rows = (size_t)(stored->instrument_count + *n);
+  lcfm_instrument *table = lcfm_malloc(rows * sizeof *table);
+  memcpy(table, stored->instruments, (size_t)stored->instrument_count * sizeof *table);
+  memcpy(table + stored->instrument_count, gathered, (size_t)*n * sizeof *table);
+  free(gathered);
+  *n = (int64_t)rows;
+  return table;
+}
+
 /* Collective: the instrument table of the store: every configuration a stored object of any
- * rank uses, sorted, with its agreed time reference; the same on all ranks. */
-static lcfm_instrument *agree_on_instruments(MPI_Comm comm, tally *t, const lcfm_input_slice *files,
-                                             int64_t *count) {
+ * rank uses, sorted, with its agreed time reference (the store's, when appending, else the first
+ * file's); the same on all ranks. */
+static lcfm_instrument *agree_on_instruments(MPI_Comm comm, tally *t, const lcfm_stored_keys *stored,
+                                             const lcfm_input_slice *files, int64_t *count) {
   int64_t n = 0;
   lcfm_instrument *table = gather_instruments(comm, t->references, t->reference_count, &n);
+  table = stored_first(stored, table, &n);
   n = first_of_each_configuration(table, n);
   reject_foreign_time_systems(t, table, n, files);
   compact_kept(t, table, n);
@@ -606,9 +616,9 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const lcf
   lcfm_stored_keys stored = {0};
   if (appending) lcfm_stored_keys_read(comm, path, &stored);
   lcfm_mark_duplicates(comm, t.keys, t.key_count, &stored, files, keep_duplicate, &t);
-  lcfm_stored_keys_free(&stored);
   int64_t instrument_count = 0;
-  lcfm_instrument *instruments = agree_on_instruments(comm, &t, files, &instrument_count);
+  lcfm_instrument *instruments = agree_on_instruments(comm, &t, &stored, files, &instrument_count);
+  lcfm_stored_keys_free(&stored);
   sort_rejects(&t);
   int64_t local[3] = {t.objects, t.points, t.reject_count}, total[3];
   LCFM_CHECK_MPI(MPI_Allreduce(local, total, 3, MPI_INT64_T, MPI_SUM, comm));

@@ -11,18 +11,6 @@
 #include "lcfm/log.h"
 #include "lcfm/survey.h"
 
-const char *lcfm_input_path(const lcfm_input_slice *slice, int64_t file) {
-  LCFM_CHECK(file >= slice->first && file < slice->first + slice->count,
-             "internal: file %lld is not in this rank's slice [%lld, %lld)", (long long)file,
-             (long long)slice->first, (long long)(slice->first + slice->count));
-  return slice->paths + slice->offsets[file - slice->first];
-}
-
-void lcfm_input_slice_free(lcfm_input_slice *slice) {
-  free(slice->paths), free(slice->offsets);
-  slice->paths = NULL, slice->offsets = NULL, slice->count = 0;
-}
-
 static void print_problem(const char *message) { fprintf(stderr, "%s\n", message); }
 
 /* Collective: rank 0 expands the inputs into *paths and *offsets (rank 0 only); the file count,
@@ -34,7 +22,7 @@ static int64_t expand_on_root(MPI_Comm comm, const lcfm_job *job, char **paths, 
   *paths = NULL, *offsets = NULL;
   if (rank == 0) {
     int64_t missing = 0;
-    count = lcfm_expand_inputs(lcfm_job_string(job, "ingest", "inputs"), paths, offsets, &missing, print_problem);
+    count = lcfm_expand_inputs(lcfm_job_settings(job)->ingest.inputs, paths, offsets, &missing, print_problem);
     if (missing) {
       lcfm_job_error(job, "ingest", "inputs", "%lld input(s) name no file (see above)", (long long)missing);
       count = -1;
@@ -170,7 +158,7 @@ int lcfm_ingest_job_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenanc
   int problems = lcfm_ingest_options_from_job(&ingest, job);
   problems += lcfm_store_options_from_job(&store, job);
   if (problems) return LCFM_EXIT_USAGE;
-  const char *output = lcfm_job_string(job, "ingest", "output");
+  const char *output = lcfm_job_settings(job)->ingest.output;
   int appending = store.mode == LCFM_STORE_APPEND;
   if (appending && access(output, F_OK)) {
     lcfm_job_error(job, "ingest", "output", "[store] mode = append, but %s does not exist", output);

@@ -157,3 +157,15 @@ void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
   if (looks_like_fits(path)) lcfm_read_fits_lightcurve(path, options, on_object, on_reject, user);
   else lcfm_read_macho_file(path, options, on_object, on_reject, user);
 }
+
+const char *lcfm_input_path(const lcfm_input_slice *slice, int64_t file) {
+  LCFM_CHECK(file >= slice->first && file < slice->first + slice->count,
+             "internal: file %lld is not in this rank's slice [%lld, %lld)", (long long)file,
+             (long long)slice->first, (long long)(slice->first + slice->count));
+  return slice->paths + slice->offsets[file - slice->first];
+}
+
+void lcfm_input_slice_free(lcfm_input_slice *slice) {
+  free(slice->paths), free(slice->offsets);
+  slice->paths = NULL, slice->offsets = NULL, slice->count = 0;
+}

@@ -1,10 +1,10 @@
 /* astromer_stores.c: a list of stores read as one survey, on demand through each store's index
- * (see astromer.h): rows and points of the list map to one store by their prefix sums. */
+ * (see astromer_train.h): rows and points of the list map to one store by their prefix sums. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcfm/astromer.h"
+#include "lcfm/astromer_train.h"
 #include "lcfm/error.h"
 #include "lcfm/store.h"
 

@@ -1,11 +1,11 @@
 /* astromer_train.c: `lcfm train` for Astromer 2: masked windows read from the stores into the
- * shared training loop, and the held-out scores of the best model (see astromer.h). */
+ * shared training loop, and the held-out scores of the best model (see astromer_train.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcfm/astromer.h"
+#include "lcfm/astromer_train.h"
 #include "lcfm/log.h"
 #include "lcfm/store.h"
 #include "lcfm/trainer.h"
@@ -109,18 +109,19 @@ int lcfm_astromer2_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prov
   lcfm_train_settings_read(&t, job);
   lcfm_astromer2_config cfg;
   if (lcfm_astromer2_config_from_job(&cfg, job)) return LCFM_EXIT_USAGE; /* already checked by the verb */
-  if (lcfm_job_string(job, "train", "fields")[0]) { /* Astromer 2 trains on whole stores: refuse, not ignore */
+  const lcfm_settings_train *train_keys = &lcfm_job_settings(job)->train;
+  if (train_keys->fields[0]) { /* Astromer 2 trains on whole stores: refuse, not ignore */
     lcfm_job_error(job, "train", "fields", "field selection is not supported for kind = astromer2 yet");
     return LCFM_EXIT_USAGE;
   }
-  int64_t windows = lcfm_job_int(job, "train", "batch_windows");
+  int64_t windows = train_keys->batch_windows;
   lcfm_nn_set_threads(t.threads);
   int ranks;
   MPI_Comm_size(comm, &ranks);
   lcfm_astro_stores stores;
   lcfm_window_sampler sampler;
   char why[2048] = "";
-  int64_t validation_windows = lcfm_job_int(job, "train", "validation_windows");
+  int64_t validation_windows = train_keys->validation_windows;
   int failed = lcfm_astro_stores_open(&stores, comm, t.store, why, sizeof why);
   if (!failed) {
     failed = lcfm_window_sampler_init(&sampler, &stores, t.seed, t.validation_fraction, cfg.enc.T, &cfg.probing,

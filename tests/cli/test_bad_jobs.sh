@@ -19,6 +19,15 @@ expect_refusal small_T "small_T.ini:3: [simulate] T: 0 is outside" $'[simulate]\
 expect_refusal terms_over_T "terms_over_T.ini:4: [simulate] instrument_terms: J = 60 exceeds T = 50" $'[simulate]\noutput = out.h5\nT = 50\ninstrument_terms = 60'
 expect_refusal no_output "no_output.ini: [simulate] output: required key is missing" $'[simulate]\nstars = 10'
 expect_refusal syntax "syntax.ini:2: syntax error" $'[simulate]\noutput out.h5'
+# A key with a list of choices takes one of them, named in the message, in any section a verb
+# does not use as well (the table checks every key at load); any case is the listed spelling.
+expect_refusal bad_choice "bad_choice.ini:3: [simulate] mode: 'labeled' is not one of causal or labelled" $'[simulate]\noutput = out.h5\nmode = labeled'
+expect_refusal bad_kind "bad_kind.ini:4: [model] kind: 'causl' is not one of causal, baseline or astromer2" $'[simulate]\noutput = out.h5\n[model]\nkind = causl'
+printf '[simulate]\noutput = out.h5\nstars = 2\ncurves_per_star = 2\nmode = CAUSAL\n[store]\ncompression = Deflate\n' > any_case.ini
+"$LCFM" simulate any_case.ini > any_case.log 2>&1 || { cat any_case.log; fail "choices in another case refused"; }
+h5dump -a /job out.h5 | grep -q "mode = causal" && h5dump -a /job out.h5 | grep -q "compression = deflate" \
+  || fail "choices in another case are not stored as the table spells them"
+rm -f out.h5
 # An indented key is the key it names (inih alone would call it the key above "given twice");
 # an indented line that is no key is a syntax error of its own line.
 expect_refusal indented "indented.ini:3: [simulate] stars: -5 is outside" $'[simulate]\noutput = out.h5\n  stars = -5'

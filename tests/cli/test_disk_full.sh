@@ -2,7 +2,9 @@
 # otherwise), simulate on 2 ranks (the issue's case: a 2 MiB tmpfs and T = 251), embed and
 # probe (collective writers) and train (rank 0 writes the checkpoint) each exit 1 within the
 # time limit with "No space left on device: NAME.partial", leave no NAME.partial, no NAME.lock
-# and no process behind, and a size that fits still publishes a file h5ls opens.
+# and no process behind, and a size that fits still publishes a file h5ls opens. The same for a
+# compressed store (filtered collective writes), and an append that runs out of space leaves
+# the store it appends to as it was.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/tiny_job.sh"
 if [ "$(id -u)" -ne 0 ]; then echo "skipped: not root (a small tmpfs is mounted for the full disk)"; exit 77; fi
@@ -27,6 +29,20 @@ expect_full() { # name, output, verb and arguments...
   echo "$name: exit 1, $(grep -o "No space left on device: [^ ]*" "$name.log" | head -1)"
 }
 expect_full simulate-T251 fulldisk/x.h5 simulate -o simulate.T=251 -o simulate.output=fulldisk/x.h5 "$SOURCE/jobs/quickstart.ini"
+expect_full simulate-deflate fulldisk/z.h5 simulate -o store.compression=deflate -o simulate.T=251 \
+  -o simulate.output=fulldisk/z.h5 "$SOURCE/jobs/quickstart.ini"
+# An append with room for the copy of the store but not for the objects it adds.
+resize $(( $(stat -c %s sim.h5) / 1024 * 3 / 2 + 8 ))k
+cp sim.h5 fulldisk/grow.h5
+set +e
+timeout 60 "$MPIEXEC" --oversubscribe -np 2 "$LCFM" simulate -o store.mode=append -o simulate.stars=400 \
+  -o simulate.output=fulldisk/grow.h5 tiny.ini > append.log 2>&1; code=$?
+set -e
+[ $code -eq 1 ] || { tail -5 append.log; fail "append on a full disk: exit $code, expected 1"; }
+grep -q "No space left on device" append.log || { cat append.log; fail "append: no 'No space left on device'"; }
+[ "$(ls fulldisk)" = grow.h5 ] || fail "append: left in the full file system: $(ls fulldisk)"
+cmp -s sim.h5 fulldisk/grow.h5 || fail "append on a full disk changed the store it appends to"
+echo "append on a full disk: exit 1, the store as it was"
 resize 64k
 expect_full simulate fulldisk/sim.h5 simulate -o simulate.output=fulldisk/sim.h5 tiny.ini
 expect_full train "fulldisk/model[.a-z]*h5" train -o train.checkpoint=fulldisk/model.h5 tiny.ini

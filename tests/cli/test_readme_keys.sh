@@ -1,5 +1,5 @@
 # The job-key table of jobs/README.md is `lcfm keys`, row for row: a key added to
-# src/core/job_keys.c (or a changed default or meaning) must reach the table too.
+# include/lcfm/job_keys.h (or a changed default or meaning) must reach the table too.
 source "$(dirname "$0")/common.sh"
 "$LCFM" keys | grep "^|" > keys.md
 # the table: from its header line to the first line that is not a table row

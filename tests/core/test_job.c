@@ -47,12 +47,12 @@ static void test_good_job(void) {
   EXPECT(job != NULL, "a good job was refused");
   if (!job) return;
   EXPECT(lcfm_job_seed(job) == 77, "seed %llu", (unsigned long long)lcfm_job_seed(job));
-  EXPECT(!strcmp(lcfm_job_string(job, "simulate", "output"), "out.h5"), "output '%s'",
-         lcfm_job_string(job, "simulate", "output"));
-  EXPECT(lcfm_job_int(job, "simulate", "stars") == 13, "override did not win");
-  EXPECT(lcfm_job_int(job, "simulate", "T") == 50, "override T");
-  EXPECT(lcfm_job_int(job, "simulate", "K") == 13, "default K");
-  EXPECT(lcfm_job_real(job, "simulate", "alpha") == 1.5, "alpha");
+  EXPECT(!strcmp(lcfm_job_settings(job)->simulate.output, "out.h5"), "output '%s'",
+         lcfm_job_settings(job)->simulate.output);
+  EXPECT(lcfm_job_settings(job)->simulate.stars == 13, "override did not win");
+  EXPECT(lcfm_job_settings(job)->simulate.T == 50, "override T");
+  EXPECT(lcfm_job_settings(job)->simulate.K == 13, "default K");
+  EXPECT(lcfm_job_settings(job)->simulate.alpha == 1.5, "alpha");
 
   /* The effective text is itself a job that reproduces every value. */
   lcfm_job *again = lcfm_job_load_text(MPI_COMM_WORLD, "effective", lcfm_job_text(job), 0, NULL,
@@ -61,7 +61,7 @@ static void test_good_job(void) {
   if (again) {
     EXPECT(!strcmp(strchr(lcfm_job_text(job), '\n'), strchr(lcfm_job_text(again), '\n')),
            "effective text changes on reload");
-    EXPECT(lcfm_job_int(again, "simulate", "stars") == 13, "reloaded stars");
+    EXPECT(lcfm_job_settings(again)->simulate.stars == 13, "reloaded stars");
   }
   lcfm_job_free(again);
   lcfm_job_free(job);

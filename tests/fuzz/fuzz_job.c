@@ -27,19 +27,24 @@ static int split_overrides(char *rest, char **overrides) {
 static void read_every_key(const lcfm_job *job) {
   for (int k = 0; k < lcfm_job_key_count; k++) {
     const lcfm_key_spec *spec = &lcfm_job_keys[k];
+    const char *field = (const char *)lcfm_job_settings(job) + spec->offset;
     switch (spec->type) {
     case LCFM_KEY_INT: {
-      double v = (double)lcfm_job_int(job, spec->section, spec->name);
+      double v = (double)*(const int64_t *)field;
       FUZZ_REQUIRE(v >= spec->min && v <= spec->max, "[%s] %s = %g out of range", spec->section, spec->name, v);
       break;
     }
     case LCFM_KEY_REAL: {
-      double v = lcfm_job_real(job, spec->section, spec->name);
+      double v = *(const double *)field;
       FUZZ_REQUIRE(v >= spec->min && v <= spec->max, "[%s] %s = %g out of range", spec->section, spec->name, v);
       break;
     }
-    case LCFM_KEY_BOOL: (void)lcfm_job_bool(job, spec->section, spec->name); break;
-    case LCFM_KEY_STRING: (void)lcfm_job_string(job, spec->section, spec->name); break;
+    case LCFM_KEY_BOOL:
+      FUZZ_REQUIRE(*(const int *)field == 0 || *(const int *)field == 1, "[%s] %s not 0/1", spec->section, spec->name);
+      break;
+    case LCFM_KEY_STRING:
+      FUZZ_REQUIRE(*(const char *const *)field != NULL, "[%s] %s is NULL", spec->section, spec->name);
+      break;
     }
   }
 }

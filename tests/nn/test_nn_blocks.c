@@ -90,14 +90,16 @@ typedef struct {
 
 static double conf_obj(void *v) {
   conf_ctx *c = v;
-  lcfm_conformer_forward(&c->a, &c->cfg, &c->w, &c->p, c->x, c->mask, c->B, c->T, 1, 5, 77, &c->s);
+  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 77, 0};
+  lcfm_conformer_forward(&c->a, &c->cfg, &c->w, &c->p, &x, &c->s);
   return fd_dot_r(c->a.out, (size_t)c->B * c->T * c->cfg.d);
 }
 static void conf_grad(void *v) {
   conf_ctx *c = v;
   conf_obj(v);
   fd_fill_r(c->dout, (size_t)c->B * c->T * c->cfg.d);
-  lcfm_conformer_backward(c->dx, &c->a, &c->cfg, &c->w, &c->p, c->dout, c->x, c->mask, c->B, c->T, 1, &c->s);
+  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 77, 0};
+  lcfm_conformer_backward(c->dx, &c->a, &c->cfg, &c->w, &c->p, c->dout, &x, &c->s);
 }
 
 static void test_conformer(int B, const float *mask, float dropout) {
@@ -161,14 +163,16 @@ typedef struct {
 
 static double tr_obj(void *v) {
   tr_ctx *c = v;
-  lcfm_transformer_forward(&c->a, &c->cfg, &c->w, &c->p, c->x, c->mask, c->B, c->T, 1, 5, 99, &c->s);
+  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 99, 0};
+  lcfm_transformer_forward(&c->a, &c->cfg, &c->w, &c->p, &x, &c->s);
   return fd_dot_r(c->a.out, (size_t)c->B * c->T * c->cfg.d);
 }
 static void tr_grad(void *v) {
   tr_ctx *c = v;
   tr_obj(v);
   fd_fill_r(c->dout, (size_t)c->B * c->T * c->cfg.d);
-  lcfm_transformer_backward(c->dx, &c->a, &c->cfg, &c->w, &c->p, c->dout, c->x, c->B, c->T, 1, &c->s);
+  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 99, 0};
+  lcfm_transformer_backward(c->dx, &c->a, &c->cfg, &c->w, &c->p, c->dout, &x, &c->s);
 }
 
 static void test_transformer(int B, const float *mask, int residual, lcfm_nn_act act, float dropout) {
@@ -206,7 +210,8 @@ typedef struct {
 
 static double ce_obj(void *v) {
   ce_ctx *c = v;
-  const float *z = lcfm_causal_encoder_forward(&c->e, &c->p, c->times, c->values, c->mask, c->B, 1, 9, 3);
+  lcfm_nn_series x = {c->times, c->values, c->mask, NULL, c->B};
+  const float *z = lcfm_causal_encoder_forward(&c->e, &c->p, &x, 1, 9, 3);
   return fd_dot_r(z, (size_t)c->B * c->e.cfg.latent);
 }
 static void ce_grad(void *v) {
@@ -240,8 +245,10 @@ static void test_causal_encoder(void) {
   /* the same first sample gives the same latent whatever the batch around it */
   c.B = 3;
   float z3[3];
-  memcpy(z3, lcfm_causal_encoder_forward(&c.e, &c.p, c.times, c.values, c.mask, 3, 0, 9, 3), sizeof z3);
-  const float *z1 = lcfm_causal_encoder_forward(&c.e, &c.p, c.times, c.values, c.mask, 1, 0, 9, 3);
+  lcfm_nn_series x3 = {c.times, c.values, c.mask, NULL, 3},
+                 x1 = {c.times, c.values, c.mask, NULL, 1};
+  memcpy(z3, lcfm_causal_encoder_forward(&c.e, &c.p, &x3, 0, 9, 3), sizeof z3);
+  const float *z1 = lcfm_causal_encoder_forward(&c.e, &c.p, &x1, 0, 9, 3);
   EXPECT(fabsf(z1[0] - z3[0]) < 1e-6f && fabsf(z1[2] - z3[2]) < 1e-6f, "latent depends on the batch");
   free(c.times), free(c.values), free(c.mask), free(c.dz);
   lcfm_causal_encoder_free(&c.e);
@@ -258,7 +265,8 @@ typedef struct {
 
 static double as_obj(void *v) {
   as_ctx *c = v;
-  const float *y = lcfm_astromer_forward(&c->e, &c->p, c->times, c->values, c->valid, c->replace, c->B, 1, 2, 4);
+  lcfm_nn_series x = {c->times, c->values, c->valid, c->replace, c->B};
+  const float *y = lcfm_astromer_forward(&c->e, &c->p, &x, 1, 2, 4);
   return fd_dot_r(y, (size_t)c->B * c->e.cfg.T);
 }
 static void as_grad(void *v) {

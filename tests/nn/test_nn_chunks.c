@@ -78,11 +78,15 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
   lcfm_scalar_embed_forward(r->x0, values, P + e->embed.w, P + e->embed.b, N, d, 1);
   const float *x = r->x0;
   for (int i = 0; i < c->blocks; i++) {
-    lcfm_conformer_forward(&r->ba[i], &e->bcfg, &e->blk[i], p, x, mask, B, T, 1, seed, counter(step, c->id, 4 * i),
-                           &r->s);
+    lcfm_nn_block_batch xb = {x, mask, B, T, 1, seed, counter(step, c->id, 4 * i), 0};
+    lcfm_conformer_forward(&r->ba[i], &e->bcfg, &e->blk[i], p, &xb, &r->s);
     x = r->ba[i].out;
   }
-  lcfm_lstm_forward(r->h, r->gates, r->cell, x, P + e->w_ih, P + e->w_hh, P + e->b_ih, P + e->b_hh, B, T, d, d);
+  lcfm_lstm_acts lstm = {r->h, r->gates, r->cell};
+  lcfm_lstm_tensors w = {p->params + e->w_ih, p->params + e->w_hh, p->params + e->b_ih,
+                         p->params + e->b_hh};
+  lcfm_lstm_tensors dw = {G + e->w_ih, G + e->w_hh, G + e->b_ih, G + e->b_hh};
+  lcfm_lstm_forward(&lstm, x, &w, (lcfm_lstm_dims){B, T, d, d});
   lcfm_meanpool_forward(r->pooled, r->h, mask, B, T, d);
   lcfm_linear_forward(r->z, r->pooled, P + e->head.w, P + e->head.b, B, d, c->latent);
   memset(r->dpooled, 0, sizeof(float) * (size_t)B * d);
@@ -91,12 +95,13 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
   lcfm_meanpool_backward(r->dh, r->dpooled, mask, B, T, d);
   int cur = 0;
   memset(r->dx[cur], 0, sizeof(float) * nd);
-  lcfm_lstm_backward(r->dx[cur], G + e->w_ih, G + e->w_hh, G + e->b_ih, G + e->b_hh, r->dh, x, r->h, r->gates,
-                     r->cell, P + e->w_ih, P + e->w_hh, r->lstm_scratch, B, T, d, d);
+  lcfm_lstm_backward(r->dx[cur], &dw, r->dh, x, &lstm, &w, r->lstm_scratch,
+                     (lcfm_lstm_dims){B, T, d, d});
   for (int i = c->blocks - 1; i >= 0; i--) {
     memset(r->dx[1 - cur], 0, sizeof(float) * nd);
-    lcfm_conformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur],
-                            i > 0 ? r->ba[i - 1].out : r->x0, mask, B, T, 1, &r->s);
+    lcfm_nn_block_batch xb = {i > 0 ? r->ba[i - 1].out : r->x0, mask, B, T, 1, 0, 0, 0};
+    lcfm_conformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb,
+                            &r->s);
     cur = 1 - cur;
   }
   lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[cur], values, P + e->embed.w, N, d);
@@ -140,7 +145,8 @@ static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
   for (int threads = 2; threads >= 1; threads--) {
     lcfm_nn_set_threads(threads);
     lcfm_nn_params_zero_grad(&p);
-    const float *z = lcfm_causal_encoder_forward(&e, &p, times, values, mask, B, 1, 5, 7);
+    const float *z = lcfm_causal_encoder_forward(
+        &e, &p, &(lcfm_nn_series){times, values, mask, NULL, B}, 1, 5, 7);
     double ez = rel_err(z, ref_z, (size_t)B * L);
     lcfm_causal_encoder_backward(&e, &p, dz, 1);
     char what[96];
@@ -152,7 +158,7 @@ static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
   float *grads = fd_buffer(p.total);
   memcpy(grads, p.grads, p.total * sizeof(float));
   *total = p.total;
-  lcfm_nn_memory(&e.acts, &e.scr, act_bytes, NULL);
+  lcfm_nn_memory(&e.base.acts, &e.base.scr, act_bytes, NULL);
   lcfm_nn_set_threads(2);
   free(times), free(values), free(mask), free(dz), free(ref_grads), free(ref_z), free(r.ba);
   lcfm_nn_arena_free(&r.acts), lcfm_nn_arena_free(&r.scr);
@@ -212,8 +218,8 @@ static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params 
   for (int n = 0; n < N; n++) r->keymask[n] = valid[n] * (1.0f - replace[n]);
   const float *x = r->x0;
   for (int i = 0; i < c->blocks; i++) {
-    lcfm_transformer_forward(&r->ba[i], &e->bcfg, &e->blk[i], p, x, r->keymask, B, T, 1, seed,
-                             counter(step, c->id, 2 * i), &r->s);
+    lcfm_nn_block_batch xb = {x, r->keymask, B, T, 1, seed, counter(step, c->id, 2 * i), 0};
+    lcfm_transformer_forward(&r->ba[i], &e->bcfg, &e->blk[i], p, &xb, &r->s);
     x = r->ba[i].out;
   }
   lcfm_layernorm_forward(r->head_in, r->mean, r->rstd, x, P + e->head_ln.w, P + e->head_ln.b, N, d, LCFM_NN_LN_EPS);
@@ -226,8 +232,9 @@ static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params 
   int cur = 0;
   for (int i = c->blocks - 1; i >= 0; i--) {
     memset(r->dx[1 - cur], 0, nd * sizeof(float));
-    lcfm_transformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur],
-                              i > 0 ? r->ba[i - 1].out : r->x0, B, T, 1, &r->s);
+    lcfm_nn_block_batch xb = {i > 0 ? r->ba[i - 1].out : r->x0, r->keymask, B, T, 1, 0, 0, 0};
+    lcfm_transformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb,
+                              &r->s);
     cur = 1 - cur;
   }
   memset(r->dx[1 - cur], 0, nd * sizeof(float));
@@ -271,7 +278,8 @@ static void test_astromer(void) {
   for (int threads = 2; threads >= 1; threads--) {
     lcfm_nn_set_threads(threads);
     lcfm_nn_params_zero_grad(&p);
-    const float *pred = lcfm_astromer_forward(&e, &p, times, values, valid, replace, B, 1, 6, 3);
+    lcfm_nn_series xs = {times, values, valid, replace, B};
+    const float *pred = lcfm_astromer_forward(&e, &p, &xs, 1, 6, 3);
     double ep = rel_err(pred, ref_pred, n);
     lcfm_astromer_backward(&e, &p, dpred, 1);
     char what[64];

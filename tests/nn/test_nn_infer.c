@@ -56,11 +56,12 @@ static void test_causal(void) {
   for (int k = 0; k < 3; k++) {
     int nb = sizes[k];
     size_t nz = (size_t)nb * L;
-    memcpy(ref, lcfm_causal_encoder_forward(&e, &p, times, values, mask, nb, 0, 0, 0), nz * sizeof(float));
+    lcfm_nn_series x = {times, values, mask, NULL, nb};
+    memcpy(ref, lcfm_causal_encoder_forward(&e, &p, &x, 0, 0, 0), nz * sizeof(float));
     lcfm_nn_set_threads(1);
-    memcpy(z1, lcfm_causal_encoder_infer(&e, &p, times, values, mask, nb), nz * sizeof(float));
+    memcpy(z1, lcfm_causal_encoder_infer(&e, &p, &x), nz * sizeof(float));
     lcfm_nn_set_threads(2);
-    const float *z2 = lcfm_causal_encoder_infer(&e, &p, times, values, mask, nb);
+    const float *z2 = lcfm_causal_encoder_infer(&e, &p, &x);
     double d1 = rel_diff(z1, ref, nz), d2 = rel_diff(z2, ref, nz), d12 = rel_diff(z2, z1, nz);
     printf("causal B=%d: infer vs forward %.2g (1 thread), %.2g (2 threads); 1 vs 2 threads %.2g\n", nb, d1, d2, d12);
     EXPECT(d1 <= TOL && d2 <= TOL, "causal B=%d: inference differs from forward (%g, %g)", nb, d1, d2);
@@ -120,12 +121,13 @@ static void test_astromer(int residual) {
   for (int k = 0; k < 2; k++) {
     int nb = sizes[k];
     size_t nz = (size_t)nb * layers * cfg.d;
-    lcfm_astromer_forward(&e, &p, times, values, valid, replace, nb, 0, 0, 0);
+    lcfm_nn_series x = {times, values, valid, replace, nb};
+    lcfm_astromer_forward(&e, &p, &x, 0, 0, 0);
     reference_means(&e, valid, nb, ref);
     lcfm_nn_set_threads(1);
-    lcfm_astromer_infer_layer_means(&e, &p, times, values, valid, replace, nb, m1);
+    lcfm_astromer_infer_layer_means(&e, &p, &x, m1);
     lcfm_nn_set_threads(2);
-    lcfm_astromer_infer_layer_means(&e, &p, times, values, valid, replace, nb, m2);
+    lcfm_astromer_infer_layer_means(&e, &p, &x, m2);
     double d1 = rel_diff(m1, ref, nz), d2 = rel_diff(m2, ref, nz), d12 = rel_diff(m2, m1, nz);
     printf("astromer residual=%d B=%d: infer vs forward %.2g (1 thread), %.2g (2 threads); 1 vs 2 threads %.2g\n",
            residual, nb, d1, d2, d12);

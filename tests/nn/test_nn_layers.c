@@ -352,16 +352,20 @@ static void test_dwconv(int B, int T, int C, int K) {
 /* ---------------- LSTM ---------------- */
 static double lstm_obj(void *p) {
   ctx_t *c = p;
-  lcfm_lstm_forward(c->out, c->save[0], c->save[1], c->in[0], c->in[1], c->in[2], c->in[3], c->in[4], c->s[0],
-                    c->s[1], c->s[2], c->s[3]);
+  lcfm_lstm_acts a = {c->out, c->save[0], c->save[1]};
+  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]};
+  lcfm_lstm_forward(&a, c->in[0], &w, (lcfm_lstm_dims){c->s[0], c->s[1], c->s[2], c->s[3]});
   return fd_dot_r(c->out, (size_t)c->s[0] * c->s[1] * c->s[3]);
 }
 static void lstm_grad(void *p) {
   ctx_t *c = p;
   lstm_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1] * c->s[3]);
-  lcfm_lstm_backward(c->din[0], c->din[1], c->din[2], c->din[3], c->din[4], c->dout, c->in[0], c->out, c->save[0],
-                     c->save[1], c->in[1], c->in[2], c->scratch, c->s[0], c->s[1], c->s[2], c->s[3]);
+  lcfm_lstm_acts a = {c->out, c->save[0], c->save[1]};
+  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]},
+                    dw = {c->din[1], c->din[2], c->din[3], c->din[4]};
+  lcfm_lstm_backward(c->din[0], &dw, c->dout, c->in[0], &a, &w, c->scratch,
+                     (lcfm_lstm_dims){c->s[0], c->s[1], c->s[2], c->s[3]});
 }
 static void test_lstm(int B, int T, int In, int H) {
   ctx_t c = {0};

@@ -150,8 +150,9 @@ static void test_causal(void) {
   fill_from_fixture(&p, "causal");
   lcfm_causal_encoder_alloc(&e);
   int B = cfg.max_batch;
-  const float *z = lcfm_causal_encoder_forward(&e, &p, find("causal.times")->data, find("causal.values")->data,
-                                               find("causal.mask")->data, B, 1, 1, 0);
+  lcfm_nn_series x = {find("causal.times")->data, find("causal.values")->data,
+                      find("causal.mask")->data, NULL, B};
+  const float *z = lcfm_causal_encoder_forward(&e, &p, &x, 1, 1, 0);
   double rz = compare("causal.z", z, find("causal.z")->data, (size_t)B * cfg.latent);
   printf("  causal encoder output z [%d, %d]: relative error %.2e\n", B, cfg.latent, rz);
   lcfm_nn_params_zero_grad(&p);
@@ -176,8 +177,9 @@ static void test_astromer(void) {
   fill_from_fixture(&p, "astromer");
   lcfm_astromer_alloc(&e);
   int B = cfg.max_batch;
-  const float *y = lcfm_astromer_forward(&e, &p, find("astromer.times")->data, find("astromer.values")->data,
-                                         find("astromer.valid")->data, find("astromer.replace")->data, B, 1, 1, 0);
+  lcfm_nn_series x = {find("astromer.times")->data, find("astromer.values")->data,
+                      find("astromer.valid")->data, find("astromer.replace")->data, B};
+  const float *y = lcfm_astromer_forward(&e, &p, &x, 1, 1, 0);
   double ry = compare("astromer.pred", y, find("astromer.pred")->data, (size_t)B * cfg.T);
   printf("  astromer encoder output [%d, %d]: relative error %.2e\n", B, cfg.T, ry);
   lcfm_nn_params_zero_grad(&p);
@@ -209,8 +211,9 @@ static void test_astromer_objective(const char *prefix) {
   lcfm_astromer_weights(weight, REC("err")->data, REC("valid")->data, B, T);
   snprintf(key, sizeof key, "%s.weight", prefix);
   compare(key, weight, find(key)->data, (size_t)B * T);
-  const float *y = lcfm_astromer_forward(&e, &p, REC("times")->data, REC("values")->data, REC("valid")->data,
-                                         REC("replace")->data, B, 1, 1, 0);
+  lcfm_nn_series x = {REC("times")->data, REC("values")->data, REC("valid")->data,
+                      REC("replace")->data, B};
+  const float *y = lcfm_astromer_forward(&e, &p, &x, 1, 1, 0);
   snprintf(key, sizeof key, "%s.pred", prefix);
   double ry = compare(key, y, find(key)->data, (size_t)B * T);
   lcfm_nn_params_zero_grad(&p);

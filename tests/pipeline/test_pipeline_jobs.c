@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "../lcfm_test.h"
-#include "../../src/pipeline/pipeline_internal.h"
 #include "lcfm/job.h"
 #include "lcfm/pipeline.h"
 
@@ -76,14 +75,14 @@ static void test_grid(void) {
   lcfm_job *point = lcfm_sweep_point_job(MPI_COMM_WORLD, job, 7);
   EXPECT(point != NULL, "point 7 is not a job");
   if (point) {
-    EXPECT(lcfm_job_int(point, "simulate", "instruments") == 5, "grid value instruments");
-    EXPECT(lcfm_job_real(point, "simulate", "alpha") == 2.0, "grid value alpha");
-    EXPECT(!strcmp(lcfm_job_string(point, "probe", "sizes"), "30 40"), "grid value sizes");
+    EXPECT(lcfm_job_settings(point)->simulate.instruments == 5, "grid value instruments");
+    EXPECT(lcfm_job_settings(point)->simulate.alpha == 2.0, "grid value alpha");
+    EXPECT(!strcmp(lcfm_job_settings(point)->probe.sizes, "30 40"), "grid value sizes");
     EXPECT(lcfm_job_sweep_count(point) == 0, "a point job still has grid lines");
-    EXPECT(!strcmp(lcfm_job_string(point, "simulate", "output"), "out/grid/point-0007/sim.h5"), "output '%s'",
-           lcfm_job_string(point, "simulate", "output"));
-    EXPECT(!strcmp(lcfm_job_string(point, "train", "checkpoint"), "out/grid/point-0007/model.h5"), "checkpoint");
-    EXPECT(!strcmp(lcfm_job_string(point, "run", "record"), "out/grid/point-0007/run.h5"), "record");
+    EXPECT(!strcmp(lcfm_job_settings(point)->simulate.output, "out/grid/point-0007/sim.h5"), "output '%s'",
+           lcfm_job_settings(point)->simulate.output);
+    EXPECT(!strcmp(lcfm_job_settings(point)->train.checkpoint, "out/grid/point-0007/model.h5"), "checkpoint");
+    EXPECT(!strcmp(lcfm_job_settings(point)->run.record, "out/grid/point-0007/run.h5"), "record");
   }
   lcfm_job_free(point);
 
@@ -107,12 +106,12 @@ static void test_point_inputs(void) {
   lcfm_job *point = lcfm_sweep_point_job(MPI_COMM_WORLD, job, 1);
   EXPECT(point != NULL, "point 1 refused");
   if (point) {
-    EXPECT(!strcmp(lcfm_job_string(point, "train", "store"), "sweep/point-0001/s.h5"), "train.store '%s'",
-           lcfm_job_string(point, "train", "store"));
-    EXPECT(!strcmp(lcfm_job_string(point, "embed", "checkpoint"), "sweep/point-0001/m.best.h5"), "embed.checkpoint '%s'",
-           lcfm_job_string(point, "embed", "checkpoint"));
-    EXPECT(!strcmp(lcfm_job_string(point, "embed", "store"), "/data/other.h5"), "an outside input moved: '%s'",
-           lcfm_job_string(point, "embed", "store"));
+    EXPECT(!strcmp(lcfm_job_settings(point)->train.store, "sweep/point-0001/s.h5"), "train.store '%s'",
+           lcfm_job_settings(point)->train.store);
+    EXPECT(!strcmp(lcfm_job_settings(point)->embed.checkpoint, "sweep/point-0001/m.best.h5"), "embed.checkpoint '%s'",
+           lcfm_job_settings(point)->embed.checkpoint);
+    EXPECT(!strcmp(lcfm_job_settings(point)->embed.store, "/data/other.h5"), "an outside input moved: '%s'",
+           lcfm_job_settings(point)->embed.store);
   }
   lcfm_job_free(point);
   lcfm_job_free(job);
@@ -137,12 +136,6 @@ static void test_agreement(void) {
   EXPECT(!lcfm_pipeline_jobs_agree("[job]\nseed = 1\n", e, simulate, why, sizeof why), "seed 1 vs 2 should differ");
 }
 
-static const pipeline_stage *stage(const lcfm_pipeline *p, stage_kind kind) {
-  for (int i = 0; i < p->count; i++)
-    if (p->stages[i].kind == kind) return &p->stages[i];
-  return NULL;
-}
-
 static void test_wiring(void) {
   char text[2048];
   snprintf(text, sizeof text, "%s[run]\nbaseline = true\n", base_job);
@@ -151,19 +144,26 @@ static void test_wiring(void) {
   lcfm_pipeline *p = job ? lcfm_pipeline_plan(MPI_COMM_WORLD, job) : NULL;
   EXPECT(p != NULL, "a run job naming only its outputs was refused");
   if (p) {
-    EXPECT(p->count == 7, "%d stages, expected 7 (simulate, 2 x train, 2 x embed, probe, plots)", p->count);
-    const pipeline_stage *t = stage(p, STAGE_TRAIN), *tb = stage(p, STAGE_TRAIN_BASELINE);
-    const pipeline_stage *eb = stage(p, STAGE_EMBED_BASELINE), *pr = stage(p, STAGE_PROBE);
-    EXPECT(t && !strcmp(lcfm_job_string(t->job, "train", "store"), "data/sim.h5"), "train.store not wired");
-    EXPECT(tb && !strcmp(lcfm_job_string(tb->job, "model", "kind"), "baseline") &&
-           !strcmp(tb->output, "model-baseline.h5"), "baseline training: %s", tb ? tb->output : "missing");
-    EXPECT(eb && !strcmp(lcfm_job_string(eb->job, "embed", "checkpoint"), "model-baseline.best.h5") &&
-           !strcmp(eb->output, "emb-baseline.h5"), "baseline embedding: %s", eb ? eb->output : "missing");
-    EXPECT(pr && !strcmp(lcfm_job_string(pr->job, "embed", "checkpoint"), "model.best.h5"), "embed.checkpoint not wired");
-    EXPECT(pr && !strcmp(lcfm_job_string(pr->job, "probe", "embeddings"), "emb.h5") &&
-           !strcmp(lcfm_job_string(pr->job, "probe", "baseline_embeddings"), "emb-baseline.h5") &&
-           !strcmp(lcfm_job_string(pr->job, "probe", "store"), "data/sim.h5"), "probe inputs not wired");
-    EXPECT(!strcmp(p->plots_dir, "probe-plots"), "plots directory '%s'", p->plots_dir);
+    int stages = lcfm_pipeline_stage_count(p);
+    EXPECT(stages == 7, "%d stages, expected 7 (simulate, 2 x train, 2 x embed, probe, plots)", stages);
+    const lcfm_job *t = lcfm_pipeline_stage_job(p, "train");
+    const lcfm_job *tb = lcfm_pipeline_stage_job(p, "train-baseline");
+    const lcfm_job *eb = lcfm_pipeline_stage_job(p, "embed-baseline");
+    const lcfm_job *pr = lcfm_pipeline_stage_job(p, "probe");
+    const char *tb_output = lcfm_pipeline_stage_output(p, "train-baseline");
+    const char *eb_output = lcfm_pipeline_stage_output(p, "embed-baseline");
+    const char *manifest = lcfm_pipeline_stage_output(p, "plots");
+    EXPECT(t && !strcmp(lcfm_job_settings(t)->train.store, "data/sim.h5"), "train.store not wired");
+    EXPECT(tb && !strcmp(lcfm_job_settings(tb)->model.kind, "baseline") &&
+           !strcmp(tb_output, "model-baseline.h5"), "baseline training: %s", tb ? tb_output : "missing");
+    EXPECT(eb && !strcmp(lcfm_job_settings(eb)->embed.checkpoint, "model-baseline.best.h5") &&
+           !strcmp(eb_output, "emb-baseline.h5"), "baseline embedding: %s", eb ? eb_output : "missing");
+    EXPECT(pr && !strcmp(lcfm_job_settings(pr)->embed.checkpoint, "model.best.h5"), "embed.checkpoint not wired");
+    EXPECT(pr && !strcmp(lcfm_job_settings(pr)->probe.embeddings, "emb.h5") &&
+           !strcmp(lcfm_job_settings(pr)->probe.baseline_embeddings, "emb-baseline.h5") &&
+           !strcmp(lcfm_job_settings(pr)->probe.store, "data/sim.h5"), "probe inputs not wired");
+    EXPECT(manifest && !strcmp(manifest, "probe-plots/plots.txt"), "plots manifest '%s'",
+           manifest ? manifest : "missing");
   }
   lcfm_pipeline_free(p);
   lcfm_job_free(job);

@@ -86,18 +86,13 @@ static double recompute(const truth *tr, int64_t n, int64_t s, int64_t m, int64_
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  lcfm_error_init();
-  lcfm_log_init(MPI_COMM_WORLD);
-  int rank, ranks;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int rank = lcfm_test_start(&argc, &argv), ranks;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   lcfm_sim_config c = {.stars = 37, .instruments = 7, .curves_per_star = 5, .terms = 9, .K = 13, .T = 100,
                        .alpha = 1.0, .lambda = 0.2, .instrument_scale = 0.05, .noise_sigma = 0.03,
                        .clip_min = -1, .clip_max = 1, .stars_per_field = 10, .block_stars = 4, .seed = 99};
   char path[256] = "test_sim_truth_XXXXXX";
-  if (rank == 0) LCFM_CHECK(mkdtemp(path), "mkdtemp");
-  MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+  lcfm_test_temp_dir(path, sizeof path);
   strcat(path, "/sim.h5");
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "simulate", NULL, argc, argv);

@@ -27,24 +27,11 @@ static int pair_order(const void *pa, const void *pb) {
   return (a->row > b->row) - (a->row < b->row);
 }
 
-static int64_t *read_all(hid_t file, const char *name, int64_t *n) {
-  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, name, H5P_DEFAULT));
-  hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
-  hsize_t dims[1] = {0};
-  LCFM_CHECK_H5(H5Sget_simple_extent_dims(space, dims, NULL));
-  *n = (int64_t)dims[0];
-  int64_t *data = lcfm_malloc((size_t)(*n ? *n : 1) * sizeof *data);
-  if (*n) LCFM_CHECK_H5(H5Dread(dset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-  H5Sclose(space);
-  H5Dclose(dset);
-  return data;
-}
-
 static void expect_dataset(hid_t file, const char *path, const char *name, const int64_t *expected, int64_t n) {
   char full[64];
   snprintf(full, sizeof full, "/index/%s", name);
   int64_t got_n;
-  int64_t *got = read_all(file, full, &got_n);
+  int64_t *got = lcfm_test_read_int64s(file, full, &got_n);
   int64_t first_wrong = -1;
   for (int64_t i = 0; i < n && i < got_n && first_wrong < 0; i++)
     if (got[i] != expected[i]) first_wrong = i;
@@ -79,9 +66,9 @@ static void expect_reference_index(const char *path) {
   if (rank == 0) {
     hid_t file = LCFM_CHECK_H5(H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT));
     int64_t n, dummy, instruments;
-    int64_t *source = read_all(file, "/objects/source", &n), *field = read_all(file, "/objects/field", &dummy);
-    int64_t *instrument = read_all(file, "/objects/instrument", &dummy);
-    free(read_all(file, "/instruments/id", &instruments));
+    int64_t *source = lcfm_test_read_int64s(file, "/objects/source", &n), *field = lcfm_test_read_int64s(file, "/objects/field", &dummy);
+    int64_t *instrument = lcfm_test_read_int64s(file, "/objects/instrument", &dummy);
+    free(lcfm_test_read_int64s(file, "/instruments/id", &instruments));
     expect_grouping(file, path, source, n, "by_source", "source_key", "source_start");
     expect_grouping(file, path, field, n, "by_field", "field_key", "field_start");
     /* by_instrument: every instrument id has a group, empty ones included. */
@@ -189,20 +176,15 @@ static void append_store(const char *path, const lcfm_provenance *prov, int64_t 
 static int64_t count_rows(const char *path, const char *name) {
   hid_t file = LCFM_CHECK_H5(H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT));
   int64_t n;
-  free(read_all(file, name, &n));
+  free(lcfm_test_read_int64s(file, name, &n));
   H5Fclose(file);
   return n;
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  lcfm_error_init();
-  lcfm_log_init(MPI_COMM_WORLD);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int rank = lcfm_test_start(&argc, &argv);
   char dir[256] = "test_index_sort_XXXXXX", path[300];
-  if (rank == 0) LCFM_CHECK(mkdtemp(dir), "mkdtemp");
-  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  lcfm_test_temp_dir(dir, sizeof dir);
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   object_rule mixed = {mostly_one_source, scattered_field, instrument_of};

@@ -396,8 +396,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   char dir[256] = "test_store_XXXXXX";
-  if (rank == 0) LCFM_CHECK(mkdtemp(dir), "mkdtemp");
-  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  lcfm_test_temp_dir(dir, sizeof dir);
   char path[512], compressed[512];
   snprintf(path, sizeof path, "%s/store.h5", dir);
   snprintf(compressed, sizeof compressed, "%s/compressed.h5", dir);

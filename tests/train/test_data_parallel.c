@@ -2,10 +2,12 @@
  * Rank 0 first trains alone (MPI_COMM_SELF, the whole batch) for 20 steps, then all P ranks
  * train the same model from the same seed on MPI_COMM_WORLD. Every step's loss terms must
  * agree within 1e-4 relative and every parameter within 1e-4 after the last step, for the
- * causal model with the Conformer and with the MLP encoder, and for the baseline. */
+ * causal model with the Conformer and with the MLP encoder, and for the baseline. Each step is
+ * the production one: lcfm_train_loop_step with the causal model's hooks, as `lcfm train` runs. */
 #include <string.h>
 
 #include "../lcfm_test.h"
+#include "compare_params.h"
 #include "lcfm/error.h"
 #include "lcfm/log.h"
 #include "lcfm/sim.h"
@@ -29,22 +31,20 @@ static float *train(MPI_Comm comm, lcfm_causal_config cfg, const lcfm_sampler *s
   lcfm_causal_model m;
   lcfm_causal_init(&m, &cfg, 3 * BATCH, 77);
   lcfm_adam opt = {.lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
-  int64_t first, count;
-  lcfm_train_slots(BATCH, comm, &first, &count);
-  lcfm_batch_rows b;
-  lcfm_batch_rows_alloc(&b, count, cfg.T);
+  lcfm_causal_trainer run; /* the hooks and the step `lcfm train` runs */
+  lcfm_causal_trainer_init(&run, comm, &m, s, BATCH, 0, 5);
+  lcfm_train_hooks hooks = lcfm_causal_trainer_hooks(&run);
   for (int k = 0; k < STEPS; k++) {
-    lcfm_causal_loss l = lcfm_train_step(comm, &m, &opt, s, &b, BATCH, k, 5, 0);
-    losses[k][0] = l.total, losses[k][1] = l.recon, losses[k][2] = l.star, losses[k][3] = l.instr;
+    lcfm_train_loop_step(comm, &hooks, &opt, k, 0);
+    const lcfm_causal_loss *l = &run.last;
+    losses[k][0] = l->total, losses[k][1] = l->recon;
+    losses[k][2] = l->star, losses[k][3] = l->instr;
   }
   *n = m.params.total;
   float *params = lcfm_malloc(*n * sizeof *params);
   memcpy(params, m.params.params, *n * sizeof *params);
-  lcfm_batch_rows_free(&b);
-  free(table.tensors);
-  table = m.params;
-  table.tensors = lcfm_malloc((size_t)m.params.count * sizeof *table.tensors);
-  memcpy(table.tensors, m.params.tensors, (size_t)m.params.count * sizeof *table.tensors);
+  lcfm_causal_trainer_free(&run);
+  keep_tensor_table(&table, &m.params);
   lcfm_causal_free(&m);
   return params;
 }
@@ -57,18 +57,14 @@ static void compare(const char *label, lcfm_causal_config cfg, const lcfm_sample
   MPI_Barrier(MPI_COMM_WORLD);
   float *par_params = train(MPI_COMM_WORLD, cfg, s, parallel, &n);
   if (rank == 0) {
-    double worst_loss = 0, worst_param = 0;
+    double worst_loss = 0;
     for (int k = 0; k < STEPS; k++)
       for (int j = 0; j < 4; j++) {
         double scale = fabs(reference[k][j]) > 1e-8 ? fabs(reference[k][j]) : 1e-8;
         worst_loss = fmax(worst_loss, fabs(parallel[k][j] - reference[k][j]) / scale);
       }
-    const char *worst_tensor = "";
-    for (int t = 0; t < table.count; t++)
-      for (size_t i = table.tensors[t].offset; i < table.tensors[t].offset + table.tensors[t].numel; i++) {
-        double diff = fabs((double)par_params[i] - ref_params[i]);
-        if (diff > worst_param) worst_param = diff, worst_tensor = table.tensors[t].name;
-      }
+    const char *worst_tensor;
+    double worst_param = worst_param_difference(&table, par_params, ref_params, &worst_tensor);
     if (worst_param > 1e-4) printf("  worst parameter tensor: %s\n", worst_tensor);
     int ranks;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
@@ -84,15 +80,10 @@ static void compare(const char *label, lcfm_causal_config cfg, const lcfm_sample
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  lcfm_error_init();
-  lcfm_log_init(MPI_COMM_WORLD);
+  int rank = lcfm_test_start(&argc, &argv);
   lcfm_nn_set_threads(1);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   char path[256] = "test_data_parallel_XXXXXX";
-  if (rank == 0) LCFM_CHECK(mkdtemp(path), "mkdtemp");
-  MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+  lcfm_test_temp_dir(path, sizeof path);
   strcat(path, "/sim.h5");
   lcfm_sim_config sim = {.stars = 40, .instruments = 5, .curves_per_star = 6, .terms = 9, .K = 13, .T = 60,
                          .alpha = 1.0, .lambda = 0.2, .instrument_scale = 0.05, .noise_sigma = 0.03,

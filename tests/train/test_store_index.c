@@ -20,19 +20,6 @@
 
 enum { T = 24, STEPS = 6, BATCH = 16 };
 
-static int64_t *read_all(hid_t file, const char *name, int64_t *n) {
-  hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, name, H5P_DEFAULT));
-  hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
-  hsize_t dims[1] = {0};
-  LCFM_CHECK_H5(H5Sget_simple_extent_dims(space, dims, NULL));
-  *n = (int64_t)dims[0];
-  int64_t *data = lcfm_malloc((size_t)(*n ? *n : 1) * sizeof *data);
-  if (*n) LCFM_CHECK_H5(H5Dread(dset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-  H5Sclose(space);
-  H5Dclose(dset);
-  return data;
-}
-
 /* order: a permutation of the rows, sorted by (column, row), split into groups by start with
  * keys `key` (NULL: group g has key g, for instruments). */
 static void check_grouping(const char *what, const int64_t *column, int64_t n, const int64_t *order, int64_t order_n,
@@ -62,20 +49,20 @@ static void check_grouping(const char *what, const int64_t *column, int64_t n, c
 static void check_index(const char *path) {
   hid_t file = LCFM_CHECK_H5(H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT));
   int64_t n, n2, s, s1, i1, f, f1, dummy;
-  int64_t *source = read_all(file, "/objects/source", &n), *instrument = read_all(file, "/objects/instrument", &dummy);
-  int64_t *field = read_all(file, "/objects/field", &dummy), *instruments = read_all(file, "/instruments/id", &dummy);
-  int64_t *by_source = read_all(file, "/index/by_source", &n2), *source_key = read_all(file, "/index/source_key", &s);
-  int64_t *source_start = read_all(file, "/index/source_start", &s1);
+  int64_t *source = lcfm_test_read_int64s(file, "/objects/source", &n), *instrument = lcfm_test_read_int64s(file, "/objects/instrument", &dummy);
+  int64_t *field = lcfm_test_read_int64s(file, "/objects/field", &dummy), *instruments = lcfm_test_read_int64s(file, "/instruments/id", &dummy);
+  int64_t *by_source = lcfm_test_read_int64s(file, "/index/by_source", &n2), *source_key = lcfm_test_read_int64s(file, "/index/source_key", &s);
+  int64_t *source_start = lcfm_test_read_int64s(file, "/index/source_start", &s1);
   EXPECT(s1 == s + 1, "%s: source_start has %lld entries for %lld sources", path, (long long)s1, (long long)s);
   check_grouping("by_source", source, n, by_source, n2, source_key, source_start, s);
   free(by_source);
-  int64_t *by_instrument = read_all(file, "/index/by_instrument", &n2);
-  int64_t *instrument_start = read_all(file, "/index/instrument_start", &i1);
+  int64_t *by_instrument = lcfm_test_read_int64s(file, "/index/by_instrument", &n2);
+  int64_t *instrument_start = lcfm_test_read_int64s(file, "/index/instrument_start", &i1);
   EXPECT(i1 == dummy + 1, "%s: instrument_start has %lld entries for %lld instruments", path, (long long)i1,
          (long long)dummy);
   check_grouping("by_instrument", instrument, n, by_instrument, n2, NULL, instrument_start, i1 - 1);
-  int64_t *by_field = read_all(file, "/index/by_field", &n2), *field_key = read_all(file, "/index/field_key", &f);
-  int64_t *field_start = read_all(file, "/index/field_start", &f1);
+  int64_t *by_field = lcfm_test_read_int64s(file, "/index/by_field", &n2), *field_key = lcfm_test_read_int64s(file, "/index/field_key", &f);
+  int64_t *field_start = lcfm_test_read_int64s(file, "/index/field_start", &f1);
   EXPECT(f1 == f + 1, "%s: field_start has %lld entries for %lld fields", path, (long long)f1, (long long)f);
   check_grouping("by_field", field, n, by_field, n2, field_key, field_start, f);
   free(source), free(instrument), free(field), free(instruments), free(source_key), free(source_start);
@@ -92,7 +79,7 @@ static void expect_same_index(const char *a, const char *b) {
     char path[64];
     snprintf(path, sizeof path, "/index/%s", names[k]);
     int64_t na, nb;
-    int64_t *x = read_all(fa, path, &na), *y = read_all(fb, path, &nb);
+    int64_t *x = lcfm_test_read_int64s(fa, path, &na), *y = lcfm_test_read_int64s(fb, path, &nb);
     EXPECT(na == nb && !memcmp(x, y, (size_t)na * sizeof *x), "%s differs between %s and %s", path, a, b);
     free(x), free(y);
   }
@@ -219,14 +206,9 @@ static void copy_without(const char *from, const char *to, const char *drop) {
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  lcfm_error_init();
-  lcfm_log_init(MPI_COMM_WORLD);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int rank = lcfm_test_start(&argc, &argv);
   char dir[256] = "test_store_index_XXXXXX", sim[300], single[300], mixed[300], bare[300], damaged[300];
-  if (rank == 0) LCFM_CHECK(mkdtemp(dir), "mkdtemp");
-  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  lcfm_test_temp_dir(dir, sizeof dir);
   snprintf(sim, sizeof sim, "%s/sim.h5", dir), snprintf(single, sizeof single, "%s/single.h5", dir);
   snprintf(mixed, sizeof mixed, "%s/mixed.h5", dir), snprintf(bare, sizeof bare, "%s/bare.h5", dir);
   snprintf(damaged, sizeof damaged, "%s/damaged.h5", dir);

@@ -77,11 +77,7 @@ static size_t read_file(const char *path, char *buf, size_t len) {
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  lcfm_error_init();
-  lcfm_log_init(MPI_COMM_WORLD);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int rank = lcfm_test_start(&argc, &argv);
   static char log[16384];
   if (rank == 0) unlink("loop_model.h5"), unlink("loop_model.h5.best");
   MPI_Barrier(MPI_COMM_WORLD);

@@ -21,7 +21,7 @@ import nn_reference as R  # noqa: E402
 import torch  # noqa: E402
 from bench_torch import Box, to_f32  # noqa: E402
 
-# The paper's encoder (DESIGN.md section 6), as in tools/bench_nn.c and bench_torch.py.
+# The paper's encoder, as in tools/bench_nn.c and bench_torch.py.
 CONFIG = dict(d=64, heads=4, ff=128, blocks=4, kernel=31, latent=20, T=100)
 
 

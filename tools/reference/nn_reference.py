@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """nn_reference.py: PyTorch reference for lcfm's neural-network engine (src/nn).
 
-Builds, in float64, the causal paper's encoder (DESIGN.md section 6: 4 Conformer blocks with
+Builds, in float64, the causal paper's encoder (4 Conformer blocks with
 d_model 64, 4 heads, feed-forward 128, depthwise kernel 31, layer norm instead of batch norm, an
 LSTM, masked mean pooling and a linear map to a 20-dimensional latent) and an Astromer 2 encoder
 (scalar embedding, trainable mask token, sinusoidal time encoding, post-norm transformer blocks

@@ -1,4 +1,4 @@
-/* duplicates.h (private to src/survey): finding the same light curve read from several files.
+/* survey_duplicates.h: the ingest's finding of the same light curve read from several files.
  *
  * Every object read in pass 1 gets a key: its identity (survey, source, season, unit, subunit,
  * band) and the first 128 bits of a SHA-256 (OpenSSL) of its decoded columns, and a position:
@@ -39,6 +39,8 @@ typedef struct {
   lcfm_object_key *keys;
   int64_t count;
   const char *store; /* path, to name the stored object a duplicate repeats */
+  lcfm_instrument *instruments; /* the store's /instruments, the same on every rank */
+  int64_t instrument_count;
 } lcfm_stored_keys;
 
 /* Collective: reads this rank's shard of the store at `path` and makes the keys of its objects

@@ -4,7 +4,7 @@
  * *   - the truncated preimage sum equals a sum over 2 x 10^5 (2 x 10^6) preimage pairs;
  *   - the bound tends to 1 without aliasing and to 0 when everything is aliased, and grows with
  *     lambda; the band fraction is 1 for J / 2T >= 1/2 and 2 J / 2T when everything is aliased.
- * With --print, prints the values tests/probe/check_alias.py compares with NumPy instead. */
+ * With --print, prints the values tests/sim/check_alias.py compares with NumPy instead. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/survey/duplicates.h"
+#include "lcfm/survey_duplicates.h"
 #include "../lcfm_test.h"
 #include "lcfm/error.h"
 #include "lcfm/survey.h"

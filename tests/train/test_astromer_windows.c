@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "../lcfm_test.h"
-#include "lcfm/astromer.h"
+#include "lcfm/astromer_train.h"
 #include "lcfm/error.h"
 #include "lcfm/log.h"
 #include "lcfm/sim.h"
@@ -125,7 +125,8 @@ static void test_attention_mask(void) {
   lcfm_astromer2_window(&b, 0, time, value, error, TT, &cfg.probing, 5, LCFM_STREAM_ASTRO_PROBE, 1);
   lcfm_astromer2_window(&b, 1, time, value, error, 29, &cfg.probing, 5, LCFM_STREAM_ASTRO_PROBE, 2);
   b.rows = B;
-  lcfm_astromer_forward(&m.enc, &m.params, b.times, b.input, b.valid, b.replace, B, 0, 0, 0);
+  lcfm_astromer_forward(&m.enc, &m.params,
+                        &(lcfm_nn_series){b.times, b.input, b.valid, b.replace, B}, 0, 0, 0);
   int hidden = 0, leaks = 0;
   for (int i = 0; i < B * TT; i++) {
     float want = b.valid[i] * (1.0f - b.replace[i]);
@@ -144,7 +145,8 @@ static void test_attention_mask(void) {
   memcpy(before, m.enc.pred, sizeof before);
   for (int i = 0; i < B * TT; i++)
     if (b.replace[i] != 0 || b.valid[i] == 0) b.input[i] = 123.0f; /* what the token or padding hides */
-  lcfm_astromer_forward(&m.enc, &m.params, b.times, b.input, b.valid, b.replace, B, 0, 0, 0);
+  lcfm_astromer_forward(&m.enc, &m.params,
+                        &(lcfm_nn_series){b.times, b.input, b.valid, b.replace, B}, 0, 0, 0);
   for (int i = 0; i < B * TT; i++)
     if (b.valid[i] != 0) EXPECT(m.enc.pred[i] == before[i], "prediction %d changed with a hidden value", i);
   lcfm_masked_batch_free(&b);

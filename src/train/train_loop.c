@@ -1,46 +1,33 @@
-/* trainer.c: the training loop `lcfm train` shares between models, and the causal model's part of
- * it (see trainer.h). */
+/* train_loop.c: the training loop every model shares: settings, the optimizer step, validation
+ * and early stopping, checkpoints, resume and signals (see trainer.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "lcfm/astromer.h"
 #include "lcfm/log.h"
-#include "lcfm/machine.h"
-#include "lcfm/models.h"
 #include "lcfm/train.h"
 #include "lcfm/trainer.h"
 
 void lcfm_train_settings_read(lcfm_train_settings *t, const lcfm_job *job) {
-  t->store = lcfm_job_string(job, "train", "store");
-  t->checkpoint = lcfm_job_string(job, "train", "checkpoint");
+  const lcfm_settings_train *train_keys = &lcfm_job_settings(job)->train;
+  t->store = train_keys->store;
+  t->checkpoint = train_keys->checkpoint;
   lcfm_checkpoint_best_path(t->checkpoint, t->best_path, sizeof t->best_path);
-  t->steps = lcfm_job_int(job, "train", "steps");
-  t->lr = lcfm_job_real(job, "train", "learning_rate");
-  t->weight_decay = lcfm_job_real(job, "train", "weight_decay");
-  t->max_grad_norm = lcfm_job_real(job, "train", "max_grad_norm");
-  t->validation_fraction = lcfm_job_real(job, "train", "validation_fraction");
-  t->validation_every = lcfm_job_int(job, "train", "validation_every");
-  t->patience = lcfm_job_int(job, "train", "patience");
-  t->checkpoint_minutes = lcfm_job_real(job, "train", "checkpoint_minutes");
-  t->log_every = lcfm_job_int(job, "train", "log_every");
-  t->threads = (int)lcfm_job_int(job, "train", "threads");
-  t->resume = lcfm_job_bool(job, "train", "resume");
+  t->steps = train_keys->steps;
+  t->lr = train_keys->learning_rate;
+  t->weight_decay = train_keys->weight_decay;
+  t->max_grad_norm = train_keys->max_grad_norm;
+  t->validation_fraction = train_keys->validation_fraction;
+  t->validation_every = train_keys->validation_every;
+  t->patience = train_keys->patience;
+  t->checkpoint_minutes = train_keys->checkpoint_minutes;
+  t->log_every = train_keys->log_every;
+  t->threads = (int)train_keys->threads;
+  t->resume = train_keys->resume;
   t->seed = lcfm_job_seed(job);
 }
-
-void lcfm_batch_rows_alloc(lcfm_batch_rows *b, int64_t triplets, int T) {
-  size_t rows = (size_t)(3 * (triplets ? triplets : 1));
-  b->times = lcfm_malloc(rows * (size_t)T * sizeof *b->times);
-  b->values = lcfm_malloc(rows * (size_t)T * sizeof *b->values);
-  b->mask = lcfm_malloc(rows * (size_t)T * sizeof *b->mask);
-  b->source = lcfm_malloc(rows * sizeof *b->source);
-  b->instrument = lcfm_malloc(rows * sizeof *b->instrument);
-}
-
-void lcfm_batch_rows_free(lcfm_batch_rows *b) { free(b->times), free(b->values), free(b->mask), free(b->source), free(b->instrument); }
 
 void lcfm_train_slots(int64_t total, MPI_Comm comm, int64_t *first, int64_t *count) {
   int rank, ranks;
@@ -56,15 +43,11 @@ void lcfm_train_update(MPI_Comm comm, lcfm_nn_params *p, lcfm_adam *opt, double 
   lcfm_adam_step(opt, p);
 }
 
-lcfm_causal_loss lcfm_train_step(MPI_Comm comm, lcfm_causal_model *m, lcfm_adam *opt, const lcfm_sampler *s,
-                                 lcfm_batch_rows *b, int64_t batch, int64_t step, uint64_t seed, double max_grad_norm) {
-  int64_t first, count;
-  lcfm_train_slots(batch, comm, &first, &count);
-  lcfm_train_assemble(b, s, 0, step, first, count, m->cfg.T);
-  lcfm_causal_loss l = lcfm_causal_step(m, comm, b->times, b->values, b->mask, b->source, b->instrument, b->rows, 1,
-                                        seed, (uint64_t)step);
+lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt,
+                                     int64_t step, double max_grad_norm) {
+  lcfm_train_loss l = h->step(h->model, step);
   if (!isfinite(l.total)) return l; /* every rank sees the same global loss: all stop together */
-  lcfm_train_update(comm, &m->params, opt, max_grad_norm);
+  lcfm_train_update(comm, h->params, opt, max_grad_norm);
   return l;
 }
 
@@ -129,8 +112,9 @@ static int step_loop(run_context *r) {
   int64_t first_step = r->state->step;
   int code = LCFM_EXIT_OK, stop = 0;
   while (r->state->step < t->steps && !stop) {
-    lcfm_train_loss l = r->h->step(r->h->model, r->state->step);
-    if (!isfinite(l.total)) { /* every rank sees the same global loss: all stop together */
+    lcfm_train_loss l =
+        lcfm_train_loop_step(r->comm, r->h, r->opt, r->state->step, t->max_grad_norm);
+    if (!isfinite(l.total)) {
       if (r->saved_step >= 0)
         lcfm_log("non-finite loss at step %lld (%s); the last good checkpoint %s (step %lld) is kept",
                  (long long)r->state->step, l.terms, t->checkpoint, (long long)r->saved_step);
@@ -140,7 +124,6 @@ static int step_loop(run_context *r) {
       code = LCFM_EXIT_RUNTIME;
       break;
     }
-    lcfm_train_update(r->comm, r->h->params, r->opt, t->max_grad_norm);
     r->state->step++;
     if (r->state->step % t->log_every == 0 || r->state->step == t->steps) log_step(r, &l, start, first_step);
     if (r->state->step % t->validation_every == 0 || r->state->step == t->steps) stop = evaluate(r);
@@ -179,11 +162,7 @@ static int key_may_change(const lcfm_key_spec *k) {
 
 /* The value of key k in a job as text ("" when it has none). */
 static void key_value_text(const lcfm_job *job, const lcfm_key_spec *k, char *buf, size_t len) {
-  if (k->type == LCFM_KEY_STRING) snprintf(buf, len, "%s", lcfm_job_string(job, k->section, k->name));
-  else if (!k->default_value) snprintf(buf, len, "%s", ""); /* required keys are strings */
-  else if (k->type == LCFM_KEY_INT) snprintf(buf, len, "%lld", (long long)lcfm_job_int(job, k->section, k->name));
-  else if (k->type == LCFM_KEY_REAL) snprintf(buf, len, "%g", lcfm_job_real(job, k->section, k->name));
-  else snprintf(buf, len, "%s", lcfm_job_bool(job, k->section, k->name) ? "true" : "false");
+  lcfm_job_format_value(job, k, buf, len);
 }
 
 /* Rank 0: compares the job recorded in the checkpoint with this run's; logs each key that changed
@@ -259,116 +238,4 @@ int lcfm_train_load_best(MPI_Comm comm, const lcfm_train_settings *t, lcfm_nn_pa
   LCFM_CHECK_MPI(MPI_Allreduce(&have_best, &all_best, 1, MPI_INT, MPI_MIN, comm));
   LCFM_CHECK(all_best, "cannot reload the best checkpoint %s: %s", t->best_path, why);
   return 1;
-}
-
-/* ---- the causal model's hooks ---- */
-
-typedef struct {
-  MPI_Comm comm;
-  lcfm_causal_model *model;
-  const lcfm_sampler *sampler;
-  lcfm_batch_rows rows;
-  int64_t batch, validation_triplets;
-  uint64_t seed;
-} causal_run;
-
-static lcfm_train_loss causal_terms(const lcfm_causal_loss *l) {
-  lcfm_train_loss out = {.total = l->total};
-  int n = snprintf(out.terms, sizeof out.terms, "recon %.5f star %.4f instr %.4f", l->recon, l->star, l->instr);
-  if (l->indep > 0 && n > 0 && (size_t)n < sizeof out.terms) /* only with [model] lambda_independence > 0 */
-    snprintf(out.terms + n, sizeof out.terms - (size_t)n, " indep %.4f", l->indep);
-  return out;
-}
-
-static lcfm_train_loss causal_step(void *context, int64_t step) {
-  causal_run *c = context;
-  int64_t first, count;
-  lcfm_train_slots(c->batch, c->comm, &first, &count);
-  lcfm_train_assemble(&c->rows, c->sampler, 0, step, first, count, c->model->cfg.T);
-  lcfm_causal_loss l = lcfm_causal_step(c->model, c->comm, c->rows.times, c->rows.values, c->rows.mask, c->rows.source,
-                                        c->rows.instrument, c->rows.rows, 1, c->seed, (uint64_t)step);
-  return causal_terms(&l);
-}
-
-/* Mean validation loss over the fixed validation triplets, in batches of the training size. */
-static lcfm_train_loss causal_validate(void *context) {
-  causal_run *c = context;
-  lcfm_batch_rows *b = &c->rows;
-  lcfm_causal_loss sum = {0};
-  int64_t batches = (c->validation_triplets + c->batch - 1) / c->batch;
-  for (int64_t k = 0; k < batches; k++) {
-    int64_t first, count;
-    lcfm_train_slots(c->batch, c->comm, &first, &count);
-    lcfm_train_assemble(b, c->sampler, 1, k, first, count, c->model->cfg.T);
-    lcfm_causal_loss l = lcfm_causal_step(c->model, c->comm, b->times, b->values, b->mask, b->source, b->instrument,
-                                          b->rows, 0, c->seed, 0);
-    sum.total += l.total / batches, sum.recon += l.recon / batches, sum.star += l.star / batches, sum.instr += l.instr / batches;
-    sum.indep += l.indep / batches;
-  }
-  return causal_terms(&sum);
-}
-
-static void report_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, int64_t best_step) {
-  double accuracy[2], chance;
-  lcfm_latent_separation(comm, m, s, accuracy, &chance);
-  if (m->cfg.kind == LCFM_CAUSAL)
-    lcfm_log("latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
-             "z_instr accuracy %.3f, z_star accuracy %.3f (chance %.3f)", (long long)best_step, accuracy[1],
-             accuracy[0], chance);
-  else
-    lcfm_log("latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
-             "z accuracy %.3f (chance %.3f)", (long long)best_step, accuracy[0], chance);
-}
-
-static int causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
-  lcfm_train_settings t;
-  lcfm_train_settings_read(&t, job);
-  int64_t batch = lcfm_job_int(job, "train", "batch_triplets");
-  lcfm_causal_config cfg;
-  if (lcfm_causal_config_from_job(&cfg, job)) return LCFM_EXIT_USAGE; /* already checked by the verb */
-  lcfm_nn_set_threads(t.threads);
-  int ranks;
-  MPI_Comm_size(comm, &ranks);
-  lcfm_sampler sampler;
-  char why[2048] = "";
-  if (lcfm_train_data_open_fields(comm, t.store, lcfm_job_string(job, "train", "fields"), &sampler, t.seed,
-                                  t.validation_fraction, why, sizeof why))
-    return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm train: %s: %s", t.store, why);
-  cfg.max_rows = (int)(3 * ((batch + ranks - 1) / ranks));
-  lcfm_causal_model model;
-  lcfm_causal_init(&model, &cfg, (int)(3 * batch), t.seed);
-  char *settings = lcfm_causal_settings(&cfg);
-  char *signature = lcfm_model_signature(&model.params, settings);
-  lcfm_adam opt = {.lr = (float)t.lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)t.weight_decay};
-  lcfm_train_state state = {.step = 0, .best_step = -1, .best_validation = 0, .stale_evaluations = 0};
-  lcfm_log("model: %s, %zu parameters, batch %lld triplets over %d ranks, %d threads each", settings,
-           lcfm_nn_params_count(&model.params), (long long)batch, ranks, t.threads);
-  causal_run run = {.comm = comm, .model = &model, .sampler = &sampler, .batch = batch,
-                    .validation_triplets = lcfm_job_int(job, "train", "validation_triplets"), .seed = t.seed};
-  int64_t first, count;
-  lcfm_train_slots(batch, comm, &first, &count);
-  lcfm_batch_rows_alloc(&run.rows, count, cfg.T);
-  lcfm_train_hooks hooks = {.model = &run, .params = &model.params, .batch = batch, .unit = "triplets",
-                            .step = causal_step, .validate = causal_validate};
-  int code = lcfm_train_loop(comm, &t, &hooks, &opt, &state, signature, prov);
-  if (code == LCFM_EXIT_OK) {
-    /* Early stopping's answer is the best model: report on it. */
-    lcfm_train_state best;
-    lcfm_train_load_best(comm, &t, &model.params, &opt, &state, signature, &best);
-    report_separation(comm, &model, &sampler, best.step);
-    lcfm_train_data_report(comm, &sampler);
-    lcfm_log_success("train");
-  }
-  lcfm_batch_rows_free(&run.rows);
-  free(settings), free(signature);
-  lcfm_causal_free(&model);
-  lcfm_sampler_free(&sampler);
-  return code;
-}
-
-int lcfm_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
-  lcfm_log_machine((int)lcfm_job_int(job, "train", "threads"));
-  lcfm_check_node_placement(comm, (int)lcfm_job_int(job, "train", "threads"));
-  if (lcfm_model_is_astromer2(job)) return lcfm_astromer2_train_run(comm, job, prov);
-  return causal_train_run(comm, job, prov);
 }

@@ -2,7 +2,8 @@
 # ranks). The first sector's objects keep their ids, every light curve equals the store made
 # from both sectors at once, a file already in the store (a renamed copy of a sector-1 file) is
 # a duplicate reject naming the stored object and is not stored twice, and appending the same
-# files again stores nothing new and leaves the store as it was.
+# files again stores nothing new and leaves the store as it was. /history keeps the provenance of
+# both runs (a store from before /history gets its root provenance as /history/0).
 source "$(dirname "$0")/../cli/common.sh"
 DATA=${LCFM_SHARED_DATA:-}
 if [ -z "$DATA" ] || [ ! -d "$DATA/tess" ]; then echo "skipped: no sample data (set LCFM_SHARED_DATA)"; exit 77; fi
@@ -23,6 +24,9 @@ for n in 1 2; do
   ingest $n again$n.h5 s2 append
   grep -q "nothing new" log_again$n.h5.txt || { cat log_again$n.h5.txt; fail "appending twice stored something"; }
 done
+cp first1.h5 legacy.h5
+/usr/bin/python3 -c 'import h5py; f = h5py.File("legacy.h5", "a"); del f["history"]' || fail "legacy store"
+ingest 1 legacy.h5 s2 append
 /usr/bin/python3 - <<'PY' || fail "append"
 import h5py, numpy as np
 def load(name):
@@ -46,5 +50,14 @@ for n in (1, 2):
     assert keys[0].endswith(b"zz_copy_of_sector1.fits") and b"object 1 of grown" in messages[0], (keys[0], messages[0])
     for key in grown:
         assert np.array_equal(again[key], grown[key]), f"{n} ranks: appending again changed {key}"
+for name, ranks in (("grown1.h5", 1), ("grown2.h5", 2), ("legacy.h5", 1)):
+    with h5py.File(name, "r") as f:
+        h = f["history"]
+        assert sorted(h, key=int) == ["0", "1"], (name, list(h))
+        created, appended = h["0"].attrs, h["1"].attrs
+        assert (created["first_object"], created["objects"]) == (0, 3), (name, dict(created))
+        assert (appended["first_object"], appended["objects"]) == (3, 1), (name, dict(appended))
+        assert b"mode = create" in created["job"] and b"mode = append" in appended["job"], name
+        assert appended["ranks"] == ranks and appended["job"] == f.attrs["job"], name
 print("append: OK")
 PY

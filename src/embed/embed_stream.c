@@ -1,17 +1,14 @@
-/* embed.c: `lcfm embed` (see embed.h): the collective streaming every model shares, and the
- * causal model's latents. */
+/* embed_stream.c: what every model's `lcfm embed` shares (see embed.h): the embedding store's
+ * writer, the collective streaming of the store in blocks, and the window queue that averages a
+ * model's window outputs into its objects. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "lcfm/astromer.h"
 #include "lcfm/embed.h"
 #include "lcfm/fields.h"
 #include "lcfm/h5io.h"
 #include "lcfm/log.h"
-#include "lcfm/machine.h"
-#include "lcfm/models.h"
 #include "lcfm/store.h"
 #include "lcfm/store_check.h"
 #include "lcfm/store_index.h"
@@ -163,8 +160,83 @@ static int64_t next_run(const int64_t *rows, int64_t at, int64_t end, int64_t bl
   return run;
 }
 
-lcfm_store *lcfm_embed_open(MPI_Comm comm, const char *checkpoint, const char *store_path, lcfm_nn_params *p,
-                            const char *signature, int64_t *step) {
+/* ---- the window queue ---- */
+
+/* The windows of the objects of one block, queued in the model's batch; out[e] gets each object's
+ * mean of its windows' outputs weighted by their valid points. */
+typedef struct {
+  const lcfm_embed_outputs *o;
+  int64_t *owner;  /* object (in the block) of each queued window */
+  float *weight;   /* valid points of each queued window */
+  double *weights; /* per object of the block: sum of its windows' weights */
+  int queued;
+} window_queue;
+
+static void queue_alloc(window_queue *q, const lcfm_embed_outputs *o, int64_t block) {
+  q->o = o, q->queued = 0;
+  q->owner = lcfm_malloc((size_t)o->windows.capacity * sizeof *q->owner);
+  q->weight = lcfm_malloc((size_t)o->windows.capacity * sizeof *q->weight);
+  q->weights = lcfm_malloc((size_t)block * sizeof *q->weights);
+}
+
+static void queue_free(window_queue *q) { free(q->owner), free(q->weight), free(q->weights); }
+
+/* Runs the queued windows and adds their outputs, weighted, to their objects. */
+static void flush_windows(window_queue *q, float *const *out) {
+  if (q->queued == 0) return;
+  const lcfm_embed_windows *m = &q->o->windows;
+  const float *window_out[LCFM_EMBED_MAX_OUTPUTS];
+  m->run(m->model, q->queued, window_out);
+  for (int w = 0; w < q->queued; w++) {
+    int64_t o = q->owner[w];
+    q->weights[o] += q->weight[w];
+    for (int e = 0; e < m->averaged; e++) {
+      int cols = q->o->cols[e];
+      float *sum = out[e] + o * cols;
+      const float *x = window_out[e] + (size_t)w * cols;
+      for (int j = 0; j < cols; j++) sum[j] += q->weight[w] * x[j];
+    }
+  }
+  q->queued = 0;
+}
+
+/* out[e] [b->count, cols[e]] for the objects of b. */
+static void embed_block(window_queue *q, const lcfm_object_batch *b, float *const *out) {
+  const lcfm_embed_windows *m = &q->o->windows;
+  int T = m->T;
+  for (int e = 0; e < m->averaged; e++)
+    memset(out[e], 0, (size_t)b->count * q->o->cols[e] * sizeof *out[e]);
+  memset(q->weights, 0, (size_t)b->count * sizeof *q->weights);
+  for (int64_t o = 0; o < b->count; o++) {
+    int64_t at = b->offset[o] - b->offset[0];
+    for (int64_t start = 0; start < b->length[o]; start += T) {
+      if (q->queued == m->capacity) flush_windows(q, out);
+      int n = (int)(b->length[o] - start < T ? b->length[o] - start : T);
+      int64_t first = at + start;
+      m->put(m->model, q->queued, b->time + first, b->value + first, b->error + first, n);
+      q->owner[q->queued] = o;
+      q->weight[q->queued] = (float)n;
+      q->queued++;
+    }
+  }
+  flush_windows(q, out);
+  for (int e = 0; e < m->averaged; e++) {
+    int cols = q->o->cols[e];
+    for (int64_t o = 0; o < b->count; o++) {
+      float *mean = out[e] + o * cols;
+      for (int j = 0; j < cols; j++)
+        mean[j] = q->weights[o] > 0 ? (float)(mean[j] / q->weights[o]) : 0.0f;
+    }
+  }
+  if (m->finish) m->finish(m->model, b->count, out);
+}
+
+/* ---- the stream ---- */
+
+/* Collective: reads the checkpoint into p (its signature must match) and opens the store. On
+ * failure rank 0 prints the reason and FAILED and every rank gets NULL; *step = the checkpoint's. */
+static lcfm_store *open_checkpoint_and_store(MPI_Comm comm, const char *checkpoint, const char *store_path,
+                                             lcfm_nn_params *p, const char *signature, int64_t *step) {
   lcfm_adam unused_opt = {0};
   lcfm_train_state state = {0};
   char why[2048] = "";
@@ -181,9 +253,10 @@ lcfm_store *lcfm_embed_open(MPI_Comm comm, const char *checkpoint, const char *s
   return store;
 }
 
-void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t block,
-                       const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
-                       const char *signature) {
+/* Collective: streams this rank's shard of the store in blocks of `block` objects, embeds their
+ * windows through o->windows and writes the embedding store `output`. */
+static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t block, const lcfm_embed_outputs *o,
+                   const lcfm_provenance *prov, const char *checkpoint, const char *signature) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -204,6 +277,8 @@ void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int
                           (long long)(n - embedded));
   float *z[LCFM_EMBED_MAX_OUTPUTS];
   for (int e = 0; e < o->count; e++) z[e] = lcfm_malloc((size_t)block * (size_t)o->cols[e] * sizeof(float));
+  window_queue queue;
+  queue_alloc(&queue, o, block);
   lcfm_progress progress;
   lcfm_progress_start(&progress, "embed", n - embedded);
   int64_t at = first, end = first + count, done_all = 0;
@@ -213,7 +288,7 @@ void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int
     lcfm_store_cursor_begin(&cursor, store, run ? (rows ? rows[at] : at) : 0, run, block);
     int more = lcfm_store_cursor_next(&cursor);
     if (more) {
-      o->embed_block(o->context, &cursor.batch, z);
+      embed_block(&queue, &cursor.batch, z);
       writer_rows(&w, &cursor.batch, at, z);
       at += run;
       int64_t done_now = 0;
@@ -228,135 +303,32 @@ void lcfm_embed_stream(MPI_Comm comm, lcfm_store *store, const char *output, int
   free(rows);
   writer_close(&w, output);
   for (int e = 0; e < o->count; e++) free(z[e]);
+  queue_free(&queue);
   lcfm_log("wrote %s", output);
 }
 
-/* ---- the causal model ---- */
-
-/* Windows of the objects of one block, embedded in chunks of the model's capacity; z[e] gets
- * the weighted mean per object. */
-typedef struct {
-  lcfm_causal_model *model;
-  float *times, *values, *mask;
-  int64_t *owner;  /* object (in the block) of each queued window */
-  float *weight;   /* valid points of each queued window */
-  double *weights; /* per object of the block: sum of its windows' weights */
-  int queued;
-} window_queue;
-
-static void flush_windows(window_queue *q, float *const *z) {
-  if (q->queued == 0) return;
-  const float *zs[2];
-  lcfm_causal_embed(q->model, q->times, q->values, q->mask, q->queued, &zs[0], &zs[1]);
-  int L = q->model->cfg.latent;
-  for (int w = 0; w < q->queued; w++) {
-    int64_t o = q->owner[w];
-    q->weights[o] += q->weight[w];
-    for (int e = 0; e < q->model->encoders; e++)
-      for (int j = 0; j < L; j++) z[e][o * L + j] += q->weight[w] * zs[e][(size_t)w * L + j];
-  }
-  q->queued = 0;
-}
-
-static void embed_block(void *context, const lcfm_object_batch *b, float *const *z) {
-  window_queue *q = context;
-  int T = q->model->cfg.T, L = q->model->cfg.latent, capacity = q->model->cfg.max_rows;
-  for (int e = 0; e < q->model->encoders; e++) memset(z[e], 0, (size_t)b->count * L * sizeof *z[e]);
-  memset(q->weights, 0, (size_t)b->count * sizeof *q->weights);
-  for (int64_t o = 0; o < b->count; o++) {
-    const double *time = b->time + (b->offset[o] - b->offset[0]);
-    const float *value = b->value + (b->offset[o] - b->offset[0]);
-    for (int64_t start = 0; start < b->length[o]; start += T) {
-      if (q->queued == capacity) flush_windows(q, z);
-      size_t row = (size_t)q->queued * T;
-      int64_t n = b->length[o] - start < T ? b->length[o] - start : T;
-      for (int64_t i = 0; i < n; i++) {
-        q->times[row + i] = (float)(time[start + i] - time[start]);
-        q->values[row + i] = value[start + i];
-        q->mask[row + i] = 1.0f;
-      }
-      for (int64_t i = n; i < T; i++) q->times[row + i] = q->values[row + i] = q->mask[row + i] = 0.0f;
-      q->owner[q->queued] = o;
-      q->weight[q->queued] = (float)n;
-      q->queued++;
-    }
-  }
-  flush_windows(q, z);
-  for (int e = 0; e < q->model->encoders; e++)
-    for (int64_t o = 0; o < b->count; o++)
-      for (int j = 0; j < L; j++) z[e][o * L + j] = q->weights[o] > 0 ? (float)(z[e][o * L + j] / q->weights[o]) : 0.0f;
-}
-
-static int causal_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
-  const char *store_path = lcfm_job_string(job, "embed", "store"), *checkpoint = lcfm_job_string(job, "embed", "checkpoint");
-  const char *output = lcfm_job_string(job, "embed", "output");
-  int64_t block = lcfm_job_int(job, "embed", "block_objects");
-  lcfm_causal_config cfg;
-  if (lcfm_causal_config_from_job(&cfg, job)) return LCFM_EXIT_USAGE;
-  cfg.max_rows = (int)lcfm_job_int(job, "embed", "batch_windows");
-  lcfm_nn_set_threads((int)lcfm_job_int(job, "train", "threads"));
-  lcfm_causal_model model;
-  lcfm_causal_init(&model, &cfg, 3, 0);
-  char *settings = lcfm_causal_settings(&cfg), *signature = lcfm_model_signature(&model.params, settings);
+int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov,
+                     lcfm_nn_params *p, const char *settings, lcfm_embed_outputs *o) {
+  const char *store_path = lcfm_job_settings(job)->embed.store;
+  const char *checkpoint = lcfm_job_settings(job)->embed.checkpoint;
+  const char *output = lcfm_job_settings(job)->embed.output;
+  int64_t block = lcfm_job_settings(job)->embed.block_objects;
+  o->fields = lcfm_job_settings(job)->embed.fields;
+  o->append = !strcmp(lcfm_job_settings(job)->embed.mode, "append");
+  char *signature = lcfm_model_signature(p, settings);
   int64_t step = 0;
-  lcfm_store *store = lcfm_embed_open(comm, checkpoint, store_path, &model.params, signature, &step);
+  lcfm_store *store = open_checkpoint_and_store(comm, checkpoint, store_path, p, signature, &step);
   if (!store) {
-    free(settings), free(signature);
-    lcfm_causal_free(&model);
+    free(signature);
     return LCFM_EXIT_RUNTIME;
   }
   int ranks;
   MPI_Comm_size(comm, &ranks);
-  lcfm_log("embed %s with %s (%s, step %lld): %lld objects on %d ranks -> %s", store_path, checkpoint, settings,
-           (long long)step, (long long)lcfm_store_object_count(store), ranks, output);
-  window_queue q = {.model = &model};
-  size_t rows = (size_t)cfg.max_rows;
-  q.times = lcfm_malloc(rows * cfg.T * sizeof *q.times), q.values = lcfm_malloc(rows * cfg.T * sizeof *q.values);
-  q.mask = lcfm_malloc(rows * cfg.T * sizeof *q.mask);
-  q.owner = lcfm_malloc(rows * sizeof *q.owner), q.weight = lcfm_malloc(rows * sizeof *q.weight);
-  q.weights = lcfm_malloc((size_t)block * sizeof *q.weights);
-  lcfm_embed_outputs o = {.count = model.encoders, .embed_block = embed_block, .context = &q,
-                          .fields = lcfm_job_string(job, "embed", "fields"),
-                          .append = !strcmp(lcfm_job_string(job, "embed", "mode"), "append"),
-                          .window_rule = "consecutive windows of T points from the first, the last padded; the "
-                                         "object's latent is the mean of its window latents weighted by their valid points"};
-  static const char *const names[2][2] = {{"/z", ""}, {"/z_star", "/z_instr"}};
-  for (int e = 0; e < o.count; e++) o.names[e] = names[o.count - 1][e], o.cols[e] = cfg.latent;
-  lcfm_embed_stream(comm, store, output, block, &o, prov, checkpoint, signature);
-  free(q.times), free(q.values), free(q.mask), free(q.owner), free(q.weight), free(q.weights);
-  free(settings), free(signature);
+  lcfm_log("embed %s with %s (%s, step %lld): %lld objects on %d ranks -> %s", store_path, checkpoint,
+           settings, (long long)step, (long long)lcfm_store_object_count(store), ranks, output);
+  stream(comm, store, output, block, o, prov, checkpoint, signature);
+  free(signature);
   lcfm_store_free(store);
-  lcfm_causal_free(&model);
   lcfm_log_success("embed");
   return LCFM_EXIT_OK;
-}
-
-/* [embed] mode: 0 create, 1 append, -1 (reported) when the job cannot run. */
-static int embed_mode(const lcfm_job *job) {
-  const char *mode = lcfm_job_string(job, "embed", "mode"), *output = lcfm_job_string(job, "embed", "output");
-  int append = !strcmp(mode, "append");
-  if (!append && strcmp(mode, "create")) {
-    lcfm_job_error(job, "embed", "mode", "'%s' is not create or append", mode);
-    return -1;
-  }
-  if (append && lcfm_model_is_astromer2(job)) {
-    lcfm_job_error(job, "embed", "mode", "append is not available for [model] kind = astromer2 yet: embed anew");
-    return -1;
-  }
-  if (append && access(output, F_OK) != 0) {
-    lcfm_job_error(job, "embed", "output", "[embed] mode = append, but %s does not exist", output);
-    return -1;
-  }
-  return append;
-}
-
-int lcfm_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
-  lcfm_log_machine((int)lcfm_job_int(job, "train", "threads"));
-  int rank, mode = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) mode = embed_mode(job);
-  LCFM_CHECK_MPI(MPI_Bcast(&mode, 1, MPI_INT, 0, comm));
-  if (mode < 0) return LCFM_EXIT_USAGE;
-  if (lcfm_model_is_astromer2(job)) return lcfm_astromer2_embed_run(comm, job, prov);
-  return causal_embed_run(comm, job, prov);
 }

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "../lcfm_test.h"
-#include "lcfm/astromer.h"
+#include "compare_params.h"
+#include "lcfm/astromer_train.h"
 #include "lcfm/error.h"
 #include "lcfm/log.h"
 #include "lcfm/sim.h"
@@ -59,10 +60,7 @@ static float *train(MPI_Comm comm, lcfm_astromer2_config cfg, const lcfm_window_
   *n = m.params.total;
   float *params = lcfm_malloc(*n * sizeof *params);
   memcpy(params, m.params.params, *n * sizeof *params);
-  free(table.tensors);
-  table = m.params;
-  table.tensors = lcfm_malloc((size_t)m.params.count * sizeof *table.tensors);
-  memcpy(table.tensors, m.params.tensors, (size_t)m.params.count * sizeof *table.tensors);
+  keep_tensor_table(&table, &m.params);
   lcfm_masked_batch_free(&b);
   lcfm_astromer2_free(&m);
   return params;
@@ -76,15 +74,11 @@ static void compare(const char *label, lcfm_astromer2_config cfg, const lcfm_win
   MPI_Barrier(MPI_COMM_WORLD);
   float *par_params = train(MPI_COMM_WORLD, cfg, s, parallel, &n);
   if (rank == 0) {
-    double worst_loss = 0, worst_param = 0;
+    double worst_loss = 0;
     for (int k = 0; k < STEPS; k++)
       worst_loss = fmax(worst_loss, fabs(parallel[k] - reference[k]) / fmax(fabs(reference[k]), 1e-8));
-    const char *worst_tensor = "";
-    for (int t = 0; t < table.count; t++)
-      for (size_t i = table.tensors[t].offset; i < table.tensors[t].offset + table.tensors[t].numel; i++) {
-        double diff = fabs((double)par_params[i] - ref_params[i]);
-        if (diff > worst_param) worst_param = diff, worst_tensor = table.tensors[t].name;
-      }
+    const char *worst_tensor;
+    double worst_param = worst_param_difference(&table, par_params, ref_params, &worst_tensor);
     int ranks;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     double validation = fabs(parallel[STEPS] - reference[STEPS]) / fmax(fabs(reference[STEPS]), 1e-8);
@@ -104,15 +98,10 @@ static void compare(const char *label, lcfm_astromer2_config cfg, const lcfm_win
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  lcfm_error_init();
-  lcfm_log_init(MPI_COMM_WORLD);
+  int rank = lcfm_test_start(&argc, &argv);
   lcfm_nn_set_threads(1);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   char dir[256] = "test_astromer_parallel_XXXXXX", paths[600];
-  if (rank == 0) LCFM_CHECK(mkdtemp(dir), "mkdtemp");
-  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  lcfm_test_temp_dir(dir, sizeof dir);
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   for (int k = 0; k < 2; k++) { /* two stores of the list, of other sizes and seeds */

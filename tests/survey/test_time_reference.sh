@@ -2,7 +2,9 @@
 # whose BJDREFI differs from the first file of its instrument is stored with its times shifted
 # to the instrument's time_zero (equal to the original's), a file in another time scale (UTC)
 # on the same instrument is a FORMAT reject, and a file without the keywords gets the mission's
-# documented BJD TDB reference and a note in the log.
+# documented BJD TDB reference and a note in the log. The same holds for an append: a file of an
+# instrument already in the store takes the stored time reference (shifted to it, or a FORMAT
+# reject in another time scale), and the instrument keeps its one row.
 source "$(dirname "$0")/../cli/common.sh"
 DATA=${LCFM_SHARED_DATA:-}
 if [ -z "$DATA" ] || [ ! -d "$DATA/tess" ]; then echo "skipped: no sample data (set LCFM_SHARED_DATA)"; exit 77; fi
@@ -54,4 +56,25 @@ assert list(zero) == [2457000.0, 2457000.0] and all(s == b"TDB" for s in scale) 
     f"instruments {names} {zero} {scale} {ref}"
 assert len(rejects) == 1 and rejects[0][0].endswith("c_utc.fits") and "UTC" in rejects[0][1], rejects
 print("time references: OK")
+PY
+
+mkdir first rest
+cp files/a_original.fits first/ && cp files/b_shifted.fits files/c_utc.fits rest/
+printf '[ingest]\noutput = grown.h5\ninputs = first\n' > first.ini
+printf '[ingest]\noutput = grown.h5\ninputs = rest\n[store]\nmode = append\n' > rest.ini
+run_np 1 "$LCFM" ingest first.ini > first.log 2>&1 || { cat first.log; fail "ingest of the first file"; }
+run_np 2 "$LCFM" ingest rest.ini > rest.log 2>&1 || { cat rest.log; fail "append"; }
+grep -q "1 rejected (format)" rest.log || { cat rest.log; fail "append: the UTC file was not rejected"; }
+/usr/bin/python3 - <<'PY' || fail "time references of an append"
+import h5py, numpy as np
+with h5py.File("grown.h5", "r") as f:
+    source, offset, length, instrument = (f["objects"][c][:] for c in ("source", "offset", "length", "instrument"))
+    time, zero = f["points/time"][:], f["instruments/time_zero"][:]
+    rejects = [m.decode() for m in f["rejects/message"][:]]
+assert list(source) == [117544915, 1] and list(instrument) == [0, 0], f"objects {source} {instrument}"
+assert list(zero) == [2457000.0], f"an append split the instrument: time_zero {zero}"
+assert np.array_equal(time[offset[1]:offset[1] + length[1]], time[offset[0]:offset[0] + length[0]]), \
+    "appended times not shifted to the stored time_zero"
+assert len(rejects) == 1 and "UTC" in rejects[0], rejects
+print("time references of an append: OK")
 PY
