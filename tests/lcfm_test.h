@@ -15,19 +15,19 @@
 
 static int lcfm_test_failures = 0;
 
-#define EXPECT(cond, ...)                                                       \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
+#define EXPECT(cond, ...) \
+  do { \
+    if (!(cond)) { \
       fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                             \
-      fprintf(stderr, "\n");                                                    \
-      lcfm_test_failures++;                                                     \
-    }                                                                           \
+      fprintf(stderr, __VA_ARGS__); \
+      fprintf(stderr, "\n"); \
+      lcfm_test_failures++; \
+    } \
   } while (0)
 
-#define EXPECT_NEAR(a, b, tol, what)                                                     \
-  EXPECT(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.17g vs %.17g (tolerance %g)", \
-         (what), (double)(a), (double)(b), (double)(tol))
+#define EXPECT_NEAR(a, b, tol, what) \
+  EXPECT(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.17g vs %.17g (tolerance %g)", (what), (double)(a), \
+         (double)(b), (double)(tol))
 
 /* MPI, lcfm's error handling and log, as a test's main begins; returns this rank. */
 static inline int lcfm_test_start(int *argc, char ***argv) {

@@ -49,18 +49,24 @@ typedef struct {
 
 /* Row-major C[m, n] = op(A) op(B); op = transpose where ta / tb. */
 static const gemm_shape shapes[] = {
-    {"causal", 0, 1, 800, 128, 64, 576},   {"causal", 0, 0, 800, 64, 128, 576},  {"causal", 1, 0, 128, 64, 800, 576},
-    {"causal", 0, 1, 800, 64, 128, 384},   {"causal", 0, 0, 800, 128, 64, 384},  {"causal", 1, 0, 64, 128, 800, 384},
-    {"causal", 0, 1, 100, 100, 16, 12288}, {"causal", 0, 0, 100, 16, 100, 12288}, {"causal", 1, 0, 100, 16, 100, 12288},
-    {"causal", 0, 1, 800, 192, 64, 192},   {"causal", 0, 0, 800, 64, 192, 192},  {"causal", 1, 0, 192, 64, 800, 192},
-    {"causal", 0, 1, 800, 64, 64, 384},    {"causal", 0, 0, 800, 64, 64, 384},   {"causal", 1, 0, 64, 64, 800, 384},
-    {"causal", 1, 0, 256, 64, 19200, 4},   {"causal", 0, 1, 19200, 256, 64, 2},  {"causal", 0, 0, 19200, 64, 256, 2},
-    {"causal", 0, 1, 48, 256, 64, 792},    {"causal", 0, 0, 48, 64, 256, 792},
-    {"astromer", 0, 1, 1600, 768, 256, 24}, {"astromer", 0, 0, 1600, 256, 768, 24}, {"astromer", 1, 0, 768, 256, 1600, 24},
-    {"astromer", 0, 1, 200, 200, 64, 1536}, {"astromer", 0, 0, 200, 64, 200, 1536}, {"astromer", 1, 0, 200, 64, 200, 1536},
-    {"astromer", 0, 1, 1600, 256, 256, 24}, {"astromer", 0, 0, 1600, 256, 256, 24}, {"astromer", 1, 0, 256, 256, 1600, 24},
-    {"astromer", 0, 1, 1600, 128, 256, 24}, {"astromer", 0, 0, 1600, 128, 256, 24}, {"astromer", 1, 0, 256, 128, 1600, 24},
-    {"astromer", 0, 1, 1600, 256, 128, 24}, {"astromer", 0, 0, 1600, 256, 128, 24}, {"astromer", 1, 0, 128, 256, 1600, 24},
+    {"causal", 0, 1, 800, 128, 64, 576},    {"causal", 0, 0, 800, 64, 128, 576},
+    {"causal", 1, 0, 128, 64, 800, 576},    {"causal", 0, 1, 800, 64, 128, 384},
+    {"causal", 0, 0, 800, 128, 64, 384},    {"causal", 1, 0, 64, 128, 800, 384},
+    {"causal", 0, 1, 100, 100, 16, 12288},  {"causal", 0, 0, 100, 16, 100, 12288},
+    {"causal", 1, 0, 100, 16, 100, 12288},  {"causal", 0, 1, 800, 192, 64, 192},
+    {"causal", 0, 0, 800, 64, 192, 192},    {"causal", 1, 0, 192, 64, 800, 192},
+    {"causal", 0, 1, 800, 64, 64, 384},     {"causal", 0, 0, 800, 64, 64, 384},
+    {"causal", 1, 0, 64, 64, 800, 384},     {"causal", 1, 0, 256, 64, 19200, 4},
+    {"causal", 0, 1, 19200, 256, 64, 2},    {"causal", 0, 0, 19200, 64, 256, 2},
+    {"causal", 0, 1, 48, 256, 64, 792},     {"causal", 0, 0, 48, 64, 256, 792},
+    {"astromer", 0, 1, 1600, 768, 256, 24}, {"astromer", 0, 0, 1600, 256, 768, 24},
+    {"astromer", 1, 0, 768, 256, 1600, 24}, {"astromer", 0, 1, 200, 200, 64, 1536},
+    {"astromer", 0, 0, 200, 64, 200, 1536}, {"astromer", 1, 0, 200, 64, 200, 1536},
+    {"astromer", 0, 1, 1600, 256, 256, 24}, {"astromer", 0, 0, 1600, 256, 256, 24},
+    {"astromer", 1, 0, 256, 256, 1600, 24}, {"astromer", 0, 1, 1600, 128, 256, 24},
+    {"astromer", 0, 0, 1600, 128, 256, 24}, {"astromer", 1, 0, 256, 128, 1600, 24},
+    {"astromer", 0, 1, 1600, 256, 128, 24}, {"astromer", 0, 0, 1600, 256, 128, 24},
+    {"astromer", 1, 0, 128, 256, 1600, 24},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof *shapes))
 
@@ -80,7 +86,8 @@ static int openblas_gemm(const gemm_shape *s, const float *a, int lda, const flo
 }
 
 #ifdef LCFM_BENCH_BLIS
-static int blis_sgemm_rowmajor(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+static int blis_sgemm_rowmajor(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c,
+                               int ldc) {
   float one = 1.0f, zero = 0.0f;
   /* Row-major: row stride = leading dimension, column stride 1. */
   bli_sgemm(s->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s->m, s->n, s->k,
@@ -106,7 +113,9 @@ static int xsmm_gemm(const gemm_shape *s, const float *a, int lda, const float *
 #ifdef LCFM_BENCH_DNNL
 static int onednn_gemm(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
   return dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc) ==
-                 dnnl_success ? 0 : -1;
+                 dnnl_success
+             ? 0
+             : -1;
 }
 
 static const char *dnnl_isa_name(dnnl_cpu_isa_t isa) {
@@ -135,7 +144,8 @@ static int libraries(gemm_library *lib) {
 #ifdef LCFM_BENCH_BLIS
   bli_thread_set_num_threads(1);
   lib[n] = (gemm_library){"BLIS", blis_sgemm_rowmajor, ""};
-  snprintf(lib[n++].kernel, sizeof lib->kernel, "%s %s", bli_info_get_version_str(), bli_arch_string(bli_arch_query_id()));
+  snprintf(lib[n++].kernel, sizeof lib->kernel, "%s %s", bli_info_get_version_str(),
+           bli_arch_string(bli_arch_query_id()));
 #else
   printf("BLIS: not found by CMake (libblis-dev), skipped\n");
 #endif
@@ -166,7 +176,8 @@ static float *filled(size_t n, unsigned seed) {
 /* Largest |c - ref| relative to the largest |ref|. */
 static double relative_difference(const float *c, const float *ref, size_t n) {
   double diff = 0, scale = 1e-30;
-  for (size_t i = 0; i < n; i++) diff = fmax(diff, fabs((double)c[i] - ref[i])), scale = fmax(scale, fabs((double)ref[i]));
+  for (size_t i = 0; i < n; i++)
+    diff = fmax(diff, fabs((double)c[i] - ref[i])), scale = fmax(scale, fabs((double)ref[i]));
   return diff / scale;
 }
 
@@ -223,7 +234,8 @@ int main(int argc, char **argv) {
     int mi = strcmp(s->model, "causal") != 0;
     if (strcmp(model, "both") && strcmp(model, s->model)) continue;
     size_t na = (size_t)s->m * s->k, nb = (size_t)s->k * s->n, nc = (size_t)s->m * s->n;
-    float *a = filled(na, 1), *b = filled(nb, 2), *c = lcfm_malloc(nc * sizeof *c), *ref = lcfm_malloc(nc * sizeof *ref);
+    float *a = filled(na, 1), *b = filled(nb, 2), *c = lcfm_malloc(nc * sizeof *c),
+          *ref = lcfm_malloc(nc * sizeof *ref);
     openblas_gemm(s, a, s->ta ? s->m : s->k, b, s->tb ? s->k : s->n, ref, s->n);
     double rate[4], best = 0, flops = 2.0 * s->m * s->n * s->k * s->calls;
     for (int l = 0; l < nlib; l++) rate[l] = time_shape(&lib[l], s, a, b, c, ref, run_ms), best = fmax(best, rate[l]);
@@ -262,8 +274,9 @@ int main(int argc, char **argv) {
       double gf = flops_total[mi] / time_total[mi][idx] / 1e9; /* time_total in seconds */
       printf("  %s %.1f", lname, gf);
       if (peak > 0) printf(" (%.0f%%)", 100 * gf / peak);
-      used += (size_t)snprintf(results + used, sizeof results - used, "RESULT mix model=%s library=%s gflops=%.3f ms_per_step=%.3f\n",
-                               name, lname, gf, time_total[mi][idx] * 1e3);
+      used += (size_t)snprintf(results + used, sizeof results - used,
+                               "RESULT mix model=%s library=%s gflops=%.3f ms_per_step=%.3f\n", name, lname, gf,
+                               time_total[mi][idx] * 1e3);
     }
     printf("\n%s", results);
   }

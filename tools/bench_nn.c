@@ -66,10 +66,8 @@ static double measure_sgemm(void) {
     if (mode == 0) openblas_set_num_threads(lcfm_nn_threads());
     for (int r = 0; r < 6; r++) {
       double t0 = lcfm_wtime();
-      if (mode == 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-      else
-        lcfm_nn_gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+      if (mode == 0) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+      else lcfm_nn_gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
       double dt = lcfm_wtime() - t0;
       if (r > 0) best = fmax(best, 2.0 * n * (double)n * n / dt / 1e9);
     }
@@ -88,13 +86,15 @@ static double minimum(const double *x, int n) {
 static void report(const char *model, double ms, double cpu_ms, double cpu_min_ms, double flops, double peak,
                    size_t act_bytes, size_t scr_bytes, int sequences, size_t nparams) {
   double gf = flops / (ms * 1e-3) / 1e9;
-  printf("%-9s %9.1f ms/step (%.1f CPU ms, least %.1f)  %7.1f GFLOP/s  %5.1f%% of sgemm  %.2f GFLOP/step  activations %.2f MiB/light curve"
-         " (+ %.2f MiB/light curve scratch)  %zu parameters\n",
-         model, ms, cpu_ms, cpu_min_ms, gf, 100 * gf / peak, flops / 1e9, act_bytes / (double)sequences / 1048576.0,
-         scr_bytes / (double)sequences / 1048576.0, nparams);
+  printf(
+      "%-9s %9.1f ms/step (%.1f CPU ms, least %.1f)  %7.1f GFLOP/s  %5.1f%% of sgemm  %.2f GFLOP/step  activations %.2f MiB/light curve"
+      " (+ %.2f MiB/light curve scratch)  %zu parameters\n",
+      model, ms, cpu_ms, cpu_min_ms, gf, 100 * gf / peak, flops / 1e9, act_bytes / (double)sequences / 1048576.0,
+      scr_bytes / (double)sequences / 1048576.0, nparams);
   printf("RESULT %s ms=%.3f cpu_ms=%.3f cpu_min_ms=%.3f gflops=%.3f peak_frac=%.4f act_mib_per_lc=%.4f "
          "scratch_mib_per_lc=%.4f\n",
-         model, ms, cpu_ms, cpu_min_ms, gf, gf / peak, act_bytes / (double)sequences / 1048576.0, scr_bytes / (double)sequences / 1048576.0);
+         model, ms, cpu_ms, cpu_min_ms, gf, gf / peak, act_bytes / (double)sequences / 1048576.0,
+         scr_bytes / (double)sequences / 1048576.0);
   fflush(stdout);
 }
 
@@ -127,11 +127,9 @@ static void print_acts_table(const lcfm_causal_encoder_config *c, size_t arena_b
       {"layer-norm statistics (4)", 8, 0, "statistics passes", 0},
   };
   double per_lc = 2.0 * c->blocks * T * sizeof(float) / 1048576.0; /* MiB per float per row */
-  double macs_lc = 2.0 * c->blocks * T;                                 /* MACs per MAC per row */
-  printf("what a Conformer block keeps for backward (paper model, both encoders, %d blocks, T %d):\n", c->blocks,
-         c->T);
-  printf("  %-28s %8s %12s %14s  %s\n", "tensor", "MiB/LC", "MMAC/LC", "MAC/KiB kept",
-         "kept  (else recomputed: ...)");
+  double macs_lc = 2.0 * c->blocks * T;                            /* MACs per MAC per row */
+  printf("what a Conformer block keeps for backward (paper model, both encoders, %d blocks, T %d):\n", c->blocks, c->T);
+  printf("  %-28s %8s %12s %14s  %s\n", "tensor", "MiB/LC", "MMAC/LC", "MAC/KiB kept", "kept  (else recomputed: ...)");
   double kept = 0;
   for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
     const acts_candidate *a = &cand[i];
@@ -142,9 +140,10 @@ static void print_acts_table(const lcfm_causal_encoder_config *c, size_t arena_b
   }
   double last_out = d * 2 * T * sizeof(float) / 1048576.0, lstm = 6 * d * 2 * T * sizeof(float) / 1048576.0,
          x0 = d * 2 * T * sizeof(float) / 1048576.0;
-  printf("  kept by the blocks %.3f MiB + last block's output %.3f + embedding %.3f + LSTM (h, gates, c) %.3f = %.3f MiB"
-         " per light curve; arena %.3f (target <= 2)\n",
-         kept, last_out, x0, lstm, kept + last_out + x0 + lstm, arena_bytes / (double)B / 1048576.0);
+  printf(
+      "  kept by the blocks %.3f MiB + last block's output %.3f + embedding %.3f + LSTM (h, gates, c) %.3f = %.3f MiB"
+      " per light curve; arena %.3f (target <= 2)\n",
+      kept, last_out, x0, lstm, kept + last_out + x0 + lstm, arena_bytes / (double)B / 1048576.0);
 }
 
 static void bench_causal(int steps, double peak, int triplets, int keep_acts, int acts_table) {
@@ -185,7 +184,8 @@ static void bench_causal(int steps, double peak, int triplets, int keep_acts, in
   float *dz[2] = {lcfm_calloc((size_t)B * L, sizeof(float)), lcfm_calloc((size_t)B * L, sizeof(float))};
   float *scratch = lcfm_malloc(sizeof(float) * lcfm_loss_infonce_scratch_floats(B, L));
   lcfm_adam opt = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
-  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1)), *cpu = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
+  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1)),
+         *cpu = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
   double loss = 0;
   for (int s = 0; s <= steps; s++) {
     double t0 = lcfm_wtime(), c0 = cpu_time();
@@ -212,11 +212,13 @@ static void bench_causal(int steps, double peak, int triplets, int keep_acts, in
   act += act1, scr += scr1; /* a light curve goes through both encoders */
   printf("causal: 2 encoders x %d light curves (%d triplets), T %d, loss %.4f after %d steps, %s\n", B, triplets, T,
          loss, steps + 1, keep_acts ? "every block activation kept" : "blocks recomputed in backward");
-  report("causal", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), 2 * (fwd + bwd), peak, act, scr, B, lcfm_nn_params_count(&p));
+  report("causal", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), 2 * (fwd + bwd), peak, act,
+         scr, B, lcfm_nn_params_count(&p));
   if (acts_table && !keep_acts) print_acts_table(&cfg, act, B);
   lcfm_causal_encoder_free(&enc[0]), lcfm_causal_encoder_free(&enc[1]);
   lcfm_nn_params_free(&p);
-  free(times), free(values), free(mask), free(star), free(instr), free(dz[0]), free(dz[1]), free(scratch), free(ms), free(cpu);
+  free(times), free(values), free(mask), free(star), free(instr), free(dz[0]), free(dz[1]), free(scratch), free(ms),
+      free(cpu);
 }
 
 static void bench_astromer(int steps, double peak) {
@@ -241,13 +243,14 @@ static void bench_astromer(int steps, double peak) {
     err[i] = (float)(0.02 + 0.05 * lcfm_rng_uniform(6, 2, i));
     valid[i] = 1.0f;
     double u = lcfm_rng_uniform(6, 3, i);
-    probed[i] = u < 0.5;                 /* 50% probed */
-    replace[i] = u < 0.5 * 0.6;          /* 60% of probed replaced by the mask token */
+    probed[i] = u < 0.5;        /* 50% probed */
+    replace[i] = u < 0.5 * 0.6; /* 60% of probed replaced by the mask token */
     values[i] = replace[i] ? 0.0f : target[i];
   }
   lcfm_astromer_weights(weight, err, valid, B, T);
   lcfm_adam opt = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f};
-  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1)), *cpu = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
+  double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1)),
+         *cpu = lcfm_malloc(sizeof(double) * (size_t)(steps + 1));
   double loss = 0;
   for (int s = 0; s <= steps; s++) {
     double t0 = lcfm_wtime(), c0 = cpu_time();
@@ -267,7 +270,8 @@ static void bench_astromer(int steps, double peak) {
   lcfm_nn_memory(&e.base.acts, &e.base.scr, &act, &scr);
   printf("astromer: %d windows of %d, d %d, %d blocks, loss %.4f after %d steps\n", B, T, cfg.d, cfg.blocks, loss,
          steps + 1);
-  report("astromer", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), fwd + bwd, peak, act, scr, B, lcfm_nn_params_count(&p));
+  report("astromer", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), fwd + bwd, peak, act, scr,
+         B, lcfm_nn_params_count(&p));
   lcfm_astromer_free(&e);
   lcfm_nn_params_free(&p);
   free(times), free(values), free(valid), free(replace), free(probed), free(target), free(err), free(weight);
@@ -290,8 +294,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--keep-acts")) keep_acts = 1;
     else if (!strcmp(argv[i], "--acts-table")) acts_table = 1;
     else {
-      fprintf(stderr, "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]"
-                      " [--keep-acts] [--acts-table]\n");
+      fprintf(stderr,
+              "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]"
+              " [--keep-acts] [--acts-table]\n");
       MPI_Finalize();
       return 2;
     }
@@ -302,8 +307,8 @@ int main(int argc, char **argv) {
   lcfm_log_machine(threads);
   int given = peak > 0;
   if (!given) peak = measure_sgemm();
-  printf("threads %d (OpenMP; the GEMM library single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n", threads,
-         given ? "given" : "measured", peak);
+  printf("threads %d (OpenMP; the GEMM library single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n",
+         threads, given ? "given" : "measured", peak);
   printf("RESULT sgemm gflops=%.3f threads=%d\n", peak, threads);
   if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak, triplets, keep_acts, acts_table);
   if (!strcmp(model, "astromer") || !strcmp(model, "both")) bench_astromer(steps, peak);

@@ -49,10 +49,25 @@ static double median(double *x, int n) {
 
 /* The paper's model, the defaults of the [model] keys. */
 static lcfm_causal_config paper_model(int batch) {
-  return (lcfm_causal_config){.kind = LCFM_CAUSAL, .encoder = LCFM_ENCODER_CONFORMER, .T = 100, .d = 64, .heads = 4,
-                              .ff = 128, .blocks = 4, .kernel = 31, .latent = 20, .mlp_hidden = 256,
-                              .proj_hidden = 64, .proj_dim = 32, .decoder_hidden = 64, .dropout = 0, .tau = 0.1f,
-                              .w_recon = 1, .w_star = 1, .w_instr = 1, .max_rows = batch};
+  return (lcfm_causal_config){.kind = LCFM_CAUSAL,
+                              .encoder = LCFM_ENCODER_CONFORMER,
+                              .T = 100,
+                              .d = 64,
+                              .heads = 4,
+                              .ff = 128,
+                              .blocks = 4,
+                              .kernel = 31,
+                              .latent = 20,
+                              .mlp_hidden = 256,
+                              .proj_hidden = 64,
+                              .proj_dim = 32,
+                              .decoder_hidden = 64,
+                              .dropout = 0,
+                              .tau = 0.1f,
+                              .w_recon = 1,
+                              .w_star = 1,
+                              .w_instr = 1,
+                              .max_rows = batch};
 }
 
 /* B light curves of T valid points: a few harmonics and noise, as the simulator makes. */
@@ -78,7 +93,8 @@ typedef struct {
 static void time_embedding(const char *what, const char *tag, embed_call fn, void *ctx, const timing *t,
                            double flops_per_seq, int seqs) {
   fn(ctx); /* warm-up */
-  double *rate = lcfm_malloc((size_t)t->repeats * sizeof *rate), *cpu_rate = lcfm_malloc((size_t)t->repeats * sizeof *rate);
+  double *rate = lcfm_malloc((size_t)t->repeats * sizeof *rate),
+         *cpu_rate = lcfm_malloc((size_t)t->repeats * sizeof *rate);
   for (int r = 0; r < t->repeats; r++) {
     double t0 = lcfm_wtime(), c0 = cpu_time();
     for (int k = 0; k < t->batches; k++) fn(ctx);
@@ -88,10 +104,11 @@ static void time_embedding(const char *what, const char *tag, embed_call fn, voi
   double lo = rate[0], hi = rate[0];
   for (int r = 1; r < t->repeats; r++) lo = fmin(lo, rate[r]), hi = fmax(hi, rate[r]);
   double med = median(rate, t->repeats), cpu_med = median(cpu_rate, t->repeats);
-  printf("lcfm  %s, %d per call in chunks of %d, %d threads: %.0f/s (median of %d repeats of %d calls, range %.0f-%.0f), "
-         "%.0f per core, %.0f per CPU second, %.1f GFLOP/s\n",
-         what, t->batch, seqs, t->threads, med, t->repeats, t->batches, lo, hi, med / t->threads, cpu_med,
-         med * flops_per_seq / 1e9);
+  printf(
+      "lcfm  %s, %d per call in chunks of %d, %d threads: %.0f/s (median of %d repeats of %d calls, range %.0f-%.0f), "
+      "%.0f per core, %.0f per CPU second, %.1f GFLOP/s\n",
+      what, t->batch, seqs, t->threads, med, t->repeats, t->batches, lo, hi, med / t->threads, cpu_med,
+      med * flops_per_seq / 1e9);
   printf("RESULT %s lc_per_s=%.3f per_core=%.3f per_cpu_s=%.3f threads=%d batch=%d gflops=%.3f seqs=%d\n", tag, med,
          med / t->threads, cpu_med, t->threads, t->batch, med * flops_per_seq / 1e9, seqs);
   free(rate), free(cpu_rate);
@@ -117,11 +134,11 @@ static void bench_causal(const timing *t) {
   c.times = lcfm_malloc(n * sizeof *c.times), c.values = lcfm_malloc(n * sizeof *c.values);
   c.mask = lcfm_malloc(n * sizeof *c.mask);
   make_windows(c.times, c.values, c.mask, t->batch, cfg.T);
-  double backward, flops_per_lc = 2 * lcfm_causal_encoder_flops(&c.model.conformer[0].cfg, t->batch, &backward) / t->batch;
+  double backward,
+      flops_per_lc = 2 * lcfm_causal_encoder_flops(&c.model.conformer[0].cfg, t->batch, &backward) / t->batch;
   char what[128];
   snprintf(what, sizeof what, "causal embed: 2 encoders, light curves of %d", cfg.T);
-  time_embedding(what, "embed", causal_call, &c, t, flops_per_lc,
-                 c.model.conformer[0].base.inf_seqs);
+  time_embedding(what, "embed", causal_call, &c, t, flops_per_lc, c.model.conformer[0].base.inf_seqs);
   double checksum = 0;
   for (size_t i = 0; i < (size_t)t->batch * (size_t)cfg.latent; i++) checksum += fabs(c.z_star[i]) + fabs(c.z_instr[i]);
   LCFM_CHECK(isfinite(checksum), "bench_nn_embed: non-finite latents");
@@ -192,10 +209,8 @@ int main(int argc, char **argv) {
   lcfm_nn_set_threads(t.threads);
   lcfm_nn_set_infer_seqs(seqs);
   lcfm_log_machine(t.threads);
-  if (!strcmp(model, "astromer"))
-    bench_astromer(&t);
-  else
-    bench_causal(&t);
+  if (!strcmp(model, "astromer")) bench_astromer(&t);
+  else bench_causal(&t);
   MPI_Finalize();
   return 0;
 }

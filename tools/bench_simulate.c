@@ -22,9 +22,21 @@ static double median(double *v, int n) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
-  lcfm_sim_config c = {.stars = 2000, .instruments = 17, .curves_per_star = 20, .terms = 17, .K = 13, .T = 100,
-                       .alpha = 1.0, .lambda = 0.2, .instrument_scale = 0.05, .noise_sigma = 0.03,
-                       .clip_min = -1, .clip_max = 1, .stars_per_field = 100, .block_stars = 256, .seed = 1};
+  lcfm_sim_config c = {.stars = 2000,
+                       .instruments = 17,
+                       .curves_per_star = 20,
+                       .terms = 17,
+                       .K = 13,
+                       .T = 100,
+                       .alpha = 1.0,
+                       .lambda = 0.2,
+                       .instrument_scale = 0.05,
+                       .noise_sigma = 0.03,
+                       .clip_min = -1,
+                       .clip_max = 1,
+                       .stars_per_field = 100,
+                       .block_stars = 256,
+                       .seed = 1};
   if (argc > 1) c.stars = atoll(argv[1]);
   if (argc > 2) c.curves_per_star = atoll(argv[2]);
   if (argc > 3) c.K = atoll(argv[3]);
@@ -56,7 +68,8 @@ int main(int argc, char **argv) {
          (long long)c.curves_per_star, (long long)n, (long long)c.K, (long long)c.T, (long long)c.terms,
          (long long)c.instruments);
   printf("  FFTW path (chirp-z + DCT-I)   %12.0f light curves/s (median of %d)\n", fast, REPEATS);
-  printf("  direct summation              %12.0f light curves/s (median of %d, %lld curves)\n", slow, REPEATS, (long long)direct_objects);
+  printf("  direct summation              %12.0f light curves/s (median of %d, %lld curves)\n", slow, REPEATS,
+         (long long)direct_objects);
   printf("  speed-up                      %12.1fx   (checksum %.3f)\n", fast / slow, checksum);
   lcfm_sim_plan_free(plan);
   free(values);

@@ -60,8 +60,15 @@ int main(int argc, char **argv) {
   MPI_Barrier(MPI_COMM_WORLD);
   double start = lcfm_wtime();
   lcfm_store_writer *w = lcfm_store_begin(MPI_COMM_WORLD, path, &prov, objects, objects * length, &options);
-  lcfm_instrument instrument = {.survey = LCFM_SURVEY_TESS, .season = 1, .unit = 1, .subunit = 1, .band = -1,
-                                .time_zero = 2457000.0, .name = "bench", .time_scale = "TDB", .time_reference = "BJD"};
+  lcfm_instrument instrument = {.survey = LCFM_SURVEY_TESS,
+                                .season = 1,
+                                .unit = 1,
+                                .subunit = 1,
+                                .band = -1,
+                                .time_zero = 2457000.0,
+                                .name = "bench",
+                                .time_scale = "TDB",
+                                .time_reference = "BJD"};
   lcfm_store_write_instruments(w, &instrument, 1);
   for (int64_t k = 0; k < batches; k++) {
     int64_t count = objects - k * batch_objects < batch_objects ? objects - k * batch_objects : batch_objects;
@@ -104,9 +111,11 @@ int main(int argc, char **argv) {
   }
   if (rank == 0) {
     printf("store %s, deflate %d: %d ranks, %.3f GB in %.2f s = %.0f MB/s (peak memory of rank 0 %.0f MiB); "
-           "file %.3f GB", options.mode == LCFM_STORE_APPEND ? "append" : "write", options.deflate_level, ranks,
-           total / 1e9, seconds, total / 1e6 / seconds, (double)lcfm_peak_rss_bytes() / 1048576.0, file_bytes / 1e9);
-    if (read_back) printf("; read %.3f GB in %.2f s = %.0f MB/s", read_bytes / 1e9, read_seconds, read_bytes / 1e6 / read_seconds);
+           "file %.3f GB",
+           options.mode == LCFM_STORE_APPEND ? "append" : "write", options.deflate_level, ranks, total / 1e9, seconds,
+           total / 1e6 / seconds, (double)lcfm_peak_rss_bytes() / 1048576.0, file_bytes / 1e9);
+    if (read_back)
+      printf("; read %.3f GB in %.2f s = %.0f MB/s", read_bytes / 1e9, read_seconds, read_bytes / 1e6 / read_seconds);
     printf("\n");
   }
   lcfm_batch_free(&b);

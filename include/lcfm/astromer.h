@@ -43,17 +43,17 @@
 
 /* Streams (rng.h): numbers never change meaning. */
 enum {
-  LCFM_STREAM_ASTRO_OBJECT = LCFM_STREAM_USER + 500,      /* before streaming (a per-rank object list): no longer drawn */
-  LCFM_STREAM_ASTRO_START = LCFM_STREAM_USER + 501,       /* training window's start: index k 2^24 + i */
-  LCFM_STREAM_ASTRO_PROBE = LCFM_STREAM_USER + 502,       /* training probing: (k B + i) 2^20 + point */
-  LCFM_STREAM_ASTRO_RANDOM = LCFM_STREAM_USER + 503,      /* position of a random value: same index */
-  LCFM_STREAM_ASTRO_EVAL_PROBE = LCFM_STREAM_USER + 504,  /* validation probing: window j 2^20 + point */
-  LCFM_STREAM_ASTRO_EVAL_RANDOM = LCFM_STREAM_USER + 505, /* validation random values */
-  LCFM_STREAM_ASTRO_EVAL_ORDER = LCFM_STREAM_USER + 506,  /* before streaming: no longer drawn */
-  LCFM_STREAM_ASTRO_DRAW_KEY = LCFM_STREAM_USER + 507,    /* training k 2^24 + i, validation 2^62 + j: a draw's key */
-  LCFM_STREAM_ASTRO_OBJECT_TRY = LCFM_STREAM_USER + 508,  /* under a draw's key: the row of try t */
-  LCFM_STREAM_ASTRO_EVAL_WINDOW = LCFM_STREAM_USER + 509, /* validation window j: which window of its object */
-  LCFM_STREAM_ASTRO_SCORE_PROBE = LCFM_STREAM_USER + 510, /* final score: (first point in the list) 2^20 + point */
+  LCFM_STREAM_ASTRO_OBJECT = LCFM_STREAM_USER + 500, /* before streaming (a per-rank object list): no longer drawn */
+  LCFM_STREAM_ASTRO_START = LCFM_STREAM_USER + 501,  /* training window's start: index k 2^24 + i */
+  LCFM_STREAM_ASTRO_PROBE = LCFM_STREAM_USER + 502,  /* training probing: (k B + i) 2^20 + point */
+  LCFM_STREAM_ASTRO_RANDOM = LCFM_STREAM_USER + 503, /* position of a random value: same index */
+  LCFM_STREAM_ASTRO_EVAL_PROBE = LCFM_STREAM_USER + 504,   /* validation probing: window j 2^20 + point */
+  LCFM_STREAM_ASTRO_EVAL_RANDOM = LCFM_STREAM_USER + 505,  /* validation random values */
+  LCFM_STREAM_ASTRO_EVAL_ORDER = LCFM_STREAM_USER + 506,   /* before streaming: no longer drawn */
+  LCFM_STREAM_ASTRO_DRAW_KEY = LCFM_STREAM_USER + 507,     /* training k 2^24 + i, validation 2^62 + j: a draw's key */
+  LCFM_STREAM_ASTRO_OBJECT_TRY = LCFM_STREAM_USER + 508,   /* under a draw's key: the row of try t */
+  LCFM_STREAM_ASTRO_EVAL_WINDOW = LCFM_STREAM_USER + 509,  /* validation window j: which window of its object */
+  LCFM_STREAM_ASTRO_SCORE_PROBE = LCFM_STREAM_USER + 510,  /* final score: (first point in the list) 2^20 + point */
   LCFM_STREAM_ASTRO_SCORE_RANDOM = LCFM_STREAM_USER + 511, /* final score's random values */
 };
 
@@ -78,14 +78,14 @@ char *lcfm_astromer2_settings(const lcfm_astromer2_config *c);
 /* ---- masked windows ---- */
 typedef struct {
   int rows, capacity, T;
-  float *times, *errors;  /* zero-meaned time and error [capacity, T] */
-  float *target;          /* zero-meaned magnitude */
-  float *input;           /* the magnitude the model sees (random values swapped in) */
+  float *times, *errors; /* zero-meaned time and error [capacity, T] */
+  float *target;         /* zero-meaned magnitude */
+  float *input;          /* the magnitude the model sees (random values swapped in) */
   float *valid, *replace, *probed, *weight;
-  int64_t *object;        /* per row: the object (row of the store list) */
-  int32_t *length;        /* per row: valid points */
-  float *scratch;         /* [T] */
-  int *order;             /* [T] */
+  int64_t *object; /* per row: the object (row of the store list) */
+  int32_t *length; /* per row: valid points */
+  float *scratch;  /* [T] */
+  int *order;      /* [T] */
 } lcfm_masked_batch;
 
 void lcfm_masked_batch_alloc(lcfm_masked_batch *b, int capacity, int T);
@@ -94,9 +94,8 @@ void lcfm_masked_batch_free(lcfm_masked_batch *b);
 /* Row `row` of b from the n (<= T) points of one window: zero-meaned, padded, weights from the
  * errors, and probing keyed by (seed, stream, key) (stream + 1 draws the random values' positions).
  * probing NULL or probe 0: nothing probed or replaced (embedding). */
-void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, const float *value,
-                           const float *error, int n, const lcfm_probing *probing, uint64_t seed,
-                           uint32_t stream, uint64_t key);
+void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, const float *value, const float *error,
+                           int n, const lcfm_probing *probing, uint64_t seed, uint32_t stream, uint64_t key);
 
 /* ---- the model ---- */
 typedef struct {

@@ -71,8 +71,8 @@ typedef struct {
 /* Checks that training windows (and validation windows, else eval_count = 0) can be drawn.
  * Not collective. Returns 0, or 1 with a reason when there is no training object. */
 int lcfm_window_sampler_init(lcfm_window_sampler *s, lcfm_astro_stores *stores, uint64_t seed,
-                             double validation_fraction, int T, const lcfm_probing *probing,
-                             int64_t validation_windows, char *why, size_t why_len);
+                             double validation_fraction, int T, const lcfm_probing *probing, int64_t validation_windows,
+                             char *why, size_t why_len);
 void lcfm_window_sampler_free(lcfm_window_sampler *s);
 /* 1 when `source` is held out for validation. */
 int lcfm_window_sampler_is_validation(const lcfm_window_sampler *s, int64_t source);
@@ -91,8 +91,8 @@ void lcfm_window_sampler_eval(const lcfm_window_sampler *s, lcfm_masked_batch *b
 /* Walks every consecutive window of the held-out objects among rows [first, first + count) of the
  * list, reading the rows in blocks. */
 typedef struct {
-  int64_t next, end;        /* rows still to read */
-  lcfm_index_object *block; /* [LCFM_ASTRO_SCORE_BLOCK] rows read, [at, filled) not yet done */
+  int64_t next, end;         /* rows still to read */
+  lcfm_index_object *block;  /* [LCFM_ASTRO_SCORE_BLOCK] rows read, [at, filled) not yet done */
   int64_t at, filled, start; /* start: the next window of block[at] */
   int64_t objects;           /* held-out objects with points met so far */
 } lcfm_held_out_windows;

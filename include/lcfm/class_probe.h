@@ -34,16 +34,17 @@
 #include "lcfm/provenance.h"
 
 typedef struct {
-  int layers, dim;  /* input [layers, dim] per row */
+  int layers, dim; /* input [layers, dim] per row */
   int classes;
-  int hidden[3];    /* 1024, 512, 256 in the paper */
+  int hidden[3]; /* 1024, 512, 256 in the paper */
   int steps, batch;
   float lr;
 } lcfm_classifier_config;
 
 /* The weighted sum of layers: z [rows, dim] = sum_l a_l x[rows, l, :], a = softmax(gamma) [layers]
  * (saved for backward). Backward: dgamma [layers] += d loss / d gamma for dz (x is data). */
-void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows, int layers, int dim);
+void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows, int layers,
+                                  int dim);
 void lcfm_weighted_layers_backward(float *dgamma, const float *dz, const float *x, const float *a, int rows, int layers,
                                    int dim);
 

@@ -56,12 +56,16 @@ void lcfm_check_info_(int info, const char *file, int line, const char *routine)
 
 #define LCFM_FATAL(...) lcfm_fatal(__FILE__, __LINE__, __VA_ARGS__)
 #define LCFM_CHECK(cond, ...) \
-  do { if (!(cond)) lcfm_fatal(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+  do { \
+    if (!(cond)) lcfm_fatal(__FILE__, __LINE__, __VA_ARGS__); \
+  } while (0)
 #define LCFM_CHECK_MPI(call) lcfm_check_mpi_((call), __FILE__, __LINE__, #call)
 /* Evaluates to the call's value (hid_t, herr_t, htri_t) when it is not negative. */
 #define LCFM_CHECK_H5(call) lcfm_check_h5_((int64_t)(call), __FILE__, __LINE__, #call)
 #define LCFM_CHECK_FFTW(plan, what) \
-  do { if (!(plan)) lcfm_fatal(__FILE__, __LINE__, "FFTW could not plan %s", (what)); } while (0)
+  do { \
+    if (!(plan)) lcfm_fatal(__FILE__, __LINE__, "FFTW could not plan %s", (what)); \
+  } while (0)
 #define LCFM_CHECK_FITS(status, what) lcfm_check_fits_((status), __FILE__, __LINE__, (what))
 #define LCFM_CHECK_INFO(info, routine) lcfm_check_info_((info), __FILE__, __LINE__, (routine))
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 typedef struct {
-  int count;          /* ranges; 0: every field */
+  int count;           /* ranges; 0: every field */
   int64_t (*range)[2]; /* [first, last] inclusive, in the order written */
 } lcfm_fields;
 

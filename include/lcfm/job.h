@@ -68,7 +68,9 @@ extern const int lcfm_job_key_count;
 #define LCFM_SETTING_TYPE_STRING const char *
 #define LCFM_SETTING_FIELD(section, key, type, ...) LCFM_SETTING_TYPE_##type key;
 #define LCFM_SETTINGS_STRUCT(section, SECTION) \
-  typedef struct { LCFM_KEYS_##SECTION(LCFM_SETTING_FIELD) } lcfm_settings_##section;
+  typedef struct { \
+    LCFM_KEYS_##SECTION(LCFM_SETTING_FIELD) \
+  } lcfm_settings_##section;
 LCFM_JOB_SECTIONS(LCFM_SETTINGS_STRUCT)
 #undef LCFM_SETTINGS_STRUCT
 
@@ -83,16 +85,15 @@ typedef struct lcfm_job lcfm_job;
 /* Collective over comm. Rank 0 reads `path`, applies the overrides ("section.key=value"),
  * checks every value and that the required keys of `sections` (NULL-terminated) are present,
  * then broadcasts. Returns NULL on every rank if anything is wrong (rank 0 printed why). */
-lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count,
-                        char *const *overrides, const char *const *sections);
+lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count, char *const *overrides,
+                        const char *const *sections);
 /* The same from INI text already in memory (tests, `lcfm sweep`); `name` labels messages. */
-lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text,
-                             int override_count, char *const *overrides,
-                             const char *const *sections);
+lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text, int override_count,
+                             char *const *overrides, const char *const *sections);
 /* Rank 0's half of lcfm_job_load_text on this process alone, without MPI (fuzzing, tools): the
  * same checks and messages. Returns NULL if there was any problem (*problems counts them). */
-lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count,
-                              char *const *overrides, const char *const *sections, int *problems);
+lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count, char *const *overrides,
+                              const char *const *sections, int *problems);
 void lcfm_job_free(lcfm_job *job);
 
 /* Every key's value in force, typed, read once at load: lcfm_job_settings(job)->train.steps. */
@@ -108,9 +109,9 @@ const char *lcfm_job_value_text(const lcfm_job *job, const lcfm_key_spec *spec);
  * that spell one value differently ("1e3", "1000") compare equal. */
 void lcfm_job_format_value(const lcfm_job *job, const lcfm_key_spec *spec, char *buf, size_t len);
 
-const char *lcfm_job_path(const lcfm_job *job);  /* the job file as given */
-const char *lcfm_job_text(const lcfm_job *job);  /* effective job as INI text */
-uint64_t lcfm_job_seed(const lcfm_job *job);     /* [job] seed */
+const char *lcfm_job_path(const lcfm_job *job); /* the job file as given */
+const char *lcfm_job_text(const lcfm_job *job); /* effective job as INI text */
+uint64_t lcfm_job_seed(const lcfm_job *job);    /* [job] seed */
 /* The effective text without the [sweep] grid lines (the base of every grid point). */
 const char *lcfm_job_text_without_sweep(const lcfm_job *job);
 
@@ -122,8 +123,7 @@ const char *lcfm_job_sweep_value(const lcfm_job *job, int i, int v);
 
 /* Report a problem with one key ("FILE:LINE: [section] key: reason", from rank 0 only).
  * Verbs call it for checks across keys, then leave with LCFM_EXIT_USAGE on every rank. */
-void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt,
-                    ...) LCFM_PRINTF(4, 5);
+void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt, ...) LCFM_PRINTF(4, 5);
 
 /* Print the key table (section, key, type, default, bounds, doc) as Markdown to stdout. */
 void lcfm_job_print_keys(void);

@@ -39,12 +39,12 @@
 #define LCFM_LINEAR_MAX_LATENTS 4
 
 typedef struct {
-  const char *embeddings;           /* causal (z_star, z_instr) or single-latent (z) embedding store */
-  const char *baseline;             /* baseline embedding store (z), or "" / NULL */
-  const lcfm_probe_target *target;  /* opened by the caller: column K of /truth/theta by source, or the label */
-  double test_fraction;   /* the probes' split by source (lcfm_probe_is_test_source) */
+  const char *embeddings;          /* causal (z_star, z_instr) or single-latent (z) embedding store */
+  const char *baseline;            /* baseline embedding store (z), or "" / NULL */
+  const lcfm_probe_target *target; /* opened by the caller: column K of /truth/theta by source, or the label */
+  double test_fraction;            /* the probes' split by source (lcfm_probe_is_test_source) */
   uint64_t seed;
-  int max_classes;        /* skip the instrument probe above this many instruments */
+  int max_classes; /* skip the instrument probe above this many instruments */
 } lcfm_linear_settings;
 
 typedef struct {
@@ -53,9 +53,9 @@ typedef struct {
   const char *dataset; /* "/z", "/z_star" or "/z_instr" */
   int dim;
   double r2_test, r2_train, accuracy_test, accuracy_train;
-  double *coefficients;           /* [dim + 1] */
-  double *mean, *eigenvalues;     /* [dim] */
-  double *components;             /* [2, dim] */
+  double *coefficients;       /* [dim + 1] */
+  double *mean, *eigenvalues; /* [dim] */
+  double *components;         /* [2, dim] */
   double explained[2];
 } lcfm_linear_latent;
 

@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 typedef struct {
-  int hidden;     /* H */
-  int steps;      /* optimizer steps */
-  int batch;      /* mini-batch size (at most the training size) */
+  int hidden; /* H */
+  int steps;  /* optimizer steps */
+  int batch;  /* mini-batch size (at most the training size) */
   float lr, weight_decay;
 } lcfm_mlp_probe_config;
 

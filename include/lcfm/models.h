@@ -42,7 +42,7 @@ typedef struct {
   int layers, dims[LCFM_MLP_MAX_LAYERS + 1], max_rows;
   lcfm_nn_lin lin[LCFM_MLP_MAX_LAYERS];
   float *pre[LCFM_MLP_MAX_LAYERS], *act[LCFM_MLP_MAX_LAYERS]; /* [rows, dims[l+1]] */
-  float *grad[2];                                            /* backward scratch, widest layer */
+  float *grad[2];                                             /* backward scratch, widest layer */
   const float *input;
 } lcfm_mlp;
 
@@ -82,10 +82,10 @@ typedef struct {
   const float *z[2];
   float *dz[2], *product, *dproduct, *branch_grad[2], *recon, *drecon, *masked_values;
   float *gathered, *dgathered; /* [global rows, proj_dim] */
-  float *dq, *infonce_scratch;  /* [rows, proj_dim]: this rank's rows of the InfoNCE gradient */
+  float *dq, *infonce_scratch; /* [rows, proj_dim]: this rank's rows of the InfoNCE gradient */
   int64_t *gathered_keys;
   int gather_ranks, *row_counts, *row_displs, *counts, *displs; /* [gather_ranks] each */
-  double *xcorr_moments; /* [lcfm_xcorr_moments_size(latent, latent)] */
+  double *xcorr_moments;                                        /* [lcfm_xcorr_moments_size(latent, latent)] */
   int global_capacity;
 } lcfm_causal_model;
 
@@ -101,8 +101,8 @@ void lcfm_causal_free(lcfm_causal_model *m);
 /* One rank's part of a batch: 3 rows per triplet, slot-major (anchor, same star, same instrument). */
 typedef struct {
   int rows;
-  float *times, *values, *mask;        /* [rows, T] */
-  int64_t *source, *instrument;        /* [rows]: the InfoNCE keys */
+  float *times, *values, *mask; /* [rows, T] */
+  int64_t *source, *instrument; /* [rows]: the InfoNCE keys */
 } lcfm_batch_rows;
 
 void lcfm_batch_rows_alloc(lcfm_batch_rows *b, int64_t triplets, int T);
@@ -110,8 +110,8 @@ void lcfm_batch_rows_free(lcfm_batch_rows *b);
 
 /* Collective over comm: the b->rows sequences of b. Zeroes, then accumulates this rank's share of
  * the gradient; returns the global loss terms. */
-lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b,
-                                  int training, uint64_t seed, uint64_t step);
+lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b, int training,
+                                  uint64_t seed, uint64_t step);
 
 /* The latents of `rows` sequences without gradients: z[0] (z_star or z), z[1] (z_instr). */
 void lcfm_causal_embed(lcfm_causal_model *m, const float *times, const float *values, const float *mask, int rows,

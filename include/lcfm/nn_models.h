@@ -51,12 +51,12 @@ typedef struct {
 
 /* Scratch shared by every block of a model (sized for the widest block, max batch). */
 typedef struct {
-  float *g;          /* [N, d]  gradient flowing along the residual stream */
-  float *dy;         /* [N, d] */
-  float *t0, *t1;    /* [N, max(ff, 3d, 2d)] */
-  float *t2, *t3;    /* [N, d] */
-  float *att;        /* attention backward scratch */
-  float *fwd;        /* [N, d] forward temporary */
+  float *g;       /* [N, d]  gradient flowing along the residual stream */
+  float *dy;      /* [N, d] */
+  float *t0, *t1; /* [N, max(ff, 3d, 2d)] */
+  float *t2, *t3; /* [N, d] */
+  float *att;     /* attention backward scratch */
+  float *fwd;     /* [N, d] forward temporary */
 } lcfm_nn_scratch;
 
 /* What one call of a block runs on: B sequences of T steps, their mask and the dropout draws. A
@@ -93,19 +93,18 @@ typedef struct {
   float *m_ln, *m_mean, *m_rstd, *qkv, *att, *ao, *m_drop;
   float *att_stat; /* [N, 2 heads] softmax statistics (lcfm_attention_forward_stats); NULL: not saved */
   float *c_ln, *c_mean, *c_rstd, *pw1, *glu, *dw, *nrm, *n_mean, *n_rstd, *sw, *c_drop; /* nrm: sigmoid(LN) */
-  float *out, *o_mean, *o_rstd; /* block output [N, d] */
+  float *out, *o_mean, *o_rstd;                                                         /* block output [N, d] */
 } lcfm_conformer_acts;
 
 /* Register the block's tensors as "prefix.ffn1.ln.w" ... in p. */
 void lcfm_conformer_init(lcfm_conformer_params *w, const lcfm_conformer_config *cfg, lcfm_nn_params *p,
                          const char *prefix);
 /* Take the saved activations for B*T rows from the arena (counting pass when a->base is NULL). */
-void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                                lcfm_nn_arena *arena, int B, int T);
+void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, lcfm_nn_arena *arena, int B,
+                                int T);
 /* a->out [B, T, d] = block(x->inp). */
-void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                            const lcfm_conformer_params *w, const lcfm_nn_params *p,
-                            const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                            const lcfm_nn_params *p, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
 /* dinp [B, T, d] += d loss / d inp given dout = d loss / d out and forward's x; parameter
  * gradients += into p. */
 void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
@@ -132,25 +131,23 @@ typedef struct {
   float *out, *mean2, *rstd2;
 } lcfm_transformer_acts;
 
-void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_config *cfg,
-                           lcfm_nn_params *p, const char *prefix);
-void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                  lcfm_nn_arena *arena, int B, int T);
+void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_config *cfg, lcfm_nn_params *p,
+                           const char *prefix);
+void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg, lcfm_nn_arena *arena,
+                                  int B, int T);
 /* x->mask: the key mask [B, T] (1 = may be attended to) or NULL. */
 void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                              const lcfm_transformer_params *w, const lcfm_nn_params *p,
-                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
-void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a,
-                               const lcfm_transformer_config *cfg, const lcfm_transformer_params *w,
-                               lcfm_nn_params *p, const float *dout, const lcfm_nn_block_batch *x,
-                               lcfm_nn_scratch *s);
+                              const lcfm_transformer_params *w, const lcfm_nn_params *p, const lcfm_nn_block_batch *x,
+                              lcfm_nn_scratch *s);
+void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                               const lcfm_transformer_params *w, lcfm_nn_params *p, const float *dout,
+                               const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
 
 /* Scratch for blocks of width d, feed-forward ff, at most N rows and sequences of length T. */
 void lcfm_nn_scratch_layout(lcfm_nn_scratch *s, lcfm_nn_arena *arena, int N, int T, int d, int ff);
 
 /* Bytes of saved activations (the arena) and of backward scratch, for max_batch sequences. */
-void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes,
-                    size_t *scratch_bytes);
+void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes, size_t *scratch_bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Inference (no gradients): the outputs of *_forward with training = 0, without saving anything
@@ -226,17 +223,17 @@ typedef struct {
 typedef struct {
   char name[48]; /* the prefix of its tensors, used in error messages */
   int blocks, T, d, ff, max_batch, id;
-  lcfm_nn_arena acts, scr;  /* saved activations; backward scratch */
-  lcfm_nn_series x;         /* the batch of the last forward (the caller keeps its arrays alive) */
-  int training;             /* of the last forward, which a recomputation repeats */
+  lcfm_nn_arena acts, scr; /* saved activations; backward scratch */
+  lcfm_nn_series x;        /* the batch of the last forward (the caller keeps its arrays alive) */
+  int training;            /* of the last forward, which a recomputation repeats */
   uint64_t seed, step;
-  lcfm_nn_chunk_ws *tws;    /* training chunks: one scratch per thread (trn_slots) */
+  lcfm_nn_chunk_ws *tws; /* training chunks: one scratch per thread (trn_slots) */
   int trn_slots, chunks;
-  float **cgrad;            /* per chunk: gradients of the tensors at grad_lo .. grad_hi-1 */
-  size_t grad_lo, grad_hi;  /* the input embedding's and the blocks' tensors */
-  lcfm_nn_arena inf;        /* inference workspaces, one per thread */
+  float **cgrad;           /* per chunk: gradients of the tensors at grad_lo .. grad_hi-1 */
+  size_t grad_lo, grad_hi; /* the input embedding's and the blocks' tensors */
+  lcfm_nn_arena inf;       /* inference workspaces, one per thread */
   lcfm_nn_infer_ws *iws;
-  int inf_slots, inf_seqs;  /* workspaces, and sequences per inference chunk */
+  int inf_slots, inf_seqs; /* workspaces, and sequences per inference chunk */
 } lcfm_nn_encoder;
 
 /* ---------------------------------------------------------------------------------------------
@@ -279,32 +276,29 @@ typedef struct {
   lcfm_nn_lin head;
   /* in base.acts */
   float *x0;
-  lcfm_conformer_acts *ba;  /* per block; only those of kept_block_layout (encoders.c) when blocks are recomputed */
+  lcfm_conformer_acts *ba; /* per block; only those of kept_block_layout (encoders.c) when blocks are recomputed */
   float *lstm_out, *gates, *cell, *pooled, *z;
   /* in base.scr */
   float *lstm_scratch, *dpooled, *dh;
-  float *dxl;               /* [B, T, d] gradient reaching the last block's output */
+  float *dxl; /* [B, T, d] gradient reaching the last block's output */
 } lcfm_causal_encoder;
 
-void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
-                              lcfm_nn_params *p, const char *prefix);
+void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg, lcfm_nn_params *p,
+                              const char *prefix);
 void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e);
 void lcfm_causal_encoder_free(lcfm_causal_encoder *e);
 /* x: times, values, valid (the mask); returns z [B, latent] (inside e). */
-const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p,
-                                         const lcfm_nn_series *x, int training, uint64_t seed,
-                                         uint64_t step);
+const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x,
+                                         int training, uint64_t seed, uint64_t step);
 /* When the output is not finite, find the first layer whose output is not and abort naming it
  * ("stellar.block2 output"); otherwise return. Called by forward on its output. */
 void lcfm_causal_encoder_check(const lcfm_causal_encoder *e);
 /* The z of forward with training = 0, through the inference path (see above): returns z
  * [B, latent] (inside e). Nothing for backward is kept; a non-finite z reruns forward to name the
  * layer. B <= max_batch. */
-const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p,
-                                       const lcfm_nn_series *x);
+const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x);
 /* Accumulate parameter gradients for dz [B, latent]. */
-void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz,
-                                  int training);
+void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz, int training);
 /* Analytic FLOPs of one forward pass for B sequences (a multiply-add counts 2; matrix products,
  * attention products and the depthwise convolution; element-wise work is not counted). Backward
  * performs exactly two products for each forward one, so *backward = 2 x forward. */
@@ -341,25 +335,22 @@ typedef struct {
   float *head_in, *head_mean, *head_rstd; /* LN(x) [B, T, d] and its statistics */
   lcfm_transformer_acts *ba;
   /* in base.scr */
-  float *dx[2];            /* [B, T, d]: the head's backward (dx[0] reaches the last block) */
+  float *dx[2]; /* [B, T, d]: the head's backward (dx[0] reaches the last block) */
 } lcfm_astromer;
 
-void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,
-                        const char *prefix);
+void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p, const char *prefix);
 void lcfm_astromer_alloc(lcfm_astromer *e);
 void lcfm_astromer_free(lcfm_astromer *e);
 /* x: times, values, valid, replace; returns pred [B, T]. The embeddings of the last block are
  * e->ba[blocks - 1].out [B, T, d]. */
-const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p,
-                                   const lcfm_nn_series *x, int training, uint64_t seed,
-                                   uint64_t step);
+const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, int training,
+                                   uint64_t seed, uint64_t step);
 void lcfm_astromer_check(const lcfm_astromer *e);
 /* Astromer 2's per-layer embeddings through the inference path (forward with training = 0, no
  * pretraining head): out [B, blocks + 1, d], layer 0 the input embedding x0 and layer l the output
  * of block l - 1, each averaged over the steps with valid != 0 (weighted by valid; 0 for a window
  * without any). A non-finite value reruns forward to name the layer. B <= max_batch. */
-void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p,
-                                     const lcfm_nn_series *x, float *out);
+void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, float *out);
 void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dpred, int training);
 double lcfm_astromer_flops(const lcfm_astromer_config *cfg, int B, double *backward);
 

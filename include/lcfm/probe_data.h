@@ -54,8 +54,8 @@ typedef struct {
 
 /* Opens the target's source: 0, or 1 with a reason naming the file. *source_limit: the rows of
  * /truth/theta every source must index (-1 for "label"). */
-int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *target, int64_t *source_limit, char *why,
-                           size_t why_len);
+int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *target, int64_t *source_limit,
+                           char *why, size_t why_len);
 /* out[i]: the target of the object with source[i] and label[i]. */
 void lcfm_probe_target_values(const lcfm_probe_target *t, const int64_t *source, const int32_t *label, int64_t count,
                               float *out);

@@ -20,13 +20,13 @@
 
 /* Streams used by lcfm. New uses take a new number; existing numbers never change meaning. */
 enum lcfm_stream {
-  LCFM_STREAM_SIM_THETA = 1,       /* theta_{s,k}: index s*K + k */
-  LCFM_STREAM_SIM_PHASE = 2,       /* phi_{n,k}: index n*(K-1) + k */
-  LCFM_STREAM_SIM_BETA = 3,        /* beta_{m,j}: index m*J + j */
-  LCFM_STREAM_SIM_GAMMA = 4,       /* gamma_{m,j}: index m*J + j */
-  LCFM_STREAM_SIM_NOISE = 5,       /* eps_n(t): index n*T + t */
-  LCFM_STREAM_SIM_INSTRUMENT = 6,  /* first instrument of star s: index s */
-  LCFM_STREAM_USER = 1000,         /* first free number for later modules */
+  LCFM_STREAM_SIM_THETA = 1,      /* theta_{s,k}: index s*K + k */
+  LCFM_STREAM_SIM_PHASE = 2,      /* phi_{n,k}: index n*(K-1) + k */
+  LCFM_STREAM_SIM_BETA = 3,       /* beta_{m,j}: index m*J + j */
+  LCFM_STREAM_SIM_GAMMA = 4,      /* gamma_{m,j}: index m*J + j */
+  LCFM_STREAM_SIM_NOISE = 5,      /* eps_n(t): index n*T + t */
+  LCFM_STREAM_SIM_INSTRUMENT = 6, /* first instrument of star s: index s */
+  LCFM_STREAM_USER = 1000,        /* first free number for later modules */
 };
 
 /* 128 random bits for (seed, stream, counter) as four 32-bit words. */

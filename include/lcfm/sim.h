@@ -74,8 +74,7 @@ void lcfm_sim_direct(const lcfm_sim_config *c, int64_t object, double *out);    
 
 /* Collective: the whole `lcfm simulate` run: simulate this rank's stars in blocks and write the
  * store (objects, points, instruments, truth) to `path`, published atomically. */
-void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *path,
-                         const lcfm_provenance *prov);
+void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *path, const lcfm_provenance *prov);
 
 /* ---------------------------------------------------------------------------------------------
  * Labelled mode ([simulate] mode = labelled): a labelled benchmark for classification (Astromer 2's

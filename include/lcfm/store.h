@@ -141,11 +141,11 @@ typedef struct {
   float *value, *error;
   int64_t point_count;
   /* Optional per-object metadata (schema 2); NULL = unknown, stored as NaN or "". */
-  double *ra, *dec;         /* degrees (header RA_OBJ, DEC_OBJ) */
-  float *magnitude;         /* catalogue magnitude (TESSMAG, KEPMAG) */
-  float *median_flux;       /* e-/s: value = flux / median_flux - 1 for relative flux */
-  char *path;               /* count * LCFM_STORE_PATH_LEN bytes, NUL-padded input file path */
-  int32_t *quality;         /* per point: the file's quality flags, or NULL when not kept */
+  double *ra, *dec;   /* degrees (header RA_OBJ, DEC_OBJ) */
+  float *magnitude;   /* catalogue magnitude (TESSMAG, KEPMAG) */
+  float *median_flux; /* e-/s: value = flux / median_flux - 1 for relative flux */
+  char *path;         /* count * LCFM_STORE_PATH_LEN bytes, NUL-padded input file path */
+  int32_t *quality;   /* per point: the file's quality flags, or NULL when not kept */
 } lcfm_object_batch;
 
 /* ---- writing ---- */
@@ -164,8 +164,7 @@ void lcfm_store_write_rejects(lcfm_store_writer *w, const lcfm_reject *rows, int
  * for lcfm_store_write_rows. Groups on the path are created as needed. */
 int lcfm_store_add_matrix(lcfm_store_writer *w, const char *path, int64_t rows, int64_t cols);
 /* Collective: rows [first_row, first_row + row_count) of a matrix; row_count may be 0. */
-void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count,
-                           const double *data);
+void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count, const double *data);
 /* Collective: a dataset of the store at `path` with `rows` rows (x cols), created with the store's
  * chunking and compression, or resized when it exists (appending). Caller closes it. */
 hid_t lcfm_store_dataset(lcfm_store_writer *w, const char *path, hid_t type, int64_t rows, int64_t cols);
@@ -190,8 +189,8 @@ int lcfm_store_options_from_job(lcfm_store_options *o, const lcfm_job *job);
 
 /* Collective: lcfm_store_create with options (compression), or lcfm_store_append when o->mode
  * is LCFM_STORE_APPEND. NULL options: create, uncompressed. */
-lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov,
-                                    int64_t local_objects, int64_t local_points, const lcfm_store_options *o);
+lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov, int64_t local_objects,
+                                    int64_t local_points, const lcfm_store_options *o);
 
 /* Collective: opens the schema-2 store at PATH for adding `local_objects` objects and
  * `local_points` points from each rank, placed after the existing ones (copy-on-append: PATH is
@@ -238,8 +237,7 @@ typedef struct {
   int64_t point_capacity;
 } lcfm_store_cursor;
 
-void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count,
-                             int64_t block_objects);
+void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count, int64_t block_objects);
 /* Reads the next block into c->batch (possibly empty on this rank); returns 0 when every rank
  * is done. */
 int lcfm_store_cursor_next(lcfm_store_cursor *c);

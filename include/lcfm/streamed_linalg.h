@@ -24,8 +24,8 @@
 
 typedef struct {
   int n, nrhs;
-  double *state;   /* [n, n + nrhs] column-major: R (upper triangle), then the top n rows of Q^T B */
-  double *a, *b;   /* pending rows: [block, n] and [block, nrhs], column-major */
+  double *state; /* [n, n + nrhs] column-major: R (upper triangle), then the top n rows of Q^T B */
+  double *a, *b; /* pending rows: [block, n] and [block, nrhs], column-major */
   int pending;
   double *t, *work; /* the block reflectors' T factor and LAPACK's workspace */
 } lcfm_lstsq_stream;
@@ -41,10 +41,10 @@ void lcfm_lstsq_stream_free(lcfm_lstsq_stream *s);
 
 typedef struct {
   int d;
-  int64_t rows;   /* rows of pass 1: this rank's, then all ranks' after lcfm_pca_stream_centre */
-  double *mean;   /* [d]: column sums in pass 1, the mean over all ranks after lcfm_pca_stream_centre */
-  double *gram;   /* [d, d]: sum of the centred rows' outer products (upper triangle) */
-  double *block;  /* [block, d] column-major: centred rows pending */
+  int64_t rows;  /* rows of pass 1: this rank's, then all ranks' after lcfm_pca_stream_centre */
+  double *mean;  /* [d]: column sums in pass 1, the mean over all ranks after lcfm_pca_stream_centre */
+  double *gram;  /* [d, d]: sum of the centred rows' outer products (upper triangle) */
+  double *block; /* [block, d] column-major: centred rows pending */
   int pending;
 } lcfm_pca_stream;
 

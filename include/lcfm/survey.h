@@ -107,20 +107,20 @@ typedef void (*lcfm_object_sink)(void *user, const lcfm_survey_object *object);
 typedef void (*lcfm_reject_sink)(void *user, const lcfm_reject *reject);
 
 /* Reads one TESS/Kepler/K2 light-curve FITS file: calls `on_object` once, or `on_reject` once. */
-void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *options,
-                               lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
+void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
+                               lcfm_reject_sink on_reject, void *user);
 
 /* Parses MACHO text already in memory (either format); `name` labels rejects ("name:line").
  * Calls on_object per (star, band) with points, on_reject per malformed row or empty object. */
 void lcfm_parse_macho(const char *name, const char *text, size_t length, const lcfm_ingest_options *options,
                       lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
 /* Reads a MACHO file (plain or gzip) and parses it; an unreadable file is one reject. */
-void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options,
-                          lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
+void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
+                          lcfm_reject_sink on_reject, void *user);
 
 /* Reads any supported file, choosing the reader by content (FITS magic, gzip, CSV header). */
-void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
-                           lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
+void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
+                           lcfm_reject_sink on_reject, void *user);
 
 /* One rank's slice of the sorted input list: files [first, first + count) of `total`. */
 typedef struct {

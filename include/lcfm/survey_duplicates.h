@@ -38,7 +38,7 @@ void lcfm_object_key_make(lcfm_object_key *key, const lcfm_survey_object *object
 typedef struct {
   lcfm_object_key *keys;
   int64_t count;
-  const char *store; /* path, to name the stored object a duplicate repeats */
+  const char *store;            /* path, to name the stored object a duplicate repeats */
   lcfm_instrument *instruments; /* the store's /instruments, the same on every rank */
   int64_t instrument_count;
 } lcfm_stored_keys;

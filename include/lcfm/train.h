@@ -51,11 +51,11 @@
 #define LCFM_EXIT_REQUEUE 75
 
 enum {
-  LCFM_STREAM_TRAIN_SPLIT = LCFM_STREAM_USER + 200,  /* index: source id */
-  LCFM_STREAM_TRAIN_ANCHOR = LCFM_STREAM_USER + 201, /* before the store index: no longer drawn */
-  LCFM_STREAM_TRAIN_STAR = LCFM_STREAM_USER + 202,   /* draw index i = split 2^62 + step 2^20 + slot */
-  LCFM_STREAM_TRAIN_INSTR = LCFM_STREAM_USER + 203,  /* before the store index: no longer drawn */
-  LCFM_STREAM_TRAIN_WINDOW = LCFM_STREAM_USER + 204, /* i * 3 + member */
+  LCFM_STREAM_TRAIN_SPLIT = LCFM_STREAM_USER + 200,      /* index: source id */
+  LCFM_STREAM_TRAIN_ANCHOR = LCFM_STREAM_USER + 201,     /* before the store index: no longer drawn */
+  LCFM_STREAM_TRAIN_STAR = LCFM_STREAM_USER + 202,       /* draw index i = split 2^62 + step 2^20 + slot */
+  LCFM_STREAM_TRAIN_INSTR = LCFM_STREAM_USER + 203,      /* before the store index: no longer drawn */
+  LCFM_STREAM_TRAIN_WINDOW = LCFM_STREAM_USER + 204,     /* i * 3 + member */
   LCFM_STREAM_TRAIN_DRAW_KEY = LCFM_STREAM_USER + 205,   /* i: the keys of draw i's tries (words 0-1, 2-3) */
   LCFM_STREAM_TRAIN_ANCHOR_TRY = LCFM_STREAM_USER + 206, /* under draw i's first key: anchor try t */
   LCFM_STREAM_TRAIN_INSTR_TRY = LCFM_STREAM_USER + 207,  /* under draw i's second key: partner try t */
@@ -85,7 +85,7 @@ typedef struct {
 } lcfm_triplet;
 
 typedef struct {
-  int64_t bytes[2];  /* read through the index while assembling training [0] / validation [1] rows */
+  int64_t bytes[2];   /* read through the index while assembling training [0] / validation [1] rows */
   int64_t batches[2]; /* assemblies (one per step and rank) */
   double seconds[2];  /* spent drawing and reading them */
 } lcfm_sampler_usage;

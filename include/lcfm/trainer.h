@@ -61,8 +61,8 @@ typedef struct {
 void lcfm_train_update(MPI_Comm comm, lcfm_nn_params *p, lcfm_adam *opt, double max_grad_norm);
 /* Collective: one optimizer step of the loop: h->step at global step `step`, then, when its
  * loss is finite, lcfm_train_update. Returns the global loss (not finite: nothing updated). */
-lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt,
-                                     int64_t step, double max_grad_norm);
+lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt, int64_t step,
+                                     double max_grad_norm);
 /* Collective: the loop of every model: resume from t->checkpoint (when it exists and t->resume),
  * steps until t->steps, progress lines, validation every validation_every steps with NAME.best.h5
  * and early stopping, periodic and end-of-run checkpoints, SIGTERM/SIGUSR1 -> checkpoint and
@@ -93,9 +93,8 @@ typedef struct {
   lcfm_causal_loss last; /* the terms of the latest training step */
 } lcfm_causal_trainer;
 
-void lcfm_causal_trainer_init(lcfm_causal_trainer *c, MPI_Comm comm, lcfm_causal_model *m,
-                              const lcfm_sampler *s, int64_t batch, int64_t validation_triplets,
-                              uint64_t seed);
+void lcfm_causal_trainer_init(lcfm_causal_trainer *c, MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s,
+                              int64_t batch, int64_t validation_triplets, uint64_t seed);
 void lcfm_causal_trainer_free(lcfm_causal_trainer *c);
 /* The hooks of lcfm_train_loop (and lcfm_train_loop_step) for c. */
 lcfm_train_hooks lcfm_causal_trainer_hooks(lcfm_causal_trainer *c);

@@ -55,8 +55,7 @@ static const lcfm_verb verbs[] = {
      "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",
      lcfm_verb_info},
     {"keys", "list every job-file key with its default (Markdown)",
-     "lcfm keys\n  Prints the job-file key table: section, key, type, default, range, meaning.\n",
-     lcfm_verb_keys},
+     "lcfm keys\n  Prints the job-file key table: section, key, type, default, range, meaning.\n", lcfm_verb_keys},
 };
 static const int verb_count = (int)(sizeof verbs / sizeof verbs[0]);
 
@@ -68,8 +67,10 @@ static const char *verb_flags(const char *verb) {
 }
 
 static void print_usage(FILE *out) {
-  fprintf(out, "lcfm %s (%s): light-curve foundation models at survey scale\n\n"
-               "usage: lcfm VERB [options] JOB.ini\n\nverbs:\n", LCFM_VERSION, LCFM_GIT_REVISION);
+  fprintf(out,
+          "lcfm %s (%s): light-curve foundation models at survey scale\n\n"
+          "usage: lcfm VERB [options] JOB.ini\n\nverbs:\n",
+          LCFM_VERSION, LCFM_GIT_REVISION);
   for (int i = 0; i < verb_count; i++) fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
   fprintf(out, "\noptions:\n  -o section.key=value  override a job key (repeatable)\n"
                "  -h, --help            help for a verb: lcfm VERB --help\n"

@@ -170,9 +170,9 @@ static void summarise_rest(lcfm_store *s, const lcfm_instrument *rows, int64_t i
     printf("truth        absent\n");
   }
   printf("provenance\n");
-  static const char *const names[] = {"producer", "lcfm_version", "git_revision", "build_type", "created_utc",
-                                      "host", "ranks", "seed", "job_path", "command", "library_versions",
-                                      "store_signature"};
+  static const char *const names[] = {
+      "producer", "lcfm_version", "git_revision", "build_type", "created_utc",      "host",
+      "ranks",    "seed",         "job_path",     "command",    "library_versions", "store_signature"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) print_attribute(file, names[i]);
 }
 

@@ -20,7 +20,8 @@ int lcfm_verb_run(const lcfm_cli_options *options) {
     return LCFM_EXIT_USAGE;
   }
   int dry_run = lcfm_cli_flag(options, "--dry-run", NULL);
-  lcfm_pipeline *pipeline = lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "run")) ? NULL : lcfm_pipeline_plan(comm, job);
+  lcfm_pipeline *pipeline =
+      lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "run")) ? NULL : lcfm_pipeline_plan(comm, job);
   if (!pipeline) {
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;

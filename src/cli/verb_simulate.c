@@ -14,9 +14,10 @@ static int simulate_labelled(MPI_Comm comm, const lcfm_job *job, const lcfm_cli_
   int ranks;
   MPI_Comm_size(comm, &ranks);
   lcfm_log("simulate %s (labelled): %lld stars x %lld curves, %lld classes, %lld-%lld observations in %lld seasons, "
-           "seed %llu, %d ranks -> %s", lcfm_job_path(job), (long long)c.base.stars, (long long)c.base.curves_per_star,
-           (long long)c.classes, (long long)c.min_points, (long long)c.max_points, (long long)c.seasons,
-           (unsigned long long)c.base.seed, ranks, output);
+           "seed %llu, %d ranks -> %s",
+           lcfm_job_path(job), (long long)c.base.stars, (long long)c.base.curves_per_star, (long long)c.classes,
+           (long long)c.min_points, (long long)c.max_points, (long long)c.seasons, (unsigned long long)c.base.seed,
+           ranks, output);
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, "simulate", job, options->argc, options->argv);
   lcfm_simulate_labelled_store(comm, &c, output, &prov);
@@ -32,8 +33,9 @@ int lcfm_verb_simulate(const lcfm_cli_options *options) {
   static const char *const sections[] = {"job", "simulate", NULL};
   lcfm_job *job = lcfm_cli_load_job(options, "simulate", "lcfm simulate JOB.ini", sections);
   if (!job) return LCFM_EXIT_USAGE;
-  int code = lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "simulate")) ? LCFM_EXIT_USAGE
-                                                                               : lcfm_outputs_claim(comm, job, "simulate");
+  int code = lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "simulate"))
+                 ? LCFM_EXIT_USAGE
+                 : lcfm_outputs_claim(comm, job, "simulate");
   if (code) {
     lcfm_job_free(job);
     return code;
@@ -56,8 +58,8 @@ int lcfm_verb_simulate(const lcfm_cli_options *options) {
            "J = %lld, K = %lld, alpha = %g, lambda = %g, seed %llu, %d ranks -> %s",
            lcfm_job_path(job), (long long)config.stars, (long long)config.curves_per_star,
            (long long)lcfm_sim_object_count(&config), (long long)config.T, (long long)config.instruments,
-           (long long)config.terms, (long long)config.K, config.alpha, config.lambda,
-           (unsigned long long)config.seed, ranks, output);
+           (long long)config.terms, (long long)config.K, config.alpha, config.lambda, (unsigned long long)config.seed,
+           ranks, output);
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, "simulate", job, options->argc, options->argv);
   lcfm_simulate_store(comm, &config, output, &prov);

@@ -38,8 +38,10 @@ int lcfm_fields_parse(const char *text, lcfm_fields *out, char *why, size_t why_
     if (!ok || (*p && !is_separator(*p))) {
       int n = 0;
       while (item[n] && !is_separator(item[n])) n++;
-      snprintf(why, why_len, "'%.*s' is not a field value (an integer in [0, %lld]) or a range FIRST-LAST with "
-               "FIRST <= LAST, in '%s'", n, item, FIELD_MAX, text);
+      snprintf(why, why_len,
+               "'%.*s' is not a field value (an integer in [0, %lld]) or a range FIRST-LAST with "
+               "FIRST <= LAST, in '%s'",
+               n, item, FIELD_MAX, text);
       free(range);
       return 1;
     }

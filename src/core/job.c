@@ -15,7 +15,7 @@ enum { ORIGIN_DEFAULT = 0, ORIGIN_FILE = 1, ORIGIN_OVERRIDE = 2 };
 
 typedef struct {
   char *text;
-  int line;   /* line in the job file, when origin is ORIGIN_FILE */
+  int line; /* line in the job file, when origin is ORIGIN_FILE */
   int origin;
 } key_value;
 
@@ -31,7 +31,7 @@ struct lcfm_job {
   char *path;
   char *effective_text;
   char *text_without_sweep; /* the effective text without the [sweep] grid lines */
-  key_value *values; /* parallel to lcfm_job_keys */
+  key_value *values;        /* parallel to lcfm_job_keys */
   sweep_entry *sweep;
   int sweep_count;
   int rank;
@@ -43,8 +43,8 @@ typedef struct {
   const char *cursor; /* next unread character of the job text */
   int line;           /* number of the line inih is handling */
   int errors;
-  int long_line;      /* first line longer than inih's buffer, or 0 */
-  int max_line;       /* inih's longest line (its buffer size less one) */
+  int long_line; /* first line longer than inih's buffer, or 0 */
+  int max_line;  /* inih's longest line (its buffer size less one) */
 } parse_state;
 
 static char *copy_string(const char *s) {
@@ -159,8 +159,8 @@ static int check_value(const lcfm_key_spec *spec, const char *text, char *reason
   return 0;
 }
 
-static void report(const lcfm_job *job, int line, const char *where, const char *section,
-                   const char *key, const char *reason) {
+static void report(const lcfm_job *job, int line, const char *where, const char *section, const char *key,
+                   const char *reason) {
   if (job->rank != 0) return;
   if (where) fprintf(stderr, "%s: [%s] %s: %s\n", where, section, key, reason);
   else if (line > 0) fprintf(stderr, "%s:%d: [%s] %s: %s\n", job->path, line, section, key, reason);
@@ -191,7 +191,8 @@ static int check_writable(const char *name, const char *value, char *reason, siz
   int ok = ini_parse_string(line, probe_pair, &r) == 0 && r.pairs == 1 && r.same;
   free(line);
   if (!ok)
-    snprintf(reason, len, "the value cannot be written back to a job file as it is (leading or trailing blanks, "
+    snprintf(reason, len,
+             "the value cannot be written back to a job file as it is (leading or trailing blanks, "
              "' ;' that starts a comment, a line break, or a line too long for the INI reader)");
   return !ok;
 }
@@ -264,7 +265,7 @@ static int add_sweep_line(lcfm_job *job, int line, const char *where, const char
   sweep_entry entry = {.key = copy_string(key), .text = copy_string(text)};
   entry.value_count = split_sweep_values(text, &entry.values);
   int bad = check_writable(name, text, reason, sizeof reason); /* the line in the effective job */
-  for (int v = 0; !bad && v < entry.value_count; v++)                 /* each value in a point's job */
+  for (int v = 0; !bad && v < entry.value_count; v++)          /* each value in a point's job */
     bad = check_writable(spec->name, entry.values[v], reason, sizeof reason);
   if (bad || check_sweep_values(spec, entry.values, entry.value_count, reason, sizeof reason)) {
     report(job, line, where, "sweep", name, reason);
@@ -367,8 +368,7 @@ static int apply_override(lcfm_job *job, const char *override) {
   if (is_sweep_line(section, name)) return add_sweep_line(job, 0, where, name, value);
   int index = find_key(section, name);
   if (index < 0) {
-    report(job, 0, where, section, name,
-           section_exists(section) ? "unknown key (see `lcfm keys`)" : "unknown section");
+    report(job, 0, where, section, name, section_exists(section) ? "unknown key (see `lcfm keys`)" : "unknown section");
     return 1;
   }
   if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason) ||
@@ -437,7 +437,8 @@ static char *build_effective_text(const lcfm_job *job, int with_sweep) {
   }
   if (with_sweep && job->sweep_count) {
     append(&text, &len, &cap, "\n[sweep]\n");
-    for (int i = 0; i < job->sweep_count; i++) append(&text, &len, &cap, "%s = %s\n", job->sweep[i].key, job->sweep[i].text);
+    for (int i = 0; i < job->sweep_count; i++)
+      append(&text, &len, &cap, "%s = %s\n", job->sweep[i].key, job->sweep[i].text);
   }
   return text;
 }
@@ -460,8 +461,7 @@ static void spell_choice_as_listed(key_value *v, const lcfm_key_spec *spec) {
 }
 
 static int is_true(const char *text) {
-  return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") ||
-         !strcmp(text, "1");
+  return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") || !strcmp(text, "1");
 }
 
 /* The one place values become typed: each key's text into its field of job->settings (a key
@@ -483,20 +483,21 @@ static void fill_settings(lcfm_job *job) {
 }
 
 /* Parses `text` into a new job; returns the number of problems found (reported by rank 0). */
-static int parse_job(lcfm_job **out, const char *path, const char *text, int rank,
-                     int override_count, char *const *overrides, const char *const *sections) {
+static int parse_job(lcfm_job **out, const char *path, const char *text, int rank, int override_count,
+                     char *const *overrides, const char *const *sections) {
   lcfm_job *job = new_job(path, rank);
   parse_state state = {.job = job, .cursor = text, .line = 0, .errors = 0};
   int syntax_line = ini_parse_stream(read_line, &state, handle_pair, &state);
   if (state.long_line) {
     if (rank == 0)
-      fprintf(stderr, "%s:%d: line longer than %d characters, the INI reader's limit (list many inputs in an "
-              "@manifest file)\n", path, state.long_line, state.max_line);
+      fprintf(stderr,
+              "%s:%d: line longer than %d characters, the INI reader's limit (list many inputs in an "
+              "@manifest file)\n",
+              path, state.long_line, state.max_line);
     state.errors++;
   } else if (syntax_line > 0) {
     if (rank == 0)
-      fprintf(stderr, "%s:%d: syntax error (expected '[section]', 'key = value' or a comment)\n",
-              path, syntax_line);
+      fprintf(stderr, "%s:%d: syntax error (expected '[section]', 'key = value' or a comment)\n", path, syntax_line);
     state.errors++;
   }
   for (int i = 0; i < override_count; i++) state.errors += apply_override(job, overrides[i]);
@@ -573,8 +574,8 @@ static lcfm_job *share_job(MPI_Comm comm, lcfm_job *job, int ok, const char *con
   return copy;
 }
 
-lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count,
-                              char *const *overrides, const char *const *sections, int *problems) {
+lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count, char *const *overrides,
+                              const char *const *sections, int *problems) {
   lcfm_job *job = NULL;
   *problems = parse_job(&job, name, text, 0, override_count, overrides, sections);
   if (*problems == 0) return job;
@@ -582,9 +583,8 @@ lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_c
   return NULL;
 }
 
-lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text,
-                             int override_count, char *const *overrides,
-                             const char *const *sections) {
+lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text, int override_count,
+                             char *const *overrides, const char *const *sections) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   lcfm_job *job = NULL;
@@ -593,8 +593,8 @@ lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text,
   return share_job(comm, job, ok, sections);
 }
 
-lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count,
-                        char *const *overrides, const char *const *sections) {
+lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count, char *const *overrides,
+                        const char *const *sections) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   lcfm_job *job = NULL;
@@ -603,12 +603,10 @@ lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count,
     size_t length = 0;
     char *text = read_whole_file(path, &length);
     int nul_line = text ? line_of_first_nul(text, length) : 0;
-    if (!text)
-      fprintf(stderr, "%s: cannot read job file: %s\n", path, strerror(errno));
+    if (!text) fprintf(stderr, "%s: cannot read job file: %s\n", path, strerror(errno));
     else if (nul_line)
       fprintf(stderr, "%s:%d: a NUL byte: a job file is text (a binary or damaged file?)\n", path, nul_line);
-    else
-      ok = parse_job(&job, path, text, 0, override_count, overrides, sections) == 0;
+    else ok = parse_job(&job, path, text, 0, override_count, overrides, sections) == 0;
     free(text);
   }
   return share_job(comm, job, ok, sections);
@@ -692,10 +690,8 @@ void lcfm_job_print_keys(void) {
     char range[256] = "";
     if (s->type == LCFM_KEY_INT || s->type == LCFM_KEY_REAL)
       snprintf(range, sizeof range, "[%.6g, %.6g]", s->min, s->max);
-    else if (s->choices)
-      print_choices(range, sizeof range, s->choices);
+    else if (s->choices) print_choices(range, sizeof range, s->choices);
     printf("| %s | %s | %s | %s | %s | %s |\n", s->section, s->name, type_name(s->type),
-           s->default_value ? (s->default_value[0] ? s->default_value : "(empty)") : "**required**",
-           range, s->doc);
+           s->default_value ? (s->default_value[0] ? s->default_value : "(empty)") : "**required**", range, s->doc);
   }
 }

@@ -133,8 +133,8 @@ void lcfm_progress_update(lcfm_progress *p, int64_t done) {
     bar[30] = '\0';
     printf("\r%s [%s] %5.1f%% %.3g/s ETA %s   ", p->what, bar, percent, rate, eta);
   } else {
-    printf("[%10.3fs] %s: %lld/%lld (%.1f%%) %.3g/s ETA %s\n", lcfm_elapsed(), p->what,
-           (long long)done, (long long)p->total, percent, rate, eta);
+    printf("[%10.3fs] %s: %lld/%lld (%.1f%%) %.3g/s ETA %s\n", lcfm_elapsed(), p->what, (long long)done,
+           (long long)p->total, percent, rate, eta);
   }
   require_stdout();
 }

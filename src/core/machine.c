@@ -65,7 +65,7 @@ static void probe_cpu_isas(lcfm_machine *m) {
   m->cpu_isas[0] = '\0';
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  static const char *const names[] = {"sse4.2",  "avx",      "avx2",     "fma",        "avx512f",
+  static const char *const names[] = {"sse4.2",   "avx",      "avx2",     "fma",        "avx512f",
                                       "avx512dq", "avx512bw", "avx512vl", "avx512vnni", "avx512bf16"};
   /* __builtin_cpu_supports takes string literals only, hence one call each, in the order above. */
   const int present[] = {__builtin_cpu_supports("sse4.2"),     __builtin_cpu_supports("avx"),
@@ -106,16 +106,17 @@ static int name_in(const char *name, const char *const *names, size_t count) {
 
 /* OpenBLAS's x86-64 kernels that use AVX2 (or wider); every other x86 kernel (Sandybridge,
  * Nehalem, Prescott, Barcelona, Bulldozer...) uses at most AVX. */
-static const char *const openblas_avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
-                                                  "Excavator"};
+static const char *const openblas_avx2_cores[] = {"Haswell",        "Zen",      "SkylakeX", "Cooperlake",
+                                                  "SapphireRapids", "Excavator"};
 
 /* OpenBLAS runs the probes' LAPACK (QR, PCA), and, under LCFM_GEMM=xsmm, the products libxsmm has no kernel for. */
 static void probe_openblas(lcfm_machine *m) {
   const char *core = openblas_get_corename(), *forced = getenv("OPENBLAS_CORETYPE");
   snprintf(m->openblas_kernel, sizeof m->openblas_kernel, "%s", core ? core : "unknown");
   char *config = openblas_get_config();
-  snprintf(m->openblas, sizeof m->openblas, "OpenBLAS kernel %s (OPENBLAS_CORETYPE %s), %d OpenBLAS threads, config: %s",
-           m->openblas_kernel, forced ? forced : "unset", openblas_get_num_threads(), config ? config : "?");
+  snprintf(m->openblas, sizeof m->openblas,
+           "OpenBLAS kernel %s (OPENBLAS_CORETYPE %s), %d OpenBLAS threads, config: %s", m->openblas_kernel,
+           forced ? forced : "unset", openblas_get_num_threads(), config ? config : "?");
 #if defined(__x86_64__)
   m->openblas_below_avx2 = !NAME_IN(m->openblas_kernel, openblas_avx2_cores);
 #endif
@@ -160,8 +161,9 @@ static void probe_threads(lcfm_machine *m, int threads) {
   int mask_cpus = -1;
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) mask_cpus = CPU_COUNT(&set);
-  snprintf(m->threads, sizeof m->threads, "%d OpenMP, OMP_PROC_BIND %s, OMP_PLACES %s, %d CPUs in the affinity mask of %ld online",
-           threads, bind ? bind : "unset", places ? places : "unset", mask_cpus, sysconf(_SC_NPROCESSORS_ONLN));
+  snprintf(m->threads, sizeof m->threads,
+           "%d OpenMP, OMP_PROC_BIND %s, OMP_PLACES %s, %d CPUs in the affinity mask of %ld online", threads,
+           bind ? bind : "unset", places ? places : "unset", mask_cpus, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 void lcfm_machine_probe(lcfm_machine *m, int threads) {
@@ -174,8 +176,8 @@ void lcfm_machine_probe(lcfm_machine *m, int threads) {
 }
 
 void lcfm_machine_describe(const lcfm_machine *m, char *buf, size_t len) {
-  snprintf(buf, len, "cpu %s; isa %s; build uses %s; gemm %s; threads %s", m->cpu_model, m->cpu_isas,
-           m->build_isas, m->gemm, m->threads);
+  snprintf(buf, len, "cpu %s; isa %s; build uses %s; gemm %s; threads %s", m->cpu_model, m->cpu_isas, m->build_isas,
+           m->gemm, m->threads);
 }
 
 lcfm_node_placement lcfm_node_placement_of(const void *masks, int ranks, int threads) {

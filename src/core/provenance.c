@@ -22,12 +22,12 @@ static void describe_libraries(char *buf, size_t len) {
   H5get_libversion(&h5_major, &h5_minor, &h5_release);
   float fits_version = 0;
   fits_get_version(&fits_version);
-  snprintf(buf, len, "MPI: %s; HDF5 %u.%u.%u; %s; CFITSIO %.3f (runtime); built with %s", mpi,
-           h5_major, h5_minor, h5_release, fftw_version, (double)fits_version, LCFM_LIBRARY_VERSIONS);
+  snprintf(buf, len, "MPI: %s; HDF5 %u.%u.%u; %s; CFITSIO %.3f (runtime); built with %s", mpi, h5_major, h5_minor,
+           h5_release, fftw_version, (double)fits_version, LCFM_LIBRARY_VERSIONS);
 }
 
-void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb,
-                          const lcfm_job *job, int argc, char **argv) {
+void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb, const lcfm_job *job, int argc,
+                          char **argv) {
   memset(p, 0, sizeof *p);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);

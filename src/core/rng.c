@@ -67,17 +67,17 @@ static void normal_pair_float(uint64_t seed, uint32_t stream, uint64_t c, float 
 /* A normal draw and its fill from a Box-Muller pair function, for each precision: index i is
  * branch i & 1 of the pair at counter i / 2; a fill draws whole pairs, plus a lone first or last
  * index. */
-#define DEFINE_NORMAL(type, draw, fill, pair)                                                      \
-  type draw(uint64_t seed, uint32_t stream, uint64_t index) {                                      \
-    type z0, z1;                                                                                   \
-    pair(seed, stream, index >> 1, &z0, &z1);                                                      \
-    return (index & 1) ? z1 : z0;                                                                  \
-  }                                                                                                \
-  void fill(type *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {             \
-    size_t i = 0;                                                                                  \
-    if (count > 0 && (first & 1)) out[i++] = draw(seed, stream, first);                            \
-    for (; i + 1 < count; i += 2) pair(seed, stream, (first + i) >> 1, &out[i], &out[i + 1]);     \
-    if (i < count) out[i] = draw(seed, stream, first + i);                                         \
+#define DEFINE_NORMAL(type, draw, fill, pair) \
+  type draw(uint64_t seed, uint32_t stream, uint64_t index) { \
+    type z0, z1; \
+    pair(seed, stream, index >> 1, &z0, &z1); \
+    return (index & 1) ? z1 : z0; \
+  } \
+  void fill(type *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) { \
+    size_t i = 0; \
+    if (count > 0 && (first & 1)) out[i++] = draw(seed, stream, first); \
+    for (; i + 1 < count; i += 2) pair(seed, stream, (first + i) >> 1, &out[i], &out[i + 1]); \
+    if (i < count) out[i] = draw(seed, stream, first + i); \
   }
 
 DEFINE_NORMAL(double, lcfm_rng_normal, lcfm_rng_normal_fill, normal_pair)

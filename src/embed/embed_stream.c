@@ -63,13 +63,15 @@ static void writer_open(embedding_writer *w, MPI_Comm comm, const char *path, in
  * selection (their last id is the id of the selection's row at that place). */
 static void append_refusal(hid_t file, const char *path, lcfm_store *store, const int64_t *rows, int64_t n,
                            const char *signature, const char *fields, int64_t *embedded, char *why, size_t len) {
-  char *schema = lcfm_h5_read_text_attribute(file, "schema"), *model = lcfm_h5_read_text_attribute(file, "model_signature");
+  char *schema = lcfm_h5_read_text_attribute(file, "schema"),
+       *model = lcfm_h5_read_text_attribute(file, "model_signature");
   char *selection = lcfm_h5_read_text_attribute(file, "fields");
   int growable = 0;
   why[0] = '\0';
   *embedded = 0;
   if (H5Lexists(file, column_names[0], H5P_DEFAULT) > 0) {
-    hid_t ids = LCFM_CHECK_H5(H5Dopen2(file, column_names[0], H5P_DEFAULT)), dcpl = LCFM_CHECK_H5(H5Dget_create_plist(ids));
+    hid_t ids = LCFM_CHECK_H5(H5Dopen2(file, column_names[0], H5P_DEFAULT)),
+          dcpl = LCFM_CHECK_H5(H5Dget_create_plist(ids));
     growable = H5Pget_layout(dcpl) == H5D_CHUNKED;
     *embedded = lcfm_h5_dataset_rows(ids);
     H5Pclose(dcpl), H5Dclose(ids);
@@ -81,7 +83,8 @@ static void append_refusal(hid_t file, const char *path, lcfm_store *store, cons
   else if (!model || strcmp(model, signature))
     snprintf(why, len, "%s: made by another model (model_signature differs from the checkpoint's): embed anew", path);
   else if (strcmp(selection ? selection : "", fields))
-    snprintf(why, len, "%s: made for [embed] fields = '%s', this job selects '%s'", path, selection ? selection : "", fields);
+    snprintf(why, len, "%s: made for [embed] fields = '%s', this job selects '%s'", path, selection ? selection : "",
+             fields);
   else if (*embedded > n)
     snprintf(why, len, "%s: holds %lld objects, more than the %lld the store has to embed: made from another store",
              path, (long long)*embedded, (long long)n);
@@ -100,8 +103,10 @@ static void append_refusal(hid_t file, const char *path, lcfm_store *store, cons
   lcfm_batch_free(&b);
   H5Pclose(dxpl);
   if (last != expected)
-    snprintf(why, len, "%s: its last object has id %lld but the store's object at that place has id %lld: made from "
-             "another store; embed anew", path, (long long)last, (long long)expected);
+    snprintf(why, len,
+             "%s: its last object has id %lld but the store's object at that place has id %lld: made from "
+             "another store; embed anew",
+             path, (long long)last, (long long)expected);
 }
 
 /* Collective: opens a copy of the embeddings `path` to add the selected rows not yet embedded
@@ -129,7 +134,8 @@ static void writer_append(embedding_writer *w, MPI_Comm comm, const char *path, 
 static void writer_rows(embedding_writer *w, const lcfm_object_batch *b, int64_t first, float *const *z) {
   void *columns[COLUMNS] = {b->id, b->source, b->instrument, b->field, b->label};
   for (int c = 0; c < COLUMNS; c++)
-    lcfm_h5_transfer_rows(w->columns[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, w->dxpl, first, b->count, 0, columns[c], 1);
+    lcfm_h5_transfer_rows(w->columns[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, w->dxpl, first, b->count, 0,
+                          columns[c], 1);
   for (int e = 0; e < w->o->count; e++)
     lcfm_h5_transfer_rows(w->outputs[e], H5T_NATIVE_FLOAT, w->dxpl, first, b->count, w->o->cols[e], z[e], 1);
 }
@@ -145,7 +151,8 @@ static void writer_close(embedding_writer *w, const char *path) {
 static int64_t *selected_rows(lcfm_store *store, const char *fields, int64_t *n) {
   lcfm_fields selection;
   char why[1024];
-  if (lcfm_fields_parse(fields, &selection, why, sizeof why)) LCFM_FATAL("[embed] fields: %s", why); /* checked at job load */
+  if (lcfm_fields_parse(fields, &selection, why, sizeof why))
+    LCFM_FATAL("[embed] fields: %s", why); /* checked at job load */
   int64_t *rows = NULL;
   *n = lcfm_store_object_count(store);
   if (!lcfm_fields_all(&selection)) rows = lcfm_store_select_fields(lcfm_store_file(store), "the store", &selection, n);
@@ -204,8 +211,7 @@ static void flush_windows(window_queue *q, float *const *out) {
 static void embed_block(window_queue *q, const lcfm_object_batch *b, float *const *out) {
   const lcfm_embed_windows *m = &q->o->windows;
   int T = m->T;
-  for (int e = 0; e < m->averaged; e++)
-    memset(out[e], 0, (size_t)b->count * q->o->cols[e] * sizeof *out[e]);
+  for (int e = 0; e < m->averaged; e++) memset(out[e], 0, (size_t)b->count * q->o->cols[e] * sizeof *out[e]);
   memset(q->weights, 0, (size_t)b->count * sizeof *q->weights);
   for (int64_t o = 0; o < b->count; o++) {
     int64_t at = b->offset[o] - b->offset[0];
@@ -224,8 +230,7 @@ static void embed_block(window_queue *q, const lcfm_object_batch *b, float *cons
     int cols = q->o->cols[e];
     for (int64_t o = 0; o < b->count; o++) {
       float *mean = out[e] + o * cols;
-      for (int j = 0; j < cols; j++)
-        mean[j] = q->weights[o] > 0 ? (float)(mean[j] / q->weights[o]) : 0.0f;
+      for (int j = 0; j < cols; j++) mean[j] = q->weights[o] > 0 ? (float)(mean[j] / q->weights[o]) : 0.0f;
     }
   }
   if (m->finish) m->finish(m->model, b->count, out);
@@ -267,14 +272,14 @@ static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t
   lcfm_store_signature(lcfm_store_file(store), store_signature, sizeof store_signature);
   if (o->append)
     writer_append(&w, comm, output, store, rows, n, o, prov, checkpoint, signature, store_signature, &embedded);
-  else
-    writer_open(&w, comm, output, n, o, prov, checkpoint, signature, store_signature);
+  else writer_open(&w, comm, output, n, o, prov, checkpoint, signature, store_signature);
   if (rows) lcfm_h5_write_string_attribute(w.file, "fields", fields);
   /* Appending embeds the selected objects after the `embedded` ones already there. */
   lcfm_store_shard(n - embedded, rank, ranks, &first, &count);
   first += embedded;
-  if (o->append) lcfm_log("embed: %lld objects already embedded in %s, %lld to add", (long long)embedded, output,
-                          (long long)(n - embedded));
+  if (o->append)
+    lcfm_log("embed: %lld objects already embedded in %s, %lld to add", (long long)embedded, output,
+             (long long)(n - embedded));
   float *z[LCFM_EMBED_MAX_OUTPUTS];
   for (int e = 0; e < o->count; e++) z[e] = lcfm_malloc((size_t)block * (size_t)o->cols[e] * sizeof(float));
   window_queue queue;
@@ -307,8 +312,8 @@ static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t
   lcfm_log("wrote %s", output);
 }
 
-int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov,
-                     lcfm_nn_params *p, const char *settings, lcfm_embed_outputs *o) {
+int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov, lcfm_nn_params *p,
+                     const char *settings, lcfm_embed_outputs *o) {
   const char *store_path = lcfm_job_settings(job)->embed.store;
   const char *checkpoint = lcfm_job_settings(job)->embed.checkpoint;
   const char *output = lcfm_job_settings(job)->embed.output;
@@ -324,8 +329,8 @@ int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *
   }
   int ranks;
   MPI_Comm_size(comm, &ranks);
-  lcfm_log("embed %s with %s (%s, step %lld): %lld objects on %d ranks -> %s", store_path, checkpoint,
-           settings, (long long)step, (long long)lcfm_store_object_count(store), ranks, output);
+  lcfm_log("embed %s with %s (%s, step %lld): %lld objects on %d ranks -> %s", store_path, checkpoint, settings,
+           (long long)step, (long long)lcfm_store_object_count(store), ranks, output);
   stream(comm, store, output, block, o, prov, checkpoint, signature);
   free(signature);
   lcfm_store_free(store);

@@ -13,8 +13,7 @@ int lcfm_astromer2_config_from_job(lcfm_astromer2_config *c, const lcfm_job *job
   int problems = 0;
   const lcfm_settings_model *model_keys = &lcfm_job_settings(job)->model;
   const char *kind = model_keys->kind;
-  if (strcmp(kind, "astromer2"))
-    problems++, lcfm_job_error(job, "model", "kind", "'%s' is not astromer2", kind);
+  if (strcmp(kind, "astromer2")) problems++, lcfm_job_error(job, "model", "kind", "'%s' is not astromer2", kind);
   c->enc = lcfm_astromer_defaults();
   c->enc.T = (int)model_keys->T;
   c->enc.d = (int)model_keys->d_model;
@@ -28,7 +27,8 @@ int lcfm_astromer2_config_from_job(lcfm_astromer2_config *c, const lcfm_job *job
   c->probing.keep = model_keys->probe_keep;
   c->probing.random = model_keys->probe_random;
   if (c->enc.d % c->enc.heads)
-    problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->enc.d, c->enc.heads);
+    problems++,
+        lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->enc.d, c->enc.heads);
   if (c->enc.d % 2)
     problems++, lcfm_job_error(job, "model", "d_model", "the time encoding needs an even d_model, not %d", c->enc.d);
   return problems;

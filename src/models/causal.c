@@ -31,9 +31,12 @@ int lcfm_causal_config_from_job(lcfm_causal_config *c, const lcfm_job *job) {
   c->w_instr = (float)model_keys->weight_instr;
   c->w_indep = (float)model_keys->lambda_independence;
   if (c->w_indep > 0 && c->kind != LCFM_CAUSAL)
-    problems++, lcfm_job_error(job, "model", "lambda_independence", "needs two latents (kind = causal), not %s", model_keys->kind);
-  if (c->d % c->heads) problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->d, c->heads);
-  if (c->kernel % 2 == 0) problems++, lcfm_job_error(job, "model", "kernel", "the convolution kernel must be odd, not %d", c->kernel);
+    problems++, lcfm_job_error(job, "model", "lambda_independence", "needs two latents (kind = causal), not %s",
+                               model_keys->kind);
+  if (c->d % c->heads)
+    problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->d, c->heads);
+  if (c->kernel % 2 == 0)
+    problems++, lcfm_job_error(job, "model", "kernel", "the convolution kernel must be odd, not %d", c->kernel);
   return problems;
 }
 
@@ -106,7 +109,8 @@ void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int g
   register_tensors(m);
   lcfm_nn_params_alloc(&m->params);
   lcfm_nn_params_init_default(&m->params, seed);
-  for (int e = 0; e < m->encoders && cfg->encoder == LCFM_ENCODER_CONFORMER; e++) lcfm_causal_encoder_alloc(&m->conformer[e]);
+  for (int e = 0; e < m->encoders && cfg->encoder == LCFM_ENCODER_CONFORMER; e++)
+    lcfm_causal_encoder_alloc(&m->conformer[e]);
   memset(&m->arena, 0, sizeof m->arena);
   layout_buffers(m, &m->arena); /* counting pass */
   lcfm_nn_arena_alloc(&m->arena);
@@ -116,7 +120,8 @@ void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int g
 }
 
 void lcfm_causal_free(lcfm_causal_model *m) {
-  for (int e = 0; e < m->encoders && m->cfg.encoder == LCFM_ENCODER_CONFORMER; e++) lcfm_causal_encoder_free(&m->conformer[e]);
+  for (int e = 0; e < m->encoders && m->cfg.encoder == LCFM_ENCODER_CONFORMER; e++)
+    lcfm_causal_encoder_free(&m->conformer[e]);
   lcfm_nn_arena_free(&m->arena);
   lcfm_nn_params_free(&m->params);
   free(m->gathered_keys);
@@ -135,7 +140,8 @@ static const float *encode(lcfm_causal_model *m, int e, const float *times, cons
 }
 
 static void encode_backward(lcfm_causal_model *m, int e, const float *dz, int rows, int training) {
-  if (m->cfg.encoder == LCFM_ENCODER_CONFORMER) lcfm_causal_encoder_backward(&m->conformer[e], &m->params, dz, training);
+  if (m->cfg.encoder == LCFM_ENCODER_CONFORMER)
+    lcfm_causal_encoder_backward(&m->conformer[e], &m->params, dz, training);
   else lcfm_mlp_backward(&m->mlp_encoder[e], &m->params, NULL, dz, rows);
 }
 
@@ -145,7 +151,8 @@ void lcfm_causal_embed(lcfm_causal_model *m, const float *times, const float *va
   for (size_t i = 0; i < n; i++) m->masked_values[i] = values[i] * mask[i];
   for (int e = 0; e < m->encoders; e++)
     m->z[e] = m->cfg.encoder == LCFM_ENCODER_CONFORMER /* the engine's path without saved activations */
-                  ? lcfm_causal_encoder_infer(&m->conformer[e], &m->params, &(lcfm_nn_series){times, values, mask, NULL, rows})
+                  ? lcfm_causal_encoder_infer(&m->conformer[e], &m->params,
+                                              &(lcfm_nn_series){times, values, mask, NULL, rows})
                   : encode(m, e, times, values, mask, rows, 0, 0, 0);
   *z_star = m->z[0];
   *z_instr = m->encoders > 1 ? m->z[1] : NULL;
@@ -212,10 +219,11 @@ static double contrastive(lcfm_causal_model *m, MPI_Comm comm, int e, const int6
     m->counts[r] = m->row_counts[r] * D, m->displs[r] = global * D;
     global += m->row_counts[r];
   }
-  LCFM_CHECK(global <= m->global_capacity, "global batch of %d rows exceeds the %d planned", global, m->global_capacity);
+  LCFM_CHECK(global <= m->global_capacity, "global batch of %d rows exceeds the %d planned", global,
+             m->global_capacity);
   LCFM_CHECK_MPI(MPI_Allgatherv(q, rows * D, MPI_FLOAT, m->gathered, m->counts, m->displs, MPI_FLOAT, comm));
-  LCFM_CHECK_MPI(MPI_Allgatherv(keys, rows, MPI_INT64_T, m->gathered_keys, m->row_counts, m->row_displs, MPI_INT64_T,
-                                comm));
+  LCFM_CHECK_MPI(
+      MPI_Allgatherv(keys, rows, MPI_INT64_T, m->gathered_keys, m->row_counts, m->row_displs, MPI_INT64_T, comm));
   lcfm_nn_zero(m->dgathered, (size_t)global * (size_t)D);
   int first = m->row_displs[rank];
   double share = lcfm_loss_infonce_rows(m->dgathered, m->gathered, m->gathered_keys, global, D, c->tau, first,
@@ -249,8 +257,8 @@ void lcfm_batch_rows_free(lcfm_batch_rows *b) {
   free(b->times), free(b->values), free(b->mask), free(b->source), free(b->instrument);
 }
 
-lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b,
-                                  int training, uint64_t seed, uint64_t step) {
+lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b, int training,
+                                  uint64_t seed, uint64_t step) {
   const float *times = b->times, *values = b->values, *mask = b->mask;
   const int64_t *source = b->source, *instrument = b->instrument;
   int rows = b->rows;
@@ -271,7 +279,8 @@ lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcf
   decode_forward(m, rows);
   lcfm_nn_zero(m->drecon, n);
   float share = global_valid > 0 ? (float)(local_valid / global_valid) : 0.0f;
-  double local_mse = local_valid > 0 ? lcfm_loss_masked_mse(m->drecon, m->recon, values, mask, n, c->w_recon * share) * share : 0;
+  double local_mse =
+      local_valid > 0 ? lcfm_loss_masked_mse(m->drecon, m->recon, values, mask, n, c->w_recon * share) * share : 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&local_mse, &loss.recon, 1, MPI_DOUBLE, MPI_SUM, comm));
   decode_backward(m, rows);
   loss.star = contrastive(m, comm, 0, source, rows, c->w_star);

@@ -33,7 +33,8 @@ const float *lcfm_mlp_forward(lcfm_mlp *m, const lcfm_nn_params *p, const float 
   m->input = in;
   const float *x = in;
   for (int l = 0; l < m->layers; l++) {
-    lcfm_linear_forward(m->pre[l], x, p->params + m->lin[l].w, p->params + m->lin[l].b, rows, m->dims[l], m->dims[l + 1]);
+    lcfm_linear_forward(m->pre[l], x, p->params + m->lin[l].w, p->params + m->lin[l].b, rows, m->dims[l],
+                        m->dims[l + 1]);
     if (l + 1 < m->layers) lcfm_relu_forward(m->act[l], m->pre[l], (size_t)rows * (size_t)m->dims[l + 1]);
     x = m->act[l];
   }

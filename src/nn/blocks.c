@@ -9,7 +9,7 @@
 #include "nn_internal.h"
 
 #define PW(off) (p->params + (off))
-#define GW(off) (gd.g + ((off) - gd.base))
+#define GW(off) (gd.g + ((off)-gd.base))
 
 /* db [3d] += column sums of dqkv [N, 3d], except the key columns d..2d: softmax is invariant to
  * a shift of all scores of a query, so the key bias has an exactly zero gradient. Computed, it
@@ -42,39 +42,37 @@ static float *take(lcfm_nn_arena *a, size_t n) { return lcfm_nn_arena_take(a, n)
 
 static void act_forward(lcfm_nn_act act, float *out, const float *inp, size_t n) {
   switch (act) {
-    case LCFM_ACT_RELU: lcfm_relu_forward(out, inp, n); break;
-    case LCFM_ACT_GELU: lcfm_gelu_forward(out, inp, n); break;
-    case LCFM_ACT_SWISH: lcfm_swish_forward(out, inp, n); break;
-    case LCFM_ACT_TANH: lcfm_tanh_forward(out, inp, n); break;
+  case LCFM_ACT_RELU: lcfm_relu_forward(out, inp, n); break;
+  case LCFM_ACT_GELU: lcfm_gelu_forward(out, inp, n); break;
+  case LCFM_ACT_SWISH: lcfm_swish_forward(out, inp, n); break;
+  case LCFM_ACT_TANH: lcfm_tanh_forward(out, inp, n); break;
   }
 }
 
 static void act_backward(lcfm_nn_act act, float *dinp, const float *dout, const float *inp, const float *out,
                          size_t n) {
   switch (act) {
-    case LCFM_ACT_RELU: lcfm_relu_backward(dinp, dout, inp, n); break;
-    case LCFM_ACT_GELU: lcfm_gelu_backward(dinp, dout, inp, n); break;
-    case LCFM_ACT_SWISH: lcfm_swish_backward(dinp, dout, inp, n); break;
-    case LCFM_ACT_TANH: lcfm_tanh_backward(dinp, dout, out, n); break;
+  case LCFM_ACT_RELU: lcfm_relu_backward(dinp, dout, inp, n); break;
+  case LCFM_ACT_GELU: lcfm_gelu_backward(dinp, dout, inp, n); break;
+  case LCFM_ACT_SWISH: lcfm_swish_backward(dinp, dout, inp, n); break;
+  case LCFM_ACT_TANH: lcfm_tanh_backward(dinp, dout, out, n); break;
   }
 }
 
 static void act_backward_saved(lcfm_nn_act act, float *dinp, const float *dout, const float *saved, const float *out,
                                size_t n) {
-  if (act == LCFM_ACT_SWISH)
-    lcfm_swish_backward_sig(dinp, dout, out, saved, n);
-  else
-    act_backward(act, dinp, dout, saved, out, n);
+  if (act == LCFM_ACT_SWISH) lcfm_swish_backward_sig(dinp, dout, out, saved, n);
+  else act_backward(act, dinp, dout, saved, out, n);
 }
 
 /* h [N, C] += b, out = act(h), for h a product run without its bias (the fused forms of nn.h),
  * saving what act_backward_saved takes: for Swish the sigmoid, written over h. */
 static void bias_act_forward_saving(lcfm_nn_act act, float *out, float *h, const float *b, int N, int C) {
   switch (act) {
-    case LCFM_ACT_RELU: lcfm_bias_relu_forward(out, h, b, N, C); break;
-    case LCFM_ACT_GELU: lcfm_bias_gelu_forward(out, h, b, N, C); break;
-    case LCFM_ACT_SWISH: lcfm_bias_swish_forward_sig(out, h, h, b, N, C); break;
-    case LCFM_ACT_TANH: lcfm_bias_tanh_forward(out, h, b, N, C); break;
+  case LCFM_ACT_RELU: lcfm_bias_relu_forward(out, h, b, N, C); break;
+  case LCFM_ACT_GELU: lcfm_bias_gelu_forward(out, h, b, N, C); break;
+  case LCFM_ACT_SWISH: lcfm_bias_swish_forward_sig(out, h, h, b, N, C); break;
+  case LCFM_ACT_TANH: lcfm_bias_tanh_forward(out, h, b, N, C); break;
   }
 }
 
@@ -126,16 +124,16 @@ static void ffn_hidden_from_ln(lcfm_nn_ffn_acts *a, lcfm_nn_lin fc1, lcfm_nn_act
 }
 
 /* The module up to its hidden activation a->a (what its backward reads besides the input). */
-static void ffn_hidden_forward(lcfm_nn_ffn_acts *a, const float *inp, lcfm_nn_lin ln, lcfm_nn_lin fc1,
-                               lcfm_nn_act act, const lcfm_nn_params *p, int N, int d, int ff) {
+static void ffn_hidden_forward(lcfm_nn_ffn_acts *a, const float *inp, lcfm_nn_lin ln, lcfm_nn_lin fc1, lcfm_nn_act act,
+                               const lcfm_nn_params *p, int N, int d, int ff) {
   lcfm_layernorm_forward(a->ln, a->mean, a->rstd, inp, PW(ln.w), PW(ln.b), N, d, LCFM_NN_LN_EPS);
   ffn_hidden_from_ln(a, fc1, act, p, N, d, ff);
 }
 
 /* dinp += d/d inp given dy = d/d y. Uses s->t0, t1, t2. */
-static void ffn_backward(float *dinp, const float *dy, const lcfm_nn_ffn_acts *a, const float *inp,
-                         lcfm_nn_lin ln, lcfm_nn_lin fc1, lcfm_nn_lin fc2, lcfm_nn_act act, const lcfm_nn_params *p,
-                         lcfm_nn_gdest gd, int N, int d, int ff, lcfm_nn_scratch *s) {
+static void ffn_backward(float *dinp, const float *dy, const lcfm_nn_ffn_acts *a, const float *inp, lcfm_nn_lin ln,
+                         lcfm_nn_lin fc1, lcfm_nn_lin fc2, lcfm_nn_act act, const lcfm_nn_params *p, lcfm_nn_gdest gd,
+                         int N, int d, int ff, lcfm_nn_scratch *s) {
   size_t nf = (size_t)N * ff, nd = (size_t)N * d;
   lcfm_nn_zero(s->t0, nf);
   lcfm_linear_backward(s->t0, GW(fc2.w), GW(fc2.b), dy, a->a, PW(fc2.w), N, ff, d);
@@ -173,8 +171,8 @@ void lcfm_conformer_init(lcfm_conformer_params *w, const lcfm_conformer_config *
   w->out_ln = add_ln(p, prefix, "ln", d);
 }
 
-void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, lcfm_nn_arena *arena,
-                                int B, int T) {
+void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, lcfm_nn_arena *arena, int B,
+                                int T) {
   int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   int drop = cfg->dropout > 0.0f;
   size_t nd = (size_t)N * d;
@@ -213,7 +211,7 @@ static float *rows_on(float *ptr, size_t rows, size_t width) { return ptr ? ptr 
 
 static lcfm_nn_ffn_acts ffn_acts_at(const lcfm_nn_ffn_acts *a, size_t rows, int d, int ff) {
   lcfm_nn_ffn_acts v = {rows_on(a->ln, rows, d), rows_on(a->mean, rows, 1), rows_on(a->rstd, rows, 1),
-                        rows_on(a->h, rows, ff), rows_on(a->a, rows, ff), rows_on(a->drop, rows, d)};
+                        rows_on(a->h, rows, ff), rows_on(a->a, rows, ff),   rows_on(a->drop, rows, d)};
   return v;
 }
 
@@ -253,23 +251,20 @@ static void conv_hidden_from_ln(lcfm_conformer_acts *a, const lcfm_conformer_con
 
 /* Dropout site `site` of the block call x at rate p on y [n] (rows of width d) in place, its mask
  * saved: the draws of x's rows within the whole batch's call. */
-static void block_dropout(float *y, float *mask, size_t n, float p, const lcfm_nn_block_batch *x, int d,
-                          int site) {
+static void block_dropout(float *y, float *mask, size_t n, float p, const lcfm_nn_block_batch *x, int d, int site) {
   lcfm_dropout_forward_at(y, mask, y, n, p, x->training, x->seed, x->counter + (uint64_t)site,
                           x->first_row * (size_t)d);
 }
 
 /* Dropout site `site`'s mask alone (y: n floats of scratch); nothing when dropout is off. */
-static void dropout_mask_at(float *mask, float *y, size_t n, float p, const lcfm_nn_block_batch *x, int d,
-                            int site) {
+static void dropout_mask_at(float *mask, float *y, size_t n, float p, const lcfm_nn_block_batch *x, int d, int site) {
   if (!drop_on(p, x->training)) return;
   lcfm_nn_zero(y, n);
   block_dropout(y, mask, n, p, x, d, site);
 }
 
-void lcfm_conformer_recompute(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                              const lcfm_conformer_params *w, const lcfm_nn_params *p,
-                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+void lcfm_conformer_recompute(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                              const lcfm_nn_params *p, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
   const float *mask = x->mask;
   int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff;
   size_t nd = (size_t)N * d;
@@ -295,9 +290,8 @@ void lcfm_conformer_output_at(float *out, const lcfm_conformer_acts *a, const lc
   lcfm_layernorm_apply(out, a->x4, a->o_mean, a->o_rstd, PW(w->out_ln.w), PW(w->out_ln.b), N, cfg->d);
 }
 
-void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                            const lcfm_conformer_params *w, const lcfm_nn_params *p,
-                            const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                            const lcfm_nn_params *p, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
   const float *inp = x->inp, *mask = x->mask;
   int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   size_t nd = (size_t)N * d;
@@ -326,8 +320,8 @@ void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config 
   ffn_hidden_from_ln(&a->ffn2, w->ffn2_fc1, LCFM_ACT_SWISH, p, N, d, ff);
   lcfm_linear_forward(y, a->ffn2.a, PW(w->ffn2_fc2.w), PW(w->ffn2_fc2.b), N, ff, d);
   block_dropout(y, a->ffn2.drop, nd, pd, x, d, 3);
-  lcfm_residual_layernorm_forward(a->x4, a->out, a->o_mean, a->o_rstd, a->x3, 0.5f, y, PW(w->out_ln.w),
-                                  PW(w->out_ln.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_residual_layernorm_forward(a->x4, a->out, a->o_mean, a->o_rstd, a->x3, 0.5f, y, PW(w->out_ln.w), PW(w->out_ln.b),
+                                  N, d, LCFM_NN_LN_EPS);
 }
 
 void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
@@ -336,18 +330,17 @@ void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lc
   lcfm_conformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, x, s);
 }
 
-void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
-                                const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
-                                const lcfm_nn_params *p, lcfm_nn_gdest gd, const float *dout,
-                                const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                const lcfm_conformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
+                                const float *dout, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
   const float *inp = x->inp, *mask = x->mask;
   int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads, K = cfg->kernel;
   size_t nd = (size_t)N * d;
   int on = drop_on(cfg->dropout, x->training);
   float *g = s->g; /* d loss / d (residual stream), walked backwards through x4, x3, x2, x1, inp */
   lcfm_nn_zero(g, nd);
-  lcfm_layernorm_backward(g, GW(w->out_ln.w), GW(w->out_ln.b), dout, a->x4, PW(w->out_ln.w), a->o_mean,
-                          a->o_rstd, N, d);
+  lcfm_layernorm_backward(g, GW(w->out_ln.w), GW(w->out_ln.b), dout, a->x4, PW(w->out_ln.w), a->o_mean, a->o_rstd, N,
+                          d);
   /* FFN2: x4 = x3 + 1/2 drop(ffn(x3)) */
   drop_grad(s->dy, g, on ? a->ffn2.drop : NULL, 0.5f, nd);
   ffn_backward(g, s->dy, &a->ffn2, a->x3, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, gd, N, d, ff, s);
@@ -358,8 +351,8 @@ void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
   lcfm_nn_zero(s->t3, nd);
   lcfm_swish_backward_sig(s->t3, s->t2, a->sw, a->nrm, nd);
   lcfm_nn_zero(s->t2, nd);
-  lcfm_layernorm_backward(s->t2, GW(w->conv_norm.w), GW(w->conv_norm.b), s->t3, a->dw, PW(w->conv_norm.w),
-                          a->n_mean, a->n_rstd, N, d);
+  lcfm_layernorm_backward(s->t2, GW(w->conv_norm.w), GW(w->conv_norm.b), s->t3, a->dw, PW(w->conv_norm.w), a->n_mean,
+                          a->n_rstd, N, d);
   lcfm_nn_zero(s->t3, nd);
   lcfm_dwconv_backward(s->t3, GW(w->dw.w), GW(w->dw.b), s->t2, a->glu, PW(w->dw.w), B, T, d, K);
   lcfm_nn_mask_rows(s->t3, mask, N, d);
@@ -367,8 +360,8 @@ void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
   lcfm_glu_backward(s->t0, s->t3, a->pw1, N, d);
   lcfm_nn_zero(s->t2, nd);
   lcfm_linear_backward(s->t2, GW(w->pw1.w), GW(w->pw1.b), s->t0, a->c_ln, PW(w->pw1.w), N, d, 2 * d);
-  lcfm_layernorm_backward(g, GW(w->conv_ln.w), GW(w->conv_ln.b), s->t2, a->x2, PW(w->conv_ln.w), a->c_mean,
-                          a->c_rstd, N, d);
+  lcfm_layernorm_backward(g, GW(w->conv_ln.w), GW(w->conv_ln.b), s->t2, a->x2, PW(w->conv_ln.w), a->c_mean, a->c_rstd,
+                          N, d);
   /* self-attention: x2 = x1 + drop(proj(att(qkv(LN(x1))))) */
   drop_grad(s->dy, g, on ? a->m_drop : NULL, 1.0f, nd);
   lcfm_nn_zero(s->t2, nd);
@@ -378,8 +371,8 @@ void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
   lcfm_nn_zero(s->t2, nd);
   lcfm_linear_backward(s->t2, GW(w->qkv.w), NULL, s->t0, a->m_ln, PW(w->qkv.w), N, d, 3 * d);
   qkv_bias_backward(GW(w->qkv.b), s->t0, N, d);
-  lcfm_layernorm_backward(g, GW(w->mhsa_ln.w), GW(w->mhsa_ln.b), s->t2, a->x1, PW(w->mhsa_ln.w), a->m_mean,
-                          a->m_rstd, N, d);
+  lcfm_layernorm_backward(g, GW(w->mhsa_ln.w), GW(w->mhsa_ln.b), s->t2, a->x1, PW(w->mhsa_ln.w), a->m_mean, a->m_rstd,
+                          N, d);
   /* FFN1: x1 = inp + 1/2 drop(ffn(inp)) */
   drop_grad(s->dy, g, on ? a->ffn1.drop : NULL, 0.5f, nd);
   ffn_backward(g, s->dy, &a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, w->ffn1_fc2, LCFM_ACT_SWISH, p, gd, N, d, ff, s);
@@ -402,8 +395,8 @@ void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_co
   w->ln2 = add_ln(p, prefix, "ln2", d);
 }
 
-void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                  lcfm_nn_arena *arena, int B, int T) {
+void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg, lcfm_nn_arena *arena,
+                                  int B, int T) {
   int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   int drop = cfg->dropout > 0.0f;
   size_t nd = (size_t)N * d;
@@ -438,8 +431,8 @@ lcfm_transformer_acts lcfm_transformer_acts_at(const lcfm_transformer_acts *a, c
 }
 
 void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                              const lcfm_transformer_params *w, const lcfm_nn_params *p,
-                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
+                              const lcfm_transformer_params *w, const lcfm_nn_params *p, const lcfm_nn_block_batch *x,
+                              lcfm_nn_scratch *s) {
   const float *inp = x->inp;
   int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   size_t nd = (size_t)N * d;
@@ -454,8 +447,8 @@ void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_c
   bias_act_forward_saving(cfg->act, a->f_act, a->f1, PW(w->fc1.b), N, ff);
   lcfm_linear_forward(y, a->f_act, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
   block_dropout(y, a->f_drop, nd, pd, x, d, 1);
-  lcfm_residual_layernorm_forward(a->r2, a->out, a->mean2, a->rstd2, y, cfg->residual ? 1.0f : 0.0f, a->h,
-                                  PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_residual_layernorm_forward(a->r2, a->out, a->mean2, a->rstd2, y, cfg->residual ? 1.0f : 0.0f, a->h, PW(w->ln2.w),
+                                  PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
 }
 
 void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
@@ -464,11 +457,9 @@ void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, cons
   lcfm_transformer_backward_to(dinp, a, cfg, w, p, lcfm_nn_gdest_table(p), dout, x, s);
 }
 
-void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a,
-                                  const lcfm_transformer_config *cfg,
-                                  const lcfm_transformer_params *w, const lcfm_nn_params *p,
-                                  lcfm_nn_gdest gd, const float *dout, const lcfm_nn_block_batch *x,
-                                  lcfm_nn_scratch *s) {
+void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                  const lcfm_transformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
+                                  const float *dout, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s) {
   const float *inp = x->inp;
   int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   size_t nd = (size_t)N * d, nf = (size_t)N * ff;
@@ -482,10 +473,8 @@ void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a,
   lcfm_linear_backward(s->t0, GW(w->fc2.w), GW(w->fc2.b), s->dy, a->f_act, PW(w->fc2.w), N, ff, d);
   lcfm_nn_zero(s->t1, nf);
   act_backward_saved(cfg->act, s->t1, s->t0, a->f1, a->f_act, nf);
-  if (cfg->residual)
-    memcpy(s->t2, g, nd * sizeof(float));
-  else
-    lcfm_nn_zero(s->t2, nd);
+  if (cfg->residual) memcpy(s->t2, g, nd * sizeof(float));
+  else lcfm_nn_zero(s->t2, nd);
   lcfm_linear_backward(s->t2, GW(w->fc1.w), GW(w->fc1.b), s->t1, a->h, PW(w->fc1.w), N, d, ff);
   /* h = LN1(r1), r1 = a (+ inp) */
   lcfm_nn_zero(g, nd);
@@ -572,16 +561,12 @@ void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg, const 
   lcfm_linear_forward(ws->wide, x, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_infer(ws->ao, ws->att, ws->wide, keymask, B, T, d, H);
   /* r1 = proj(attention) (+ x); x is free once q, k, v are computed */
-  if (cfg->residual)
-    linear_residual(x, 1.0f, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
-  else
-    lcfm_linear_forward(x, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  if (cfg->residual) linear_residual(x, 1.0f, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  else lcfm_linear_forward(x, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
   lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->ln1.w), PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
   lcfm_linear_forward(ws->wide, x, PW(w->fc1.w), PW(w->fc1.b), N, d, ff);
   act_forward(cfg->act, ws->wide, ws->wide, (size_t)N * ff);
-  if (cfg->residual)
-    linear_residual(x, 1.0f, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
-  else
-    lcfm_linear_forward(x, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  if (cfg->residual) linear_residual(x, 1.0f, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  else lcfm_linear_forward(x, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
   lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
 }

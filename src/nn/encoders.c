@@ -19,8 +19,7 @@ static uint64_t dropout_counter(uint64_t step, int id, int site) {
   return step * 4096u + (uint64_t)id * 256u + (uint64_t)site;
 }
 
-void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes,
-                    size_t *scratch_bytes) {
+void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes, size_t *scratch_bytes) {
   if (act_bytes) *act_bytes = acts->size * sizeof(float);
   if (scratch_bytes) *scratch_bytes = scr->size * sizeof(float);
 }
@@ -116,8 +115,7 @@ static void train_layout(lcfm_nn_encoder *b) {
     b->tws[i].dx[0] = lcfm_nn_arena_take(arena, (size_t)N * b->d);
     b->tws[i].dx[1] = lcfm_nn_arena_take(arena, (size_t)N * b->d);
   }
-  for (int c = 0; c < b->chunks; c++)
-    b->cgrad[c] = lcfm_nn_arena_take(arena, b->grad_hi - b->grad_lo);
+  for (int c = 0; c < b->chunks; c++) b->cgrad[c] = lcfm_nn_arena_take(arena, b->grad_hi - b->grad_lo);
 }
 
 typedef void (*train_chunk_fn)(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws);
@@ -176,32 +174,27 @@ typedef struct {
   /* block i forward for the chunk, saving what its backward needs */
   void (*block_forward)(void *e, const lcfm_nn_params *p, int i, const train_chunk *c);
   /* block i backward for the chunk: dinp (zeroed) += d/d input given dout, gradients into c->gd */
-  void (*block_backward)(void *e, const lcfm_nn_params *p, int i, const train_chunk *c, float *dinp,
-                         const float *dout);
+  void (*block_backward)(void *e, const lcfm_nn_params *p, int i, const train_chunk *c, float *dinp, const float *dout);
   /* the input embedding's backward for the chunk from dx0 (spare: a free [S*T, d] buffer) */
-  void (*embed_backward)(void *e, const lcfm_nn_params *p, const train_chunk *c, const float *dx0,
-                         float *spare);
+  void (*embed_backward)(void *e, const lcfm_nn_params *p, const train_chunk *c, const float *dx0, float *spare);
   /* block i's output [B, T, d] of the last forward, or a buffer finite exactly where it is */
   const float *(*block_output)(const void *e, int i);
 } encoder_ops;
 
 /* One element per block (at least one: calloc of 0 may return NULL). */
-static void *per_block(int blocks, size_t size) {
-  return lcfm_calloc((size_t)(blocks > 0 ? blocks : 1), size);
-}
+static void *per_block(int blocks, size_t size) { return lcfm_calloc((size_t)(blocks > 0 ? blocks : 1), size); }
 
 /* b holds the encoder's shape; checks it and names the encoder. */
 static void encoder_init(lcfm_nn_encoder *b, const char *kind, const char *prefix) {
   LCFM_CHECK(b->d % 2 == 0 && b->blocks >= 0 && b->T > 0 && b->max_batch > 0,
-             "nn: bad %s configuration (d %d, blocks %d, T %d, batch %d)", kind, b->d, b->blocks,
-             b->T, b->max_batch);
+             "nn: bad %s configuration (d %d, blocks %d, T %d, batch %d)", kind, b->d, b->blocks, b->T, b->max_batch);
   snprintf(b->name, sizeof b->name, "%s", prefix);
 }
 
 /* Register the blocks as "prefix.block<i>"; the tensors from grad_lo (set before the input
  * embedding) to here are the ones the training chunks accumulate in buffers of their own. */
-static void encoder_init_blocks(lcfm_nn_encoder *b, const encoder_ops *ops, void *e,
-                                lcfm_nn_params *p, const char *prefix) {
+static void encoder_init_blocks(lcfm_nn_encoder *b, const encoder_ops *ops, void *e, lcfm_nn_params *p,
+                                const char *prefix) {
   for (int i = 0; i < b->blocks; i++) {
     char name[LCFM_NN_NAME_MAX];
     snprintf(name, sizeof name, "%s.block%d", prefix, i);
@@ -232,13 +225,11 @@ static void encoder_free(lcfm_nn_encoder *b, void *blk, void *ba) {
 }
 
 static void encoder_check_batch(const lcfm_nn_encoder *b, int B) {
-  LCFM_CHECK(B > 0 && B <= b->max_batch, "nn: %s: batch %d outside 1..%d", b->name, B,
-             b->max_batch);
+  LCFM_CHECK(B > 0 && B <= b->max_batch, "nn: %s: batch %d outside 1..%d", b->name, B, b->max_batch);
 }
 
 /* Start a forward: check the batch and keep it, with the draws, for backward and recomputation. */
-static void encoder_begin(lcfm_nn_encoder *b, const lcfm_nn_series *x, int training, uint64_t seed,
-                          uint64_t step) {
+static void encoder_begin(lcfm_nn_encoder *b, const lcfm_nn_series *x, int training, uint64_t seed, uint64_t step) {
   encoder_check_batch(b, x->B);
   b->x = *x;
   b->training = training, b->seed = seed, b->step = step;
@@ -246,11 +237,11 @@ static void encoder_begin(lcfm_nn_encoder *b, const lcfm_nn_series *x, int train
 
 /* Block i's batch for chunk c: its input, its rows of mask and the draws of the last forward
  * (sites dropout sites per block). */
-static lcfm_nn_block_batch chunk_batch(const lcfm_nn_encoder *b, const train_chunk *c, int i,
-                                       int sites, const float *inp, const float *mask) {
+static lcfm_nn_block_batch chunk_batch(const lcfm_nn_encoder *b, const train_chunk *c, int i, int sites,
+                                       const float *inp, const float *mask) {
   size_t r0 = (size_t)c->b0 * b->T;
-  lcfm_nn_block_batch x = {inp, mask ? mask + r0 : NULL, c->S, b->T, b->training, b->seed,
-                           dropout_counter(b->step, b->id, sites * i), r0};
+  lcfm_nn_block_batch x = {
+      inp, mask ? mask + r0 : NULL, c->S, b->T, b->training, b->seed, dropout_counter(b->step, b->id, sites * i), r0};
   return x;
 }
 
@@ -290,15 +281,14 @@ static void stack_backward_chunk(void *ctx, int chunk, int b0, int S, lcfm_nn_ch
 }
 
 /* The stack of blocks forward over the training chunks of the last forward's batch. */
-static void encoder_blocks_forward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e,
-                                   const lcfm_nn_params *p) {
+static void encoder_blocks_forward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e, const lcfm_nn_params *p) {
   stack_ctx ctx = {b, ops, e, p, NULL, b->training};
   train_chunks(stack_forward_chunk, &ctx, b->x.B, b->trn_slots, b->tws);
 }
 
 /* The blocks and the embedding backward from dlast, their gradients summed into the table. */
-static void encoder_blocks_backward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e,
-                                    lcfm_nn_params *p, const float *dlast, int training) {
+static void encoder_blocks_backward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e, lcfm_nn_params *p,
+                                    const float *dlast, int training) {
   stack_ctx ctx = {b, ops, e, p, dlast, training};
   train_chunks(stack_backward_chunk, &ctx, b->x.B, b->trn_slots, b->tws);
   int chunks = (b->x.B + LCFM_NN_TRAIN_SEQS - 1) / LCFM_NN_TRAIN_SEQS;
@@ -313,8 +303,7 @@ static void check_layer(const lcfm_nn_encoder *b, const char *layer, const float
 }
 
 /* The input embedding x0 and every block's output of the last forward. */
-static void check_stack(const lcfm_nn_encoder *b, const encoder_ops *ops, const void *e,
-                        const float *x0) {
+static void check_stack(const lcfm_nn_encoder *b, const encoder_ops *ops, const void *e, const float *x0) {
   size_t nd = (size_t)b->x.B * b->T * b->d;
   check_layer(b, " input embedding", x0, nd);
   for (int i = 0; i < b->blocks; i++) {
@@ -334,8 +323,17 @@ static void encoder_infer(const lcfm_nn_encoder *b, infer_chunk_fn fn, void *ctx
  * -------------------------------------------------------------------------------------------- */
 
 lcfm_causal_encoder_config lcfm_causal_encoder_defaults(void) {
-  lcfm_causal_encoder_config c = {.d = 64, .heads = 4, .ff = 128, .blocks = 4, .kernel = 31, .latent = 20,
-                                  .T = 100, .max_batch = 64, .dropout = 0.0f, .id = 0, .keep_block_acts = 0};
+  lcfm_causal_encoder_config c = {.d = 64,
+                                  .heads = 4,
+                                  .ff = 128,
+                                  .blocks = 4,
+                                  .kernel = 31,
+                                  .latent = 20,
+                                  .T = 100,
+                                  .max_batch = 64,
+                                  .dropout = 0.0f,
+                                  .id = 0,
+                                  .keep_block_acts = 0};
   return c;
 }
 
@@ -349,12 +347,12 @@ static void causal_init_block(void *enc, int i, const char *name, lcfm_nn_params
 void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg, lcfm_nn_params *p,
                               const char *prefix) {
   memset(e, 0, sizeof *e);
-  e->base = (lcfm_nn_encoder){.blocks = cfg->blocks, .T = cfg->T, .d = cfg->d, .ff = cfg->ff,
-                              .max_batch = cfg->max_batch, .id = cfg->id};
+  e->base = (lcfm_nn_encoder){
+      .blocks = cfg->blocks, .T = cfg->T, .d = cfg->d, .ff = cfg->ff, .max_batch = cfg->max_batch, .id = cfg->id};
   encoder_init(&e->base, "causal encoder", prefix);
   e->cfg = *cfg;
-  e->bcfg = (lcfm_conformer_config){.d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .kernel = cfg->kernel,
-                                    .dropout = cfg->dropout};
+  e->bcfg = (lcfm_conformer_config){
+      .d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .kernel = cfg->kernel, .dropout = cfg->dropout};
   int d = cfg->d;
   e->base.grad_lo = p->total; /* the embedding and the blocks are registered one after another */
   e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
@@ -397,10 +395,8 @@ static void causal_layout(void *enc) {
   lcfm_nn_arena *a = &e->base.acts;
   e->x0 = lcfm_nn_arena_take(a, (size_t)N * d);
   for (int i = 0; i < c->blocks; i++) {
-    if (c->keep_block_acts)
-      lcfm_conformer_acts_layout(&e->ba[i], &e->bcfg, a, B, T);
-    else
-      kept_block_layout(&e->ba[i], a, N, d, c->heads, i == c->blocks - 1);
+    if (c->keep_block_acts) lcfm_conformer_acts_layout(&e->ba[i], &e->bcfg, a, B, T);
+    else kept_block_layout(&e->ba[i], a, N, d, c->heads, i == c->blocks - 1);
   }
   e->lstm_out = lcfm_nn_arena_take(a, (size_t)N * d);
   e->gates = lcfm_nn_arena_take(a, (size_t)N * 4 * d);
@@ -424,8 +420,7 @@ static void causal_layout(void *enc) {
 
 void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e) {
   e->ba = per_block(e->cfg.blocks, sizeof *e->ba);
-  int wide = 4 * e->cfg.d > e->cfg.ff ? 4 * e->cfg.d
-                                      : e->cfg.ff; /* LSTM gates 4d cover q|k|v 3d and GLU 2d */
+  int wide = 4 * e->cfg.d > e->cfg.ff ? 4 * e->cfg.d : e->cfg.ff; /* LSTM gates 4d cover q|k|v 3d and GLU 2d */
   encoder_alloc(&e->base, &causal_ops, e, wide);
 }
 
@@ -444,8 +439,7 @@ static lcfm_lstm_tensors causal_lstm(const lcfm_causal_encoder *e, float *at) {
  * else the thread's chunk workspace, except the kept ones (kept_block_layout) at the chunk's rows
  * of the whole batch, and the output of a block before the last, which goes to a workspace buffer
  * the next block reads (forward only: backward does not read it). */
-static lcfm_conformer_acts causal_chunk_acts(const lcfm_causal_encoder *e, int i,
-                                             const train_chunk *k) {
+static lcfm_conformer_acts causal_chunk_acts(const lcfm_causal_encoder *e, int i, const train_chunk *k) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   lcfm_conformer_acts at = lcfm_conformer_acts_at(&e->ba[i], &e->bcfg, c->T, k->b0);
   if (c->keep_block_acts) return at;
@@ -458,8 +452,7 @@ static lcfm_conformer_acts causal_chunk_acts(const lcfm_causal_encoder *e, int i
 
 /* Block i's input for chunk k in forward: the embedding, or the previous block's output (kept,
  * or in the workspace buffer causal_chunk_acts gave it). */
-static const float *causal_forward_input(const lcfm_causal_encoder *e, int i,
-                                         const train_chunk *k) {
+static const float *causal_forward_input(const lcfm_causal_encoder *e, int i, const train_chunk *k) {
   size_t r0 = (size_t)k->b0 * e->cfg.T * e->cfg.d;
   if (i == 0) return e->x0 + r0;
   return e->cfg.keep_block_acts ? e->ba[i - 1].out + r0 : k->ws->dx[(i - 1) & 1];
@@ -467,8 +460,8 @@ static const float *causal_forward_input(const lcfm_causal_encoder *e, int i,
 
 /* The same in backward, where a previous block's output that was not kept is recomputed from its x4
  * and output statistics into ws->inp. */
-static const float *causal_backward_input(const lcfm_causal_encoder *e, const lcfm_nn_params *p,
-                                          int i, const train_chunk *k) {
+static const float *causal_backward_input(const lcfm_causal_encoder *e, const lcfm_nn_params *p, int i,
+                                          const train_chunk *k) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   if (i == 0 || c->keep_block_acts) return causal_forward_input(e, i, k);
   lcfm_conformer_acts prev = lcfm_conformer_acts_at(&e->ba[i - 1], &e->bcfg, c->T, k->b0);
@@ -479,32 +472,30 @@ static const float *causal_backward_input(const lcfm_causal_encoder *e, const lc
 static void causal_block_forward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k) {
   lcfm_causal_encoder *e = enc;
   lcfm_conformer_acts a = causal_chunk_acts(e, i, k);
-  lcfm_nn_block_batch x =
-      chunk_batch(&e->base, k, i, 4, causal_forward_input(e, i, k), e->base.x.valid);
+  lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 4, causal_forward_input(e, i, k), e->base.x.valid);
   lcfm_conformer_forward(&a, &e->bcfg, &e->blk[i], p, &x, &k->ws->s);
 }
 
 /* Backward of block i, after recomputing what it did not keep (with the draws of the last
  * forward: the same values). */
-static void causal_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k,
-                                  float *dinp, const float *dout) {
+static void causal_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k, float *dinp,
+                                  const float *dout) {
   lcfm_causal_encoder *e = enc;
-  lcfm_nn_block_batch x =
-      chunk_batch(&e->base, k, i, 4, causal_backward_input(e, p, i, k), e->base.x.valid);
+  lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 4, causal_backward_input(e, p, i, k), e->base.x.valid);
   lcfm_conformer_acts a = causal_chunk_acts(e, i, k);
   if (!e->cfg.keep_block_acts) lcfm_conformer_recompute(&a, &e->bcfg, &e->blk[i], p, &x, &k->ws->s);
   x.training = k->training;
   lcfm_conformer_backward_to(dinp, &a, &e->bcfg, &e->blk[i], p, k->gd, dout, &x, &k->ws->s);
 }
 
-static void causal_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k,
-                                  const float *dx0, float *spare) {
+static void causal_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k, const float *dx0,
+                                  float *spare) {
   (void)spare;
   const lcfm_causal_encoder *e = enc;
   int d = e->cfg.d, N = k->S * e->cfg.T;
   size_t r0 = (size_t)k->b0 * e->cfg.T;
-  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), dx0,
-                             e->base.x.values + r0, PW(e->embed.w), N, d);
+  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), dx0, e->base.x.values + r0,
+                             PW(e->embed.w), N, d);
 }
 
 /* An output that was not kept is the norm of x4: finite where x4 is. */
@@ -513,10 +504,8 @@ static const float *causal_block_output(const void *enc, int i) {
   return e->ba[i].out ? e->ba[i].out : e->ba[i].x4;
 }
 
-
-const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p,
-                                         const lcfm_nn_series *x, int training, uint64_t seed,
-                                         uint64_t step) {
+const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x,
+                                         int training, uint64_t seed, uint64_t step) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   encoder_begin(&e->base, x, training, seed, step);
   int B = x->B, T = c->T, d = c->d, N = B * T;
@@ -559,8 +548,7 @@ static void causal_infer_chunk(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws) {
   lcfm_linear_forward(e->z + (size_t)b0 * c->latent, ws->pooled, PW(e->head.w), PW(e->head.b), S, d, c->latent);
 }
 
-const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p,
-                                       const lcfm_nn_series *x) {
+const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x) {
   causal_infer_ctx ctx = {e, p, x};
   encoder_infer(&e->base, causal_infer_chunk, &ctx, x->B);
   if (!all_finite(e->z, (size_t)x->B * e->cfg.latent)) {
@@ -591,18 +579,17 @@ void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, con
   lcfm_nn_zero(e->dxl, nd);
   lcfm_lstm_acts lstm = {e->lstm_out, e->gates, e->cell};
   lcfm_lstm_tensors w = causal_lstm(e, p->params), dw = causal_lstm(e, p->grads);
-  lcfm_lstm_backward(e->dxl, &dw, e->dh, last, &lstm, &w, e->lstm_scratch,
-                     (lcfm_lstm_dims){B, T, d, d});
+  lcfm_lstm_backward(e->dxl, &dw, e->dh, last, &lstm, &w, e->lstm_scratch, (lcfm_lstm_dims){B, T, d, d});
   encoder_blocks_backward(&e->base, &causal_ops, e, p, e->dxl, training);
 }
 
 double lcfm_causal_encoder_flops(const lcfm_causal_encoder_config *c, int B, double *backward) {
   double d = c->d, ff = c->ff, T = c->T, K = c->kernel, N = (double)B * T;
-  double block = 8 * d * ff     /* two feed-forward modules */
-                 + 8 * d * d    /* qkv (6 d^2) and output projection (2 d^2) */
-                 + 4 * T * d    /* QK^T and PV over all heads */
-                 + 6 * d * d    /* pointwise convolutions d->2d and d->d */
-                 + 2 * K * d;   /* depthwise convolution */
+  double block = 8 * d * ff   /* two feed-forward modules */
+                 + 8 * d * d  /* qkv (6 d^2) and output projection (2 d^2) */
+                 + 4 * T * d  /* QK^T and PV over all heads */
+                 + 6 * d * d  /* pointwise convolutions d->2d and d->d */
+                 + 2 * K * d; /* depthwise convolution */
   double lstm = 2 * d * 4 * d + 2 * d * 4 * d;
   double fwd = N * (c->blocks * block + lstm) + (double)B * 2 * d * c->latent;
   if (backward) *backward = 2 * fwd;
@@ -610,18 +597,28 @@ double lcfm_causal_encoder_flops(const lcfm_causal_encoder_config *c, int B, dou
 }
 
 /* What the causal encoder supplies to the skeleton (declared above). */
-static const encoder_ops causal_ops = {
-    .init_block = causal_init_block, .layout = causal_layout,
-    .block_forward = causal_block_forward, .block_backward = causal_block_backward,
-    .embed_backward = causal_embed_backward, .block_output = causal_block_output};
+static const encoder_ops causal_ops = {.init_block = causal_init_block,
+                                       .layout = causal_layout,
+                                       .block_forward = causal_block_forward,
+                                       .block_backward = causal_block_backward,
+                                       .embed_backward = causal_embed_backward,
+                                       .block_output = causal_block_output};
 
 /* ----------------------------------------------------------------------------------------------
  * Astromer 2 encoder
  * -------------------------------------------------------------------------------------------- */
 
 lcfm_astromer_config lcfm_astromer_defaults(void) {
-  lcfm_astromer_config c = {.d = 256, .heads = 4, .ff = 128, .blocks = 6, .residual = 0, .act = LCFM_ACT_TANH,
-                            .T = 200, .max_batch = 32, .dropout = 0.0f, .id = 0};
+  lcfm_astromer_config c = {.d = 256,
+                            .heads = 4,
+                            .ff = 128,
+                            .blocks = 6,
+                            .residual = 0,
+                            .act = LCFM_ACT_TANH,
+                            .T = 200,
+                            .max_batch = 32,
+                            .dropout = 0.0f,
+                            .id = 0};
   return c;
 }
 
@@ -634,15 +631,18 @@ static void astromer_init_block(void *enc, int i, const char *name, lcfm_nn_para
 
 void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p, const char *prefix) {
   memset(e, 0, sizeof *e);
-  e->base = (lcfm_nn_encoder){.blocks = cfg->blocks, .T = cfg->T, .d = cfg->d, .ff = cfg->ff,
-                              .max_batch = cfg->max_batch, .id = cfg->id};
+  e->base = (lcfm_nn_encoder){
+      .blocks = cfg->blocks, .T = cfg->T, .d = cfg->d, .ff = cfg->ff, .max_batch = cfg->max_batch, .id = cfg->id};
   encoder_init(&e->base, "Astromer", prefix);
   e->cfg = *cfg;
-  e->bcfg = (lcfm_transformer_config){.d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .act = cfg->act,
-                                      .residual = cfg->residual, .dropout = cfg->dropout};
+  e->bcfg = (lcfm_transformer_config){.d = cfg->d,
+                                      .heads = cfg->heads,
+                                      .ff = cfg->ff,
+                                      .act = cfg->act,
+                                      .residual = cfg->residual,
+                                      .dropout = cfg->dropout};
   int d = cfg->d;
-  e->base.grad_lo =
-      p->total; /* embedding, mask token and blocks are registered one after another */
+  e->base.grad_lo = p->total; /* embedding, mask token and blocks are registered one after another */
   e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
   e->embed.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.embed.b", prefix);
   e->mask_token = lcfm_nn_params_add2(p, LCFM_INIT_NORMAL, d, 0, "%s.mask_token", prefix);
@@ -688,16 +688,15 @@ static const float *astromer_block_input(const lcfm_astromer *e, int i, const tr
   return (i > 0 ? e->ba[i - 1].out : e->x0) + (size_t)k->b0 * e->cfg.T * e->cfg.d;
 }
 
-static void astromer_block_forward(void *enc, const lcfm_nn_params *p, int i,
-                                   const train_chunk *k) {
+static void astromer_block_forward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k) {
   lcfm_astromer *e = enc;
   lcfm_transformer_acts a = lcfm_transformer_acts_at(&e->ba[i], &e->bcfg, e->cfg.T, k->b0);
   lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 2, astromer_block_input(e, i, k), e->keymask);
   lcfm_transformer_forward(&a, &e->bcfg, &e->blk[i], p, &x, &k->ws->s);
 }
 
-static void astromer_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k,
-                                    float *dinp, const float *dout) {
+static void astromer_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k, float *dinp,
+                                    const float *dout) {
   lcfm_astromer *e = enc;
   lcfm_transformer_acts a = lcfm_transformer_acts_at(&e->ba[i], &e->bcfg, e->cfg.T, k->b0);
   lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 2, astromer_block_input(e, i, k), e->keymask);
@@ -706,15 +705,15 @@ static void astromer_block_backward(void *enc, const lcfm_nn_params *p, int i, c
 }
 
 /* x0 = token-or-embedding + time encoding: the embedding sees the gradient where not replaced. */
-static void astromer_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k,
-                                    const float *dx0, float *spare) {
+static void astromer_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k, const float *dx0,
+                                    float *spare) {
   const lcfm_astromer *e = enc;
   int d = e->cfg.d, N = k->S * e->cfg.T;
   size_t r0 = (size_t)k->b0 * e->cfg.T;
   lcfm_nn_zero(spare, (size_t)N * d);
   lcfm_masktoken_backward(spare, GD(k->gd, e->mask_token), dx0, e->base.x.replace + r0, N, d);
-  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), spare,
-                             e->base.x.values + r0, PW(e->embed.w), N, d);
+  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), spare, e->base.x.values + r0,
+                             PW(e->embed.w), N, d);
 }
 
 static const float *astromer_block_output(const void *enc, int i) {
@@ -722,10 +721,8 @@ static const float *astromer_block_output(const void *enc, int i) {
   return e->ba[i].out;
 }
 
-
-const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p,
-                                   const lcfm_nn_series *x, int training, uint64_t seed,
-                                   uint64_t step) {
+const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, int training,
+                                   uint64_t seed, uint64_t step) {
   const lcfm_astromer_config *c = &e->cfg;
   encoder_begin(&e->base, x, training, seed, step);
   int T = c->T, d = c->d, N = x->B * T;
@@ -733,12 +730,11 @@ const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p,
   lcfm_masktoken_forward(e->x0, e->x0, PW(e->mask_token), x->replace, N, d);
   lcfm_timeenc_forward(e->dx[0], x->times, N, d); /* dx[0]: free until backward */
   lcfm_nn_axpy(e->x0, 1.0f, e->dx[0], (size_t)N * d);
-  for (int n = 0; n < N; n++)
-    e->keymask[n] = (x->valid ? x->valid[n] : 1.0f) * (1.0f - x->replace[n]);
+  for (int n = 0; n < N; n++) e->keymask[n] = (x->valid ? x->valid[n] : 1.0f) * (1.0f - x->replace[n]);
   encoder_blocks_forward(&e->base, &astromer_ops, e, p);
   const float *last = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
-  lcfm_layernorm_forward(e->head_in, e->head_mean, e->head_rstd, last, PW(e->head_ln.w),
-                         PW(e->head_ln.b), N, d, LCFM_NN_LN_EPS);
+  lcfm_layernorm_forward(e->head_in, e->head_mean, e->head_rstd, last, PW(e->head_ln.w), PW(e->head_ln.b), N, d,
+                         LCFM_NN_LN_EPS);
   lcfm_linear_forward(e->pred, e->head_in, PW(e->head.w), PW(e->head.b), N, d, 1);
   if (!all_finite(e->pred, (size_t)N)) lcfm_astromer_check(e);
   return e->pred;
@@ -791,8 +787,7 @@ static void astromer_infer_chunk(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws)
   }
 }
 
-void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p,
-                                     const lcfm_nn_series *x, float *out) {
+void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, float *out) {
   astromer_infer_ctx ctx = {e, p, x, out};
   encoder_infer(&e->base, astromer_infer_chunk, &ctx, x->B);
   if (!all_finite(out, (size_t)x->B * (e->cfg.blocks + 1) * e->cfg.d)) {
@@ -817,8 +812,8 @@ void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dp
   lcfm_nn_zero(e->dx[1], nd);
   lcfm_linear_backward(e->dx[1], GW(e->head.w), GW(e->head.b), dpred, e->head_in, PW(e->head.w), N, d, 1);
   lcfm_nn_zero(e->dx[0], nd);
-  lcfm_layernorm_backward(e->dx[0], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], last,
-                          PW(e->head_ln.w), e->head_mean, e->head_rstd, N, d);
+  lcfm_layernorm_backward(e->dx[0], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], last, PW(e->head_ln.w), e->head_mean,
+                          e->head_rstd, N, d);
   encoder_blocks_backward(&e->base, &astromer_ops, e, p, e->dx[0], training);
 }
 
@@ -831,7 +826,9 @@ double lcfm_astromer_flops(const lcfm_astromer_config *c, int B, double *backwar
 }
 
 /* What the Astromer 2 encoder supplies to the skeleton (declared above). */
-static const encoder_ops astromer_ops = {
-    .init_block = astromer_init_block, .layout = astromer_layout,
-    .block_forward = astromer_block_forward, .block_backward = astromer_block_backward,
-    .embed_backward = astromer_embed_backward, .block_output = astromer_block_output};
+static const encoder_ops astromer_ops = {.init_block = astromer_init_block,
+                                         .layout = astromer_layout,
+                                         .block_forward = astromer_block_forward,
+                                         .block_backward = astromer_block_backward,
+                                         .embed_backward = astromer_embed_backward,
+                                         .block_output = astromer_block_output};

@@ -40,10 +40,10 @@ void lcfm_nn_set_threads(int n) {
 int lcfm_nn_threads(void) { return nn_threads > 0 ? nn_threads : omp_get_max_threads(); }
 
 #if defined(LCFM_GEMM_XSMM) || defined(LCFM_GEMM_OPENBLAS)
-static void openblas_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                          const float *b, int ldb, float beta, float *c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
-              lda, b, ldb, beta, c, ldc);
+static void openblas_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                          int ldb, float beta, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
+              ldb, beta, c, ldc);
 }
 #endif
 
@@ -52,8 +52,8 @@ static void openblas_gemm(int ta, int tb, int m, int n, int k, float alpha, cons
  * same buffers with the operands swapped. Returns 0 where libxsmm 1.17 has no JIT kernel: alpha
  * other than 1, beta other than 0 or 1, or a transposed B (its transposed A; no kernel is asked for,
  * since a failed request is not remembered and would be retried on every call). */
-static int xsmm_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                     int ldb, float beta, float *c, int ldc) {
+static int xsmm_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                     float beta, float *c, int ldc) {
   if (tb || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return 0;
   int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
   libxsmm_blasint mx = n, nx = m, kx = k, ldax = ldb, ldbx = lda, ldcx = ldc;
@@ -65,8 +65,8 @@ static int xsmm_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
 #endif
 
 /* One product on the calling thread. */
-static void gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                  int ldb, float beta, float *c, int ldc) {
+static void gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc) {
 #if defined(LCFM_GEMM_XSMM)
   if (xsmm_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   openblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -89,8 +89,8 @@ static void gemm1(int ta, int tb, int m, int n, int k, float alpha, const float 
 #endif
 }
 
-void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                  const float *b, int ldb, float beta, float *c, int ldc) {
+void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     /* Empty sum: C = beta C (BLAS may not touch C at all for k == 0). */

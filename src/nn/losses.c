@@ -8,8 +8,8 @@
 #include "lcfm/error.h"
 #include "lcfm/nn.h"
 
-double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target, const float *mask,
-                            size_t n, float scale) {
+double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target, const float *mask, size_t n,
+                            float scale) {
   double sum = 0.0, count = 0.0;
   for (size_t i = 0; i < n; i++) {
     double m = mask ? mask[i] : 1.0;
@@ -28,8 +28,8 @@ double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target
   return sum / denom;
 }
 
-double lcfm_loss_astromer_rmse(float *dpred, const float *pred, const float *target,
-                               const float *weight, const float *mask, int B, int T, float scale) {
+double lcfm_loss_astromer_rmse(float *dpred, const float *pred, const float *target, const float *weight,
+                               const float *mask, int B, int T, float scale) {
   double total = 0.0;
   for (int b = 0; b < B; b++) {
     double s = 0.0, m = 0.0;
@@ -117,15 +117,15 @@ static double infonce_anchor(float *row, const int64_t *key, int N, int i, int n
   return -li / np / anchors;
 }
 
-double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D, float tau, int r0,
-                              int r1, float *scratch, float scale) {
+double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D, float tau, int r0, int r1,
+                              float *scratch, float scale) {
   LCFM_CHECK(tau > 0.0f, "nn: InfoNCE temperature must be positive, got %g", (double)tau);
   LCFM_CHECK(0 <= r0 && r0 <= r1 && r1 <= N, "nn: InfoNCE rows [%d, %d) outside the batch of %d", r0, r1, N);
   int R = r1 - r0;
-  float *S = scratch;                   /* [R, N] similarities of the anchors, then dloss/dS */
-  float *U = S + (size_t)R * N;         /* [N, D] unit vectors */
-  float *dU = U + (size_t)N * D;        /* [N, D] dloss/dU */
-  float *norms = dU + (size_t)N * D;    /* [N] */
+  float *S = scratch;                /* [R, N] similarities of the anchors, then dloss/dS */
+  float *U = S + (size_t)R * N;      /* [N, D] unit vectors */
+  float *dU = U + (size_t)N * D;     /* [N, D] dloss/dU */
+  float *norms = dU + (size_t)N * D; /* [N] */
   infonce_normalise(U, norms, z, N, D);
   int anchors = 0; /* |A| over the whole batch: the same on every rank */
   for (int i = 0; i < N; i++) anchors += infonce_positives(key, N, i) > 0;
@@ -158,13 +158,12 @@ size_t lcfm_loss_infonce_rows_scratch_floats(int R, int N, int D) {
   return (size_t)R * N + 2 * (size_t)N * D + (size_t)N + 64;
 }
 
-double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau,
-                         float *scratch, float scale) {
+double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau, float *scratch,
+                         float scale) {
   return lcfm_loss_infonce_rows(dz, z, key, N, D, tau, 0, N, scratch, scale);
 }
 
-double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K,
-                              float scale) {
+double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K, float scale) {
   int valid = 0;
   for (int n = 0; n < N; n++) valid += target[n] >= 0;
   if (valid == 0) return 0.0;
@@ -223,10 +222,9 @@ static void xcorr_column_stats(double *mean, double *sd, const double *sum, cons
 /* dloss/dx for this rank's rows of one side: x [rows, Dx] against the other side y [rows, Dy];
  * G [Dx, Dy] (stride gs_row, gs_col lets one G serve both sides) holds dloss/drho, and
  * rho_dot[j] = sum_k G_jk rho_jk. */
-static void xcorr_side_backward(float *dx, const float *x, const float *y, int rows, int Dx, int Dy,
-                                const double *mx, const double *sx, const double *my, const double *sy,
-                                const double *G, size_t gs_row, size_t gs_col, const double *rho_dot, double N,
-                                float scale) {
+static void xcorr_side_backward(float *dx, const float *x, const float *y, int rows, int Dx, int Dy, const double *mx,
+                                const double *sx, const double *my, const double *sy, const double *G, size_t gs_row,
+                                size_t gs_col, const double *rho_dot, double N, float scale) {
   for (int i = 0; i < rows; i++) {
     const float *xi = x + (size_t)i * Dx, *yi = y + (size_t)i * Dy;
     for (int j = 0; j < Dx; j++) {
@@ -238,8 +236,8 @@ static void xcorr_side_backward(float *dx, const float *x, const float *y, int r
   }
 }
 
-double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows,
-                       const double *moments, int Da, int Db, float scale) {
+double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows, const double *moments, int Da,
+                       int Db, float scale) {
   const double *sa = moments, *saa = sa + Da, *sb = saa + Da, *sbb = sb + Db, *sab = sbb + Db;
   double N = sab[(size_t)Da * Db];
   if (N < 2) return 0.0; /* no correlation in fewer than two rows */

@@ -59,8 +59,7 @@ static void forward_group(float *out, float *gates, float *cell, const float *w_
   }
 }
 
-void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w,
-                       lcfm_lstm_dims dims) {
+void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w, lcfm_lstm_dims dims) {
   int B = dims.B, T = dims.T, In = dims.In, H = dims.H, G = 4 * H;
   float *out = a->out, *gates = a->gates, *cell = a->cell;
   const float *w_ih = w->w_ih, *w_hh = w->w_hh, *b_ih = w->b_ih, *b_hh = w->b_hh;
@@ -114,17 +113,16 @@ static void backward_group(float *dgates, float *dhrec, float *dcell, const floa
   }
 }
 
-void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout,
-                        const float *inp, const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w,
-                        float *scratch, lcfm_lstm_dims dims) {
+void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout, const float *inp,
+                        const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w, float *scratch, lcfm_lstm_dims dims) {
   int B = dims.B, T = dims.T, In = dims.In, H = dims.H, G = 4 * H;
   const float *out = a->out, *gates = a->gates, *cell = a->cell, *w_ih = w->w_ih, *w_hh = w->w_hh;
   float *dw_ih = dw->w_ih, *dw_hh = dw->w_hh, *db_ih = dw->b_ih, *db_hh = dw->b_hh;
   int N = B * T;
-  float *dgates = scratch;                    /* [B, T, 4H] pre-activation gradients */
-  float *dhrec = dgates + (size_t)N * G;      /* [B, H] gradient reaching h_t from step t+1 */
-  float *dcell = dhrec + (size_t)B * H;       /* [B, H] gradient reaching c_t from step t+1 */
-  float *hprev = dcell + (size_t)B * H;       /* [B, T, H] h_{t-1}, zero at t = 0 */
+  float *dgates = scratch;               /* [B, T, 4H] pre-activation gradients */
+  float *dhrec = dgates + (size_t)N * G; /* [B, H] gradient reaching h_t from step t+1 */
+  float *dcell = dhrec + (size_t)B * H;  /* [B, H] gradient reaching c_t from step t+1 */
+  float *hprev = dcell + (size_t)B * H;  /* [B, T, H] h_{t-1}, zero at t = 0 */
   int Bg = group_size(B), groups = (B + Bg - 1) / Bg;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int k = 0; k < groups; k++)

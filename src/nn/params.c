@@ -21,8 +21,7 @@ static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 void lcfm_nn_params_init(lcfm_nn_params *p) { memset(p, 0, sizeof *p); }
 
-size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init, int ndim,
-                          const int64_t *shape) {
+size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init, int ndim, const int64_t *shape) {
   LCFM_CHECK(p->params == NULL, "nn: tensor %s added after the parameter buffers were allocated", name);
   LCFM_CHECK(ndim >= 1 && ndim <= LCFM_NN_MAX_DIMS, "nn: tensor %s has %d dims", name, ndim);
   LCFM_CHECK(strlen(name) < LCFM_NN_NAME_MAX, "nn: tensor name too long: %s", name);
@@ -51,8 +50,7 @@ size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init
   return t->offset;
 }
 
-size_t lcfm_nn_params_add2(lcfm_nn_params *p, lcfm_nn_init init, int64_t d0, int64_t d1,
-                           const char *fmt, ...) {
+size_t lcfm_nn_params_add2(lcfm_nn_params *p, lcfm_nn_init init, int64_t d0, int64_t d1, const char *fmt, ...) {
   char name[LCFM_NN_NAME_MAX + 64];
   va_list args;
   va_start(args, fmt);
@@ -110,14 +108,12 @@ void lcfm_nn_params_init_default(lcfm_nn_params *p, uint64_t seed) {
     uint64_t first = (uint64_t)ti << 40;
     for (size_t i = 0; i < t->numel; i++) {
       switch (t->init) {
-        case LCFM_INIT_ZERO: w[i] = 0.0f; break;
-        case LCFM_INIT_ONE: w[i] = 1.0f; break;
-        case LCFM_INIT_FANIN:
-          w[i] = (float)(bound * (2.0 * lcfm_rng_uniform(seed, LCFM_STREAM_NN_INIT, first + i) - 1.0));
-          break;
-        case LCFM_INIT_NORMAL:
-          w[i] = (float)(0.02 * lcfm_rng_normal(seed, LCFM_STREAM_NN_INIT, first + i));
-          break;
+      case LCFM_INIT_ZERO: w[i] = 0.0f; break;
+      case LCFM_INIT_ONE: w[i] = 1.0f; break;
+      case LCFM_INIT_FANIN:
+        w[i] = (float)(bound * (2.0 * lcfm_rng_uniform(seed, LCFM_STREAM_NN_INIT, first + i) - 1.0));
+        break;
+      case LCFM_INIT_NORMAL: w[i] = (float)(0.02 * lcfm_rng_normal(seed, LCFM_STREAM_NN_INIT, first + i)); break;
       }
     }
   }
@@ -149,7 +145,8 @@ void lcfm_nn_check_finite(const float *x, size_t n, const char *layer) {
 #pragma omp parallel for reduction(min : bad) schedule(static)
   for (size_t i = 0; i < n; i++)
     if (!isfinite(x[i]) && i < bad) bad = i;
-  if (bad < n) LCFM_FATAL("nn: non-finite value in the output of %s at element %zu (value %g)", layer, bad, (double)x[bad]);
+  if (bad < n)
+    LCFM_FATAL("nn: non-finite value in the output of %s at element %zu (value %g)", layer, bad, (double)x[bad]);
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -222,4 +219,3 @@ void lcfm_adam_step(lcfm_adam *opt, lcfm_nn_params *p) {
   }
   opt->step = t;
 }
-

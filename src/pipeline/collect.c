@@ -39,13 +39,16 @@ static void fill_point(sweep_table *t, int64_t k, const lcfm_job *job, const lcf
   double seconds = NAN;
   pipeline_sweep_point_status(p, status, sizeof status);
   t->index[k] = k;
-  t->status[k] = !strcmp(status, "done") ? STATUS_DONE : !strcmp(status, "missing") ? STATUS_MISSING : STATUS_INCOMPLETE;
+  t->status[k] = !strcmp(status, "done")      ? STATUS_DONE
+                 : !strcmp(status, "missing") ? STATUS_MISSING
+                                              : STATUS_INCOMPLETE;
   if (p->record[0] && !pipeline_record_read(p->record, record_status, sizeof record_status, &seconds) &&
       t->status[k] == STATUS_DONE)
     t->wall[k] = seconds;
   lcfm_sweep_point_directory(job, k, t->dirs[k], DIR_WIDTH);
   char why[1024];
-  if (t->status[k] == STATUS_DONE && p->probe_output[0] && pipeline_probe_read(p->probe_output, &t->probe[k], why, sizeof why))
+  if (t->status[k] == STATUS_DONE && p->probe_output[0] &&
+      pipeline_probe_read(p->probe_output, &t->probe[k], why, sizeof why))
     lcfm_warn("%s", why);
 }
 
@@ -98,7 +101,8 @@ static void print_table(const sweep_table *t, const lcfm_job *job) {
   static const char *const names[] = {"missing", "incomplete", "done"};
   for (int64_t k = 0; k < t->points; k++) {
     printf("%6lld", (long long)k);
-    for (int i = 0; i < t->lines; i++) printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)), pipeline_sweep_grid_value(job, k, i));
+    for (int i = 0; i < t->lines; i++)
+      printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)), pipeline_sweep_grid_value(job, k, i));
     printf("  %10s  %8.1f", names[t->status[k]], t->wall[k]);
     const pipeline_probe_result *r = &t->probe[k];
     if (c && r->inputs && same_columns(c, r))
@@ -124,7 +128,8 @@ static void write_grid(hid_t file, const sweep_table *t, const lcfm_job *job) {
       free(values);
     } else {
       char(*values)[VALUE_WIDTH] = lcfm_calloc((size_t)t->points, sizeof *values);
-      for (int64_t k = 0; k < t->points; k++) snprintf(values[k], VALUE_WIDTH, "%s", pipeline_sweep_grid_value(job, k, i));
+      for (int64_t k = 0; k < t->points; k++)
+        snprintf(values[k], VALUE_WIDTH, "%s", pipeline_sweep_grid_value(job, k, i));
       pipeline_write_strings(file, name, &values[0][0], t->points, VALUE_WIDTH);
       free(values);
     }
@@ -187,7 +192,8 @@ static void write_table(const sweep_table *t, const lcfm_job *job, const char *p
   lcfm_h5_write_string_attribute(file, "schema", SWEEP_SCHEMA);
   lcfm_h5_write_int64_attribute(file, "schema_version", 1);
   lcfm_h5_write_string_attribute(file, "grid_keys", keys);
-  lcfm_h5_write_string_attribute(file, "status_codes", "0 missing, 1 incomplete (running, failed, requeued or stale), 2 done");
+  lcfm_h5_write_string_attribute(file, "status_codes",
+                                 "0 missing, 1 incomplete (running, failed, requeued or stale), 2 done");
   lcfm_provenance_write(file, prov);
   pipeline_write_int64s(file, "/points/index", t->index, t->points);
   pipeline_write_int32s(file, "/points/status", t->status, t->points);

@@ -61,8 +61,8 @@ static int made_by_this_job(const pipeline_stage *s, char *why, size_t len) {
     snprintf(why, len, "%s", reason);
     return 0;
   }
-  int agree = lcfm_pipeline_jobs_agree(stored, lcfm_job_text(s->job), pipeline_stage_sections(s->kind), reason,
-                                       sizeof reason);
+  int agree =
+      lcfm_pipeline_jobs_agree(stored, lcfm_job_text(s->job), pipeline_stage_sections(s->kind), reason, sizeof reason);
   free(stored);
   if (!agree) snprintf(why, len, "%s was made by another job: %s", s->output, reason);
   return agree;
@@ -94,8 +94,8 @@ static int training_state(const pipeline_stage *s, char *why, size_t len) {
   return TRAINING_FINISHED;
 }
 
-int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count, int *resumable,
-                        char *why, size_t why_len) {
+int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count, int *resumable, char *why,
+                        size_t why_len) {
   if (resumable) *resumable = 0;
   if (!pipeline_file_exists(s->output)) {
     snprintf(why, why_len, "%s does not exist yet", s->output);

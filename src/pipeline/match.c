@@ -15,9 +15,17 @@
 #include "pipeline_internal.h"
 
 /* Keys that change how a stage runs, not what it writes. */
-static const char *const operational_keys[] = {
-    "job.name", "simulate.block_stars", "train.log_every", "train.checkpoint_minutes", "train.threads",
-    "train.resume", "ingest.block_objects", "ingest.block_points", "embed.block_objects", "embed.batch_windows", NULL};
+static const char *const operational_keys[] = {"job.name",
+                                               "simulate.block_stars",
+                                               "train.log_every",
+                                               "train.checkpoint_minutes",
+                                               "train.threads",
+                                               "train.resume",
+                                               "ingest.block_objects",
+                                               "ingest.block_points",
+                                               "embed.block_objects",
+                                               "embed.batch_windows",
+                                               NULL};
 
 static int is_operational(const lcfm_key_spec *spec) {
   char name[160];
@@ -65,16 +73,13 @@ static int truth_of(const char *text) {
 /* Values equal as the key's type reads them ("2" and "2.0" are the same real). */
 static int same_value(const lcfm_key_spec *spec, const char *a, const char *b) {
   switch (spec->type) {
-  case LCFM_KEY_INT:
-    return strtoll(a, NULL, 10) == strtoll(b, NULL, 10);
+  case LCFM_KEY_INT: return strtoll(a, NULL, 10) == strtoll(b, NULL, 10);
   case LCFM_KEY_REAL: {
     double x = strtod(a, NULL), y = strtod(b, NULL);
     return x == y || (isnan(x) && isnan(y));
   }
-  case LCFM_KEY_BOOL:
-    return truth_of(a) == truth_of(b);
-  case LCFM_KEY_STRING:
-    return !strcmp(a, b);
+  case LCFM_KEY_BOOL: return truth_of(a) == truth_of(b);
+  case LCFM_KEY_STRING: return !strcmp(a, b);
   }
   return 0;
 }

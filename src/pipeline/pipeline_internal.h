@@ -28,8 +28,8 @@ typedef enum {
 
 typedef struct {
   stage_kind kind;
-  lcfm_job *job;                    /* the run's job with its inputs wired (and the baseline's keys) */
-  char output[PIPELINE_PATH_MAX];   /* what it writes; plots: the manifest */
+  lcfm_job *job;                  /* the run's job with its inputs wired (and the baseline's keys) */
+  char output[PIPELINE_PATH_MAX]; /* what it writes; plots: the manifest */
   char inputs[PIPELINE_MAX_INPUTS][PIPELINE_PATH_MAX]; /* files it reads */
   int input_count;
 } pipeline_stage;
@@ -68,8 +68,8 @@ void pipeline_stem(const char *path, char *stem, size_t len);
 /* Rank 0: 1 when the stage's output is there and current; else 0 and why. `rewritten` lists the
  * outputs written earlier in this run (they make every reader stale). *resumable (may be NULL)
  * says whether an unfinished checkpoint was made by this job and can be continued. */
-int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count, int *resumable,
-                        char *why, size_t why_len);
+int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count, int *resumable, char *why,
+                        size_t why_len);
 
 /* ---- the plots stage (plots.c) ---- */
 /* Collective: runs tools/plot_paper.py on rank 0 and writes the manifest; the exit code. */
@@ -88,13 +88,13 @@ void pipeline_sweep_point_status(const lcfm_pipeline *p, char *status, size_t le
 /* ---- probe results (probe_table.c; rank 0) ---- */
 typedef struct {
   int inputs, sizes;
-  char (*names)[32];   /* [inputs] */
-  int64_t *size;       /* [sizes] */
-  double *mean, *std;  /* [inputs, sizes] R^2 of the MLP probe */
-  int latents;                 /* linear probes (0 when the store has none) */
-  char (*latent_names)[32];    /* [latents] */
+  char (*names)[32];            /* [inputs] */
+  int64_t *size;                /* [sizes] */
+  double *mean, *std;           /* [inputs, sizes] R^2 of the MLP probe */
+  int latents;                  /* linear probes (0 when the store has none) */
+  char (*latent_names)[32];     /* [latents] */
   double *linear_r2, *accuracy; /* [latents] R^2 of the target and instrument-ID accuracy, test objects */
-  double majority;             /* instrument-ID accuracy of the majority class */
+  double majority;              /* instrument-ID accuracy of the majority class */
 } pipeline_probe_result;
 
 /* 0 and the result, or 1 with why. */

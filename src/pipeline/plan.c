@@ -15,8 +15,8 @@
 #include "lcfm/train.h"
 #include "pipeline_internal.h"
 
-static const char *const stage_names[STAGE_KINDS] = {"ingest", "simulate", "train", "train-baseline", "embed",
-                                                     "embed-baseline", "probe", "plots"};
+static const char *const stage_names[STAGE_KINDS] = {"ingest", "simulate",       "train", "train-baseline",
+                                                     "embed",  "embed-baseline", "probe", "plots"};
 
 const char *pipeline_stage_name(stage_kind kind) { return stage_names[kind]; }
 
@@ -69,7 +69,7 @@ static int parse_stages(const lcfm_job *job, int wanted[WANT_COUNT]) {
 
 /* The paths every stage reads and writes, with empty inputs taken from the stage before. */
 typedef struct {
-  char store[PIPELINE_PATH_MAX];               /* [train] store: one path or several */
+  char store[PIPELINE_PATH_MAX]; /* [train] store: one path or several */
   char checkpoint[PIPELINE_PATH_MAX], best[PIPELINE_PATH_MAX];
   char baseline_checkpoint[PIPELINE_PATH_MAX], baseline_best[PIPELINE_PATH_MAX];
   char embed_store[PIPELINE_PATH_MAX], embed_checkpoint[PIPELINE_PATH_MAX], embeddings[PIPELINE_PATH_MAX];
@@ -129,10 +129,13 @@ static int need(const lcfm_job *job, const char *value, const char *section, con
 
 static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WANT_COUNT], int baseline) {
   int problems = 0;
-  if (wanted[WANT_INGEST]) problems += need(job, lcfm_job_settings(job)->ingest.output, "ingest", "output", "the ingest stage");
-  if (wanted[WANT_SIMULATE]) problems += need(job, lcfm_job_settings(job)->simulate.output, "simulate", "output", "the simulate stage");
+  if (wanted[WANT_INGEST])
+    problems += need(job, lcfm_job_settings(job)->ingest.output, "ingest", "output", "the ingest stage");
+  if (wanted[WANT_SIMULATE])
+    problems += need(job, lcfm_job_settings(job)->simulate.output, "simulate", "output", "the simulate stage");
   if (wanted[WANT_TRAIN]) {
-    problems += need(job, w->store, "train", "store", "the train stage (or run the ingest or simulate stage, which provides it)");
+    problems += need(job, w->store, "train", "store",
+                     "the train stage (or run the ingest or simulate stage, which provides it)");
     problems += need(job, w->checkpoint, "train", "checkpoint", "the train stage");
   }
   if (wanted[WANT_EMBED]) {
@@ -148,7 +151,8 @@ static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WA
   if (baseline && (wanted[WANT_TRAIN] || wanted[WANT_EMBED]))
     problems += need(job, w->checkpoint, "train", "checkpoint", "[run] baseline (NAME-baseline.h5 is put beside it)");
   if (baseline && (wanted[WANT_EMBED] || wanted[WANT_PROBE]))
-    problems += need(job, w->baseline_embeddings, "probe", "baseline_embeddings", "[run] baseline (or give [embed] output)");
+    problems +=
+        need(job, w->baseline_embeddings, "probe", "baseline_embeddings", "[run] baseline (or give [embed] output)");
   if (baseline && strcmp(lcfm_job_settings(job)->model.kind, "causal")) {
     lcfm_job_error(job, "run", "baseline", "compares the causal model with its baseline: needs [model] kind = causal");
     problems++;
@@ -178,11 +182,12 @@ static int check_settings(MPI_Comm comm, const lcfm_job *job, const int wanted[W
   if (wanted[WANT_TRAIN] || wanted[WANT_EMBED]) problems += lcfm_model_config_problems(job);
   int task = lcfm_probe_task(job);
   if (wanted[WANT_PROBE]) {
-    problems += task == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_settings_check(job)
-                                                  : lcfm_probe_settings_check(job);
+    problems +=
+        task == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_settings_check(job) : lcfm_probe_settings_check(job);
   }
   if (wanted[WANT_PLOTS] && task == LCFM_PROBE_CLASSIFICATION) {
-    lcfm_job_error(job, "run", "stages", "plots draws the causal paper's figures from a regression probe: "
+    lcfm_job_error(job, "run", "stages",
+                   "plots draws the causal paper's figures from a regression probe: "
                    "leave it out with [probe] task = classification");
     problems++;
   }

@@ -86,8 +86,7 @@ static int run_plotter(char *const *argv, char (*pngs)[PIPELINE_PATH_MAX], int *
     size_t n = strlen(line);
     if (n > 4 && !strcmp(line + n - 4, ".png") && *png_count < max_pngs)
       snprintf(pngs[(*png_count)++], PIPELINE_PATH_MAX, "%s", line);
-    else
-      lcfm_log("plots: %s", line);
+    else lcfm_log("plots: %s", line);
   }
   if (out) fclose(out);
   int status = 0;
@@ -98,8 +97,8 @@ static int run_plotter(char *const *argv, char (*pngs)[PIPELINE_PATH_MAX], int *
 static void write_manifest(const char *path, const lcfm_pipeline *p, char (*pngs)[PIPELINE_PATH_MAX], int count) {
   size_t n = 512 + strlen(p->probe_output) + strlen(lcfm_job_path(p->job)) + (size_t)count * (PIPELINE_PATH_MAX + 1);
   char *text = lcfm_malloc(n);
-  size_t used = (size_t)snprintf(text, n, "# PNGs of tools/plot_paper.py for %s (lcfm %s, %s; job %s)\n", p->probe_output,
-                                 LCFM_VERSION, LCFM_GIT_REVISION, lcfm_job_path(p->job));
+  size_t used = (size_t)snprintf(text, n, "# PNGs of tools/plot_paper.py for %s (lcfm %s, %s; job %s)\n",
+                                 p->probe_output, LCFM_VERSION, LCFM_GIT_REVISION, lcfm_job_path(p->job));
   for (int i = 0; i < count && used < n; i++) used += (size_t)snprintf(text + used, n - used, "%s\n", pngs[i]);
   lcfm_output_publish_text(path, text);
   free(text);
@@ -115,8 +114,17 @@ static int plots_on_rank0(const lcfm_pipeline *p, const pipeline_stage *s) {
   }
   if (pipeline_make_directories(p->plots_dir))
     return lcfm_report_failure(1, "lcfm run: plots: cannot create %s: %s", p->plots_dir, strerror(errno));
-  char *argv[] = {(char *)python(), script, "--probe", (char *)p->probe_output, "--embeddings",
-                  (char *)p->embeddings, "--store", (char *)p->store, "--out", (char *)p->plots_dir, NULL};
+  char *argv[] = {(char *)python(),
+                  script,
+                  "--probe",
+                  (char *)p->probe_output,
+                  "--embeddings",
+                  (char *)p->embeddings,
+                  "--store",
+                  (char *)p->store,
+                  "--out",
+                  (char *)p->plots_dir,
+                  NULL};
   enum { MAX_PNGS = 64 };
   char(*pngs)[PIPELINE_PATH_MAX] = lcfm_malloc(MAX_PNGS * sizeof *pngs);
   int count = 0;
@@ -124,7 +132,9 @@ static int plots_on_rank0(const lcfm_pipeline *p, const pipeline_stage *s) {
   int code = LCFM_EXIT_OK;
   if (status != 0 || count == 0) {
     code = lcfm_report_failure(1, "lcfm run: plots: %s %s %s (%s)", argv[0], script,
-                               status < 0 ? "could not be started" : status ? "failed" : "wrote no PNG",
+                               status < 0 ? "could not be started"
+                               : status   ? "failed"
+                                          : "wrote no PNG",
                                status < 0 ? strerror(errno) : "see its message above");
   } else {
     write_manifest(s->output, p, pngs, count);

@@ -50,7 +50,8 @@ static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage
                      char **argv) {
   if (s->kind == STAGE_TRAIN || s->kind == STAGE_TRAIN_BASELINE) return run_train(comm, s, resumable, argc, argv);
   if (s->kind == STAGE_PLOTS) return pipeline_run_plots(comm, p, s);
-  static const char *const verbs[STAGE_KINDS] = {"ingest", "simulate", "train", "train", "embed", "embed", "probe", "plots"};
+  static const char *const verbs[STAGE_KINDS] = {"ingest", "simulate", "train", "train",
+                                                 "embed",  "embed",    "probe", "plots"};
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, verbs[s->kind], s->job, argc, argv);
   switch (s->kind) {
@@ -60,7 +61,7 @@ static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage
   case STAGE_EMBED_BASELINE: return lcfm_embed_run(comm, s->job, &prov);
   case STAGE_PROBE:
     return lcfm_probe_task(s->job) == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_run(comm, s->job, &prov)
-                                                                 : lcfm_probe_run(comm, s->job, &prov);
+                                                                : lcfm_probe_run(comm, s->job, &prov);
   default: return LCFM_EXIT_RUNTIME;
   }
 }
@@ -97,7 +98,8 @@ static int decide(MPI_Comm comm, const pipeline_stage *s, const rewritten_set *r
 
 static void print_summary(const lcfm_pipeline *p) {
   printf("outputs:\n");
-  for (int i = 0; i < p->count; i++) printf("  %-15s %s\n", pipeline_stage_name(p->stages[i].kind), p->stages[i].output);
+  for (int i = 0; i < p->count; i++)
+    printf("  %-15s %s\n", pipeline_stage_name(p->stages[i].kind), p->stages[i].output);
   fflush(stdout);
   if (p->probe_output[0] && pipeline_file_exists(p->probe_output) && lcfm_probe_task(p->job) == LCFM_PROBE_REGRESSION)
     pipeline_print_probe_table(p->probe_output);

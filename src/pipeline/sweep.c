@@ -58,10 +58,11 @@ static void free_overrides(override_list *o) {
 }
 
 /* Outputs move into the point's directory; inputs that name one of them follow it. */
-static const char *const output_keys[] = {"ingest.output", "simulate.output", "train.checkpoint", "embed.output", "probe.output",
-                                          "probe.baseline_embeddings", "run.plots", NULL};
-static const char *const input_keys[] = {"train.store", "embed.store", "embed.checkpoint", "probe.store",
-                                         "probe.embeddings", NULL};
+static const char *const output_keys[] = {
+    "ingest.output", "simulate.output",           "train.checkpoint", "embed.output",
+    "probe.output",  "probe.baseline_embeddings", "run.plots",        NULL};
+static const char *const input_keys[] = {"train.store", "embed.store",      "embed.checkpoint",
+                                         "probe.store", "probe.embeddings", NULL};
 
 static const char *value_of(const lcfm_job *job, const char *dotted) {
   return lcfm_job_value_text(job, lcfm_job_key_spec_dotted(dotted));
@@ -99,9 +100,11 @@ static void relocate_list(const lcfm_job *job, const char *list, const char *dir
     p += n;
     int output = names_an_output(job, word);
     *moved |= output;
-    int wrote = output ? snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%.1000s/%.1000s", used ? " " : "", dir, base_name(word))
+    int wrote = output ? snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%.1000s/%.1000s", used ? " " : "", dir,
+                                  base_name(word))
                        : snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%s", used ? " " : "", word);
-    if (wrote < 0 || (size_t)wrote >= PIPELINE_PATH_MAX - used) LCFM_FATAL("[sweep] %s: the relocated list is too long", list);
+    if (wrote < 0 || (size_t)wrote >= PIPELINE_PATH_MAX - used)
+      LCFM_FATAL("[sweep] %s: the relocated list is too long", list);
     used += (size_t)wrote;
   }
 }
@@ -133,7 +136,8 @@ static int relocation(override_list *o, const lcfm_job *job, const char *dir) {
 
 lcfm_job *lcfm_sweep_point_job(MPI_Comm comm, const lcfm_job *job, int64_t index) {
   override_list o = {.count = 0};
-  for (int i = 0; i < lcfm_job_sweep_count(job); i++) add_override(&o, lcfm_job_sweep_key(job, i), pipeline_sweep_grid_value(job, index, i));
+  for (int i = 0; i < lcfm_job_sweep_count(job); i++)
+    add_override(&o, lcfm_job_sweep_key(job, i), pipeline_sweep_grid_value(job, index, i));
   char dir[PIPELINE_PATH_MAX], name[PIPELINE_PATH_MAX + 16];
   lcfm_sweep_point_directory(job, index, dir, sizeof dir);
   snprintf(name, sizeof name, "%.4000s/job.ini", dir);
@@ -144,7 +148,8 @@ lcfm_job *lcfm_sweep_point_job(MPI_Comm comm, const lcfm_job *job, int64_t index
     LCFM_CHECK_MPI(MPI_Bcast(&collide, 1, MPI_INT, 0, comm));
   }
   lcfm_job *point = NULL;
-  if (grid && !collide) point = lcfm_job_load_text(comm, name, lcfm_job_text_without_sweep(job), o.count, o.items, NULL);
+  if (grid && !collide)
+    point = lcfm_job_load_text(comm, name, lcfm_job_text_without_sweep(job), o.count, o.items, NULL);
   lcfm_job_free(grid);
   free_overrides(&o);
   return point;
@@ -159,8 +164,9 @@ lcfm_pipeline *pipeline_sweep_plan_point(MPI_Comm comm, const lcfm_job *job, int
   if (!p) {
     char label[1024];
     lcfm_sweep_point_label(job, index, label, sizeof label);
-    if (lcfm_log_rank() == 0) fprintf(stderr, "%s: [sweep] point %lld (%s) is not a valid job (see above)\n",
-                                      lcfm_job_path(job), (long long)index, label);
+    if (lcfm_log_rank() == 0)
+      fprintf(stderr, "%s: [sweep] point %lld (%s) is not a valid job (see above)\n", lcfm_job_path(job),
+              (long long)index, label);
     lcfm_job_free(*point);
     *point = NULL;
   }
@@ -205,8 +211,10 @@ int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job) {
   int64_t points = lcfm_sweep_point_count(job);
   int lines = lcfm_job_sweep_count(job), rank = lcfm_log_rank();
   if (rank == 0) {
-    printf("sweep %s: %lld points in %s/", lcfm_job_path(job), (long long)points, lcfm_job_settings(job)->sweep.directory);
-    for (int i = 0; i < lines; i++) printf("%s %s (%d)", i ? " x" : ":", lcfm_job_sweep_key(job, i), lcfm_job_sweep_value_count(job, i));
+    printf("sweep %s: %lld points in %s/", lcfm_job_path(job), (long long)points,
+           lcfm_job_settings(job)->sweep.directory);
+    for (int i = 0; i < lines; i++)
+      printf("%s %s (%d)", i ? " x" : ":", lcfm_job_sweep_key(job, i), lcfm_job_sweep_value_count(job, i));
     printf("\n%6s", "point");
     for (int i = 0; i < lines; i++) printf("  %s", lcfm_job_sweep_key(job, i));
     printf("  status\n");
@@ -221,7 +229,8 @@ int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job) {
       pipeline_sweep_point_status(p, status, sizeof status);
       done += !strcmp(status, "done");
       printf("%6lld", (long long)k);
-      for (int i = 0; i < lines; i++) printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)), pipeline_sweep_grid_value(job, k, i));
+      for (int i = 0; i < lines; i++)
+        printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)), pipeline_sweep_grid_value(job, k, i));
       printf("  %s\n", status);
     }
     lcfm_pipeline_free(p);
@@ -245,7 +254,8 @@ static void write_point_job(const lcfm_job *job, const lcfm_job *point, int64_t 
   lcfm_sweep_point_label(job, index, label, sizeof label);
   size_t n = strlen(lcfm_job_text(point)) + strlen(label) + strlen(lcfm_job_path(job)) + 64;
   char *text = lcfm_malloc(n);
-  snprintf(text, n, "; sweep point %lld of %s: %s\n%s", (long long)index, lcfm_job_path(job), label, lcfm_job_text(point));
+  snprintf(text, n, "; sweep point %lld of %s: %s\n%s", (long long)index, lcfm_job_path(job), label,
+           lcfm_job_text(point));
   FILE *old = fopen(path, "r");
   int same = 0;
   if (old) {
@@ -273,7 +283,8 @@ int lcfm_sweep_task(MPI_Comm comm, const lcfm_job *job, int64_t index, int argc,
   char label[2048], dir[PIPELINE_PATH_MAX];
   lcfm_sweep_point_label(job, index, label, sizeof label);
   lcfm_sweep_point_directory(job, index, dir, sizeof dir);
-  lcfm_log("sweep %s: point %lld of %lld (%s) in %s", lcfm_job_path(job), (long long)index, (long long)points, label, dir);
+  lcfm_log("sweep %s: point %lld of %lld (%s) in %s", lcfm_job_path(job), (long long)index, (long long)points, label,
+           dir);
   if (lcfm_log_rank() == 0) write_point_job(job, point, index);
   LCFM_CHECK_MPI(MPI_Barrier(comm));
   int code = lcfm_pipeline_run(p, comm, argc, argv, 0);

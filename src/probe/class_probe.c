@@ -26,7 +26,8 @@ enum {
 
 /* ---- the weighted sum of layers ---- */
 
-void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows, int layers, int dim) {
+void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows, int layers,
+                                  int dim) {
   double mx = -INFINITY, sum = 0;
   for (int l = 0; l < layers; l++) mx = gamma[l] > mx ? gamma[l] : mx;
   for (int l = 0; l < layers; l++) sum += exp(gamma[l] - mx);
@@ -148,7 +149,8 @@ void lcfm_classifier_fit_predict(const lcfm_classifier_config *c, const float *x
   lcfm_adam opt = {.lr = c->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
   for (int step = 0; step < c->steps; step++) {
     for (int b = 0; b < batch; b++) { /* keyed sampling with replacement */
-      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b, (uint64_t)n);
+      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b,
+                                          (uint64_t)n);
       memcpy(xb + (size_t)b * D, train + (size_t)i * D, (size_t)D * sizeof *xb);
       yb[b] = y_train[i];
     }
@@ -199,8 +201,8 @@ double lcfm_macro_f1(const int *pred, const int *truth, int64_t m, int classes) 
 
 /* ---- the protocol ---- */
 
-static const probe_count_list scenario_list = {"samples_per_class", 1, MAX_SCENARIOS, "scenario",
-                                               "scenarios", "a positive count"};
+static const probe_count_list scenario_list = {"samples_per_class", 1,           MAX_SCENARIOS,
+                                               "scenario",          "scenarios", "a positive count"};
 
 typedef struct {
   int64_t per_class[MAX_SCENARIOS];
@@ -217,8 +219,10 @@ static int read_settings(class_settings *p, const lcfm_job *job) {
                         .raw_points = (int)probe_keys->raw_points,
                         .test_objects = probe_keys->test_objects,
                         .test_fraction = probe_keys->test_fraction,
-                        .clf = {.hidden = {1024, 512, 256}, .steps = (int)probe_keys->classifier_steps,
-                                .batch = (int)probe_keys->mlp_batch, .lr = 1e-3f},
+                        .clf = {.hidden = {1024, 512, 256},
+                                .steps = (int)probe_keys->classifier_steps,
+                                .batch = (int)probe_keys->mlp_batch,
+                                .lr = 1e-3f},
                         .seed = lcfm_job_seed(job)};
   return probe_parse_counts(job, &scenario_list, probe_keys->samples_per_class, p->per_class, &p->scenarios);
 }
@@ -329,9 +333,11 @@ static int load_columns(class_data *d, MPI_Comm comm, const char *store_path, ch
     if (d->label[i] + 1 > d->classes) d->classes = d->label[i] + 1;
   }
   if (bad_label >= 0 || d->classes < 2) {
-    snprintf(why, len, "%s: classification needs a label >= 0 on every object and 2 classes or more (object %lld has "
-             "label %d; %d classes)", store_path, (long long)(bad_label >= 0 ? d->id[bad_label] : -1),
-             bad_label >= 0 ? d->label[bad_label] : 0, d->classes);
+    snprintf(why, len,
+             "%s: classification needs a label >= 0 on every object and 2 classes or more (object %lld has "
+             "label %d; %d classes)",
+             store_path, (long long)(bad_label >= 0 ? d->id[bad_label] : -1), bad_label >= 0 ? d->label[bad_label] : 0,
+             d->classes);
     return 1;
   }
   return 0;
@@ -376,7 +382,8 @@ static int64_t fold_members(const class_data *d, const class_split *s, int64_t n
                             int64_t *members, int64_t *order) {
   memcpy(order, s->pool, (size_t)s->pool_count * sizeof *order);
   for (int64_t i = s->pool_count - 1; i > 0; i--) {
-    int64_t j = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_SHUFFLE, ((uint64_t)fold << 32) + (uint64_t)i, (uint64_t)i + 1);
+    int64_t j =
+        (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_SHUFFLE, ((uint64_t)fold << 32) + (uint64_t)i, (uint64_t)i + 1);
     int64_t t = order[i];
     order[i] = order[j], order[j] = t;
   }
@@ -492,7 +499,8 @@ static void print_table(const class_data *d, const class_split *s, const class_s
   int L = d->layers[1];
   for (int k = 0; k < p->scenarios; k++) {
     printf("%17lld", (long long)p->per_class[k]);
-    for (int i = 0; i < INPUTS; i++) printf("    %6.3f +- %5.3f", mean[i * p->scenarios + k], std[i * p->scenarios + k]);
+    for (int i = 0; i < INPUTS; i++)
+      printf("    %6.3f +- %5.3f", mean[i * p->scenarios + k], std[i * p->scenarios + k]);
     printf("  ");
     for (int l = 0; l < L; l++) {
       double g = 0;
@@ -540,7 +548,8 @@ int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenan
   lcfm_nn_set_threads(1);
   class_data d;
   char why[2048] = "";
-  if (lcfm_probe_any_failed(comm, load_columns(&d, comm, lcfm_job_settings(job)->probe.store, why, sizeof why), why, sizeof why)) {
+  if (lcfm_probe_any_failed(comm, load_columns(&d, comm, lcfm_job_settings(job)->probe.store, why, sizeof why), why,
+                            sizeof why)) {
     free_data(&d);
     return LCFM_EXIT_RUNTIME;
   }
@@ -560,8 +569,10 @@ int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenan
            (long long)d.objects, d.classes, (long long)s.pool_count, (long long)s.test_count, d.dim[0], d.layers[1],
            d.dim[1], (long long)d.used_count);
   size_t cells = (size_t)INPUTS * p.scenarios * p.folds;
-  double *f1 = lcfm_calloc(cells, sizeof *f1), *gamma = lcfm_calloc((size_t)p.scenarios * p.folds * d.layers[1], sizeof *gamma);
-  double *mean = lcfm_calloc((size_t)INPUTS * p.scenarios, sizeof *mean), *std = lcfm_calloc((size_t)INPUTS * p.scenarios, sizeof *std);
+  double *f1 = lcfm_calloc(cells, sizeof *f1),
+         *gamma = lcfm_calloc((size_t)p.scenarios * p.folds * d.layers[1], sizeof *gamma);
+  double *mean = lcfm_calloc((size_t)INPUTS * p.scenarios, sizeof *mean),
+         *std = lcfm_calloc((size_t)INPUTS * p.scenarios, sizeof *std);
   run_tasks(comm, &d, &s, &p, f1, gamma);
   summarise(f1, &p, mean, std);
   print_table(&d, &s, &p, mean, std, gamma);

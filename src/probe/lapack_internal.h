@@ -16,8 +16,7 @@ void dtpmqrt_(const char *side, const char *trans, const int *m, const int *n, c
               const int *lda, double *b, const int *ldb, double *work, int *info, size_t side_len, size_t trans_len);
 /* Solves a triangular system. */
 void dtrtrs_(const char *uplo, const char *trans, const char *diag, const int *n, const int *nrhs, const double *a,
-             const int *lda, double *b, const int *ldb, int *info, size_t uplo_len, size_t trans_len,
-             size_t diag_len);
+             const int *lda, double *b, const int *ldb, int *info, size_t uplo_len, size_t trans_len, size_t diag_len);
 /* Eigenvalues (ascending) and eigenvectors of a symmetric matrix, divide and conquer. */
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
              const int *lwork, int *iwork, const int *liwork, int *info, size_t jobz_len, size_t uplo_len);

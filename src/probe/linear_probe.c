@@ -119,7 +119,8 @@ static void read_objects(block_rows *b, const object_columns *c, const lcfm_line
   lcfm_probe_read_rows(c->id, H5T_NATIVE_INT64, b->row, n, 0, b->id);
   lcfm_probe_read_rows(c->source, H5T_NATIVE_INT64, b->row, n, 0, b->source);
   lcfm_probe_read_rows(c->instrument, H5T_NATIVE_INT32, b->row, n, 0, b->instrument);
-  for (int64_t i = 0; i < n; i++) b->test[i] = (uint8_t)lcfm_probe_is_test_source(s->seed, s->test_fraction, b->source[i]);
+  for (int64_t i = 0; i < n; i++)
+    b->test[i] = (uint8_t)lcfm_probe_is_test_source(s->seed, s->test_fraction, b->source[i]);
   if (!targets) return;
   lcfm_probe_read_rows(c->label, H5T_NATIVE_INT32, b->row, n, 0, b->label);
   if (s->target->column >= 0) {
@@ -196,7 +197,7 @@ static int count_objects(lcfm_linear_probe *r, MPI_Comm comm, const object_colum
 typedef struct {
   lcfm_lstsq_stream fit;
   lcfm_pca_stream pca;
-  double *X; /* [dim + 1, 1 + classes] once solved */
+  double *X;       /* [dim + 1, 1 + classes] once solved */
   double score[6]; /* squared errors [2], squares about the split's mean [2], correct instruments [2] */
 } latent_work;
 
@@ -377,8 +378,7 @@ static void close_inputs(lcfm_linear_probe *r, probe_state *st) {
 
 /* ---- the whole probe ---- */
 
-int lcfm_linear_probe_run(lcfm_linear_probe *r, MPI_Comm comm, const lcfm_linear_settings *s, char *why,
-                          size_t len) {
+int lcfm_linear_probe_run(lcfm_linear_probe *r, MPI_Comm comm, const lcfm_linear_settings *s, char *why, size_t len) {
   memset(r, 0, sizeof *r);
   r->comm = comm;
   MPI_Comm_size(comm, &r->ranks);
@@ -413,13 +413,14 @@ void lcfm_linear_probe_print(const lcfm_linear_probe *r, const char *target) {
            target, (long long)r->train_objects, (long long)r->test_objects);
   if (lcfm_log_rank() != 0) return;
   char chance[64] = "no instrument probe";
-  if (r->classes) snprintf(chance, sizeof chance, "%d instruments, majority class %.3f", r->classes, r->majority_accuracy);
+  if (r->classes)
+    snprintf(chance, sizeof chance, "%d instruments, majority class %.3f", r->classes, r->majority_accuracy);
   printf("%-12s %4s %10s %10s %10s %10s %11s   (%s)\n", "input", "dim", "R^2 test", "R^2 train", "instr test",
          "instr train", "PCA 1+2 var", chance);
   for (int e = 0; e < r->latent_count; e++) {
     const lcfm_linear_latent *x = &r->latent[e];
-    printf("%-12s %4d %10.3f %10.3f %10.3f %10.3f %11.3f\n", x->name, x->dim, x->r2_test, x->r2_train,
-           x->accuracy_test, x->accuracy_train, x->explained[0] + x->explained[1]);
+    printf("%-12s %4d %10.3f %10.3f %10.3f %10.3f %11.3f\n", x->name, x->dim, x->r2_test, x->r2_train, x->accuracy_test,
+           x->accuracy_train, x->explained[0] + x->explained[1]);
   }
   fflush(stdout);
 }
@@ -465,10 +466,11 @@ static void write_linear(const lcfm_linear_probe *r, hid_t file, hid_t dxpl, con
   lcfm_h5_write_int64_attribute(group, "train_objects", r->train_objects);
   lcfm_h5_write_int64_attribute(group, "test_objects", r->test_objects);
   lcfm_h5_write_double_attribute(group, "majority_accuracy", r->majority_accuracy);
-  lcfm_h5_write_string_attribute(group, "method",
-                                 "least squares of [target, one-hot instrument] on [1, latent] over the training "
-                                 "objects by Householder QR, streamed (TSQR: LAPACK dtpqrt per block of rows and up a tree of the "
-                                 "ranks); instrument = argmax");
+  lcfm_h5_write_string_attribute(
+      group, "method",
+      "least squares of [target, one-hot instrument] on [1, latent] over the training "
+      "objects by Householder QR, streamed (TSQR: LAPACK dtpqrt per block of rows and up a tree of the "
+      "ranks); instrument = argmax");
   H5Gclose(group);
 }
 
@@ -479,7 +481,8 @@ static void project(const lcfm_linear_latent *x, const float *z, int64_t n, doub
     for (int c = 0; c < 2; c++) {
       double v = 0;
       for (int j = 0; j < x->dim && c < k; j++)
-        v += ((double)z[(size_t)i * (size_t)x->dim + (size_t)j] - x->mean[j]) * x->components[(size_t)c * (size_t)x->dim + (size_t)j];
+        v += ((double)z[(size_t)i * (size_t)x->dim + (size_t)j] - x->mean[j]) *
+             x->components[(size_t)c * (size_t)x->dim + (size_t)j];
       xy[(size_t)i * 2 + (size_t)c] = v;
     }
 }

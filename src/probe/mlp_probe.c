@@ -67,7 +67,8 @@ double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train_row
   lcfm_adam opt = {.lr = c->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = c->weight_decay};
   for (int step = 0; step < c->steps; step++) {
     for (int b = 0; b < batch; b++) { /* keyed sampling with replacement */
-      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b, (uint64_t)n);
+      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b,
+                                          (uint64_t)n);
       memcpy(xb + (size_t)b * D, train + (size_t)i * D, (size_t)D * sizeof *xb);
       yb[b] = (train_rows.y[i] - y_mean) * y_scale;
     }

@@ -20,8 +20,8 @@
 
 enum { MAX_SIZES = 64 };
 
-static const probe_count_list size_list = {"sizes", 2, MAX_SIZES, "training size", "sizes",
-                                           "a training size of at least 2"};
+static const probe_count_list size_list = {"sizes",         2,       MAX_SIZES,
+                                           "training size", "sizes", "a training size of at least 2"};
 
 typedef struct {
   int64_t sizes[MAX_SIZES];
@@ -44,14 +44,16 @@ static int read_settings(probe_settings *p, const lcfm_job *job) {
                                       .stopping_objects = probe_keys->stopping_objects,
                                       .seed = p->seed};
   if (p->protocol.test_fraction + p->protocol.stopping_fraction > 0.95) {
-    lcfm_job_error(job, "probe", "stopping_fraction", "%g with test_fraction %g leaves less than 5%% of the stars for training",
+    lcfm_job_error(job, "probe", "stopping_fraction",
+                   "%g with test_fraction %g leaves less than 5%% of the stars for training",
                    p->protocol.stopping_fraction, p->protocol.test_fraction);
     return 1;
   }
   p->mlp = (lcfm_mlp_probe_config){.hidden = (int)probe_keys->mlp_hidden,
                                    .steps = (int)probe_keys->mlp_steps,
                                    .batch = (int)probe_keys->mlp_batch,
-                                   .lr = 1e-3f, .weight_decay = 1e-4f};
+                                   .lr = 1e-3f,
+                                   .weight_decay = 1e-4f};
   return 0;
 }
 
@@ -172,9 +174,9 @@ static double probe_task(const lcfm_probe_data *d, const lcfm_probe_input *in, i
     float *x_train = gather_rows(in, draw->training, n), *y_train = gather_targets(d, draw->training, n);
     float *x_stop = gather_rows(in, draw->stopping, draw->stopping_count);
     float *y_stop = gather_targets(d, draw->stopping, draw->stopping_count);
-    r2 = lcfm_mlp_probe_r2(&p->mlp, (lcfm_mlp_rows){x_train, y_train, (int)n},
-                           (lcfm_mlp_rows){x_stop, y_stop, (int)draw->stopping_count},
-                           (lcfm_mlp_rows){x_test, y_test, (int)draw->test_count}, in->dim, p->seed + 7919u * (uint64_t)run);
+    r2 = lcfm_mlp_probe_r2(
+        &p->mlp, (lcfm_mlp_rows){x_train, y_train, (int)n}, (lcfm_mlp_rows){x_stop, y_stop, (int)draw->stopping_count},
+        (lcfm_mlp_rows){x_test, y_test, (int)draw->test_count}, in->dim, p->seed + 7919u * (uint64_t)run);
     free(x_train), free(y_train), free(x_stop), free(y_stop);
   }
   free(x_test), free(y_test);
@@ -183,8 +185,8 @@ static double probe_task(const lcfm_probe_data *d, const lcfm_probe_input *in, i
 
 /* r2[input][size][run]: this rank's share of the tasks, on the objects it loaded; the cells of
  * the other ranks' tasks are zero, so a sum over the ranks completes the table on every rank. */
-static double *mlp_probes(MPI_Comm comm, const lcfm_probe_data *d, const lcfm_probe_sample *sample,
-                          const task_share *t, const probe_settings *p) {
+static double *mlp_probes(MPI_Comm comm, const lcfm_probe_data *d, const lcfm_probe_sample *sample, const task_share *t,
+                          const probe_settings *p) {
   size_t cells = (size_t)t->inputs * (size_t)p->size_count * (size_t)p->runs;
   double *r2 = lcfm_calloc(cells, sizeof *r2);
   lcfm_probe_draw draw;
@@ -231,7 +233,8 @@ static void print_mlp_table(const lcfm_probe_data *d, const probe_settings *p, c
   printf("\n");
   for (int k = 0; k < p->size_count; k++) {
     printf("%8lld", (long long)p->sizes[k]);
-    for (int i = 0; i < d->input_count; i++) printf("    %6.3f +- %5.3f", mean[i * p->size_count + k], std[i * p->size_count + k]);
+    for (int i = 0; i < d->input_count; i++)
+      printf("    %6.3f +- %5.3f", mean[i * p->size_count + k], std[i * p->size_count + k]);
     printf("\n");
   }
   fflush(stdout);
@@ -388,7 +391,9 @@ static int run_linear_probes(lcfm_linear_probe *linear, MPI_Comm comm, const lcf
                              const lcfm_probe_target *t, const char *target) {
   lcfm_linear_settings ls = {.embeddings = lcfm_job_settings(job)->probe.embeddings,
                              .baseline = lcfm_job_settings(job)->probe.baseline_embeddings,
-                             .target = t, .test_fraction = p->protocol.test_fraction, .seed = p->seed,
+                             .target = t,
+                             .test_fraction = p->protocol.test_fraction,
+                             .seed = p->seed,
                              .max_classes = (int)lcfm_job_settings(job)->probe.linear_max_classes};
   char why[2048] = "";
   if (lcfm_linear_probe_run(linear, comm, &ls, why, sizeof why))
@@ -431,8 +436,8 @@ static int open_inputs(probe_inputs *in, MPI_Comm comm, const lcfm_job *job, con
   int64_t count;
   int64_t *used = objects_used(&in->sample, &in->tasks, p, &count);
   failed = lcfm_probe_data_load(&in->data, &in->sample, store, embeddings, baseline, &in->target,
-                                in->has_oracle ? &in->oracle : NULL, (int)lcfm_job_settings(job)->probe.raw_points, used,
-                                count, why, len);
+                                in->has_oracle ? &in->oracle : NULL, (int)lcfm_job_settings(job)->probe.raw_points,
+                                used, count, why, len);
   free(used);
   return lcfm_probe_any_failed(comm, failed, why, len);
 }
@@ -460,8 +465,9 @@ int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   int64_t loaded = d->objects;
   LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &loaded, 1, MPI_INT64_T, MPI_MAX, comm));
   lcfm_log("probe %s: %lld objects, %d inputs; %d tasks over the ranks, each rank reads the objects of its own tasks "
-           "(at most %lld)", target, (long long)in.sample.objects, d->input_count,
-           d->input_count * p.size_count * p.runs, (long long)loaded);
+           "(at most %lld)",
+           target, (long long)in.sample.objects, d->input_count, d->input_count * p.size_count * p.runs,
+           (long long)loaded);
   log_protocol(in.sample.draws, &p);
   double *r2 = mlp_probes(comm, d, &in.sample, &in.tasks, &p);
   double *mean = lcfm_malloc((size_t)d->input_count * p.size_count * sizeof *mean);
@@ -480,8 +486,7 @@ int lcfm_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *pr
   int rank = out.rank;
   lcfm_h5_write_string_attribute(file, "target", target);
   write_mlp(file, dxpl, d, &p, r2, mean, std, rank); /* small tables: rank 0's rows of a collective write */
-  write_objects(file, dxpl, comm, &in.sample, probe_keys->store, &in.target,
-                in.has_oracle ? &in.oracle : NULL, &p);
+  write_objects(file, dxpl, comm, &in.sample, probe_keys->store, &in.target, in.has_oracle ? &in.oracle : NULL, &p);
   lcfm_linear_probe_write(&linear, file, dxpl, target);
   probe_output_publish(&out, comm, output);
   lcfm_log_success("probe");

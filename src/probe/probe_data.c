@@ -118,8 +118,10 @@ static int read_latent(lcfm_probe_data *d, const lcfm_probe_sample *s, const cha
     if (aligned) lcfm_probe_read_rows(z, H5T_NATIVE_FLOAT, row, d->objects, cols, x);
   }
   if (ids >= 0 && !aligned)
-    snprintf(why, len, "%s: its objects are not those probed (embed the same store, with the same [embed] fields as "
-             "[probe] fields or none)", path);
+    snprintf(why, len,
+             "%s: its objects are not those probed (embed the same store, with the same [embed] fields as "
+             "[probe] fields or none)",
+             path);
   if (z >= 0) H5Dclose(z);
   if (ids >= 0) H5Dclose(ids);
   H5Fclose(file);

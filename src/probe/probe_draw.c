@@ -55,9 +55,9 @@ void lcfm_probe_draw_make(lcfm_probe_draw *d, const lcfm_probe_protocol *p, int 
   d->training_count = d->stopping_count = d->test_count = 0;
   for (int64_t i = 0; i < objects; i++) {
     switch (lcfm_probe_star_role(p, run, source[i])) {
-      case LCFM_STAR_TEST: d->test[d->test_count++] = i; break;
-      case LCFM_STAR_STOPPING: d->stopping[d->stopping_count++] = i; break;
-      default: d->training[d->training_count++] = i; break;
+    case LCFM_STAR_TEST: d->test[d->test_count++] = i; break;
+    case LCFM_STAR_STOPPING: d->stopping[d->stopping_count++] = i; break;
+    default: d->training[d->training_count++] = i; break;
     }
   }
   d->training_pool = d->training_count;

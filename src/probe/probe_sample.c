@@ -15,8 +15,9 @@ enum { POOLS = 3 }; /* indexed by lcfm_star_role */
 
 /* How many places of each pool the probe uses. */
 static int64_t places_used(const lcfm_probe_sample *s, int pool, int64_t pool_size, int64_t largest) {
-  int64_t cap = pool == LCFM_STAR_TEST ? s->protocol.test_objects
-                : pool == LCFM_STAR_STOPPING ? s->protocol.stopping_objects : largest;
+  int64_t cap = pool == LCFM_STAR_TEST       ? s->protocol.test_objects
+                : pool == LCFM_STAR_STOPPING ? s->protocol.stopping_objects
+                                             : largest;
   return cap < pool_size ? cap : pool_size;
 }
 
@@ -41,7 +42,8 @@ static void count_members(const lcfm_probe_sample *s, hid_t sources, int64_t sou
     int64_t n = s->count - done < LCFM_PROBE_BLOCK ? s->count - done : LCFM_PROBE_BLOCK;
     read_sources(s, sources, s->first + done, n, row, source);
     for (int64_t i = 0; i < n; i++) {
-      if (source_limit >= 0 && (source[i] < 0 || source[i] >= source_limit) && *bad < 0) *bad = source[i], *bad_object = row[i];
+      if (source_limit >= 0 && (source[i] < 0 || source[i] >= source_limit) && *bad < 0)
+        *bad = source[i], *bad_object = row[i];
       for (int r = 0; r < s->runs; r++) mine[r][lcfm_probe_star_role(&s->protocol, r, source[i])]++;
     }
   }
@@ -81,7 +83,8 @@ static void find_objects(const lcfm_probe_sample *s, hid_t sources, const int64_
                          int64_t (*before)[POOLS], int64_t *object) {
   int traces = s->runs * POOLS;
   wanted **want = lcfm_malloc((size_t)traces * sizeof *want);
-  int64_t *next = lcfm_calloc((size_t)traces, sizeof *next), (*seen)[POOLS] = lcfm_malloc((size_t)s->runs * sizeof *seen);
+  int64_t *next = lcfm_calloc((size_t)traces, sizeof *next),
+          (*seen)[POOLS] = lcfm_malloc((size_t)s->runs * sizeof *seen);
   for (int t = 0; t < traces; t++) {
     int64_t n = offset[t + 1] - offset[t];
     want[t] = lcfm_malloc((size_t)(n ? n : 1) * sizeof **want);
@@ -99,7 +102,8 @@ static void find_objects(const lcfm_probe_sample *s, hid_t sources, const int64_
         int pool = (int)lcfm_probe_star_role(&s->protocol, r, source[i]), t = r * POOLS + pool;
         int64_t m = seen[r][pool]++;
         while (next[t] < offset[t + 1] - offset[t] && want[t][next[t]].member < m) next[t]++;
-        if (next[t] < offset[t + 1] - offset[t] && want[t][next[t]].member == m) object[want[t][next[t]].place] = s->first + done + i;
+        if (next[t] < offset[t + 1] - offset[t] && want[t][next[t]].member == m)
+          object[want[t][next[t]].place] = s->first + done + i;
       }
   }
   for (int t = 0; t < traces; t++) free(want[t]);
@@ -144,7 +148,8 @@ static int select_objects(lcfm_probe_sample *s, hid_t file, const char *store, c
   if (lcfm_fields_parse(fields ? fields : "", &selection, why, len)) return 1; /* checked at job load */
   if (!lcfm_fields_all(&selection)) s->store_row = lcfm_store_select_fields(file, store, &selection, &s->objects);
   lcfm_fields_free(&selection);
-  if (s->objects == 0) snprintf(why, len, "%s: no object lies in the selected fields ([probe] fields = %s)", store, fields);
+  if (s->objects == 0)
+    snprintf(why, len, "%s: no object lies in the selected fields ([probe] fields = %s)", store, fields);
   return s->objects == 0;
 }
 
@@ -161,7 +166,8 @@ int lcfm_probe_sample_make(lcfm_probe_sample *s, MPI_Comm comm, const char *stor
   if (file >= 0) sources = lcfm_probe_open_dataset(file, store, "/objects/source", &s->store_objects, &cols, why, len);
   s->objects = s->store_objects;
   int failed = sources < 0 || select_objects(s, file, store, fields, why, len);
-  int64_t (*pool)[POOLS] = lcfm_calloc((size_t)runs, sizeof *pool), (*before)[POOLS] = lcfm_calloc((size_t)runs, sizeof *before);
+  int64_t(*pool)[POOLS] = lcfm_calloc((size_t)runs, sizeof *pool),
+  (*before)[POOLS] = lcfm_calloc((size_t)runs, sizeof *before);
   int64_t bad = -1, bad_object = -1;
   if (!failed) {
     lcfm_store_shard(s->objects, rank, ranks, &s->first, &s->count);
@@ -185,7 +191,8 @@ int lcfm_probe_sample_make(lcfm_probe_sample *s, MPI_Comm comm, const char *stor
   if (rank == 0) memset(before, 0, (size_t)runs * sizeof *before);
   LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, pool, runs * POOLS, MPI_INT64_T, MPI_SUM, comm));
   int64_t *offset = lcfm_calloc((size_t)runs * POOLS + 1, sizeof *offset);
-  for (int t = 0; t < runs * POOLS; t++) offset[t + 1] = offset[t] + places_used(s, t % POOLS, pool[t / POOLS][t % POOLS], largest);
+  for (int t = 0; t < runs * POOLS; t++)
+    offset[t + 1] = offset[t] + places_used(s, t % POOLS, pool[t / POOLS][t % POOLS], largest);
   int64_t *member = trace_first_places(s, comm, pool, offset);
   int64_t *object = lcfm_malloc((size_t)(offset[runs * POOLS] ? offset[runs * POOLS] : 1) * sizeof *object);
   find_objects(s, sources, member, offset, before, object);
@@ -205,7 +212,7 @@ static int contains(const int64_t *sorted, int64_t n, int64_t v) {
  * before this rank's in the round (and in earlier rounds), s->seen moves past the round. */
 static void block_roles(lcfm_probe_sample *s, MPI_Comm comm, const int64_t *source, int64_t count, uint8_t *role,
                         int64_t (*before)[POOLS]) {
-  int64_t (*mine)[POOLS] = lcfm_calloc((size_t)s->runs, sizeof *mine);
+  int64_t(*mine)[POOLS] = lcfm_calloc((size_t)s->runs, sizeof *mine);
   for (int r = 0; r < s->runs; r++)
     for (int64_t i = 0; i < count; i++) {
       role[(size_t)r * (size_t)count + (size_t)i] = (uint8_t)lcfm_probe_star_role(&s->protocol, r, source[i]);
@@ -227,9 +234,10 @@ void lcfm_probe_sample_codes(lcfm_probe_sample *s, MPI_Comm comm, int64_t first,
                              int64_t *code) {
   size_t n = (size_t)(count ? count : 1);
   uint8_t *role = lcfm_malloc(n * (size_t)s->runs);
-  int64_t (*seen)[POOLS] = lcfm_malloc((size_t)s->runs * sizeof *seen);
+  int64_t(*seen)[POOLS] = lcfm_malloc((size_t)s->runs * sizeof *seen);
   block_roles(s, comm, source, count, role, seen);
-  int64_t *member = lcfm_malloc(n * sizeof *member), *at = lcfm_malloc(n * sizeof *at), *place = lcfm_malloc(n * sizeof *place);
+  int64_t *member = lcfm_malloc(n * sizeof *member), *at = lcfm_malloc(n * sizeof *at),
+          *place = lcfm_malloc(n * sizeof *place);
   for (int r = 0; r < s->runs; r++) {
     int64_t *row = code + (size_t)r * (size_t)count, training = 0;
     const uint8_t *block_role = role + (size_t)r * (size_t)count;

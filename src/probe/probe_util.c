@@ -33,8 +33,8 @@ void probe_write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int
   H5Dclose(dset);
 }
 
-int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text,
-                       int64_t *counts, int *count) {
+int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text, int64_t *counts,
+                       int *count) {
   char copy[512];
   snprintf(copy, sizeof copy, "%s", text);
   *count = 0;
@@ -43,8 +43,8 @@ int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const 
     char *end;
     long long v = strtoll(t, &end, 10);
     if (*end || v < list->least || *count == list->max) {
-      lcfm_job_error(job, "probe", list->key, "'%s' is not %s (at most %d %s)", t, list->valid,
-                     list->max, list->several);
+      lcfm_job_error(job, "probe", list->key, "'%s' is not %s (at most %d %s)", t, list->valid, list->max,
+                     list->several);
       return 1;
     }
     counts[(*count)++] = v;
@@ -58,7 +58,7 @@ int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const 
 
 int lcfm_probe_task(const lcfm_job *job) {
   return !strcmp(lcfm_job_settings(job)->probe.task, "classification") ? LCFM_PROBE_CLASSIFICATION
-                                                                      : LCFM_PROBE_REGRESSION;
+                                                                       : LCFM_PROBE_REGRESSION;
 }
 
 void probe_output_begin(probe_output *o, MPI_Comm comm, const char *path, int schema_version,

@@ -36,16 +36,16 @@ void probe_output_publish(probe_output *o, MPI_Comm comm, const char *path);
 
 /* A [probe] key that lists counts ("10 20, 50": split at spaces, tabs and commas). */
 typedef struct {
-  const char *key;   /* the key, named by the messages */
-  int64_t least;     /* the smallest count allowed */
-  int max;           /* how many counts at most */
+  const char *key;                   /* the key, named by the messages */
+  int64_t least;                     /* the smallest count allowed */
+  int max;                           /* how many counts at most */
   const char *one, *several, *valid; /* "training size", "sizes", "a training size of at least 2" */
 } probe_count_list;
 
 /* The counts of `text`, the value of the list's key, into counts[0..list->max): 0 and their
  * number in *count, or 1 after reporting on the key the first count below `least` or beyond
  * `max`, or an empty list. */
-int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text,
-                       int64_t *counts, int *count);
+int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text, int64_t *counts,
+                       int *count);
 
 #endif

@@ -14,7 +14,7 @@
 
 #define SEASON_DAYS 240.0
 #define GAP_DAYS 125.0
-#define FIRST_MJD 48800.0 /* about the start of MACHO's LMC photometry (1992) */
+#define FIRST_MJD 48800.0       /* about the start of MACHO's LMC photometry (1992) */
 #define POINT_KEYS (1ull << 24) /* keys of an object's points: object * 2^24 + point */
 
 static const char *const class_names = "0 sinusoidal, 1 sawtooth pulsator, 2 eclipsing binary, "
@@ -26,7 +26,8 @@ int lcfm_labelled_config_from_job(lcfm_labelled_config *c, const lcfm_job *job) 
   memset(c, 0, sizeof *c);
   int problems = lcfm_sim_config_from_job(&c->base, job);
   if (lcfm_sim_mode_labelled(job) && c->base.store.mode == LCFM_STORE_APPEND)
-    problems++, lcfm_job_error(job, "store", "mode", "append adds to causal simulations and ingested surveys; a "
+    problems++, lcfm_job_error(job, "store", "mode",
+                               "append adds to causal simulations and ingested surveys; a "
                                "labelled simulation is written whole (mode = create)");
   const lcfm_settings_simulate *simulate_keys = &lcfm_job_settings(job)->simulate;
   c->classes = simulate_keys->classes;
@@ -57,28 +58,28 @@ void lcfm_labelled_star(const lcfm_labelled_config *c, int64_t star, double para
   params[3] = 15.0 + 4.5 * u[0]; /* mean magnitude */
   params[4] = u[3], params[5] = u[4];
   switch (cls) {
-    case LCFM_CLASS_SINUSOIDAL: params[1] = log_uniform(u[1], 0.2, 10.0), params[2] = 0.05 + 0.45 * u[2]; break;
-    case LCFM_CLASS_SAWTOOTH: params[1] = log_uniform(u[1], 0.3, 30.0), params[2] = 0.2 + 0.8 * u[2]; break;
-    case LCFM_CLASS_ECLIPSING: params[1] = log_uniform(u[1], 0.3, 20.0), params[2] = 0.1 + 0.7 * u[2]; break;
-    case LCFM_CLASS_LONG_PERIOD: params[1] = 100.0 + 400.0 * u[1], params[2] = 0.5 + 2.0 * u[2]; break;
-    default: params[1] = log_uniform(u[1], 10.0, 1000.0), params[2] = 0.05 + 0.3 * u[2]; break; /* tau, sigma */
+  case LCFM_CLASS_SINUSOIDAL: params[1] = log_uniform(u[1], 0.2, 10.0), params[2] = 0.05 + 0.45 * u[2]; break;
+  case LCFM_CLASS_SAWTOOTH: params[1] = log_uniform(u[1], 0.3, 30.0), params[2] = 0.2 + 0.8 * u[2]; break;
+  case LCFM_CLASS_ECLIPSING: params[1] = log_uniform(u[1], 0.3, 20.0), params[2] = 0.1 + 0.7 * u[2]; break;
+  case LCFM_CLASS_LONG_PERIOD: params[1] = 100.0 + 400.0 * u[1], params[2] = 0.5 + 2.0 * u[2]; break;
+  default: params[1] = log_uniform(u[1], 10.0, 1000.0), params[2] = 0.05 + 0.3 * u[2]; break; /* tau, sigma */
   }
 }
 
 /* Magnitude offset of a periodic class at phase x in [0, 1) (shape parameters s1, s2 in [0, 1)). */
 static double periodic_shape(int cls, double x, double amplitude, double s1, double s2) {
   switch (cls) {
-    case LCFM_CLASS_SINUSOIDAL: return amplitude * sin(2 * M_PI * x);
-    case LCFM_CLASS_SAWTOOTH: { /* fast brightening over a fraction r of the cycle, slow fading */
-      double r = 0.1 + 0.2 * s1;
-      return x < r ? amplitude * (0.5 - x / r) : amplitude * (-0.5 + (x - r) / (1.0 - r));
-    }
-    case LCFM_CLASS_ECLIPSING: { /* primary eclipse at 0, secondary at 0.5, Gaussian in phase */
-      double w = 0.03 + 0.07 * s2, d1 = x - round(x), d2 = x - 0.5;
-      return amplitude * exp(-0.5 * d1 * d1 / (w * w)) + amplitude * (0.1 + 0.8 * s1) * exp(-0.5 * d2 * d2 / (w * w));
-    }
-    default: /* long-period variable: fundamental plus a second harmonic */
-      return 0.5 * amplitude * (sin(2 * M_PI * x) + 0.3 * s1 * sin(4 * M_PI * x + 2 * M_PI * s2));
+  case LCFM_CLASS_SINUSOIDAL: return amplitude * sin(2 * M_PI * x);
+  case LCFM_CLASS_SAWTOOTH: { /* fast brightening over a fraction r of the cycle, slow fading */
+    double r = 0.1 + 0.2 * s1;
+    return x < r ? amplitude * (0.5 - x / r) : amplitude * (-0.5 + (x - r) / (1.0 - r));
+  }
+  case LCFM_CLASS_ECLIPSING: { /* primary eclipse at 0, secondary at 0.5, Gaussian in phase */
+    double w = 0.03 + 0.07 * s2, d1 = x - round(x), d2 = x - 0.5;
+    return amplitude * exp(-0.5 * d1 * d1 / (w * w)) + amplitude * (0.1 + 0.8 * s1) * exp(-0.5 * d2 * d2 / (w * w));
+  }
+  default: /* long-period variable: fundamental plus a second harmonic */
+    return 0.5 * amplitude * (sin(2 * M_PI * x) + 0.3 * s1 * sin(4 * M_PI * x + 2 * M_PI * s2));
   }
 }
 
@@ -146,14 +147,20 @@ static void write_truth_constants(lcfm_store_writer *w, const lcfm_labelled_conf
 }
 
 static void write_instrument(lcfm_store_writer *w) {
-  lcfm_instrument row = {.id = 0, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1,
+  lcfm_instrument row = {.id = 0,
+                         .survey = LCFM_SURVEY_SIM,
+                         .season = -1,
+                         .unit = -1,
+                         .subunit = -1,
+                         .band = -1,
                          .value_kind = LCFM_VALUE_MAGNITUDE};
   snprintf(row.name, sizeof row.name, "sim-labelled");
   lcfm_store_write_instruments(w, &row, 1);
 }
 
 /* Stars [first, first + count) into the batch and their truth rows. */
-static void fill_block(lcfm_object_batch *b, double *truth, const lcfm_labelled_config *c, int64_t first, int64_t count) {
+static void fill_block(lcfm_object_batch *b, double *truth, const lcfm_labelled_config *c, int64_t first,
+                       int64_t count) {
   int64_t P = c->base.curves_per_star, at = 0;
   b->count = count * P;
   for (int64_t s = 0; s < count; s++) lcfm_labelled_star(c, first + s, truth + s * LCFM_LABELLED_PARAMS);
@@ -186,8 +193,8 @@ void lcfm_simulate_labelled_store(MPI_Comm comm, const lcfm_labelled_config *c, 
   int64_t my_blocks = (star_count + block - 1) / block, blocks = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&my_blocks, &blocks, 1, MPI_INT64_T, MPI_MAX, comm));
 
-  lcfm_store_writer *w = lcfm_store_begin(comm, path, prov, star_count * P, points_of_stars(c, first_star, star_count),
-                                          &c->base.store);
+  lcfm_store_writer *w =
+      lcfm_store_begin(comm, path, prov, star_count * P, points_of_stars(c, first_star, star_count), &c->base.store);
   write_instrument(w);
   int truth_matrix = lcfm_store_add_matrix(w, "/truth/labelled", c->base.stars, LCFM_LABELLED_PARAMS);
   write_truth_constants(w, c);

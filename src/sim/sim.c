@@ -30,8 +30,10 @@ int lcfm_sim_config_from_job(lcfm_sim_config *c, const lcfm_job *job) {
   c->seed = lcfm_job_seed(job);
   int problems = lcfm_store_options_from_job(&c->store, job);
   if (c->terms > c->T) {
-    lcfm_job_error(job, "simulate", "instrument_terms", "J = %lld exceeds T = %lld: the series "
-                   "e^{i pi j t / T} repeats beyond j = T", (long long)c->terms, (long long)c->T);
+    lcfm_job_error(job, "simulate", "instrument_terms",
+                   "J = %lld exceeds T = %lld: the series "
+                   "e^{i pi j t / T} repeats beyond j = T",
+                   (long long)c->terms, (long long)c->T);
     problems++;
   }
   if (!(c->clip_min < c->clip_max)) {
@@ -70,7 +72,8 @@ double lcfm_sim_gamma(const lcfm_sim_config *c, int64_t instrument, int64_t j) {
 
 int64_t lcfm_sim_instrument(const lcfm_sim_config *c, int64_t object) {
   int64_t star = object / c->curves_per_star, p = object % c->curves_per_star;
-  int64_t first = (int64_t)lcfm_rng_below(c->seed, LCFM_STREAM_SIM_INSTRUMENT, (uint64_t)star, (uint64_t)c->instruments);
+  int64_t first =
+      (int64_t)lcfm_rng_below(c->seed, LCFM_STREAM_SIM_INSTRUMENT, (uint64_t)star, (uint64_t)c->instruments);
   return (first + p) % c->instruments;
 }
 
@@ -110,7 +113,8 @@ void lcfm_sim_direct(const lcfm_sim_config *c, int64_t object, double *out) {
       gain += c->instrument_scale * beta[j] * wave;
       offset += c->instrument_scale * gamma[j] * wave;
     }
-    double noise = c->noise_sigma * (double)lcfm_rng_normalf(c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * c->T + t));
+    double noise =
+        c->noise_sigma * (double)lcfm_rng_normalf(c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * c->T + t));
     out[t] = clip(gain * out[t] + offset, c->clip_min, c->clip_max) + noise;
   }
   free(beta);
@@ -120,14 +124,14 @@ void lcfm_sim_direct(const lcfm_sim_config *c, int64_t object, double *out) {
 
 struct lcfm_sim_plan {
   lcfm_sim_config c;
-  int length;               /* chirp-z FFT length L */
-  double *gain, *offset;    /* S_m(t), O_m(t): [M][T] */
-  fftw_complex *kernel;     /* [L]: FFT of the chirp kernel of the current star */
-  fftw_complex *curves;     /* [P][L]: per-curve chirp-z work */
-  fftw_complex *post;       /* [T]: e^{i omega (t + t^2/2)} */
-  double *amplitude;        /* [K-1]: theta_k / k^alpha of the current star */
-  fftw_complex *pre_chirp;  /* [K-1]: e^{i omega k^2 / 2}, k = 0..K-2 */
-  float *noise;             /* [T]: eps / sigma, single precision (rng.h) */
+  int length;              /* chirp-z FFT length L */
+  double *gain, *offset;   /* S_m(t), O_m(t): [M][T] */
+  fftw_complex *kernel;    /* [L]: FFT of the chirp kernel of the current star */
+  fftw_complex *curves;    /* [P][L]: per-curve chirp-z work */
+  fftw_complex *post;      /* [T]: e^{i omega (t + t^2/2)} */
+  double *amplitude;       /* [K-1]: theta_k / k^alpha of the current star */
+  fftw_complex *pre_chirp; /* [K-1]: e^{i omega k^2 / 2}, k = 0..K-2 */
+  float *noise;            /* [T]: eps / sigma, single precision (rng.h) */
   fftw_plan kernel_plan, forward_plan, inverse_plan;
 };
 
@@ -149,7 +153,8 @@ static void tabulate_instruments(lcfm_sim_plan *p) {
   double *series = fftw_alloc_real((size_t)(2 * M * n));
   int size = (int)n;
   fftw_r2r_kind kind = FFTW_REDFT00;
-  fftw_plan plan = fftw_plan_many_r2r(1, &size, (int)(2 * M), series, NULL, 1, size, series, NULL, 1, size, &kind, FFTW_ESTIMATE);
+  fftw_plan plan =
+      fftw_plan_many_r2r(1, &size, (int)(2 * M), series, NULL, 1, size, series, NULL, 1, size, &kind, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(plan, "the instrument DCT-I");
   for (int64_t m = 0; m < M; m++) {
     double *gain = series + (2 * m) * n, *offset = series + (2 * m + 1) * n;
@@ -189,9 +194,11 @@ lcfm_sim_plan *lcfm_sim_plan_create(const lcfm_sim_config *c) {
   int n = p->length;
   p->kernel_plan = fftw_plan_dft_1d(n, p->kernel, p->kernel, FFTW_FORWARD, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(p->kernel_plan, "the chirp kernel FFT");
-  p->forward_plan = fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n, FFTW_FORWARD, FFTW_ESTIMATE);
+  p->forward_plan =
+      fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n, FFTW_FORWARD, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(p->forward_plan, "the batched chirp-z forward FFT");
-  p->inverse_plan = fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n, FFTW_BACKWARD, FFTW_ESTIMATE);
+  p->inverse_plan =
+      fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n, FFTW_BACKWARD, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(p->inverse_plan, "the batched chirp-z inverse FFT");
   tabulate_instruments(p);
   return p;
@@ -272,7 +279,8 @@ void lcfm_sim_generate(lcfm_sim_plan *p, int64_t first_star, int64_t star_count,
       lcfm_rng_normalf_fill(p->noise, (size_t)T, c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * T));
       for (int64_t t = 0; t < T; t++) {
         double truth = creal(p->post[t] * x[t]);
-        out[t] = (float)(clip(gain[t] * truth + offset[t], c->clip_min, c->clip_max) + c->noise_sigma * (double)p->noise[t]);
+        out[t] =
+            (float)(clip(gain[t] * truth + offset[t], c->clip_min, c->clip_max) + c->noise_sigma * (double)p->noise[t]);
       }
     }
   }

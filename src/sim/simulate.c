@@ -19,8 +19,13 @@ typedef struct {
 static void write_instrument_table(lcfm_store_writer *w, const lcfm_sim_config *c) {
   lcfm_instrument *rows = lcfm_calloc((size_t)c->instruments, sizeof *rows);
   for (int64_t m = 0; m < c->instruments; m++) {
-    rows[m] = (lcfm_instrument){.id = (int32_t)m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1,
-                                .band = -1, .value_kind = LCFM_VALUE_SIMULATED};
+    rows[m] = (lcfm_instrument){.id = (int32_t)m,
+                                .survey = LCFM_SURVEY_SIM,
+                                .season = -1,
+                                .unit = -1,
+                                .subunit = -1,
+                                .band = -1,
+                                .value_kind = LCFM_VALUE_SIMULATED};
     snprintf(rows[m].name, sizeof rows[m].name, "sim-%lld", (long long)m);
   }
   lcfm_store_write_instruments(w, rows, c->instruments);
@@ -29,8 +34,8 @@ static void write_instrument_table(lcfm_store_writer *w, const lcfm_sim_config *
 
 static void write_truth_constants(lcfm_store_writer *w, const lcfm_sim_config *c) {
   hid_t truth = lcfm_store_group(w, "/truth");
-  lcfm_h5_write_string_attribute(truth, "model",
-      "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and src/README.md's store schema");
+  lcfm_h5_write_string_attribute(
+      truth, "model", "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and src/README.md's store schema");
   lcfm_h5_write_int64_attribute(truth, "stars", c->stars);
   lcfm_h5_write_int64_attribute(truth, "stars_per_field", c->stars_per_field);
   lcfm_h5_write_int64_attribute(truth, "instruments", c->instruments);
@@ -88,12 +93,18 @@ static int64_t stored_stars(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_
   const struct {
     const char *name;
     double job;
-  } same[] = {{"instruments", (double)c->instruments}, {"curves_per_star", (double)c->curves_per_star},
-              {"instrument_terms", (double)c->terms},  {"K", (double)c->K},
-              {"T", (double)c->T},                     {"alpha", c->alpha},
-              {"lambda", c->lambda},                   {"instrument_scale", c->instrument_scale},
-              {"noise_sigma", c->noise_sigma},         {"clip_min", c->clip_min},
-              {"clip_max", c->clip_max},               {"seed", (double)c->seed},
+  } same[] = {{"instruments", (double)c->instruments},
+              {"curves_per_star", (double)c->curves_per_star},
+              {"instrument_terms", (double)c->terms},
+              {"K", (double)c->K},
+              {"T", (double)c->T},
+              {"alpha", c->alpha},
+              {"lambda", c->lambda},
+              {"instrument_scale", c->instrument_scale},
+              {"noise_sigma", c->noise_sigma},
+              {"clip_min", c->clip_min},
+              {"clip_max", c->clip_max},
+              {"seed", (double)c->seed},
               {"stars_per_field", (double)c->stars_per_field}};
   char why[1024] = "";
   double stars = -1;
@@ -103,8 +114,10 @@ static int64_t stored_stars(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_
     H5Aclose(attr);
   }
   if (stars < 0 || H5Aexists(truth, "model") <= 0 || H5Lexists(truth, "theta", H5P_DEFAULT) <= 0)
-    snprintf(why, sizeof why, "%s: not a store of the causal simulator (no /truth/theta): cannot append simulated "
-             "stars to it", path);
+    snprintf(why, sizeof why,
+             "%s: not a store of the causal simulator (no /truth/theta): cannot append simulated "
+             "stars to it",
+             path);
   for (size_t k = 0; k < sizeof same / sizeof *same && !why[0]; k++) {
     if (H5Aexists(truth, same[k].name) <= 0) continue; /* older stores lack stars_per_field */
     double stored = 0;
@@ -112,9 +125,10 @@ static int64_t stored_stars(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_
     LCFM_CHECK_H5(H5Aread(attr, H5T_NATIVE_DOUBLE, &stored));
     H5Aclose(attr);
     if (stored != same[k].job)
-      snprintf(why, sizeof why, "%s: [simulate] %s is %.17g but the store was simulated with %.17g: an append adds "
-               "stars to the same simulation (only [simulate] stars may differ: the stars to add)", path,
-               !strcmp(same[k].name, "seed") ? "seed ([job] seed)" : same[k].name, same[k].job, stored);
+      snprintf(why, sizeof why,
+               "%s: [simulate] %s is %.17g but the store was simulated with %.17g: an append adds "
+               "stars to the same simulation (only [simulate] stars may differ: the stars to add)",
+               path, !strcmp(same[k].name, "seed") ? "seed ([job] seed)" : same[k].name, same[k].job, stored);
   }
   int rank;
   MPI_Comm_rank(comm, &rank);
@@ -147,7 +161,8 @@ static void fill_block_columns(lcfm_object_batch *b, const lcfm_sim_config *c, i
   }
 }
 
-static void fill_block_truth(double *theta, double *phase, const lcfm_sim_config *c, int64_t first_star, int64_t stars) {
+static void fill_block_truth(double *theta, double *phase, const lcfm_sim_config *c, int64_t first_star,
+                             int64_t stars) {
   for (int64_t s = 0; s < stars; s++)
     for (int64_t k = 0; k < c->K; k++) theta[s * c->K + k] = lcfm_sim_theta(c, first_star + s, k);
   int64_t first_object = first_star * c->curves_per_star, objects = stars * c->curves_per_star;
@@ -205,7 +220,8 @@ void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *job_config, const
   int64_t done_local = 0, done = 0;
   for (int64_t b = 0; b < blocks; b++) {
     int64_t start = first_star + b * block;
-    int64_t stars = b < my_blocks ? (start + block <= first_star + star_count ? block : first_star + star_count - start) : 0;
+    int64_t stars =
+        b < my_blocks ? (start + block <= first_star + star_count ? block : first_star + star_count - start) : 0;
     lcfm_sim_generate(plan, start, stars, batch.value);
     fill_block_columns(&batch, c, start, stars, stars_before);
     fill_block_truth(theta, phase, c, start, stars);

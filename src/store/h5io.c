@@ -88,8 +88,7 @@ static void io_failure(char *buf, size_t len, int saved_errno, const char *parti
   lcfm_h5_last_error(detail, sizeof detail);
   if (saved_errno)
     snprintf(buf, len, "%s: %s (%s%s%s)", strerror(saved_errno), partial, what, detail[0] ? ": " : "", detail);
-  else
-    snprintf(buf, len, "%s: %s: %s", partial, what, detail[0] ? detail : "HDF5 gave no reason");
+  else snprintf(buf, len, "%s: %s: %s", partial, what, detail[0] ? detail : "HDF5 gave no reason");
 }
 
 hid_t lcfm_h5_file_access(MPI_Comm comm) {
@@ -108,7 +107,6 @@ hid_t lcfm_h5_collective_transfer(void) {
   return dxpl;
 }
 
-
 /* A contiguous dataset of rows x cols (cols = 0: 1-D) that is never filled: every element is
  * written by lcfm, and fill values would double the I/O. */
 hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols) {
@@ -126,8 +124,8 @@ hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t r
   return dset;
 }
 
-hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols,
-                              int64_t chunk_rows, int deflate_level) {
+hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
+                              int deflate_level) {
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols}, max[2] = {H5S_UNLIMITED, (hsize_t)cols};
   /* Small tables get small chunks (a chunk is allocated whole); never below 64 rows so that
    * appending to them does not make a chunk per row. */
@@ -184,8 +182,8 @@ int64_t lcfm_h5_dataset_rows(hid_t dset) {
 
 /* Collective transfer of rows [first, first + count) (x cols) between memory and a dataset.
  * A rank with count 0 selects nothing but still takes part. */
-void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count,
-                          int64_t cols, void *data, int writing) {
+void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count, int64_t cols,
+                           void *data, int writing) {
   hid_t filespace = LCFM_CHECK_H5(H5Dget_space(dset));
   if (H5Sget_simple_extent_npoints(filespace) == 0) { /* empty dataset: no storage to touch */
     H5Sclose(filespace);
@@ -206,8 +204,7 @@ void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first,
   H5Sclose(filespace);
 }
 
-void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl,
-                             const void *data) {
+void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl, const void *data) {
   open_file *f = open_file_of(dset);
   if (!f) {
     LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));

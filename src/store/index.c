@@ -25,9 +25,9 @@ static int by_key_then_row(const void *pa, const void *pb) {
 }
 
 typedef struct {
-  int64_t *order;      /* [n] rows sorted by (key, row) */
-  int64_t *group_key;  /* [groups] distinct keys, increasing */
-  int64_t *start;      /* [groups + 1] */
+  int64_t *order;     /* [n] rows sorted by (key, row) */
+  int64_t *group_key; /* [groups] distinct keys, increasing */
+  int64_t *start;     /* [groups + 1] */
   int64_t groups;
 } grouping;
 
@@ -235,7 +235,8 @@ static void write_sorted_groups(const index_writer *s, const keyed_row *mine, in
                                 const char *const names[3]) {
   int64_t total, first = sum_below(s, n, &total), previous = 0;
   int continues = key_before(s, mine, n, &previous);
-  int64_t *rows = lcfm_malloc((size_t)(n ? n : 1) * sizeof *rows), *key = lcfm_malloc((size_t)(n ? n : 1) * sizeof *key);
+  int64_t *rows = lcfm_malloc((size_t)(n ? n : 1) * sizeof *rows),
+          *key = lcfm_malloc((size_t)(n ? n : 1) * sizeof *key);
   int64_t *start = lcfm_malloc((size_t)(n + 1) * sizeof *start), groups = 0;
   for (int64_t i = 0; i < n; i++) {
     rows[i] = mine[i].row;
@@ -278,7 +279,8 @@ static void write_instrument_grouping(const index_writer *s, int64_t objects, in
                (long long)(first + i), (long long)instrument[i], (long long)M);
     local[instrument[i]]++;
   }
-  int64_t *start = lcfm_malloc((size_t)(M + 1) * sizeof *start), *fill = lcfm_malloc((size_t)(M ? M : 1) * sizeof *fill);
+  int64_t *start = lcfm_malloc((size_t)(M + 1) * sizeof *start),
+          *fill = lcfm_malloc((size_t)(M ? M : 1) * sizeof *fill);
   place_instruments(s, local, M, start, at);
   for (int64_t m = 0, o = 0; m < M; o += local[m], m++) fill[m] = o; /* a stable counting sort of the shard */
   int64_t *rows = lcfm_malloc((size_t)(count ? count : 1) * sizeof *rows);
@@ -432,7 +434,7 @@ struct lcfm_store_index {
   char path[4096];
   hid_t file;
   hid_t columns[N_COLUMNS], time, value, error;
-  hid_t arrays[N_ARRAYS];   /* on disk, or -1 */
+  hid_t arrays[N_ARRAYS];    /* on disk, or -1 */
   int64_t *memory[N_ARRAYS]; /* built in memory when the store has no /index */
   int64_t objects, sources, instruments, points;
   int64_t *instrument_start; /* [instruments + 1] */
@@ -462,8 +464,10 @@ static void read_array(lcfm_store_index *x, int which, int64_t first, int64_t co
 /* Object rows read from the index must lie in [0, objects): a damaged index stops the run. */
 static void check_rows(const lcfm_store_index *x, const char *what, const int64_t *rows, int64_t count) {
   for (int64_t i = 0; i < count; i++)
-    LCFM_CHECK(rows[i] >= 0 && rows[i] < x->objects, "%s: /index/%s holds row %lld of a store of %lld objects "
-               "(damaged index)", x->path, what, (long long)rows[i], (long long)x->objects);
+    LCFM_CHECK(rows[i] >= 0 && rows[i] < x->objects,
+               "%s: /index/%s holds row %lld of a store of %lld objects "
+               "(damaged index)",
+               x->path, what, (long long)rows[i], (long long)x->objects);
 }
 
 static int has_link(hid_t file, const char *path) { return H5Lexists(file, path, H5P_DEFAULT) > 0; }
@@ -479,9 +483,11 @@ static int64_t length_of(hid_t file, const char *path) {
 /* Builds the by_source and by_instrument arrays from the object columns (stores without /index). */
 static int build_in_memory(lcfm_store_index *x, char *why, size_t why_len) {
   if (x->objects > LCFM_INDEX_BUILD_LIMIT) {
-    snprintf(why, why_len, "%s has no /index (written by an older lcfm, or by a producer that writes none) and holds "
+    snprintf(why, why_len,
+             "%s has no /index (written by an older lcfm, or by a producer that writes none) and holds "
              "%lld objects, more than the %d that lcfm train indexes in memory; write the store again with this "
-             "lcfm's simulate or ingest", x->path, (long long)x->objects, LCFM_INDEX_BUILD_LIMIT);
+             "lcfm's simulate or ingest",
+             x->path, (long long)x->objects, LCFM_INDEX_BUILD_LIMIT);
     return 1;
   }
   int64_t n = x->objects;
@@ -513,8 +519,10 @@ static int open_on_disk(lcfm_store_index *x, char *why, size_t why_len) {
     x->arrays[a] = LCFM_CHECK_H5(H5Dopen2(x->file, array_names[a], H5P_DEFAULT));
   }
   if (length_of(x->file, "/index/instrument_start") != x->instruments + 1) {
-    snprintf(why, why_len, "%s: /index/instrument_start does not have one entry per instrument plus one (damaged "
-             "index; write the store again)", x->path);
+    snprintf(why, why_len,
+             "%s: /index/instrument_start does not have one entry per instrument plus one (damaged "
+             "index; write the store again)",
+             x->path);
     return 1;
   }
   x->instrument_start = lcfm_malloc((size_t)(x->instruments + 1) * sizeof *x->instrument_start);
@@ -625,8 +633,11 @@ void lcfm_store_index_objects_at(lcfm_store_index *x, const int64_t *rows, int64
   read_column_at(x, COL_INSTRUMENT, H5T_NATIVE_INT32, rows, count, narrow);
   read_column_at(x, COL_LENGTH, H5T_NATIVE_INT32, rows, count, narrow + count);
   for (int64_t i = 0; i < count; i++)
-    out[i] = (lcfm_index_object){.row = rows[i], .source = wide[i], .offset = wide[count + i],
-                                 .instrument = narrow[i], .length = narrow[count + i]};
+    out[i] = (lcfm_index_object){.row = rows[i],
+                                 .source = wide[i],
+                                 .offset = wide[count + i],
+                                 .instrument = narrow[i],
+                                 .length = narrow[count + i]};
   free(wide), free(narrow);
 }
 
@@ -735,7 +746,8 @@ static void append_rows(int64_t **rows, int64_t *count, int64_t *capacity, const
 /* Through /index: the by_field groups of the selected keys (no scan of the objects). */
 static int64_t *rows_by_index(hid_t file, const lcfm_fields *f, int64_t *count) {
   int64_t fields = length_of(file, "/index/field_key");
-  int64_t *key = lcfm_malloc((size_t)(fields + 1) * sizeof *key), *start = lcfm_malloc((size_t)(fields + 1) * sizeof *start);
+  int64_t *key = lcfm_malloc((size_t)(fields + 1) * sizeof *key),
+          *start = lcfm_malloc((size_t)(fields + 1) * sizeof *start);
   read_whole(file, "/index/field_key", H5T_NATIVE_INT64, 0, fields, key);
   read_whole(file, "/index/field_start", H5T_NATIVE_INT64, 0, fields + 1, start);
   int64_t *rows = NULL, capacity = 0;

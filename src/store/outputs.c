@@ -129,8 +129,9 @@ static int alias_problems(const lcfm_job *job, const char *out_section, const ch
     int manifest = p[0] == '@';
     snprintf(input, sizeof input, "%.*s", (int)n - manifest, p + manifest);
     if (input[0] && same_file(output, input)) {
-      lcfm_job_error(job, out_section, out_key, "'%s' is also an input (%s = %s): the run would overwrite what it reads",
-                     output, in_dotted, input);
+      lcfm_job_error(job, out_section, out_key,
+                     "'%s' is also an input (%s = %s): the run would overwrite what it reads", output, in_dotted,
+                     input);
       problems++;
     }
     p += n;
@@ -160,7 +161,8 @@ int lcfm_outputs_check_job(const lcfm_job *job, const char *verb) {
     }
     for (int i = 0; f->inputs[i]; i++) {
       char in_section[32];
-      problems += alias_problems(job, section, key, output, f->inputs[i], value_of(job, f->inputs[i], in_section, sizeof in_section));
+      problems += alias_problems(job, section, key, output, f->inputs[i],
+                                 value_of(job, f->inputs[i], in_section, sizeof in_section));
     }
   }
   return problems;
@@ -242,10 +244,13 @@ static int try_lock(const char *path, const char *lock, int *fd_out, char *why, 
   long pid;
   read_holder(fd, holder, sizeof holder, host, sizeof host, &pid);
   int flocked = flock(fd, LOCK_EX | LOCK_NB) == 0, flock_errno = errno;
-  int unsupported = !flocked && (flock_errno == ENOLCK || flock_errno == ENOSYS || flock_errno == EOPNOTSUPP || flock_errno == EINVAL);
+  int unsupported = !flocked && (flock_errno == ENOLCK || flock_errno == ENOSYS || flock_errno == EOPNOTSUPP ||
+                                 flock_errno == EINVAL);
   if ((!flocked && !unsupported) || (unsupported && holder[0] && holder_is_alive(host, pid))) {
-    snprintf(why, why_len, "%s is being written by another lcfm run (%s); refused: wait for it to end or write "
-             "elsewhere (if that run is gone, remove %s)", path, holder[0] ? holder : "holder unknown", lock);
+    snprintf(why, why_len,
+             "%s is being written by another lcfm run (%s); refused: wait for it to end or write "
+             "elsewhere (if that run is gone, remove %s)",
+             path, holder[0] ? holder : "holder unknown", lock);
     close(fd);
     return 1;
   }

@@ -19,21 +19,30 @@ enum { MAX_MATRICES = 16 };
 /* Chunk shapes (rows): see store.h, "Chunks". */
 enum { OBJECT_CHUNK = 8192, POINT_CHUNK = 65536, TABLE_CHUNK = 256, MATRIX_CHUNK = 4096 };
 
-enum object_column { COL_ID, COL_SOURCE, COL_INSTRUMENT, COL_FIELD, COL_LABEL, COL_OFFSET, COL_LENGTH, N_OBJECT_COLUMNS };
+enum object_column {
+  COL_ID,
+  COL_SOURCE,
+  COL_INSTRUMENT,
+  COL_FIELD,
+  COL_LABEL,
+  COL_OFFSET,
+  COL_LENGTH,
+  N_OBJECT_COLUMNS
+};
 enum meta_column { META_RA, META_DEC, META_MAGNITUDE, META_MEDIAN_FLUX, META_PATH, N_META_COLUMNS };
 enum point_column { PT_TIME, PT_VALUE, PT_ERROR, N_POINT_COLUMNS };
 
-static const char *const object_names[N_OBJECT_COLUMNS] = {
-    "/objects/id", "/objects/source", "/objects/instrument", "/objects/field",
-    "/objects/label", "/objects/offset", "/objects/length"};
+static const char *const object_names[N_OBJECT_COLUMNS] = {"/objects/id",    "/objects/source", "/objects/instrument",
+                                                           "/objects/field", "/objects/label",  "/objects/offset",
+                                                           "/objects/length"};
 static const char *const meta_names[N_META_COLUMNS] = {"/objects/ra", "/objects/dec", "/objects/magnitude",
                                                        "/objects/median_flux", "/objects/path"};
 static const char *const point_names[N_POINT_COLUMNS] = {"/points/time", "/points/value", "/points/error"};
 #define QUALITY_NAME "/points/quality"
 
-static const char *const instrument_int_names[] = {"/instruments/id", "/instruments/survey", "/instruments/season",
-                                                   "/instruments/unit", "/instruments/subunit", "/instruments/band",
-                                                   "/instruments/value_kind"};
+static const char *const instrument_int_names[] = {
+    "/instruments/id",      "/instruments/survey", "/instruments/season",    "/instruments/unit",
+    "/instruments/subunit", "/instruments/band",   "/instruments/value_kind"};
 enum { INSTRUMENT_INTS_V1 = 6, INSTRUMENT_INTS = 7 };
 
 static hid_t object_type(int column) {
@@ -234,18 +243,18 @@ static hid_t meta_type(const lcfm_store_writer *w, int column) {
 /* Creates or resizes every object and point column to `objects` and `points` rows. */
 static void size_columns(lcfm_store_writer *w, int64_t objects, int64_t points) {
   for (int c = 0; c < N_OBJECT_COLUMNS; c++)
-    w->objects[c] = lcfm_h5_sized_dataset(w->file, object_names[c], object_type(c), objects, 0, OBJECT_CHUNK,
-                                          w->deflate_level);
+    w->objects[c] =
+        lcfm_h5_sized_dataset(w->file, object_names[c], object_type(c), objects, 0, OBJECT_CHUNK, w->deflate_level);
   for (int c = 0; c < N_META_COLUMNS; c++)
-    w->meta[c] = lcfm_h5_sized_dataset(w->file, meta_names[c], meta_type(w, c), objects, 0, OBJECT_CHUNK,
-                                       w->deflate_level);
+    w->meta[c] =
+        lcfm_h5_sized_dataset(w->file, meta_names[c], meta_type(w, c), objects, 0, OBJECT_CHUNK, w->deflate_level);
   for (int c = 0; c < N_POINT_COLUMNS; c++)
-    w->points[c] = lcfm_h5_sized_dataset(w->file, point_names[c], point_type(c), points, 0, POINT_CHUNK,
-                                         w->deflate_level);
+    w->points[c] =
+        lcfm_h5_sized_dataset(w->file, point_names[c], point_type(c), points, 0, POINT_CHUNK, w->deflate_level);
 }
 
-lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov,
-                                    int64_t local_objects, int64_t local_points, const lcfm_store_options *o) {
+lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov, int64_t local_objects,
+                                    int64_t local_points, const lcfm_store_options *o) {
   if (o && o->mode == LCFM_STORE_APPEND) return lcfm_store_append(comm, path, prov, local_objects, local_points);
   lcfm_store_writer *w = new_writer(comm, path, local_objects, local_points);
   w->deflate_level = o ? o->deflate_level : 0;
@@ -281,9 +290,11 @@ static void append_refusal(hid_t file, const char *path, char *why, size_t len) 
   if (read_string_attribute(file, "schema", schema, sizeof schema) || strcmp(schema, LCFM_STORE_SCHEMA))
     snprintf(why, len, "%s: not an lcfm store; cannot append to it", path);
   else if (version == 1)
-    snprintf(why, len, "%s: a schema-1 store (written by an older lcfm, with fixed-size datasets) cannot be appended "
+    snprintf(why, len,
+             "%s: a schema-1 store (written by an older lcfm, with fixed-size datasets) cannot be appended "
              "to: write it again with this lcfm ([store] mode = create, or `lcfm simulate`/`lcfm ingest` of the "
-             "same inputs), then append", path);
+             "same inputs), then append",
+             path);
   else if (version != LCFM_STORE_SCHEMA_VERSION)
     snprintf(why, len, "%s: store schema version %lld; this lcfm appends to version %d only", path, (long long)version,
              LCFM_STORE_SCHEMA_VERSION);
@@ -319,8 +330,7 @@ lcfm_store_writer *lcfm_store_append(MPI_Comm comm, const char *path, const lcfm
     hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     if (file < 0)
       snprintf(why, sizeof why, "%s: cannot append: no such lcfm store (make it with [store] mode = create)", path);
-    else
-      append_refusal(file, path, why, sizeof why), H5Fclose(file);
+    else append_refusal(file, path, why, sizeof why), H5Fclose(file);
   }
   lcfm_h5_agree(comm, why[0] != '\0', why);
   lcfm_store_writer *w = new_writer(comm, path, local_objects, local_points);
@@ -357,9 +367,10 @@ static void decide_quality(lcfm_store_writer *w, const lcfm_object_batch *b, int
   w->quality_decided = 1;
   if (w->appending) {
     int kept = w->quality >= 0;
-    LCFM_CHECK(kept == any[0] || !any[1], "%s: the store %s quality flags (/points/quality) but the objects appended "
-               "%s: keep them in both or in neither", w->path, kept ? "keeps" : "does not keep",
-               any[0] ? "carry them" : "do not");
+    LCFM_CHECK(kept == any[0] || !any[1],
+               "%s: the store %s quality flags (/points/quality) but the objects appended "
+               "%s: keep them in both or in neither",
+               w->path, kept ? "keeps" : "does not keep", any[0] ? "carry them" : "do not");
     return;
   }
   if (!any[0]) return;
@@ -389,7 +400,8 @@ void lcfm_store_write_batch(lcfm_store_writer *w, const lcfm_object_batch *b) {
   LCFM_CHECK(w->written_objects + count <= w->local_objects && w->written_points + points <= w->local_points,
              "%s: a rank wrote more objects or points than it declared", w->path);
   if (!w->quality_decided) decide_quality(w, b, points, 0);
-  LCFM_CHECK(w->quality < 0 || points == 0 || b->quality, "internal: %s keeps quality flags but a batch has none", w->path);
+  LCFM_CHECK(w->quality < 0 || points == 0 || b->quality, "internal: %s keeps quality flags but a batch has none",
+             w->path);
   int64_t first = w->first_object + w->written_objects;
   int64_t first_point = w->first_point + w->written_points;
   size_t n = (size_t)(count ? count : 1);
@@ -568,8 +580,7 @@ int lcfm_store_add_matrix(lcfm_store_writer *w, const char *path, int64_t rows, 
   return handle;
 }
 
-void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count,
-                           const double *data) {
+void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count, const double *data) {
   LCFM_CHECK(matrix >= 0 && matrix < w->matrix_count, "internal: bad matrix handle %d", matrix);
   lcfm_h5_transfer_rows(w->matrices[matrix], H5T_NATIVE_DOUBLE, w->dxpl, w->matrix_first_row[matrix] + first_row,
                         row_count, w->matrix_cols[matrix], (void *)data, 1);
@@ -641,7 +652,8 @@ static const dataset_meaning meanings[] = {
 };
 
 /* What /points/time and /points/value are, from the instrument table (all rows agree, or mixed). */
-static void describe_points(lcfm_store_writer *w, dataset_meaning *time, dataset_meaning *value, dataset_meaning *error) {
+static void describe_points(lcfm_store_writer *w, dataset_meaning *time, dataset_meaning *value,
+                            dataset_meaning *error) {
   lcfm_store s = {.comm = w->comm, .file = w->file, .dxpl = w->dxpl, .version = LCFM_STORE_SCHEMA_VERSION};
   int64_t count = 0;
   lcfm_instrument *rows = lcfm_store_read_instruments(&s, &count);
@@ -659,9 +671,9 @@ static void describe_points(lcfm_store_writer *w, dataset_meaning *time, dataset
   const char *value_unit = magnitudes && !fluxes ? "mag" : "";
   const char *value_text = magnitudes && fluxes ? "flux / median flux - 1 or magnitude, per /instruments/value_kind "
                                                   "(the unit attribute is that of relative flux)"
-                           : magnitudes        ? "magnitude"
-                           : fluxes            ? "relative flux: flux / median_flux - 1"
-                                               : "simulated signal (dimensionless)";
+                           : magnitudes         ? "magnitude"
+                           : fluxes             ? "relative flux: flux / median_flux - 1"
+                                                : "simulated signal (dimensionless)";
   *value = (dataset_meaning){"/points/value", value_unit, value_text};
   *error = (dataset_meaning){"/points/error", value_unit, "one-sigma uncertainty of /points/value, in its unit"};
 }
@@ -715,8 +727,8 @@ static void describe_datasets(lcfm_store_writer *w) {
     hid_t dset = LCFM_CHECK_H5(H5Dopen2(w->file, list.paths[d], H5P_DEFAULT));
     int described = H5Aexists(dset, "unit") > 0 && H5Aexists(dset, "description") > 0;
     H5Dclose(dset);
-    LCFM_CHECK(described, "internal: %s: dataset %s has no unit and description (add it to store.c's table)",
-               w->path, list.paths[d]);
+    LCFM_CHECK(described, "internal: %s: dataset %s has no unit and description (add it to store.c's table)", w->path,
+               list.paths[d]);
   }
   free(list.paths);
 }
@@ -782,8 +794,8 @@ void lcfm_store_close(lcfm_store_writer *w) {
 static int check_schema(hid_t file, const char *path, int *version, char *why, size_t why_len) {
   char schema[64] = "";
   if (read_string_attribute(file, "schema", schema, sizeof schema) || strcmp(schema, LCFM_STORE_SCHEMA)) {
-    snprintf(why, why_len, "%s: not an lcfm store (the root attribute 'schema' is %s%s%s, expected '%s')",
-             path, schema[0] ? "'" : "missing", schema, schema[0] ? "'" : "", LCFM_STORE_SCHEMA);
+    snprintf(why, why_len, "%s: not an lcfm store (the root attribute 'schema' is %s%s%s, expected '%s')", path,
+             schema[0] ? "'" : "missing", schema, schema[0] ? "'" : "", LCFM_STORE_SCHEMA);
     return 1;
   }
   int64_t found = read_int_attribute(file, "schema_version", -1);
@@ -831,7 +843,8 @@ lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t w
   s->file = file;
   s->version = version;
   s->dxpl = lcfm_h5_collective_transfer();
-  for (int c = 0; c < N_OBJECT_COLUMNS; c++) s->objects[c] = LCFM_CHECK_H5(H5Dopen2(file, object_names[c], H5P_DEFAULT));
+  for (int c = 0; c < N_OBJECT_COLUMNS; c++)
+    s->objects[c] = LCFM_CHECK_H5(H5Dopen2(file, object_names[c], H5P_DEFAULT));
   for (int c = 0; c < N_POINT_COLUMNS; c++) s->points[c] = LCFM_CHECK_H5(H5Dopen2(file, point_names[c], H5P_DEFAULT));
   s->object_count = lcfm_h5_dataset_rows(s->objects[COL_ID]);
   s->point_count = lcfm_h5_dataset_rows(s->points[PT_TIME]);
@@ -923,8 +936,7 @@ static void grow_points(lcfm_store_cursor *c, int64_t points) {
   b->error = lcfm_malloc((size_t)c->point_capacity * sizeof *b->error);
 }
 
-void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count,
-                             int64_t block_objects) {
+void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count, int64_t block_objects) {
   memset(c, 0, sizeof *c);
   c->store = s;
   c->next = first;
@@ -946,8 +958,8 @@ int lcfm_store_cursor_next(lcfm_store_cursor *c) {
   int64_t first_point = count ? b->offset[0] : 0, points = 0;
   for (int64_t i = 0; i < count; i++) {
     LCFM_CHECK(b->offset[i] == first_point + points && b->length[i] >= 0,
-               "%s: object %lld has offset %lld and length %d, which break the point order",
-               s->path, (long long)(c->next + i), (long long)b->offset[i], b->length[i]);
+               "%s: object %lld has offset %lld and length %d, which break the point order", s->path,
+               (long long)(c->next + i), (long long)b->offset[i], b->length[i]);
     points += b->length[i];
   }
   LCFM_CHECK(first_point + points <= s->point_count, "%s: objects point past the end of /points", s->path);

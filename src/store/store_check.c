@@ -25,20 +25,24 @@ static const column object_columns[OBJECT_COLUMNS] = {
     {"/objects/id", H5T_INTEGER},    {"/objects/source", H5T_INTEGER}, {"/objects/instrument", H5T_INTEGER},
     {"/objects/field", H5T_INTEGER}, {"/objects/label", H5T_INTEGER},  {"/objects/offset", H5T_INTEGER},
     {"/objects/length", H5T_INTEGER}};
-static const column point_columns[] = {{"/points/time", H5T_FLOAT}, {"/points/value", H5T_FLOAT}, {"/points/error", H5T_FLOAT}};
-static const column instrument_columns[] = {
-    {"/instruments/id", H5T_INTEGER},     {"/instruments/survey", H5T_INTEGER}, {"/instruments/season", H5T_INTEGER},
-    {"/instruments/unit", H5T_INTEGER},   {"/instruments/subunit", H5T_INTEGER}, {"/instruments/band", H5T_INTEGER},
-    {"/instruments/time_zero", H5T_FLOAT}, {"/instruments/name", H5T_STRING}};
+static const column point_columns[] = {
+    {"/points/time", H5T_FLOAT}, {"/points/value", H5T_FLOAT}, {"/points/error", H5T_FLOAT}};
+static const column instrument_columns[] = {{"/instruments/id", H5T_INTEGER},      {"/instruments/survey", H5T_INTEGER},
+                                            {"/instruments/season", H5T_INTEGER},  {"/instruments/unit", H5T_INTEGER},
+                                            {"/instruments/subunit", H5T_INTEGER}, {"/instruments/band", H5T_INTEGER},
+                                            {"/instruments/time_zero", H5T_FLOAT}, {"/instruments/name", H5T_STRING}};
 /* Schema 2 adds these (same extents as their group's). */
-static const column object_columns_v2[] = {{"/objects/ra", H5T_FLOAT},          {"/objects/dec", H5T_FLOAT},
-                                           {"/objects/magnitude", H5T_FLOAT},   {"/objects/median_flux", H5T_FLOAT},
+static const column object_columns_v2[] = {{"/objects/ra", H5T_FLOAT},
+                                           {"/objects/dec", H5T_FLOAT},
+                                           {"/objects/magnitude", H5T_FLOAT},
+                                           {"/objects/median_flux", H5T_FLOAT},
                                            {"/objects/path", H5T_STRING}};
-static const column instrument_columns_v2[] = {
-    {"/instruments/value_kind", H5T_INTEGER}, {"/instruments/time_scale", H5T_STRING},
-    {"/instruments/time_reference", H5T_STRING}};
+static const column instrument_columns_v2[] = {{"/instruments/value_kind", H5T_INTEGER},
+                                               {"/instruments/time_scale", H5T_STRING},
+                                               {"/instruments/time_reference", H5T_STRING}};
 static const column quality_column = {"/points/quality", H5T_INTEGER};
-static const column reject_columns[] = {{"/rejects/key", H5T_STRING}, {"/rejects/reason", H5T_INTEGER}, {"/rejects/message", H5T_STRING}};
+static const column reject_columns[] = {
+    {"/rejects/key", H5T_STRING}, {"/rejects/reason", H5T_INTEGER}, {"/rejects/message", H5T_STRING}};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof *(a)))
 
@@ -47,7 +51,10 @@ typedef struct {
 } shard_check_extents;
 
 static const char *class_name(H5T_class_t c) {
-  return c == H5T_INTEGER ? "integer" : c == H5T_FLOAT ? "floating-point" : c == H5T_STRING ? "fixed-length string" : "other";
+  return c == H5T_INTEGER  ? "integer"
+         : c == H5T_FLOAT  ? "floating-point"
+         : c == H5T_STRING ? "fixed-length string"
+                           : "other";
 }
 
 /* ---- one extent per column ---- */
@@ -70,14 +77,12 @@ static int check_column(hid_t file, const char *path, const column *c, int64_t *
   H5T_class_t found = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
   int variable = found == H5T_STRING && H5Tis_variable_str(type) > 0;
   int bad = 1;
-  if (ndims != 1)
-    snprintf(why, len, "%s: %s has %d dimensions, expected 1", path, c->name, ndims);
+  if (ndims != 1) snprintf(why, len, "%s: %s has %d dimensions, expected 1", path, c->name, ndims);
   else if (found != c->class_ || variable)
     snprintf(why, len, "%s: %s is not of %s type", path, c->name, class_name(c->class_));
   else if (dims[0] > (hsize_t)INT64_MAX / 16)
     snprintf(why, len, "%s: %s has an impossible extent %llu", path, c->name, (unsigned long long)dims[0]);
-  else
-    bad = 0, *rows = (int64_t)dims[0];
+  else bad = 0, *rows = (int64_t)dims[0];
   if (type >= 0) H5Tclose(type);
   if (space >= 0) H5Sclose(space);
   H5Dclose(dset);
@@ -179,10 +184,10 @@ typedef struct {
   hid_t file, dxpl;
   const char *path;
   int64_t objects, points, instruments;
-  int64_t first, count;       /* this rank's shard */
-  int64_t first_id;           /* id of the shard's first object (a bad point's object is read back) */
+  int64_t first, count;                 /* this rank's shard */
+  int64_t first_id;                     /* id of the shard's first object (a bad point's object is read back) */
   hid_t id_set, offset_set, length_set; /* opened collectively by check_points for naming a bad point */
-  int64_t point_begin, point_end; /* the shard's points when its objects are sound */
+  int64_t point_begin, point_end;       /* the shard's points when its objects are sound */
 } shard_check;
 
 static hid_t object_memtype(int c) {
@@ -196,18 +201,19 @@ static void check_object(shard_check *s, finding *f, int64_t i, int64_t id, int3
   if (length < 0)
     note(f, i, "%s: object %lld (id %lld): length %d is negative", p, (long long)i, (long long)id, length);
   else if (offset < 0 || offset > s->points - length)
-    note(f, i, "%s: object %lld (id %lld): its points [%lld, %lld) are not within /points (%lld rows)", p,
-         (long long)i, (long long)id, (long long)offset, (long long)offset + length, (long long)s->points);
+    note(f, i, "%s: object %lld (id %lld): its points [%lld, %lld) are not within /points (%lld rows)", p, (long long)i,
+         (long long)id, (long long)offset, (long long)offset + length, (long long)s->points);
   else if (expected >= 0 && offset != expected)
-    note(f, i, "%s: object %lld (id %lld): offset %lld, but the previous object's points end at %lld (each "
-         "object's points follow the previous object's, without gap or overlap)", p, (long long)i, (long long)id,
-         (long long)offset, (long long)expected);
+    note(f, i,
+         "%s: object %lld (id %lld): offset %lld, but the previous object's points end at %lld (each "
+         "object's points follow the previous object's, without gap or overlap)",
+         p, (long long)i, (long long)id, (long long)offset, (long long)expected);
   else if (instrument < 0 || instrument >= s->instruments)
     note(f, i, "%s: object %lld (id %lld): instrument %d is not a row of /instruments (%lld rows)", p, (long long)i,
          (long long)id, instrument, (long long)s->instruments);
   else if (label < -1)
-    note(f, i, "%s: object %lld (id %lld): label %d (a class is >= 0, or -1 for none)", p, (long long)i,
-         (long long)id, label);
+    note(f, i, "%s: object %lld (id %lld): label %d (a class is >= 0, or -1 for none)", p, (long long)i, (long long)id,
+         label);
 }
 
 /* Collective: this rank's objects in blocks; the shard's first offset and end go to
@@ -219,7 +225,8 @@ static void check_objects(shard_check *s, finding *f) {
   int64_t *id = lcfm_malloc(OBJECT_BLOCK * sizeof *id), *offset = lcfm_malloc(OBJECT_BLOCK * sizeof *offset);
   int32_t *length = lcfm_malloc(OBJECT_BLOCK * sizeof *length);
   int64_t *scratch64 = lcfm_malloc(OBJECT_BLOCK * sizeof *scratch64);
-  int32_t *instrument = lcfm_malloc(OBJECT_BLOCK * sizeof *instrument), *label = lcfm_malloc(OBJECT_BLOCK * sizeof *label);
+  int32_t *instrument = lcfm_malloc(OBJECT_BLOCK * sizeof *instrument),
+          *label = lcfm_malloc(OBJECT_BLOCK * sizeof *label);
   int32_t *scratch32 = lcfm_malloc(OBJECT_BLOCK * sizeof *scratch32);
   int64_t expected = -1; /* the shard's first object is checked against the previous rank below */
   for (int64_t k = 0; k < all_blocks; k++) {
@@ -256,9 +263,10 @@ static void check_boundaries(shard_check *s, finding *f) {
   for (int r = 0; r < rank; r++)
     if (all[3 * r] > 0) end_before = all[3 * r + 2];
   if (s->count > 0 && s->point_begin != end_before)
-    note(f, s->first, "%s: object %lld (id %lld): offset %lld, but the previous object's points end at %lld (each "
-         "object's points follow the previous object's, without gap or overlap)", s->path, (long long)s->first,
-         (long long)s->first_id, (long long)s->point_begin, (long long)end_before);
+    note(f, s->first,
+         "%s: object %lld (id %lld): offset %lld, but the previous object's points end at %lld (each "
+         "object's points follow the previous object's, without gap or overlap)",
+         s->path, (long long)s->first, (long long)s->first_id, (long long)s->point_begin, (long long)end_before);
   int64_t end = 0;
   for (int r = 0; r < ranks; r++)
     if (all[3 * r] > 0) end = all[3 * r + 2];
@@ -298,9 +306,10 @@ static void note_point(shard_check *s, finding *f, int64_t point, const char *wh
   read_object_value(s->id_set, H5T_NATIVE_INT64, o, &id);
   read_object_value(s->offset_set, H5T_NATIVE_INT64, o, &offset);
   read_object_value(s->length_set, H5T_NATIVE_INT32, o, &length);
-  note(f, o, "%s: object %lld (id %lld): point %lld of its %d has a non-finite %s (%g); a store holds "
-       "finite points only (ingest rejects such light curves): re-ingest or repair the store", s->path,
-       (long long)o, (long long)id, (long long)(point - offset), length, what, value);
+  note(f, o,
+       "%s: object %lld (id %lld): point %lld of its %d has a non-finite %s (%g); a store holds "
+       "finite points only (ingest rejects such light curves): re-ingest or repair the store",
+       s->path, (long long)o, (long long)id, (long long)(point - offset), length, what, value);
 }
 
 /* Collective: every point of this rank's objects is finite. */
@@ -316,7 +325,8 @@ static void check_points(shard_check *s, finding *f) {
   s->offset_set = LCFM_CHECK_H5(H5Dopen2(s->file, "/objects/offset", H5P_DEFAULT));
   s->length_set = LCFM_CHECK_H5(H5Dopen2(s->file, "/objects/length", H5P_DEFAULT));
   for (int64_t k = 0; k < all_blocks; k++) {
-    int64_t at = s->point_begin + k * POINT_BLOCK, n = s->point_end - at < POINT_BLOCK ? s->point_end - at : POINT_BLOCK;
+    int64_t at = s->point_begin + k * POINT_BLOCK,
+            n = s->point_end - at < POINT_BLOCK ? s->point_end - at : POINT_BLOCK;
     if (n < 0 || f->index != INT64_MAX) n = 0; /* done, or already broken here: take part with nothing */
     lcfm_h5_transfer_rows(dsets[0], H5T_NATIVE_DOUBLE, s->dxpl, at, n, 0, time, 0);
     lcfm_h5_transfer_rows(dsets[1], H5T_NATIVE_FLOAT, s->dxpl, at, n, 0, value, 0);
@@ -441,13 +451,15 @@ static int check_one_derived(const char *store_signature, const char *store_path
   int unsigned_file = lcfm_store_signature(file, signature, sizeof signature);
   H5Fclose(file);
   if (unsigned_file || !strcmp(signature, store_signature)) return 0;
-  snprintf(why, len, "%s: made from another store than %s (its store signature is '%s', the store's is '%s'): "
-           "embed this store, or probe the store it was made from", derived, store_path, signature, store_signature);
+  snprintf(why, len,
+           "%s: made from another store than %s (its store signature is '%s', the store's is '%s'): "
+           "embed this store, or probe the store it was made from",
+           derived, store_path, signature, store_signature);
   return 1;
 }
 
-int lcfm_store_check_derived(hid_t store_file, const char *store_path, const char *first, const char *second,
-                             char *why, size_t why_len) {
+int lcfm_store_check_derived(hid_t store_file, const char *store_path, const char *first, const char *second, char *why,
+                             size_t why_len) {
   char signature[LCFM_STORE_SIGNATURE_LEN];
   /* An unsigned store (older than signatures) is matched by ids alone, by the caller. Every
    * rank reads the same attributes and reaches the same answer. */

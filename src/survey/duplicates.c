@@ -99,7 +99,8 @@ static void *exchange(MPI_Comm comm, const void *items, int64_t n, size_t size, 
   char *packed = lcfm_malloc((size_t)(n ? n : 1) * size), *in = lcfm_malloc((size_t)(got ? got : 1) * size);
   int *next = lcfm_malloc((size_t)ranks * sizeof *next);
   memcpy(next, send_displs, (size_t)ranks * sizeof *next);
-  for (int64_t i = 0; i < n; i++) memcpy(packed + (size_t)next[destination[i]]++ * size, (const char *)items + i * size, size);
+  for (int64_t i = 0; i < n; i++)
+    memcpy(packed + (size_t)next[destination[i]]++ * size, (const char *)items + i * size, size);
   MPI_Datatype record;
   LCFM_CHECK_MPI(MPI_Type_contiguous((int)size, MPI_BYTE, &record));
   LCFM_CHECK_MPI(MPI_Type_commit(&record));
@@ -173,9 +174,8 @@ typedef struct {
 
 /* Sorts the keys this rank judges by `order` and records every file key that repeats the first
  * of its run (an earlier object: a stored one or one of an earlier file). */
-static void find_repeats(lcfm_object_key *keys, int64_t n, int (*order)(const void *, const void *),
-                         int same_identity, int64_t stored_total, found_duplicate **found, int64_t *found_count,
-                         int64_t *capacity) {
+static void find_repeats(lcfm_object_key *keys, int64_t n, int (*order)(const void *, const void *), int same_identity,
+                         int64_t stored_total, found_duplicate **found, int64_t *found_count, int64_t *capacity) {
   qsort(keys, (size_t)n, sizeof *keys, order);
   for (int64_t first = 0, i = 1; i < n; i++) {
     lcfm_object_key probe = keys[i];
@@ -189,8 +189,8 @@ static void find_repeats(lcfm_object_key *keys, int64_t n, int (*order)(const vo
       *capacity = *capacity ? 2 * *capacity : 64;
       *found = lcfm_realloc(*found, (size_t)*capacity * sizeof **found);
     }
-    (*found)[(*found_count)++] = (found_duplicate){.duplicate = keys[i], .kept = keys[first],
-                                                   .same_identity = same_identity};
+    (*found)[(*found_count)++] =
+        (found_duplicate){.duplicate = keys[i], .kept = keys[first], .same_identity = same_identity};
   }
 }
 
@@ -217,8 +217,8 @@ static named_duplicate name_kept(const found_duplicate *f, const char *store, co
   char name[4200];
   object_name(&f->kept, store, files, name, sizeof name);
   size_t n = strlen(name);
-  named_duplicate d = {.position = f->duplicate.position, .kept_position = f->kept.position,
-                       .same_identity = f->same_identity};
+  named_duplicate d = {
+      .position = f->duplicate.position, .kept_position = f->kept.position, .same_identity = f->same_identity};
   const char *shown = n > 160 ? name + n - 160 : name; /* at most 160 characters */
   memcpy(d.kept_name, "...", n > 160 ? 3 : 0);
   memcpy(d.kept_name + (n > 160 ? 3 : 0), shown, strlen(shown) + 1);
@@ -246,8 +246,8 @@ static found_duplicate *judge(MPI_Comm comm, const lcfm_object_key *mine, int64_
     for (int64_t i = 0; i < n; i++)
       destination[i] = by_identity ? identity_rank(&mine[i], p->ranks) : content_rank(&mine[i], p->ranks);
     lcfm_object_key *judged = exchange(comm, mine, n, sizeof *mine, destination, &held);
-    find_repeats(judged, held, by_identity ? compare_identity : compare_content, by_identity, p->stored_total,
-                 &found, found_count, &capacity);
+    find_repeats(judged, held, by_identity ? compare_identity : compare_content, by_identity, p->stored_total, &found,
+                 found_count, &capacity);
     free(judged);
   }
   free(destination);
@@ -328,8 +328,11 @@ void lcfm_stored_keys_read(MPI_Comm comm, const char *path, lcfm_stored_keys *st
                      instruments[b->instrument[i]].id == b->instrument[i],
                  "%s: object %lld names instrument %d, beyond /instruments", path, (long long)b->id[i],
                  b->instrument[i]);
-      lcfm_survey_object object = {.source = b->source[i], .instrument = instruments[b->instrument[i]],
-                                   .length = b->length[i], .time = b->time + at, .value = b->value + at,
+      lcfm_survey_object object = {.source = b->source[i],
+                                   .instrument = instruments[b->instrument[i]],
+                                   .length = b->length[i],
+                                   .time = b->time + at,
+                                   .value = b->value + at,
                                    .error = b->error + at};
       lcfm_object_key_make(&stored->keys[stored->count++], &object, -1 - b->id[i]);
     }

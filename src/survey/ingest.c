@@ -62,13 +62,13 @@ static int next_in_batch(const lcfm_ingest_options *o, batch_cut *cut, int64_t l
 
 /* What the reading pass learned about one object besides its key. */
 typedef struct {
-  int64_t kept_at;       /* first point in the kept arrays, or -1: decoded again when written */
-  double shift;          /* days added to its times: its time_zero minus its instrument's */
+  int64_t kept_at; /* first point in the kept arrays, or -1: decoded again when written */
+  double shift;    /* days added to its times: its time_zero minus its instrument's */
   double time_zero, ra, dec;
   float magnitude, median_flux;
   int32_t field, label;
-  int32_t reference;     /* row of tally.references: configuration and time reference */
-  int32_t skip;          /* a duplicate, or a time reference its instrument cannot hold */
+  int32_t reference; /* row of tally.references: configuration and time reference */
+  int32_t skip;      /* a duplicate, or a time reference its instrument cannot hold */
 } object_record;
 
 /* Decoded points kept from the reading pass, object after object, up to a byte budget: the
@@ -88,8 +88,8 @@ typedef struct {
   int64_t objects, points;
   int64_t batches; /* the writing step's batches, cut while counting */
   batch_cut cut;
-  lcfm_object_key *keys;   /* every object read, in order (duplicates marked after the pass) */
-  object_record *records;  /* per key */
+  lcfm_object_key *keys;  /* every object read, in order (duplicates marked after the pass) */
+  object_record *records; /* per key */
   int64_t key_count, key_capacity;
   /* Distinct (configuration, time reference) pairs seen by this rank, in the order first seen. */
   lcfm_instrument *references;
@@ -174,10 +174,15 @@ static void record_object(void *user, const lcfm_survey_object *object) {
     t->records = lcfm_realloc(t->records, (size_t)t->key_capacity * sizeof *t->records);
   }
   lcfm_object_key_make(&t->keys[t->key_count], object, t->file);
-  t->records[t->key_count++] = (object_record){
-      .kept_at = keep_points(&t->kept, object, t->options->keep_quality), .time_zero = object->time_zero, .ra = object->ra,
-      .dec = object->dec, .magnitude = object->magnitude, .median_flux = object->median_flux,
-      .field = object->field, .label = object->label, .reference = reference_row(t, &object->instrument)};
+  t->records[t->key_count++] = (object_record){.kept_at = keep_points(&t->kept, object, t->options->keep_quality),
+                                               .time_zero = object->time_zero,
+                                               .ra = object->ra,
+                                               .dec = object->dec,
+                                               .magnitude = object->magnitude,
+                                               .median_flux = object->median_flux,
+                                               .field = object->field,
+                                               .label = object->label,
+                                               .reference = reference_row(t, &object->instrument)};
   t->notes += (object->notes & LCFM_NOTE_TIME_REFERENCE) != 0;
 }
 
@@ -302,8 +307,8 @@ static void reject_foreign_time_systems(tally *t, const lcfm_instrument *table, 
     lcfm_reject reject;
     lcfm_fill_reject(&reject, lcfm_input_path(files, t->keys[i].file), LCFM_REJECT_FORMAT,
                      "times are %s %s but instrument %s keeps %s %s (the store's, or its first file's): time "
-                     "scales cannot be mixed in one instrument (ingest this file into another store)", own->time_reference, own->time_scale,
-                     own->name, agreed->time_reference, agreed->time_scale);
+                     "scales cannot be mixed in one instrument (ingest this file into another store)",
+                     own->time_reference, own->time_scale, own->name, agreed->time_reference, agreed->time_scale);
     t->file = t->keys[i].file;
     keep_reject(t, &reject);
   }
@@ -410,7 +415,7 @@ typedef struct {
   int64_t next_key, end_key; /* the keys of the file being decoded again */
   const lcfm_input_slice *files;
   batch_cut cut;
-  int64_t view_at; /* the batch's points are the kept points from here on, or -1: in the buffer */
+  int64_t view_at;     /* the batch's points are the kept points from here on, or -1: in the buffer */
   double *buffer_time; /* the batch's own point buffer, while the batch points into kept arrays */
   float *buffer_value, *buffer_error;
   int32_t *buffer_quality;
@@ -518,8 +523,7 @@ static void write_object(writer_state *s, int64_t k, const double *time, const f
 static void write_decoded_again(void *user, const lcfm_survey_object *object) {
   writer_state *s = user;
   int64_t k = s->next_key++;
-  LCFM_CHECK(k < s->end_key && s->tally->keys[k].source == object->source &&
-                 s->tally->keys[k].length == object->length,
+  LCFM_CHECK(k < s->end_key && s->tally->keys[k].source == object->source && s->tally->keys[k].length == object->length,
              "ingest: %s changed while being read", object->path);
   if (!s->tally->records[k].skip) write_object(s, k, object->time, object->value, object->error, object->quality);
 }
@@ -555,7 +559,8 @@ static void log_rejects(MPI_Comm comm, const tally *t) {
     if (all[r]) lcfm_log("ingest: %lld rejected (%s)", (long long)all[r], names[r]);
   if (all[REASONS])
     lcfm_log("ingest: note: %lld light curves without BJDREFI/BJDREFF, TIMESYS or TIMEREF: the mission's "
-             "documented BJD TDB reference was used", (long long)all[REASONS]);
+             "documented BJD TDB reference was used",
+             (long long)all[REASONS]);
 }
 
 /* ---- the ingest ---- */
@@ -604,8 +609,8 @@ static void write_objects(writer_state *s, int64_t file_count, int ranks) {
   lcfm_progress_finish(&progress, file_count);
 }
 
-int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const lcfm_input_slice *files,
-                          const char *path, const lcfm_provenance *prov, const lcfm_store_options *store) {
+int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const lcfm_input_slice *files, const char *path,
+                          const lcfm_provenance *prov, const lcfm_store_options *store) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -622,8 +627,8 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const lcf
   sort_rejects(&t);
   int64_t local[3] = {t.objects, t.points, t.reject_count}, total[3];
   LCFM_CHECK_MPI(MPI_Allreduce(local, total, 3, MPI_INT64_T, MPI_SUM, comm));
-  lcfm_log("ingest: %lld files -> %lld objects, %lld points, %lld rejects", (long long)file_count,
-           (long long)total[0], (long long)total[1], (long long)total[2]);
+  lcfm_log("ingest: %lld files -> %lld objects, %lld points, %lld rejects", (long long)file_count, (long long)total[0],
+           (long long)total[1], (long long)total[2]);
   log_rejects(comm, &t);
   if (total[0] == 0) {
     int64_t decoded = 0;
@@ -639,8 +644,14 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const lcf
   int64_t my_batches = t.batches + (t.cut.objects > 0), batches = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm));
 
-  writer_state s = {.options = o, .next_id = first_object, .batches = batches, .instruments = instruments,
-                    .instrument_count = instrument_count, .tally = &t, .files = files, .view_at = -1};
+  writer_state s = {.options = o,
+                    .next_id = first_object,
+                    .batches = batches,
+                    .instruments = instruments,
+                    .instrument_count = instrument_count,
+                    .tally = &t,
+                    .files = files,
+                    .view_at = -1};
   s.writer = open_writer(comm, path, prov, &t, store);
   lcfm_store_write_instruments(s.writer, instruments, instrument_count);
   lcfm_store_write_rejects(s.writer, t.rejects, t.reject_count);

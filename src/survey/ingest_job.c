@@ -173,8 +173,9 @@ int lcfm_ingest_job_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenanc
   int64_t objects = lcfm_ingest_store(comm, &ingest, &slice, output, prov, &store);
   lcfm_input_slice_free(&slice);
   if (objects < 0 || (objects == 0 && !appending)) {
-    if (rank == 0) fprintf(stderr, "lcfm ingest: nothing could be %s from %lld files; %s not written\n",
-                           objects < 0 ? "read" : "stored", (long long)files, output);
+    if (rank == 0)
+      fprintf(stderr, "lcfm ingest: nothing could be %s from %lld files; %s not written\n",
+              objects < 0 ? "read" : "stored", (long long)files, output);
     return LCFM_EXIT_RUNTIME;
   }
   if (objects == 0) lcfm_log("nothing new: every light curve read is already in %s (unchanged)", output);

@@ -120,7 +120,8 @@ int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, 
     else if (!add_input(&list, token)) report(problem, missing, "%s: no such file, directory or match", token);
   }
   free(copy);
-  if (list.count > 1) qsort(list.items, (size_t)list.count, sizeof *list.items, compare_strings); /* items is NULL when empty */
+  if (list.count > 1)
+    qsort(list.items, (size_t)list.count, sizeof *list.items, compare_strings); /* items is NULL when empty */
   size_t bytes = 1;
   for (int64_t i = 0; i < list.count; i++) bytes += strlen(list.items[i]) + 1;
   *paths = lcfm_malloc(bytes);
@@ -160,8 +161,8 @@ void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
 
 const char *lcfm_input_path(const lcfm_input_slice *slice, int64_t file) {
   LCFM_CHECK(file >= slice->first && file < slice->first + slice->count,
-             "internal: file %lld is not in this rank's slice [%lld, %lld)", (long long)file,
-             (long long)slice->first, (long long)(slice->first + slice->count));
+             "internal: file %lld is not in this rank's slice [%lld, %lld)", (long long)file, (long long)slice->first,
+             (long long)(slice->first + slice->count));
   return slice->paths + slice->offsets[file - slice->first];
 }
 

@@ -155,20 +155,35 @@ static void emit_star(macho_context *ctx, const macho_row *rows, int64_t n, doub
       snprintf(key, sizeof key, "%s#%lld.%lld.%lld/%s", ctx->name, (long long)rows[0].field, (long long)rows[0].tile,
                (long long)rows[0].seqn, band_names[band]);
       lcfm_reject r;
-      lcfm_fill_reject(&r, key, LCFM_REJECT_EMPTY, "%lld usable points of %lld (-99, negative errors and values beyond float range dropped)",
+      lcfm_fill_reject(&r, key, LCFM_REJECT_EMPTY,
+                       "%lld usable points of %lld (-99, negative errors and values beyond float range dropped)",
                        (long long)kept, (long long)n);
       ctx->on_reject(ctx->user, &r);
       continue;
     }
-    lcfm_survey_object object = {
-        .source = rows[0].field * 10000000000LL + rows[0].tile * 100000LL + rows[0].seqn,
-        .field = (int32_t)rows[0].field, .label = rows[0].label, .time_zero = 2400000.5,
-        .ra = NAN, .dec = NAN, .magnitude = NAN, .median_flux = NAN, .path = ctx->name,
-        .length = kept, .time = time, .value = value, .error = error};
+    lcfm_survey_object object = {.source = rows[0].field * 10000000000LL + rows[0].tile * 100000LL + rows[0].seqn,
+                                 .field = (int32_t)rows[0].field,
+                                 .label = rows[0].label,
+                                 .time_zero = 2400000.5,
+                                 .ra = NAN,
+                                 .dec = NAN,
+                                 .magnitude = NAN,
+                                 .median_flux = NAN,
+                                 .path = ctx->name,
+                                 .length = kept,
+                                 .time = time,
+                                 .value = value,
+                                 .error = error};
     /* dateobs is MJD in UTC (the photometry service's and the archive's convention): JD UTC. */
-    object.instrument = (lcfm_instrument){.survey = LCFM_SURVEY_MACHO, .season = -1, .unit = -1, .subunit = -1,
-                                          .band = band, .time_zero = 2400000.5, .value_kind = LCFM_VALUE_MAGNITUDE,
-                                          .time_scale = "UTC", .time_reference = "JD"};
+    object.instrument = (lcfm_instrument){.survey = LCFM_SURVEY_MACHO,
+                                          .season = -1,
+                                          .unit = -1,
+                                          .subunit = -1,
+                                          .band = band,
+                                          .time_zero = 2400000.5,
+                                          .value_kind = LCFM_VALUE_MAGNITUDE,
+                                          .time_scale = "UTC",
+                                          .time_reference = "JD"};
     snprintf(object.instrument.name, sizeof object.instrument.name, "macho-%s", band_names[band]);
     ctx->on_object(ctx->user, &object);
   }
@@ -182,8 +197,7 @@ static void emit_stars(macho_context *ctx, macho_row *rows, int64_t count) {
   for (int64_t start = 0, end; start < count; start = end) {
     for (end = start + 1; end < count && rows[end].field == rows[start].field && rows[end].tile == rows[start].tile &&
                           rows[end].seqn == rows[start].seqn;
-         end++) {
-    }
+         end++) {}
     emit_star(ctx, rows + start, end - start, time, value, error);
   }
   free(time), free(value), free(error);
@@ -234,8 +248,9 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length, const l
     if (!format) {
       format = has_nul ? 0 : detect_format(line, n);
       if (!format) {
-        reject_file(&ctx, LCFM_REJECT_FORMAT, "not a MACHO file: the first line is neither the service CSV header "
-                                              "nor a 39-field ';'-separated archive row");
+        reject_file(&ctx, LCFM_REJECT_FORMAT,
+                    "not a MACHO file: the first line is neither the service CSV header "
+                    "nor a 39-field ';'-separated archive row");
         not_macho = 1;
         break;
       }
@@ -255,8 +270,8 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length, const l
   }
   if (ctx.bad_rows > MAX_ROW_REJECTS) {
     char why[160];
-    snprintf(why, sizeof why, "%lld malformed rows in all; only the first %d are listed",
-             (long long)ctx.bad_rows, MAX_ROW_REJECTS);
+    snprintf(why, sizeof why, "%lld malformed rows in all; only the first %d are listed", (long long)ctx.bad_rows,
+             MAX_ROW_REJECTS);
     reject_file(&ctx, LCFM_REJECT_PARSE, why);
   }
   if (format && count == 0 && ctx.bad_rows == 0) reject_file(&ctx, LCFM_REJECT_EMPTY, "no data rows");

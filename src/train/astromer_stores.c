@@ -54,7 +54,8 @@ int lcfm_astro_stores_open(lcfm_astro_stores *s, MPI_Comm comm, const char *path
   s->first_object = lcfm_calloc((size_t)n + 1, sizeof *s->first_object);
   s->first_point = lcfm_calloc((size_t)n + 1, sizeof *s->first_point);
   char *list = copy_text(paths), *saveptr = NULL;
-  for (char *p = strtok_r(list, " \t\n", &saveptr); p; p = strtok_r(NULL, " \t\n", &saveptr)) s->path[s->count++] = copy_text(p);
+  for (char *p = strtok_r(list, " \t\n", &saveptr); p; p = strtok_r(NULL, " \t\n", &saveptr))
+    s->path[s->count++] = copy_text(p);
   free(list);
   int failed = 0;
   for (int k = 0; k < s->count && !failed; k++) failed = check_store(s, k, comm, why, why_len); /* same on every rank */

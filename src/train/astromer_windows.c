@@ -37,7 +37,8 @@ static int64_t draw_objects(const lcfm_window_sampler *s, int split, const uint6
   int64_t left = count;
   for (int64_t attempt = 0; attempt < tries && left > 0; attempt++) {
     for (int64_t j = 0; j < left; j++)
-      rows[j] = (int64_t)lcfm_rng_below(key[open[j]], LCFM_STREAM_ASTRO_OBJECT_TRY, (uint64_t)attempt, (uint64_t)s->objects);
+      rows[j] =
+          (int64_t)lcfm_rng_below(key[open[j]], LCFM_STREAM_ASTRO_OBJECT_TRY, (uint64_t)attempt, (uint64_t)s->objects);
     lcfm_astro_stores_objects_at(s->stores, rows, left, got);
     int64_t still = 0;
     for (int64_t j = 0; j < left; j++) {
@@ -51,8 +52,8 @@ static int64_t draw_objects(const lcfm_window_sampler *s, int split, const uint6
 }
 
 int lcfm_window_sampler_init(lcfm_window_sampler *s, lcfm_astro_stores *stores, uint64_t seed,
-                             double validation_fraction, int T, const lcfm_probing *probing,
-                             int64_t validation_windows, char *why, size_t why_len) {
+                             double validation_fraction, int T, const lcfm_probing *probing, int64_t validation_windows,
+                             char *why, size_t why_len) {
   memset(s, 0, sizeof *s);
   s->stores = stores, s->seed = seed, s->T = T, s->probing = *probing, s->validation_fraction = validation_fraction;
   s->objects = lcfm_astro_stores_objects(stores);
@@ -61,9 +62,10 @@ int lcfm_window_sampler_init(lcfm_window_sampler *s, lcfm_astro_stores *stores, 
   lcfm_index_object o;
   uint64_t first[2] = {training_draw(0, 0), VALIDATION_DRAWS};
   if (draw_objects(s, 0, &first[0], 1, DRAW_TRIES, &o)) {
-    snprintf(why, why_len, "no training light curve: none in %d keyed tries over %lld objects (an object needs points "
-             "and a source not held out; validation_fraction %g)", DRAW_TRIES, (long long)s->objects,
-             validation_fraction);
+    snprintf(why, why_len,
+             "no training light curve: none in %d keyed tries over %lld objects (an object needs points "
+             "and a source not held out; validation_fraction %g)",
+             DRAW_TRIES, (long long)s->objects, validation_fraction);
     lcfm_window_sampler_free(s);
     return 1;
   }
@@ -90,7 +92,8 @@ void lcfm_window_sampler_draw(const lcfm_window_sampler *s, int64_t step, int64_
   if (failed) no_draw("training", failed);
   for (int64_t i = 0; i < count; i++) {
     int64_t spare = objects[i].length - s->T;
-    starts[i] = spare > 0 ? (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_ASTRO_START, index[i], (uint64_t)spare + 1) : 0;
+    starts[i] =
+        spare > 0 ? (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_ASTRO_START, index[i], (uint64_t)spare + 1) : 0;
   }
   free(index);
 }
@@ -166,7 +169,8 @@ static int next_block(const lcfm_window_sampler *s, lcfm_held_out_windows *w) {
     w->next += n;
     lcfm_astro_stores_objects_at(s->stores, rows, n, w->block);
     for (int64_t i = 0; i < n; i++)
-      if (w->block[i].length > 0 && lcfm_window_sampler_is_validation(s, w->block[i].source)) w->block[kept++] = w->block[i];
+      if (w->block[i].length > 0 && lcfm_window_sampler_is_validation(s, w->block[i].source))
+        w->block[kept++] = w->block[i];
     w->at = 0, w->filled = kept, w->start = 0, w->objects += kept;
     if (kept) return 1;
   }

@@ -8,7 +8,8 @@
 #include "lcfm/train.h"
 #include "lcfm/trainer.h"
 
-void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, int64_t step, int64_t first, int64_t count, int T) {
+void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, int64_t step, int64_t first,
+                         int64_t count, int T) {
   int64_t bytes_before = lcfm_store_index_bytes_read(s->index);
   double started = lcfm_wtime();
   b->rows = (int)(3 * count);
@@ -37,7 +38,7 @@ int lcfm_train_data_open_fields(MPI_Comm comm, const char *path, const char *fie
                                 double validation_fraction, char *why, size_t why_len) {
   lcfm_fields selection;
   if (lcfm_fields_parse(fields, &selection, why, why_len)) return 1; /* checked at job load: not reached from a job */
-  lcfm_store *store = lcfm_store_open(comm, path, why, why_len); /* every invariant checked, collectively */
+  lcfm_store *store = lcfm_store_open(comm, path, why, why_len);     /* every invariant checked, collectively */
   int failed = store == NULL;
   lcfm_store_free(store);
   if (!failed) failed = lcfm_sampler_init(s, path, &selection, seed, validation_fraction, why, why_len);
@@ -49,11 +50,11 @@ int lcfm_train_data_open_fields(MPI_Comm comm, const char *path, const char *fie
     if (!failed) snprintf(why, why_len, "%s: another rank could not open the store's index", path);
     return 1;
   }
-  if (s->selected)
-    lcfm_log("train on fields %s: %lld of the store's objects", fields, (long long)s->selected_count);
-  lcfm_log("train %s: %lld objects, %lld sources, %lld instruments; read through %s", path,
-           (long long)s->object_count, (long long)s->source_count, (long long)s->instrument_count,
-           lcfm_store_index_on_disk(s->index) ? "the store's /index" : "an index built in memory (the store has no /index)");
+  if (s->selected) lcfm_log("train on fields %s: %lld of the store's objects", fields, (long long)s->selected_count);
+  lcfm_log("train %s: %lld objects, %lld sources, %lld instruments; read through %s", path, (long long)s->object_count,
+           (long long)s->source_count, (long long)s->instrument_count,
+           lcfm_store_index_on_disk(s->index) ? "the store's /index"
+                                              : "an index built in memory (the store has no /index)");
   return 0;
 }
 
@@ -66,5 +67,6 @@ void lcfm_train_data_report(MPI_Comm comm, const lcfm_sampler *s) {
     }
   LCFM_CHECK_MPI(MPI_Allreduce(mine, most, 4, MPI_DOUBLE, MPI_MAX, comm));
   lcfm_log("data read per rank (the most of any rank): %.1f KiB in %.1f ms per training step, %.1f KiB in %.1f ms per "
-           "validation batch", most[0] / 1024, 1e3 * most[2], most[1] / 1024, 1e3 * most[3]);
+           "validation batch",
+           most[0] / 1024, 1e3 * most[2], most[1] / 1024, 1e3 * most[3]);
 }

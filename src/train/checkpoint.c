@@ -25,7 +25,8 @@ char *lcfm_model_signature(const lcfm_nn_params *p, const char *settings) {
   for (int t = 0; t < p->count; t++) {
     const lcfm_nn_tensor *x = &p->tensors[t];
     used += (size_t)snprintf(text + used, capacity - used, "%s [", x->name);
-    for (int d = 0; d < x->ndim; d++) used += (size_t)snprintf(text + used, capacity - used, "%s%lld", d ? ", " : "", (long long)x->shape[d]);
+    for (int d = 0; d < x->ndim; d++)
+      used += (size_t)snprintf(text + used, capacity - used, "%s%lld", d ? ", " : "", (long long)x->shape[d]);
     used += (size_t)snprintf(text + used, capacity - used, "]\n");
   }
   return text;
@@ -35,7 +36,8 @@ static void write_tensor(hid_t group, const lcfm_nn_tensor *t, const float *data
   hsize_t dims[LCFM_NN_MAX_DIMS];
   for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
   hid_t space = LCFM_CHECK_H5(H5Screate_simple(t->ndim, dims, NULL));
-  hid_t dset = LCFM_CHECK_H5(H5Dcreate2(group, t->name, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  hid_t dset =
+      LCFM_CHECK_H5(H5Dcreate2(group, t->name, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   LCFM_CHECK_H5(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   H5Dclose(dset);
   H5Sclose(space);
@@ -116,8 +118,8 @@ static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
  * into `into`: a larger tensor would overflow the buffer, a smaller one leave it half filled.
  * Parameters must be finite (Adam's second moment may legitimately overflow to inf). Returns 0,
  * or 1 with why naming the file, the tensor, and both shapes. */
-static int read_tensor(hid_t file, const char *path, const char *name, const lcfm_nn_tensor *t, int finite,
-                       float *into, char *why, size_t why_len) {
+static int read_tensor(hid_t file, const char *path, const char *name, const lcfm_nn_tensor *t, int finite, float *into,
+                       char *why, size_t why_len) {
   char want[160], found[160] = "?";
   shape_text(want, sizeof want, t->ndim, t->shape);
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
@@ -141,13 +143,13 @@ static int read_tensor(hid_t file, const char *path, const char *name, const lcf
   if (dset < 0 || space < 0 || type < 0)
     snprintf(why, why_len, "%s: damaged checkpoint: %s is not a readable dataset", path, name);
   else if (!same_shape)
-    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s has shape %s, this model's is %s", path, name, found, want);
+    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s has shape %s, this model's is %s", path, name, found,
+             want);
   else if (!is_float32)
     snprintf(why, why_len, "%s: damaged checkpoint: tensor %s %s is not 32-bit floating point", path, name, found);
   else if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, into) < 0)
     snprintf(why, why_len, "%s: cannot read tensor %s", path, name);
-  else
-    bad = 0;
+  else bad = 0;
   for (size_t i = 0; finite && i < t->numel && !bad; i++)
     if (!isfinite(into[i])) {
       snprintf(why, why_len, "%s: damaged checkpoint: tensor %s holds a non-finite value (%g) at element %zu", path,
@@ -181,13 +183,15 @@ static int read_state(hid_t file, const char *path, lcfm_adam *opt, lcfm_train_s
   if (state->step < 0 || opt->step < 0 || state->best_step < -1 || state->best_step > state->step ||
       state->stale_evaluations < 0 || !isfinite(state->best_validation) || !isfinite(lr) || !isfinite(b1) ||
       !isfinite(b2) || !isfinite(eps) || !isfinite(wd)) {
-    snprintf(why, why_len, "%s: damaged checkpoint: impossible state (step %lld, best_step %lld, adam_step %lld, "
-             "stale_evaluations %lld, best_validation %g, adam_lr %g)", path, (long long)state->step,
-             (long long)state->best_step, (long long)opt->step, (long long)state->stale_evaluations,
-             state->best_validation, lr);
+    snprintf(why, why_len,
+             "%s: damaged checkpoint: impossible state (step %lld, best_step %lld, adam_step %lld, "
+             "stale_evaluations %lld, best_validation %g, adam_lr %g)",
+             path, (long long)state->step, (long long)state->best_step, (long long)opt->step,
+             (long long)state->stale_evaluations, state->best_validation, lr);
     return 1;
   }
-  opt->lr = (float)lr, opt->beta1 = (float)b1, opt->beta2 = (float)b2, opt->eps = (float)eps, opt->weight_decay = (float)wd;
+  opt->lr = (float)lr, opt->beta1 = (float)b1, opt->beta2 = (float)b2, opt->eps = (float)eps,
+  opt->weight_decay = (float)wd;
   return 0;
 }
 
@@ -202,7 +206,8 @@ int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lc
     snprintf(why, why_len, "%s: not an HDF5 file", path);
     return 1;
   }
-  char *schema = lcfm_h5_read_text_attribute(file, "schema"), *stored = lcfm_h5_read_text_attribute(file, "model_signature");
+  char *schema = lcfm_h5_read_text_attribute(file, "schema"),
+       *stored = lcfm_h5_read_text_attribute(file, "model_signature");
   int status = 1;
   if (!schema || strcmp(schema, CHECKPOINT_SCHEMA)) {
     snprintf(why, why_len, "%s: not an lcfm checkpoint", path);

@@ -10,8 +10,8 @@
 
 #define VALIDATION_STEP_BASE (1ull << 62) /* validation draws use their own counter range */
 enum {
-  PARTNER_TRIES = 64,         /* same-instrument partner tries per anchor */
-  ANCHOR_TRIES = 1 << 16,     /* anchor tries per draw before the draw is declared impossible */
+  PARTNER_TRIES = 64,     /* same-instrument partner tries per anchor */
+  ANCHOR_TRIES = 1 << 16, /* anchor tries per draw before the draw is declared impossible */
 };
 
 static uint64_t draw_index(int split, int64_t step, int64_t slot) {
@@ -109,7 +109,8 @@ static int find_triplet(const lcfm_sampler *s, int split, uint64_t index, int64_
     /* The split needs only the source: most rejected tries (another split) cost one read. */
     if (lcfm_sampler_is_validation(s, lcfm_store_index_source(s->index, a)) != split) continue;
     lcfm_store_index_object(s->index, a, &m[0]);
-    if (pick_same_source(s, &m[0], index, &m[1]) && pick_same_instrument(s, &m[0], split, k.partner_key, attempt, &m[2]))
+    if (pick_same_source(s, &m[0], index, &m[1]) &&
+        pick_same_instrument(s, &m[0], split, k.partner_key, attempt, &m[2]))
       return 1;
   }
   return 0;
@@ -118,17 +119,17 @@ static int find_triplet(const lcfm_sampler *s, int split, uint64_t index, int64_
 /* Why no triplet of `split` was found, with the store's shape. */
 static void explain_no_triplet(const lcfm_sampler *s, int split, char *why, size_t why_len) {
   if (split == 0)
-    snprintf(why, why_len,
-             "no training triplet can be formed (none in %d keyed tries): %lld objects, %lld sources, %lld instruments; a "
-             "triplet needs a source seen by two instruments, one of which also sees another training source",
-             ANCHOR_TRIES, (long long)s->object_count, (long long)s->source_count,
-             (long long)s->instrument_count);
-  else
-    /* Validation drives early stopping and the best checkpoint: training without it cannot pick one. */
-    snprintf(why, why_len,
-             "no validation triplet can be formed (none in %d keyed tries): validation_fraction %g of %lld sources held out and "
-             "none of their objects could anchor a triplet; raise [train] validation_fraction or use a larger store",
-             ANCHOR_TRIES, s->validation_fraction, (long long)s->source_count);
+    snprintf(
+        why, why_len,
+        "no training triplet can be formed (none in %d keyed tries): %lld objects, %lld sources, %lld instruments; a "
+        "triplet needs a source seen by two instruments, one of which also sees another training source",
+        ANCHOR_TRIES, (long long)s->object_count, (long long)s->source_count, (long long)s->instrument_count);
+  else /* Validation drives early stopping and the best checkpoint: training without it cannot pick one. */
+    snprintf(
+        why, why_len,
+        "no validation triplet can be formed (none in %d keyed tries): validation_fraction %g of %lld sources held out and "
+        "none of their objects could anchor a triplet; raise [train] validation_fraction or use a larger store",
+        ANCHOR_TRIES, s->validation_fraction, (long long)s->source_count);
 }
 
 int lcfm_sampler_init(lcfm_sampler *s, const char *path, const lcfm_fields *fields, uint64_t seed,
@@ -171,7 +172,8 @@ lcfm_triplet lcfm_sampler_draw(const lcfm_sampler *s, int split, int64_t step, i
   lcfm_triplet t;
   if (!find_triplet(s, split, draw_index(split, step, slot), ANCHOR_TRIES, &t))
     LCFM_FATAL("no %s triplet found in %d keyed tries for step %lld, slot %lld (eligible anchors are too rare in "
-               "this store)", split ? "validation" : "training", ANCHOR_TRIES, (long long)step, (long long)slot);
+               "this store)",
+               split ? "validation" : "training", ANCHOR_TRIES, (long long)step, (long long)slot);
   return t;
 }
 
@@ -179,8 +181,8 @@ int64_t lcfm_sampler_window_start(const lcfm_sampler *s, int split, int64_t step
                                   int64_t length, int T) {
   int64_t spare = length - T;
   if (split || spare <= 0) return 0;
-  return (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_WINDOW, draw_index(split, step, slot) * 3 + (uint64_t)member,
-                                 (uint64_t)spare + 1);
+  return (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_WINDOW,
+                                 draw_index(split, step, slot) * 3 + (uint64_t)member, (uint64_t)spare + 1);
 }
 
 void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o, int64_t start, int T, float *times,

@@ -16,9 +16,9 @@ typedef struct {
   const lcfm_sampler *s;
   int latents, L;
   int64_t instruments;
-  double *sums;     /* [latents][instruments][L] */
-  double *counts;   /* [instruments] */
-  float *held;      /* validation objects' latents, [held_count][latents][L] */
+  double *sums;   /* [latents][instruments][L] */
+  double *counts; /* [instruments] */
+  float *held;    /* validation objects' latents, [held_count][latents][L] */
   int32_t *held_instrument;
   int64_t held_count;
   double correct[2], total;
@@ -40,7 +40,8 @@ static void take(separation *p, const lcfm_index_object *o, const float *z[2]) {
 }
 
 /* Embeds this rank's share of the sample (window at 0) in chunks of the model's rows. */
-static void embed_sample(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, lcfm_batch_rows *b, separation *p) {
+static void embed_sample(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, lcfm_batch_rows *b,
+                         separation *p) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);

@@ -43,8 +43,8 @@ void lcfm_train_update(MPI_Comm comm, lcfm_nn_params *p, lcfm_adam *opt, double 
   lcfm_adam_step(opt, p);
 }
 
-lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt,
-                                     int64_t step, double max_grad_norm) {
+lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt, int64_t step,
+                                     double max_grad_norm) {
   lcfm_train_loss l = h->step(h->model, step);
   if (!isfinite(l.total)) return l; /* every rank sees the same global loss: all stop together */
   lcfm_train_update(comm, h->params, opt, max_grad_norm);
@@ -112,8 +112,7 @@ static int step_loop(run_context *r) {
   int64_t first_step = r->state->step;
   int code = LCFM_EXIT_OK, stop = 0;
   while (r->state->step < t->steps && !stop) {
-    lcfm_train_loss l =
-        lcfm_train_loop_step(r->comm, r->h, r->opt, r->state->step, t->max_grad_norm);
+    lcfm_train_loss l = lcfm_train_loop_step(r->comm, r->h, r->opt, r->state->step, t->max_grad_norm);
     if (!isfinite(l.total)) {
       if (r->saved_step >= 0)
         lcfm_log("non-finite loss at step %lld (%s); the last good checkpoint %s (step %lld) is kept",
@@ -142,9 +141,9 @@ static int step_loop(run_context *r) {
 
 /* [train] keys that change neither the model nor the data it sees: a resumed run takes the new
  * value (and logs the change). */
-static const char *const changeable_keys[] = {"steps", "learning_rate", "weight_decay", "max_grad_norm",
-                                              "validation_every", "patience", "checkpoint_minutes", "log_every",
-                                              "threads", "resume"};
+static const char *const changeable_keys[] = {
+    "steps",    "learning_rate",      "weight_decay", "max_grad_norm", "validation_every",
+    "patience", "checkpoint_minutes", "log_every",    "threads",       "resume"};
 
 /* Keys compared with the checkpoint's job: [job] seed and every [train] and [model] key but the
  * checkpoint's own path (a renamed checkpoint is the same run). */
@@ -189,9 +188,11 @@ static int resume_changes(const char *checkpoint, const char *job_text) {
     if (key_may_change(k)) {
       lcfm_log("resume: [%s] %s %s -> %s", k->section, k->name, was, is);
     } else {
-      lcfm_report_failure(1, "lcfm train: cannot resume %s: [%s] %s was %s and is now %s, which changes the model or "
+      lcfm_report_failure(1,
+                          "lcfm train: cannot resume %s: [%s] %s was %s and is now %s, which changes the model or "
                           "the data it is trained on; restore it, or start a new run (another [train] checkpoint, or "
-                          "resume = false)", checkpoint, k->section, k->name, was, is);
+                          "resume = false)",
+                          checkpoint, k->section, k->name, was, is);
       refused = 1;
     }
   }

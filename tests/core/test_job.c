@@ -39,9 +39,8 @@ static void test_bad_jobs(void) {
 }
 
 static void test_good_job(void) {
-  const char *text =
-      "; a comment\n[job]\nseed = 77\n\n[simulate]\noutput = out.h5 ; inline comment\n"
-      "stars = 12\nalpha = 1.5\n";
+  const char *text = "; a comment\n[job]\nseed = 77\n\n[simulate]\noutput = out.h5 ; inline comment\n"
+                     "stars = 12\nalpha = 1.5\n";
   char *over[] = {"simulate.T=50", "simulate.stars=13"};
   lcfm_job *job = lcfm_job_load_text(MPI_COMM_WORLD, "good.ini", text, 2, over, simulate_sections);
   EXPECT(job != NULL, "a good job was refused");
@@ -55,8 +54,7 @@ static void test_good_job(void) {
   EXPECT(lcfm_job_settings(job)->simulate.alpha == 1.5, "alpha");
 
   /* The effective text is itself a job that reproduces every value. */
-  lcfm_job *again = lcfm_job_load_text(MPI_COMM_WORLD, "effective", lcfm_job_text(job), 0, NULL,
-                                       simulate_sections);
+  lcfm_job *again = lcfm_job_load_text(MPI_COMM_WORLD, "effective", lcfm_job_text(job), 0, NULL, simulate_sections);
   EXPECT(again != NULL, "the effective text does not reload");
   if (again) {
     EXPECT(!strcmp(strchr(lcfm_job_text(job), '\n'), strchr(lcfm_job_text(again), '\n')),

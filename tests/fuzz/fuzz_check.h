@@ -8,15 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FUZZ_REQUIRE(cond, ...)                                                       \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      printf("fuzz invariant broken at %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
-      printf(__VA_ARGS__);                                                            \
-      printf("\n");                                                                   \
-      fflush(stdout);                                                                 \
-      abort();                                                                        \
-    }                                                                                 \
+#define FUZZ_REQUIRE(cond, ...) \
+  do { \
+    if (!(cond)) { \
+      printf("fuzz invariant broken at %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      printf(__VA_ARGS__); \
+      printf("\n"); \
+      fflush(stdout); \
+      abort(); \
+    } \
   } while (0)
 
 #endif

@@ -35,8 +35,8 @@ static uint8_t next_byte(recipe *r) { return r->at < r->size ? r->data[r->at++] 
 
 static const char *const groups[3] = {"params", "adam_m", "adam_v"};
 static const char *const int_attributes[] = {"step", "best_step", "stale_evaluations", "adam_step"};
-static const char *const real_attributes[] = {"best_validation", "adam_lr", "adam_beta1", "adam_beta2", "adam_eps",
-                                              "adam_weight_decay"};
+static const char *const real_attributes[] = {"best_validation", "adam_lr",  "adam_beta1",
+                                              "adam_beta2",      "adam_eps", "adam_weight_decay"};
 
 static void model(lcfm_nn_params *p) {
   lcfm_nn_params_init(p);
@@ -141,8 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char why[2048] = "";
   int refused = lcfm_checkpoint_read(path, &p, &opt, &state, signature, why, sizeof why);
   if (getenv("LCFM_FUZZ_VERBOSE")) printf("%s\n", refused ? why : "read"); /* to see what a corpus reaches */
-  FUZZ_REQUIRE(expected < 0 || refused == expected, "%s: %s", expected ? "a damaged checkpoint was accepted" :
-               "a sound checkpoint was refused", why);
+  FUZZ_REQUIRE(expected < 0 || refused == expected, "%s: %s",
+               expected ? "a damaged checkpoint was accepted" : "a sound checkpoint was refused", why);
   if (!refused) {
     for (int t = 0; t < p.count; t++)
       for (size_t i = 0; i < p.tensors[t].numel; i++)

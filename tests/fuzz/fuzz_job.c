@@ -55,7 +55,8 @@ static const char *const *every_section(void) {
   if (!sections[0]) {
     int count = 0;
     for (int k = 0; k < lcfm_job_key_count && count < 63; k++)
-      if (count == 0 || strcmp(sections[count - 1], lcfm_job_keys[k].section)) sections[count++] = lcfm_job_keys[k].section;
+      if (count == 0 || strcmp(sections[count - 1], lcfm_job_keys[k].section))
+        sections[count++] = lcfm_job_keys[k].section;
   }
   return sections;
 }

@@ -55,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int broken = fuzz_write_store(path, data, size);
   char why[2048] = "";
   lcfm_store *s = lcfm_store_open(MPI_COMM_WORLD, path, why, sizeof why);
-  FUZZ_REQUIRE(broken < 0 || (s == NULL) == broken, "%s: %s", broken ? "a broken store was accepted" : "a sound store was refused", why);
+  FUZZ_REQUIRE(broken < 0 || (s == NULL) == broken, "%s: %s",
+               broken ? "a broken store was accepted" : "a sound store was refused", why);
   if (getenv("LCFM_FUZZ_VERBOSE")) printf("%s\n", s ? "read" : why); /* to see what a corpus reaches */
   if (s) {
     read_everything(s);

@@ -41,13 +41,13 @@ typedef struct {
 } recipe_column;
 
 static const recipe_column recipe_columns[] = {
-    {"/objects/id", 0, 0},          {"/objects/source", 0, 0},      {"/objects/instrument", 0, 0},
-    {"/objects/field", 0, 0},       {"/objects/label", 0, 0},       {"/objects/offset", 0, 0},
-    {"/objects/length", 0, 0},      {"/points/time", 1, 0},         {"/points/value", 1, 0},
-    {"/points/error", 1, 0},        {"/instruments/id", 0, 0},      {"/instruments/survey", 0, 0},
-    {"/instruments/season", 0, 0},  {"/instruments/unit", 0, 0},    {"/instruments/subunit", 0, 0},
-    {"/instruments/band", 0, 0},    {"/instruments/time_zero", 1, 0}, {"/instruments/name", 0, 1},
-    {"/rejects/key", 0, 1},         {"/rejects/reason", 0, 0},      {"/rejects/message", 0, 1}};
+    {"/objects/id", 0, 0},         {"/objects/source", 0, 0},        {"/objects/instrument", 0, 0},
+    {"/objects/field", 0, 0},      {"/objects/label", 0, 0},         {"/objects/offset", 0, 0},
+    {"/objects/length", 0, 0},     {"/points/time", 1, 0},           {"/points/value", 1, 0},
+    {"/points/error", 1, 0},       {"/instruments/id", 0, 0},        {"/instruments/survey", 0, 0},
+    {"/instruments/season", 0, 0}, {"/instruments/unit", 0, 0},      {"/instruments/subunit", 0, 0},
+    {"/instruments/band", 0, 0},   {"/instruments/time_zero", 1, 0}, {"/instruments/name", 0, 1},
+    {"/rejects/key", 0, 1},        {"/rejects/reason", 0, 0},        {"/rejects/message", 0, 1}};
 enum { RECIPE_COLUMNS = sizeof recipe_columns / sizeof *recipe_columns };
 
 static double recipe_point(uint8_t b) {
@@ -97,7 +97,8 @@ static void recipe_write_column(hid_t file, const recipe_column *c, const double
       free(text);
     } else {
       double *buf = calloc(count, sizeof *buf);
-      for (size_t i = 0; i < count; i++) buf[i] = (int64_t)(i / (two_d ? 2 : 1)) < rows ? values[i / (two_d ? 2 : 1)] : 0;
+      for (size_t i = 0; i < count; i++)
+        buf[i] = (int64_t)(i / (two_d ? 2 : 1)) < rows ? values[i / (two_d ? 2 : 1)] : 0;
       H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
       free(buf);
     }

@@ -51,7 +51,8 @@ static void test_macho(void) {
          r.last_reason);
   static const char rows[] = "classification,fieldid,tileid,seqn,obsid,dateobs,rmag,rerr,bmag,berr\n"
                              "1,1,1,1,1,48000,-5,0.1,-5,0.1\n"
-                             "\0" "1,1,1,1,2,48001,-5,0.1,-5,0.1\n"
+                             "\0"
+                             "1,1,1,1,2,48001,-5,0.1,-5,0.1\n"
                              "1,1,1,1,3,48002,-5,1e39,-5,0.1\n"
                              "1,1,1,1,4,48003,-1.1e39,0.1,-5,0.1\n";
   r = parse(rows, sizeof rows - 1);

@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
   snprintf(want, sizeof want, "(OPENBLAS_CORETYPE %s)", kernel);
   EXPECT(strstr(line, want) != NULL, "\"%s\" in \"%s\"", want, line);
   EXPECT(strstr(line, "threads 3 OpenMP") != NULL, "thread count in \"%s\"", line);
-  EXPECT(!strncmp(line, "cpu ", 4) && strstr(line, "; isa ") && strstr(line, "; build uses "), "fields of \"%s\"", line);
+  EXPECT(!strncmp(line, "cpu ", 4) && strstr(line, "; isa ") && strstr(line, "; build uses "), "fields of \"%s\"",
+         line);
   lcfm_log_machine(2); /* by eye in the test log: a warning when below */
   return lcfm_test_finish("test_machine");
 }

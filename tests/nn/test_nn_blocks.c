@@ -31,11 +31,10 @@ static void check_all(const char *name, double (*obj)(void *), void (*grad)(void
     snprintf(cname, sizeof cname, "%s", name);
     fc.name = cname, fc.objective = obj, fc.gradient = grad, fc.ctx = ctx;
     fc.eps = eps, fc.tol = tol, fc.floor = floor, fc.max_elems = MAX_ELEMS;
-    if (k < 0)
-      fc.t[fc.nt++] = (fd_tensor){"input", x, dx, nx};
+    if (k < 0) fc.t[fc.nt++] = (fd_tensor){"input", x, dx, nx};
     else
-      fc.t[fc.nt++] = (fd_tensor){p->tensors[k].name, p->params + p->tensors[k].offset,
-                                  p->grads + p->tensors[k].offset, p->tensors[k].numel};
+      fc.t[fc.nt++] = (fd_tensor){p->tensors[k].name, p->params + p->tensors[k].offset, p->grads + p->tensors[k].offset,
+                                  p->tensors[k].numel};
     double w = 0;
     {
       /* fd_check without its per-tensor line (the table has dozens of tensors) */
@@ -224,15 +223,24 @@ static void ce_grad(void *v) {
 static void test_causal_encoder(void) {
   ce_ctx c;
   memset(&c, 0, sizeof c);
-  lcfm_causal_encoder_config cfg = {.d = 8, .heads = 2, .ff = 12, .blocks = 2, .kernel = 3, .latent = 3, .T = 6,
-                                    .max_batch = 3, .dropout = 0.1f, .id = 1};
+  lcfm_causal_encoder_config cfg = {.d = 8,
+                                    .heads = 2,
+                                    .ff = 12,
+                                    .blocks = 2,
+                                    .kernel = 3,
+                                    .latent = 3,
+                                    .T = 6,
+                                    .max_batch = 3,
+                                    .dropout = 0.1f,
+                                    .id = 1};
   lcfm_nn_params_init(&c.p);
   lcfm_causal_encoder_init(&c.e, &cfg, &c.p, "stellar");
   lcfm_nn_params_alloc(&c.p);
   fd_perturb_params(&c.p, 8);
   lcfm_causal_encoder_alloc(&c.e);
   size_t n = (size_t)cfg.max_batch * cfg.T;
-  c.times = fd_buffer(n), c.values = fd_buffer(n), c.mask = fd_buffer(n), c.dz = fd_buffer((size_t)cfg.max_batch * cfg.latent);
+  c.times = fd_buffer(n), c.values = fd_buffer(n), c.mask = fd_buffer(n),
+  c.dz = fd_buffer((size_t)cfg.max_batch * cfg.latent);
   for (size_t i = 0; i < n; i++) {
     c.times[i] = (float)(i % cfg.T) * 0.7f + 0.1f * (float)(i / cfg.T);
     c.mask[i] = (i / cfg.T != 1) || (i % cfg.T < 4); /* sample 1 padded after 4 steps */
@@ -245,8 +253,7 @@ static void test_causal_encoder(void) {
   /* the same first sample gives the same latent whatever the batch around it */
   c.B = 3;
   float z3[3];
-  lcfm_nn_series x3 = {c.times, c.values, c.mask, NULL, 3},
-                 x1 = {c.times, c.values, c.mask, NULL, 1};
+  lcfm_nn_series x3 = {c.times, c.values, c.mask, NULL, 3}, x1 = {c.times, c.values, c.mask, NULL, 1};
   memcpy(z3, lcfm_causal_encoder_forward(&c.e, &c.p, &x3, 0, 9, 3), sizeof z3);
   const float *z1 = lcfm_causal_encoder_forward(&c.e, &c.p, &x1, 0, 9, 3);
   EXPECT(fabsf(z1[0] - z3[0]) < 1e-6f && fabsf(z1[2] - z3[2]) < 1e-6f, "latent depends on the batch");
@@ -279,15 +286,24 @@ static void as_grad(void *v) {
 static void test_astromer(int residual) {
   as_ctx c;
   memset(&c, 0, sizeof c);
-  lcfm_astromer_config cfg = {.d = 8, .heads = 2, .ff = 6, .blocks = 2, .residual = residual, .act = LCFM_ACT_TANH,
-                              .T = 6, .max_batch = 2, .dropout = 0.1f, .id = 2};
+  lcfm_astromer_config cfg = {.d = 8,
+                              .heads = 2,
+                              .ff = 6,
+                              .blocks = 2,
+                              .residual = residual,
+                              .act = LCFM_ACT_TANH,
+                              .T = 6,
+                              .max_batch = 2,
+                              .dropout = 0.1f,
+                              .id = 2};
   lcfm_nn_params_init(&c.p);
   lcfm_astromer_init(&c.e, &cfg, &c.p, "astromer");
   lcfm_nn_params_alloc(&c.p);
   fd_perturb_params(&c.p, 10);
   lcfm_astromer_alloc(&c.e);
   size_t n = (size_t)cfg.max_batch * cfg.T;
-  c.times = fd_buffer(n), c.values = fd_buffer(n), c.valid = fd_buffer(n), c.replace = fd_buffer(n), c.dpred = fd_buffer(n);
+  c.times = fd_buffer(n), c.values = fd_buffer(n), c.valid = fd_buffer(n), c.replace = fd_buffer(n),
+  c.dpred = fd_buffer(n);
   for (size_t i = 0; i < n; i++) {
     c.times[i] = 0.3f * (float)i;
     c.valid[i] = !(i / cfg.T == 1 && i % cfg.T >= 5);

@@ -83,8 +83,7 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
     x = r->ba[i].out;
   }
   lcfm_lstm_acts lstm = {r->h, r->gates, r->cell};
-  lcfm_lstm_tensors w = {p->params + e->w_ih, p->params + e->w_hh, p->params + e->b_ih,
-                         p->params + e->b_hh};
+  lcfm_lstm_tensors w = {p->params + e->w_ih, p->params + e->w_hh, p->params + e->b_ih, p->params + e->b_hh};
   lcfm_lstm_tensors dw = {G + e->w_ih, G + e->w_hh, G + e->b_ih, G + e->b_hh};
   lcfm_lstm_forward(&lstm, x, &w, (lcfm_lstm_dims){B, T, d, d});
   lcfm_meanpool_forward(r->pooled, r->h, mask, B, T, d);
@@ -95,13 +94,11 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
   lcfm_meanpool_backward(r->dh, r->dpooled, mask, B, T, d);
   int cur = 0;
   memset(r->dx[cur], 0, sizeof(float) * nd);
-  lcfm_lstm_backward(r->dx[cur], &dw, r->dh, x, &lstm, &w, r->lstm_scratch,
-                     (lcfm_lstm_dims){B, T, d, d});
+  lcfm_lstm_backward(r->dx[cur], &dw, r->dh, x, &lstm, &w, r->lstm_scratch, (lcfm_lstm_dims){B, T, d, d});
   for (int i = c->blocks - 1; i >= 0; i--) {
     memset(r->dx[1 - cur], 0, sizeof(float) * nd);
     lcfm_nn_block_batch xb = {i > 0 ? r->ba[i - 1].out : r->x0, mask, B, T, 1, 0, 0, 0};
-    lcfm_conformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb,
-                            &r->s);
+    lcfm_conformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb, &r->s);
     cur = 1 - cur;
   }
   lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[cur], values, P + e->embed.w, N, d);
@@ -111,8 +108,17 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
  * recomputing the blocks in backward (keep 0). Returns the 1-thread gradients (*total floats,
  * the caller frees them) and *act_bytes the saved activations, for test_causal to compare. */
 static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
-  lcfm_causal_encoder_config cfg = {.d = 16, .heads = 4, .ff = 24, .blocks = 2, .kernel = 5, .latent = 4, .T = 12,
-                                    .max_batch = 21, .dropout = 0.1f, .id = 1, .keep_block_acts = keep};
+  lcfm_causal_encoder_config cfg = {.d = 16,
+                                    .heads = 4,
+                                    .ff = 24,
+                                    .blocks = 2,
+                                    .kernel = 5,
+                                    .latent = 4,
+                                    .T = 12,
+                                    .max_batch = 21,
+                                    .dropout = 0.1f,
+                                    .id = 1,
+                                    .keep_block_acts = keep};
   lcfm_nn_params p;
   lcfm_nn_params_init(&p);
   lcfm_causal_encoder e;
@@ -145,8 +151,7 @@ static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
   for (int threads = 2; threads >= 1; threads--) {
     lcfm_nn_set_threads(threads);
     lcfm_nn_params_zero_grad(&p);
-    const float *z = lcfm_causal_encoder_forward(
-        &e, &p, &(lcfm_nn_series){times, values, mask, NULL, B}, 1, 5, 7);
+    const float *z = lcfm_causal_encoder_forward(&e, &p, &(lcfm_nn_series){times, values, mask, NULL, B}, 1, 5, 7);
     double ez = rel_err(z, ref_z, (size_t)B * L);
     lcfm_causal_encoder_backward(&e, &p, dz, 1);
     char what[96];
@@ -227,14 +232,13 @@ static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params 
   memset(r->dx[1], 0, nd * sizeof(float));
   lcfm_linear_backward(r->dx[1], G + e->head.w, G + e->head.b, dpred, r->head_in, P + e->head.w, N, d, 1);
   memset(r->dx[0], 0, nd * sizeof(float));
-  lcfm_layernorm_backward(r->dx[0], G + e->head_ln.w, G + e->head_ln.b, r->dx[1], x, P + e->head_ln.w, r->mean,
-                          r->rstd, N, d);
+  lcfm_layernorm_backward(r->dx[0], G + e->head_ln.w, G + e->head_ln.b, r->dx[1], x, P + e->head_ln.w, r->mean, r->rstd,
+                          N, d);
   int cur = 0;
   for (int i = c->blocks - 1; i >= 0; i--) {
     memset(r->dx[1 - cur], 0, nd * sizeof(float));
     lcfm_nn_block_batch xb = {i > 0 ? r->ba[i - 1].out : r->x0, r->keymask, B, T, 1, 0, 0, 0};
-    lcfm_transformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb,
-                              &r->s);
+    lcfm_transformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb, &r->s);
     cur = 1 - cur;
   }
   memset(r->dx[1 - cur], 0, nd * sizeof(float));
@@ -243,8 +247,16 @@ static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params 
 }
 
 static void test_astromer(void) {
-  lcfm_astromer_config cfg = {.d = 16, .heads = 2, .ff = 12, .blocks = 2, .residual = 1, .act = LCFM_ACT_GELU,
-                              .T = 10, .max_batch = 19, .dropout = 0.1f, .id = 0};
+  lcfm_astromer_config cfg = {.d = 16,
+                              .heads = 2,
+                              .ff = 12,
+                              .blocks = 2,
+                              .residual = 1,
+                              .act = LCFM_ACT_GELU,
+                              .T = 10,
+                              .max_batch = 19,
+                              .dropout = 0.1f,
+                              .id = 0};
   lcfm_nn_params p;
   lcfm_nn_params_init(&p);
   lcfm_astromer e;
@@ -260,7 +272,8 @@ static void test_astromer(void) {
   astro_ref_layout(&r, &e);
   int B = cfg.max_batch, T = cfg.T;
   size_t n = (size_t)B * T;
-  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n), *replace = fd_buffer(n), *dpred = fd_buffer(n);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n), *replace = fd_buffer(n),
+        *dpred = fd_buffer(n);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;

@@ -39,8 +39,10 @@ static double worst_error(const float *got, const float *ref, size_t n) {
 static void test_residual_layernorm(int N, int C) {
   size_t n = (size_t)N * C;
   float *x = filled(n, 1), *y = filled(n, 2), *w = filled((size_t)C, 3), *b = filled((size_t)C, 4);
-  float *sum = lcfm_malloc(n * sizeof *sum), *ref = lcfm_malloc(n * sizeof *ref), *mref = lcfm_malloc(N * sizeof(float));
-  float *rref = lcfm_malloc(N * sizeof(float)), *xout = lcfm_malloc(n * sizeof *xout), *out = lcfm_malloc(n * sizeof *out);
+  float *sum = lcfm_malloc(n * sizeof *sum), *ref = lcfm_malloc(n * sizeof *ref),
+        *mref = lcfm_malloc(N * sizeof(float));
+  float *rref = lcfm_malloc(N * sizeof(float)), *xout = lcfm_malloc(n * sizeof *xout),
+        *out = lcfm_malloc(n * sizeof *out);
   float *mean = lcfm_malloc(N * sizeof(float)), *rstd = lcfm_malloc(N * sizeof(float));
   static const float alphas[] = {0.0f, 0.5f, 1.0f};
   for (int ai = 0; ai < 3; ai++) {
@@ -65,27 +67,29 @@ static const char *const act_names[] = {"relu", "gelu", "swish", "tanh"};
 
 static void reference_act(act_kind k, float *out, float *sig, const float *h, size_t n) {
   switch (k) {
-    case RELU: lcfm_relu_forward(out, h, n); break;
-    case GELU: lcfm_gelu_forward(out, h, n); break;
-    case SWISH: lcfm_swish_forward_sig(out, sig, h, n); break;
-    case TANH: lcfm_tanh_forward(out, h, n); break;
+  case RELU: lcfm_relu_forward(out, h, n); break;
+  case GELU: lcfm_gelu_forward(out, h, n); break;
+  case SWISH: lcfm_swish_forward_sig(out, sig, h, n); break;
+  case TANH: lcfm_tanh_forward(out, h, n); break;
   }
 }
 
 static void fused_act(act_kind k, float *out, float *sig, float *h, const float *b, int N, int C) {
   switch (k) {
-    case RELU: lcfm_bias_relu_forward(out, h, b, N, C); break;
-    case GELU: lcfm_bias_gelu_forward(out, h, b, N, C); break;
-    case SWISH: lcfm_bias_swish_forward_sig(out, sig, h, b, N, C); break;
-    case TANH: lcfm_bias_tanh_forward(out, h, b, N, C); break;
+  case RELU: lcfm_bias_relu_forward(out, h, b, N, C); break;
+  case GELU: lcfm_bias_gelu_forward(out, h, b, N, C); break;
+  case SWISH: lcfm_bias_swish_forward_sig(out, sig, h, b, N, C); break;
+  case TANH: lcfm_bias_tanh_forward(out, h, b, N, C); break;
   }
 }
 
 static void test_bias_act(act_kind k, int N, int C) {
   size_t n = (size_t)N * C;
   float *h0 = filled(n, 5), *b = filled((size_t)C, 6), *dout = filled(n, 7);
-  float *href = lcfm_malloc(n * sizeof(float)), *oref = lcfm_malloc(n * sizeof(float)), *sref = lcfm_malloc(n * sizeof(float));
-  float *h = lcfm_malloc(n * sizeof(float)), *out = lcfm_malloc(n * sizeof(float)), *sig = lcfm_malloc(n * sizeof(float));
+  float *href = lcfm_malloc(n * sizeof(float)), *oref = lcfm_malloc(n * sizeof(float)),
+        *sref = lcfm_malloc(n * sizeof(float));
+  float *h = lcfm_malloc(n * sizeof(float)), *out = lcfm_malloc(n * sizeof(float)),
+        *sig = lcfm_malloc(n * sizeof(float));
   for (int r = 0; r < N; r++)
     for (int c = 0; c < C; c++) href[(size_t)r * C + c] = h0[(size_t)r * C + c] + b[c];
   reference_act(k, oref, sref, href, n);

@@ -16,8 +16,8 @@
 
 typedef struct {
   int ta, tb, m, n, k, lda, ldb, ldc;
-  float *a, *b, *c0;      /* inputs; C before the product */
-  double *sum, *scale;    /* reference op(A) op(B) and sum |a b| per element of C (m x n) */
+  float *a, *b, *c0;   /* inputs; C before the product */
+  double *sum, *scale; /* reference op(A) op(B) and sum |a b| per element of C (m x n) */
 } gemm_case;
 
 static float value(size_t i, unsigned seed) {

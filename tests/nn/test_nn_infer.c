@@ -31,8 +31,16 @@ static double rel_diff(const float *a, const float *b, size_t n) {
 /* ---------------- causal encoder ---------------- */
 
 static void test_causal(void) {
-  lcfm_causal_encoder_config cfg = {.d = 16, .heads = 4, .ff = 24, .blocks = 2, .kernel = 5, .latent = 4, .T = 12,
-                                    .max_batch = 21, .dropout = 0.1f, .id = 0};
+  lcfm_causal_encoder_config cfg = {.d = 16,
+                                    .heads = 4,
+                                    .ff = 24,
+                                    .blocks = 2,
+                                    .kernel = 5,
+                                    .latent = 4,
+                                    .T = 12,
+                                    .max_batch = 21,
+                                    .dropout = 0.1f,
+                                    .id = 0};
   lcfm_nn_params p;
   lcfm_nn_params_init(&p);
   lcfm_causal_encoder e;
@@ -94,9 +102,16 @@ static void reference_means(const lcfm_astromer *e, const float *valid, int B, f
 }
 
 static void test_astromer(int residual) {
-  lcfm_astromer_config cfg = {.d = 16, .heads = 2, .ff = 12, .blocks = 2, .residual = residual,
-                              .act = residual ? LCFM_ACT_GELU : LCFM_ACT_TANH, .T = 10, .max_batch = 11,
-                              .dropout = 0.1f, .id = 0};
+  lcfm_astromer_config cfg = {.d = 16,
+                              .heads = 2,
+                              .ff = 12,
+                              .blocks = 2,
+                              .residual = residual,
+                              .act = residual ? LCFM_ACT_GELU : LCFM_ACT_TANH,
+                              .T = 10,
+                              .max_batch = 11,
+                              .dropout = 0.1f,
+                              .id = 0};
   lcfm_nn_params p;
   lcfm_nn_params_init(&p);
   lcfm_astromer e;
@@ -131,8 +146,8 @@ static void test_astromer(int residual) {
     double d1 = rel_diff(m1, ref, nz), d2 = rel_diff(m2, ref, nz), d12 = rel_diff(m2, m1, nz);
     printf("astromer residual=%d B=%d: infer vs forward %.2g (1 thread), %.2g (2 threads); 1 vs 2 threads %.2g\n",
            residual, nb, d1, d2, d12);
-    EXPECT(d1 <= TOL && d2 <= TOL, "astromer residual=%d B=%d: inference differs from forward (%g, %g)", residual,
-           nb, d1, d2);
+    EXPECT(d1 <= TOL && d2 <= TOL, "astromer residual=%d B=%d: inference differs from forward (%g, %g)", residual, nb,
+           d1, d2);
     EXPECT(d12 <= TOL, "astromer B=%d: inference depends on the thread count (%g)", nb, d12);
   }
   free(times), free(values), free(valid), free(replace), free(ref), free(m1), free(m2);

@@ -86,8 +86,8 @@ static void ln_grad(void *p) {
   ctx_t *c = p;
   ln_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1]);
-  lcfm_layernorm_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->save[0], c->save[1],
-                          c->s[0], c->s[1]);
+  lcfm_layernorm_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->save[0], c->save[1], c->s[0],
+                          c->s[1]);
 }
 static void test_layernorm(int N, int C) {
   ctx_t c = {0};
@@ -125,11 +125,11 @@ static double act_obj(void *p) {
   ctx_t *c = p;
   size_t n = (size_t)c->s[0];
   switch (act_kind) {
-    case 0: lcfm_relu_forward(c->out, c->in[0], n); break;
-    case 1: lcfm_gelu_forward(c->out, c->in[0], n); break;
-    case 2: lcfm_swish_forward(c->out, c->in[0], n); break;
-    case 3: lcfm_tanh_forward(c->out, c->in[0], n); break;
-    case 4: lcfm_swish_forward_sig(c->out, c->save[0], c->in[0], n); break;
+  case 0: lcfm_relu_forward(c->out, c->in[0], n); break;
+  case 1: lcfm_gelu_forward(c->out, c->in[0], n); break;
+  case 2: lcfm_swish_forward(c->out, c->in[0], n); break;
+  case 3: lcfm_tanh_forward(c->out, c->in[0], n); break;
+  case 4: lcfm_swish_forward_sig(c->out, c->save[0], c->in[0], n); break;
   }
   return fd_dot_r(c->out, n);
 }
@@ -139,11 +139,11 @@ static void act_grad(void *p) {
   act_obj(p);
   fd_fill_r(c->dout, n);
   switch (act_kind) {
-    case 0: lcfm_relu_backward(c->din[0], c->dout, c->in[0], n); break;
-    case 1: lcfm_gelu_backward(c->din[0], c->dout, c->in[0], n); break;
-    case 2: lcfm_swish_backward(c->din[0], c->dout, c->in[0], n); break;
-    case 3: lcfm_tanh_backward(c->din[0], c->dout, c->out, n); break;
-    case 4: lcfm_swish_backward_sig(c->din[0], c->dout, c->out, c->save[0], n); break;
+  case 0: lcfm_relu_backward(c->din[0], c->dout, c->in[0], n); break;
+  case 1: lcfm_gelu_backward(c->din[0], c->dout, c->in[0], n); break;
+  case 2: lcfm_swish_backward(c->din[0], c->dout, c->in[0], n); break;
+  case 3: lcfm_tanh_backward(c->din[0], c->dout, c->out, n); break;
+  case 4: lcfm_swish_backward_sig(c->din[0], c->dout, c->out, c->save[0], n); break;
   }
 }
 static void test_activations(void) {
@@ -167,18 +167,30 @@ static void test_activations(void) {
     for (int i = 0; i < 3; i++) {
       double x = xs[i], ref = 0;
       switch (k) {
-        case 0: ref = x > 0 ? x : 0; lcfm_relu_forward(&ys[i], &xs[i], 1); break;
-        case 1: ref = 0.5 * x * (1 + erf(x / sqrt(2.0))); lcfm_gelu_forward(&ys[i], &xs[i], 1); break;
-        case 2: ref = x / (1 + exp(-x)); lcfm_swish_forward(&ys[i], &xs[i], 1); break;
-        case 3: ref = tanh(x); lcfm_tanh_forward(&ys[i], &xs[i], 1); break;
-        case 4: {
-          float sig, in = xs[i]; /* in place: the input becomes its sigmoid */
-          ref = x / (1 + exp(-x));
-          lcfm_swish_forward_sig(&ys[i], &in, &in, 1);
-          sig = in;
-          EXPECT_NEAR(sig, 1 / (1 + exp(-x)), 3e-7, "swish saved sigmoid");
-          break;
-        }
+      case 0:
+        ref = x > 0 ? x : 0;
+        lcfm_relu_forward(&ys[i], &xs[i], 1);
+        break;
+      case 1:
+        ref = 0.5 * x * (1 + erf(x / sqrt(2.0)));
+        lcfm_gelu_forward(&ys[i], &xs[i], 1);
+        break;
+      case 2:
+        ref = x / (1 + exp(-x));
+        lcfm_swish_forward(&ys[i], &xs[i], 1);
+        break;
+      case 3:
+        ref = tanh(x);
+        lcfm_tanh_forward(&ys[i], &xs[i], 1);
+        break;
+      case 4: {
+        float sig, in = xs[i]; /* in place: the input becomes its sigmoid */
+        ref = x / (1 + exp(-x));
+        lcfm_swish_forward_sig(&ys[i], &in, &in, 1);
+        sig = in;
+        EXPECT_NEAR(sig, 1 / (1 + exp(-x)), 3e-7, "swish saved sigmoid");
+        break;
+      }
       }
       EXPECT_NEAR(ys[i], ref, 3e-7 * (1 + fabs(ref)), names[k]);
     }
@@ -362,8 +374,7 @@ static void lstm_grad(void *p) {
   lstm_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1] * c->s[3]);
   lcfm_lstm_acts a = {c->out, c->save[0], c->save[1]};
-  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]},
-                    dw = {c->din[1], c->din[2], c->din[3], c->din[4]};
+  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]}, dw = {c->din[1], c->din[2], c->din[3], c->din[4]};
   lcfm_lstm_backward(c->din[0], &dw, c->dout, c->in[0], &a, &w, c->scratch,
                      (lcfm_lstm_dims){c->s[0], c->s[1], c->s[2], c->s[3]});
 }
@@ -531,7 +542,7 @@ int main(int argc, char **argv) {
   test_attention(2, 6, 8, 2, NULL);
   test_attention(1, 5, 6, 3, NULL); /* batch of one, three heads */
   test_dwconv(2, 7, 3, 3);
-  test_dwconv(1, 3, 2, 5); /* kernel wider than the sequence, batch of one */
+  test_dwconv(1, 3, 2, 5);  /* kernel wider than the sequence, batch of one */
   test_dwconv(2, 6, 40, 5); /* a full 32-channel register block and a partial one */
   test_lstm(2, 4, 3, 3);
   test_lstm(1, 3, 2, 2);

@@ -23,10 +23,10 @@ typedef struct {
 
 static double loss_eval(loss_ctx *c, float *grad) {
   switch (c->kind) {
-    case 0: return lcfm_loss_masked_mse(grad, c->pred, c->target, c->mask, (size_t)c->B * c->T, 1.0f);
-    case 1: return lcfm_loss_astromer_rmse(grad, c->pred, c->target, c->weight, c->mask, c->B, c->T, 1.0f);
-    case 2: return lcfm_loss_infonce(grad, c->pred, c->key, c->N, c->D, 0.5f, c->scratch, 1.0f);
-    default: return lcfm_loss_softmax_xent(grad, c->pred, c->cls, c->N, c->K, 1.0f);
+  case 0: return lcfm_loss_masked_mse(grad, c->pred, c->target, c->mask, (size_t)c->B * c->T, 1.0f);
+  case 1: return lcfm_loss_astromer_rmse(grad, c->pred, c->target, c->weight, c->mask, c->B, c->T, 1.0f);
+  case 2: return lcfm_loss_infonce(grad, c->pred, c->key, c->N, c->D, 0.5f, c->scratch, 1.0f);
+  default: return lcfm_loss_softmax_xent(grad, c->pred, c->cls, c->N, c->K, 1.0f);
   }
 }
 static double loss_obj(void *p) { return loss_eval(p, NULL); }
@@ -56,7 +56,7 @@ static void test_mse_and_rmse(int B, int T) {
   fd_fill(c.target, n, -1, 1, 2);
   fd_fill(err, n, 0.05, 0.5, 3);
   for (size_t i = 0; i < n; i++) {
-    c.mask[i] = (i % 3) != 1;     /* probed points */
+    c.mask[i] = (i % 3) != 1;         /* probed points */
     valid[i] = i % T < (size_t)T - 1; /* last point of each window is padding */
     if (!valid[i]) c.mask[i] = 0;
   }
@@ -193,7 +193,8 @@ static void test_infonce_many_slices(void) {
     for (int i = 0; i < G * D; i++) dsum[i] += dpart[i];
   }
   double worst = 0, largest = 0;
-  for (int i = 0; i < G * D; i++) worst = fmax(worst, fabs(dsum[i] - dfull[i])), largest = fmax(largest, fabs(dfull[i]));
+  for (int i = 0; i < G * D; i++)
+    worst = fmax(worst, fabs(dsum[i] - dfull[i])), largest = fmax(largest, fabs(dfull[i]));
   EXPECT_NEAR(sum, full, 1e-6 * fabs(full), "infonce by rows over 300 slices: losses do not add up");
   EXPECT(worst <= 1e-5 * largest && largest > 0, "infonce by rows over 300 slices: gradient differs by %g (largest %g)",
          worst, largest);
@@ -290,8 +291,8 @@ typedef struct {
 static double xcorr_eval(xcorr_ctx *c, int with_grad) {
   double *m = lcfm_calloc(lcfm_xcorr_moments_size(c->Da, c->Db), sizeof *m);
   lcfm_xcorr_moments(m, c->a, c->b, c->rows, c->Da, c->Db);
-  double l = lcfm_loss_xcorr(with_grad ? c->da : NULL, with_grad ? c->db : NULL, c->a, c->b, c->rows, m, c->Da,
-                             c->Db, 1.0f);
+  double l =
+      lcfm_loss_xcorr(with_grad ? c->da : NULL, with_grad ? c->db : NULL, c->a, c->b, c->rows, m, c->Da, c->Db, 1.0f);
   free(m);
   return l;
 }

@@ -105,8 +105,8 @@ static void fill_from_fixture(lcfm_nn_params *p, const char *prefix) {
       p->params[t->offset + i] = (float)((double)x->offset + (double)x->scale * (2.0 * u - 1.0));
     }
   }
-  EXPECT(matched == p->count && fixture_params == p->count, "%s: C table has %d tensors, fixture %d, matched %d", prefix,
-         p->count, fixture_params, matched);
+  EXPECT(matched == p->count && fixture_params == p->count, "%s: C table has %d tensors, fixture %d, matched %d",
+         prefix, p->count, fixture_params, matched);
 }
 
 static double compare(const char *what, const float *c, const float *ref, size_t n) {
@@ -150,8 +150,7 @@ static void test_causal(void) {
   fill_from_fixture(&p, "causal");
   lcfm_causal_encoder_alloc(&e);
   int B = cfg.max_batch;
-  lcfm_nn_series x = {find("causal.times")->data, find("causal.values")->data,
-                      find("causal.mask")->data, NULL, B};
+  lcfm_nn_series x = {find("causal.times")->data, find("causal.values")->data, find("causal.mask")->data, NULL, B};
   const float *z = lcfm_causal_encoder_forward(&e, &p, &x, 1, 1, 0);
   double rz = compare("causal.z", z, find("causal.z")->data, (size_t)B * cfg.latent);
   printf("  causal encoder output z [%d, %d]: relative error %.2e\n", B, cfg.latent, rz);
@@ -177,8 +176,8 @@ static void test_astromer(void) {
   fill_from_fixture(&p, "astromer");
   lcfm_astromer_alloc(&e);
   int B = cfg.max_batch;
-  lcfm_nn_series x = {find("astromer.times")->data, find("astromer.values")->data,
-                      find("astromer.valid")->data, find("astromer.replace")->data, B};
+  lcfm_nn_series x = {find("astromer.times")->data, find("astromer.values")->data, find("astromer.valid")->data,
+                      find("astromer.replace")->data, B};
   const float *y = lcfm_astromer_forward(&e, &p, &x, 1, 1, 0);
   double ry = compare("astromer.pred", y, find("astromer.pred")->data, (size_t)B * cfg.T);
   printf("  astromer encoder output [%d, %d]: relative error %.2e\n", B, cfg.T, ry);
@@ -211,8 +210,7 @@ static void test_astromer_objective(const char *prefix) {
   lcfm_astromer_weights(weight, REC("err")->data, REC("valid")->data, B, T);
   snprintf(key, sizeof key, "%s.weight", prefix);
   compare(key, weight, find(key)->data, (size_t)B * T);
-  lcfm_nn_series x = {REC("times")->data, REC("values")->data, REC("valid")->data,
-                      REC("replace")->data, B};
+  lcfm_nn_series x = {REC("times")->data, REC("values")->data, REC("valid")->data, REC("replace")->data, B};
   const float *y = lcfm_astromer_forward(&e, &p, &x, 1, 1, 0);
   snprintf(key, sizeof key, "%s.pred", prefix);
   double ry = compare(key, y, find(key)->data, (size_t)B * T);
@@ -220,8 +218,8 @@ static void test_astromer_objective(const char *prefix) {
   float loss = (float)lcfm_loss_astromer_rmse(dpred, y, REC("target")->data, weight, REC("probed")->data, B, T, 1.0f);
   snprintf(key, sizeof key, "%s.loss", prefix);
   double rl = compare(key, &loss, find(key)->data, 1);
-  printf("  %s (d %d, residual %d): prediction %.2e, loss %.6f relative error %.2e\n", prefix, cfg.d, cfg.residual,
-         ry, (double)loss, rl);
+  printf("  %s (d %d, residual %d): prediction %.2e, loss %.6f relative error %.2e\n", prefix, cfg.d, cfg.residual, ry,
+         (double)loss, rl);
   lcfm_astromer_backward(&e, &p, dpred, 1);
   compare_grads(&p, prefix);
 #undef REC

@@ -48,8 +48,10 @@ static void test_bad_grids(void) {
 
 static void test_grid(void) {
   char text[2048];
-  snprintf(text, sizeof text, "%s[sweep]\ndirectory = out/grid\nsimulate.instruments = 3 5 7\n"
-           "simulate.alpha = 0.5 2\nprobe.sizes = 10 20 | 30 40\n", base_job);
+  snprintf(text, sizeof text,
+           "%s[sweep]\ndirectory = out/grid\nsimulate.instruments = 3 5 7\n"
+           "simulate.alpha = 0.5 2\nprobe.sizes = 10 20 | 30 40\n",
+           base_job);
   lcfm_job *job = load(text, 0, NULL);
   EXPECT(job != NULL, "a good grid was refused");
   if (!job) return;
@@ -97,8 +99,8 @@ static void test_grid(void) {
 /* Inputs that name an output follow it into the point's directory; others stay. */
 static void test_point_inputs(void) {
   char text[2048];
-  snprintf(text, sizeof text,
-           "%s[sweep]\nsimulate.K = 4 5\n", "[simulate]\noutput = s.h5\n[train]\nstore = s.h5\ncheckpoint = m.h5\n"
+  snprintf(text, sizeof text, "%s[sweep]\nsimulate.K = 4 5\n",
+           "[simulate]\noutput = s.h5\n[train]\nstore = s.h5\ncheckpoint = m.h5\n"
            "[embed]\nstore = /data/other.h5\ncheckpoint = m.best.h5\noutput = e.h5\n[probe]\noutput = p.h5\n");
   lcfm_job *job = load(text, 0, NULL);
   EXPECT(job != NULL, "job refused");
@@ -122,7 +124,8 @@ static void test_agreement(void) {
   const char *const simulate[] = {"job", "simulate", NULL};
   char why[512] = "";
   const char *a = "[job]\nname = a\nseed = 1\n[simulate]\nalpha = 2\nK = 13\n[train]\nsteps = 10\nlog_every = 5\n";
-  const char *b = "[job]\nname = b\nseed = 1\n[simulate]\nalpha = 2.0\n[train]\nsteps = 10\nlog_every = 7\nresume = false\n";
+  const char *b =
+      "[job]\nname = b\nseed = 1\n[simulate]\nalpha = 2.0\n[train]\nsteps = 10\nlog_every = 7\nresume = false\n";
   EXPECT(lcfm_pipeline_jobs_agree(a, b, train, why, sizeof why),
          "name, log_every, resume, 2 vs 2.0 and a default left out should not matter: %s", why);
   const char *c = "[job]\nseed = 1\n[simulate]\nK = 12\n[train]\nsteps = 20\n";
@@ -154,14 +157,16 @@ static void test_wiring(void) {
     const char *eb_output = lcfm_pipeline_stage_output(p, "embed-baseline");
     const char *manifest = lcfm_pipeline_stage_output(p, "plots");
     EXPECT(t && !strcmp(lcfm_job_settings(t)->train.store, "data/sim.h5"), "train.store not wired");
-    EXPECT(tb && !strcmp(lcfm_job_settings(tb)->model.kind, "baseline") &&
-           !strcmp(tb_output, "model-baseline.h5"), "baseline training: %s", tb ? tb_output : "missing");
+    EXPECT(tb && !strcmp(lcfm_job_settings(tb)->model.kind, "baseline") && !strcmp(tb_output, "model-baseline.h5"),
+           "baseline training: %s", tb ? tb_output : "missing");
     EXPECT(eb && !strcmp(lcfm_job_settings(eb)->embed.checkpoint, "model-baseline.best.h5") &&
-           !strcmp(eb_output, "emb-baseline.h5"), "baseline embedding: %s", eb ? eb_output : "missing");
+               !strcmp(eb_output, "emb-baseline.h5"),
+           "baseline embedding: %s", eb ? eb_output : "missing");
     EXPECT(pr && !strcmp(lcfm_job_settings(pr)->embed.checkpoint, "model.best.h5"), "embed.checkpoint not wired");
     EXPECT(pr && !strcmp(lcfm_job_settings(pr)->probe.embeddings, "emb.h5") &&
-           !strcmp(lcfm_job_settings(pr)->probe.baseline_embeddings, "emb-baseline.h5") &&
-           !strcmp(lcfm_job_settings(pr)->probe.store, "data/sim.h5"), "probe inputs not wired");
+               !strcmp(lcfm_job_settings(pr)->probe.baseline_embeddings, "emb-baseline.h5") &&
+               !strcmp(lcfm_job_settings(pr)->probe.store, "data/sim.h5"),
+           "probe inputs not wired");
     EXPECT(manifest && !strcmp(manifest, "probe-plots/plots.txt"), "plots manifest '%s'",
            manifest ? manifest : "missing");
   }

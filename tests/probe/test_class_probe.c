@@ -61,7 +61,8 @@ static void test_weighted_layers(void) {
     g[l] = gamma[l] - (float)h;
     double down = weighted_loss(x, g, R, ROWS, LAYERS, DIM);
     double fd = (up - down) / (2 * h);
-    EXPECT(fabs(fd - dgamma[l]) <= 2e-3 * fmax(1.0, fabs(fd)), "dgamma[%d] %g vs finite difference %g", l, dgamma[l], fd);
+    EXPECT(fabs(fd - dgamma[l]) <= 2e-3 * fmax(1.0, fabs(fd)), "dgamma[%d] %g vs finite difference %g", l, dgamma[l],
+           fd);
   }
 }
 
@@ -83,8 +84,8 @@ static void test_classifier(void) {
   static int y_train[N], y_test[M], pred[M];
   blobs(x_train, y_train, N, DIM, 1);
   blobs(x_test, y_test, M, DIM, 2);
-  lcfm_classifier_config c = {.layers = 2, .dim = DIM, .classes = 3, .hidden = {64, 32, 16}, .steps = 1500,
-                              .batch = 32, .lr = 1e-3f};
+  lcfm_classifier_config c = {
+      .layers = 2, .dim = DIM, .classes = 3, .hidden = {64, 32, 16}, .steps = 1500, .batch = 32, .lr = 1e-3f};
   double gamma[2];
   lcfm_classifier_fit_predict(&c, x_train, y_train, N, x_test, M, pred, gamma, 5);
   double f1 = lcfm_macro_f1(pred, y_test, M, 3);

@@ -46,9 +46,10 @@ int main(int argc, char **argv) {
     overfit += lcfm_mlp_probe_r2(&c, (lcfm_mlp_rows){x, y, 20}, none, test, D, seed) / 4;
     early += lcfm_mlp_probe_r2(&c, (lcfm_mlp_rows){x, y, 20}, stopping, test, D, seed) / 4;
   }
-  printf("R^2: learnable %.3f (20 rows: %.3f), independent %.3f; 20 rows of the independent target (mean of 4 draws): %.3f, "
-         "with early stopping %.3f; learnable with early stopping %.3f\n",
-         learned, few, noise, overfit, early, learned_early);
+  printf(
+      "R^2: learnable %.3f (20 rows: %.3f), independent %.3f; 20 rows of the independent target (mean of 4 draws): %.3f, "
+      "with early stopping %.3f; learnable with early stopping %.3f\n",
+      learned, few, noise, overfit, early, learned_early);
   EXPECT(early > overfit + 0.1, "20 independent rows (mean of 4 draws): R^2 %.3f with early stopping, %.3f without",
          early, overfit);
   EXPECT(early > -0.1, "20 independent rows with early stopping: R^2 %.3f", early);

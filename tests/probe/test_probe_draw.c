@@ -49,11 +49,12 @@ static void check_traces(const lcfm_probe_protocol *p, int run, lcfm_star_role p
   int64_t last[3] = {n - 1, n / 2, 0}; /* a few members alone */
   lcfm_probe_draw_places(p, run, pool, n, last, 3, some);
   lcfm_probe_draw_first(p, run, pool, n, n, member);
-  for (int k = 0; k < 3; k++) EXPECT(member[some[k]] == last[k], "run %d pool %d: member %lld alone", run, (int)pool, (long long)last[k]);
+  for (int k = 0; k < 3; k++)
+    EXPECT(member[some[k]] == last[k], "run %d pool %d: member %lld alone", run, (int)pool, (long long)last[k]);
   int64_t first[7], few = n < 7 ? n : 7; /* the first few places alone */
   lcfm_probe_draw_first(p, run, pool, n, few, first);
-  EXPECT(!memcmp(first, member, (size_t)few * sizeof *first), "run %d pool %d: the first %lld places alone", run, (int)pool,
-         (long long)few);
+  EXPECT(!memcmp(first, member, (size_t)few * sizeof *first), "run %d pool %d: the first %lld places alone", run,
+         (int)pool, (long long)few);
 }
 
 int main(int argc, char **argv) {
@@ -63,7 +64,8 @@ int main(int argc, char **argv) {
   for (int k = 0; k < 7; k++)
     for (int64_t s = 0; s < STARS; s++)
       if (k < 1 + s % 7) source[objects++] = 1000 + 3 * s; /* sources need not be 0..S-1 */
-  lcfm_probe_protocol p = {.test_fraction = 0.2, .stopping_fraction = 0.1, .test_objects = 250, .stopping_objects = 60, .seed = 11};
+  lcfm_probe_protocol p = {
+      .test_fraction = 0.2, .stopping_fraction = 0.1, .test_objects = 250, .stopping_objects = 60, .seed = 11};
   static int64_t code[RUNS][STARS * 7];
   for (int r = 0; r < RUNS; r++) {
     lcfm_probe_draw d, again;
@@ -83,18 +85,21 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < objects; i++) {
       int s = (int)((source[i] - 1000) / 3);
       lcfm_star_role expected = lcfm_probe_star_role(&p, r, source[i]);
-      int is = code[r][i] >= 0 ? LCFM_STAR_TRAINING
-                 : code[r][i] == LCFM_DRAW_TEST ? LCFM_STAR_TEST
-                 : code[r][i] == LCFM_DRAW_STOPPING ? LCFM_STAR_STOPPING : (int)expected; /* unused: capped */
-      EXPECT(is == (int)expected, "run %d object %lld: drawn as %d, its star is %d", r, (long long)i, is, (int)expected);
+      int is = code[r][i] >= 0                    ? LCFM_STAR_TRAINING
+               : code[r][i] == LCFM_DRAW_TEST     ? LCFM_STAR_TEST
+               : code[r][i] == LCFM_DRAW_STOPPING ? LCFM_STAR_STOPPING
+                                                  : (int)expected; /* unused: capped */
+      EXPECT(is == (int)expected, "run %d object %lld: drawn as %d, its star is %d", r, (long long)i, is,
+             (int)expected);
       if (role[s] >= 0) EXPECT(role[s] == (int)expected, "star %d has two roles", s);
       role[s] = (int)expected;
       if (expected == LCFM_STAR_TRAINING) {
         training_objects++;
         EXPECT(code[r][i] >= 0, "run %d: object %lld of a training star is not in the training order", r, (long long)i);
       }
-      if (r == 0) EXPECT((expected == LCFM_STAR_TEST) == lcfm_probe_is_test_source(p.seed, p.test_fraction, source[i]),
-                         "run 0's test stars are not the linear probes' held-out stars");
+      if (r == 0)
+        EXPECT((expected == LCFM_STAR_TEST) == lcfm_probe_is_test_source(p.seed, p.test_fraction, source[i]),
+               "run 0's test stars are not the linear probes' held-out stars");
     }
     EXPECT(training_objects == d.training_count, "training order holds %lld of %lld objects",
            (long long)d.training_count, (long long)training_objects);

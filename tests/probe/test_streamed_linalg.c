@@ -207,7 +207,8 @@ static void check_pca(MPI_Comm comm, int m, int d, int k, uint64_t seed) {
   lcfm_pca_stream_scatter(&s, X + (size_t)first * d, count);
   double *eig = lcfm_malloc((size_t)d * sizeof *eig), *comp = lcfm_malloc((size_t)k * d * sizeof *comp);
   lcfm_pca_stream_finish(&s, comm, k, eig, comp);
-  double eig_err = 0, comp_err = max_abs_diff(comp, ref, (size_t)k * d), mean_err = max_abs_diff(s.mean, mean, (size_t)d);
+  double eig_err = 0, comp_err = max_abs_diff(comp, ref, (size_t)k * d),
+         mean_err = max_abs_diff(s.mean, mean, (size_t)d);
   for (int j = 0; j < d; j++) eig_err = fmax(eig_err, fabs(eig[j] - w[d - 1 - j]) / w[d - 1]);
   EXPECT(rows == m, "PCA %d x %d: %lld rows counted", m, d, (long long)rows);
   EXPECT(eig_err <= 1e-10, "PCA %d x %d: eigenvalues differ from dsyev by %.3g (relative)", m, d, eig_err);

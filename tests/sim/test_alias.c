@@ -35,7 +35,8 @@ static void print_values(void) {
     printf("bound %.17g 100 %.17g\n", lambdas[i], lcfm_alias_bound(lambdas[i], 100));
     printf("band %.17g 100 17 %.17g\n", lambdas[i], lcfm_instrument_band_fraction(lambdas[i], 100, 17));
     for (int k = 0; k < 8; k++)
-      printf("mean %.17g %.17g 100 %.17g\n", thetas[k], lambdas[i], lcfm_theta0_posterior_mean(thetas[k], lambdas[i], 100));
+      printf("mean %.17g %.17g 100 %.17g\n", thetas[k], lambdas[i],
+             lcfm_theta0_posterior_mean(thetas[k], lambdas[i], 100));
   }
 }
 

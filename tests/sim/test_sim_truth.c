@@ -88,9 +88,21 @@ static double recompute(const truth *tr, int64_t n, int64_t s, int64_t m, int64_
 int main(int argc, char **argv) {
   int rank = lcfm_test_start(&argc, &argv), ranks;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  lcfm_sim_config c = {.stars = 37, .instruments = 7, .curves_per_star = 5, .terms = 9, .K = 13, .T = 100,
-                       .alpha = 1.0, .lambda = 0.2, .instrument_scale = 0.05, .noise_sigma = 0.03,
-                       .clip_min = -1, .clip_max = 1, .stars_per_field = 10, .block_stars = 4, .seed = 99};
+  lcfm_sim_config c = {.stars = 37,
+                       .instruments = 7,
+                       .curves_per_star = 5,
+                       .terms = 9,
+                       .K = 13,
+                       .T = 100,
+                       .alpha = 1.0,
+                       .lambda = 0.2,
+                       .instrument_scale = 0.05,
+                       .noise_sigma = 0.03,
+                       .clip_min = -1,
+                       .clip_max = 1,
+                       .stars_per_field = 10,
+                       .block_stars = 4,
+                       .seed = 99};
   char path[256] = "test_sim_truth_XXXXXX";
   lcfm_test_temp_dir(path, sizeof path);
   strcat(path, "/sim.h5");

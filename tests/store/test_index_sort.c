@@ -46,7 +46,8 @@ static void expect_grouping(hid_t file, const char *path, const int64_t *key, in
   pair *p = lcfm_malloc((size_t)(n ? n : 1) * sizeof *p);
   for (int64_t i = 0; i < n; i++) p[i] = (pair){key[i], i};
   qsort(p, (size_t)n, sizeof *p, pair_order);
-  int64_t *order = lcfm_malloc((size_t)(n ? n : 1) * sizeof *order), *keys = lcfm_malloc((size_t)(n ? n : 1) * sizeof *keys);
+  int64_t *order = lcfm_malloc((size_t)(n ? n : 1) * sizeof *order),
+          *keys = lcfm_malloc((size_t)(n ? n : 1) * sizeof *keys);
   int64_t *start = lcfm_malloc((size_t)(n + 1) * sizeof *start), groups = 0;
   for (int64_t i = 0; i < n; i++) {
     order[i] = p[i].row;
@@ -66,7 +67,8 @@ static void expect_reference_index(const char *path) {
   if (rank == 0) {
     hid_t file = LCFM_CHECK_H5(H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT));
     int64_t n, dummy, instruments;
-    int64_t *source = lcfm_test_read_int64s(file, "/objects/source", &n), *field = lcfm_test_read_int64s(file, "/objects/field", &dummy);
+    int64_t *source = lcfm_test_read_int64s(file, "/objects/source", &n),
+            *field = lcfm_test_read_int64s(file, "/objects/field", &dummy);
     int64_t *instrument = lcfm_test_read_int64s(file, "/objects/instrument", &dummy);
     free(lcfm_test_read_int64s(file, "/instruments/id", &instruments));
     expect_grouping(file, path, source, n, "by_source", "source_key", "source_start");
@@ -122,7 +124,8 @@ static void fill_batch(lcfm_object_batch *b, const object_rule *r, int64_t first
 
 static void instrument_rows(lcfm_instrument *rows, int count, const char *prefix) {
   for (int m = 0; m < count; m++) {
-    rows[m] = (lcfm_instrument){.id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
+    rows[m] =
+        (lcfm_instrument){.id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
     snprintf(rows[m].name, sizeof rows[m].name, "%s-%d", prefix, m);
   }
 }
@@ -196,7 +199,8 @@ int main(int argc, char **argv) {
   append_store(path, &prov, 203);
   expect_reference_index(path);
   if (rank == 0)
-    EXPECT(count_rows(path, "/index/instrument_start") == INSTRUMENTS + 2 && count_rows(path, "/index/by_source") == 1440,
+    EXPECT(count_rows(path, "/index/instrument_start") == INSTRUMENTS + 2 &&
+               count_rows(path, "/index/by_source") == 1440,
            "%s: the append did not rebuild /index over 1440 objects and 6 instruments", path);
 
   snprintf(path, sizeof path, "%s/one_rank.h5", dir);

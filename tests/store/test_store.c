@@ -38,18 +38,61 @@ static int64_t sum_of(int64_t (*f)(int), int ranks) {
 }
 
 /* Instruments of the first write; the append passes MACHO blue again (row 2) and a new TESS row. */
-static const lcfm_instrument first_instruments[3] = {
-    {.id = 0, .survey = LCFM_SURVEY_TESS, .season = 1, .unit = 2, .subunit = 3, .band = -1, .time_zero = 2457000.0,
-     .name = "tess-s1-c2-ccd3", .value_kind = LCFM_VALUE_RELATIVE_FLUX, .time_scale = "TDB", .time_reference = "BJD"},
-    {.id = 1, .survey = LCFM_SURVEY_KEPLER, .season = 5, .unit = 11, .subunit = 1, .band = -1, .time_zero = 2454833.0,
-     .name = "kepler-q5-m11", .value_kind = LCFM_VALUE_RELATIVE_FLUX, .time_scale = "TDB", .time_reference = "BJD"},
-    {.id = 2, .survey = LCFM_SURVEY_MACHO, .season = -1, .unit = -1, .subunit = -1, .band = 1, .time_zero = 2400000.5,
-     .name = "macho-blue", .value_kind = LCFM_VALUE_MAGNITUDE, .time_scale = "UTC", .time_reference = "JD"}};
-static const lcfm_instrument appended_instruments[2] = {
-    {.id = 0, .survey = LCFM_SURVEY_MACHO, .season = -1, .unit = -1, .subunit = -1, .band = 1, .time_zero = 2400000.5,
-     .name = "macho-blue", .value_kind = LCFM_VALUE_MAGNITUDE, .time_scale = "UTC", .time_reference = "JD"},
-    {.id = 1, .survey = LCFM_SURVEY_TESS, .season = 2, .unit = 2, .subunit = 3, .band = -1, .time_zero = 2457000.0,
-     .name = "tess-s2-c2-ccd3", .value_kind = LCFM_VALUE_RELATIVE_FLUX, .time_scale = "TDB", .time_reference = "BJD"}};
+static const lcfm_instrument first_instruments[3] = {{.id = 0,
+                                                      .survey = LCFM_SURVEY_TESS,
+                                                      .season = 1,
+                                                      .unit = 2,
+                                                      .subunit = 3,
+                                                      .band = -1,
+                                                      .time_zero = 2457000.0,
+                                                      .name = "tess-s1-c2-ccd3",
+                                                      .value_kind = LCFM_VALUE_RELATIVE_FLUX,
+                                                      .time_scale = "TDB",
+                                                      .time_reference = "BJD"},
+                                                     {.id = 1,
+                                                      .survey = LCFM_SURVEY_KEPLER,
+                                                      .season = 5,
+                                                      .unit = 11,
+                                                      .subunit = 1,
+                                                      .band = -1,
+                                                      .time_zero = 2454833.0,
+                                                      .name = "kepler-q5-m11",
+                                                      .value_kind = LCFM_VALUE_RELATIVE_FLUX,
+                                                      .time_scale = "TDB",
+                                                      .time_reference = "BJD"},
+                                                     {.id = 2,
+                                                      .survey = LCFM_SURVEY_MACHO,
+                                                      .season = -1,
+                                                      .unit = -1,
+                                                      .subunit = -1,
+                                                      .band = 1,
+                                                      .time_zero = 2400000.5,
+                                                      .name = "macho-blue",
+                                                      .value_kind = LCFM_VALUE_MAGNITUDE,
+                                                      .time_scale = "UTC",
+                                                      .time_reference = "JD"}};
+static const lcfm_instrument appended_instruments[2] = {{.id = 0,
+                                                         .survey = LCFM_SURVEY_MACHO,
+                                                         .season = -1,
+                                                         .unit = -1,
+                                                         .subunit = -1,
+                                                         .band = 1,
+                                                         .time_zero = 2400000.5,
+                                                         .name = "macho-blue",
+                                                         .value_kind = LCFM_VALUE_MAGNITUDE,
+                                                         .time_scale = "UTC",
+                                                         .time_reference = "JD"},
+                                                        {.id = 1,
+                                                         .survey = LCFM_SURVEY_TESS,
+                                                         .season = 2,
+                                                         .unit = 2,
+                                                         .subunit = 3,
+                                                         .band = -1,
+                                                         .time_zero = 2457000.0,
+                                                         .name = "tess-s2-c2-ccd3",
+                                                         .value_kind = LCFM_VALUE_RELATIVE_FLUX,
+                                                         .time_scale = "TDB",
+                                                         .time_reference = "BJD"}};
 
 /* The stored instrument row of store row g. */
 static int32_t stored_instrument(int64_t g, int64_t first_appended) {
@@ -128,7 +171,8 @@ static void append_store(const char *path, int rank, int ranks) {
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test-append", NULL, 0, NULL);
   lcfm_store_writer *w = lcfm_store_append(MPI_COMM_WORLD, path, &prov, mine, points_of(first, mine));
-  EXPECT(lcfm_store_writer_first_object(w) == before, "append starts at %lld", (long long)lcfm_store_writer_first_object(w));
+  EXPECT(lcfm_store_writer_first_object(w) == before, "append starts at %lld",
+         (long long)lcfm_store_writer_first_object(w));
   lcfm_store_write_instruments(w, appended_instruments, 2);
   write_objects(w, first, mine, most, before, rank, 1);
   write_rejects(w, rank, "appended");
@@ -166,14 +210,14 @@ static void read_back(const char *path, int rank, int ranks, int64_t total, int6
     for (int64_t i = 0; i < b->count; i++) {
       int64_t g = first + seen + i;
       EXPECT(b->id[i] == g && b->source[i] == g / 3 && b->instrument[i] == stored_instrument(g, first_appended) &&
-             b->field[i] == g / 50 && b->label[i] == g % 5 - 1 && b->length[i] == object_length(g),
+                 b->field[i] == g / 50 && b->label[i] == g % 5 - 1 && b->length[i] == object_length(g),
              "columns of object %lld", (long long)g);
       if (expected_offset >= 0) EXPECT(b->offset[i] == expected_offset, "offset of %lld", (long long)g);
       if (points_first < 0) points_first = b->offset[i];
       expected_offset = b->offset[i] + b->length[i];
       for (int32_t k = 0; k < b->length[i]; k++, at++)
-        EXPECT(b->time[at] == point_time(g, k) && b->value[at] == point_value(g, k) &&
-               b->error[at] == 0.01f * (float)k, "point %d of object %lld", k, (long long)g);
+        EXPECT(b->time[at] == point_time(g, k) && b->value[at] == point_value(g, k) && b->error[at] == 0.01f * (float)k,
+               "point %d of object %lld", k, (long long)g);
     }
     points += b->point_count;
     seen += b->count;
@@ -192,11 +236,12 @@ static void read_back(const char *path, int rank, int ranks, int64_t total, int6
     snprintf(expected_path, sizeof expected_path, "file-%lld.fits", (long long)g);
     if (known)
       EXPECT(m.ra[i] == 0.5 * (double)g && m.dec[i] == -0.25 * (double)g && m.magnitude[i] == (float)(g % 10) &&
-             m.median_flux[i] == 100.0f + (float)g && !strcmp(m.path + i * LCFM_STORE_PATH_LEN, expected_path),
+                 m.median_flux[i] == 100.0f + (float)g && !strcmp(m.path + i * LCFM_STORE_PATH_LEN, expected_path),
              "metadata of object %lld", (long long)g);
     else
       EXPECT(isnan(m.ra[i]) && isnan(m.dec[i]) && isnan(m.magnitude[i]) && isnan(m.median_flux[i]) &&
-             m.path[i * LCFM_STORE_PATH_LEN] == '\0', "unknown metadata of object %lld is not NaN / empty", (long long)g);
+                 m.path[i * LCFM_STORE_PATH_LEN] == '\0',
+             "unknown metadata of object %lld is not NaN / empty", (long long)g);
   }
   lcfm_batch_free(&m);
 
@@ -245,8 +290,9 @@ static herr_t visit_dataset(hid_t root, const char *name, const H5O_info_t *info
     hssize_t m = twin >= 0 ? H5Sget_simple_extent_npoints(H5Dget_space(twin)) : -1;
     size_t bytes = (size_t)n * H5Tget_size(type);
     char *a = lcfm_calloc(bytes + 1, 1), *b = lcfm_calloc(bytes + 1, 1);
-    if (twin < 0 || n != m || (n > 0 && (H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0 ||
-                                         H5Dread(twin, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0)) ||
+    if (twin < 0 || n != m ||
+        (n > 0 && (H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0 ||
+                   H5Dread(twin, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0)) ||
         memcmp(a, b, bytes)) {
       fprintf(stderr, "/%s differs between the compressed and uncompressed stores\n", name);
       v->different++;
@@ -273,13 +319,17 @@ static void check_files(const char *plain, const char *compressed) {
   EXPECT(v.datasets == 30 && v.undescribed == 0 && v.different == 0,
          "%d datasets, %d without unit/description, %d differ", v.datasets, v.undescribed, v.different);
   EXPECT(filters_of(a, "/points/value") == 0 && filters_of(b, "/points/value") == 2 &&
-             filters_of(b, "/objects/id") == 2, "compression filters: %d and %d", filters_of(a, "/points/value"),
-         filters_of(b, "/points/value"));
+             filters_of(b, "/objects/id") == 2,
+         "compression filters: %d and %d", filters_of(a, "/points/value"), filters_of(b, "/points/value"));
   char unit[64];
   const struct {
     const char *name, *unit;
-  } units[] = {{"/points/time", "d"}, {"/points/value", ""}, {"/objects/ra", "deg"}, {"/objects/magnitude", "mag"},
-               {"/objects/median_flux", "electron / s"}, {"/instruments/time_zero", "d"}};
+  } units[] = {{"/points/time", "d"},
+               {"/points/value", ""},
+               {"/objects/ra", "deg"},
+               {"/objects/magnitude", "mag"},
+               {"/objects/median_flux", "electron / s"},
+               {"/instruments/time_zero", "d"}};
   for (size_t k = 0; k < sizeof units / sizeof *units; k++) {
     hid_t dset = H5Dopen2(a, units[k].name, H5P_DEFAULT);
     text_attribute(dset, "unit", unit, sizeof unit);
@@ -318,8 +368,8 @@ static void write_schema1_store(const char *path) {
   write_column(file, "/points/value", H5T_NATIVE_FLOAT, 3, value);
   write_column(file, "/points/error", H5T_NATIVE_FLOAT, 3, error);
   int32_t zero = 0, survey = LCFM_SURVEY_MACHO, none = -1, band = 0;
-  const char *names[] = {"/instruments/id", "/instruments/survey", "/instruments/season", "/instruments/unit",
-                         "/instruments/subunit", "/instruments/band"};
+  const char *names[] = {"/instruments/id",   "/instruments/survey",  "/instruments/season",
+                         "/instruments/unit", "/instruments/subunit", "/instruments/band"};
   const int32_t *values[] = {&zero, &survey, &none, &none, &none, &band};
   for (int c = 0; c < 6; c++) write_column(file, names[c], H5T_NATIVE_INT32, 1, values[c]);
   write_column(file, "/instruments/time_zero", H5T_NATIVE_DOUBLE, 1, &time_zero);
@@ -425,7 +475,8 @@ int main(int argc, char **argv) {
     H5Aclose(attr);
     H5Fclose(f);
     EXPECT(next_id == total + appended, "next_id %lld after the append", (long long)next_id);
-    EXPECT((appended == 0 || strcmp(before, after)) && strstr(after, "objects"), "the signature did not change: %s", after);
+    EXPECT((appended == 0 || strcmp(before, after)) && strstr(after, "objects"), "the signature did not change: %s",
+           after);
     check_files(path, compressed);
   }
   test_schema1(dir, rank);

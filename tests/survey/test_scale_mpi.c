@@ -47,7 +47,8 @@ static void test_slices(int rank, int ranks) {
   int64_t mine[2] = {slice.first, slice.count}, *all = malloc((size_t)ranks * sizeof mine);
   MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, MPI_COMM_WORLD);
   for (int r = 0, next = 0; r < ranks; next += (int)all[2 * r + 1], r++)
-    EXPECT(all[2 * r] == next, "rank %d starts at %lld, expected %d (contiguous slices)", r, (long long)all[2 * r], next);
+    EXPECT(all[2 * r] == next, "rank %d starts at %lld, expected %d (contiguous slices)", r, (long long)all[2 * r],
+           next);
   EXPECT(all[2 * (ranks - 1)] + all[2 * ranks - 1] == FILES, "the slices cover the list");
   int64_t bytes = 0;
   for (int64_t i = 0; i < slice.count; i++) {
@@ -57,8 +58,8 @@ static void test_slices(int rank, int ranks) {
            (long long)(slice.first + i), lcfm_input_path(&slice, slice.first + i), expected);
     bytes += file_size((int)(slice.first + i));
   }
-  EXPECT(bytes <= total_bytes / ranks + largest, "rank %d holds %lld bytes, a share is %lld (largest file %lld)",
-         rank, (long long)bytes, (long long)(total_bytes / ranks), (long long)largest);
+  EXPECT(bytes <= total_bytes / ranks + largest, "rank %d holds %lld bytes, a share is %lld (largest file %lld)", rank,
+         (long long)bytes, (long long)(total_bytes / ranks), (long long)largest);
   if (ranks > 1) EXPECT(slice.count < FILES, "rank %d holds the whole list", rank);
   lcfm_input_slice_free(&slice);
   lcfm_job_free(job);
@@ -81,11 +82,11 @@ enum { OBJECTS = 60, STORED = 9 };
 /* Object g of the ingest (file g): its source and content class; repeats are planted. */
 static void make_key(lcfm_object_key *k, int64_t g, int64_t file) {
   memset(k, 0, sizeof *k);
-  k->source = 1000 + g % 23;                  /* the same identity every 23 objects... */
+  k->source = 1000 + g % 23;                                      /* the same identity every 23 objects... */
   k->survey = LCFM_SURVEY_TESS, k->season = (int32_t)(1 + g % 2); /* ...when the sector matches too */
   k->unit = 1, k->subunit = 1, k->band = -1, k->length = 10;
   int64_t content = g % 17 == 5 ? 5 : 100 + g; /* every 17th from 5 has the same columns */
-  if (g >= OBJECTS) content = g - OBJECTS;      /* stored object s: content s, repeated by files */
+  if (g >= OBJECTS) content = g - OBJECTS;     /* stored object s: content s, repeated by files */
   memcpy(k->content, &content, sizeof content);
   k->file = file, k->position = -1, k->duplicate_of = -1;
 }
@@ -110,8 +111,7 @@ static void collect(void *user, const lcfm_object_key *key, const lcfm_reject *r
 static void path_of(int64_t g, char *buf, size_t len) {
   if (g % 10 == 0) /* every tenth file has a path longer than a reject shows */
     snprintf(buf, len, "/data/%0180d/file%03lld.fits", 0, (long long)g);
-  else
-    snprintf(buf, len, "/data/file%03lld.fits", (long long)g);
+  else snprintf(buf, len, "/data/file%03lld.fits", (long long)g);
 }
 
 static void test_duplicates(int rank, int ranks) {
@@ -156,7 +156,8 @@ static void test_duplicates(int rank, int ranks) {
     if (kept->file < 0) snprintf(kept_name, sizeof kept_name, "object %lld of old.h5", (long long)(-1 - kept->file));
     else path_of(kept->file, kept_name, sizeof kept_name);
     size_t n = strlen(kept_name);
-    snprintf(message, sizeof message, "duplicate of %s%s (%s)", n > 160 ? "..." : "", n > 160 ? kept_name + n - 160 : kept_name,
+    snprintf(message, sizeof message, "duplicate of %s%s (%s)", n > 160 ? "..." : "",
+             n > 160 ? kept_name + n - 160 : kept_name,
              by_identity ? "same survey, source, season and instrument" : "same time, value and error columns");
     message[LCFM_REJECT_TEXT_LEN - 1] = '\0';
     int64_t i = expected_count++;

@@ -22,8 +22,8 @@ static inline void keep_tensor_table(lcfm_nn_params *table, const lcfm_nn_params
 
 /* The largest |a - b| over the tensors of `table`; *tensor names the one holding it ("" if none
  * differs). */
-static inline double worst_param_difference(const lcfm_nn_params *table, const float *a,
-                                            const float *b, const char **tensor) {
+static inline double worst_param_difference(const lcfm_nn_params *table, const float *a, const float *b,
+                                            const char **tensor) {
   double worst = 0;
   *tensor = "";
   for (int t = 0; t < table->count; t++)

@@ -83,9 +83,9 @@ static void compare(const char *label, lcfm_astromer2_config cfg, const lcfm_win
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     double validation = fabs(parallel[STEPS] - reference[STEPS]) / fmax(fabs(reference[STEPS]), 1e-8);
     printf("%s: %d ranks vs 1: worst relative loss difference %.3g over %d steps, worst parameter difference %.3g "
-           "(%s); loss %.5f -> %.5f; validation loss %.5f (%d windows), relative difference %.3g\n", label, ranks,
-           worst_loss, STEPS, worst_param, worst_tensor, reference[0], reference[STEPS - 1], reference[STEPS],
-           VALIDATION, validation);
+           "(%s); loss %.5f -> %.5f; validation loss %.5f (%d windows), relative difference %.3g\n",
+           label, ranks, worst_loss, STEPS, worst_param, worst_tensor, reference[0], reference[STEPS - 1],
+           reference[STEPS], VALIDATION, validation);
     EXPECT(validation <= 1e-4 && reference[STEPS] > 0, "%s: validation losses %g and %g", label, reference[STEPS],
            parallel[STEPS]);
     EXPECT(worst_loss <= 1e-4, "%s: losses differ by %g relative", label, worst_loss);
@@ -105,9 +105,16 @@ int main(int argc, char **argv) {
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   for (int k = 0; k < 2; k++) { /* two stores of the list, of other sizes and seeds */
-    lcfm_labelled_config sim = {.base = {.stars = 30 - 12 * k, .curves_per_star = 2, .noise_sigma = 0.03,
-                                         .stars_per_field = 10, .block_stars = 7, .seed = 21 + (uint64_t)k},
-                                .classes = 5, .min_points = 20, .max_points = 90, .seasons = 3};
+    lcfm_labelled_config sim = {.base = {.stars = 30 - 12 * k,
+                                         .curves_per_star = 2,
+                                         .noise_sigma = 0.03,
+                                         .stars_per_field = 10,
+                                         .block_stars = 7,
+                                         .seed = 21 + (uint64_t)k},
+                                .classes = 5,
+                                .min_points = 20,
+                                .max_points = 90,
+                                .seasons = 3};
     char path[300];
     snprintf(path, sizeof path, "%s/labelled%d.h5", dir, k);
     lcfm_simulate_labelled_store(MPI_COMM_WORLD, &sim, path, &prov);

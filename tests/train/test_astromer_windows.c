@@ -52,7 +52,8 @@ static void check_row(const lcfm_masked_batch *b, int row, int n, int probed, in
   counts c = count_row(b, row);
   EXPECT(c.valid == n, "row %d: %d valid points, expected %d", row, c.valid, n);
   EXPECT(c.probed == probed, "row %d: %d probed, expected %d", row, c.probed, probed);
-  EXPECT(c.replaced == probed - keep - random, "row %d: %d mask tokens, expected %d", row, c.replaced, probed - keep - random);
+  EXPECT(c.replaced == probed - keep - random, "row %d: %d mask tokens, expected %d", row, c.replaced,
+         probed - keep - random);
   EXPECT(c.kept_or_random == keep + random, "row %d: %d kept or random", row, c.kept_or_random);
   /* A random position may draw itself (probability 1/n each): allow two such draws. */
   EXPECT(c.changed <= random && c.changed >= random - 2, "row %d: %d probed values changed, expected about %d", row,
@@ -125,8 +126,7 @@ static void test_attention_mask(void) {
   lcfm_astromer2_window(&b, 0, time, value, error, TT, &cfg.probing, 5, LCFM_STREAM_ASTRO_PROBE, 1);
   lcfm_astromer2_window(&b, 1, time, value, error, 29, &cfg.probing, 5, LCFM_STREAM_ASTRO_PROBE, 2);
   b.rows = B;
-  lcfm_astromer_forward(&m.enc, &m.params,
-                        &(lcfm_nn_series){b.times, b.input, b.valid, b.replace, B}, 0, 0, 0);
+  lcfm_astromer_forward(&m.enc, &m.params, &(lcfm_nn_series){b.times, b.input, b.valid, b.replace, B}, 0, 0, 0);
   int hidden = 0, leaks = 0;
   for (int i = 0; i < B * TT; i++) {
     float want = b.valid[i] * (1.0f - b.replace[i]);
@@ -137,7 +137,8 @@ static void test_attention_mask(void) {
     for (int bh = 0; bh < B * cfg.enc.heads; bh++)
       for (int q = 0; q < TT; q++)
         for (int k = 0; k < TT; k++)
-          leaks += m.enc.keymask[(bh / cfg.enc.heads) * TT + k] == 0.0f && m.enc.ba[blk].att[((size_t)bh * TT + q) * TT + k] != 0.0f;
+          leaks += m.enc.keymask[(bh / cfg.enc.heads) * TT + k] == 0.0f &&
+                   m.enc.ba[blk].att[((size_t)bh * TT + q) * TT + k] != 0.0f;
   /* 40 points: 20 probed, 4 kept, 3 random, 13 masked; 29 of 40: 14, 2, 2, 10 masked, 11 padded. */
   EXPECT(hidden == 13 + 10 + 11, "%d hidden keys, expected 13 + 10 masked and 11 padded", hidden);
   EXPECT(leaks == 0, "%d attention probabilities on hidden keys", leaks);
@@ -145,8 +146,7 @@ static void test_attention_mask(void) {
   memcpy(before, m.enc.pred, sizeof before);
   for (int i = 0; i < B * TT; i++)
     if (b.replace[i] != 0 || b.valid[i] == 0) b.input[i] = 123.0f; /* what the token or padding hides */
-  lcfm_astromer_forward(&m.enc, &m.params,
-                        &(lcfm_nn_series){b.times, b.input, b.valid, b.replace, B}, 0, 0, 0);
+  lcfm_astromer_forward(&m.enc, &m.params, &(lcfm_nn_series){b.times, b.input, b.valid, b.replace, B}, 0, 0, 0);
   for (int i = 0; i < B * TT; i++)
     if (b.valid[i] != 0) EXPECT(m.enc.pred[i] == before[i], "prediction %d changed with a hidden value", i);
   lcfm_masked_batch_free(&b);
@@ -174,12 +174,14 @@ static void expect_window(const reference *r, const lcfm_window_sampler *s, cons
   int64_t at = c->offset[j] + start, n = c->length[j] - start < s->T ? c->length[j] - start : s->T;
   lcfm_masked_batch want;
   lcfm_masked_batch_alloc(&want, 1, s->T);
-  lcfm_astromer2_window(&want, 0, c->time + at, c->value + at, c->error + at, (int)n, &s->probing, s->seed, stream, key);
+  lcfm_astromer2_window(&want, 0, c->time + at, c->value + at, c->error + at, (int)n, &s->probing, s->seed, stream,
+                        key);
   size_t off = (size_t)row * s->T, bytes = (size_t)s->T * sizeof(float);
-  int same = got->object[row] == o && got->length[row] == want.length[0] && !memcmp(got->times + off, want.times, bytes) &&
-             !memcmp(got->target + off, want.target, bytes) && !memcmp(got->input + off, want.input, bytes) &&
-             !memcmp(got->errors + off, want.errors, bytes) && !memcmp(got->probed + off, want.probed, bytes) &&
-             !memcmp(got->replace + off, want.replace, bytes) && !memcmp(got->weight + off, want.weight, bytes);
+  int same = got->object[row] == o && got->length[row] == want.length[0] &&
+             !memcmp(got->times + off, want.times, bytes) && !memcmp(got->target + off, want.target, bytes) &&
+             !memcmp(got->input + off, want.input, bytes) && !memcmp(got->errors + off, want.errors, bytes) &&
+             !memcmp(got->probed + off, want.probed, bytes) && !memcmp(got->replace + off, want.replace, bytes) &&
+             !memcmp(got->weight + off, want.weight, bytes);
   EXPECT(same, "%s: row %d (object %lld from %lld) differs from the window of the stores loaded whole", what, row,
          (long long)o, (long long)start);
   lcfm_masked_batch_free(&want);
@@ -191,9 +193,16 @@ static void make_stores(char *dir, char *paths, size_t len) {
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, 0, NULL);
   for (int k = 0; k < 2; k++) {
-    lcfm_labelled_config sim = {.base = {.stars = 14 + 9 * k, .curves_per_star = 2, .noise_sigma = 0.03,
-                                         .stars_per_field = 10, .block_stars = 5, .seed = 31 + (uint64_t)k},
-                                .classes = 3, .min_points = 10, .max_points = 130, .seasons = 2};
+    lcfm_labelled_config sim = {.base = {.stars = 14 + 9 * k,
+                                         .curves_per_star = 2,
+                                         .noise_sigma = 0.03,
+                                         .stars_per_field = 10,
+                                         .block_stars = 5,
+                                         .seed = 31 + (uint64_t)k},
+                                .classes = 3,
+                                .min_points = 10,
+                                .max_points = 130,
+                                .seasons = 2};
     char path[512];
     snprintf(path, sizeof path, "%s/s%d.h5", dir, k);
     lcfm_simulate_labelled_store(MPI_COMM_WORLD, &sim, path, &prov);
@@ -255,7 +264,8 @@ static void test_sampler(void) {
       lcfm_window_sampler_eval_draw(&s, first + row, 1, &o, &start);
       const lcfm_curves *c = locate(&r, o.row, &j, &k);
       EXPECT(lcfm_window_sampler_is_validation(&s, c->source[j]) && start % W == 0 && start < c->length[j],
-             "validation window %lld: object %lld from %lld", (long long)(first + row), (long long)o.row, (long long)start);
+             "validation window %lld: object %lld from %lld", (long long)(first + row), (long long)o.row,
+             (long long)start);
       expect_window(&r, &s, &b, row, o.row, start, LCFM_STREAM_ASTRO_EVAL_PROBE, (uint64_t)(first + row), "validation");
     }
   }
@@ -285,7 +295,8 @@ static void test_sampler(void) {
       }
     lcfm_held_out_windows_end(&w);
   }
-  EXPECT(seen == expected && expected > 0, "%lld held-out windows walked, expected %lld", (long long)seen, (long long)expected);
+  EXPECT(seen == expected && expected > 0, "%lld held-out windows walked, expected %lld", (long long)seen,
+         (long long)expected);
   lcfm_masked_batch_free(&seven);
   lcfm_masked_batch_free(&b);
   lcfm_masked_batch_free(&part);

@@ -16,9 +16,24 @@
 enum { STEPS = 20, BATCH = 12 };
 
 static lcfm_causal_config small_config(lcfm_causal_kind kind, lcfm_encoder_kind encoder) {
-  return (lcfm_causal_config){.kind = kind, .encoder = encoder, .T = 48, .d = 16, .heads = 2, .ff = 32, .blocks = 1,
-                              .kernel = 5, .latent = 8, .mlp_hidden = 32, .proj_hidden = 16, .proj_dim = 8,
-                              .decoder_hidden = 16, .dropout = 0.0f, .tau = 0.1f, .w_recon = 1, .w_star = 1, .w_instr = 1};
+  return (lcfm_causal_config){.kind = kind,
+                              .encoder = encoder,
+                              .T = 48,
+                              .d = 16,
+                              .heads = 2,
+                              .ff = 32,
+                              .blocks = 1,
+                              .kernel = 5,
+                              .latent = 8,
+                              .mlp_hidden = 32,
+                              .proj_hidden = 16,
+                              .proj_dim = 8,
+                              .decoder_hidden = 16,
+                              .dropout = 0.0f,
+                              .tau = 0.1f,
+                              .w_recon = 1,
+                              .w_star = 1,
+                              .w_instr = 1};
 }
 
 /* Trains STEPS steps on comm; fills losses[STEPS][4] and returns the final parameters (caller frees). */
@@ -69,7 +84,8 @@ static void compare(const char *label, lcfm_causal_config cfg, const lcfm_sample
     int ranks;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     printf("%s: %d ranks vs 1: worst relative loss difference %.3g over %d steps, worst parameter difference %.3g "
-           "(loss %.5f -> %.5f)\n", label, ranks, worst_loss, STEPS, worst_param, reference[0][0], reference[STEPS - 1][0]);
+           "(loss %.5f -> %.5f)\n",
+           label, ranks, worst_loss, STEPS, worst_param, reference[0][0], reference[STEPS - 1][0]);
     EXPECT(worst_loss <= 1e-4, "%s: losses differ by %g relative", label, worst_loss);
     EXPECT(worst_param <= 1e-4, "%s: parameters differ by %g", label, worst_param);
     EXPECT(reference[STEPS - 1][0] < reference[0][0], "%s: the loss did not decrease (%g -> %g)", label,
@@ -85,9 +101,21 @@ int main(int argc, char **argv) {
   char path[256] = "test_data_parallel_XXXXXX";
   lcfm_test_temp_dir(path, sizeof path);
   strcat(path, "/sim.h5");
-  lcfm_sim_config sim = {.stars = 40, .instruments = 5, .curves_per_star = 6, .terms = 9, .K = 13, .T = 60,
-                         .alpha = 1.0, .lambda = 0.2, .instrument_scale = 0.05, .noise_sigma = 0.03,
-                         .clip_min = -1, .clip_max = 1, .stars_per_field = 10, .block_stars = 16, .seed = 11};
+  lcfm_sim_config sim = {.stars = 40,
+                         .instruments = 5,
+                         .curves_per_star = 6,
+                         .terms = 9,
+                         .K = 13,
+                         .T = 60,
+                         .alpha = 1.0,
+                         .lambda = 0.2,
+                         .instrument_scale = 0.05,
+                         .noise_sigma = 0.03,
+                         .clip_min = -1,
+                         .clip_max = 1,
+                         .stars_per_field = 10,
+                         .block_stars = 16,
+                         .seed = 11};
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   lcfm_simulate_store(MPI_COMM_WORLD, &sim, path, &prov);

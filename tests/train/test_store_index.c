@@ -49,9 +49,12 @@ static void check_grouping(const char *what, const int64_t *column, int64_t n, c
 static void check_index(const char *path) {
   hid_t file = LCFM_CHECK_H5(H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT));
   int64_t n, n2, s, s1, i1, f, f1, dummy;
-  int64_t *source = lcfm_test_read_int64s(file, "/objects/source", &n), *instrument = lcfm_test_read_int64s(file, "/objects/instrument", &dummy);
-  int64_t *field = lcfm_test_read_int64s(file, "/objects/field", &dummy), *instruments = lcfm_test_read_int64s(file, "/instruments/id", &dummy);
-  int64_t *by_source = lcfm_test_read_int64s(file, "/index/by_source", &n2), *source_key = lcfm_test_read_int64s(file, "/index/source_key", &s);
+  int64_t *source = lcfm_test_read_int64s(file, "/objects/source", &n),
+          *instrument = lcfm_test_read_int64s(file, "/objects/instrument", &dummy);
+  int64_t *field = lcfm_test_read_int64s(file, "/objects/field", &dummy),
+          *instruments = lcfm_test_read_int64s(file, "/instruments/id", &dummy);
+  int64_t *by_source = lcfm_test_read_int64s(file, "/index/by_source", &n2),
+          *source_key = lcfm_test_read_int64s(file, "/index/source_key", &s);
   int64_t *source_start = lcfm_test_read_int64s(file, "/index/source_start", &s1);
   EXPECT(s1 == s + 1, "%s: source_start has %lld entries for %lld sources", path, (long long)s1, (long long)s);
   check_grouping("by_source", source, n, by_source, n2, source_key, source_start, s);
@@ -61,7 +64,8 @@ static void check_index(const char *path) {
   EXPECT(i1 == dummy + 1, "%s: instrument_start has %lld entries for %lld instruments", path, (long long)i1,
          (long long)dummy);
   check_grouping("by_instrument", instrument, n, by_instrument, n2, NULL, instrument_start, i1 - 1);
-  int64_t *by_field = lcfm_test_read_int64s(file, "/index/by_field", &n2), *field_key = lcfm_test_read_int64s(file, "/index/field_key", &f);
+  int64_t *by_field = lcfm_test_read_int64s(file, "/index/by_field", &n2),
+          *field_key = lcfm_test_read_int64s(file, "/index/field_key", &f);
   int64_t *field_start = lcfm_test_read_int64s(file, "/index/field_start", &f1);
   EXPECT(f1 == f + 1, "%s: field_start has %lld entries for %lld fields", path, (long long)f1, (long long)f);
   check_grouping("by_field", field, n, by_field, n2, field_key, field_start, f);
@@ -72,9 +76,10 @@ static void check_index(const char *path) {
 
 /* Every /index dataset of a and b holds the same values. */
 static void expect_same_index(const char *a, const char *b) {
-  static const char *const names[] = {"by_source", "source_key", "source_start", "by_instrument",
-                                      "instrument_start", "by_field", "field_key", "field_start"};
-  hid_t fa = LCFM_CHECK_H5(H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT)), fb = LCFM_CHECK_H5(H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT));
+  static const char *const names[] = {"by_source",        "source_key", "source_start", "by_instrument",
+                                      "instrument_start", "by_field",   "field_key",    "field_start"};
+  hid_t fa = LCFM_CHECK_H5(H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT)),
+        fb = LCFM_CHECK_H5(H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT));
   for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
     char path[64];
     snprintf(path, sizeof path, "/index/%s", names[k]);
@@ -111,7 +116,8 @@ static void write_mixed_store(const char *path, const lcfm_provenance *prov) {
   lcfm_store_writer *w = lcfm_store_create(MPI_COMM_WORLD, path, prov, count, points);
   lcfm_instrument rows[5];
   for (int m = 0; m < 5; m++) {
-    rows[m] = (lcfm_instrument){.id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
+    rows[m] =
+        (lcfm_instrument){.id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
     snprintf(rows[m].name, sizeof rows[m].name, "mixed-%d", m);
   }
   lcfm_store_write_instruments(w, rows, 5);
@@ -213,9 +219,21 @@ int main(int argc, char **argv) {
   snprintf(mixed, sizeof mixed, "%s/mixed.h5", dir), snprintf(bare, sizeof bare, "%s/bare.h5", dir);
   snprintf(damaged, sizeof damaged, "%s/damaged.h5", dir);
   /* More than 256 sources: a source's group is found through more than one sampled key. */
-  lcfm_sim_config cfg = {.stars = 601, .instruments = 7, .curves_per_star = 3, .terms = 5, .K = 5, .T = 40,
-                         .alpha = 1.0, .lambda = 0.2, .instrument_scale = 0.05, .noise_sigma = 0.03,
-                         .clip_min = -1, .clip_max = 1, .stars_per_field = 10, .block_stars = 64, .seed = 11};
+  lcfm_sim_config cfg = {.stars = 601,
+                         .instruments = 7,
+                         .curves_per_star = 3,
+                         .terms = 5,
+                         .K = 5,
+                         .T = 40,
+                         .alpha = 1.0,
+                         .lambda = 0.2,
+                         .instrument_scale = 0.05,
+                         .noise_sigma = 0.03,
+                         .clip_min = -1,
+                         .clip_max = 1,
+                         .stars_per_field = 10,
+                         .block_stars = 64,
+                         .seed = 11};
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   lcfm_simulate_store(MPI_COMM_WORLD, &cfg, sim, &prov);
@@ -242,7 +260,7 @@ int main(int argc, char **argv) {
   lcfm_sampler s;
   char why[1024] = "";
   EXPECT(lcfm_train_data_open(MPI_COMM_WORLD, damaged, &s, 5, 0.25, why, sizeof why) == 1 &&
-         strstr(why, "/index/source_key is missing") && strstr(why, damaged),
+             strstr(why, "/index/source_key is missing") && strstr(why, damaged),
          "a damaged index was not refused by name: '%s'", why);
   if (rank == 0) {
     char command[512];

@@ -39,10 +39,20 @@ static int run(const char *checkpoint, int64_t steps, int64_t nan_at, char *log,
   lcfm_nn_params_init(&m.params);
   lcfm_nn_params_add2(&m.params, LCFM_INIT_ZERO, 4, 3, "w");
   lcfm_nn_params_alloc(&m.params);
-  lcfm_train_settings t = {.checkpoint = checkpoint, .steps = steps, .validation_every = 1000, .patience = 10,
-                           .log_every = 1000, .lr = 1e-3, .threads = 1, .resume = 1};
+  lcfm_train_settings t = {.checkpoint = checkpoint,
+                           .steps = steps,
+                           .validation_every = 1000,
+                           .patience = 10,
+                           .log_every = 1000,
+                           .lr = 1e-3,
+                           .threads = 1,
+                           .resume = 1};
   snprintf(t.best_path, sizeof t.best_path, "%s.best", checkpoint);
-  lcfm_train_hooks h = {.model = &m, .params = &m.params, .batch = 1, .unit = "items", .step = stand_in_step,
+  lcfm_train_hooks h = {.model = &m,
+                        .params = &m.params,
+                        .batch = 1,
+                        .unit = "items",
+                        .step = stand_in_step,
                         .validate = stand_in_validate};
   lcfm_adam opt = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
   lcfm_train_state state = {.best_step = -1};
@@ -101,7 +111,8 @@ int main(int argc, char **argv) {
   EXPECT(code == LCFM_EXIT_RUNTIME, "NaN at step 7 after resuming at 5: exit %d", code);
   if (rank == 0)
     EXPECT(strstr(log, "resumed from loop_model.h5 at step 5") &&
-               strstr(log, "the last good checkpoint loop_model.h5 (step 5) is kept"), "log: %s", log);
+               strstr(log, "the last good checkpoint loop_model.h5 (step 5) is kept"),
+           "log: %s", log);
   size_t second_len = read_file("loop_model.h5", second, sizeof second);
   EXPECT(first_len > 0 && first_len == second_len && !memcmp(first, second, first_len), "the checkpoint changed");
   return lcfm_test_finish("test_train_loop");
