@@ -87,19 +87,22 @@ void lcfm_h5_write_double_attribute(hid_t location, const char *name, double val
 }
 
 void lcfm_provenance_write(hid_t location, const lcfm_provenance *p) {
-  lcfm_h5_write_string_attribute(location, "lcfm_version", LCFM_VERSION);
-  lcfm_h5_write_string_attribute(location, "git_revision", LCFM_GIT_REVISION);
-  lcfm_h5_write_string_attribute(location, "build_type", LCFM_BUILD_TYPE);
-  lcfm_h5_write_string_attribute(location, "build_flags", LCFM_BUILD_FLAGS);
-  lcfm_h5_write_string_attribute(location, "compiler", LCFM_C_COMPILER);
-  lcfm_h5_write_string_attribute(location, "library_versions", p->library_versions);
-  lcfm_h5_write_string_attribute(location, "machine", p->machine);
-  lcfm_h5_write_string_attribute(location, "verb", p->verb);
-  lcfm_h5_write_string_attribute(location, "job", p->job_text);
-  lcfm_h5_write_string_attribute(location, "job_path", p->job_path);
+  /* name, value: the build's, then the run's */
+  const char *const texts[][2] = {{"lcfm_version", LCFM_VERSION},
+                                  {"git_revision", LCFM_GIT_REVISION},
+                                  {"build_type", LCFM_BUILD_TYPE},
+                                  {"build_flags", LCFM_BUILD_FLAGS},
+                                  {"compiler", LCFM_C_COMPILER},
+                                  {"library_versions", p->library_versions},
+                                  {"machine", p->machine},
+                                  {"verb", p->verb},
+                                  {"job", p->job_text},
+                                  {"job_path", p->job_path},
+                                  {"created_utc", p->created_utc},
+                                  {"host", p->host},
+                                  {"command", p->command}};
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+    lcfm_h5_write_string_attribute(location, texts[i][0], texts[i][1]);
   lcfm_h5_write_int64_attribute(location, "seed", (int64_t)p->seed);
   lcfm_h5_write_int64_attribute(location, "ranks", p->ranks);
-  lcfm_h5_write_string_attribute(location, "created_utc", p->created_utc);
-  lcfm_h5_write_string_attribute(location, "host", p->host);
-  lcfm_h5_write_string_attribute(location, "command", p->command);
 }

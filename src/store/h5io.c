@@ -107,21 +107,27 @@ hid_t lcfm_h5_collective_transfer(void) {
   return dxpl;
 }
 
-/* A contiguous dataset of rows x cols (cols = 0: 1-D) that is never filled: every element is
- * written by lcfm, and fill values would double the I/O. */
-hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols) {
-  hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
-  hid_t space = LCFM_CHECK_H5(H5Screate_simple(cols ? 2 : 1, dims, NULL));
+/* Creates `path` (and the groups above it) in `space` with the creation properties `dcpl`, which
+ * it closes with the space; datasets are never filled: every element is written by lcfm, and fill
+ * values would double the I/O. */
+static hid_t create_never_filled(hid_t file, const char *path, hid_t type, hid_t space, hid_t dcpl) {
   hid_t lcpl = LCFM_CHECK_H5(H5Pcreate(H5P_LINK_CREATE));
   LCFM_CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
-  hid_t dcpl = LCFM_CHECK_H5(H5Pcreate(H5P_DATASET_CREATE));
   LCFM_CHECK_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
-  LCFM_CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
   hid_t dset = LCFM_CHECK_H5(H5Dcreate2(file, path, type, space, lcpl, dcpl, H5P_DEFAULT));
   H5Pclose(dcpl);
   H5Pclose(lcpl);
   H5Sclose(space);
   return dset;
+}
+
+/* A contiguous dataset of rows x cols (cols = 0: 1-D). */
+hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols) {
+  hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+  hid_t space = LCFM_CHECK_H5(H5Screate_simple(cols ? 2 : 1, dims, NULL));
+  hid_t dcpl = LCFM_CHECK_H5(H5Pcreate(H5P_DATASET_CREATE));
+  LCFM_CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+  return create_never_filled(file, path, type, space, dcpl);
 }
 
 hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
@@ -132,22 +138,15 @@ hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t 
   int64_t floor = rows > 64 ? rows : 64;
   hsize_t chunk[2] = {(hsize_t)(chunk_rows < floor ? chunk_rows : floor), (hsize_t)(cols ? cols : 1)};
   hid_t space = LCFM_CHECK_H5(H5Screate_simple(cols ? 2 : 1, dims, max));
-  hid_t lcpl = LCFM_CHECK_H5(H5Pcreate(H5P_LINK_CREATE));
-  LCFM_CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
   hid_t dcpl = LCFM_CHECK_H5(H5Pcreate(H5P_DATASET_CREATE));
   LCFM_CHECK_H5(H5Pset_chunk(dcpl, cols ? 2 : 1, chunk));
-  LCFM_CHECK_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
   if (deflate_level > 0) {
     LCFM_CHECK_H5(H5Pset_shuffle(dcpl));
     LCFM_CHECK_H5(H5Pset_deflate(dcpl, (unsigned)deflate_level));
   } else {
     LCFM_CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)); /* what parallel HDF5 requires unfiltered */
   }
-  hid_t dset = LCFM_CHECK_H5(H5Dcreate2(file, path, type, space, lcpl, dcpl, H5P_DEFAULT));
-  H5Pclose(dcpl);
-  H5Pclose(lcpl);
-  H5Sclose(space);
-  return dset;
+  return create_never_filled(file, path, type, space, dcpl);
 }
 
 hid_t lcfm_h5_sized_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
