@@ -26,8 +26,8 @@ static int lcfm_test_failures = 0;
   } while (0)
 
 #define EXPECT_NEAR(a, b, tol, what) \
-  EXPECT(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.17g vs %.17g (tolerance %g)", (what), (double)(a), \
-         (double)(b), (double)(tol))
+  EXPECT(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.17g vs %.17g (tolerance %g)", (what), \
+         (double)(a), (double)(b), (double)(tol))
 
 /* MPI, lcfm's error handling and log, as a test's main begins; returns this rank. */
 static inline int lcfm_test_start(int *argc, char ***argv) {

@@ -117,7 +117,8 @@ int main(int argc, char **argv) {
   int threads[8] = {1, 2}, nthreads = 2;
   double seconds = 0.005;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--threads") && i + 1 < argc) nthreads = parse_threads(argv[++i], threads, 8);
+    if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+      nthreads = parse_threads(argv[++i], threads, 8);
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
     else nthreads = 0;
     if (nthreads == 0 || !(seconds > 0)) {
@@ -130,9 +131,10 @@ int main(int argc, char **argv) {
   fma_isa isas[2] = {{"avx2", 0, 0, NULL}, {"avx512", 0, 0, NULL}};
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  isas[0] = (fma_isa){"avx2", __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), CHAINS_256 * 8 * 2.0,
-                      fma_chains_256};
-  isas[1] = (fma_isa){"avx512", __builtin_cpu_supports("avx512f") != 0, CHAINS_512 * 16 * 2.0, fma_chains_512};
+  isas[0] = (fma_isa){"avx2", __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+                      CHAINS_256 * 8 * 2.0, fma_chains_256};
+  isas[1] = (fma_isa){"avx512", __builtin_cpu_supports("avx512f") != 0, CHAINS_512 * 16 * 2.0,
+                      fma_chains_512};
 #endif
   for (int t = 0; t < nthreads; t++) {
     double best = 0;
@@ -142,13 +144,14 @@ int main(int argc, char **argv) {
         continue;
       }
       double gflops = measure(&isas[k], threads[t], calibrate(&isas[k], seconds));
-      printf("FMA %-6s %d threads: %8.1f GFLOP/s, %7.1f per core\n", isas[k].name, threads[t], gflops,
-             gflops / threads[t]);
-      printf("RESULT fma isa=%s threads=%d gflops=%.3f per_core=%.3f\n", isas[k].name, threads[t], gflops,
-             gflops / threads[t]);
+      printf("FMA %-6s %d threads: %8.1f GFLOP/s, %7.1f per core\n", isas[k].name, threads[t],
+             gflops, gflops / threads[t]);
+      printf("RESULT fma isa=%s threads=%d gflops=%.3f per_core=%.3f\n", isas[k].name, threads[t],
+             gflops, gflops / threads[t]);
       if (gflops > best) best = gflops;
     }
-    printf("RESULT fma isa=best threads=%d gflops=%.3f per_core=%.3f\n", threads[t], best, best / threads[t]);
+    printf("RESULT fma isa=best threads=%d gflops=%.3f per_core=%.3f\n", threads[t], best,
+           best / threads[t]);
   }
   MPI_Finalize();
   return 0;

@@ -71,7 +71,8 @@ static const gemm_shape shapes[] = {
 #define NSHAPES ((int)(sizeof shapes / sizeof *shapes))
 
 /* A library's row-major sgemm (alpha 1, beta 0); returns 0, or -1 when it has no kernel for it. */
-typedef int (*sgemm_fn)(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c, int ldc);
+typedef int (*sgemm_fn)(const gemm_shape *s, const float *a, int lda, const float *b, int ldb,
+                        float *c, int ldc);
 
 typedef struct {
   const char *name;
@@ -79,19 +80,20 @@ typedef struct {
   char kernel[96];
 } gemm_library;
 
-static int openblas_gemm(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
-  cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k,
-              1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+static int openblas_gemm(const gemm_shape *s, const float *a, int lda, const float *b, int ldb,
+                         float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
+              s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
   return 0;
 }
 
 #ifdef LCFM_BENCH_BLIS
-static int blis_sgemm_rowmajor(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c,
-                               int ldc) {
+static int blis_sgemm_rowmajor(const gemm_shape *s, const float *a, int lda, const float *b,
+                               int ldb, float *c, int ldc) {
   float one = 1.0f, zero = 0.0f;
   /* Row-major: row stride = leading dimension, column stride 1. */
-  bli_sgemm(s->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s->m, s->n, s->k,
-            &one, (float *)a, lda, 1, (float *)b, ldb, 1, &zero, c, ldc, 1);
+  bli_sgemm(s->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+            s->m, s->n, s->k, &one, (float *)a, lda, 1, (float *)b, ldb, 1, &zero, c, ldc, 1);
   return 0;
 }
 #endif
@@ -99,11 +101,13 @@ static int blis_sgemm_rowmajor(const gemm_shape *s, const float *a, int lda, con
 #ifdef LCFM_BENCH_XSMM
 /* libxsmm is column-major: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, the
  * same buffers with the operands swapped. */
-static int xsmm_gemm(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+static int xsmm_gemm(const gemm_shape *s, const float *a, int lda, const float *b, int ldb,
+                     float *c, int ldc) {
   int flags = (s->tb ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (s->ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
   float one = 1.0f, zero = 0.0f;
   libxsmm_blasint m = s->n, n = s->m, k = s->k, ldA = ldb, ldB = lda, ldC = ldc;
-  libxsmm_smmfunction kernel = libxsmm_smmdispatch(m, n, k, &ldA, &ldB, &ldC, &one, &zero, &flags, NULL);
+  libxsmm_smmfunction kernel =
+      libxsmm_smmdispatch(m, n, k, &ldA, &ldB, &ldC, &one, &zero, &flags, NULL);
   if (!kernel) return -1;
   kernel(b, a, c);
   return 0;
@@ -111,9 +115,10 @@ static int xsmm_gemm(const gemm_shape *s, const float *a, int lda, const float *
 #endif
 
 #ifdef LCFM_BENCH_DNNL
-static int onednn_gemm(const gemm_shape *s, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
-  return dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc) ==
-                 dnnl_success
+static int onednn_gemm(const gemm_shape *s, const float *a, int lda, const float *b, int ldb,
+                       float *c, int ldc) {
+  return dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, s->k, 1.0f, a, lda, b, ldb,
+                    0.0f, c, ldc) == dnnl_success
              ? 0
              : -1;
 }
@@ -152,7 +157,8 @@ static int libraries(gemm_library *lib) {
 #ifdef LCFM_BENCH_XSMM
   libxsmm_init();
   lib[n] = (gemm_library){"libxsmm", xsmm_gemm, ""};
-  snprintf(lib[n++].kernel, sizeof lib->kernel, "%s JIT %s", LIBXSMM_VERSION, libxsmm_get_target_arch());
+  snprintf(lib[n++].kernel, sizeof lib->kernel, "%s JIT %s", LIBXSMM_VERSION,
+           libxsmm_get_target_arch());
 #else
   printf("libxsmm: not found by CMake (libxsmm-dev), skipped\n");
 #endif
@@ -182,8 +188,8 @@ static double relative_difference(const float *c, const float *ref, size_t n) {
 }
 
 /* GFLOP/s of one library at one shape (0 when it has no kernel or its result is wrong). */
-static double time_shape(const gemm_library *lib, const gemm_shape *s, const float *a, const float *b, float *c,
-                         const float *ref, double run_ms) {
+static double time_shape(const gemm_library *lib, const gemm_shape *s, const float *a,
+                         const float *b, float *c, const float *ref, double run_ms) {
   int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n, ldc = s->n;
   if (lib->gemm(s, a, lda, b, ldb, c, ldc)) return 0;
   double diff = relative_difference(c, ref, (size_t)s->m * s->n);
@@ -213,7 +219,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
     else if (!strcmp(argv[i], "--ms") && i + 1 < argc) run_ms = atof(argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_gemm [--peak GFLOPS] [--model causal|astromer|both] [--ms MS]\n");
+      fprintf(stderr,
+              "usage: bench_gemm [--peak GFLOPS] [--model causal|astromer|both] [--ms MS]\n");
       MPI_Finalize();
       return 2;
     }
@@ -238,8 +245,10 @@ int main(int argc, char **argv) {
           *ref = lcfm_malloc(nc * sizeof *ref);
     openblas_gemm(s, a, s->ta ? s->m : s->k, b, s->tb ? s->k : s->n, ref, s->n);
     double rate[4], best = 0, flops = 2.0 * s->m * s->n * s->k * s->calls;
-    for (int l = 0; l < nlib; l++) rate[l] = time_shape(&lib[l], s, a, b, c, ref, run_ms), best = fmax(best, rate[l]);
-    printf("%-8s %c%c %6d %5d %6d %6d |", s->model, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, s->k, s->calls);
+    for (int l = 0; l < nlib; l++)
+      rate[l] = time_shape(&lib[l], s, a, b, c, ref, run_ms), best = fmax(best, rate[l]);
+    printf("%-8s %c%c %6d %5d %6d %6d |", s->model, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m,
+           s->n, s->k, s->calls);
     for (int l = 0; l < nlib; l++) {
       if (rate[l] > 0 && peak > 0) printf(" %5.1f(%2.0f)", rate[l], 100 * rate[l] / peak);
       else if (rate[l] > 0) printf(" %9.1f", rate[l]);
@@ -251,14 +260,15 @@ int main(int argc, char **argv) {
     }
     printf("\n");
     for (int l = 0; l < nlib; l++)
-      printf("RESULT gemm model=%s op=%c%c m=%d n=%d k=%d library=%s gflops=%.3f\n", s->model, s->ta ? 'T' : 'N',
-             s->tb ? 'T' : 'N', s->m, s->n, s->k, lib[l].name, rate[l]);
+      printf("RESULT gemm model=%s op=%c%c m=%d n=%d k=%d library=%s gflops=%.3f\n", s->model,
+             s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, s->k, lib[l].name, rate[l]);
     flops_total[mi] += flops;
     time_total[mi][4] += flops / (best * 1e9);
     free(a), free(b), free(c), free(ref);
   }
-  printf("\nthe step's GEMM mix (total FLOPs / total time over the shapes above, calls weighted), GFLOP/s%s:\n",
-         peak > 0 ? " and % of the FMA peak" : "");
+  printf(
+      "\nthe step's GEMM mix (total FLOPs / total time over the shapes above, calls weighted), GFLOP/s%s:\n",
+      peak > 0 ? " and % of the FMA peak" : "");
   for (int mi = 0; mi < 2; mi++) {
     if (flops_total[mi] == 0) continue;
     const char *name = mi ? "astromer" : "causal";
@@ -269,14 +279,15 @@ int main(int argc, char **argv) {
       int idx = l < nlib ? l : 4;
       const char *lname = l < nlib ? lib[l].name : "fastest-per-shape";
       char label[64];
-      snprintf(label, sizeof label, "%s%s", lname, l < nlib && fallback[mi][l] ? "(+OpenBLAS for n/a)" : "");
+      snprintf(label, sizeof label, "%s%s", lname,
+               l < nlib && fallback[mi][l] ? "(+OpenBLAS for n/a)" : "");
       lname = label;
       double gf = flops_total[mi] / time_total[mi][idx] / 1e9; /* time_total in seconds */
       printf("  %s %.1f", lname, gf);
       if (peak > 0) printf(" (%.0f%%)", 100 * gf / peak);
       used += (size_t)snprintf(results + used, sizeof results - used,
-                               "RESULT mix model=%s library=%s gflops=%.3f ms_per_step=%.3f\n", name, lname, gf,
-                               time_total[mi][idx] * 1e3);
+                               "RESULT mix model=%s library=%s gflops=%.3f ms_per_step=%.3f\n",
+                               name, lname, gf, time_total[mi][idx] * 1e3);
     }
     printf("\n%s", results);
   }

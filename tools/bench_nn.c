@@ -56,9 +56,11 @@ static double cpu_time(void) {
 
 static double measure_sgemm(void) {
   int n = 2048;
-  float *a = lcfm_malloc(sizeof(float) * (size_t)n * n), *b = lcfm_malloc(sizeof(float) * (size_t)n * n),
+  float *a = lcfm_malloc(sizeof(float) * (size_t)n * n),
+        *b = lcfm_malloc(sizeof(float) * (size_t)n * n),
         *c = lcfm_malloc(sizeof(float) * (size_t)n * n);
-  for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 97) * 1e-3f, b[i] = (float)(i % 89) * 1e-3f;
+  for (size_t i = 0; i < (size_t)n * n; i++)
+    a[i] = (float)(i % 97) * 1e-3f, b[i] = (float)(i % 89) * 1e-3f;
   /* The peak is the better of OpenBLAS's own threading and the engine's panel split, both with
    * the same thread count; the engine then goes back to single-threaded OpenBLAS. */
   double best = 0;
@@ -66,7 +68,9 @@ static double measure_sgemm(void) {
     if (mode == 0) openblas_set_num_threads(lcfm_nn_threads());
     for (int r = 0; r < 6; r++) {
       double t0 = lcfm_wtime();
-      if (mode == 0) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+      if (mode == 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                    n);
       else lcfm_nn_gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
       double dt = lcfm_wtime() - t0;
       if (r > 0) best = fmax(best, 2.0 * n * (double)n * n / dt / 1e9);
@@ -83,18 +87,20 @@ static double minimum(const double *x, int n) {
   return m;
 }
 
-static void report(const char *model, double ms, double cpu_ms, double cpu_min_ms, double flops, double peak,
-                   size_t act_bytes, size_t scr_bytes, int sequences, size_t nparams) {
+static void report(const char *model, double ms, double cpu_ms, double cpu_min_ms, double flops,
+                   double peak, size_t act_bytes, size_t scr_bytes, int sequences, size_t nparams) {
   double gf = flops / (ms * 1e-3) / 1e9;
   printf(
       "%-9s %9.1f ms/step (%.1f CPU ms, least %.1f)  %7.1f GFLOP/s  %5.1f%% of sgemm  %.2f GFLOP/step  activations %.2f MiB/light curve"
       " (+ %.2f MiB/light curve scratch)  %zu parameters\n",
-      model, ms, cpu_ms, cpu_min_ms, gf, 100 * gf / peak, flops / 1e9, act_bytes / (double)sequences / 1048576.0,
-      scr_bytes / (double)sequences / 1048576.0, nparams);
-  printf("RESULT %s ms=%.3f cpu_ms=%.3f cpu_min_ms=%.3f gflops=%.3f peak_frac=%.4f act_mib_per_lc=%.4f "
-         "scratch_mib_per_lc=%.4f\n",
-         model, ms, cpu_ms, cpu_min_ms, gf, gf / peak, act_bytes / (double)sequences / 1048576.0,
-         scr_bytes / (double)sequences / 1048576.0);
+      model, ms, cpu_ms, cpu_min_ms, gf, 100 * gf / peak, flops / 1e9,
+      act_bytes / (double)sequences / 1048576.0, scr_bytes / (double)sequences / 1048576.0,
+      nparams);
+  printf(
+      "RESULT %s ms=%.3f cpu_ms=%.3f cpu_min_ms=%.3f gflops=%.3f peak_frac=%.4f act_mib_per_lc=%.4f "
+      "scratch_mib_per_lc=%.4f\n",
+      model, ms, cpu_ms, cpu_min_ms, gf, gf / peak, act_bytes / (double)sequences / 1048576.0,
+      scr_bytes / (double)sequences / 1048576.0);
   fflush(stdout);
 }
 
@@ -118,7 +124,8 @@ static void print_acts_table(const lcfm_causal_encoder_config *c, size_t arena_b
       {"attention output", d, T * d, "probabilities x V", 1},
       {"softmax max, 1/sum", 2 * H, 0, "max and sum passes over the scores", 1},
       {"output norm mean, rstd", 2, 0, "a statistics pass over x4", 1},
-      {"block outputs but the last", d * (c->blocks - 1) / c->blocks, 0, "LN(x4) from its statistics, element-wise", 0},
+      {"block outputs but the last", d * (c->blocks - 1) / c->blocks, 0,
+       "LN(x4) from its statistics, element-wise", 0},
       {"FFN hidden pre-activations", 2 * ff, 2 * d * ff, "fc1 of both feed-forward modules", 0},
       {"pointwise conv 1 output", 2 * d, 2 * d * d, "pw1", 0},
       {"depthwise conv output", d, K * d, "the depthwise convolution", 0},
@@ -128,8 +135,11 @@ static void print_acts_table(const lcfm_causal_encoder_config *c, size_t arena_b
   };
   double per_lc = 2.0 * c->blocks * T * sizeof(float) / 1048576.0; /* MiB per float per row */
   double macs_lc = 2.0 * c->blocks * T;                            /* MACs per MAC per row */
-  printf("what a Conformer block keeps for backward (paper model, both encoders, %d blocks, T %d):\n", c->blocks, c->T);
-  printf("  %-28s %8s %12s %14s  %s\n", "tensor", "MiB/LC", "MMAC/LC", "MAC/KiB kept", "kept  (else recomputed: ...)");
+  printf(
+      "what a Conformer block keeps for backward (paper model, both encoders, %d blocks, T %d):\n",
+      c->blocks, c->T);
+  printf("  %-28s %8s %12s %14s  %s\n", "tensor", "MiB/LC", "MMAC/LC", "MAC/KiB kept",
+         "kept  (else recomputed: ...)");
   double kept = 0;
   for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
     const acts_candidate *a = &cand[i];
@@ -138,7 +148,8 @@ static void print_acts_table(const lcfm_causal_encoder_config *c, size_t arena_b
            a->kept ? "yes" : "no", a->otherwise);
     if (a->kept) kept += mib;
   }
-  double last_out = d * 2 * T * sizeof(float) / 1048576.0, lstm = 6 * d * 2 * T * sizeof(float) / 1048576.0,
+  double last_out = d * 2 * T * sizeof(float) / 1048576.0,
+         lstm = 6 * d * 2 * T * sizeof(float) / 1048576.0,
          x0 = d * 2 * T * sizeof(float) / 1048576.0;
   printf(
       "  kept by the blocks %.3f MiB + last block's output %.3f + embedding %.3f + LSTM (h, gates, c) %.3f = %.3f MiB"
@@ -164,7 +175,8 @@ static void bench_causal(int steps, double peak, int triplets, int keep_acts, in
   lcfm_causal_encoder_alloc(&enc[0]);
   lcfm_causal_encoder_alloc(&enc[1]);
   int T = cfg.T, L = cfg.latent;
-  float *times = lcfm_malloc(sizeof(float) * (size_t)B * T), *values = lcfm_malloc(sizeof(float) * (size_t)B * T);
+  float *times = lcfm_malloc(sizeof(float) * (size_t)B * T),
+        *values = lcfm_malloc(sizeof(float) * (size_t)B * T);
   float *mask = lcfm_malloc(sizeof(float) * (size_t)B * T);
   int64_t *star = lcfm_malloc(sizeof(int64_t) * B), *instr = lcfm_malloc(sizeof(int64_t) * B);
   /* triplet k: anchor (star k, instrument k), same star / other instrument, same instrument /
@@ -181,7 +193,8 @@ static void bench_causal(int steps, double peak, int triplets, int keep_acts, in
       values[i] = (float)(0.5 * sin(0.1 * t * (1 + star[b] % 7)) + 0.01 * lcfm_rng_normal(5, 1, i));
       mask[i] = 1.0f;
     }
-  float *dz[2] = {lcfm_calloc((size_t)B * L, sizeof(float)), lcfm_calloc((size_t)B * L, sizeof(float))};
+  float *dz[2] = {lcfm_calloc((size_t)B * L, sizeof(float)),
+                  lcfm_calloc((size_t)B * L, sizeof(float))};
   float *scratch = lcfm_malloc(sizeof(float) * lcfm_loss_infonce_scratch_floats(B, L));
   lcfm_adam opt = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
   double *ms = lcfm_malloc(sizeof(double) * (size_t)(steps + 1)),
@@ -210,15 +223,16 @@ static void bench_causal(int steps, double peak, int triplets, int keep_acts, in
   lcfm_nn_memory(&enc[0].base.acts, &enc[0].base.scr, &act, &scr);
   lcfm_nn_memory(&enc[1].base.acts, &enc[1].base.scr, &act1, &scr1);
   act += act1, scr += scr1; /* a light curve goes through both encoders */
-  printf("causal: 2 encoders x %d light curves (%d triplets), T %d, loss %.4f after %d steps, %s\n", B, triplets, T,
-         loss, steps + 1, keep_acts ? "every block activation kept" : "blocks recomputed in backward");
-  report("causal", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), 2 * (fwd + bwd), peak, act,
-         scr, B, lcfm_nn_params_count(&p));
+  printf("causal: 2 encoders x %d light curves (%d triplets), T %d, loss %.4f after %d steps, %s\n",
+         B, triplets, T, loss, steps + 1,
+         keep_acts ? "every block activation kept" : "blocks recomputed in backward");
+  report("causal", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps),
+         2 * (fwd + bwd), peak, act, scr, B, lcfm_nn_params_count(&p));
   if (acts_table && !keep_acts) print_acts_table(&cfg, act, B);
   lcfm_causal_encoder_free(&enc[0]), lcfm_causal_encoder_free(&enc[1]);
   lcfm_nn_params_free(&p);
-  free(times), free(values), free(mask), free(star), free(instr), free(dz[0]), free(dz[1]), free(scratch), free(ms),
-      free(cpu);
+  free(times), free(values), free(mask), free(star), free(instr), free(dz[0]), free(dz[1]),
+      free(scratch), free(ms), free(cpu);
 }
 
 static void bench_astromer(int steps, double peak) {
@@ -268,13 +282,14 @@ static void bench_astromer(int steps, double peak) {
   double bwd, fwd = lcfm_astromer_flops(&cfg, B, &bwd);
   size_t act, scr;
   lcfm_nn_memory(&e.base.acts, &e.base.scr, &act, &scr);
-  printf("astromer: %d windows of %d, d %d, %d blocks, loss %.4f after %d steps\n", B, T, cfg.d, cfg.blocks, loss,
-         steps + 1);
-  report("astromer", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps), fwd + bwd, peak, act, scr,
-         B, lcfm_nn_params_count(&p));
+  printf("astromer: %d windows of %d, d %d, %d blocks, loss %.4f after %d steps\n", B, T, cfg.d,
+         cfg.blocks, loss, steps + 1);
+  report("astromer", median(ms + 1, steps), median(cpu + 1, steps), minimum(cpu + 1, steps),
+         fwd + bwd, peak, act, scr, B, lcfm_nn_params_count(&p));
   lcfm_astromer_free(&e);
   lcfm_nn_params_free(&p);
-  free(times), free(values), free(valid), free(replace), free(probed), free(target), free(err), free(weight);
+  free(times), free(values), free(valid), free(replace), free(probed), free(target), free(err),
+      free(weight);
   free(dpred), free(ms), free(cpu);
 }
 
@@ -294,9 +309,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--keep-acts")) keep_acts = 1;
     else if (!strcmp(argv[i], "--acts-table")) acts_table = 1;
     else {
-      fprintf(stderr,
-              "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]"
-              " [--keep-acts] [--acts-table]\n");
+      fprintf(
+          stderr,
+          "usage: bench_nn [--threads N] [--steps S] [--model causal|astromer|both] [--peak GFLOPS] [--triplets K]"
+          " [--keep-acts] [--acts-table]\n");
       MPI_Finalize();
       return 2;
     }
@@ -307,10 +323,12 @@ int main(int argc, char **argv) {
   lcfm_log_machine(threads);
   int given = peak > 0;
   if (!given) peak = measure_sgemm();
-  printf("threads %d (OpenMP; the GEMM library single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n",
-         threads, given ? "given" : "measured", peak);
+  printf(
+      "threads %d (OpenMP; the GEMM library single-threaded per panel), %s sgemm peak 2048^3: %.1f GFLOP/s\n",
+      threads, given ? "given" : "measured", peak);
   printf("RESULT sgemm gflops=%.3f threads=%d\n", peak, threads);
-  if (!strcmp(model, "causal") || !strcmp(model, "both")) bench_causal(steps, peak, triplets, keep_acts, acts_table);
+  if (!strcmp(model, "causal") || !strcmp(model, "both"))
+    bench_causal(steps, peak, triplets, keep_acts, acts_table);
   if (!strcmp(model, "astromer") || !strcmp(model, "both")) bench_astromer(steps, peak);
   MPI_Finalize();
   return 0;

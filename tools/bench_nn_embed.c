@@ -90,8 +90,8 @@ typedef struct {
 
 /* Calls fn `batches` times per repeat after one warm-up; prints the rates (light curves or windows
  * per second, median over repeats) as `what` and a RESULT line tagged `tag`. */
-static void time_embedding(const char *what, const char *tag, embed_call fn, void *ctx, const timing *t,
-                           double flops_per_seq, int seqs) {
+static void time_embedding(const char *what, const char *tag, embed_call fn, void *ctx,
+                           const timing *t, double flops_per_seq, int seqs) {
   fn(ctx); /* warm-up */
   double *rate = lcfm_malloc((size_t)t->repeats * sizeof *rate),
          *cpu_rate = lcfm_malloc((size_t)t->repeats * sizeof *rate);
@@ -107,10 +107,11 @@ static void time_embedding(const char *what, const char *tag, embed_call fn, voi
   printf(
       "lcfm  %s, %d per call in chunks of %d, %d threads: %.0f/s (median of %d repeats of %d calls, range %.0f-%.0f), "
       "%.0f per core, %.0f per CPU second, %.1f GFLOP/s\n",
-      what, t->batch, seqs, t->threads, med, t->repeats, t->batches, lo, hi, med / t->threads, cpu_med,
-      med * flops_per_seq / 1e9);
-  printf("RESULT %s lc_per_s=%.3f per_core=%.3f per_cpu_s=%.3f threads=%d batch=%d gflops=%.3f seqs=%d\n", tag, med,
-         med / t->threads, cpu_med, t->threads, t->batch, med * flops_per_seq / 1e9, seqs);
+      what, t->batch, seqs, t->threads, med, t->repeats, t->batches, lo, hi, med / t->threads,
+      cpu_med, med * flops_per_seq / 1e9);
+  printf(
+      "RESULT %s lc_per_s=%.3f per_core=%.3f per_cpu_s=%.3f threads=%d batch=%d gflops=%.3f seqs=%d\n",
+      tag, med, med / t->threads, cpu_med, t->threads, t->batch, med * flops_per_seq / 1e9, seqs);
   free(rate), free(cpu_rate);
 }
 
@@ -135,12 +136,15 @@ static void bench_causal(const timing *t) {
   c.mask = lcfm_malloc(n * sizeof *c.mask);
   make_windows(c.times, c.values, c.mask, t->batch, cfg.T);
   double backward,
-      flops_per_lc = 2 * lcfm_causal_encoder_flops(&c.model.conformer[0].cfg, t->batch, &backward) / t->batch;
+      flops_per_lc =
+          2 * lcfm_causal_encoder_flops(&c.model.conformer[0].cfg, t->batch, &backward) / t->batch;
   char what[128];
   snprintf(what, sizeof what, "causal embed: 2 encoders, light curves of %d", cfg.T);
-  time_embedding(what, "embed", causal_call, &c, t, flops_per_lc, c.model.conformer[0].base.inf_seqs);
+  time_embedding(what, "embed", causal_call, &c, t, flops_per_lc,
+                 c.model.conformer[0].base.inf_seqs);
   double checksum = 0;
-  for (size_t i = 0; i < (size_t)t->batch * (size_t)cfg.latent; i++) checksum += fabs(c.z_star[i]) + fabs(c.z_instr[i]);
+  for (size_t i = 0; i < (size_t)t->batch * (size_t)cfg.latent; i++)
+    checksum += fabs(c.z_star[i]) + fabs(c.z_instr[i]);
   LCFM_CHECK(isfinite(checksum), "bench_nn_embed: non-finite latents");
   lcfm_causal_free(&c.model);
   free(c.times), free(c.values), free(c.mask);
@@ -198,8 +202,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--seqs") && i + 1 < argc) seqs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
     else {
-      fprintf(stderr, "usage: bench_nn_embed [--threads N] [--batch B] [--batches K] [--repeats R] [--seqs S]"
-                      " [--model causal|astromer]\n");
+      fprintf(
+          stderr,
+          "usage: bench_nn_embed [--threads N] [--batch B] [--batches K] [--repeats R] [--seqs S]"
+          " [--model causal|astromer]\n");
       MPI_Finalize();
       return 2;
     }

@@ -64,12 +64,12 @@ int main(int argc, char **argv) {
     direct_rate[r] = (double)direct_objects / (lcfm_wtime() - start);
   }
   double fast = median(fast_rate, REPEATS), slow = median(direct_rate, REPEATS);
-  printf("simulate, one core, no I/O: S=%lld P=%lld (N=%lld) K=%lld T=%lld J=%lld M=%lld\n", (long long)c.stars,
-         (long long)c.curves_per_star, (long long)n, (long long)c.K, (long long)c.T, (long long)c.terms,
-         (long long)c.instruments);
+  printf("simulate, one core, no I/O: S=%lld P=%lld (N=%lld) K=%lld T=%lld J=%lld M=%lld\n",
+         (long long)c.stars, (long long)c.curves_per_star, (long long)n, (long long)c.K,
+         (long long)c.T, (long long)c.terms, (long long)c.instruments);
   printf("  FFTW path (chirp-z + DCT-I)   %12.0f light curves/s (median of %d)\n", fast, REPEATS);
-  printf("  direct summation              %12.0f light curves/s (median of %d, %lld curves)\n", slow, REPEATS,
-         (long long)direct_objects);
+  printf("  direct summation              %12.0f light curves/s (median of %d, %lld curves)\n",
+         slow, REPEATS, (long long)direct_objects);
   printf("  speed-up                      %12.1fx   (checksum %.3f)\n", fast / slow, checksum);
   lcfm_sim_plan_free(plan);
   free(values);

@@ -30,11 +30,14 @@ int main(int argc, char **argv) {
   int rank, ranks;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  LCFM_CHECK(argc >= 3, "usage: bench_store PATH GIB [objects_per_batch [deflate_level [create|append [read]]]]");
+  LCFM_CHECK(
+      argc >= 3,
+      "usage: bench_store PATH GIB [objects_per_batch [deflate_level [create|append [read]]]]");
   const char *path = argv[1];
   double gib = atof(argv[2]);
   int64_t batch_objects = argc > 3 ? atoll(argv[3]) : 10000, length = 100;
-  lcfm_store_options options = {.mode = argc > 5 && !strcmp(argv[5], "append") ? LCFM_STORE_APPEND : LCFM_STORE_CREATE,
+  lcfm_store_options options = {.mode = argc > 5 && !strcmp(argv[5], "append") ? LCFM_STORE_APPEND
+                                                                               : LCFM_STORE_CREATE,
                                 .deflate_level = argc > 4 ? atoi(argv[4]) : 0};
   int read_back = argc > 6 && !strcmp(argv[6], "read");
   double bytes_per_object = (double)length * 16.0 + 36.0;
@@ -59,7 +62,8 @@ int main(int argc, char **argv) {
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "bench_store", NULL, argc, argv);
   MPI_Barrier(MPI_COMM_WORLD);
   double start = lcfm_wtime();
-  lcfm_store_writer *w = lcfm_store_begin(MPI_COMM_WORLD, path, &prov, objects, objects * length, &options);
+  lcfm_store_writer *w =
+      lcfm_store_begin(MPI_COMM_WORLD, path, &prov, objects, objects * length, &options);
   lcfm_instrument instrument = {.survey = LCFM_SURVEY_TESS,
                                 .season = 1,
                                 .unit = 1,
@@ -71,7 +75,8 @@ int main(int argc, char **argv) {
                                 .time_reference = "BJD"};
   lcfm_store_write_instruments(w, &instrument, 1);
   for (int64_t k = 0; k < batches; k++) {
-    int64_t count = objects - k * batch_objects < batch_objects ? objects - k * batch_objects : batch_objects;
+    int64_t count =
+        objects - k * batch_objects < batch_objects ? objects - k * batch_objects : batch_objects;
     for (int64_t i = 0; i < count; i++) {
       b.id[i] = b.source[i] = k * batch_objects + i;
       b.instrument[i] = b.field[i] = 0, b.label[i] = -1, b.length[i] = (int32_t)length;
@@ -110,12 +115,15 @@ int main(int argc, char **argv) {
     (void)points;
   }
   if (rank == 0) {
-    printf("store %s, deflate %d: %d ranks, %.3f GB in %.2f s = %.0f MB/s (peak memory of rank 0 %.0f MiB); "
-           "file %.3f GB",
-           options.mode == LCFM_STORE_APPEND ? "append" : "write", options.deflate_level, ranks, total / 1e9, seconds,
-           total / 1e6 / seconds, (double)lcfm_peak_rss_bytes() / 1048576.0, file_bytes / 1e9);
+    printf(
+        "store %s, deflate %d: %d ranks, %.3f GB in %.2f s = %.0f MB/s (peak memory of rank 0 %.0f MiB); "
+        "file %.3f GB",
+        options.mode == LCFM_STORE_APPEND ? "append" : "write", options.deflate_level, ranks,
+        total / 1e9, seconds, total / 1e6 / seconds, (double)lcfm_peak_rss_bytes() / 1048576.0,
+        file_bytes / 1e9);
     if (read_back)
-      printf("; read %.3f GB in %.2f s = %.0f MB/s", read_bytes / 1e9, read_seconds, read_bytes / 1e6 / read_seconds);
+      printf("; read %.3f GB in %.2f s = %.0f MB/s", read_bytes / 1e9, read_seconds,
+             read_bytes / 1e6 / read_seconds);
     printf("\n");
   }
   lcfm_batch_free(&b);

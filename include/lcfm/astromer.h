@@ -43,17 +43,22 @@
 
 /* Streams (rng.h): numbers never change meaning. */
 enum {
-  LCFM_STREAM_ASTRO_OBJECT = LCFM_STREAM_USER + 500, /* before streaming (a per-rank object list): no longer drawn */
+  LCFM_STREAM_ASTRO_OBJECT =
+      LCFM_STREAM_USER + 500, /* before streaming (a per-rank object list): no longer drawn */
   LCFM_STREAM_ASTRO_START = LCFM_STREAM_USER + 501,  /* training window's start: index k 2^24 + i */
   LCFM_STREAM_ASTRO_PROBE = LCFM_STREAM_USER + 502,  /* training probing: (k B + i) 2^20 + point */
   LCFM_STREAM_ASTRO_RANDOM = LCFM_STREAM_USER + 503, /* position of a random value: same index */
-  LCFM_STREAM_ASTRO_EVAL_PROBE = LCFM_STREAM_USER + 504,   /* validation probing: window j 2^20 + point */
-  LCFM_STREAM_ASTRO_EVAL_RANDOM = LCFM_STREAM_USER + 505,  /* validation random values */
-  LCFM_STREAM_ASTRO_EVAL_ORDER = LCFM_STREAM_USER + 506,   /* before streaming: no longer drawn */
-  LCFM_STREAM_ASTRO_DRAW_KEY = LCFM_STREAM_USER + 507,     /* training k 2^24 + i, validation 2^62 + j: a draw's key */
-  LCFM_STREAM_ASTRO_OBJECT_TRY = LCFM_STREAM_USER + 508,   /* under a draw's key: the row of try t */
-  LCFM_STREAM_ASTRO_EVAL_WINDOW = LCFM_STREAM_USER + 509,  /* validation window j: which window of its object */
-  LCFM_STREAM_ASTRO_SCORE_PROBE = LCFM_STREAM_USER + 510,  /* final score: (first point in the list) 2^20 + point */
+  LCFM_STREAM_ASTRO_EVAL_PROBE =
+      LCFM_STREAM_USER + 504, /* validation probing: window j 2^20 + point */
+  LCFM_STREAM_ASTRO_EVAL_RANDOM = LCFM_STREAM_USER + 505, /* validation random values */
+  LCFM_STREAM_ASTRO_EVAL_ORDER = LCFM_STREAM_USER + 506,  /* before streaming: no longer drawn */
+  LCFM_STREAM_ASTRO_DRAW_KEY =
+      LCFM_STREAM_USER + 507, /* training k 2^24 + i, validation 2^62 + j: a draw's key */
+  LCFM_STREAM_ASTRO_OBJECT_TRY = LCFM_STREAM_USER + 508, /* under a draw's key: the row of try t */
+  LCFM_STREAM_ASTRO_EVAL_WINDOW =
+      LCFM_STREAM_USER + 509, /* validation window j: which window of its object */
+  LCFM_STREAM_ASTRO_SCORE_PROBE =
+      LCFM_STREAM_USER + 510, /* final score: (first point in the list) 2^20 + point */
   LCFM_STREAM_ASTRO_SCORE_RANDOM = LCFM_STREAM_USER + 511, /* final score's random values */
 };
 
@@ -66,7 +71,8 @@ typedef struct {
 } lcfm_probing;
 
 typedef struct {
-  lcfm_astromer_config enc; /* d, heads, ff, blocks, residual, tanh, T, max_batch (rows per rank), dropout */
+  lcfm_astromer_config
+      enc; /* d, heads, ff, blocks, residual, tanh, T, max_batch (rows per rank), dropout */
   lcfm_probing probing;
 } lcfm_astromer2_config;
 
@@ -94,8 +100,9 @@ void lcfm_masked_batch_free(lcfm_masked_batch *b);
 /* Row `row` of b from the n (<= T) points of one window: zero-meaned, padded, weights from the
  * errors, and probing keyed by (seed, stream, key) (stream + 1 draws the random values' positions).
  * probing NULL or probe 0: nothing probed or replaced (embedding). */
-void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, const float *value, const float *error,
-                           int n, const lcfm_probing *probing, uint64_t seed, uint32_t stream, uint64_t key);
+void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, const float *value,
+                           const float *error, int n, const lcfm_probing *probing, uint64_t seed,
+                           uint32_t stream, uint64_t key);
 
 /* ---- the model ---- */
 typedef struct {
@@ -112,8 +119,8 @@ void lcfm_astromer2_free(lcfm_astromer2_model *m);
 
 /* Collective: forward on b's rows, the weighted RMSE over the global batch of `windows` windows
  * and, when training, zeroed gradients then this rank's share of dL. Returns L (every rank). */
-double lcfm_astromer2_step(lcfm_astromer2_model *m, MPI_Comm comm, const lcfm_masked_batch *b, int64_t windows,
-                           int training, uint64_t seed, uint64_t step);
+double lcfm_astromer2_step(lcfm_astromer2_model *m, MPI_Comm comm, const lcfm_masked_batch *b,
+                           int64_t windows, int training, uint64_t seed, uint64_t step);
 
 /* Sums over probed points for the evaluation metrics (add rows of several batches, then
  * all-reduce as doubles: LCFM_ASTRO_SUMS of them). */
@@ -122,7 +129,8 @@ typedef struct {
   double window_mse, windows, sse, sum_y, sum_y2, points;
 } lcfm_astromer2_sums;
 /* Adds the rows of b with the predictions of the last forward. */
-void lcfm_astromer2_accumulate(const lcfm_astromer2_model *m, const lcfm_masked_batch *b, lcfm_astromer2_sums *s);
+void lcfm_astromer2_accumulate(const lcfm_astromer2_model *m, const lcfm_masked_batch *b,
+                               lcfm_astromer2_sums *s);
 /* From global sums: the weighted RMSE (the loss), plain RMSE and R^2 over probed points. */
 void lcfm_astromer2_metrics(const lcfm_astromer2_sums *s, double *loss, double *rmse, double *r2);
 

@@ -44,14 +44,16 @@ typedef struct {
 
 /* Collective: checks every store (lcfm_store_open) and opens its index on every rank. Returns 0,
  * or 1 on every rank with a reason naming the file. */
-int lcfm_astro_stores_open(lcfm_astro_stores *s, MPI_Comm comm, const char *paths, char *why, size_t why_len);
+int lcfm_astro_stores_open(lcfm_astro_stores *s, MPI_Comm comm, const char *paths, char *why,
+                           size_t why_len);
 void lcfm_astro_stores_close(lcfm_astro_stores *s);
 int64_t lcfm_astro_stores_objects(const lcfm_astro_stores *s);
 /* The objects at rows of the list (row and offset numbered in the list). */
-void lcfm_astro_stores_objects_at(lcfm_astro_stores *s, const int64_t *rows, int64_t count, lcfm_index_object *out);
+void lcfm_astro_stores_objects_at(lcfm_astro_stores *s, const int64_t *rows, int64_t count,
+                                  lcfm_index_object *out);
 /* Points [first, first + count) of the list (one object's: they lie in one store). */
-void lcfm_astro_stores_read_points(lcfm_astro_stores *s, int64_t first, int64_t count, double *time, float *value,
-                                   float *error);
+void lcfm_astro_stores_read_points(lcfm_astro_stores *s, int64_t first, int64_t count, double *time,
+                                   float *value, float *error);
 /* Bytes read from all the stores so far. */
 int64_t lcfm_astro_stores_bytes_read(const lcfm_astro_stores *s);
 
@@ -62,31 +64,33 @@ typedef struct {
   int T;
   lcfm_probing probing;
   double validation_fraction;
-  int64_t objects;    /* N: rows of the list */
-  int64_t eval_count; /* validation windows: validation_windows, or 0 when no held-out object was found */
-  double *time;       /* [T] read buffers */
+  int64_t objects; /* N: rows of the list */
+  int64_t
+      eval_count; /* validation windows: validation_windows, or 0 when no held-out object was found */
+  double *time;   /* [T] read buffers */
   float *value, *error;
 } lcfm_window_sampler;
 
 /* Checks that training windows (and validation windows, else eval_count = 0) can be drawn.
  * Not collective. Returns 0, or 1 with a reason when there is no training object. */
 int lcfm_window_sampler_init(lcfm_window_sampler *s, lcfm_astro_stores *stores, uint64_t seed,
-                             double validation_fraction, int T, const lcfm_probing *probing, int64_t validation_windows,
-                             char *why, size_t why_len);
+                             double validation_fraction, int T, const lcfm_probing *probing,
+                             int64_t validation_windows, char *why, size_t why_len);
 void lcfm_window_sampler_free(lcfm_window_sampler *s);
 /* 1 when `source` is held out for validation. */
 int lcfm_window_sampler_is_validation(const lcfm_window_sampler *s, int64_t source);
 /* Training windows [first, first + count) of global step `step`: objects and first points. */
-void lcfm_window_sampler_draw(const lcfm_window_sampler *s, int64_t step, int64_t first, int64_t count,
-                              lcfm_index_object *objects, int64_t *starts);
+void lcfm_window_sampler_draw(const lcfm_window_sampler *s, int64_t step, int64_t first,
+                              int64_t count, lcfm_index_object *objects, int64_t *starts);
 /* b = training slots [first, first + count) of `step` (count <= capacity), probed. */
-void lcfm_window_sampler_train(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t step, int64_t slots,
-                               int64_t first, int64_t count);
+void lcfm_window_sampler_train(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t step,
+                               int64_t slots, int64_t first, int64_t count);
 /* Validation windows [first, first + count) (first + count <= eval_count): objects and starts. */
 void lcfm_window_sampler_eval_draw(const lcfm_window_sampler *s, int64_t first, int64_t count,
                                    lcfm_index_object *objects, int64_t *starts);
 /* b = validation windows [first, first + count), probed with their fixed keys. */
-void lcfm_window_sampler_eval(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t first, int64_t count);
+void lcfm_window_sampler_eval(const lcfm_window_sampler *s, lcfm_masked_batch *b, int64_t first,
+                              int64_t count);
 
 /* Walks every consecutive window of the held-out objects among rows [first, first + count) of the
  * list, reading the rows in blocks. */
@@ -102,7 +106,8 @@ enum { LCFM_ASTRO_SCORE_BLOCK = 1024 };
 void lcfm_held_out_windows_begin(lcfm_held_out_windows *w, int64_t first, int64_t count);
 void lcfm_held_out_windows_end(lcfm_held_out_windows *w);
 /* b = the next windows (at most b's capacity), probed for scoring; returns 0 when none is left. */
-int lcfm_window_sampler_held_out(const lcfm_window_sampler *s, lcfm_held_out_windows *w, lcfm_masked_batch *b);
+int lcfm_window_sampler_held_out(const lcfm_window_sampler *s, lcfm_held_out_windows *w,
+                                 lcfm_masked_batch *b);
 
 /* `lcfm train` for [model] kind = astromer2 (its entry in model_kind.h); collective; returns the
  * exit code. */

@@ -43,16 +43,17 @@ typedef struct {
 
 /* The weighted sum of layers: z [rows, dim] = sum_l a_l x[rows, l, :], a = softmax(gamma) [layers]
  * (saved for backward). Backward: dgamma [layers] += d loss / d gamma for dz (x is data). */
-void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows, int layers,
-                                  int dim);
-void lcfm_weighted_layers_backward(float *dgamma, const float *dz, const float *x, const float *a, int rows, int layers,
-                                   int dim);
+void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows,
+                                  int layers, int dim);
+void lcfm_weighted_layers_backward(float *dgamma, const float *dz, const float *x, const float *a,
+                                   int rows, int layers, int dim);
 
 /* Trains on x_train [n, layers * dim] with labels y_train [n] in 0..classes-1, then predicts
  * pred [m] for x_test [m, layers * dim]; gamma (may be NULL) receives softmax(gamma) [layers].
  * Deterministic for a seed; serial. */
-void lcfm_classifier_fit_predict(const lcfm_classifier_config *c, const float *x_train, const int *y_train, int n,
-                                 const float *x_test, int m, int *pred, double *gamma, uint64_t seed);
+void lcfm_classifier_fit_predict(const lcfm_classifier_config *c, const float *x_train,
+                                 const int *y_train, int n, const float *x_test, int m, int *pred,
+                                 double *gamma, uint64_t seed);
 
 /* Macro F1: the mean over classes 0..classes-1 that occur in truth or pred of 2TP / (2TP + FP + FN). */
 double lcfm_macro_f1(const int *pred, const int *truth, int64_t m, int classes);

@@ -64,7 +64,8 @@ typedef struct {
   int T, capacity; /* points per window, windows per batch */
   int averaged;    /* outputs [0, averaged) are the weighted means of the windows' outputs */
   /* Row `row` of the model's batch from the n (<= T) points of one window. */
-  void (*put)(void *model, int row, const double *time, const float *value, const float *error, int n);
+  void (*put)(void *model, int row, const double *time, const float *value, const float *error,
+              int n);
   /* Runs the batch's first `rows` windows: window_out[e] [rows, cols[e]] for each averaged e. */
   void (*run)(void *model, int rows, const float **window_out);
   /* After the means, per object: outputs [averaged, count) from them (NULL when there are none). */
@@ -89,7 +90,7 @@ typedef struct {
  * writes the embedding store [embed] output (PATH.partial, then renamed) with the /objects columns
  * and o's outputs; o->fields and o->append come from the job. Returns the exit code (a failure is
  * reported by rank 0). */
-int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov, lcfm_nn_params *p,
-                     const char *settings, lcfm_embed_outputs *o);
+int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov,
+                     lcfm_nn_params *p, const char *settings, lcfm_embed_outputs *o);
 
 #endif

@@ -33,12 +33,12 @@ hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t r
  * of chunk_rows rows (fewer for a smaller table), shuffle + deflate at deflate_level (0: none,
  * then allocated when created, as parallel HDF5 needs); never pre-filled: every element is
  * written by lcfm. Collective. */
-hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
-                              int deflate_level);
+hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols,
+                              int64_t chunk_rows, int deflate_level);
 /* The dataset at path with `rows` rows: created growable, or opened and resized when it exists
  * (a store being appended to). Collective. */
-hid_t lcfm_h5_sized_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
-                            int deflate_level);
+hid_t lcfm_h5_sized_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols,
+                            int64_t chunk_rows, int deflate_level);
 /* Collective: sets the rows of a growable dataset. */
 void lcfm_h5_set_rows(hid_t dset, int64_t rows);
 /* Collective: removes an attribute if present (before writing it anew). */
@@ -47,11 +47,12 @@ void lcfm_h5_delete_attribute(hid_t location, const char *name);
 int64_t lcfm_h5_dataset_rows(hid_t dset);
 /* Collective: rows [first, first + count) between memory and the dataset (writing != 0: to the
  * file). count may be 0; an empty dataset is skipped. */
-void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count, int64_t cols,
-                           void *data, int writing);
+void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count,
+                           int64_t cols, void *data, int writing);
 /* Collective write of any selection (e.g. a union of hyperslabs) with the same disk reservation
  * and agreed failure as lcfm_h5_transfer_rows. */
-void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl, const void *data);
+void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl,
+                             const void *data);
 /* Collective: takes PATH's lock on rank 0 and creates PATH.partial (its name is returned in
  * `partial`) for parallel writing. A lock held by another run or a file that cannot be created
  * ends every rank with exit 1 and the reason. */

@@ -92,8 +92,8 @@ lcfm_job *lcfm_job_load_text(MPI_Comm comm, const char *name, const char *text, 
                              char *const *overrides, const char *const *sections);
 /* Rank 0's half of lcfm_job_load_text on this process alone, without MPI (fuzzing, tools): the
  * same checks and messages. Returns NULL if there was any problem (*problems counts them). */
-lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count, char *const *overrides,
-                              const char *const *sections, int *problems);
+lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count,
+                              char *const *overrides, const char *const *sections, int *problems);
 void lcfm_job_free(lcfm_job *job);
 
 /* Every key's value in force, typed, read once at load: lcfm_job_settings(job)->train.steps. */
@@ -123,7 +123,8 @@ const char *lcfm_job_sweep_value(const lcfm_job *job, int i, int v);
 
 /* Report a problem with one key ("FILE:LINE: [section] key: reason", from rank 0 only).
  * Verbs call it for checks across keys, then leave with LCFM_EXIT_USAGE on every rank. */
-void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt, ...) LCFM_PRINTF(4, 5);
+void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt, ...)
+    LCFM_PRINTF(4, 5);
 
 /* Print the key table (section, key, type, default, bounds, doc) as Markdown to stdout. */
 void lcfm_job_print_keys(void);

@@ -293,7 +293,8 @@
 /* Every section, in the order of the table: S(section, SECTION). */
 #define LCFM_JOB_SECTIONS(S) \
   S(job, JOB) \
-  S(simulate, SIMULATE) S(store, STORE) S(ingest, INGEST) S(model, MODEL) S(train, TRAIN) S(embed, EMBED) \
+  S(simulate, SIMULATE) \
+  S(store, STORE) S(ingest, INGEST) S(model, MODEL) S(train, TRAIN) S(embed, EMBED) \
       S(probe, PROBE) S(run, RUN) S(sweep, SWEEP)
 
 #endif

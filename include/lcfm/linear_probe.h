@@ -39,10 +39,11 @@
 #define LCFM_LINEAR_MAX_LATENTS 4
 
 typedef struct {
-  const char *embeddings;          /* causal (z_star, z_instr) or single-latent (z) embedding store */
-  const char *baseline;            /* baseline embedding store (z), or "" / NULL */
-  const lcfm_probe_target *target; /* opened by the caller: column K of /truth/theta by source, or the label */
-  double test_fraction;            /* the probes' split by source (lcfm_probe_is_test_source) */
+  const char *embeddings; /* causal (z_star, z_instr) or single-latent (z) embedding store */
+  const char *baseline;   /* baseline embedding store (z), or "" / NULL */
+  const lcfm_probe_target
+      *target;          /* opened by the caller: column K of /truth/theta by source, or the label */
+  double test_fraction; /* the probes' split by source (lcfm_probe_is_test_source) */
   uint64_t seed;
   int max_classes; /* skip the instrument probe above this many instruments */
 } lcfm_linear_settings;
@@ -72,12 +73,13 @@ typedef struct {
 } lcfm_linear_probe;
 
 /* Collective. Returns 0, or 1 with a reason naming the file (same on every rank). */
-int lcfm_linear_probe_run(lcfm_linear_probe *r, MPI_Comm comm, const lcfm_linear_settings *s, char *why,
-                          size_t why_len);
+int lcfm_linear_probe_run(lcfm_linear_probe *r, MPI_Comm comm, const lcfm_linear_settings *s,
+                          char *why, size_t why_len);
 /* Rank 0 prints the table. */
 void lcfm_linear_probe_print(const lcfm_linear_probe *r, const char *target);
 /* Collective: /linear and /pca into an open probe store (the 2-D maps read the latents again). */
-void lcfm_linear_probe_write(const lcfm_linear_probe *r, hid_t file, hid_t dxpl, const char *target);
+void lcfm_linear_probe_write(const lcfm_linear_probe *r, hid_t file, hid_t dxpl,
+                             const char *target);
 void lcfm_linear_probe_free(lcfm_linear_probe *r);
 
 #endif

@@ -20,12 +20,12 @@
 #include "lcfm/error.h"
 
 void lcfm_log_init(MPI_Comm comm);
-double lcfm_elapsed(void);                              /* seconds since lcfm_log_init */
-double lcfm_wtime(void);                                /* monotonic wall clock in seconds */
-int lcfm_log_rank(void);                                /* rank in the communicator given to lcfm_log_init */
+double lcfm_elapsed(void); /* seconds since lcfm_log_init */
+double lcfm_wtime(void);   /* monotonic wall clock in seconds */
+int lcfm_log_rank(void);   /* rank in the communicator given to lcfm_log_init */
 void lcfm_log(const char *fmt, ...) LCFM_PRINTF(1, 2);  /* rank 0 only */
 void lcfm_warn(const char *fmt, ...) LCFM_PRINTF(1, 2); /* any rank, to stderr */
-void lcfm_log_success(const char *verb);                /* collective: the final line, with peak memory per rank */
+void lcfm_log_success(const char *verb); /* collective: the final line, with peak memory per rank */
 /* Collective, at the end of main: flushes rank 0's stdout and returns `code`, or
  * LCFM_EXIT_RUNTIME on every rank (after a message) when rank 0's output could not be written. */
 int lcfm_log_finish(int code);

@@ -15,12 +15,13 @@
 #include <stddef.h>
 
 typedef struct {
-  char cpu_model[64];       /* CPUID brand string, e.g. "AMD EPYC 9B45" */
-  char cpu_isas[128];       /* vector ISAs the CPU and OS support: "sse4.2 avx avx2 fma avx512f ..." */
-  char build_isas[64];      /* the widest the compiler targets in this build: "avx512f", "avx2 fma", "sse2" */
-  char gemm[1024];          /* library, version, kernel and configuration behind lcfm_nn_gemm */
-  char gemm_kernel[32];     /* its kernel name alone, e.g. "cpx" (libxsmm), "Haswell" (OpenBLAS) */
-  char openblas[512];       /* OpenBLAS (the probes' LAPACK, and products libxsmm has no kernel for) */
+  char cpu_model[64]; /* CPUID brand string, e.g. "AMD EPYC 9B45" */
+  char cpu_isas[128]; /* vector ISAs the CPU and OS support: "sse4.2 avx avx2 fma avx512f ..." */
+  char build_isas
+      [64]; /* the widest the compiler targets in this build: "avx512f", "avx2 fma", "sse2" */
+  char gemm[1024];      /* library, version, kernel and configuration behind lcfm_nn_gemm */
+  char gemm_kernel[32]; /* its kernel name alone, e.g. "cpx" (libxsmm), "Haswell" (OpenBLAS) */
+  char openblas[512];   /* OpenBLAS (the probes' LAPACK, and products libxsmm has no kernel for) */
   char openblas_kernel[32]; /* e.g. "Haswell" */
   char threads[160];        /* OpenMP threads, OMP_PROC_BIND, CPUs in the affinity mask / online */
   int cpu_has_avx2;

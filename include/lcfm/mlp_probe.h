@@ -34,7 +34,7 @@ double lcfm_r2(const float *prediction, const float *truth, int64_t m);
 
 /* Trains on `train` (n rows), stops early on `stopping` (0 rows: trains every step), returns R^2 on
  * `test`. */
-double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train, lcfm_mlp_rows stopping,
-                         lcfm_mlp_rows test, int D, uint64_t seed);
+double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train,
+                         lcfm_mlp_rows stopping, lcfm_mlp_rows test, int D, uint64_t seed);
 
 #endif

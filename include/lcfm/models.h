@@ -47,7 +47,8 @@ typedef struct {
 } lcfm_mlp;
 
 /* dims[0] inputs -> dims[1] ... -> dims[layers] outputs; tensors "prefix.fcL.w/b". */
-void lcfm_mlp_init(lcfm_mlp *m, int layers, const int *dims, int max_rows, lcfm_nn_params *p, const char *prefix);
+void lcfm_mlp_init(lcfm_mlp *m, int layers, const int *dims, int max_rows, lcfm_nn_params *p,
+                   const char *prefix);
 void lcfm_mlp_layout(lcfm_mlp *m, lcfm_nn_arena *arena);
 /* Returns the output [rows, dims[layers]] (inside m); keeps `in` for backward. */
 const float *lcfm_mlp_forward(lcfm_mlp *m, const lcfm_nn_params *p, const float *in, int rows);
@@ -85,7 +86,7 @@ typedef struct {
   float *dq, *infonce_scratch; /* [rows, proj_dim]: this rank's rows of the InfoNCE gradient */
   int64_t *gathered_keys;
   int gather_ranks, *row_counts, *row_displs, *counts, *displs; /* [gather_ranks] each */
-  double *xcorr_moments;                                        /* [lcfm_xcorr_moments_size(latent, latent)] */
+  double *xcorr_moments; /* [lcfm_xcorr_moments_size(latent, latent)] */
   int global_capacity;
 } lcfm_causal_model;
 
@@ -95,7 +96,8 @@ typedef struct {
 
 /* Registers the tensors, allocates everything for cfg.max_rows sequences per rank and
  * `global_rows` in the gathered batch, and initialises the weights from `seed`. */
-void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int global_rows, uint64_t seed);
+void lcfm_causal_init(lcfm_causal_model *m, const lcfm_causal_config *cfg, int global_rows,
+                      uint64_t seed);
 void lcfm_causal_free(lcfm_causal_model *m);
 
 /* One rank's part of a batch: 3 rows per triplet, slot-major (anchor, same star, same instrument). */
@@ -110,11 +112,11 @@ void lcfm_batch_rows_free(lcfm_batch_rows *b);
 
 /* Collective over comm: the b->rows sequences of b. Zeroes, then accumulates this rank's share of
  * the gradient; returns the global loss terms. */
-lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b, int training,
-                                  uint64_t seed, uint64_t step);
+lcfm_causal_loss lcfm_causal_step(lcfm_causal_model *m, MPI_Comm comm, const lcfm_batch_rows *b,
+                                  int training, uint64_t seed, uint64_t step);
 
 /* The latents of `rows` sequences without gradients: z[0] (z_star or z), z[1] (z_instr). */
-void lcfm_causal_embed(lcfm_causal_model *m, const float *times, const float *values, const float *mask, int rows,
-                       const float **z_star, const float **z_instr);
+void lcfm_causal_embed(lcfm_causal_model *m, const float *times, const float *values,
+                       const float *mask, int rows, const float **z_star, const float **z_instr);
 
 #endif

@@ -80,8 +80,8 @@ int lcfm_nn_threads(void);
 /* Matrix product on row-major arrays: C = alpha op(A) op(B) + beta C, op = transpose if ta/tb;
  * beta 0 never reads C. Outside a parallel region a large product is split into row or column
  * panels over the threads. */
-void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                  float beta, float *c, int ldc);
+void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc);
 
 /* ---------------------------------------------------------------------------------------------
  * Parameter table: one allocation for parameters, gradients and each Adam moment.
@@ -113,10 +113,11 @@ typedef struct {
 void lcfm_nn_params_init(lcfm_nn_params *p);
 /* Register a tensor; returns its offset (the "view": params + offset, grads + offset, ...).
  * Shape dims are given as ndim values (1..4). Names must be unique. Not after alloc. */
-size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init, int ndim, const int64_t *shape);
+size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init, int ndim,
+                          const int64_t *shape);
 /* Convenience for 1-D and 2-D tensors (d1 = 0: 1-D). The name is printf-formatted. */
-size_t lcfm_nn_params_add2(lcfm_nn_params *p, lcfm_nn_init init, int64_t d0, int64_t d1, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+size_t lcfm_nn_params_add2(lcfm_nn_params *p, lcfm_nn_init init, int64_t d0, int64_t d1,
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Allocate the four buffers (zeroed). */
 void lcfm_nn_params_alloc(lcfm_nn_params *p);
 void lcfm_nn_params_free(lcfm_nn_params *p);
@@ -155,24 +156,26 @@ void lcfm_nn_arena_free(lcfm_nn_arena *a);
  * ------------------------------------------------------------------------------------------- */
 
 /* out [N, OC] = inp [N, C] w^T [C, OC] + b [OC]; w [OC, C]; b may be NULL. */
-void lcfm_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC);
+void lcfm_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C,
+                         int OC);
 /* dinp [N, C] += dout w; dw [OC, C] += dout^T inp; db [OC] += sum_rows dout. dinp, db may be NULL. */
-void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int N,
-                          int C, int OC);
+void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int N, int C, int OC);
 
 /* out, inp [N, C]; mean, rstd [N] saved; w, b [C]. out may equal inp. */
-void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                            int N, int C, float eps);
-void lcfm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                             const float *mean, const float *rstd, int N, int C);
+void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                            const float *b, int N, int C, float eps);
+void lcfm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                             const float *w, const float *mean, const float *rstd, int N, int C);
 /* forward's out again from its saved mean and rstd (the same expression: the same bits). */
-void lcfm_layernorm_apply(float *out, const float *inp, const float *mean, const float *rstd, const float *w,
-                          const float *b, int N, int C);
+void lcfm_layernorm_apply(float *out, const float *inp, const float *mean, const float *rstd,
+                          const float *w, const float *b, int N, int C);
 /* Residual add and layer norm in one pass over the rows: xout = x + alpha y (the residual stream,
  * [N, C]; xout may equal x), out = LN(xout) with mean, rstd saved as lcfm_layernorm_forward.
  * Backward: lcfm_layernorm_backward on xout, then the add's gradient. */
-void lcfm_residual_layernorm_forward(float *xout, float *out, float *mean, float *rstd, const float *x, float alpha,
-                                     const float *y, const float *w, const float *b, int N, int C, float eps);
+void lcfm_residual_layernorm_forward(float *xout, float *out, float *mean, float *rstd,
+                                     const float *x, float alpha, const float *y, const float *w,
+                                     const float *b, int N, int C, float eps);
 
 /* Element-wise activations on n values. Backward takes the forward input. out may equal inp. */
 void lcfm_relu_forward(float *out, const float *inp, size_t n);
@@ -185,7 +188,8 @@ void lcfm_swish_backward(float *dinp, const float *dout, const float *inp, size_
  * (sig may equal inp: the input is then replaced by its sigmoid), out = inp * sig; backward
  * dinp += dout (sig + out (1 - sig)) needs no exp. */
 void lcfm_swish_forward_sig(float *out, float *sig, const float *inp, size_t n);
-void lcfm_swish_backward_sig(float *dinp, const float *dout, const float *out, const float *sig, size_t n);
+void lcfm_swish_backward_sig(float *dinp, const float *dout, const float *out, const float *sig,
+                             size_t n);
 /* Fused bias + activation, for h [N, C] the output of a product run WITHOUT its bias (one pass
  * instead of the bias copy before the product and the activation's pass after it): h += b [C]
  * (h then holds the activation's input, as backward takes it) and out = act(h). The Swish form
@@ -206,41 +210,44 @@ void lcfm_glu_backward(float *dinp, const float *dout, const float *inp, int N, 
 /* Dropout with rate p on n values. training == 0 or p == 0: out = inp and mask untouched.
  * Otherwise mask[n] receives 0 or 1/(1-p) (saved for backward) and out = inp * mask.
  * counter identifies the call (e.g. step * 1024 + layer number) so every draw is reproducible. */
-void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, int training, uint64_t seed,
-                          uint64_t counter);
+void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
+                          int training, uint64_t seed, uint64_t counter);
 /* The same for elements first .. first+n-1 of a call over more elements (a part of a batch): the
  * decisions are exactly those the whole call would make for them. */
-void lcfm_dropout_forward_at(float *out, float *mask, const float *inp, size_t n, float p, int training, uint64_t seed,
-                             uint64_t counter, uint64_t first);
+void lcfm_dropout_forward_at(float *out, float *mask, const float *inp, size_t n, float p,
+                             int training, uint64_t seed, uint64_t counter, uint64_t first);
 /* dinp += dout * mask (or += dout when dropout was off). */
-void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, float p, int training);
+void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, float p,
+                           int training);
 
 /* Multi-head self-attention core (the q|k|v and output projections are lcfm_linear).
  * out [B, T, C]; att [B, H, T, T] probabilities saved; qkv [B, T, 3C]; keymask [B, T] or NULL. */
-void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B, int T, int C, int H);
+void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B,
+                            int T, int C, int H);
 /* The same, also saving each query row's softmax statistics for lcfm_attention_probs:
  * stats [B, T, 2H], (max score, 1 / sum of exps) of head h at columns 2h, 2h+1 (-inf, 0 for a
  * query whose keys are all masked). T x 2H floats per sequence instead of att's T x T x H. */
-void lcfm_attention_forward_stats(float *out, float *att, float *stats, const float *qkv, const float *keymask, int B,
-                                  int T, int C, int H);
+void lcfm_attention_forward_stats(float *out, float *att, float *stats, const float *qkv,
+                                  const float *keymask, int B, int T, int C, int H);
 /* att [B, H, T, T]: forward's probabilities again, bit for bit, from qkv and the statistics of
  * lcfm_attention_forward_stats: the score product and one exp per score (no max or sum pass, and
  * not the product with V). */
-void lcfm_attention_probs(float *att, const float *stats, const float *qkv, const float *keymask, int B, int T, int C,
-                          int H);
+void lcfm_attention_probs(float *att, const float *stats, const float *qkv, const float *keymask,
+                          int B, int T, int C, int H);
 /* dqkv [B, T, 3C] += ...; scratch: lcfm_attention_scratch_floats(T) floats. */
-void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, float *scratch, int B,
-                             int T, int C, int H);
+void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                             float *scratch, int B, int T, int C, int H);
 size_t lcfm_attention_scratch_floats(int T);
 /* Inference form of lcfm_attention_forward: the same out, without saving probabilities; scratch
  * [T, T] floats. Runs on the calling thread only (inference parallelises over sequences). */
-void lcfm_attention_infer(float *out, float *scratch, const float *qkv, const float *keymask, int B, int T, int C,
-                          int H);
+void lcfm_attention_infer(float *out, float *scratch, const float *qkv, const float *keymask, int B,
+                          int T, int C, int H);
 
 /* Depthwise 1-D convolution, same padding. out, inp [B, T, C]; w [K, C]; b [C] (may be NULL). */
-void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const float *b, int B, int T, int C, int K);
-void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int B,
-                          int T, int C, int K);
+void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const float *b, int B, int T,
+                         int C, int K);
+void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int B, int T, int C, int K);
 
 /* LSTM (torch layout, see top): the layer's four tensors, or their gradients: w_ih [4H, In],
  * w_hh [4H, H], b_ih, b_hh [4H]. */
@@ -258,11 +265,13 @@ typedef struct {
 } lcfm_lstm_dims;
 
 /* a = LSTM(inp [B, T, In]) with the weights w. */
-void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w, lcfm_lstm_dims dims);
+void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w,
+                       lcfm_lstm_dims dims);
 /* dinp [B, T, In] += ... (NULL: not wanted), dw += the weight gradients, given dout [B, T, H] and
  * forward's inp and a. scratch: lcfm_lstm_scratch_floats(B, T, H) floats. */
-void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout, const float *inp,
-                        const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w, float *scratch, lcfm_lstm_dims dims);
+void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout,
+                        const float *inp, const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w,
+                        float *scratch, lcfm_lstm_dims dims);
 size_t lcfm_lstm_scratch_floats(int B, int T, int H);
 
 /* Masked mean over time: out [B, C] = sum_t mask[b,t] inp[b,t,:] / max(1, sum_t mask[b,t]).
@@ -277,16 +286,18 @@ void lcfm_timeenc_backward(float *dtimes, const float *dout, const float *times,
 
 /* Scalar-to-vector embedding (torch.nn.Linear(1, d)): out [N, d] = x[n] * w [d] + b [d];
  * out is ASSIGNED when accumulate == 0 and ADDED to when accumulate != 0. */
-void lcfm_scalar_embed_forward(float *out, const float *x, const float *w, const float *b, int N, int d,
-                               int accumulate);
+void lcfm_scalar_embed_forward(float *out, const float *x, const float *w, const float *b, int N,
+                               int d, int accumulate);
 /* dx [N] may be NULL. */
-void lcfm_scalar_embed_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w,
-                                int N, int d);
+void lcfm_scalar_embed_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                                const float *w, int N, int d);
 
 /* Trainable mask token: out [N, d] = replace[n] != 0 ? token [d] : inp[n, :] (out may equal inp).
  * replace [N] (1 = replace by the token). */
-void lcfm_masktoken_forward(float *out, const float *inp, const float *token, const float *replace, int N, int d);
-void lcfm_masktoken_backward(float *dinp, float *dtoken, const float *dout, const float *replace, int N, int d);
+void lcfm_masktoken_forward(float *out, const float *inp, const float *token, const float *replace,
+                            int N, int d);
+void lcfm_masktoken_backward(float *dinp, float *dtoken, const float *dout, const float *replace,
+                             int N, int d);
 
 /* Small helpers used by blocks. */
 void lcfm_nn_add(float *out, const float *a, const float *b, size_t n);     /* out = a + b */
@@ -301,14 +312,14 @@ void lcfm_nn_mask_rows(float *x, const float *mask, int N, int C);
  * ------------------------------------------------------------------------------------------- */
 
 /* Masked MSE: sum_i m_i (pred_i - y_i)^2 / max(1, sum_i m_i); mask NULL: all ones. */
-double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target, const float *mask, size_t n,
-                            float scale);
+double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target, const float *mask,
+                            size_t n, float scale);
 
 /* Astromer 2 weighted RMSE over B windows of T points:
  *   loss = sqrt( mean_b [ sum_t w m (pred - y)^2 / max(1e-12, sum_t m) ] )  (windows with no probed
  *   point contribute 0, as TensorFlow's divide_no_nan). w, m [B, T]. */
-double lcfm_loss_astromer_rmse(float *dpred, const float *pred, const float *target, const float *weight,
-                               const float *mask, int B, int T, float scale);
+double lcfm_loss_astromer_rmse(float *dpred, const float *pred, const float *target,
+                               const float *weight, const float *mask, int B, int T, float scale);
 /* Astromer 2 weights from errors: inside each window, over points with valid[b,t] != 0,
  * w = (e - min e) / (max e - min e) with e = 1/err, plus 1e-3 (w = 1 + 1e-3 when max == min);
  * w = 0 where valid is 0. weight, err, valid [B, T]. */
@@ -321,8 +332,8 @@ void lcfm_astromer_weights(float *weight, const float *err, const float *valid, 
  * A = anchors with at least one positive. dz [N, D] (all rows) gets scale * dloss/dz; a rank
  * owning rows [r0, r1) of a gathered batch uses those rows of dz.
  * scratch: lcfm_loss_infonce_scratch_floats(N, D) floats. */
-double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau, float *scratch,
-                         float scale);
+double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau,
+                         float *scratch, float scale);
 
 size_t lcfm_loss_infonce_scratch_floats(int N, int D);
 
@@ -332,8 +343,8 @@ size_t lcfm_loss_infonce_scratch_floats(int N, int D);
  * over ranks, e.g. by MPI_Reduce_scatter, it is the whole gradient). Work and memory per rank
  * are O((r1 - r0) N D), not O(N^2 D). lcfm_loss_infonce is the case [0, N).
  * scratch: lcfm_loss_infonce_rows_scratch_floats(r1 - r0, N, D) floats. */
-double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D, float tau, int r0, int r1,
-                              float *scratch, float scale);
+double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D,
+                              float tau, int r0, int r1, float *scratch, float scale);
 size_t lcfm_loss_infonce_rows_scratch_floats(int R, int N, int D);
 
 /* Independence penalty between two latents a [rows, Da] and b [rows, Db] of the same light curves
@@ -346,12 +357,13 @@ size_t lcfm_loss_infonce_rows_scratch_floats(int R, int N, int D);
  * loss and ACCUMULATES scale * dloss/da, dloss/db into da, db for this rank's rows (NULL: none). */
 size_t lcfm_xcorr_moments_size(int Da, int Db);
 void lcfm_xcorr_moments(double *moments, const float *a, const float *b, int rows, int Da, int Db);
-double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows, const double *moments, int Da,
-                       int Db, float scale);
+double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows,
+                       const double *moments, int Da, int Db, float scale);
 
 /* Softmax cross-entropy: mean over rows with target >= 0 of -log softmax(logits)[target].
  * logits [N, K]; target [N] (negative = ignored). */
-double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K, float scale);
+double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K,
+                              float scale);
 
 /* ---------------------------------------------------------------------------------------------
  * Optimiser

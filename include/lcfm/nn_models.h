@@ -91,25 +91,29 @@ typedef struct {
   lcfm_nn_ffn_acts ffn1, ffn2;
   float *x1, *x2, *x3, *x4; /* residual stream after each module [N, d] */
   float *m_ln, *m_mean, *m_rstd, *qkv, *att, *ao, *m_drop;
-  float *att_stat; /* [N, 2 heads] softmax statistics (lcfm_attention_forward_stats); NULL: not saved */
-  float *c_ln, *c_mean, *c_rstd, *pw1, *glu, *dw, *nrm, *n_mean, *n_rstd, *sw, *c_drop; /* nrm: sigmoid(LN) */
-  float *out, *o_mean, *o_rstd;                                                         /* block output [N, d] */
+  float *
+      att_stat; /* [N, 2 heads] softmax statistics (lcfm_attention_forward_stats); NULL: not saved */
+  float *c_ln, *c_mean, *c_rstd, *pw1, *glu, *dw, *nrm, *n_mean, *n_rstd, *sw,
+      *c_drop;                  /* nrm: sigmoid(LN) */
+  float *out, *o_mean, *o_rstd; /* block output [N, d] */
 } lcfm_conformer_acts;
 
 /* Register the block's tensors as "prefix.ffn1.ln.w" ... in p. */
-void lcfm_conformer_init(lcfm_conformer_params *w, const lcfm_conformer_config *cfg, lcfm_nn_params *p,
-                         const char *prefix);
+void lcfm_conformer_init(lcfm_conformer_params *w, const lcfm_conformer_config *cfg,
+                         lcfm_nn_params *p, const char *prefix);
 /* Take the saved activations for B*T rows from the arena (counting pass when a->base is NULL). */
-void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, lcfm_nn_arena *arena, int B,
-                                int T);
+void lcfm_conformer_acts_layout(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                                lcfm_nn_arena *arena, int B, int T);
 /* a->out [B, T, d] = block(x->inp). */
-void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
-                            const lcfm_nn_params *p, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                            const lcfm_conformer_params *w, const lcfm_nn_params *p,
+                            const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
 /* dinp [B, T, d] += d loss / d inp given dout = d loss / d out and forward's x; parameter
  * gradients += into p. */
-void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                             const lcfm_conformer_params *w, lcfm_nn_params *p, const float *dout,
-                             const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_conformer_backward(float *dinp, const lcfm_conformer_acts *a,
+                             const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                             lcfm_nn_params *p, const float *dout, const lcfm_nn_block_batch *x,
+                             lcfm_nn_scratch *s);
 
 /* ---------------------------------------------------------------------------------------------
  * Transformer block
@@ -131,23 +135,25 @@ typedef struct {
   float *out, *mean2, *rstd2;
 } lcfm_transformer_acts;
 
-void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_config *cfg, lcfm_nn_params *p,
-                           const char *prefix);
-void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg, lcfm_nn_arena *arena,
-                                  int B, int T);
+void lcfm_transformer_init(lcfm_transformer_params *w, const lcfm_transformer_config *cfg,
+                           lcfm_nn_params *p, const char *prefix);
+void lcfm_transformer_acts_layout(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
+                                  lcfm_nn_arena *arena, int B, int T);
 /* x->mask: the key mask [B, T] (1 = may be attended to) or NULL. */
 void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                              const lcfm_transformer_params *w, const lcfm_nn_params *p, const lcfm_nn_block_batch *x,
-                              lcfm_nn_scratch *s);
-void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                               const lcfm_transformer_params *w, lcfm_nn_params *p, const float *dout,
-                               const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+                              const lcfm_transformer_params *w, const lcfm_nn_params *p,
+                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_transformer_backward(float *dinp, const lcfm_transformer_acts *a,
+                               const lcfm_transformer_config *cfg, const lcfm_transformer_params *w,
+                               lcfm_nn_params *p, const float *dout, const lcfm_nn_block_batch *x,
+                               lcfm_nn_scratch *s);
 
 /* Scratch for blocks of width d, feed-forward ff, at most N rows and sequences of length T. */
 void lcfm_nn_scratch_layout(lcfm_nn_scratch *s, lcfm_nn_arena *arena, int N, int T, int d, int ff);
 
 /* Bytes of saved activations (the arena) and of backward scratch, for max_batch sequences. */
-void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes, size_t *scratch_bytes);
+void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes,
+                    size_t *scratch_bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Inference (no gradients): the outputs of *_forward with training = 0, without saving anything
@@ -176,12 +182,15 @@ typedef struct {
   float *pooled;          /* [S, d] */
 } lcfm_nn_infer_ws;
 
-void lcfm_nn_infer_ws_layout(lcfm_nn_infer_ws *w, lcfm_nn_arena *arena, int S, int T, int d, int wide);
+void lcfm_nn_infer_ws_layout(lcfm_nn_infer_ws *w, lcfm_nn_arena *arena, int S, int T, int d,
+                             int wide);
 /* x [B, T, d] = block(x) in place (B <= the workspace's S), on the calling thread. */
-void lcfm_conformer_infer(float *x, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
-                          const lcfm_nn_params *p, const float *mask, int B, int T, lcfm_nn_infer_ws *ws);
-void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg, const lcfm_transformer_params *w,
-                            const lcfm_nn_params *p, const float *keymask, int B, int T, lcfm_nn_infer_ws *ws);
+void lcfm_conformer_infer(float *x, const lcfm_conformer_config *cfg,
+                          const lcfm_conformer_params *w, const lcfm_nn_params *p,
+                          const float *mask, int B, int T, lcfm_nn_infer_ws *ws);
+void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg,
+                            const lcfm_transformer_params *w, const lcfm_nn_params *p,
+                            const float *keymask, int B, int T, lcfm_nn_infer_ws *ws);
 
 /* ---------------------------------------------------------------------------------------------
  * Training in chunks: an encoder's blocks run forward and backward over chunks of
@@ -276,29 +285,33 @@ typedef struct {
   lcfm_nn_lin head;
   /* in base.acts */
   float *x0;
-  lcfm_conformer_acts *ba; /* per block; only those of kept_block_layout (encoders.c) when blocks are recomputed */
+  lcfm_conformer_acts
+      *ba; /* per block; only those of kept_block_layout (encoders.c) when blocks are recomputed */
   float *lstm_out, *gates, *cell, *pooled, *z;
   /* in base.scr */
   float *lstm_scratch, *dpooled, *dh;
   float *dxl; /* [B, T, d] gradient reaching the last block's output */
 } lcfm_causal_encoder;
 
-void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg, lcfm_nn_params *p,
-                              const char *prefix);
+void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
+                              lcfm_nn_params *p, const char *prefix);
 void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e);
 void lcfm_causal_encoder_free(lcfm_causal_encoder *e);
 /* x: times, values, valid (the mask); returns z [B, latent] (inside e). */
-const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x,
-                                         int training, uint64_t seed, uint64_t step);
+const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p,
+                                         const lcfm_nn_series *x, int training, uint64_t seed,
+                                         uint64_t step);
 /* When the output is not finite, find the first layer whose output is not and abort naming it
  * ("stellar.block2 output"); otherwise return. Called by forward on its output. */
 void lcfm_causal_encoder_check(const lcfm_causal_encoder *e);
 /* The z of forward with training = 0, through the inference path (see above): returns z
  * [B, latent] (inside e). Nothing for backward is kept; a non-finite z reruns forward to name the
  * layer. B <= max_batch. */
-const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x);
+const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p,
+                                       const lcfm_nn_series *x);
 /* Accumulate parameter gradients for dz [B, latent]. */
-void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz, int training);
+void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz,
+                                  int training);
 /* Analytic FLOPs of one forward pass for B sequences (a multiply-add counts 2; matrix products,
  * attention products and the depthwise convolution; element-wise work is not counted). Backward
  * performs exactly two products for each forward one, so *backward = 2 x forward. */
@@ -338,19 +351,22 @@ typedef struct {
   float *dx[2]; /* [B, T, d]: the head's backward (dx[0] reaches the last block) */
 } lcfm_astromer;
 
-void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p, const char *prefix);
+void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,
+                        const char *prefix);
 void lcfm_astromer_alloc(lcfm_astromer *e);
 void lcfm_astromer_free(lcfm_astromer *e);
 /* x: times, values, valid, replace; returns pred [B, T]. The embeddings of the last block are
  * e->ba[blocks - 1].out [B, T, d]. */
-const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, int training,
-                                   uint64_t seed, uint64_t step);
+const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p,
+                                   const lcfm_nn_series *x, int training, uint64_t seed,
+                                   uint64_t step);
 void lcfm_astromer_check(const lcfm_astromer *e);
 /* Astromer 2's per-layer embeddings through the inference path (forward with training = 0, no
  * pretraining head): out [B, blocks + 1, d], layer 0 the input embedding x0 and layer l the output
  * of block l - 1, each averaged over the steps with valid != 0 (weighted by valid; 0 for a window
  * without any). A non-finite value reruns forward to name the layer. B <= max_batch. */
-void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, float *out);
+void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p,
+                                     const lcfm_nn_series *x, float *out);
 void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dpred, int training);
 double lcfm_astromer_flops(const lcfm_astromer_config *cfg, int B, double *backward);
 

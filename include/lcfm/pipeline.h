@@ -88,8 +88,8 @@ void lcfm_pipeline_free(lcfm_pipeline *p);
 /* 1 when two effective job texts agree on every key of `sections` (NULL-terminated) that
  * changes results; otherwise 0, with the first difference in `why`. A key missing from a
  * text takes its default. */
-int lcfm_pipeline_jobs_agree(const char *stored, const char *current, const char *const *sections, char *why,
-                             size_t why_len);
+int lcfm_pipeline_jobs_agree(const char *stored, const char *current, const char *const *sections,
+                             char *why, size_t why_len);
 
 /* ---- sweeps ---- */
 /* Number of grid points of the job's [sweep] lines (1 when there are none). */

@@ -54,31 +54,34 @@ typedef struct {
 
 /* Opens the target's source: 0, or 1 with a reason naming the file. *source_limit: the rows of
  * /truth/theta every source must index (-1 for "label"). */
-int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *target, int64_t *source_limit,
-                           char *why, size_t why_len);
+int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *target,
+                           int64_t *source_limit, char *why, size_t why_len);
 /* out[i]: the target of the object with source[i] and label[i]. */
-void lcfm_probe_target_values(const lcfm_probe_target *t, const int64_t *source, const int32_t *label, int64_t count,
-                              float *out);
+void lcfm_probe_target_values(const lcfm_probe_target *t, const int64_t *source,
+                              const int32_t *label, int64_t count, float *out);
 void lcfm_probe_target_close(lcfm_probe_target *t);
 
 /* The oracle when the target is theta0 and the store is a causal simulation (/truth/theta with
  * attributes lambda and T): returns 1 and says what it is in `why`. Otherwise returns 0 and says
  * why not (not an error: the probe goes on without it). */
-int lcfm_probe_oracle_open(lcfm_probe_oracle *o, const char *store, const char *target, char *why, size_t why_len);
+int lcfm_probe_oracle_open(lcfm_probe_oracle *o, const char *store, const char *target, char *why,
+                           size_t why_len);
 /* out[i]: the oracle's prediction for an object of source[i] (sources checked in range). */
-void lcfm_probe_oracle_values(const lcfm_probe_oracle *o, const int64_t *source, int64_t count, float *out);
+void lcfm_probe_oracle_values(const lcfm_probe_oracle *o, const int64_t *source, int64_t count,
+                              float *out);
 void lcfm_probe_oracle_close(lcfm_probe_oracle *o);
 
 /* Per process: loads probed objects probed[0..count) (increasing) of the sample: columns, target,
  * raw values and the latents of the embedding stores (baseline may be "" or NULL), then the
  * oracle as the last input when o is not NULL. Returns 0, or 1 with a reason naming the file. */
-int lcfm_probe_data_load(lcfm_probe_data *d, const lcfm_probe_sample *s, const char *store, const char *embeddings,
-                         const char *baseline, const lcfm_probe_target *t, const lcfm_probe_oracle *o, int raw_points,
-                         const int64_t *probed, int64_t count, char *why, size_t why_len);
+int lcfm_probe_data_load(lcfm_probe_data *d, const lcfm_probe_sample *s, const char *store,
+                         const char *embeddings, const char *baseline, const lcfm_probe_target *t,
+                         const lcfm_probe_oracle *o, int raw_points, const int64_t *probed,
+                         int64_t count, char *why, size_t why_len);
 /* The names of the inputs lcfm_probe_data_load will give (the same order), without reading rows;
  * returns their count, or -1 with a reason when the embedding store cannot be opened. */
-int lcfm_probe_input_names(const char *embeddings, const char *baseline, int oracle, char (*name)[32], char *why,
-                           size_t why_len);
+int lcfm_probe_input_names(const char *embeddings, const char *baseline, int oracle,
+                           char (*name)[32], char *why, size_t why_len);
 void lcfm_probe_data_free(lcfm_probe_data *d);
 
 #endif

@@ -52,18 +52,19 @@ lcfm_star_role lcfm_probe_star_role(const lcfm_probe_protocol *p, int run, int64
  * uniform(seed, source) < test_fraction, keyed by the source so that every rank agrees. */
 int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t source);
 /* Run `run`'s draw over objects with the given sources (rows in store order). */
-void lcfm_probe_draw_make(lcfm_probe_draw *d, const lcfm_probe_protocol *p, int run, const int64_t *source,
-                          int64_t objects);
+void lcfm_probe_draw_make(lcfm_probe_draw *d, const lcfm_probe_protocol *p, int run,
+                          const int64_t *source, int64_t objects);
 /* code [objects]: the /mlp/draw row of this draw. */
 void lcfm_probe_draw_codes(const lcfm_probe_draw *d, int64_t objects, int64_t *code);
 void lcfm_probe_draw_free(lcfm_probe_draw *d);
 
 /* Run `run`'s shuffle of the pool of stars `pool` (pool_size members, numbered 0.. in store
  * order): member[k] = the member at place k, for the first `count` places (count <= pool_size). */
-void lcfm_probe_draw_first(const lcfm_probe_protocol *p, int run, lcfm_star_role pool, int64_t pool_size, int64_t count,
-                           int64_t *member);
+void lcfm_probe_draw_first(const lcfm_probe_protocol *p, int run, lcfm_star_role pool,
+                           int64_t pool_size, int64_t count, int64_t *member);
 /* The same shuffle: place[i] = the place of member[i], for `count` distinct members. */
-void lcfm_probe_draw_places(const lcfm_probe_protocol *p, int run, lcfm_star_role pool, int64_t pool_size,
-                            const int64_t *member, int64_t count, int64_t *place);
+void lcfm_probe_draw_places(const lcfm_probe_protocol *p, int run, lcfm_star_role pool,
+                            int64_t pool_size, const int64_t *member, int64_t count,
+                            int64_t *place);
 
 #endif

@@ -32,30 +32,32 @@
 typedef struct {
   int64_t objects;       /* probed objects */
   int64_t store_objects; /* objects in the store */
-  int64_t *store_row;    /* with [probe] fields: the store row of each probed object; NULL: the same */
-  int64_t first, count;  /* this rank's shard of the probed objects */
+  int64_t *store_row; /* with [probe] fields: the store row of each probed object; NULL: the same */
+  int64_t first, count; /* this rank's shard of the probed objects */
   int runs;
   lcfm_probe_protocol protocol;
-  lcfm_probe_draw *draws; /* [runs]: training (the first places only), stopping, test: probed objects */
-  int64_t (*seen)[3];     /* [runs][pool]: members before the next round of blocks to code */
-  int64_t **sorted;       /* [runs * 2]: each run's test, stopping objects in increasing order */
+  lcfm_probe_draw
+      *draws;         /* [runs]: training (the first places only), stopping, test: probed objects */
+  int64_t (*seen)[3]; /* [runs][pool]: members before the next round of blocks to code */
+  int64_t **sorted;   /* [runs * 2]: each run's test, stopping objects in increasing order */
 } lcfm_probe_sample;
 
 /* Collective. Draws `runs` runs over the probed objects of STORE (fields: "" or NULL for all);
  * training places up to `largest`. With source_limit >= 0 every probed object's source must lie
  * in [0, source_limit) (rows of /truth/theta). Returns 0, or 1 with a reason naming the file (the
  * same on every rank). */
-int lcfm_probe_sample_make(lcfm_probe_sample *s, MPI_Comm comm, const char *store, const char *fields,
-                           const lcfm_probe_protocol *p, int runs, int64_t largest, int64_t source_limit, char *why,
-                           size_t why_len);
+int lcfm_probe_sample_make(lcfm_probe_sample *s, MPI_Comm comm, const char *store,
+                           const char *fields, const lcfm_probe_protocol *p, int runs,
+                           int64_t largest, int64_t source_limit, char *why, size_t why_len);
 /* Store rows of probed objects [first, first + count). */
-void lcfm_probe_sample_store_rows(const lcfm_probe_sample *s, int64_t first, int64_t count, int64_t *row);
+void lcfm_probe_sample_store_rows(const lcfm_probe_sample *s, int64_t first, int64_t count,
+                                  int64_t *row);
 /* Collective: code [runs, count]: /mlp/draw's codes of probed objects [first, first + count),
  * given their sources. The calls walk the probed objects in order: the blocks of one call follow
  * one another in rank order (rank 0's first; a rank may have none, count 0), and the first follows
  * the last of the previous call. */
-void lcfm_probe_sample_codes(lcfm_probe_sample *s, MPI_Comm comm, int64_t first, const int64_t *source, int64_t count,
-                             int64_t *code);
+void lcfm_probe_sample_codes(lcfm_probe_sample *s, MPI_Comm comm, int64_t first,
+                             const int64_t *source, int64_t count, int64_t *code);
 void lcfm_probe_sample_free(lcfm_probe_sample *s);
 
 #endif

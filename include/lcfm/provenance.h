@@ -30,8 +30,8 @@ typedef struct {
 } lcfm_provenance;
 
 /* Collective. `job` may be NULL (verbs without a job file). */
-void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb, const lcfm_job *job, int argc,
-                          char **argv);
+void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb, const lcfm_job *job,
+                          int argc, char **argv);
 /* Collective on the file's communicator: writes the attributes on `location`. */
 void lcfm_provenance_write(hid_t location, const lcfm_provenance *p);
 /* Writes one string attribute (fixed length, null-terminated); collective. */

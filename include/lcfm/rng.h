@@ -41,10 +41,13 @@ uint64_t lcfm_rng_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t
  * twice as cheap as the double version; used where the result is stored as float anyway (the
  * simulator's noise). An independent sequence: it does not approximate lcfm_rng_normal. */
 float lcfm_rng_normalf(uint64_t seed, uint32_t stream, uint64_t index);
-void lcfm_rng_normalf_fill(float *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first);
+void lcfm_rng_normalf_fill(float *out, size_t count, uint64_t seed, uint32_t stream,
+                           uint64_t first);
 
 /* out[i] = lcfm_rng_normal(seed, stream, first + i) for i < count, two draws per Philox call. */
-void lcfm_rng_normal_fill(double *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first);
-void lcfm_rng_uniform_fill(double *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first);
+void lcfm_rng_normal_fill(double *out, size_t count, uint64_t seed, uint32_t stream,
+                          uint64_t first);
+void lcfm_rng_uniform_fill(double *out, size_t count, uint64_t seed, uint32_t stream,
+                           uint64_t first);
 
 #endif

@@ -74,7 +74,8 @@ void lcfm_sim_direct(const lcfm_sim_config *c, int64_t object, double *out);    
 
 /* Collective: the whole `lcfm simulate` run: simulate this rank's stars in blocks and write the
  * store (objects, points, instruments, truth) to `path`, published atomically. */
-void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *path, const lcfm_provenance *prov);
+void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *c, const char *path,
+                         const lcfm_provenance *prov);
 
 /* ---------------------------------------------------------------------------------------------
  * Labelled mode ([simulate] mode = labelled): a labelled benchmark for classification (Astromer 2's
@@ -116,7 +117,8 @@ enum {
 };
 
 typedef struct {
-  lcfm_sim_config base; /* stars, curves_per_star, noise_sigma, stars_per_field, block_stars, seed */
+  lcfm_sim_config
+      base; /* stars, curves_per_star, noise_sigma, stars_per_field, block_stars, seed */
   int64_t classes, min_points, max_points, seasons;
 } lcfm_labelled_config;
 
@@ -126,9 +128,11 @@ int lcfm_sim_mode_labelled(const lcfm_job *job);
 int lcfm_labelled_config_from_job(lcfm_labelled_config *c, const lcfm_job *job);
 int64_t lcfm_labelled_points(const lcfm_labelled_config *c, int64_t object);
 /* The 6 truth parameters of a star (the columns of /truth/labelled). */
-void lcfm_labelled_star(const lcfm_labelled_config *c, int64_t star, double params[LCFM_LABELLED_PARAMS]);
+void lcfm_labelled_star(const lcfm_labelled_config *c, int64_t star,
+                        double params[LCFM_LABELLED_PARAMS]);
 /* Object n's light curve: lcfm_labelled_points(c, n) times (days), magnitudes and errors. */
-void lcfm_labelled_curve(const lcfm_labelled_config *c, int64_t object, double *time, float *value, float *error);
+void lcfm_labelled_curve(const lcfm_labelled_config *c, int64_t object, double *time, float *value,
+                         float *error);
 /* Collective: the labelled store at `path`, written like lcfm_simulate_store. */
 void lcfm_simulate_labelled_store(MPI_Comm comm, const lcfm_labelled_config *c, const char *path,
                                   const lcfm_provenance *prov);

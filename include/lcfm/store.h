@@ -104,8 +104,8 @@ typedef enum {
   LCFM_REJECT_NONFINITE = 4,  /* all values NaN or infinite */
   LCFM_REJECT_TIME_ORDER = 5, /* time goes backwards */
   LCFM_REJECT_PARSE = 6,      /* malformed text row */
-  LCFM_REJECT_RANGE = 7,      /* header value outside its documented range, or flux beyond float range */
-  LCFM_REJECT_DUPLICATE = 8,  /* the same light curve as an object stored from an earlier file */
+  LCFM_REJECT_RANGE = 7, /* header value outside its documented range, or flux beyond float range */
+  LCFM_REJECT_DUPLICATE = 8, /* the same light curve as an object stored from an earlier file */
 } lcfm_reject_reason;
 
 /* What /points/value holds for an instrument's objects. */
@@ -164,10 +164,12 @@ void lcfm_store_write_rejects(lcfm_store_writer *w, const lcfm_reject *rows, int
  * for lcfm_store_write_rows. Groups on the path are created as needed. */
 int lcfm_store_add_matrix(lcfm_store_writer *w, const char *path, int64_t rows, int64_t cols);
 /* Collective: rows [first_row, first_row + row_count) of a matrix; row_count may be 0. */
-void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count, const double *data);
+void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count,
+                           const double *data);
 /* Collective: a dataset of the store at `path` with `rows` rows (x cols), created with the store's
  * chunking and compression, or resized when it exists (appending). Caller closes it. */
-hid_t lcfm_store_dataset(lcfm_store_writer *w, const char *path, hid_t type, int64_t rows, int64_t cols);
+hid_t lcfm_store_dataset(lcfm_store_writer *w, const char *path, hid_t type, int64_t rows,
+                         int64_t cols);
 /* 1 when the writer appends to an existing store. */
 int lcfm_store_writer_appending(const lcfm_store_writer *w);
 /* Group or file handle for producer attributes (e.g. /truth constants), created when missing;
@@ -189,8 +191,9 @@ int lcfm_store_options_from_job(lcfm_store_options *o, const lcfm_job *job);
 
 /* Collective: lcfm_store_create with options (compression), or lcfm_store_append when o->mode
  * is LCFM_STORE_APPEND. NULL options: create, uncompressed. */
-lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov, int64_t local_objects,
-                                    int64_t local_points, const lcfm_store_options *o);
+lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov,
+                                    int64_t local_objects, int64_t local_points,
+                                    const lcfm_store_options *o);
 
 /* Collective: opens the schema-2 store at PATH for adding `local_objects` objects and
  * `local_points` points from each rank, placed after the existing ones (copy-on-append: PATH is
@@ -237,7 +240,8 @@ typedef struct {
   int64_t point_capacity;
 } lcfm_store_cursor;
 
-void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count, int64_t block_objects);
+void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count,
+                             int64_t block_objects);
 /* Reads the next block into c->batch (possibly empty on this rank); returns 0 when every rank
  * is done. */
 int lcfm_store_cursor_next(lcfm_store_cursor *c);

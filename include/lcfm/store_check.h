@@ -48,7 +48,7 @@ int lcfm_store_signature(hid_t file, char *buf, size_t len);
 /* Collective: refuses (returns 1 with why) when a file made from a store (embeddings) carries a
  * store signature other than that of the store open as `store_file` (lcfm_store_file), read from `store_path`. `first` and `second`
  * are the files to check; NULL or "" are skipped. */
-int lcfm_store_check_derived(hid_t store_file, const char *store_path, const char *first, const char *second, char *why,
-                             size_t why_len);
+int lcfm_store_check_derived(hid_t store_file, const char *store_path, const char *first,
+                             const char *second, char *why, size_t why_len);
 
 #endif

@@ -45,7 +45,8 @@
  * table's count wins when larger: appends may add instruments). */
 void lcfm_store_index_write(lcfm_store_writer *w, MPI_Comm comm, int64_t instruments);
 /* The simulator's index, from its configuration alone (no sort, no gather). */
-void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_config *c);
+void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm,
+                                      const lcfm_sim_config *c);
 
 /* ---- reading (per process) ---- */
 typedef struct lcfm_store_index lcfm_store_index;
@@ -71,22 +72,29 @@ int64_t lcfm_store_index_source(lcfm_store_index *x, int64_t row);
 /* Object `row`'s columns. */
 void lcfm_store_index_object(lcfm_store_index *x, int64_t row, lcfm_index_object *o);
 /* Several objects at once (one read per column). */
-void lcfm_store_index_objects_at(lcfm_store_index *x, const int64_t *rows, int64_t count, lcfm_index_object *out);
+void lcfm_store_index_objects_at(lcfm_store_index *x, const int64_t *rows, int64_t count,
+                                 lcfm_index_object *out);
 /* The by_source positions [first, end) of `source`; returns 0 when the store has no such source. */
-int lcfm_store_index_source_group(lcfm_store_index *x, int64_t source, int64_t *first, int64_t *end);
+int lcfm_store_index_source_group(lcfm_store_index *x, int64_t source, int64_t *first,
+                                  int64_t *end);
 /* The by_instrument positions [first, end) of instrument m (empty when out of range). */
-void lcfm_store_index_instrument_group(const lcfm_store_index *x, int64_t m, int64_t *first, int64_t *end);
+void lcfm_store_index_instrument_group(const lcfm_store_index *x, int64_t m, int64_t *first,
+                                       int64_t *end);
 /* Entries [first, first + count) of by_source / by_instrument. */
-void lcfm_store_index_read_by_source(lcfm_store_index *x, int64_t first, int64_t count, int64_t *rows);
-void lcfm_store_index_read_by_instrument(lcfm_store_index *x, int64_t first, int64_t count, int64_t *rows);
+void lcfm_store_index_read_by_source(lcfm_store_index *x, int64_t first, int64_t count,
+                                     int64_t *rows);
+void lcfm_store_index_read_by_instrument(lcfm_store_index *x, int64_t first, int64_t count,
+                                         int64_t *rows);
 /* Points [first, first + count) of /points/time and /points/value. */
-void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t count, double *time, float *value);
+void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t count, double *time,
+                                  float *value);
 /* Points [first, first + count) of /points/error (Astromer 2's loss weights). */
 void lcfm_store_index_read_errors(lcfm_store_index *x, int64_t first, int64_t count, float *error);
 /* The rows of the objects whose /objects/field is selected by f, in increasing order (*count of
  * them; caller frees): the by_field groups of the selected keys when the store has /index, else
  * /objects/field read in blocks. Per process, any open store file (path names it in messages). */
-int64_t *lcfm_store_select_fields(hid_t file, const char *path, const lcfm_fields *f, int64_t *count);
+int64_t *lcfm_store_select_fields(hid_t file, const char *path, const lcfm_fields *f,
+                                  int64_t *count);
 /* The same through this reader (its bytes counted). */
 int64_t *lcfm_store_index_select_fields(lcfm_store_index *x, const lcfm_fields *f, int64_t *count);
 /* Bytes this reader has read from the file so far (index, columns and points). */

@@ -41,8 +41,9 @@ void lcfm_lstsq_stream_free(lcfm_lstsq_stream *s);
 
 typedef struct {
   int d;
-  int64_t rows;  /* rows of pass 1: this rank's, then all ranks' after lcfm_pca_stream_centre */
-  double *mean;  /* [d]: column sums in pass 1, the mean over all ranks after lcfm_pca_stream_centre */
+  int64_t rows; /* rows of pass 1: this rank's, then all ranks' after lcfm_pca_stream_centre */
+  double
+      *mean; /* [d]: column sums in pass 1, the mean over all ranks after lcfm_pca_stream_centre */
   double *gram;  /* [d, d]: sum of the centred rows' outer products (upper triangle) */
   double *block; /* [block, d] column-major: centred rows pending */
   int pending;
@@ -58,7 +59,8 @@ void lcfm_pca_stream_scatter(lcfm_pca_stream *s, const float *z, int64_t count);
 /* Collective: eigenvalues [d] of the sample covariance (divisor rows - 1), decreasing, and
  * components [k, d] (row j: the unit eigenvector of eigenvalue j, its largest-magnitude entry
  * positive), on every rank. Needs at least 2 rows and 1 <= k <= d. */
-void lcfm_pca_stream_finish(lcfm_pca_stream *s, MPI_Comm comm, int k, double *eigenvalues, double *components);
+void lcfm_pca_stream_finish(lcfm_pca_stream *s, MPI_Comm comm, int k, double *eigenvalues,
+                            double *components);
 void lcfm_pca_stream_free(lcfm_pca_stream *s);
 
 #endif

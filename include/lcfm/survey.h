@@ -84,19 +84,21 @@ typedef struct {
 } lcfm_ingest_options;
 
 /* What a reader could not read and replaced by the documented value (counted and logged). */
-enum { LCFM_NOTE_TIME_REFERENCE = 1 }; /* no BJDREFI/BJDREFF, TIMESYS or TIMEREF: mission values used */
+enum {
+  LCFM_NOTE_TIME_REFERENCE = 1
+}; /* no BJDREFI/BJDREFF, TIMESYS or TIMEREF: mission values used */
 
 /* One object read from a file. The arrays belong to the reader and live until the sink returns. */
 typedef struct {
   int64_t source;
   int32_t field, label;
   lcfm_instrument instrument; /* id is assigned by the ingest, not the reader */
-  double time_zero;           /* days to add to time for BJD (FITS) or JD (MACHO): instrument.time_zero */
-  double ra, dec;             /* degrees (FITS RA_OBJ, DEC_OBJ), NaN if unknown */
-  float magnitude;            /* catalogue magnitude (TESSMAG, KEPMAG), NaN if unknown */
-  float median_flux;          /* e-/s that normalised the values (relative flux), NaN for magnitudes */
-  int32_t notes;              /* LCFM_NOTE_* bits */
-  const char *path;           /* the input file */
+  double time_zero;  /* days to add to time for BJD (FITS) or JD (MACHO): instrument.time_zero */
+  double ra, dec;    /* degrees (FITS RA_OBJ, DEC_OBJ), NaN if unknown */
+  float magnitude;   /* catalogue magnitude (TESSMAG, KEPMAG), NaN if unknown */
+  float median_flux; /* e-/s that normalised the values (relative flux), NaN for magnitudes */
+  int32_t notes;     /* LCFM_NOTE_* bits */
+  const char *path;  /* the input file */
   int64_t length;
   const double *time;
   const float *value, *error;
@@ -107,20 +109,21 @@ typedef void (*lcfm_object_sink)(void *user, const lcfm_survey_object *object);
 typedef void (*lcfm_reject_sink)(void *user, const lcfm_reject *reject);
 
 /* Reads one TESS/Kepler/K2 light-curve FITS file: calls `on_object` once, or `on_reject` once. */
-void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
-                               lcfm_reject_sink on_reject, void *user);
+void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *options,
+                               lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
 
 /* Parses MACHO text already in memory (either format); `name` labels rejects ("name:line").
  * Calls on_object per (star, band) with points, on_reject per malformed row or empty object. */
-void lcfm_parse_macho(const char *name, const char *text, size_t length, const lcfm_ingest_options *options,
-                      lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
+void lcfm_parse_macho(const char *name, const char *text, size_t length,
+                      const lcfm_ingest_options *options, lcfm_object_sink on_object,
+                      lcfm_reject_sink on_reject, void *user);
 /* Reads a MACHO file (plain or gzip) and parses it; an unreadable file is one reject. */
-void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
-                          lcfm_reject_sink on_reject, void *user);
+void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options,
+                          lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
 
 /* Reads any supported file, choosing the reader by content (FITS magic, gzip, CSV header). */
-void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
-                           lcfm_reject_sink on_reject, void *user);
+void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
+                           lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
 
 /* One rank's slice of the sorted input list: files [first, first + count) of `total`. */
 typedef struct {
@@ -148,8 +151,9 @@ int lcfm_ingest_options_from_job(lcfm_ingest_options *o, const lcfm_job *job);
  * create it, or append the objects not already in it; NULL: create, uncompressed). Returns the
  * number of objects written; 0 when every object read is a duplicate (of the store or another
  * file) and -1 when no file could be read: no store is written then. */
-int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *options, const lcfm_input_slice *files,
-                          const char *path, const lcfm_provenance *prov, const lcfm_store_options *store);
+int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *options,
+                          const lcfm_input_slice *files, const char *path,
+                          const lcfm_provenance *prov, const lcfm_store_options *store);
 
 /* ---- an ingest job (src/survey/ingest_job.c: `lcfm ingest` and the ingest stage of `lcfm run`) ---- */
 /* Collective: rank 0 expands [ingest] inputs; returns the file count on every rank, or -1 if

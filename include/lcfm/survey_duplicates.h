@@ -21,7 +21,8 @@ enum { LCFM_CONTENT_HASH_BYTES = 16 };
 
 typedef struct {
   int64_t source, file, length;
-  int64_t position;     /* index among all objects of the ingest (input order), set by lcfm_mark_duplicates */
+  int64_t
+      position; /* index among all objects of the ingest (input order), set by lcfm_mark_duplicates */
   int64_t duplicate_of; /* position of the earlier object it repeats, or -1 */
   int32_t survey, season, unit, subunit, band;
   int32_t same_identity; /* 1: the same identity as duplicate_of; 0: the same columns */
@@ -49,13 +50,15 @@ void lcfm_stored_keys_read(MPI_Comm comm, const char *path, lcfm_stored_keys *st
 void lcfm_stored_keys_free(lcfm_stored_keys *stored);
 
 /* Receives a duplicate's key and its reject (reason DUPLICATE, naming the object kept). */
-typedef void (*lcfm_duplicate_sink)(void *user, const lcfm_object_key *key, const lcfm_reject *reject);
+typedef void (*lcfm_duplicate_sink)(void *user, const lcfm_object_key *key,
+                                    const lcfm_reject *reject);
 
 /* Collective: sets the position of this rank's keys (count of them, in file order; ranks hold
  * consecutive slices `files` of the sorted list), marks those that repeat an earlier object of
  * any rank (duplicate_of, same_identity) and reports each one, in order, to `on_duplicate`.
  * Returns how many of this rank's keys are duplicates. */
-int64_t lcfm_mark_duplicates(MPI_Comm comm, lcfm_object_key *keys, int64_t count, const lcfm_stored_keys *stored,
-                             const lcfm_input_slice *files, lcfm_duplicate_sink on_duplicate, void *user);
+int64_t lcfm_mark_duplicates(MPI_Comm comm, lcfm_object_key *keys, int64_t count,
+                             const lcfm_stored_keys *stored, const lcfm_input_slice *files,
+                             lcfm_duplicate_sink on_duplicate, void *user);
 
 #endif

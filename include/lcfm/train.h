@@ -51,14 +51,18 @@
 #define LCFM_EXIT_REQUEUE 75
 
 enum {
-  LCFM_STREAM_TRAIN_SPLIT = LCFM_STREAM_USER + 200,      /* index: source id */
-  LCFM_STREAM_TRAIN_ANCHOR = LCFM_STREAM_USER + 201,     /* before the store index: no longer drawn */
-  LCFM_STREAM_TRAIN_STAR = LCFM_STREAM_USER + 202,       /* draw index i = split 2^62 + step 2^20 + slot */
-  LCFM_STREAM_TRAIN_INSTR = LCFM_STREAM_USER + 203,      /* before the store index: no longer drawn */
-  LCFM_STREAM_TRAIN_WINDOW = LCFM_STREAM_USER + 204,     /* i * 3 + member */
-  LCFM_STREAM_TRAIN_DRAW_KEY = LCFM_STREAM_USER + 205,   /* i: the keys of draw i's tries (words 0-1, 2-3) */
-  LCFM_STREAM_TRAIN_ANCHOR_TRY = LCFM_STREAM_USER + 206, /* under draw i's first key: anchor try t */
-  LCFM_STREAM_TRAIN_INSTR_TRY = LCFM_STREAM_USER + 207,  /* under draw i's second key: partner try t */
+  LCFM_STREAM_TRAIN_SPLIT = LCFM_STREAM_USER + 200,  /* index: source id */
+  LCFM_STREAM_TRAIN_ANCHOR = LCFM_STREAM_USER + 201, /* before the store index: no longer drawn */
+  LCFM_STREAM_TRAIN_STAR =
+      LCFM_STREAM_USER + 202, /* draw index i = split 2^62 + step 2^20 + slot */
+  LCFM_STREAM_TRAIN_INSTR = LCFM_STREAM_USER + 203,  /* before the store index: no longer drawn */
+  LCFM_STREAM_TRAIN_WINDOW = LCFM_STREAM_USER + 204, /* i * 3 + member */
+  LCFM_STREAM_TRAIN_DRAW_KEY =
+      LCFM_STREAM_USER + 205, /* i: the keys of draw i's tries (words 0-1, 2-3) */
+  LCFM_STREAM_TRAIN_ANCHOR_TRY =
+      LCFM_STREAM_USER + 206, /* under draw i's first key: anchor try t */
+  LCFM_STREAM_TRAIN_INSTR_TRY =
+      LCFM_STREAM_USER + 207, /* under draw i's second key: partner try t */
 };
 
 /* ---- light curves in memory (the tests' reference for windows read on demand) ---- */
@@ -76,16 +80,17 @@ void lcfm_curves_free(lcfm_curves *c);
 
 /* Fills one row of a batch: times, values, mask [T] from object `object`, the window starting
  * at `start` (clamped); padding gets time 0, value 0, mask 0. */
-void lcfm_curves_window(const lcfm_curves *c, int64_t object, int64_t start, int T, float *times, float *values,
-                        float *mask);
+void lcfm_curves_window(const lcfm_curves *c, int64_t object, int64_t start, int T, float *times,
+                        float *values, float *mask);
 
 /* ---- the triplet sampler ---- */
 typedef struct {
-  lcfm_index_object member[3]; /* anchor, same source (other instrument), same instrument (other source) */
+  lcfm_index_object
+      member[3]; /* anchor, same source (other instrument), same instrument (other source) */
 } lcfm_triplet;
 
 typedef struct {
-  int64_t bytes[2];   /* read through the index while assembling training [0] / validation [1] rows */
+  int64_t bytes[2]; /* read through the index while assembling training [0] / validation [1] rows */
   int64_t batches[2]; /* assemblies (one per step and rank) */
   double seconds[2];  /* spent drawing and reading them */
 } lcfm_sampler_usage;
@@ -96,7 +101,8 @@ typedef struct {
   uint64_t seed;
   double validation_fraction;
   int64_t object_count, source_count, instrument_count;
-  int64_t *selected, selected_count; /* rows of the selected fields, sorted; NULL: the whole store */
+  int64_t *selected,
+      selected_count; /* rows of the selected fields, sorted; NULL: the whole store */
 } lcfm_sampler;
 
 /* Opens the index of the store at `path` (not collective; check the store with lcfm_store_open
@@ -112,20 +118,21 @@ int lcfm_sampler_is_validation(const lcfm_sampler *s, int64_t source);
 lcfm_triplet lcfm_sampler_draw(const lcfm_sampler *s, int split, int64_t step, int64_t slot);
 /* The window start of member m (0 anchor, 1 star, 2 instrument) of that triplet for an object of
  * `length` points: keyed random for training, 0 for validation. */
-int64_t lcfm_sampler_window_start(const lcfm_sampler *s, int split, int64_t step, int64_t slot, int member,
-                                  int64_t length, int T);
+int64_t lcfm_sampler_window_start(const lcfm_sampler *s, int split, int64_t step, int64_t slot,
+                                  int member, int64_t length, int T);
 /* Reads object o's window starting at `start` (clamped) into times, values, mask [T]; padding
  * gets time 0, value 0, mask 0. */
-void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o, int64_t start, int T, float *times,
-                              float *values, float *mask);
+void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o, int64_t start,
+                              int T, float *times, float *values, float *mask);
 
 /* Collective: checks the store (lcfm_store_open) and opens the sampler on every rank; logs the
  * store's shape. Returns 0, or 1 on every rank with a reason naming the file. */
-int lcfm_train_data_open(MPI_Comm comm, const char *path, lcfm_sampler *s, uint64_t seed, double validation_fraction,
-                         char *why, size_t why_len);
+int lcfm_train_data_open(MPI_Comm comm, const char *path, lcfm_sampler *s, uint64_t seed,
+                         double validation_fraction, char *why, size_t why_len);
 /* The same on the objects of the selected fields only (fields.h text; "" is the whole store). */
-int lcfm_train_data_open_fields(MPI_Comm comm, const char *path, const char *fields, lcfm_sampler *s, uint64_t seed,
-                                double validation_fraction, char *why, size_t why_len);
+int lcfm_train_data_open_fields(MPI_Comm comm, const char *path, const char *fields,
+                                lcfm_sampler *s, uint64_t seed, double validation_fraction,
+                                char *why, size_t why_len);
 /* Collective: logs the bytes read per training step and per validation batch (most of any rank). */
 void lcfm_train_data_report(MPI_Comm comm, const lcfm_sampler *s);
 
@@ -139,10 +146,11 @@ typedef struct {
 
 /* Rank 0 writes; other ranks return at once. Atomic (PATH.partial, then rename). */
 void lcfm_checkpoint_write(const char *path, const lcfm_nn_params *p, const lcfm_adam *opt,
-                           const lcfm_train_state *state, const char *signature, const lcfm_provenance *prov);
+                           const lcfm_train_state *state, const char *signature,
+                           const lcfm_provenance *prov);
 /* Every rank reads. Returns 0, or 1 with a reason (missing file, not a checkpoint, another model). */
-int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lcfm_train_state *state,
-                         const char *signature, char *why, size_t why_len);
+int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt,
+                         lcfm_train_state *state, const char *signature, char *why, size_t why_len);
 /* The effective job text recorded in a checkpoint's provenance (NULL if none); caller frees. */
 char *lcfm_checkpoint_job_text(const char *path);
 /* The best-by-validation checkpoint written beside `checkpoint`: NAME.h5 -> NAME.best.h5 (a name

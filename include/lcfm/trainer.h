@@ -61,25 +61,27 @@ typedef struct {
 void lcfm_train_update(MPI_Comm comm, lcfm_nn_params *p, lcfm_adam *opt, double max_grad_norm);
 /* Collective: one optimizer step of the loop: h->step at global step `step`, then, when its
  * loss is finite, lcfm_train_update. Returns the global loss (not finite: nothing updated). */
-lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt, int64_t step,
-                                     double max_grad_norm);
+lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt,
+                                     int64_t step, double max_grad_norm);
 /* Collective: the loop of every model: resume from t->checkpoint (when it exists and t->resume),
  * steps until t->steps, progress lines, validation every validation_every steps with NAME.best.h5
  * and early stopping, periodic and end-of-run checkpoints, SIGTERM/SIGUSR1 -> checkpoint and
  * LCFM_EXIT_REQUEUE, a non-finite loss -> LCFM_EXIT_RUNTIME with the last checkpoint untouched.
  * Returns the exit code. */
-int lcfm_train_loop(MPI_Comm comm, const lcfm_train_settings *t, const lcfm_train_hooks *h, lcfm_adam *opt,
-                    lcfm_train_state *state, const char *signature, const lcfm_provenance *prov);
+int lcfm_train_loop(MPI_Comm comm, const lcfm_train_settings *t, const lcfm_train_hooks *h,
+                    lcfm_adam *opt, lcfm_train_state *state, const char *signature,
+                    const lcfm_provenance *prov);
 /* Collective, after the loop: loads NAME.best.h5 into p when validation ever ran (returns 1, with
  * its state in *best_state) or leaves p alone (returns 0, *best_state = *state). */
-int lcfm_train_load_best(MPI_Comm comm, const lcfm_train_settings *t, lcfm_nn_params *p, const lcfm_adam *opt,
-                         const lcfm_train_state *state, const char *signature, lcfm_train_state *best_state);
+int lcfm_train_load_best(MPI_Comm comm, const lcfm_train_settings *t, lcfm_nn_params *p,
+                         const lcfm_adam *opt, const lcfm_train_state *state, const char *signature,
+                         lcfm_train_state *best_state);
 
 /* This rank's slots [first, first + count) of a global batch of `total` triplets. */
 void lcfm_train_slots(int64_t total, MPI_Comm comm, int64_t *first, int64_t *count);
 /* Fills b with slots [first, first + count) of `step` of the training (0) or validation (1) split. */
-void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, int64_t step, int64_t first,
-                         int64_t count, int T);
+void lcfm_train_assemble(lcfm_batch_rows *b, const lcfm_sampler *s, int split, int64_t step,
+                         int64_t first, int64_t count, int T);
 
 /* ---- the causal model on the shared loop ---- */
 /* Its hooks' state: global batches of `batch` triplets, this rank's slots assembled into `rows`. */
@@ -93,8 +95,9 @@ typedef struct {
   lcfm_causal_loss last; /* the terms of the latest training step */
 } lcfm_causal_trainer;
 
-void lcfm_causal_trainer_init(lcfm_causal_trainer *c, MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s,
-                              int64_t batch, int64_t validation_triplets, uint64_t seed);
+void lcfm_causal_trainer_init(lcfm_causal_trainer *c, MPI_Comm comm, lcfm_causal_model *m,
+                              const lcfm_sampler *s, int64_t batch, int64_t validation_triplets,
+                              uint64_t seed);
 void lcfm_causal_trainer_free(lcfm_causal_trainer *c);
 /* The hooks of lcfm_train_loop (and lcfm_train_loop_step) for c. */
 lcfm_train_hooks lcfm_causal_trainer_hooks(lcfm_causal_trainer *c);
@@ -102,8 +105,8 @@ lcfm_train_hooks lcfm_causal_trainer_hooks(lcfm_causal_trainer *c);
 /* Collective: nearest-centroid instrument-ID accuracy of the validation objects (window at 0),
  * centroids from the training objects: accuracy[0] from z_star (or the baseline's z),
  * accuracy[1] from z_instr (-1 for the baseline); *chance = 1 / instruments. */
-void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, double accuracy[2],
-                            double *chance);
+void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s,
+                            double accuracy[2], double *chance);
 
 /* `lcfm train` for [model] kind = causal or baseline (their entries in model_kind.h); collective;
  * returns the exit code. */

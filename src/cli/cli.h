@@ -65,8 +65,8 @@ int lcfm_cli_any_failed(MPI_Comm comm, int status);
 
 /* A verb that writes its outputs from one job (ingest, train, embed, probe). */
 typedef struct {
-  const char *name;                     /* "train": the verb, the provenance's producer, and its outputs */
-  const char *const *sections;          /* the job sections it reads (NULL-terminated) */
+  const char *name;            /* "train": the verb, the provenance's producer, and its outputs */
+  const char *const *sections; /* the job sections it reads (NULL-terminated) */
   int (*problems)(const lcfm_job *job); /* how many problems the job has (rank 0 reports them) */
   int (*run)(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov); /* the exit code */
 } lcfm_cli_job_verb;

@@ -11,7 +11,8 @@ int lcfm_cli_run_job_verb(const lcfm_cli_options *options, const lcfm_cli_job_ve
   lcfm_job *job = lcfm_cli_load_job(options, verb->name, usage, verb->sections);
   if (!job) return LCFM_EXIT_USAGE;
   int problems = verb->problems(job) + lcfm_outputs_check_job(job, verb->name);
-  int code = lcfm_cli_any_failed(comm, problems) ? LCFM_EXIT_USAGE : lcfm_outputs_claim(comm, job, verb->name);
+  int code = lcfm_cli_any_failed(comm, problems) ? LCFM_EXIT_USAGE
+                                                 : lcfm_outputs_claim(comm, job, verb->name);
   if (code == LCFM_EXIT_OK) {
     lcfm_provenance prov;
     lcfm_provenance_init(&prov, comm, verb->name, job, options->argc, options->argv);

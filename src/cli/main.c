@@ -55,7 +55,8 @@ static const lcfm_verb verbs[] = {
      "  Prints objects, points, sources, fields, instruments, rejects, truth and provenance.\n",
      lcfm_verb_info},
     {"keys", "list every job-file key with its default (Markdown)",
-     "lcfm keys\n  Prints the job-file key table: section, key, type, default, range, meaning.\n", lcfm_verb_keys},
+     "lcfm keys\n  Prints the job-file key table: section, key, type, default, range, meaning.\n",
+     lcfm_verb_keys},
 };
 static const int verb_count = (int)(sizeof verbs / sizeof verbs[0]);
 
@@ -71,7 +72,8 @@ static void print_usage(FILE *out) {
           "lcfm %s (%s): light-curve foundation models at survey scale\n\n"
           "usage: lcfm VERB [options] JOB.ini\n\nverbs:\n",
           LCFM_VERSION, LCFM_GIT_REVISION);
-  for (int i = 0; i < verb_count; i++) fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+  for (int i = 0; i < verb_count; i++)
+    fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
   fprintf(out, "\noptions:\n  -o section.key=value  override a job key (repeatable)\n"
                "  -h, --help            help for a verb: lcfm VERB --help\n"
                "exit codes: 0 success, 1 runtime failure, 2 bad usage or job file\n");
@@ -89,7 +91,8 @@ static int dispatch(int argc, char **argv, int rank) {
   for (int i = 0; i < verb_count; i++) {
     if (strcmp(argv[1], verbs[i].name)) continue;
     lcfm_cli_options options;
-    if (lcfm_cli_parse(&options, argc, argv, 2, verb_flags(verbs[i].name)) != LCFM_EXIT_OK) return LCFM_EXIT_USAGE;
+    if (lcfm_cli_parse(&options, argc, argv, 2, verb_flags(verbs[i].name)) != LCFM_EXIT_OK)
+      return LCFM_EXIT_USAGE;
     if (options.help) {
       if (rank == 0) printf("usage: %s", verbs[i].usage);
       return LCFM_EXIT_OK;

@@ -23,7 +23,8 @@ static size_t known_flag(const char *flags, const char *arg, int *takes_value) {
 }
 
 /* Records a verb's own long option; returns the index of the last argument used, or -1. */
-static int take_flag(lcfm_cli_options *options, int argc, char **argv, int i, const char *flags, int rank) {
+static int take_flag(lcfm_cli_options *options, int argc, char **argv, int i, const char *flags,
+                     int rank) {
   int takes_value = 0;
   size_t name = known_flag(flags, argv[i], &takes_value);
   const char *value = argv[i][name] == '=' ? argv[i] + name + 1 : NULL;
@@ -69,12 +70,14 @@ int lcfm_cli_parse(lcfm_cli_options *options, int argc, char **argv, int first, 
     } else if (!strncmp(arg, "--", 2) && known_flag(flags, arg, &(int){0})) {
       int last = take_flag(options, argc, argv, i, flags, rank);
       if (last < 0) {
-        if (rank == 0) fprintf(stderr, "lcfm %s: bad option '%s' (try --help)\n", argv[first - 1], arg);
+        if (rank == 0)
+          fprintf(stderr, "lcfm %s: bad option '%s' (try --help)\n", argv[first - 1], arg);
         return LCFM_EXIT_USAGE;
       }
       i = last;
     } else if (arg[0] == '-' && arg[1] != '\0') {
-      if (rank == 0) fprintf(stderr, "lcfm %s: unknown option '%s' (try --help)\n", argv[first - 1], arg);
+      if (rank == 0)
+        fprintf(stderr, "lcfm %s: unknown option '%s' (try --help)\n", argv[first - 1], arg);
       return LCFM_EXIT_USAGE;
     } else if (options->positional) {
       if (rank == 0) fprintf(stderr, "lcfm %s: unexpected argument '%s'\n", argv[first - 1], arg);
@@ -95,7 +98,8 @@ lcfm_job *lcfm_cli_load_job(const lcfm_cli_options *options, const char *verb, c
     if (rank == 0) fprintf(stderr, "lcfm %s: missing the job file (usage: %s)\n", verb, usage);
     return NULL;
   }
-  return lcfm_job_load(comm, options->positional, options->override_count, options->overrides, sections);
+  return lcfm_job_load(comm, options->positional, options->override_count, options->overrides,
+                       sections);
 }
 
 int lcfm_cli_any_failed(MPI_Comm comm, int status) {

@@ -31,7 +31,8 @@ static int first_duplicate(const int64_t *sorted, int64_t n, int64_t *id) {
  * rows of its key list), or -1 when the store has none. */
 static int64_t distinct_from_index(lcfm_store *s, const char *keys) {
   hid_t file = lcfm_store_file(s);
-  if (H5Lexists(file, "/index", H5P_DEFAULT) <= 0 || H5Lexists(file, keys, H5P_DEFAULT) <= 0) return -1;
+  if (H5Lexists(file, "/index", H5P_DEFAULT) <= 0 || H5Lexists(file, keys, H5P_DEFAULT) <= 0)
+    return -1;
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, keys, H5P_DEFAULT));
   int64_t rows = lcfm_h5_dataset_rows(dset);
   H5Dclose(dset);
@@ -83,7 +84,8 @@ static void free_summary(object_summary *o) { free(o->ids), free(o->sources), fr
  * or 1 on rank 0 after reporting a duplicate id. */
 static int summarise_objects(MPI_Comm comm, lcfm_store *s, int rank, const char *path) {
   int64_t n = lcfm_store_object_count(s);
-  int64_t sources = distinct_from_index(s, "/index/source_key"), fields = distinct_from_index(s, "/index/field_key");
+  int64_t sources = distinct_from_index(s, "/index/source_key"),
+          fields = distinct_from_index(s, "/index/field_key");
   int keep_keys = sources < 0 || fields < 0;
   object_summary o = {0};
   read_summary(s, rank, &o, 0, keep_keys);
@@ -96,8 +98,9 @@ static int summarise_objects(MPI_Comm comm, lcfm_store *s, int rank, const char 
   int64_t duplicate = 0, mine = rank == 0 ? n : 0;
   if (o.ids) qsort(o.ids, (size_t)mine, sizeof *o.ids, compare_int64);
   if (rank == 0 && o.ids && first_duplicate(o.ids, mine, &duplicate)) {
-    lcfm_report_failure(1, "lcfm info: %s: id %lld is used by more than one object (ids are unique in a store)", path,
-                        (long long)duplicate);
+    lcfm_report_failure(
+        1, "lcfm info: %s: id %lld is used by more than one object (ids are unique in a store)",
+        path, (long long)duplicate);
     free_summary(&o);
     return 1;
   }
@@ -105,9 +108,9 @@ static int summarise_objects(MPI_Comm comm, lcfm_store *s, int rank, const char 
     if (keep_keys) sources = count_distinct(o.sources, n), fields = count_distinct(o.fields, n);
     printf("store        %s\n", path);
     printf("objects      %lld\n", (long long)n);
-    printf("points       %lld (per object: min %lld, mean %.1f, max %lld)\n", (long long)lcfm_store_point_count(s),
-           (long long)(n ? o.min_length : 0), n ? (double)lcfm_store_point_count(s) / (double)n : 0.0,
-           (long long)o.max_length);
+    printf("points       %lld (per object: min %lld, mean %.1f, max %lld)\n",
+           (long long)lcfm_store_point_count(s), (long long)(n ? o.min_length : 0),
+           n ? (double)lcfm_store_point_count(s) / (double)n : 0.0, (long long)o.max_length);
     printf("sources      %lld\n", (long long)sources);
     printf("fields       %lld\n", (long long)fields);
     printf("labelled     %lld\n", (long long)o.labelled);
@@ -170,9 +173,18 @@ static void summarise_rest(lcfm_store *s, const lcfm_instrument *rows, int64_t i
     printf("truth        absent\n");
   }
   printf("provenance\n");
-  static const char *const names[] = {
-      "producer", "lcfm_version", "git_revision", "build_type", "created_utc",      "host",
-      "ranks",    "seed",         "job_path",     "command",    "library_versions", "store_signature"};
+  static const char *const names[] = {"producer",
+                                      "lcfm_version",
+                                      "git_revision",
+                                      "build_type",
+                                      "created_utc",
+                                      "host",
+                                      "ranks",
+                                      "seed",
+                                      "job_path",
+                                      "command",
+                                      "library_versions",
+                                      "store_signature"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) print_attribute(file, names[i]);
 }
 

@@ -12,7 +12,8 @@ static int ingest_problems(const lcfm_job *job) {
 
 int lcfm_verb_ingest(const lcfm_cli_options *options) {
   static const char *const sections[] = {"job", "ingest", NULL};
-  static const lcfm_cli_job_verb ingest = {"ingest", sections, ingest_problems, lcfm_ingest_job_run};
+  static const lcfm_cli_job_verb ingest = {"ingest", sections, ingest_problems,
+                                           lcfm_ingest_job_run};
   int code = lcfm_cli_run_job_verb(options, &ingest);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -5,14 +5,18 @@
 
 /* task = classification: Astromer 2's few-shot protocol (class_probe.h); else the regression
  * probes. */
-static int is_classification(const lcfm_job *job) { return lcfm_probe_task(job) == LCFM_PROBE_CLASSIFICATION; }
+static int is_classification(const lcfm_job *job) {
+  return lcfm_probe_task(job) == LCFM_PROBE_CLASSIFICATION;
+}
 
 static int probe_problems(const lcfm_job *job) {
-  return is_classification(job) ? lcfm_class_probe_settings_check(job) : lcfm_probe_settings_check(job);
+  return is_classification(job) ? lcfm_class_probe_settings_check(job)
+                                : lcfm_probe_settings_check(job);
 }
 
 static int probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
-  return is_classification(job) ? lcfm_class_probe_run(comm, job, prov) : lcfm_probe_run(comm, job, prov);
+  return is_classification(job) ? lcfm_class_probe_run(comm, job, prov)
+                                : lcfm_probe_run(comm, job, prov);
 }
 
 int lcfm_verb_probe(const lcfm_cli_options *options) {

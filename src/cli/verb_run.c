@@ -14,14 +14,17 @@ int lcfm_verb_run(const lcfm_cli_options *options) {
   if (!job) return LCFM_EXIT_USAGE;
   if (lcfm_job_sweep_count(job) > 0) {
     if (rank == 0)
-      fprintf(stderr, "%s: [sweep] %s: this job is a grid of %lld jobs: run its points with lcfm sweep --task I\n",
-              lcfm_job_path(job), lcfm_job_sweep_key(job, 0), (long long)lcfm_sweep_point_count(job));
+      fprintf(
+          stderr,
+          "%s: [sweep] %s: this job is a grid of %lld jobs: run its points with lcfm sweep --task I\n",
+          lcfm_job_path(job), lcfm_job_sweep_key(job, 0), (long long)lcfm_sweep_point_count(job));
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;
   }
   int dry_run = lcfm_cli_flag(options, "--dry-run", NULL);
-  lcfm_pipeline *pipeline =
-      lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "run")) ? NULL : lcfm_pipeline_plan(comm, job);
+  lcfm_pipeline *pipeline = lcfm_cli_any_failed(comm, lcfm_outputs_check_job(job, "run"))
+                                ? NULL
+                                : lcfm_pipeline_plan(comm, job);
   if (!pipeline) {
     lcfm_job_free(job);
     return LCFM_EXIT_USAGE;

@@ -102,7 +102,8 @@ static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
   /* The walk goes from the innermost frame outwards; keep the first description. */
   if (buf[0] == '\0' && err->desc) {
     snprintf(buf, 512, "%s (in %s)", err->desc, err->func_name);
-    for (char *c = buf; *c; c++) /* one line: some drivers' messages hold a timestamp with its newline */
+    for (char *c = buf; *c;
+         c++) /* one line: some drivers' messages hold a timestamp with its newline */
       if (*c == '\n') *c = ' ';
   }
   return 0;

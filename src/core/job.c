@@ -159,8 +159,8 @@ static int check_value(const lcfm_key_spec *spec, const char *text, char *reason
   return 0;
 }
 
-static void report(const lcfm_job *job, int line, const char *where, const char *section, const char *key,
-                   const char *reason) {
+static void report(const lcfm_job *job, int line, const char *where, const char *section,
+                   const char *key, const char *reason) {
   if (job->rank != 0) return;
   if (where) fprintf(stderr, "%s: [%s] %s: %s\n", where, section, key, reason);
   else if (line > 0) fprintf(stderr, "%s:%d: [%s] %s: %s\n", job->path, line, section, key, reason);
@@ -204,7 +204,8 @@ static int split_sweep_values(const char *text, char ***out) {
   char *copy = copy_string(text);
   int count = 0, capacity = 8;
   char **values = lcfm_malloc((size_t)capacity * sizeof *values);
-  for (char *save = NULL, *t = strtok_r(copy, separators, &save); t; t = strtok_r(NULL, separators, &save)) {
+  for (char *save = NULL, *t = strtok_r(copy, separators, &save); t;
+       t = strtok_r(NULL, separators, &save)) {
     while (*t == ' ' || *t == '\t') t++;
     size_t n = strlen(t);
     while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t')) t[--n] = '\0';
@@ -228,7 +229,8 @@ static void free_sweep_entry(sweep_entry *e) {
 }
 
 /* Checks the values of a grid line against the key they name; returns 0 or writes why. */
-static int check_sweep_values(const lcfm_key_spec *spec, char **values, int count, char *reason, size_t len) {
+static int check_sweep_values(const lcfm_key_spec *spec, char **values, int count, char *reason,
+                              size_t len) {
   if (!count) {
     snprintf(reason, len, "no values");
     return 1;
@@ -250,7 +252,8 @@ static int check_sweep_values(const lcfm_key_spec *spec, char **values, int coun
 
 /* A [sweep] grid line "section.key = v1 v2 ..." from the file (where == NULL) or an override
  * (which replaces a line of the file). Returns 0, or 1 after reporting. */
-static int add_sweep_line(lcfm_job *job, int line, const char *where, const char *name, const char *text) {
+static int add_sweep_line(lcfm_job *job, int line, const char *where, const char *name,
+                          const char *text) {
   char section[128], reason[512];
   const char *dot = strchr(name, '.');
   snprintf(section, sizeof section, "%.*s", (int)(dot - name), name);
@@ -368,7 +371,8 @@ static int apply_override(lcfm_job *job, const char *override) {
   if (is_sweep_line(section, name)) return add_sweep_line(job, 0, where, name, value);
   int index = find_key(section, name);
   if (index < 0) {
-    report(job, 0, where, section, name, section_exists(section) ? "unknown key (see `lcfm keys`)" : "unknown section");
+    report(job, 0, where, section, name,
+           section_exists(section) ? "unknown key (see `lcfm keys`)" : "unknown section");
     return 1;
   }
   if (check_value(&lcfm_job_keys[index], value, reason, sizeof reason) ||
@@ -449,7 +453,8 @@ static lcfm_job *new_job(const char *path, int rank) {
   job->rank = rank;
   job->values = lcfm_calloc((size_t)lcfm_job_key_count, sizeof *job->values);
   for (int k = 0; k < lcfm_job_key_count; k++)
-    if (lcfm_job_keys[k].default_value) job->values[k].text = copy_string(lcfm_job_keys[k].default_value);
+    if (lcfm_job_keys[k].default_value)
+      job->values[k].text = copy_string(lcfm_job_keys[k].default_value);
   return job;
 }
 
@@ -461,7 +466,8 @@ static void spell_choice_as_listed(key_value *v, const lcfm_key_spec *spec) {
 }
 
 static int is_true(const char *text) {
-  return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") || !strcmp(text, "1");
+  return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") ||
+         !strcmp(text, "1");
 }
 
 /* The one place values become typed: each key's text into its field of job->settings (a key
@@ -483,21 +489,23 @@ static void fill_settings(lcfm_job *job) {
 }
 
 /* Parses `text` into a new job; returns the number of problems found (reported by rank 0). */
-static int parse_job(lcfm_job **out, const char *path, const char *text, int rank, int override_count,
-                     char *const *overrides, const char *const *sections) {
+static int parse_job(lcfm_job **out, const char *path, const char *text, int rank,
+                     int override_count, char *const *overrides, const char *const *sections) {
   lcfm_job *job = new_job(path, rank);
   parse_state state = {.job = job, .cursor = text, .line = 0, .errors = 0};
   int syntax_line = ini_parse_stream(read_line, &state, handle_pair, &state);
   if (state.long_line) {
     if (rank == 0)
-      fprintf(stderr,
-              "%s:%d: line longer than %d characters, the INI reader's limit (list many inputs in an "
-              "@manifest file)\n",
-              path, state.long_line, state.max_line);
+      fprintf(
+          stderr,
+          "%s:%d: line longer than %d characters, the INI reader's limit (list many inputs in an "
+          "@manifest file)\n",
+          path, state.long_line, state.max_line);
     state.errors++;
   } else if (syntax_line > 0) {
     if (rank == 0)
-      fprintf(stderr, "%s:%d: syntax error (expected '[section]', 'key = value' or a comment)\n", path, syntax_line);
+      fprintf(stderr, "%s:%d: syntax error (expected '[section]', 'key = value' or a comment)\n",
+              path, syntax_line);
     state.errors++;
   }
   for (int i = 0; i < override_count; i++) state.errors += apply_override(job, overrides[i]);
@@ -574,8 +582,8 @@ static lcfm_job *share_job(MPI_Comm comm, lcfm_job *job, int ok, const char *con
   return copy;
 }
 
-lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count, char *const *overrides,
-                              const char *const *sections, int *problems) {
+lcfm_job *lcfm_job_parse_text(const char *name, const char *text, int override_count,
+                              char *const *overrides, const char *const *sections, int *problems) {
   lcfm_job *job = NULL;
   *problems = parse_job(&job, name, text, 0, override_count, overrides, sections);
   if (*problems == 0) return job;
@@ -605,7 +613,8 @@ lcfm_job *lcfm_job_load(MPI_Comm comm, const char *path, int override_count, cha
     int nul_line = text ? line_of_first_nul(text, length) : 0;
     if (!text) fprintf(stderr, "%s: cannot read job file: %s\n", path, strerror(errno));
     else if (nul_line)
-      fprintf(stderr, "%s:%d: a NUL byte: a job file is text (a binary or damaged file?)\n", path, nul_line);
+      fprintf(stderr, "%s:%d: a NUL byte: a job file is text (a binary or damaged file?)\n", path,
+              nul_line);
     else ok = parse_job(&job, path, text, 0, override_count, overrides, sections) == 0;
     free(text);
   }
@@ -636,7 +645,8 @@ void lcfm_job_format_value(const lcfm_job *job, const lcfm_key_spec *spec, char 
   const char *field = (const char *)&job->settings + spec->offset;
   if (spec->type == LCFM_KEY_STRING) snprintf(buf, len, "%s", *(const char *const *)field);
   else if (!job->values[spec - lcfm_job_keys].text) snprintf(buf, len, "%s", "");
-  else if (spec->type == LCFM_KEY_INT) snprintf(buf, len, "%lld", (long long)*(const int64_t *)field);
+  else if (spec->type == LCFM_KEY_INT)
+    snprintf(buf, len, "%lld", (long long)*(const int64_t *)field);
   else if (spec->type == LCFM_KEY_REAL) snprintf(buf, len, "%g", *(const double *)field);
   else snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
 }
@@ -648,10 +658,13 @@ const char *lcfm_job_text_without_sweep(const lcfm_job *job) { return job->text_
 int lcfm_job_sweep_count(const lcfm_job *job) { return job->sweep_count; }
 const char *lcfm_job_sweep_key(const lcfm_job *job, int i) { return job->sweep[i].key; }
 int lcfm_job_sweep_value_count(const lcfm_job *job, int i) { return job->sweep[i].value_count; }
-const char *lcfm_job_sweep_value(const lcfm_job *job, int i, int v) { return job->sweep[i].values[v]; }
+const char *lcfm_job_sweep_value(const lcfm_job *job, int i, int v) {
+  return job->sweep[i].values[v];
+}
 uint64_t lcfm_job_seed(const lcfm_job *job) { return (uint64_t)job->settings.job.seed; }
 
-void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt, ...) {
+void lcfm_job_error(const lcfm_job *job, const char *section, const char *key, const char *fmt,
+                    ...) {
   if (job->rank != 0) return;
   char reason[1024];
   va_list args;
@@ -692,6 +705,7 @@ void lcfm_job_print_keys(void) {
       snprintf(range, sizeof range, "[%.6g, %.6g]", s->min, s->max);
     else if (s->choices) print_choices(range, sizeof range, s->choices);
     printf("| %s | %s | %s | %s | %s | %s |\n", s->section, s->name, type_name(s->type),
-           s->default_value ? (s->default_value[0] ? s->default_value : "(empty)") : "**required**", range, s->doc);
+           s->default_value ? (s->default_value[0] ? s->default_value : "(empty)") : "**required**",
+           range, s->doc);
   }
 }

@@ -3,7 +3,9 @@
 #include "lcfm/job.h"
 
 #define LCFM_KEY_SPEC(section, key, type, default_value, min, max, choices, doc) \
-  {#section, #key, LCFM_KEY_##type, default_value, min, max, choices, doc, offsetof(lcfm_settings, section.key)},
+  {#section,      #key, LCFM_KEY_##type, \
+   default_value, min,  max, \
+   choices,       doc,  offsetof(lcfm_settings, section.key)},
 #define LCFM_SECTION_SPECS(section, SECTION) LCFM_KEYS_##SECTION(LCFM_KEY_SPEC)
 
 const lcfm_key_spec lcfm_job_keys[] = {LCFM_JOB_SECTIONS(LCFM_SECTION_SPECS)};

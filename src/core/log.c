@@ -31,7 +31,8 @@ void lcfm_log_init(MPI_Comm comm) {
 double lcfm_elapsed(void) { return lcfm_wtime() - log_start; }
 int lcfm_log_rank(void) { return log_rank; }
 
-static const char stdout_lost[] = "cannot write to standard output: %s (a closed pipe, e.g. `| head`, or a full disk)";
+static const char stdout_lost[] =
+    "cannot write to standard output: %s (a closed pipe, e.g. `| head`, or a full disk)";
 
 /* Flushes stdout; 0, or the errno of a failed write (EPIPE: the reader has gone; ENOSPC: the
  * log's disk is full). SIGPIPE is ignored (runtime.c), so a closed pipe shows up here. */
@@ -133,8 +134,8 @@ void lcfm_progress_update(lcfm_progress *p, int64_t done) {
     bar[30] = '\0';
     printf("\r%s [%s] %5.1f%% %.3g/s ETA %s   ", p->what, bar, percent, rate, eta);
   } else {
-    printf("[%10.3fs] %s: %lld/%lld (%.1f%%) %.3g/s ETA %s\n", lcfm_elapsed(), p->what, (long long)done,
-           (long long)p->total, percent, rate, eta);
+    printf("[%10.3fs] %s: %lld/%lld (%.1f%%) %.3g/s ETA %s\n", lcfm_elapsed(), p->what,
+           (long long)done, (long long)p->total, percent, rate, eta);
   }
   require_stdout();
 }

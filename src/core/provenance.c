@@ -22,12 +22,13 @@ static void describe_libraries(char *buf, size_t len) {
   H5get_libversion(&h5_major, &h5_minor, &h5_release);
   float fits_version = 0;
   fits_get_version(&fits_version);
-  snprintf(buf, len, "MPI: %s; HDF5 %u.%u.%u; %s; CFITSIO %.3f (runtime); built with %s", mpi, h5_major, h5_minor,
-           h5_release, fftw_version, (double)fits_version, LCFM_LIBRARY_VERSIONS);
+  snprintf(buf, len, "MPI: %s; HDF5 %u.%u.%u; %s; CFITSIO %.3f (runtime); built with %s", mpi,
+           h5_major, h5_minor, h5_release, fftw_version, (double)fits_version,
+           LCFM_LIBRARY_VERSIONS);
 }
 
-void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb, const lcfm_job *job, int argc,
-                          char **argv) {
+void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb, const lcfm_job *job,
+                          int argc, char **argv) {
   memset(p, 0, sizeof *p);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
@@ -41,7 +42,8 @@ void lcfm_provenance_init(lcfm_provenance *p, MPI_Comm comm, const char *verb, c
     gethostname(p->host, sizeof p->host - 1);
     size_t used = 0;
     for (int i = 0; i < argc && used < sizeof p->command - 1; i++)
-      used += (size_t)snprintf(p->command + used, sizeof p->command - used, "%s%s", i ? " " : "", argv[i]);
+      used += (size_t)snprintf(p->command + used, sizeof p->command - used, "%s%s", i ? " " : "",
+                               argv[i]);
     describe_libraries(p->library_versions, sizeof p->library_versions);
     lcfm_machine machine;
     lcfm_machine_probe(&machine, 0); /* threads: OpenMP's default here; the job's are in its text */
@@ -70,7 +72,8 @@ void lcfm_h5_write_string_attribute(hid_t location, const char *name, const char
   H5Tclose(type);
 }
 
-static void write_scalar_attribute(hid_t location, const char *name, hid_t type, const void *value) {
+static void write_scalar_attribute(hid_t location, const char *name, hid_t type,
+                                   const void *value) {
   hid_t space = LCFM_CHECK_H5(H5Screate(H5S_SCALAR));
   hid_t attr = LCFM_CHECK_H5(H5Acreate2(location, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
   LCFM_CHECK_H5(H5Awrite(attr, type, value));

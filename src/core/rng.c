@@ -24,7 +24,8 @@ double lcfm_rng_uniform(uint64_t seed, uint32_t stream, uint64_t index) {
   return to_unit(w[0], w[1]);
 }
 
-void lcfm_rng_uniform_fill(double *out, size_t count, uint64_t seed, uint32_t stream, uint64_t first) {
+void lcfm_rng_uniform_fill(double *out, size_t count, uint64_t seed, uint32_t stream,
+                           uint64_t first) {
   for (size_t i = 0; i < count; i++) out[i] = lcfm_rng_uniform(seed, stream, first + i);
 }
 

@@ -31,20 +31,23 @@ int lcfm_runtime_check_ranks(MPI_Comm comm) {
   MPI_Comm_rank(comm, &rank);
   const char *skip = getenv("LCFM_SKIP_RANK_CHECK");
   if (started_by_mpirun || (skip && skip[0] && skip[0] != '0')) return LCFM_EXIT_OK;
-  long step_tasks = environment_count("SLURM_STEP_NUM_TASKS"), job_tasks = environment_count("SLURM_NTASKS");
+  long step_tasks = environment_count("SLURM_STEP_NUM_TASKS"),
+       job_tasks = environment_count("SLURM_NTASKS");
   if (step_tasks > 0 && step_tasks != ranks)
-    return lcfm_report_failure(1,
-                               "lcfm: Slurm started %ld tasks (SLURM_STEP_NUM_TASKS) but MPI sees %d rank%s%s: "
-                               "launch lcfm with srun --mpi=pmix (or the PMI your MPI was built for); see "
-                               "slurm/train.sbatch",
-                               step_tasks, ranks, ranks == 1 ? "" : "s",
-                               ranks == 1 ? " (the tasks were started as singletons, each running the whole job alone)"
-                                          : "");
+    return lcfm_report_failure(
+        1,
+        "lcfm: Slurm started %ld tasks (SLURM_STEP_NUM_TASKS) but MPI sees %d rank%s%s: "
+        "launch lcfm with srun --mpi=pmix (or the PMI your MPI was built for); see "
+        "slurm/train.sbatch",
+        step_tasks, ranks, ranks == 1 ? "" : "s",
+        ranks == 1 ? " (the tasks were started as singletons, each running the whole job alone)"
+                   : "");
   if (step_tasks == 0 && job_tasks > 1 && ranks == 1 && rank == 0 && getenv("SLURM_JOB_ID"))
-    fprintf(stderr,
-            "lcfm: warning: 1 MPI rank in a Slurm job of %ld tasks (SLURM_NTASKS): start lcfm with srun "
-            "to use them all\n",
-            job_tasks);
+    fprintf(
+        stderr,
+        "lcfm: warning: 1 MPI rank in a Slurm job of %ld tasks (SLURM_NTASKS): start lcfm with srun "
+        "to use them all\n",
+        job_tasks);
   return LCFM_EXIT_OK;
 }
 
@@ -60,7 +63,8 @@ int lcfm_runtime_report_exit(int code) {
   int ok = f && fprintf(f, "%d\n", code) > 0;
   if (f && fclose(f) != 0) ok = 0;
   if (!ok || rename(tmp, path) != 0) {
-    fprintf(stderr, "lcfm: warning: could not write exit code %d to LCFM_EXIT_FILE %s\n", code, path);
+    fprintf(stderr, "lcfm: warning: could not write exit code %d to LCFM_EXIT_FILE %s\n", code,
+            path);
     remove(tmp);
     return -1;
   }

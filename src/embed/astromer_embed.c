@@ -14,7 +14,8 @@ typedef struct {
   int layers, d;
 } astromer_windows;
 
-static void put_window(void *context, int row, const double *time, const float *value, const float *error, int n) {
+static void put_window(void *context, int row, const double *time, const float *value,
+                       const float *error, int n) {
   astromer_windows *a = context;
   lcfm_astromer2_window(&a->batch, row, time, value, error, n, NULL, 0, 0, 0);
 }
@@ -34,7 +35,8 @@ static void layers_mean(void *context, int64_t objects, float *const *out) {
     const float *x = out[0] + (size_t)o * width;
     float *z = out[1] + (size_t)o * a->d;
     for (int j = 0; j < a->d; j++) z[j] = 0.0f;
-    for (int l = 0; l < a->layers; l++) lcfm_nn_axpy(z, 1.0f / (float)a->layers, x + (size_t)l * a->d, (size_t)a->d);
+    for (int l = 0; l < a->layers; l++)
+      lcfm_nn_axpy(z, 1.0f / (float)a->layers, x + (size_t)l * a->d, (size_t)a->d);
   }
 }
 
@@ -48,21 +50,22 @@ int lcfm_astromer2_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prov
   astromer_windows a = {.model = &model, .layers = cfg.enc.blocks + 1, .d = cfg.enc.d};
   lcfm_masked_batch_alloc(&a.batch, cfg.enc.max_batch, cfg.enc.T);
   a.means = lcfm_malloc((size_t)cfg.enc.max_batch * a.layers * a.d * sizeof *a.means);
-  lcfm_embed_outputs o = {.count = 2,
-                          .names = {"/layers", "/z"},
-                          .cols = {a.layers * a.d, a.d},
-                          .windows = {.model = &a,
-                                      .T = cfg.enc.T,
-                                      .capacity = cfg.enc.max_batch,
-                                      .averaged = 1,
-                                      .put = put_window,
-                                      .run = run_windows,
-                                      .finish = layers_mean},
-                          .window_rule =
-                              "consecutive windows of T points from the first, the last padded, each zero-meaned; "
-                              "per window the mean over valid points of the input embedding and of every block's "
-                              "output; per object the mean of its windows weighted by their valid points; /layers "
-                              "[N, (blocks + 1) d], /z their plain mean"};
+  lcfm_embed_outputs o = {
+      .count = 2,
+      .names = {"/layers", "/z"},
+      .cols = {a.layers * a.d, a.d},
+      .windows = {.model = &a,
+                  .T = cfg.enc.T,
+                  .capacity = cfg.enc.max_batch,
+                  .averaged = 1,
+                  .put = put_window,
+                  .run = run_windows,
+                  .finish = layers_mean},
+      .window_rule =
+          "consecutive windows of T points from the first, the last padded, each zero-meaned; "
+          "per window the mean over valid points of the input embedding and of every block's "
+          "output; per object the mean of its windows weighted by their valid points; /layers "
+          "[N, (blocks + 1) d], /z their plain mean"};
   int code = lcfm_embed_model(comm, job, prov, &model.params, settings, &o);
   free(a.means);
   lcfm_masked_batch_free(&a.batch);

@@ -12,7 +12,8 @@ typedef struct {
 } causal_windows;
 
 /* Window times start at 0; padding gets time 0, value 0, mask 0. */
-static void put_window(void *context, int row, const double *time, const float *value, const float *error, int n) {
+static void put_window(void *context, int row, const double *time, const float *value,
+                       const float *error, int n) {
   (void)error;
   causal_windows *c = context;
   int T = c->model->cfg.T;
@@ -42,16 +43,17 @@ int lcfm_causal_embed_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provena
                       .times = lcfm_malloc(points * sizeof *c.times),
                       .values = lcfm_malloc(points * sizeof *c.values),
                       .mask = lcfm_malloc(points * sizeof *c.mask)};
-  lcfm_embed_outputs o = {.count = model.encoders,
-                          .windows = {.model = &c,
-                                      .T = cfg.T,
-                                      .capacity = cfg.max_rows,
-                                      .averaged = model.encoders,
-                                      .put = put_window,
-                                      .run = run_windows},
-                          .window_rule =
-                              "consecutive windows of T points from the first, the last padded; the object's "
-                              "latent is the mean of its window latents weighted by their valid points"};
+  lcfm_embed_outputs o = {
+      .count = model.encoders,
+      .windows = {.model = &c,
+                  .T = cfg.T,
+                  .capacity = cfg.max_rows,
+                  .averaged = model.encoders,
+                  .put = put_window,
+                  .run = run_windows},
+      .window_rule =
+          "consecutive windows of T points from the first, the last padded; the object's "
+          "latent is the mean of its window latents weighted by their valid points"};
   static const char *const names[2][2] = {{"/z", ""}, {"/z_star", "/z_instr"}};
   for (int e = 0; e < o.count; e++) o.names[e] = names[o.count - 1][e], o.cols[e] = cfg.latent;
   int code = lcfm_embed_model(comm, job, prov, &model.params, settings, &o);

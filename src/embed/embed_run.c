@@ -14,7 +14,8 @@ static int embed_mode(const lcfm_job *job, const lcfm_model_kind *kind) {
   const char *output = lcfm_job_settings(job)->embed.output;
   int append = !strcmp(lcfm_job_settings(job)->embed.mode, "append"); /* or create */
   if (append && !kind->embed_appends) {
-    lcfm_job_error(job, "embed", "mode", "append is not available for [model] kind = %s yet: embed anew", kind->name);
+    lcfm_job_error(job, "embed", "mode",
+                   "append is not available for [model] kind = %s yet: embed anew", kind->name);
     return -1;
   }
   if (append && access(output, F_OK) != 0) {

@@ -15,8 +15,8 @@
 #include "lcfm/train.h"
 
 enum { COLUMNS = 5 };
-static const char *const column_names[COLUMNS] = {"/objects/id", "/objects/source", "/objects/instrument",
-                                                  "/objects/field", "/objects/label"};
+static const char *const column_names[COLUMNS] = {
+    "/objects/id", "/objects/source", "/objects/instrument", "/objects/field", "/objects/label"};
 
 typedef struct {
   MPI_Comm comm;
@@ -25,8 +25,9 @@ typedef struct {
   const lcfm_embed_outputs *o;
 } embedding_writer;
 
-static void writer_attributes(embedding_writer *w, const lcfm_provenance *prov, const char *checkpoint,
-                              const char *signature, const char *store_signature) {
+static void writer_attributes(embedding_writer *w, const lcfm_provenance *prov,
+                              const char *checkpoint, const char *signature,
+                              const char *store_signature) {
   lcfm_h5_write_string_attribute(w->file, "schema", LCFM_EMBEDDINGS_SCHEMA);
   lcfm_h5_write_int64_attribute(w->file, "schema_version", 1);
   lcfm_h5_write_string_attribute(w->file, "checkpoint", checkpoint);
@@ -34,22 +35,26 @@ static void writer_attributes(embedding_writer *w, const lcfm_provenance *prov, 
   lcfm_h5_write_string_attribute(w->file, "window_rule", w->o->window_rule);
   lcfm_provenance_write(w->file, prov);
   /* Which store these rows come from (store_check.h): probe refuses them for another store. */
-  if (store_signature[0]) lcfm_h5_write_string_attribute(w->file, LCFM_STORE_SIGNATURE_ATTRIBUTE, store_signature);
+  if (store_signature[0])
+    lcfm_h5_write_string_attribute(w->file, LCFM_STORE_SIGNATURE_ATTRIBUTE, store_signature);
 }
 
 /* The columns and outputs with `objects` rows: created growable, or resized when appending. */
 static void writer_datasets(embedding_writer *w, int64_t objects) {
   enum { CHUNK = 8192 };
   for (int c = 0; c < COLUMNS; c++)
-    w->columns[c] = lcfm_h5_sized_dataset(w->file, column_names[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32,
-                                          objects, 0, CHUNK, 0);
+    w->columns[c] =
+        lcfm_h5_sized_dataset(w->file, column_names[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32,
+                              objects, 0, CHUNK, 0);
   for (int e = 0; e < w->o->count; e++)
-    w->outputs[e] = lcfm_h5_sized_dataset(w->file, w->o->names[e], H5T_NATIVE_FLOAT, objects, w->o->cols[e], CHUNK, 0);
+    w->outputs[e] = lcfm_h5_sized_dataset(w->file, w->o->names[e], H5T_NATIVE_FLOAT, objects,
+                                          w->o->cols[e], CHUNK, 0);
 }
 
 static void writer_open(embedding_writer *w, MPI_Comm comm, const char *path, int64_t objects,
-                        const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
-                        const char *signature, const char *store_signature) {
+                        const lcfm_embed_outputs *o, const lcfm_provenance *prov,
+                        const char *checkpoint, const char *signature,
+                        const char *store_signature) {
   memset(w, 0, sizeof *w);
   w->comm = comm, w->o = o;
   w->file = lcfm_h5_create_partial(comm, path, w->partial, sizeof w->partial);
@@ -61,8 +66,9 @@ static void writer_open(embedding_writer *w, MPI_Comm comm, const char *path, in
 /* Why embeddings `path` (open as `file`) cannot be extended with `signature`'s model over the
  * selected rows of `store`, or "": same model, same fields, and they hold the first rows of the
  * selection (their last id is the id of the selection's row at that place). */
-static void append_refusal(hid_t file, const char *path, lcfm_store *store, const int64_t *rows, int64_t n,
-                           const char *signature, const char *fields, int64_t *embedded, char *why, size_t len) {
+static void append_refusal(hid_t file, const char *path, lcfm_store *store, const int64_t *rows,
+                           int64_t n, const char *signature, const char *fields, int64_t *embedded,
+                           char *why, size_t len) {
   char *schema = lcfm_h5_read_text_attribute(file, "schema"),
        *model = lcfm_h5_read_text_attribute(file, "model_signature");
   char *selection = lcfm_h5_read_text_attribute(file, "fields");
@@ -79,15 +85,23 @@ static void append_refusal(hid_t file, const char *path, lcfm_store *store, cons
   if (!schema || strcmp(schema, LCFM_EMBEDDINGS_SCHEMA))
     snprintf(why, len, "%s: not an lcfm embedding store; cannot append to it", path);
   else if (!growable)
-    snprintf(why, len, "%s: written by an older lcfm (fixed-size datasets): embed anew ([embed] mode = create)", path);
+    snprintf(
+        why, len,
+        "%s: written by an older lcfm (fixed-size datasets): embed anew ([embed] mode = create)",
+        path);
   else if (!model || strcmp(model, signature))
-    snprintf(why, len, "%s: made by another model (model_signature differs from the checkpoint's): embed anew", path);
+    snprintf(
+        why, len,
+        "%s: made by another model (model_signature differs from the checkpoint's): embed anew",
+        path);
   else if (strcmp(selection ? selection : "", fields))
-    snprintf(why, len, "%s: made for [embed] fields = '%s', this job selects '%s'", path, selection ? selection : "",
-             fields);
+    snprintf(why, len, "%s: made for [embed] fields = '%s', this job selects '%s'", path,
+             selection ? selection : "", fields);
   else if (*embedded > n)
-    snprintf(why, len, "%s: holds %lld objects, more than the %lld the store has to embed: made from another store",
-             path, (long long)*embedded, (long long)n);
+    snprintf(
+        why, len,
+        "%s: holds %lld objects, more than the %lld the store has to embed: made from another store",
+        path, (long long)*embedded, (long long)n);
   free(schema), free(model), free(selection);
   if (why[0] || *embedded == 0) return;
   /* The embeddings must be those of the selection's first rows: compare the last id. */
@@ -103,23 +117,26 @@ static void append_refusal(hid_t file, const char *path, lcfm_store *store, cons
   lcfm_batch_free(&b);
   H5Pclose(dxpl);
   if (last != expected)
-    snprintf(why, len,
-             "%s: its last object has id %lld but the store's object at that place has id %lld: made from "
-             "another store; embed anew",
-             path, (long long)last, (long long)expected);
+    snprintf(
+        why, len,
+        "%s: its last object has id %lld but the store's object at that place has id %lld: made from "
+        "another store; embed anew",
+        path, (long long)last, (long long)expected);
 }
 
 /* Collective: opens a copy of the embeddings `path` to add the selected rows not yet embedded
  * (copy-on-append, h5io.h); *embedded gets how many it holds. */
-static void writer_append(embedding_writer *w, MPI_Comm comm, const char *path, lcfm_store *store, const int64_t *rows,
-                          int64_t n, const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
+static void writer_append(embedding_writer *w, MPI_Comm comm, const char *path, lcfm_store *store,
+                          const int64_t *rows, int64_t n, const lcfm_embed_outputs *o,
+                          const lcfm_provenance *prov, const char *checkpoint,
                           const char *signature, const char *store_signature, int64_t *embedded) {
   memset(w, 0, sizeof *w);
   w->comm = comm, w->o = o;
   w->file = lcfm_h5_open_partial_copy(comm, path, w->partial, sizeof w->partial);
   w->dxpl = lcfm_h5_collective_transfer();
   char why[2048];
-  append_refusal(w->file, path, store, rows, n, signature, o->fields ? o->fields : "", embedded, why, sizeof why);
+  append_refusal(w->file, path, store, rows, n, signature, o->fields ? o->fields : "", embedded,
+                 why, sizeof why);
   int rank;
   MPI_Comm_rank(comm, &rank);
   lcfm_h5_agree(comm, why[0] && rank == 0, why);
@@ -131,13 +148,15 @@ static void writer_append(embedding_writer *w, MPI_Comm comm, const char *path, 
   writer_datasets(w, n);
 }
 
-static void writer_rows(embedding_writer *w, const lcfm_object_batch *b, int64_t first, float *const *z) {
+static void writer_rows(embedding_writer *w, const lcfm_object_batch *b, int64_t first,
+                        float *const *z) {
   void *columns[COLUMNS] = {b->id, b->source, b->instrument, b->field, b->label};
   for (int c = 0; c < COLUMNS; c++)
-    lcfm_h5_transfer_rows(w->columns[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, w->dxpl, first, b->count, 0,
-                          columns[c], 1);
+    lcfm_h5_transfer_rows(w->columns[c], c < 2 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, w->dxpl,
+                          first, b->count, 0, columns[c], 1);
   for (int e = 0; e < w->o->count; e++)
-    lcfm_h5_transfer_rows(w->outputs[e], H5T_NATIVE_FLOAT, w->dxpl, first, b->count, w->o->cols[e], z[e], 1);
+    lcfm_h5_transfer_rows(w->outputs[e], H5T_NATIVE_FLOAT, w->dxpl, first, b->count, w->o->cols[e],
+                          z[e], 1);
 }
 
 static void writer_close(embedding_writer *w, const char *path) {
@@ -155,7 +174,8 @@ static int64_t *selected_rows(lcfm_store *store, const char *fields, int64_t *n)
     LCFM_FATAL("[embed] fields: %s", why); /* checked at job load */
   int64_t *rows = NULL;
   *n = lcfm_store_object_count(store);
-  if (!lcfm_fields_all(&selection)) rows = lcfm_store_select_fields(lcfm_store_file(store), "the store", &selection, n);
+  if (!lcfm_fields_all(&selection))
+    rows = lcfm_store_select_fields(lcfm_store_file(store), "the store", &selection, n);
   lcfm_fields_free(&selection);
   return rows;
 }
@@ -211,7 +231,8 @@ static void flush_windows(window_queue *q, float *const *out) {
 static void embed_block(window_queue *q, const lcfm_object_batch *b, float *const *out) {
   const lcfm_embed_windows *m = &q->o->windows;
   int T = m->T;
-  for (int e = 0; e < m->averaged; e++) memset(out[e], 0, (size_t)b->count * q->o->cols[e] * sizeof *out[e]);
+  for (int e = 0; e < m->averaged; e++)
+    memset(out[e], 0, (size_t)b->count * q->o->cols[e] * sizeof *out[e]);
   memset(q->weights, 0, (size_t)b->count * sizeof *q->weights);
   for (int64_t o = 0; o < b->count; o++) {
     int64_t at = b->offset[o] - b->offset[0];
@@ -230,7 +251,8 @@ static void embed_block(window_queue *q, const lcfm_object_batch *b, float *cons
     int cols = q->o->cols[e];
     for (int64_t o = 0; o < b->count; o++) {
       float *mean = out[e] + o * cols;
-      for (int j = 0; j < cols; j++) mean[j] = q->weights[o] > 0 ? (float)(mean[j] / q->weights[o]) : 0.0f;
+      for (int j = 0; j < cols; j++)
+        mean[j] = q->weights[o] > 0 ? (float)(mean[j] / q->weights[o]) : 0.0f;
     }
   }
   if (m->finish) m->finish(m->model, b->count, out);
@@ -240,8 +262,9 @@ static void embed_block(window_queue *q, const lcfm_object_batch *b, float *cons
 
 /* Collective: reads the checkpoint into p (its signature must match) and opens the store. On
  * failure rank 0 prints the reason and FAILED and every rank gets NULL; *step = the checkpoint's. */
-static lcfm_store *open_checkpoint_and_store(MPI_Comm comm, const char *checkpoint, const char *store_path,
-                                             lcfm_nn_params *p, const char *signature, int64_t *step) {
+static lcfm_store *open_checkpoint_and_store(MPI_Comm comm, const char *checkpoint,
+                                             const char *store_path, lcfm_nn_params *p,
+                                             const char *signature, int64_t *step) {
   lcfm_adam unused_opt = {0};
   lcfm_train_state state = {0};
   char why[2048] = "";
@@ -250,7 +273,8 @@ static lcfm_store *open_checkpoint_and_store(MPI_Comm comm, const char *checkpoi
   int any = 0, mine = failed || !store;
   LCFM_CHECK_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
   if (any) {
-    lcfm_report_failure(lcfm_log_rank() == 0, "lcfm embed: %s", why[0] ? why : "another rank failed");
+    lcfm_report_failure(lcfm_log_rank() == 0, "lcfm embed: %s",
+                        why[0] ? why : "another rank failed");
     lcfm_store_free(store);
     return NULL;
   }
@@ -260,8 +284,9 @@ static lcfm_store *open_checkpoint_and_store(MPI_Comm comm, const char *checkpoi
 
 /* Collective: streams this rank's shard of the store in blocks of `block` objects, embeds their
  * windows through o->windows and writes the embedding store `output`. */
-static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t block, const lcfm_embed_outputs *o,
-                   const lcfm_provenance *prov, const char *checkpoint, const char *signature) {
+static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t block,
+                   const lcfm_embed_outputs *o, const lcfm_provenance *prov, const char *checkpoint,
+                   const char *signature) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -271,7 +296,8 @@ static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t
   char store_signature[LCFM_STORE_SIGNATURE_LEN] = "";
   lcfm_store_signature(lcfm_store_file(store), store_signature, sizeof store_signature);
   if (o->append)
-    writer_append(&w, comm, output, store, rows, n, o, prov, checkpoint, signature, store_signature, &embedded);
+    writer_append(&w, comm, output, store, rows, n, o, prov, checkpoint, signature, store_signature,
+                  &embedded);
   else writer_open(&w, comm, output, n, o, prov, checkpoint, signature, store_signature);
   if (rows) lcfm_h5_write_string_attribute(w.file, "fields", fields);
   /* Appending embeds the selected objects after the `embedded` ones already there. */
@@ -281,13 +307,16 @@ static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t
     lcfm_log("embed: %lld objects already embedded in %s, %lld to add", (long long)embedded, output,
              (long long)(n - embedded));
   float *z[LCFM_EMBED_MAX_OUTPUTS];
-  for (int e = 0; e < o->count; e++) z[e] = lcfm_malloc((size_t)block * (size_t)o->cols[e] * sizeof(float));
+  for (int e = 0; e < o->count; e++)
+    z[e] = lcfm_malloc((size_t)block * (size_t)o->cols[e] * sizeof(float));
   window_queue queue;
   queue_alloc(&queue, o, block);
   lcfm_progress progress;
   lcfm_progress_start(&progress, "embed", n - embedded);
   int64_t at = first, end = first + count, done_all = 0;
-  for (;;) { /* one collective block per pass: the next run of consecutive store rows, on every rank */
+  for (
+      ;
+      ;) { /* one collective block per pass: the next run of consecutive store rows, on every rank */
     int64_t run = next_run(rows, at, end, block);
     lcfm_store_cursor cursor;
     lcfm_store_cursor_begin(&cursor, store, run ? (rows ? rows[at] : at) : 0, run, block);
@@ -312,8 +341,8 @@ static void stream(MPI_Comm comm, lcfm_store *store, const char *output, int64_t
   lcfm_log("wrote %s", output);
 }
 
-int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov, lcfm_nn_params *p,
-                     const char *settings, lcfm_embed_outputs *o) {
+int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov,
+                     lcfm_nn_params *p, const char *settings, lcfm_embed_outputs *o) {
   const char *store_path = lcfm_job_settings(job)->embed.store;
   const char *checkpoint = lcfm_job_settings(job)->embed.checkpoint;
   const char *output = lcfm_job_settings(job)->embed.output;
@@ -329,8 +358,9 @@ int lcfm_embed_model(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *
   }
   int ranks;
   MPI_Comm_size(comm, &ranks);
-  lcfm_log("embed %s with %s (%s, step %lld): %lld objects on %d ranks -> %s", store_path, checkpoint, settings,
-           (long long)step, (long long)lcfm_store_object_count(store), ranks, output);
+  lcfm_log("embed %s with %s (%s, step %lld): %lld objects on %d ranks -> %s", store_path,
+           checkpoint, settings, (long long)step, (long long)lcfm_store_object_count(store), ranks,
+           output);
   stream(comm, store, output, block, o, prov, checkpoint, signature);
   free(signature);
   lcfm_store_free(store);

@@ -13,7 +13,8 @@ int lcfm_astromer2_config_from_job(lcfm_astromer2_config *c, const lcfm_job *job
   int problems = 0;
   const lcfm_settings_model *model_keys = &lcfm_job_settings(job)->model;
   const char *kind = model_keys->kind;
-  if (strcmp(kind, "astromer2")) problems++, lcfm_job_error(job, "model", "kind", "'%s' is not astromer2", kind);
+  if (strcmp(kind, "astromer2"))
+    problems++, lcfm_job_error(job, "model", "kind", "'%s' is not astromer2", kind);
   c->enc = lcfm_astromer_defaults();
   c->enc.T = (int)model_keys->T;
   c->enc.d = (int)model_keys->d_model;
@@ -27,17 +28,20 @@ int lcfm_astromer2_config_from_job(lcfm_astromer2_config *c, const lcfm_job *job
   c->probing.keep = model_keys->probe_keep;
   c->probing.random = model_keys->probe_random;
   if (c->enc.d % c->enc.heads)
-    problems++,
-        lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads", c->enc.d, c->enc.heads);
+    problems++, lcfm_job_error(job, "model", "heads", "d_model %d is not divisible by %d heads",
+                               c->enc.d, c->enc.heads);
   if (c->enc.d % 2)
-    problems++, lcfm_job_error(job, "model", "d_model", "the time encoding needs an even d_model, not %d", c->enc.d);
+    problems++, lcfm_job_error(job, "model", "d_model",
+                               "the time encoding needs an even d_model, not %d", c->enc.d);
   return problems;
 }
 
 char *lcfm_astromer2_settings(const lcfm_astromer2_config *c) {
   char *text = lcfm_malloc(256);
-  snprintf(text, 256, "model kind=astromer2 T=%d d_model=%d heads=%d feed_forward=%d blocks=%d residual=%d act=tanh",
-           c->enc.T, c->enc.d, c->enc.heads, c->enc.ff, c->enc.blocks, c->enc.residual);
+  snprintf(
+      text, 256,
+      "model kind=astromer2 T=%d d_model=%d heads=%d feed_forward=%d blocks=%d residual=%d act=tanh",
+      c->enc.T, c->enc.d, c->enc.heads, c->enc.ff, c->enc.blocks, c->enc.residual);
   return text;
 }
 
@@ -59,8 +63,8 @@ void lcfm_astromer2_free(lcfm_astromer2_model *m) {
   memset(m, 0, sizeof *m);
 }
 
-double lcfm_astromer2_step(lcfm_astromer2_model *m, MPI_Comm comm, const lcfm_masked_batch *b, int64_t windows,
-                           int training, uint64_t seed, uint64_t step) {
+double lcfm_astromer2_step(lcfm_astromer2_model *m, MPI_Comm comm, const lcfm_masked_batch *b,
+                           int64_t windows, int training, uint64_t seed, uint64_t step) {
   int rows = b->rows, T = m->cfg.enc.T;
   LCFM_CHECK(b->T == T, "astromer: batch of windows of %d points for a model of T = %d", b->T, T);
   if (training) lcfm_nn_params_zero_grad(&m->params);
@@ -87,7 +91,8 @@ double lcfm_astromer2_step(lcfm_astromer2_model *m, MPI_Comm comm, const lcfm_ma
   return loss;
 }
 
-void lcfm_astromer2_accumulate(const lcfm_astromer2_model *m, const lcfm_masked_batch *b, lcfm_astromer2_sums *s) {
+void lcfm_astromer2_accumulate(const lcfm_astromer2_model *m, const lcfm_masked_batch *b,
+                               lcfm_astromer2_sums *s) {
   int T = b->T;
   const float *pred = m->enc.pred;
   for (int r = 0; r < b->rows; r++) {

@@ -13,8 +13,10 @@ void lcfm_masked_batch_alloc(lcfm_masked_batch *b, int capacity, int T) {
   memset(b, 0, sizeof *b);
   b->capacity = capacity, b->T = T;
   size_t n = (size_t)(capacity > 0 ? capacity : 1) * (size_t)T;
-  float **arrays[] = {&b->times, &b->errors, &b->target, &b->input, &b->valid, &b->replace, &b->probed, &b->weight};
-  for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++) *arrays[a] = lcfm_calloc(n, sizeof(float));
+  float **arrays[] = {&b->times, &b->errors,  &b->target, &b->input,
+                      &b->valid, &b->replace, &b->probed, &b->weight};
+  for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++)
+    *arrays[a] = lcfm_calloc(n, sizeof(float));
   b->object = lcfm_calloc((size_t)(capacity > 0 ? capacity : 1), sizeof *b->object);
   b->length = lcfm_calloc((size_t)(capacity > 0 ? capacity : 1), sizeof *b->length);
   b->scratch = lcfm_calloc((size_t)T, sizeof *b->scratch);
@@ -22,14 +24,16 @@ void lcfm_masked_batch_alloc(lcfm_masked_batch *b, int capacity, int T) {
 }
 
 void lcfm_masked_batch_free(lcfm_masked_batch *b) {
-  free(b->times), free(b->errors), free(b->target), free(b->input), free(b->valid), free(b->replace);
-  free(b->probed), free(b->weight), free(b->object), free(b->length), free(b->scratch), free(b->order);
+  free(b->times), free(b->errors), free(b->target), free(b->input), free(b->valid),
+      free(b->replace);
+  free(b->probed), free(b->weight), free(b->object), free(b->length), free(b->scratch),
+      free(b->order);
   memset(b, 0, sizeof *b);
 }
 
 /* Zero-meaned copies of the n valid points, zeros after them. */
-static void zero_mean_row(lcfm_masked_batch *b, size_t at, const double *time, const float *value, const float *error,
-                          int n) {
+static void zero_mean_row(lcfm_masked_batch *b, size_t at, const double *time, const float *value,
+                          const float *error, int n) {
   double mt = 0, mv = 0, me = 0;
   for (int i = 0; i < n; i++) mt += time[i], mv += value[i], me += error[i];
   if (n > 0) mt /= n, mv /= n, me /= n;
@@ -50,13 +54,14 @@ static void weights_row(lcfm_masked_batch *b, size_t at, const float *error, int
   for (int i = 0; i < n; i++)
     if (isfinite(error[i]) && error[i] > 0.0f && error[i] < smallest) smallest = error[i];
   if (!isfinite(smallest)) smallest = 1.0f;
-  for (int i = 0; i < b->T; i++) b->scratch[i] = i < n && isfinite(error[i]) && error[i] > 0.0f ? error[i] : smallest;
+  for (int i = 0; i < b->T; i++)
+    b->scratch[i] = i < n && isfinite(error[i]) && error[i] > 0.0f ? error[i] : smallest;
   lcfm_astromer_weights(b->weight + at, b->scratch, b->valid + at, 1, b->T);
 }
 
 /* Probed points: a keyed partial shuffle of the n valid positions; keep, random, masked. */
-static void probe_row(lcfm_masked_batch *b, size_t at, int n, const lcfm_probing *p, uint64_t seed, uint32_t stream,
-                      uint64_t key) {
+static void probe_row(lcfm_masked_batch *b, size_t at, int n, const lcfm_probing *p, uint64_t seed,
+                      uint32_t stream, uint64_t key) {
   int *order = b->order;
   int probed = (int)floor(p->probe * n), keep = (int)floor(p->keep * probed);
   int random = (int)floor(p->random * (probed - keep));
@@ -81,8 +86,9 @@ static void probe_row(lcfm_masked_batch *b, size_t at, int n, const lcfm_probing
   }
 }
 
-void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, const float *value, const float *error,
-                           int n, const lcfm_probing *probing, uint64_t seed, uint32_t stream, uint64_t key) {
+void lcfm_astromer2_window(lcfm_masked_batch *b, int row, const double *time, const float *value,
+                           const float *error, int n, const lcfm_probing *probing, uint64_t seed,
+                           uint32_t stream, uint64_t key) {
   LCFM_CHECK(row < b->capacity && n >= 0 && n <= b->T && b->T <= LCFM_ASTRO_MAX_T,
              "astromer: window row %d of %d, %d points for T %d", row, b->capacity, n, b->T);
   size_t at = (size_t)row * (size_t)b->T;

@@ -5,14 +5,17 @@
 #include "lcfm/error.h"
 #include "lcfm/models.h"
 
-void lcfm_mlp_init(lcfm_mlp *m, int layers, const int *dims, int max_rows, lcfm_nn_params *p, const char *prefix) {
-  LCFM_CHECK(layers >= 1 && layers <= LCFM_MLP_MAX_LAYERS, "an MLP has 1 to %d layers", LCFM_MLP_MAX_LAYERS);
+void lcfm_mlp_init(lcfm_mlp *m, int layers, const int *dims, int max_rows, lcfm_nn_params *p,
+                   const char *prefix) {
+  LCFM_CHECK(layers >= 1 && layers <= LCFM_MLP_MAX_LAYERS, "an MLP has 1 to %d layers",
+             LCFM_MLP_MAX_LAYERS);
   memset(m, 0, sizeof *m);
   m->layers = layers;
   m->max_rows = max_rows;
   memcpy(m->dims, dims, (size_t)(layers + 1) * sizeof *dims);
   for (int l = 0; l < layers; l++) {
-    m->lin[l].w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, dims[l + 1], dims[l], "%s.fc%d.w", prefix, l);
+    m->lin[l].w =
+        lcfm_nn_params_add2(p, LCFM_INIT_FANIN, dims[l + 1], dims[l], "%s.fc%d.w", prefix, l);
     m->lin[l].b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, dims[l + 1], 0, "%s.fc%d.b", prefix, l);
   }
 }
@@ -22,7 +25,9 @@ void lcfm_mlp_layout(lcfm_mlp *m, lcfm_nn_arena *arena) {
   for (int l = 0; l <= m->layers; l++) widest = m->dims[l] > widest ? m->dims[l] : widest;
   for (int l = 0; l < m->layers; l++) {
     m->pre[l] = lcfm_nn_arena_take(arena, (size_t)m->max_rows * (size_t)m->dims[l + 1]);
-    m->act[l] = l + 1 < m->layers ? lcfm_nn_arena_take(arena, (size_t)m->max_rows * (size_t)m->dims[l + 1]) : m->pre[l];
+    m->act[l] = l + 1 < m->layers
+                    ? lcfm_nn_arena_take(arena, (size_t)m->max_rows * (size_t)m->dims[l + 1])
+                    : m->pre[l];
   }
   m->grad[0] = lcfm_nn_arena_take(arena, (size_t)m->max_rows * (size_t)widest);
   m->grad[1] = lcfm_nn_arena_take(arena, (size_t)m->max_rows * (size_t)widest);
@@ -33,9 +38,10 @@ const float *lcfm_mlp_forward(lcfm_mlp *m, const lcfm_nn_params *p, const float 
   m->input = in;
   const float *x = in;
   for (int l = 0; l < m->layers; l++) {
-    lcfm_linear_forward(m->pre[l], x, p->params + m->lin[l].w, p->params + m->lin[l].b, rows, m->dims[l],
-                        m->dims[l + 1]);
-    if (l + 1 < m->layers) lcfm_relu_forward(m->act[l], m->pre[l], (size_t)rows * (size_t)m->dims[l + 1]);
+    lcfm_linear_forward(m->pre[l], x, p->params + m->lin[l].w, p->params + m->lin[l].b, rows,
+                        m->dims[l], m->dims[l + 1]);
+    if (l + 1 < m->layers)
+      lcfm_relu_forward(m->act[l], m->pre[l], (size_t)rows * (size_t)m->dims[l + 1]);
     x = m->act[l];
   }
   return x;
@@ -62,8 +68,8 @@ void lcfm_mlp_backward(lcfm_mlp *m, lcfm_nn_params *p, float *dinp, const float 
     } else {
       dx = dinp;
     }
-    lcfm_linear_backward(dx, p->grads + m->lin[l].w, p->grads + m->lin[l].b, dpre, x, p->params + m->lin[l].w, rows,
-                         m->dims[l], m->dims[l + 1]);
+    lcfm_linear_backward(dx, p->grads + m->lin[l].w, p->grads + m->lin[l].b, dpre, x,
+                         p->params + m->lin[l].w, rows, m->dims[l], m->dims[l + 1]);
     g = dx;
     if (l > 0) which ^= 1;
   }

@@ -36,4 +36,6 @@ const lcfm_model_kind *lcfm_model_kind_of(const lcfm_job *job) {
   LCFM_FATAL("internal: [model] kind %s has no entry in the model-kind table", name);
 }
 
-int lcfm_model_config_problems(const lcfm_job *job) { return lcfm_model_kind_of(job)->config_problems(job); }
+int lcfm_model_config_problems(const lcfm_job *job) {
+  return lcfm_model_kind_of(job)->config_problems(job);
+}

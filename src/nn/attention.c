@@ -11,7 +11,9 @@
 #include "lcfm/nn.h"
 #include "nn_internal.h"
 
-size_t lcfm_attention_scratch_floats(int T) { return (size_t)lcfm_nn_threads() * (size_t)T * (size_t)T + 64; }
+size_t lcfm_attention_scratch_floats(int T) {
+  return (size_t)lcfm_nn_threads() * (size_t)T * (size_t)T + 64;
+}
 
 /* Masked softmax of one row of scores in place. keep[j] == 0 gives probability exactly 0; a row
  * whose keys are all masked becomes 0 and the function returns 0 (1 otherwise). Every loop is
@@ -85,11 +87,13 @@ static void softmax_row_from_stat(float *row, const float *stat, const float *ke
 /* One (sequence, head) pair: p [T, T] = softmax(q k^T / sqrt(D)), o [T, D] (row stride ldo) = p v.
  * q, k, v are strided views (row stride ld) of the packed qkv; stat (row stride ldstat) receives
  * each query row's softmax statistics when not NULL. */
-static void attention_head_forward(float *o, int ldo, float *p, float *stat, int ldstat, const float *q, const float *k,
-                                   const float *v, int ld, const float *keep, int T, int D, float scale) {
+static void attention_head_forward(float *o, int ldo, float *p, float *stat, int ldstat,
+                                   const float *q, const float *k, const float *v, int ld,
+                                   const float *keep, int T, int D, float scale) {
   lcfm_nn_gemm(0, 1, T, T, D, scale, q, ld, k, ld, 0.0f, p, T);
   int any = 0;
-  for (int i = 0; i < T; i++) any |= softmax_row(p + (size_t)i * T, stat ? stat + (size_t)i * ldstat : NULL, keep, T);
+  for (int i = 0; i < T; i++)
+    any |= softmax_row(p + (size_t)i * T, stat ? stat + (size_t)i * ldstat : NULL, keep, T);
   if (any) {
     lcfm_nn_gemm(0, 0, T, D, T, 1.0f, p, T, v, ld, 0.0f, o, ldo);
   } else {
@@ -97,13 +101,13 @@ static void attention_head_forward(float *o, int ldo, float *p, float *stat, int
   }
 }
 
-void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B, int T, int C,
-                            int H) {
+void lcfm_attention_forward(float *out, float *att, const float *qkv, const float *keymask, int B,
+                            int T, int C, int H) {
   lcfm_attention_forward_stats(out, att, NULL, qkv, keymask, B, T, C, H);
 }
 
-void lcfm_attention_forward_stats(float *out, float *att, float *stats, const float *qkv, const float *keymask, int B,
-                                  int T, int C, int H) {
+void lcfm_attention_forward_stats(float *out, float *att, float *stats, const float *qkv,
+                                  const float *keymask, int B, int T, int C, int H) {
   LCFM_CHECK(C % H == 0, "nn: attention width %d is not a multiple of %d heads", C, H);
   int D = C / H, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)D);
@@ -112,41 +116,45 @@ void lcfm_attention_forward_stats(float *out, float *att, float *stats, const fl
     int b = bh / H, h = bh % H;
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
     float *stat = stats ? stats + (size_t)b * T * 2 * H + 2 * h : NULL;
-    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, att + (size_t)bh * T * T, stat, 2 * H, q, q + C,
-                           q + 2 * C, C3, keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
+    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, att + (size_t)bh * T * T,
+                           stat, 2 * H, q, q + C, q + 2 * C, C3,
+                           keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
   }
 }
 
-void lcfm_attention_probs(float *att, const float *stats, const float *qkv, const float *keymask, int B, int T, int C,
-                          int H) {
+void lcfm_attention_probs(float *att, const float *stats, const float *qkv, const float *keymask,
+                          int B, int T, int C, int H) {
   int D = C / H, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)D);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(lcfm_nn_threads())
   for (int bh = 0; bh < B * H; bh++) {
     int b = bh / H, h = bh % H;
-    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D, *keep = keymask ? keymask + (size_t)b * T : NULL;
+    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D,
+                *keep = keymask ? keymask + (size_t)b * T : NULL;
     const float *stat = stats + (size_t)b * T * 2 * H + 2 * h;
     float *p = att + (size_t)bh * T * T;
-    lcfm_nn_gemm(0, 1, T, T, D, scale, q, C3, q + C, C3, 0.0f, p, T); /* the scores, as forward computed them */
-    for (int i = 0; i < T; i++) softmax_row_from_stat(p + (size_t)i * T, stat + (size_t)i * 2 * H, keep, T);
+    lcfm_nn_gemm(0, 1, T, T, D, scale, q, C3, q + C, C3, 0.0f, p,
+                 T); /* the scores, as forward computed them */
+    for (int i = 0; i < T; i++)
+      softmax_row_from_stat(p + (size_t)i * T, stat + (size_t)i * 2 * H, keep, T);
   }
 }
 
-void lcfm_attention_infer(float *out, float *scratch, const float *qkv, const float *keymask, int B, int T, int C,
-                          int H) {
+void lcfm_attention_infer(float *out, float *scratch, const float *qkv, const float *keymask, int B,
+                          int T, int C, int H) {
   LCFM_CHECK(C % H == 0, "nn: attention width %d is not a multiple of %d heads", C, H);
   int D = C / H, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)D);
   for (int bh = 0; bh < B * H; bh++) {
     int b = bh / H, h = bh % H;
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
-    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, scratch, NULL, 0, q, q + C, q + 2 * C, C3,
-                           keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
+    attention_head_forward(out + (size_t)b * T * C + (size_t)h * D, C, scratch, NULL, 0, q, q + C,
+                           q + 2 * C, C3, keymask ? keymask + (size_t)b * T : NULL, T, D, scale);
   }
 }
 
-void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, float *scratch, int B,
-                             int T, int C, int H) {
+void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                             float *scratch, int B, int T, int C, int H) {
   int D = C / H, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)D);
   int nthreads = lcfm_nn_threads();

@@ -19,7 +19,8 @@ static uint64_t dropout_counter(uint64_t step, int id, int site) {
   return step * 4096u + (uint64_t)id * 256u + (uint64_t)site;
 }
 
-void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes, size_t *scratch_bytes) {
+void lcfm_nn_memory(const lcfm_nn_arena *acts, const lcfm_nn_arena *scr, size_t *act_bytes,
+                    size_t *scratch_bytes) {
   if (act_bytes) *act_bytes = acts->size * sizeof(float);
   if (scratch_bytes) *scratch_bytes = scr->size * sizeof(float);
 }
@@ -32,7 +33,8 @@ static int all_finite(const float *x, size_t n) {
 }
 
 /* Inference workspaces: one per OpenMP thread, for chunks of at most `seqs` sequences. */
-static lcfm_nn_infer_ws *infer_alloc(lcfm_nn_arena *arena, int *slots, int seqs, int T, int d, int wide) {
+static lcfm_nn_infer_ws *infer_alloc(lcfm_nn_arena *arena, int *slots, int seqs, int T, int d,
+                                     int wide) {
   *slots = lcfm_nn_threads();
   lcfm_nn_infer_ws *ws = lcfm_calloc((size_t)*slots, sizeof *ws);
   for (int pass = 0; pass < 2; pass++) { /* counting pass, then the real pointers */
@@ -87,7 +89,8 @@ typedef void (*infer_chunk_fn)(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws);
 
 /* Run fn over chunks of S sequences of the batch, each chunk whole on one thread (dynamic
  * schedule: a thread slowed by other work on its core just takes fewer chunks). */
-static void infer_chunks(infer_chunk_fn fn, void *ctx, int B, int seqs, int slots, lcfm_nn_infer_ws *ws) {
+static void infer_chunks(infer_chunk_fn fn, void *ctx, int B, int seqs, int slots,
+                         lcfm_nn_infer_ws *ws) {
   int nt = lcfm_nn_threads() < slots ? lcfm_nn_threads() : slots;
   int S = infer_chunk(B, nt, seqs);
   int chunks = (B + S - 1) / S;
@@ -96,7 +99,8 @@ static void infer_chunks(infer_chunk_fn fn, void *ctx, int B, int seqs, int slot
     return;
   }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (int c = 0; c < chunks; c++) fn(ctx, c * S, B - c * S < S ? B - c * S : S, &ws[omp_get_thread_num()]);
+  for (int c = 0; c < chunks; c++)
+    fn(ctx, c * S, B - c * S < S ? B - c * S : S, &ws[omp_get_thread_num()]);
 }
 
 /* Training chunks (see nn_models.h): per-thread scratch and per-chunk gradient buffers, taken from
@@ -115,7 +119,8 @@ static void train_layout(lcfm_nn_encoder *b) {
     b->tws[i].dx[0] = lcfm_nn_arena_take(arena, (size_t)N * b->d);
     b->tws[i].dx[1] = lcfm_nn_arena_take(arena, (size_t)N * b->d);
   }
-  for (int c = 0; c < b->chunks; c++) b->cgrad[c] = lcfm_nn_arena_take(arena, b->grad_hi - b->grad_lo);
+  for (int c = 0; c < b->chunks; c++)
+    b->cgrad[c] = lcfm_nn_arena_take(arena, b->grad_hi - b->grad_lo);
 }
 
 typedef void (*train_chunk_fn)(void *ctx, int chunk, int b0, int S, lcfm_nn_chunk_ws *ws);
@@ -131,7 +136,8 @@ static void train_chunks(train_chunk_fn fn, void *ctx, int B, int slots, lcfm_nn
     return;
   }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (int c = 0; c < chunks; c++) fn(ctx, c, c * S, B - c * S < S ? B - c * S : S, &ws[omp_get_thread_num()]);
+  for (int c = 0; c < chunks; c++)
+    fn(ctx, c, c * S, B - c * S < S ? B - c * S : S, &ws[omp_get_thread_num()]);
 }
 
 /* grads[0..n) += the chunks' gradient buffers, summed in chunk order (deterministic). */
@@ -174,27 +180,32 @@ typedef struct {
   /* block i forward for the chunk, saving what its backward needs */
   void (*block_forward)(void *e, const lcfm_nn_params *p, int i, const train_chunk *c);
   /* block i backward for the chunk: dinp (zeroed) += d/d input given dout, gradients into c->gd */
-  void (*block_backward)(void *e, const lcfm_nn_params *p, int i, const train_chunk *c, float *dinp, const float *dout);
+  void (*block_backward)(void *e, const lcfm_nn_params *p, int i, const train_chunk *c, float *dinp,
+                         const float *dout);
   /* the input embedding's backward for the chunk from dx0 (spare: a free [S*T, d] buffer) */
-  void (*embed_backward)(void *e, const lcfm_nn_params *p, const train_chunk *c, const float *dx0, float *spare);
+  void (*embed_backward)(void *e, const lcfm_nn_params *p, const train_chunk *c, const float *dx0,
+                         float *spare);
   /* block i's output [B, T, d] of the last forward, or a buffer finite exactly where it is */
   const float *(*block_output)(const void *e, int i);
 } encoder_ops;
 
 /* One element per block (at least one: calloc of 0 may return NULL). */
-static void *per_block(int blocks, size_t size) { return lcfm_calloc((size_t)(blocks > 0 ? blocks : 1), size); }
+static void *per_block(int blocks, size_t size) {
+  return lcfm_calloc((size_t)(blocks > 0 ? blocks : 1), size);
+}
 
 /* b holds the encoder's shape; checks it and names the encoder. */
 static void encoder_init(lcfm_nn_encoder *b, const char *kind, const char *prefix) {
   LCFM_CHECK(b->d % 2 == 0 && b->blocks >= 0 && b->T > 0 && b->max_batch > 0,
-             "nn: bad %s configuration (d %d, blocks %d, T %d, batch %d)", kind, b->d, b->blocks, b->T, b->max_batch);
+             "nn: bad %s configuration (d %d, blocks %d, T %d, batch %d)", kind, b->d, b->blocks,
+             b->T, b->max_batch);
   snprintf(b->name, sizeof b->name, "%s", prefix);
 }
 
 /* Register the blocks as "prefix.block<i>"; the tensors from grad_lo (set before the input
  * embedding) to here are the ones the training chunks accumulate in buffers of their own. */
-static void encoder_init_blocks(lcfm_nn_encoder *b, const encoder_ops *ops, void *e, lcfm_nn_params *p,
-                                const char *prefix) {
+static void encoder_init_blocks(lcfm_nn_encoder *b, const encoder_ops *ops, void *e,
+                                lcfm_nn_params *p, const char *prefix) {
   for (int i = 0; i < b->blocks; i++) {
     char name[LCFM_NN_NAME_MAX];
     snprintf(name, sizeof name, "%s.block%d", prefix, i);
@@ -225,11 +236,13 @@ static void encoder_free(lcfm_nn_encoder *b, void *blk, void *ba) {
 }
 
 static void encoder_check_batch(const lcfm_nn_encoder *b, int B) {
-  LCFM_CHECK(B > 0 && B <= b->max_batch, "nn: %s: batch %d outside 1..%d", b->name, B, b->max_batch);
+  LCFM_CHECK(B > 0 && B <= b->max_batch, "nn: %s: batch %d outside 1..%d", b->name, B,
+             b->max_batch);
 }
 
 /* Start a forward: check the batch and keep it, with the draws, for backward and recomputation. */
-static void encoder_begin(lcfm_nn_encoder *b, const lcfm_nn_series *x, int training, uint64_t seed, uint64_t step) {
+static void encoder_begin(lcfm_nn_encoder *b, const lcfm_nn_series *x, int training, uint64_t seed,
+                          uint64_t step) {
   encoder_check_batch(b, x->B);
   b->x = *x;
   b->training = training, b->seed = seed, b->step = step;
@@ -237,11 +250,17 @@ static void encoder_begin(lcfm_nn_encoder *b, const lcfm_nn_series *x, int train
 
 /* Block i's batch for chunk c: its input, its rows of mask and the draws of the last forward
  * (sites dropout sites per block). */
-static lcfm_nn_block_batch chunk_batch(const lcfm_nn_encoder *b, const train_chunk *c, int i, int sites,
-                                       const float *inp, const float *mask) {
+static lcfm_nn_block_batch chunk_batch(const lcfm_nn_encoder *b, const train_chunk *c, int i,
+                                       int sites, const float *inp, const float *mask) {
   size_t r0 = (size_t)c->b0 * b->T;
-  lcfm_nn_block_batch x = {
-      inp, mask ? mask + r0 : NULL, c->S, b->T, b->training, b->seed, dropout_counter(b->step, b->id, sites * i), r0};
+  lcfm_nn_block_batch x = {inp,
+                           mask ? mask + r0 : NULL,
+                           c->S,
+                           b->T,
+                           b->training,
+                           b->seed,
+                           dropout_counter(b->step, b->id, sites * i),
+                           r0};
   return x;
 }
 
@@ -281,14 +300,15 @@ static void stack_backward_chunk(void *ctx, int chunk, int b0, int S, lcfm_nn_ch
 }
 
 /* The stack of blocks forward over the training chunks of the last forward's batch. */
-static void encoder_blocks_forward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e, const lcfm_nn_params *p) {
+static void encoder_blocks_forward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e,
+                                   const lcfm_nn_params *p) {
   stack_ctx ctx = {b, ops, e, p, NULL, b->training};
   train_chunks(stack_forward_chunk, &ctx, b->x.B, b->trn_slots, b->tws);
 }
 
 /* The blocks and the embedding backward from dlast, their gradients summed into the table. */
-static void encoder_blocks_backward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e, lcfm_nn_params *p,
-                                    const float *dlast, int training) {
+static void encoder_blocks_backward(lcfm_nn_encoder *b, const encoder_ops *ops, void *e,
+                                    lcfm_nn_params *p, const float *dlast, int training) {
   stack_ctx ctx = {b, ops, e, p, dlast, training};
   train_chunks(stack_backward_chunk, &ctx, b->x.B, b->trn_slots, b->tws);
   int chunks = (b->x.B + LCFM_NN_TRAIN_SEQS - 1) / LCFM_NN_TRAIN_SEQS;
@@ -303,7 +323,8 @@ static void check_layer(const lcfm_nn_encoder *b, const char *layer, const float
 }
 
 /* The input embedding x0 and every block's output of the last forward. */
-static void check_stack(const lcfm_nn_encoder *b, const encoder_ops *ops, const void *e, const float *x0) {
+static void check_stack(const lcfm_nn_encoder *b, const encoder_ops *ops, const void *e,
+                        const float *x0) {
   size_t nd = (size_t)b->x.B * b->T * b->d;
   check_layer(b, " input embedding", x0, nd);
   for (int i = 0; i < b->blocks; i++) {
@@ -344,15 +365,22 @@ static void causal_init_block(void *enc, int i, const char *name, lcfm_nn_params
   lcfm_conformer_init(&e->blk[i], &e->bcfg, p, name);
 }
 
-void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg, lcfm_nn_params *p,
-                              const char *prefix) {
+void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
+                              lcfm_nn_params *p, const char *prefix) {
   memset(e, 0, sizeof *e);
-  e->base = (lcfm_nn_encoder){
-      .blocks = cfg->blocks, .T = cfg->T, .d = cfg->d, .ff = cfg->ff, .max_batch = cfg->max_batch, .id = cfg->id};
+  e->base = (lcfm_nn_encoder){.blocks = cfg->blocks,
+                              .T = cfg->T,
+                              .d = cfg->d,
+                              .ff = cfg->ff,
+                              .max_batch = cfg->max_batch,
+                              .id = cfg->id};
   encoder_init(&e->base, "causal encoder", prefix);
   e->cfg = *cfg;
-  e->bcfg = (lcfm_conformer_config){
-      .d = cfg->d, .heads = cfg->heads, .ff = cfg->ff, .kernel = cfg->kernel, .dropout = cfg->dropout};
+  e->bcfg = (lcfm_conformer_config){.d = cfg->d,
+                                    .heads = cfg->heads,
+                                    .ff = cfg->ff,
+                                    .kernel = cfg->kernel,
+                                    .dropout = cfg->dropout};
   int d = cfg->d;
   e->base.grad_lo = p->total; /* the embedding and the blocks are registered one after another */
   e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
@@ -374,7 +402,8 @@ void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_
  * element-wise pass, when the next block needs its input. Chosen to spare the most recomputed
  * products within 2 MiB of saved activations per light curve of the paper model:
  * tools/bench_nn --acts-table lists what each candidate costs and spares. */
-static void kept_block_layout(lcfm_conformer_acts *a, lcfm_nn_arena *arena, int N, int d, int heads, int last) {
+static void kept_block_layout(lcfm_conformer_acts *a, lcfm_nn_arena *arena, int N, int d, int heads,
+                              int last) {
   size_t nd = (size_t)N * d;
   a->x1 = lcfm_nn_arena_take(arena, nd);
   a->x2 = lcfm_nn_arena_take(arena, nd);
@@ -420,7 +449,8 @@ static void causal_layout(void *enc) {
 
 void lcfm_causal_encoder_alloc(lcfm_causal_encoder *e) {
   e->ba = per_block(e->cfg.blocks, sizeof *e->ba);
-  int wide = 4 * e->cfg.d > e->cfg.ff ? 4 * e->cfg.d : e->cfg.ff; /* LSTM gates 4d cover q|k|v 3d and GLU 2d */
+  int wide = 4 * e->cfg.d > e->cfg.ff ? 4 * e->cfg.d
+                                      : e->cfg.ff; /* LSTM gates 4d cover q|k|v 3d and GLU 2d */
   encoder_alloc(&e->base, &causal_ops, e, wide);
 }
 
@@ -439,12 +469,14 @@ static lcfm_lstm_tensors causal_lstm(const lcfm_causal_encoder *e, float *at) {
  * else the thread's chunk workspace, except the kept ones (kept_block_layout) at the chunk's rows
  * of the whole batch, and the output of a block before the last, which goes to a workspace buffer
  * the next block reads (forward only: backward does not read it). */
-static lcfm_conformer_acts causal_chunk_acts(const lcfm_causal_encoder *e, int i, const train_chunk *k) {
+static lcfm_conformer_acts causal_chunk_acts(const lcfm_causal_encoder *e, int i,
+                                             const train_chunk *k) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   lcfm_conformer_acts at = lcfm_conformer_acts_at(&e->ba[i], &e->bcfg, c->T, k->b0);
   if (c->keep_block_acts) return at;
   lcfm_conformer_acts a = k->ws->blk;
-  a.x1 = at.x1, a.x2 = at.x2, a.x3 = at.x3, a.x4 = at.x4, a.qkv = at.qkv, a.ao = at.ao, a.att_stat = at.att_stat;
+  a.x1 = at.x1, a.x2 = at.x2, a.x3 = at.x3, a.x4 = at.x4, a.qkv = at.qkv, a.ao = at.ao,
+  a.att_stat = at.att_stat;
   a.o_mean = at.o_mean, a.o_rstd = at.o_rstd;
   a.out = i == c->blocks - 1 ? at.out : k->ws->dx[i & 1];
   return a;
@@ -452,7 +484,8 @@ static lcfm_conformer_acts causal_chunk_acts(const lcfm_causal_encoder *e, int i
 
 /* Block i's input for chunk k in forward: the embedding, or the previous block's output (kept,
  * or in the workspace buffer causal_chunk_acts gave it). */
-static const float *causal_forward_input(const lcfm_causal_encoder *e, int i, const train_chunk *k) {
+static const float *causal_forward_input(const lcfm_causal_encoder *e, int i,
+                                         const train_chunk *k) {
   size_t r0 = (size_t)k->b0 * e->cfg.T * e->cfg.d;
   if (i == 0) return e->x0 + r0;
   return e->cfg.keep_block_acts ? e->ba[i - 1].out + r0 : k->ws->dx[(i - 1) & 1];
@@ -460,8 +493,8 @@ static const float *causal_forward_input(const lcfm_causal_encoder *e, int i, co
 
 /* The same in backward, where a previous block's output that was not kept is recomputed from its x4
  * and output statistics into ws->inp. */
-static const float *causal_backward_input(const lcfm_causal_encoder *e, const lcfm_nn_params *p, int i,
-                                          const train_chunk *k) {
+static const float *causal_backward_input(const lcfm_causal_encoder *e, const lcfm_nn_params *p,
+                                          int i, const train_chunk *k) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   if (i == 0 || c->keep_block_acts) return causal_forward_input(e, i, k);
   lcfm_conformer_acts prev = lcfm_conformer_acts_at(&e->ba[i - 1], &e->bcfg, c->T, k->b0);
@@ -472,30 +505,32 @@ static const float *causal_backward_input(const lcfm_causal_encoder *e, const lc
 static void causal_block_forward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k) {
   lcfm_causal_encoder *e = enc;
   lcfm_conformer_acts a = causal_chunk_acts(e, i, k);
-  lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 4, causal_forward_input(e, i, k), e->base.x.valid);
+  lcfm_nn_block_batch x =
+      chunk_batch(&e->base, k, i, 4, causal_forward_input(e, i, k), e->base.x.valid);
   lcfm_conformer_forward(&a, &e->bcfg, &e->blk[i], p, &x, &k->ws->s);
 }
 
 /* Backward of block i, after recomputing what it did not keep (with the draws of the last
  * forward: the same values). */
-static void causal_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k, float *dinp,
-                                  const float *dout) {
+static void causal_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k,
+                                  float *dinp, const float *dout) {
   lcfm_causal_encoder *e = enc;
-  lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 4, causal_backward_input(e, p, i, k), e->base.x.valid);
+  lcfm_nn_block_batch x =
+      chunk_batch(&e->base, k, i, 4, causal_backward_input(e, p, i, k), e->base.x.valid);
   lcfm_conformer_acts a = causal_chunk_acts(e, i, k);
   if (!e->cfg.keep_block_acts) lcfm_conformer_recompute(&a, &e->bcfg, &e->blk[i], p, &x, &k->ws->s);
   x.training = k->training;
   lcfm_conformer_backward_to(dinp, &a, &e->bcfg, &e->blk[i], p, k->gd, dout, &x, &k->ws->s);
 }
 
-static void causal_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k, const float *dx0,
-                                  float *spare) {
+static void causal_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k,
+                                  const float *dx0, float *spare) {
   (void)spare;
   const lcfm_causal_encoder *e = enc;
   int d = e->cfg.d, N = k->S * e->cfg.T;
   size_t r0 = (size_t)k->b0 * e->cfg.T;
-  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), dx0, e->base.x.values + r0,
-                             PW(e->embed.w), N, d);
+  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), dx0,
+                             e->base.x.values + r0, PW(e->embed.w), N, d);
 }
 
 /* An output that was not kept is the norm of x4: finite where x4 is. */
@@ -504,8 +539,9 @@ static const float *causal_block_output(const void *enc, int i) {
   return e->ba[i].out ? e->ba[i].out : e->ba[i].x4;
 }
 
-const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x,
-                                         int training, uint64_t seed, uint64_t step) {
+const float *lcfm_causal_encoder_forward(lcfm_causal_encoder *e, const lcfm_nn_params *p,
+                                         const lcfm_nn_series *x, int training, uint64_t seed,
+                                         uint64_t step) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   encoder_begin(&e->base, x, training, seed, step);
   int B = x->B, T = c->T, d = c->d, N = B * T;
@@ -539,16 +575,19 @@ static void causal_infer_chunk(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws) {
   const float *mask = k->x->valid ? k->x->valid + first : NULL;
   lcfm_timeenc_forward(ws->x, k->x->times + first, N, d);
   lcfm_scalar_embed_forward(ws->x, k->x->values + first, PW(e->embed.w), PW(e->embed.b), N, d, 1);
-  for (int i = 0; i < c->blocks; i++) lcfm_conformer_infer(ws->x, &e->bcfg, &e->blk[i], p, mask, S, T, ws);
+  for (int i = 0; i < c->blocks; i++)
+    lcfm_conformer_infer(ws->x, &e->bcfg, &e->blk[i], p, mask, S, T, ws);
   /* LSTM: hidden states into ao, gates into wide, cells into c */
   lcfm_lstm_acts lstm = {ws->ao, ws->wide, ws->c};
   lcfm_lstm_tensors w = causal_lstm(e, p->params);
   lcfm_lstm_forward(&lstm, ws->x, &w, (lcfm_lstm_dims){S, T, d, d});
   lcfm_meanpool_forward(ws->pooled, ws->ao, mask, S, T, d);
-  lcfm_linear_forward(e->z + (size_t)b0 * c->latent, ws->pooled, PW(e->head.w), PW(e->head.b), S, d, c->latent);
+  lcfm_linear_forward(e->z + (size_t)b0 * c->latent, ws->pooled, PW(e->head.w), PW(e->head.b), S, d,
+                      c->latent);
 }
 
-const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p, const lcfm_nn_series *x) {
+const float *lcfm_causal_encoder_infer(lcfm_causal_encoder *e, const lcfm_nn_params *p,
+                                       const lcfm_nn_series *x) {
   causal_infer_ctx ctx = {e, p, x};
   encoder_infer(&e->base, causal_infer_chunk, &ctx, x->B);
   if (!all_finite(e->z, (size_t)x->B * e->cfg.latent)) {
@@ -567,19 +606,22 @@ void lcfm_causal_encoder_check(const lcfm_causal_encoder *e) {
   check_layer(b, ".head", e->z, (size_t)b->x.B * e->cfg.latent);
 }
 
-void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz, int training) {
+void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, const float *dz,
+                                  int training) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   int B = e->base.x.B, T = c->T, d = c->d, N = B * T;
   size_t nd = (size_t)N * d;
   lcfm_nn_zero(e->dpooled, (size_t)B * d);
-  lcfm_linear_backward(e->dpooled, GW(e->head.w), GW(e->head.b), dz, e->pooled, PW(e->head.w), B, d, c->latent);
+  lcfm_linear_backward(e->dpooled, GW(e->head.w), GW(e->head.b), dz, e->pooled, PW(e->head.w), B, d,
+                       c->latent);
   lcfm_nn_zero(e->dh, nd);
   lcfm_meanpool_backward(e->dh, e->dpooled, e->base.x.valid, B, T, d);
   const float *last = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
   lcfm_nn_zero(e->dxl, nd);
   lcfm_lstm_acts lstm = {e->lstm_out, e->gates, e->cell};
   lcfm_lstm_tensors w = causal_lstm(e, p->params), dw = causal_lstm(e, p->grads);
-  lcfm_lstm_backward(e->dxl, &dw, e->dh, last, &lstm, &w, e->lstm_scratch, (lcfm_lstm_dims){B, T, d, d});
+  lcfm_lstm_backward(e->dxl, &dw, e->dh, last, &lstm, &w, e->lstm_scratch,
+                     (lcfm_lstm_dims){B, T, d, d});
   encoder_blocks_backward(&e->base, &causal_ops, e, p, e->dxl, training);
 }
 
@@ -629,10 +671,15 @@ static void astromer_init_block(void *enc, int i, const char *name, lcfm_nn_para
   lcfm_transformer_init(&e->blk[i], &e->bcfg, p, name);
 }
 
-void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p, const char *prefix) {
+void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,
+                        const char *prefix) {
   memset(e, 0, sizeof *e);
-  e->base = (lcfm_nn_encoder){
-      .blocks = cfg->blocks, .T = cfg->T, .d = cfg->d, .ff = cfg->ff, .max_batch = cfg->max_batch, .id = cfg->id};
+  e->base = (lcfm_nn_encoder){.blocks = cfg->blocks,
+                              .T = cfg->T,
+                              .d = cfg->d,
+                              .ff = cfg->ff,
+                              .max_batch = cfg->max_batch,
+                              .id = cfg->id};
   encoder_init(&e->base, "Astromer", prefix);
   e->cfg = *cfg;
   e->bcfg = (lcfm_transformer_config){.d = cfg->d,
@@ -642,7 +689,8 @@ void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_
                                       .residual = cfg->residual,
                                       .dropout = cfg->dropout};
   int d = cfg->d;
-  e->base.grad_lo = p->total; /* embedding, mask token and blocks are registered one after another */
+  e->base.grad_lo =
+      p->total; /* embedding, mask token and blocks are registered one after another */
   e->embed.w = lcfm_nn_params_add2(p, LCFM_INIT_FANIN, d, 0, "%s.embed.w", prefix);
   e->embed.b = lcfm_nn_params_add2(p, LCFM_INIT_ZERO, d, 0, "%s.embed.b", prefix);
   e->mask_token = lcfm_nn_params_add2(p, LCFM_INIT_NORMAL, d, 0, "%s.mask_token", prefix);
@@ -688,15 +736,16 @@ static const float *astromer_block_input(const lcfm_astromer *e, int i, const tr
   return (i > 0 ? e->ba[i - 1].out : e->x0) + (size_t)k->b0 * e->cfg.T * e->cfg.d;
 }
 
-static void astromer_block_forward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k) {
+static void astromer_block_forward(void *enc, const lcfm_nn_params *p, int i,
+                                   const train_chunk *k) {
   lcfm_astromer *e = enc;
   lcfm_transformer_acts a = lcfm_transformer_acts_at(&e->ba[i], &e->bcfg, e->cfg.T, k->b0);
   lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 2, astromer_block_input(e, i, k), e->keymask);
   lcfm_transformer_forward(&a, &e->bcfg, &e->blk[i], p, &x, &k->ws->s);
 }
 
-static void astromer_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k, float *dinp,
-                                    const float *dout) {
+static void astromer_block_backward(void *enc, const lcfm_nn_params *p, int i, const train_chunk *k,
+                                    float *dinp, const float *dout) {
   lcfm_astromer *e = enc;
   lcfm_transformer_acts a = lcfm_transformer_acts_at(&e->ba[i], &e->bcfg, e->cfg.T, k->b0);
   lcfm_nn_block_batch x = chunk_batch(&e->base, k, i, 2, astromer_block_input(e, i, k), e->keymask);
@@ -705,15 +754,15 @@ static void astromer_block_backward(void *enc, const lcfm_nn_params *p, int i, c
 }
 
 /* x0 = token-or-embedding + time encoding: the embedding sees the gradient where not replaced. */
-static void astromer_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k, const float *dx0,
-                                    float *spare) {
+static void astromer_embed_backward(void *enc, const lcfm_nn_params *p, const train_chunk *k,
+                                    const float *dx0, float *spare) {
   const lcfm_astromer *e = enc;
   int d = e->cfg.d, N = k->S * e->cfg.T;
   size_t r0 = (size_t)k->b0 * e->cfg.T;
   lcfm_nn_zero(spare, (size_t)N * d);
   lcfm_masktoken_backward(spare, GD(k->gd, e->mask_token), dx0, e->base.x.replace + r0, N, d);
-  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), spare, e->base.x.values + r0,
-                             PW(e->embed.w), N, d);
+  lcfm_scalar_embed_backward(NULL, GD(k->gd, e->embed.w), GD(k->gd, e->embed.b), spare,
+                             e->base.x.values + r0, PW(e->embed.w), N, d);
 }
 
 static const float *astromer_block_output(const void *enc, int i) {
@@ -721,8 +770,9 @@ static const float *astromer_block_output(const void *enc, int i) {
   return e->ba[i].out;
 }
 
-const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, int training,
-                                   uint64_t seed, uint64_t step) {
+const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p,
+                                   const lcfm_nn_series *x, int training, uint64_t seed,
+                                   uint64_t step) {
   const lcfm_astromer_config *c = &e->cfg;
   encoder_begin(&e->base, x, training, seed, step);
   int T = c->T, d = c->d, N = x->B * T;
@@ -730,11 +780,12 @@ const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, co
   lcfm_masktoken_forward(e->x0, e->x0, PW(e->mask_token), x->replace, N, d);
   lcfm_timeenc_forward(e->dx[0], x->times, N, d); /* dx[0]: free until backward */
   lcfm_nn_axpy(e->x0, 1.0f, e->dx[0], (size_t)N * d);
-  for (int n = 0; n < N; n++) e->keymask[n] = (x->valid ? x->valid[n] : 1.0f) * (1.0f - x->replace[n]);
+  for (int n = 0; n < N; n++)
+    e->keymask[n] = (x->valid ? x->valid[n] : 1.0f) * (1.0f - x->replace[n]);
   encoder_blocks_forward(&e->base, &astromer_ops, e, p);
   const float *last = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
-  lcfm_layernorm_forward(e->head_in, e->head_mean, e->head_rstd, last, PW(e->head_ln.w), PW(e->head_ln.b), N, d,
-                         LCFM_NN_LN_EPS);
+  lcfm_layernorm_forward(e->head_in, e->head_mean, e->head_rstd, last, PW(e->head_ln.w),
+                         PW(e->head_ln.b), N, d, LCFM_NN_LN_EPS);
   lcfm_linear_forward(e->pred, e->head_in, PW(e->head.w), PW(e->head.b), N, d, 1);
   if (!all_finite(e->pred, (size_t)N)) lcfm_astromer_check(e);
   return e->pred;
@@ -742,7 +793,8 @@ const float *lcfm_astromer_forward(lcfm_astromer *e, const lcfm_nn_params *p, co
 
 /* out (rows `stride` apart) = the valid-weighted mean over time of x [S, T, d]; 0 for a sequence
  * without a valid step. */
-static void masked_time_mean(float *out, int stride, const float *x, const float *valid, int S, int T, int d) {
+static void masked_time_mean(float *out, int stride, const float *x, const float *valid, int S,
+                             int T, int d) {
   for (int b = 0; b < S; b++) {
     float *o = out + (size_t)b * stride;
     double n = 0;
@@ -787,7 +839,8 @@ static void astromer_infer_chunk(void *ctx, int b0, int S, lcfm_nn_infer_ws *ws)
   }
 }
 
-void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p, const lcfm_nn_series *x, float *out) {
+void lcfm_astromer_infer_layer_means(lcfm_astromer *e, const lcfm_nn_params *p,
+                                     const lcfm_nn_series *x, float *out) {
   astromer_infer_ctx ctx = {e, p, x, out};
   encoder_infer(&e->base, astromer_infer_chunk, &ctx, x->B);
   if (!all_finite(out, (size_t)x->B * (e->cfg.blocks + 1) * e->cfg.d)) {
@@ -810,10 +863,11 @@ void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dp
   size_t nd = (size_t)N * d;
   const float *last = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
   lcfm_nn_zero(e->dx[1], nd);
-  lcfm_linear_backward(e->dx[1], GW(e->head.w), GW(e->head.b), dpred, e->head_in, PW(e->head.w), N, d, 1);
+  lcfm_linear_backward(e->dx[1], GW(e->head.w), GW(e->head.b), dpred, e->head_in, PW(e->head.w), N,
+                       d, 1);
   lcfm_nn_zero(e->dx[0], nd);
-  lcfm_layernorm_backward(e->dx[0], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], last, PW(e->head_ln.w), e->head_mean,
-                          e->head_rstd, N, d);
+  lcfm_layernorm_backward(e->dx[0], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], last,
+                          PW(e->head_ln.w), e->head_mean, e->head_rstd, N, d);
   encoder_blocks_backward(&e->base, &astromer_ops, e, p, e->dx[0], training);
 }
 

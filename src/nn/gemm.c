@@ -40,10 +40,10 @@ void lcfm_nn_set_threads(int n) {
 int lcfm_nn_threads(void) { return nn_threads > 0 ? nn_threads : omp_get_max_threads(); }
 
 #if defined(LCFM_GEMM_XSMM) || defined(LCFM_GEMM_OPENBLAS)
-static void openblas_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                          int ldb, float beta, float *c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
-              ldb, beta, c, ldc);
+static void openblas_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 #endif
 
@@ -52,12 +52,13 @@ static void openblas_gemm(int ta, int tb, int m, int n, int k, float alpha, cons
  * same buffers with the operands swapped. Returns 0 where libxsmm 1.17 has no JIT kernel: alpha
  * other than 1, beta other than 0 or 1, or a transposed B (its transposed A; no kernel is asked for,
  * since a failed request is not remembered and would be retried on every call). */
-static int xsmm_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                     float beta, float *c, int ldc) {
+static int xsmm_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc) {
   if (tb || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return 0;
   int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
   libxsmm_blasint mx = n, nx = m, kx = k, ldax = ldb, ldbx = lda, ldcx = ldc;
-  libxsmm_smmfunction kernel = libxsmm_smmdispatch(mx, nx, kx, &ldax, &ldbx, &ldcx, &alpha, &beta, &flags, NULL);
+  libxsmm_smmfunction kernel =
+      libxsmm_smmdispatch(mx, nx, kx, &ldax, &ldbx, &ldcx, &alpha, &beta, &flags, NULL);
   if (!kernel) return 0;
   kernel(b, a, c);
   return 1;
@@ -65,37 +66,40 @@ static int xsmm_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
 #endif
 
 /* One product on the calling thread. */
-static void gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                  float beta, float *c, int ldc) {
+static void gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc) {
 #if defined(LCFM_GEMM_XSMM)
   if (xsmm_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   openblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #elif defined(LCFM_GEMM_BLIS)
   /* Row-major: row stride = leading dimension, column stride 1. */
-  bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n, k, &alpha,
-            (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1);
+  bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n,
+            k, &alpha, (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1);
 #elif defined(LCFM_GEMM_DNNL)
   /* oneDNN's OpenMP build uses omp_get_max_threads() threads outside a parallel region: one here. */
   int outside = !omp_in_parallel(), nt = omp_get_max_threads();
   if (outside) omp_set_num_threads(1);
-  dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  dnnl_status_t status =
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (outside) omp_set_num_threads(nt);
-  LCFM_CHECK(status == dnnl_success, "nn: dnnl_sgemm failed (status %d) for %c%c %d x %d x %d", (int)status,
-             ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
+  LCFM_CHECK(status == dnnl_success, "nn: dnnl_sgemm failed (status %d) for %c%c %d x %d x %d",
+             (int)status, ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
 #elif defined(LCFM_GEMM_OPENBLAS)
   openblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #else
-#error "LCFM_GEMM_XSMM, LCFM_GEMM_OPENBLAS, LCFM_GEMM_BLIS or LCFM_GEMM_DNNL must be defined (CMakeLists.txt)"
+#error \
+    "LCFM_GEMM_XSMM, LCFM_GEMM_OPENBLAS, LCFM_GEMM_BLIS or LCFM_GEMM_DNNL must be defined (CMakeLists.txt)"
 #endif
 }
 
-void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                  float beta, float *c, int ldc) {
+void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     /* Empty sum: C = beta C (BLAS may not touch C at all for k == 0). */
     for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
+      for (int j = 0; j < n; j++)
+        c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
     return;
   }
   int nt = lcfm_nn_threads();

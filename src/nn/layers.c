@@ -70,7 +70,8 @@ static void column_sum_acc(float *acc, const float *x, int N, int C) {
  * Linear
  * -------------------------------------------------------------------------------------------- */
 
-void lcfm_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+void lcfm_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C,
+                         int OC) {
   if (b) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
     for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, sizeof(float) * (size_t)OC);
@@ -78,8 +79,8 @@ void lcfm_linear_forward(float *out, const float *inp, const float *w, const flo
   lcfm_nn_gemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, b ? 1.0f : 0.0f, out, OC);
 }
 
-void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int N,
-                          int C, int OC) {
+void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int N, int C, int OC) {
   if (dinp) lcfm_nn_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
   if (dw) lcfm_nn_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
   if (db) column_sum_acc(db, dout, N, OC);
@@ -90,15 +91,15 @@ void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, 
  * -------------------------------------------------------------------------------------------- */
 
 /* y = (x - m) r w + b over one row: the one expression of forward and of lcfm_layernorm_apply. */
-static inline void layernorm_row_apply(float *y, const float *x, float m, float r, const float *w, const float *b,
-                                       int C) {
+static inline void layernorm_row_apply(float *y, const float *x, float m, float r, const float *w,
+                                       const float *b, int C) {
 #pragma omp simd
   for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
 }
 
 /* One row: y = (x - mean) rstd w + b; the statistics into *mean, *rstd. y may equal x. */
-static inline void layernorm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
-                                 int C, float eps) {
+static inline void layernorm_row(float *y, float *mean, float *rstd, const float *x, const float *w,
+                                 const float *b, int C, float eps) {
   float s = 0.0f;
 #pragma omp simd reduction(+ : s)
   for (int c = 0; c < C; c++) s += x[c];
@@ -112,32 +113,36 @@ static inline void layernorm_row(float *y, float *mean, float *rstd, const float
   *rstd = r;
 }
 
-void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                            int N, int C, float eps) {
+void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                            const float *b, int N, int C, float eps) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
-  for (int n = 0; n < N; n++) layernorm_row(out + (size_t)n * C, mean + n, rstd + n, inp + (size_t)n * C, w, b, C, eps);
+  for (int n = 0; n < N; n++)
+    layernorm_row(out + (size_t)n * C, mean + n, rstd + n, inp + (size_t)n * C, w, b, C, eps);
 }
 
-void lcfm_layernorm_apply(float *out, const float *inp, const float *mean, const float *rstd, const float *w,
-                          const float *b, int N, int C) {
+void lcfm_layernorm_apply(float *out, const float *inp, const float *mean, const float *rstd,
+                          const float *w, const float *b, int N, int C) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
-  for (int n = 0; n < N; n++) layernorm_row_apply(out + (size_t)n * C, inp + (size_t)n * C, mean[n], rstd[n], w, b, C);
+  for (int n = 0; n < N; n++)
+    layernorm_row_apply(out + (size_t)n * C, inp + (size_t)n * C, mean[n], rstd[n], w, b, C);
 }
 
-void lcfm_residual_layernorm_forward(float *xout, float *out, float *mean, float *rstd, const float *x, float alpha,
-                                     const float *y, const float *w, const float *b, int N, int C, float eps) {
+void lcfm_residual_layernorm_forward(float *xout, float *out, float *mean, float *rstd,
+                                     const float *x, float alpha, const float *y, const float *w,
+                                     const float *b, int N, int C, float eps) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
   for (int n = 0; n < N; n++) {
     const float *xr = x + (size_t)n * C, *yr = y + (size_t)n * C;
     float *sum = xout + (size_t)n * C;
 #pragma omp simd
     for (int c = 0; c < C; c++) sum[c] = xr[c] + alpha * yr[c];
-    layernorm_row(out + (size_t)n * C, mean + n, rstd + n, sum, w, b, C, eps); /* the row is still in L1 */
+    layernorm_row(out + (size_t)n * C, mean + n, rstd + n, sum, w, b, C,
+                  eps); /* the row is still in L1 */
   }
 }
 
-void lcfm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                             const float *mean, const float *rstd, int N, int C) {
+void lcfm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                             const float *w, const float *mean, const float *rstd, int N, int C) {
   if (dinp) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
     for (int n = 0; n < N; n++) {
@@ -240,7 +245,8 @@ void lcfm_swish_forward_sig(float *out, float *sig, const float *inp, size_t n) 
   }
 }
 
-void lcfm_swish_backward_sig(float *dinp, const float *dout, const float *out, const float *sig, size_t n) {
+void lcfm_swish_backward_sig(float *dinp, const float *dout, const float *out, const float *sig,
+                             size_t n) {
   /* d/dx x s(x) = s + x s (1 - s) = s + out (1 - s) */
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (sig[i] + out[i] * (1.0f - sig[i]));
@@ -290,7 +296,8 @@ static void tanh_row(float *y, float *s, const float *x, int C) {
 }
 
 /* h [N, C] += b, out = act(h) row by row; sig [N, C] for the Swish form, else NULL. */
-static void bias_act_rows(row_act_fn act, float *out, float *sig, float *h, const float *b, int N, int C) {
+static void bias_act_rows(row_act_fn act, float *out, float *sig, float *h, const float *b, int N,
+                          int C) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
   for (int n = 0; n < N; n++) {
     float *x = h + (size_t)n * C;
@@ -348,13 +355,13 @@ void lcfm_glu_backward(float *dinp, const float *dout, const float *inp, int N, 
  * Dropout
  * -------------------------------------------------------------------------------------------- */
 
-void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, int training, uint64_t seed,
-                          uint64_t counter) {
+void lcfm_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
+                          int training, uint64_t seed, uint64_t counter) {
   lcfm_dropout_forward_at(out, mask, inp, n, p, training, seed, counter, 0);
 }
 
-void lcfm_dropout_forward_at(float *out, float *mask, const float *inp, size_t n, float p, int training, uint64_t seed,
-                             uint64_t counter, uint64_t first) {
+void lcfm_dropout_forward_at(float *out, float *mask, const float *inp, size_t n, float p,
+                             int training, uint64_t seed, uint64_t counter, uint64_t first) {
   if (!training || p <= 0.0f) {
     if (out != inp) memcpy(out, inp, n * sizeof(float));
     return;
@@ -384,7 +391,8 @@ void lcfm_dropout_forward_at(float *out, float *mask, const float *inp, size_t n
   }
 }
 
-void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, float p, int training) {
+void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, float p,
+                           int training) {
   if (!training || p <= 0.0f) {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) dinp[i] += dout[i];
@@ -404,8 +412,8 @@ void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, si
 
 /* y[c0 .. c0+len) = (accumulate ? y : bias or 0) + sum_{k in [k0, k1]} w[k, c] x[k - k0, c] for
  * len <= DW_CB channels; x points at the input row (stride C) that meets tap k0. */
-static void dw_row(float *y, const float *x, const float *w, const float *bias, int k0, int k1, int C, int c0, int len,
-                   int accumulate) {
+static void dw_row(float *y, const float *x, const float *w, const float *bias, int k0, int k1,
+                   int C, int c0, int len, int accumulate) {
   float acc[DW_CB];
   if (len == DW_CB) {
 #pragma omp simd
@@ -427,7 +435,8 @@ static void dw_row(float *y, const float *x, const float *w, const float *bias, 
   for (int c = 0; c < len; c++) y[c0 + c] = acc[c];
 }
 
-void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const float *b, int B, int T, int C, int K) {
+void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const float *b, int B, int T,
+                         int C, int K) {
   LCFM_CHECK(K % 2 == 1, "nn: depthwise convolution needs an odd kernel, got %d", K);
   int pad = (K - 1) / 2;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -438,14 +447,15 @@ void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const flo
       int k0 = pad - t > 0 ? pad - t : 0;
       int k1 = T - 1 - t + pad < K - 1 ? T - 1 - t + pad : K - 1;
       const float *x = inp + ((size_t)bb * T + (t + k0 - pad)) * C;
-      for (int c0 = 0; c0 < C; c0 += DW_CB) dw_row(y, x, w, b, k0, k1, C, c0, C - c0 < DW_CB ? C - c0 : DW_CB, 0);
+      for (int c0 = 0; c0 < C; c0 += DW_CB)
+        dw_row(y, x, w, b, k0, k1, C, c0, C - c0 < DW_CB ? C - c0 : DW_CB, 0);
     }
   }
 }
 
 /* dw[k, c0 .. c0+len) += sum_{b, t} dout[b, t, c] inp[b, t + k - pad, c], summed in registers. */
-static void dw_weight_grad(float *dwk, const float *dout, const float *inp, int B, int T, int C, int k, int pad, int c0,
-                           int len) {
+static void dw_weight_grad(float *dwk, const float *dout, const float *inp, int B, int T, int C,
+                           int k, int pad, int c0, int len) {
   float acc[DW_CB] = {0};
   int t0 = pad - k > 0 ? pad - k : 0;
   int t1 = T - 1 + pad - k < T - 1 ? T - 1 + pad - k : T - 1;
@@ -464,8 +474,8 @@ static void dw_weight_grad(float *dwk, const float *dout, const float *inp, int 
   for (int c = 0; c < len; c++) dwk[c0 + c] += acc[c];
 }
 
-void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int B,
-                          int T, int C, int K) {
+void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int B, int T, int C, int K) {
   int pad = (K - 1) / 2;
   if (dinp) {
     /* dinp[b, s] += sum_k w[k] dout[b, s - k + pad]: the taps k with 0 <= s - k + pad < T, walked
@@ -501,7 +511,8 @@ void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, 
   for (int k = 0; k < K; k++)
     for (int cb = 0; cb < cblocks; cb++) {
       int c0 = cb * DW_CB;
-      dw_weight_grad(dw + (size_t)k * C, dout, inp, B, T, C, k, pad, c0, C - c0 < DW_CB ? C - c0 : DW_CB);
+      dw_weight_grad(dw + (size_t)k * C, dout, inp, B, T, C, k, pad, c0,
+                     C - c0 < DW_CB ? C - c0 : DW_CB);
     }
   if (db) column_sum_acc(db, dout, B * T, C);
 }
@@ -535,7 +546,8 @@ void lcfm_meanpool_forward(float *out, const float *inp, const float *mask, int 
   }
 }
 
-void lcfm_meanpool_backward(float *dinp, const float *dout, const float *mask, int B, int T, int C) {
+void lcfm_meanpool_backward(float *dinp, const float *dout, const float *mask, int B, int T,
+                            int C) {
 #pragma omp parallel for schedule(static)
   for (int bb = 0; bb < B; bb++) {
     float inv = pool_weight(mask, bb, T);
@@ -557,7 +569,8 @@ void lcfm_meanpool_backward(float *dinp, const float *dout, const float *mask, i
 static double timeenc_freq(int j, int d) { return pow(1000.0, -2.0 * j / (double)d); }
 
 void lcfm_timeenc_forward(float *out, const float *times, int N, int d) {
-  LCFM_CHECK(d % 2 == 0 && d <= 8192, "nn: time encoding needs an even width up to 8192, got %d", d);
+  LCFM_CHECK(d % 2 == 0 && d <= 8192, "nn: time encoding needs an even width up to 8192, got %d",
+             d);
   int h = d / 2;
   double freq[4096];
   for (int j = 0; j < h; j++) freq[j] = timeenc_freq(j, d);
@@ -589,8 +602,8 @@ void lcfm_timeenc_backward(float *dtimes, const float *dout, const float *times,
   }
 }
 
-void lcfm_scalar_embed_forward(float *out, const float *x, const float *w, const float *b, int N, int d,
-                               int accumulate) {
+void lcfm_scalar_embed_forward(float *out, const float *x, const float *w, const float *b, int N,
+                               int d, int accumulate) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
   for (int n = 0; n < N; n++) {
     float *y = out + (size_t)n * d;
@@ -605,8 +618,8 @@ void lcfm_scalar_embed_forward(float *out, const float *x, const float *w, const
   }
 }
 
-void lcfm_scalar_embed_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w,
-                                int N, int d) {
+void lcfm_scalar_embed_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                                const float *w, int N, int d) {
   if (dx) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
     for (int n = 0; n < N; n++) {
@@ -638,7 +651,8 @@ void lcfm_scalar_embed_backward(float *dx, float *dw, float *db, const float *do
   }
 }
 
-void lcfm_masktoken_forward(float *out, const float *inp, const float *token, const float *replace, int N, int d) {
+void lcfm_masktoken_forward(float *out, const float *inp, const float *token, const float *replace,
+                            int N, int d) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
   for (int n = 0; n < N; n++) {
     const float *src = replace[n] != 0.0f ? token : inp + (size_t)n * d;
@@ -647,7 +661,8 @@ void lcfm_masktoken_forward(float *out, const float *inp, const float *token, co
   }
 }
 
-void lcfm_masktoken_backward(float *dinp, float *dtoken, const float *dout, const float *replace, int N, int d) {
+void lcfm_masktoken_backward(float *dinp, float *dtoken, const float *dout, const float *replace,
+                             int N, int d) {
   if (dinp) {
 #pragma omp parallel for schedule(static, ROWS_CHUNK)
     for (int n = 0; n < N; n++) {

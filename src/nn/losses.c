@@ -8,8 +8,8 @@
 #include "lcfm/error.h"
 #include "lcfm/nn.h"
 
-double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target, const float *mask, size_t n,
-                            float scale) {
+double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target, const float *mask,
+                            size_t n, float scale) {
   double sum = 0.0, count = 0.0;
   for (size_t i = 0; i < n; i++) {
     double m = mask ? mask[i] : 1.0;
@@ -28,8 +28,8 @@ double lcfm_loss_masked_mse(float *dpred, const float *pred, const float *target
   return sum / denom;
 }
 
-double lcfm_loss_astromer_rmse(float *dpred, const float *pred, const float *target, const float *weight,
-                               const float *mask, int B, int T, float scale) {
+double lcfm_loss_astromer_rmse(float *dpred, const float *pred, const float *target,
+                               const float *weight, const float *mask, int B, int T, float scale) {
   double total = 0.0;
   for (int b = 0; b < B; b++) {
     double s = 0.0, m = 0.0;
@@ -64,7 +64,8 @@ void lcfm_astromer_weights(float *weight, const float *err, const float *valid, 
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
       if (valid[i] == 0.0f) continue;
-      LCFM_CHECK(err[i] > 0.0f, "nn: Astromer weights need positive errors (window %d, point %d: %g)", b, t,
+      LCFM_CHECK(err[i] > 0.0f,
+                 "nn: Astromer weights need positive errors (window %d, point %d: %g)", b, t,
                  (double)err[i]);
       double e = 1.0 / err[i];
       lo = e < lo ? e : lo;
@@ -117,10 +118,11 @@ static double infonce_anchor(float *row, const int64_t *key, int N, int i, int n
   return -li / np / anchors;
 }
 
-double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D, float tau, int r0, int r1,
-                              float *scratch, float scale) {
+double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int N, int D,
+                              float tau, int r0, int r1, float *scratch, float scale) {
   LCFM_CHECK(tau > 0.0f, "nn: InfoNCE temperature must be positive, got %g", (double)tau);
-  LCFM_CHECK(0 <= r0 && r0 <= r1 && r1 <= N, "nn: InfoNCE rows [%d, %d) outside the batch of %d", r0, r1, N);
+  LCFM_CHECK(0 <= r0 && r0 <= r1 && r1 <= N, "nn: InfoNCE rows [%d, %d) outside the batch of %d",
+             r0, r1, N);
   int R = r1 - r0;
   float *S = scratch;                /* [R, N] similarities of the anchors, then dloss/dS */
   float *U = S + (size_t)R * N;      /* [N, D] unit vectors */
@@ -149,7 +151,8 @@ double lcfm_loss_infonce_rows(float *dz, const float *z, const int64_t *key, int
     const float *u = U + (size_t)i * D, *g = dU + (size_t)i * D;
     double dot = 0.0;
     for (int d = 0; d < D; d++) dot += (double)u[d] * g[d];
-    for (int d = 0; d < D; d++) dz[(size_t)i * D + d] += (float)(scale * ((double)g[d] - u[d] * dot) / norms[i]);
+    for (int d = 0; d < D; d++)
+      dz[(size_t)i * D + d] += (float)(scale * ((double)g[d] - u[d] * dot) / norms[i]);
   }
   return loss;
 }
@@ -158,12 +161,13 @@ size_t lcfm_loss_infonce_rows_scratch_floats(int R, int N, int D) {
   return (size_t)R * N + 2 * (size_t)N * D + (size_t)N + 64;
 }
 
-double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau, float *scratch,
-                         float scale) {
+double lcfm_loss_infonce(float *dz, const float *z, const int64_t *key, int N, int D, float tau,
+                         float *scratch, float scale) {
   return lcfm_loss_infonce_rows(dz, z, key, N, D, tau, 0, N, scratch, scale);
 }
 
-double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K, float scale) {
+double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *target, int N, int K,
+                              float scale) {
   int valid = 0;
   for (int n = 0; n < N; n++) valid += target[n] >= 0;
   if (valid == 0) return 0.0;
@@ -188,13 +192,17 @@ double lcfm_loss_softmax_xent(float *dlogits, const float *logits, const int *ta
   return loss;
 }
 
-size_t lcfm_loss_infonce_scratch_floats(int N, int D) { return lcfm_loss_infonce_rows_scratch_floats(N, N, D); }
+size_t lcfm_loss_infonce_scratch_floats(int N, int D) {
+  return lcfm_loss_infonce_rows_scratch_floats(N, N, D);
+}
 
 /* ---- Independence penalty: squared batch cross-correlation (see nn.h) ---- */
 
 /* Layout of the moments: sum a [Da], sum a^2 [Da], sum b [Db], sum b^2 [Db], sum a b^T [Da, Db],
  * row count [1]. */
-size_t lcfm_xcorr_moments_size(int Da, int Db) { return 2 * (size_t)Da + 2 * (size_t)Db + (size_t)Da * Db + 1; }
+size_t lcfm_xcorr_moments_size(int Da, int Db) {
+  return 2 * (size_t)Da + 2 * (size_t)Db + (size_t)Da * Db + 1;
+}
 
 void lcfm_xcorr_moments(double *moments, const float *a, const float *b, int rows, int Da, int Db) {
   double *sa = moments, *saa = sa + Da, *sb = saa + Da, *sbb = sb + Db, *sab = sbb + Db;
@@ -211,7 +219,8 @@ void lcfm_xcorr_moments(double *moments, const float *a, const float *b, int row
 
 /* Means and standard deviations of n columns from their sums; a small floor keeps a collapsed
  * (constant) latent finite. */
-static void xcorr_column_stats(double *mean, double *sd, const double *sum, const double *sum_sq, int n, double N) {
+static void xcorr_column_stats(double *mean, double *sd, const double *sum, const double *sum_sq,
+                               int n, double N) {
   for (int j = 0; j < n; j++) {
     mean[j] = sum[j] / N;
     double var = sum_sq[j] / N - mean[j] * mean[j];
@@ -222,27 +231,31 @@ static void xcorr_column_stats(double *mean, double *sd, const double *sum, cons
 /* dloss/dx for this rank's rows of one side: x [rows, Dx] against the other side y [rows, Dy];
  * G [Dx, Dy] (stride gs_row, gs_col lets one G serve both sides) holds dloss/drho, and
  * rho_dot[j] = sum_k G_jk rho_jk. */
-static void xcorr_side_backward(float *dx, const float *x, const float *y, int rows, int Dx, int Dy, const double *mx,
-                                const double *sx, const double *my, const double *sy, const double *G, size_t gs_row,
-                                size_t gs_col, const double *rho_dot, double N, float scale) {
+static void xcorr_side_backward(float *dx, const float *x, const float *y, int rows, int Dx, int Dy,
+                                const double *mx, const double *sx, const double *my,
+                                const double *sy, const double *G, size_t gs_row, size_t gs_col,
+                                const double *rho_dot, double N, float scale) {
   for (int i = 0; i < rows; i++) {
     const float *xi = x + (size_t)i * Dx, *yi = y + (size_t)i * Dy;
     for (int j = 0; j < Dx; j++) {
       double g = 0;
-      for (int k = 0; k < Dy; k++) g += G[(size_t)j * gs_row + (size_t)k * gs_col] * (yi[k] - my[k]) / sy[k];
+      for (int k = 0; k < Dy; k++)
+        g += G[(size_t)j * gs_row + (size_t)k * gs_col] * (yi[k] - my[k]) / sy[k];
       g -= (xi[j] - mx[j]) / sx[j] * rho_dot[j];
       dx[(size_t)i * Dx + j] += scale * (float)(g / (N * sx[j]));
     }
   }
 }
 
-double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows, const double *moments, int Da,
-                       int Db, float scale) {
+double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int rows,
+                       const double *moments, int Da, int Db, float scale) {
   const double *sa = moments, *saa = sa + Da, *sb = saa + Da, *sbb = sb + Db, *sab = sbb + Db;
   double N = sab[(size_t)Da * Db];
   if (N < 2) return 0.0; /* no correlation in fewer than two rows */
-  double *buf = lcfm_malloc((2 * (size_t)Da + 2 * (size_t)Db + 2 * (size_t)Da * Db + (size_t)Da + Db) * sizeof *buf);
-  double *ma = buf, *sda = ma + Da, *mb = sda + Da, *sdb = mb + Db, *rho = sdb + Db, *G = rho + (size_t)Da * Db;
+  double *buf = lcfm_malloc(
+      (2 * (size_t)Da + 2 * (size_t)Db + 2 * (size_t)Da * Db + (size_t)Da + Db) * sizeof *buf);
+  double *ma = buf, *sda = ma + Da, *mb = sda + Da, *sdb = mb + Db, *rho = sdb + Db,
+         *G = rho + (size_t)Da * Db;
   double *rho_dot_a = G + (size_t)Da * Db, *rho_dot_b = rho_dot_a + Da;
   xcorr_column_stats(ma, sda, sa, saa, Da, N);
   xcorr_column_stats(mb, sdb, sb, sbb, Db, N);
@@ -261,8 +274,12 @@ double lcfm_loss_xcorr(float *da, float *db, const float *a, const float *b, int
       size_t jk = (size_t)j * Db + k;
       rho_dot_a[j] += G[jk] * rho[jk], rho_dot_b[k] += G[jk] * rho[jk];
     }
-  if (da) xcorr_side_backward(da, a, b, rows, Da, Db, ma, sda, mb, sdb, G, (size_t)Db, 1, rho_dot_a, N, scale);
-  if (db) xcorr_side_backward(db, b, a, rows, Db, Da, mb, sdb, ma, sda, G, 1, (size_t)Db, rho_dot_b, N, scale);
+  if (da)
+    xcorr_side_backward(da, a, b, rows, Da, Db, ma, sda, mb, sdb, G, (size_t)Db, 1, rho_dot_a, N,
+                        scale);
+  if (db)
+    xcorr_side_backward(db, b, a, rows, Db, Da, mb, sdb, ma, sda, G, 1, (size_t)Db, rho_dot_b, N,
+                        scale);
   free(buf);
   return loss;
 }

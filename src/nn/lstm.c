@@ -30,7 +30,8 @@ size_t lcfm_lstm_scratch_floats(int B, int T, int H) {
 }
 
 /* Steps 0..T-1 of sequences b0 .. b0+Bg-1; gates hold the input projections on entry. */
-static void forward_group(float *out, float *gates, float *cell, const float *w_hh, int b0, int Bg, int T, int H) {
+static void forward_group(float *out, float *gates, float *cell, const float *w_hh, int b0, int Bg,
+                          int T, int H) {
   int G = 4 * H;
   for (int t = 0; t < T; t++) {
     if (t > 0) /* gates[b, t] += h[b, t-1] W_hh^T (rows strided by T) */
@@ -59,7 +60,8 @@ static void forward_group(float *out, float *gates, float *cell, const float *w_
   }
 }
 
-void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w, lcfm_lstm_dims dims) {
+void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lstm_tensors *w,
+                       lcfm_lstm_dims dims) {
   int B = dims.B, T = dims.T, In = dims.In, H = dims.H, G = 4 * H;
   float *out = a->out, *gates = a->gates, *cell = a->cell;
   const float *w_ih = w->w_ih, *w_hh = w->w_hh, *b_ih = w->b_ih, *b_hh = w->b_hh;
@@ -79,15 +81,16 @@ void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lst
 }
 
 /* Backpropagation through time for sequences b0 .. b0+Bg-1: fills their rows of dgates. */
-static void backward_group(float *dgates, float *dhrec, float *dcell, const float *dout, const float *gates,
-                           const float *cell, const float *w_hh, int b0, int Bg, int T, int H) {
+static void backward_group(float *dgates, float *dhrec, float *dcell, const float *dout,
+                           const float *gates, const float *cell, const float *w_hh, int b0, int Bg,
+                           int T, int H) {
   int G = 4 * H;
   memset(dcell + (size_t)b0 * H, 0, sizeof(float) * (size_t)Bg * H);
   for (int t = T - 1; t >= 0; t--) {
     int have_rec = t < T - 1;
     if (have_rec) /* dh reaching h_t through step t+1: dgates[b, t+1] W_hh */
-      lcfm_nn_gemm(0, 0, Bg, H, G, 1.0f, dgates + ((size_t)b0 * T + t + 1) * G, T * G, w_hh, H, 0.0f,
-                   dhrec + (size_t)b0 * H, H);
+      lcfm_nn_gemm(0, 0, Bg, H, G, 1.0f, dgates + ((size_t)b0 * T + t + 1) * G, T * G, w_hh, H,
+                   0.0f, dhrec + (size_t)b0 * H, H);
     for (int b = b0; b < b0 + Bg; b++) {
       const float *g = gates + ((size_t)b * T + t) * G;
       const float *c = cell + ((size_t)b * T + t) * H;
@@ -113,8 +116,9 @@ static void backward_group(float *dgates, float *dhrec, float *dcell, const floa
   }
 }
 
-void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout, const float *inp,
-                        const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w, float *scratch, lcfm_lstm_dims dims) {
+void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *dout,
+                        const float *inp, const lcfm_lstm_acts *a, const lcfm_lstm_tensors *w,
+                        float *scratch, lcfm_lstm_dims dims) {
   int B = dims.B, T = dims.T, In = dims.In, H = dims.H, G = 4 * H;
   const float *out = a->out, *gates = a->gates, *cell = a->cell, *w_ih = w->w_ih, *w_hh = w->w_hh;
   float *dw_ih = dw->w_ih, *dw_hh = dw->w_hh, *db_ih = dw->b_ih, *db_hh = dw->b_hh;
@@ -126,7 +130,8 @@ void lcfm_lstm_backward(float *dinp, const lcfm_lstm_tensors *dw, const float *d
   int Bg = group_size(B), groups = (B + Bg - 1) / Bg;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int k = 0; k < groups; k++)
-    backward_group(dgates, dhrec, dcell, dout, gates, cell, w_hh, k * Bg, B - k * Bg < Bg ? B - k * Bg : Bg, T, H);
+    backward_group(dgates, dhrec, dcell, dout, gates, cell, w_hh, k * Bg,
+                   B - k * Bg < Bg ? B - k * Bg : Bg, T, H);
   if (dinp) lcfm_nn_gemm(0, 0, N, In, G, 1.0f, dgates, G, w_ih, In, 1.0f, dinp, In);
   lcfm_nn_gemm(1, 0, G, In, N, 1.0f, dgates, G, inp, In, 1.0f, dw_ih, In);
   /* dW_hh = sum over (b, t >= 1) of dgates[b, t]^T h[b, t-1]: one product against the hidden

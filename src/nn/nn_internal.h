@@ -26,24 +26,29 @@ static inline lcfm_nn_gdest lcfm_nn_gdest_table(const lcfm_nn_params *p) {
  * values; the feed-forward and pointwise products up to each hidden layer, the attention
  * probabilities, the depthwise convolution, norms, activations and dropout masks; not the module
  * outputs, nor the block's output). */
-void lcfm_conformer_recompute(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
-                              const lcfm_nn_params *p, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_conformer_recompute(lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
+                              const lcfm_conformer_params *w, const lcfm_nn_params *p,
+                              const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
 /* out [N, d] = the block's output LN(x4) again, from x4 and the output norm's kept statistics. */
-void lcfm_conformer_output_at(float *out, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                              const lcfm_conformer_params *w, const lcfm_nn_params *p, int N);
+void lcfm_conformer_output_at(float *out, const lcfm_conformer_acts *a,
+                              const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                              const lcfm_nn_params *p, int N);
 /* The blocks' backward into a gradient destination (a training chunk's own buffer). */
-void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg,
-                                const lcfm_conformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
-                                const float *dout, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
-void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                  const lcfm_transformer_params *w, const lcfm_nn_params *p, lcfm_nn_gdest gd,
-                                  const float *dout, const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
+                                const lcfm_conformer_config *cfg, const lcfm_conformer_params *w,
+                                const lcfm_nn_params *p, lcfm_nn_gdest gd, const float *dout,
+                                const lcfm_nn_block_batch *x, lcfm_nn_scratch *s);
+void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a,
+                                  const lcfm_transformer_config *cfg,
+                                  const lcfm_transformer_params *w, const lcfm_nn_params *p,
+                                  lcfm_nn_gdest gd, const float *dout, const lcfm_nn_block_batch *x,
+                                  lcfm_nn_scratch *s);
 /* The saved activations of sequences b0.. of a block's full-batch layout (pointers moved to row
  * b0 * T of every buffer). */
-lcfm_conformer_acts lcfm_conformer_acts_at(const lcfm_conformer_acts *a, const lcfm_conformer_config *cfg, int T,
-                                           int b0);
-lcfm_transformer_acts lcfm_transformer_acts_at(const lcfm_transformer_acts *a, const lcfm_transformer_config *cfg,
-                                               int T, int b0);
+lcfm_conformer_acts lcfm_conformer_acts_at(const lcfm_conformer_acts *a,
+                                           const lcfm_conformer_config *cfg, int T, int b0);
+lcfm_transformer_acts lcfm_transformer_acts_at(const lcfm_transformer_acts *a,
+                                               const lcfm_transformer_config *cfg, int T, int b0);
 
 /* exp(x) for float, within about 2 ulp on [-87, 88], written so that GCC vectorises loops that
  * call it (libm's expf is a scalar call without -ffast-math). Cody-Waite reduction
@@ -81,6 +86,8 @@ static inline float lcfm_nn_expf(float x) {
 static inline float lcfm_nn_sigmoidf(float x) { return 1.0f / (1.0f + lcfm_nn_expf(-x)); }
 
 /* tanh from the sigmoid: absolute error ~1e-7 near 0 (relative error larger there). */
-static inline float lcfm_nn_tanhf(float x) { return 2.0f / (1.0f + lcfm_nn_expf(-2.0f * x)) - 1.0f; }
+static inline float lcfm_nn_tanhf(float x) {
+  return 2.0f / (1.0f + lcfm_nn_expf(-2.0f * x)) - 1.0f;
+}
 
 #endif

@@ -21,8 +21,10 @@ static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 void lcfm_nn_params_init(lcfm_nn_params *p) { memset(p, 0, sizeof *p); }
 
-size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init, int ndim, const int64_t *shape) {
-  LCFM_CHECK(p->params == NULL, "nn: tensor %s added after the parameter buffers were allocated", name);
+size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init, int ndim,
+                          const int64_t *shape) {
+  LCFM_CHECK(p->params == NULL, "nn: tensor %s added after the parameter buffers were allocated",
+             name);
   LCFM_CHECK(ndim >= 1 && ndim <= LCFM_NN_MAX_DIMS, "nn: tensor %s has %d dims", name, ndim);
   LCFM_CHECK(strlen(name) < LCFM_NN_NAME_MAX, "nn: tensor name too long: %s", name);
   LCFM_CHECK(lcfm_nn_params_find(p, name) < 0, "nn: tensor %s registered twice", name);
@@ -41,7 +43,8 @@ size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init
   t->ndim = ndim;
   t->numel = 1;
   for (int i = 0; i < ndim; i++) {
-    LCFM_CHECK(shape[i] > 0, "nn: tensor %s has dimension %d of size %lld", name, i, (long long)shape[i]);
+    LCFM_CHECK(shape[i] > 0, "nn: tensor %s has dimension %d of size %lld", name, i,
+               (long long)shape[i]);
     t->shape[i] = shape[i];
     t->numel *= (size_t)shape[i];
   }
@@ -50,7 +53,8 @@ size_t lcfm_nn_params_add(lcfm_nn_params *p, const char *name, lcfm_nn_init init
   return t->offset;
 }
 
-size_t lcfm_nn_params_add2(lcfm_nn_params *p, lcfm_nn_init init, int64_t d0, int64_t d1, const char *fmt, ...) {
+size_t lcfm_nn_params_add2(lcfm_nn_params *p, lcfm_nn_init init, int64_t d0, int64_t d1,
+                           const char *fmt, ...) {
   char name[LCFM_NN_NAME_MAX + 64];
   va_list args;
   va_start(args, fmt);
@@ -111,9 +115,12 @@ void lcfm_nn_params_init_default(lcfm_nn_params *p, uint64_t seed) {
       case LCFM_INIT_ZERO: w[i] = 0.0f; break;
       case LCFM_INIT_ONE: w[i] = 1.0f; break;
       case LCFM_INIT_FANIN:
-        w[i] = (float)(bound * (2.0 * lcfm_rng_uniform(seed, LCFM_STREAM_NN_INIT, first + i) - 1.0));
+        w[i] =
+            (float)(bound * (2.0 * lcfm_rng_uniform(seed, LCFM_STREAM_NN_INIT, first + i) - 1.0));
         break;
-      case LCFM_INIT_NORMAL: w[i] = (float)(0.02 * lcfm_rng_normal(seed, LCFM_STREAM_NN_INIT, first + i)); break;
+      case LCFM_INIT_NORMAL:
+        w[i] = (float)(0.02 * lcfm_rng_normal(seed, LCFM_STREAM_NN_INIT, first + i));
+        break;
       }
     }
   }
@@ -136,8 +143,8 @@ void lcfm_nn_check_finite_params(const lcfm_nn_params *p, const float *buf, cons
   size_t e = 0;
   int ti = lcfm_nn_first_nonfinite(p, buf, &e);
   if (ti >= 0)
-    LCFM_FATAL("nn: non-finite %s in tensor %s, element %zu (value %g)", what, p->tensors[ti].name, e,
-               (double)buf[p->tensors[ti].offset + e]);
+    LCFM_FATAL("nn: non-finite %s in tensor %s, element %zu (value %g)", what, p->tensors[ti].name,
+               e, (double)buf[p->tensors[ti].offset + e]);
 }
 
 void lcfm_nn_check_finite(const float *x, size_t n, const char *layer) {
@@ -146,7 +153,8 @@ void lcfm_nn_check_finite(const float *x, size_t n, const char *layer) {
   for (size_t i = 0; i < n; i++)
     if (!isfinite(x[i]) && i < bad) bad = i;
   if (bad < n)
-    LCFM_FATAL("nn: non-finite value in the output of %s at element %zu (value %g)", layer, bad, (double)x[bad]);
+    LCFM_FATAL("nn: non-finite value in the output of %s at element %zu (value %g)", layer, bad,
+               (double)x[bad]);
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -157,7 +165,8 @@ float *lcfm_nn_arena_take(lcfm_nn_arena *a, size_t floats) {
   size_t at = a->used;
   a->used += round_up(floats ? floats : 1, ALIGN_FLOATS);
   if (a->base == NULL) return NULL;
-  LCFM_CHECK(a->used <= a->size, "nn: activation arena overflow (%zu > %zu floats): layout changed between passes",
+  LCFM_CHECK(a->used <= a->size,
+             "nn: activation arena overflow (%zu > %zu floats): layout changed between passes",
              a->used, a->size);
   return a->base + at;
 }

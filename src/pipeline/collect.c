@@ -29,7 +29,8 @@ static const lcfm_key_spec *spec_of(const char *dotted) { return lcfm_job_key_sp
 
 static double number_of(const lcfm_key_spec *spec, const char *text) {
   if (spec->type == LCFM_KEY_BOOL)
-    return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") || !strcmp(text, "1");
+    return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") ||
+           !strcmp(text, "1");
   return strtod(text, NULL);
 }
 
@@ -42,7 +43,8 @@ static void fill_point(sweep_table *t, int64_t k, const lcfm_job *job, const lcf
   t->status[k] = !strcmp(status, "done")      ? STATUS_DONE
                  : !strcmp(status, "missing") ? STATUS_MISSING
                                               : STATUS_INCOMPLETE;
-  if (p->record[0] && !pipeline_record_read(p->record, record_status, sizeof record_status, &seconds) &&
+  if (p->record[0] &&
+      !pipeline_record_read(p->record, record_status, sizeof record_status, &seconds) &&
       t->status[k] == STATUS_DONE)
     t->wall[k] = seconds;
   lcfm_sweep_point_directory(job, k, t->dirs[k], DIR_WIDTH);
@@ -102,7 +104,8 @@ static void print_table(const sweep_table *t, const lcfm_job *job) {
   for (int64_t k = 0; k < t->points; k++) {
     printf("%6lld", (long long)k);
     for (int i = 0; i < t->lines; i++)
-      printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)), pipeline_sweep_grid_value(job, k, i));
+      printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)),
+             pipeline_sweep_grid_value(job, k, i));
     printf("  %10s  %8.1f", names[t->status[k]], t->wall[k]);
     const pipeline_probe_result *r = &t->probe[k];
     if (c && r->inputs && same_columns(c, r))
@@ -123,7 +126,8 @@ static void write_grid(hid_t file, const sweep_table *t, const lcfm_job *job) {
     snprintf(name, sizeof name, "/grid/%s", key);
     if (spec && spec->type != LCFM_KEY_STRING) {
       double *values = lcfm_malloc((size_t)t->points * sizeof *values);
-      for (int64_t k = 0; k < t->points; k++) values[k] = number_of(spec, pipeline_sweep_grid_value(job, k, i));
+      for (int64_t k = 0; k < t->points; k++)
+        values[k] = number_of(spec, pipeline_sweep_grid_value(job, k, i));
       pipeline_write_doubles(file, name, values, 1, &t->points);
       free(values);
     } else {
@@ -140,13 +144,16 @@ static void write_probe(hid_t file, const sweep_table *t) {
   const pipeline_probe_result *c = columns(t);
   int64_t inputs = c ? c->inputs : 0, sizes = c ? c->sizes : 0;
   size_t cells = (size_t)(t->points * inputs * sizes);
-  double *mean = lcfm_malloc((cells + 1) * sizeof *mean), *std = lcfm_malloc((cells + 1) * sizeof *std);
+  double *mean = lcfm_malloc((cells + 1) * sizeof *mean),
+         *std = lcfm_malloc((cells + 1) * sizeof *std);
   for (size_t i = 0; i < cells; i++) mean[i] = std[i] = NAN;
   for (int64_t k = 0; k < t->points && c; k++) {
     const pipeline_probe_result *r = &t->probe[k];
     if (!r->inputs) continue;
     if (!same_columns(c, r)) {
-      lcfm_warn("sweep point %lld has other probe inputs or sizes than the first done point: left out", (long long)k);
+      lcfm_warn(
+          "sweep point %lld has other probe inputs or sizes than the first done point: left out",
+          (long long)k);
       continue;
     }
     memcpy(mean + (size_t)(k * inputs * sizes), r->mean, (size_t)(inputs * sizes) * sizeof *mean);
@@ -164,7 +171,8 @@ static void write_linear(hid_t file, const sweep_table *t) {
   const pipeline_probe_result *l = latent_columns(t);
   int64_t latents = l ? l->latents : 0;
   size_t cells = (size_t)(t->points * latents);
-  double *r2 = lcfm_malloc((cells + 1) * sizeof *r2), *accuracy = lcfm_malloc((cells + 1) * sizeof *accuracy);
+  double *r2 = lcfm_malloc((cells + 1) * sizeof *r2),
+         *accuracy = lcfm_malloc((cells + 1) * sizeof *accuracy);
   double *majority = lcfm_malloc((size_t)t->points * sizeof *majority);
   for (size_t i = 0; i < cells; i++) r2[i] = accuracy[i] = NAN;
   for (int64_t k = 0; k < t->points; k++) {
@@ -182,7 +190,8 @@ static void write_linear(hid_t file, const sweep_table *t) {
   free(r2), free(accuracy), free(majority);
 }
 
-static void write_table(const sweep_table *t, const lcfm_job *job, const char *path, const lcfm_provenance *prov) {
+static void write_table(const sweep_table *t, const lcfm_job *job, const char *path,
+                        const lcfm_provenance *prov) {
   char partial[PIPELINE_PATH_MAX + 16], keys[4096] = "";
   for (int i = 0; i < t->lines; i++) {
     strncat(keys, lcfm_job_sweep_key(job, i), sizeof keys - strlen(keys) - 2);
@@ -192,8 +201,8 @@ static void write_table(const sweep_table *t, const lcfm_job *job, const char *p
   lcfm_h5_write_string_attribute(file, "schema", SWEEP_SCHEMA);
   lcfm_h5_write_int64_attribute(file, "schema_version", 1);
   lcfm_h5_write_string_attribute(file, "grid_keys", keys);
-  lcfm_h5_write_string_attribute(file, "status_codes",
-                                 "0 missing, 1 incomplete (running, failed, requeued or stale), 2 done");
+  lcfm_h5_write_string_attribute(
+      file, "status_codes", "0 missing, 1 incomplete (running, failed, requeued or stale), 2 done");
   lcfm_provenance_write(file, prov);
   pipeline_write_int64s(file, "/points/index", t->index, t->points);
   pipeline_write_int32s(file, "/points/status", t->status, t->points);

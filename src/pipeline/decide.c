@@ -13,7 +13,8 @@ static int was_rewritten(const char *path, char *const *rewritten, int count) {
 }
 
 /* The inputs are not newer than the output and none was rewritten in this run. */
-static int inputs_current(const pipeline_stage *s, char *const *rewritten, int count, char *why, size_t len) {
+static int inputs_current(const pipeline_stage *s, char *const *rewritten, int count, char *why,
+                          size_t len) {
   for (int i = 0; i < s->input_count; i++) {
     if (was_rewritten(s->inputs[i], rewritten, count)) {
       snprintf(why, len, "its input %s is written again earlier in this run", s->inputs[i]);
@@ -61,8 +62,8 @@ static int made_by_this_job(const pipeline_stage *s, char *why, size_t len) {
     snprintf(why, len, "%s", reason);
     return 0;
   }
-  int agree =
-      lcfm_pipeline_jobs_agree(stored, lcfm_job_text(s->job), pipeline_stage_sections(s->kind), reason, sizeof reason);
+  int agree = lcfm_pipeline_jobs_agree(stored, lcfm_job_text(s->job),
+                                       pipeline_stage_sections(s->kind), reason, sizeof reason);
   free(stored);
   if (!agree) snprintf(why, len, "%s was made by another job: %s", s->output, reason);
   return agree;
@@ -80,7 +81,8 @@ static int training_state(const pipeline_stage *s, char *why, size_t len) {
     snprintf(why, len, "%s has no training state", s->output);
     return TRAINING_UNFINISHED;
   }
-  int64_t steps = lcfm_job_settings(s->job)->train.steps, patience = lcfm_job_settings(s->job)->train.patience;
+  int64_t steps = lcfm_job_settings(s->job)->train.steps,
+          patience = lcfm_job_settings(s->job)->train.patience;
   if (step < steps && stale < patience) {
     snprintf(why, len, "training stopped at step %lld of %lld", (long long)step, (long long)steps);
     return TRAINING_UNFINISHED;
@@ -94,8 +96,8 @@ static int training_state(const pipeline_stage *s, char *why, size_t len) {
   return TRAINING_FINISHED;
 }
 
-int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count, int *resumable, char *why,
-                        size_t why_len) {
+int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count,
+                        int *resumable, char *why, size_t why_len) {
   if (resumable) *resumable = 0;
   if (!pipeline_file_exists(s->output)) {
     snprintf(why, why_len, "%s does not exist yet", s->output);

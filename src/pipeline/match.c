@@ -67,7 +67,8 @@ static void free_values(text_values *t) {
 }
 
 static int truth_of(const char *text) {
-  return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") || !strcmp(text, "1");
+  return !strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") ||
+         !strcmp(text, "1");
 }
 
 /* Values equal as the key's type reads them ("2" and "2.0" are the same real). */
@@ -90,8 +91,8 @@ static int in_sections(const char *section, const char *const *sections) {
   return 0;
 }
 
-int lcfm_pipeline_jobs_agree(const char *stored, const char *current, const char *const *sections, char *why,
-                             size_t why_len) {
+int lcfm_pipeline_jobs_agree(const char *stored, const char *current, const char *const *sections,
+                             char *why, size_t why_len) {
   text_values a, b;
   read_values(&a, stored);
   read_values(&b, current);
@@ -102,7 +103,8 @@ int lcfm_pipeline_jobs_agree(const char *stored, const char *current, const char
     const char *fallback = spec->default_value ? spec->default_value : "";
     const char *x = a.values[k] ? a.values[k] : fallback, *y = b.values[k] ? b.values[k] : fallback;
     if (!same_value(spec, x, y)) {
-      snprintf(why, why_len, "[%s] %s is '%s' there and '%s' here", spec->section, spec->name, x, y);
+      snprintf(why, why_len, "[%s] %s is '%s' there and '%s' here", spec->section, spec->name, x,
+               y);
       agree = 0;
     }
   }

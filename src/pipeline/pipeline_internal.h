@@ -28,8 +28,8 @@ typedef enum {
 
 typedef struct {
   stage_kind kind;
-  lcfm_job *job;                  /* the run's job with its inputs wired (and the baseline's keys) */
-  char output[PIPELINE_PATH_MAX]; /* what it writes; plots: the manifest */
+  lcfm_job *job; /* the run's job with its inputs wired (and the baseline's keys) */
+  char output[PIPELINE_PATH_MAX];                      /* what it writes; plots: the manifest */
   char inputs[PIPELINE_MAX_INPUTS][PIPELINE_PATH_MAX]; /* files it reads */
   int input_count;
 } pipeline_stage;
@@ -68,8 +68,8 @@ void pipeline_stem(const char *path, char *stem, size_t len);
 /* Rank 0: 1 when the stage's output is there and current; else 0 and why. `rewritten` lists the
  * outputs written earlier in this run (they make every reader stale). *resumable (may be NULL)
  * says whether an unfinished checkpoint was made by this job and can be continued. */
-int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count, int *resumable, char *why,
-                        size_t why_len);
+int pipeline_stage_done(const pipeline_stage *s, char *const *rewritten, int rewritten_count,
+                        int *resumable, char *why, size_t why_len);
 
 /* ---- the plots stage (plots.c) ---- */
 /* Collective: runs tools/plot_paper.py on rank 0 and writes the manifest; the exit code. */
@@ -81,20 +81,22 @@ void pipeline_print_plots(const char *manifest);
 /* The value of grid line `line` at point `index`. */
 const char *pipeline_sweep_grid_value(const lcfm_job *job, int64_t index, int line);
 /* Collective: point `index`'s job (*point) and plan; NULL if the point is not valid (reported). */
-lcfm_pipeline *pipeline_sweep_plan_point(MPI_Comm comm, const lcfm_job *job, int64_t index, lcfm_job **point);
+lcfm_pipeline *pipeline_sweep_plan_point(MPI_Comm comm, const lcfm_job *job, int64_t index,
+                                         lcfm_job **point);
 /* Rank 0: "done", "running", "failed", "requeued", "stale" or "missing". */
 void pipeline_sweep_point_status(const lcfm_pipeline *p, char *status, size_t len);
 
 /* ---- probe results (probe_table.c; rank 0) ---- */
 typedef struct {
   int inputs, sizes;
-  char (*names)[32];            /* [inputs] */
-  int64_t *size;                /* [sizes] */
-  double *mean, *std;           /* [inputs, sizes] R^2 of the MLP probe */
-  int latents;                  /* linear probes (0 when the store has none) */
-  char (*latent_names)[32];     /* [latents] */
-  double *linear_r2, *accuracy; /* [latents] R^2 of the target and instrument-ID accuracy, test objects */
-  double majority;              /* instrument-ID accuracy of the majority class */
+  char (*names)[32];        /* [inputs] */
+  int64_t *size;            /* [sizes] */
+  double *mean, *std;       /* [inputs, sizes] R^2 of the MLP probe */
+  int latents;              /* linear probes (0 when the store has none) */
+  char (*latent_names)[32]; /* [latents] */
+  double *linear_r2,
+      *accuracy;   /* [latents] R^2 of the target and instrument-ID accuracy, test objects */
+  double majority; /* instrument-ID accuracy of the majority class */
 } pipeline_probe_result;
 
 /* 0 and the result, or 1 with why. */
@@ -123,9 +125,11 @@ int pipeline_record_read(const char *path, char *status, size_t status_len, doub
 hid_t pipeline_create_file(const char *path, char *partial, size_t partial_len);
 void pipeline_publish_file(hid_t file, const char *partial, const char *path);
 /* A dataset of `rows` fixed-length strings of `width` bytes (groups created on the way). */
-void pipeline_write_strings(hid_t file, const char *name, const char *data, int64_t rows, size_t width);
+void pipeline_write_strings(hid_t file, const char *name, const char *data, int64_t rows,
+                            size_t width);
 /* A float64 / int64 / int32 dataset of the given dimensions (1 to 3). */
-void pipeline_write_doubles(hid_t file, const char *name, const double *data, int rank, const int64_t *dims);
+void pipeline_write_doubles(hid_t file, const char *name, const double *data, int rank,
+                            const int64_t *dims);
 void pipeline_write_int64s(hid_t file, const char *name, const int64_t *data, int64_t rows);
 void pipeline_write_int32s(hid_t file, const char *name, const int32_t *data, int64_t rows);
 

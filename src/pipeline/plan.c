@@ -15,17 +15,19 @@
 #include "lcfm/train.h"
 #include "pipeline_internal.h"
 
-static const char *const stage_names[STAGE_KINDS] = {"ingest", "simulate",       "train", "train-baseline",
-                                                     "embed",  "embed-baseline", "probe", "plots"};
+static const char *const stage_names[STAGE_KINDS] = {
+    "ingest", "simulate", "train", "train-baseline", "embed", "embed-baseline", "probe", "plots"};
 
 const char *pipeline_stage_name(stage_kind kind) { return stage_names[kind]; }
 
 const char *const *pipeline_stage_sections(stage_kind kind) {
-  static const char *const ingest[] = {"ingest", NULL}; /* no random numbers: [job] seed does not count */
+  static const char *const ingest[] = {"ingest",
+                                       NULL}; /* no random numbers: [job] seed does not count */
   static const char *const simulate[] = {"job", "simulate", NULL};
   static const char *const train[] = {"job", "simulate", "ingest", "model", "train", NULL};
   static const char *const embed[] = {"job", "simulate", "ingest", "model", "train", "embed", NULL};
-  static const char *const probe[] = {"job", "simulate", "ingest", "model", "train", "embed", "probe", NULL};
+  static const char *const probe[] = {"job",   "simulate", "ingest", "model",
+                                      "train", "embed",    "probe",  NULL};
   switch (kind) {
   case STAGE_INGEST: return ingest;
   case STAGE_SIMULATE: return simulate;
@@ -39,19 +41,22 @@ const char *const *pipeline_stage_sections(stage_kind kind) {
 
 /* The stages a user names in [run] stages, in running order. */
 enum { WANT_INGEST, WANT_SIMULATE, WANT_TRAIN, WANT_EMBED, WANT_PROBE, WANT_PLOTS, WANT_COUNT };
-static const char *const wanted_names[WANT_COUNT] = {"ingest", "simulate", "train", "embed", "probe", "plots"};
+static const char *const wanted_names[WANT_COUNT] = {"ingest", "simulate", "train",
+                                                     "embed",  "probe",    "plots"};
 
 static int parse_stages(const lcfm_job *job, int wanted[WANT_COUNT]) {
   char list[1024];
   snprintf(list, sizeof list, "%s", lcfm_job_settings(job)->run.stages);
   memset(wanted, 0, WANT_COUNT * sizeof *wanted);
   int any = 0;
-  for (char *save = NULL, *t = strtok_r(list, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+  for (char *save = NULL, *t = strtok_r(list, " ,\t", &save); t;
+       t = strtok_r(NULL, " ,\t", &save)) {
     int found = -1;
     for (int w = 0; w < WANT_COUNT; w++)
       if (!strcasecmp(t, wanted_names[w])) found = w;
     if (found < 0) {
-      lcfm_job_error(job, "run", "stages", "'%s' is not a stage (ingest, simulate, train, embed, probe, plots)", t);
+      lcfm_job_error(job, "run", "stages",
+                     "'%s' is not a stage (ingest, simulate, train, embed, probe, plots)", t);
       return 1;
     }
     if (wanted[found]) {
@@ -72,9 +77,11 @@ typedef struct {
   char store[PIPELINE_PATH_MAX]; /* [train] store: one path or several */
   char checkpoint[PIPELINE_PATH_MAX], best[PIPELINE_PATH_MAX];
   char baseline_checkpoint[PIPELINE_PATH_MAX], baseline_best[PIPELINE_PATH_MAX];
-  char embed_store[PIPELINE_PATH_MAX], embed_checkpoint[PIPELINE_PATH_MAX], embeddings[PIPELINE_PATH_MAX];
+  char embed_store[PIPELINE_PATH_MAX], embed_checkpoint[PIPELINE_PATH_MAX],
+      embeddings[PIPELINE_PATH_MAX];
   char baseline_embeddings[PIPELINE_PATH_MAX];
-  char probe_store[PIPELINE_PATH_MAX], probe_embeddings[PIPELINE_PATH_MAX], probe_output[PIPELINE_PATH_MAX];
+  char probe_store[PIPELINE_PATH_MAX], probe_embeddings[PIPELINE_PATH_MAX],
+      probe_output[PIPELINE_PATH_MAX];
   char plots_dir[PIPELINE_PATH_MAX];
 } wiring;
 
@@ -87,7 +94,8 @@ static void either(char *out, const char *given, const char *fallback) {
 static void made_stores(char *out, const lcfm_job *job, const int wanted[WANT_COUNT]) {
   const char *ingest = wanted[WANT_INGEST] ? lcfm_job_settings(job)->ingest.output : "";
   const char *simulate = wanted[WANT_SIMULATE] ? lcfm_job_settings(job)->simulate.output : "";
-  snprintf(out, PIPELINE_PATH_MAX, "%.2000s%s%.2000s", ingest, ingest[0] && simulate[0] ? " " : "", simulate);
+  snprintf(out, PIPELINE_PATH_MAX, "%.2000s%s%.2000s", ingest, ingest[0] && simulate[0] ? " " : "",
+           simulate);
 }
 
 static void wire(wiring *w, const lcfm_job *job, const int wanted[WANT_COUNT], int baseline) {
@@ -121,40 +129,50 @@ static void wire(wiring *w, const lcfm_job *job, const int wanted[WANT_COUNT], i
 }
 
 /* Reports an empty path a stage needs; returns 1 if it is empty. */
-static int need(const lcfm_job *job, const char *value, const char *section, const char *key, const char *why) {
+static int need(const lcfm_job *job, const char *value, const char *section, const char *key,
+                const char *why) {
   if (value[0]) return 0;
   lcfm_job_error(job, section, key, "required by %s", why);
   return 1;
 }
 
-static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WANT_COUNT], int baseline) {
+static int check_paths(const lcfm_job *job, const wiring *w, const int wanted[WANT_COUNT],
+                       int baseline) {
   int problems = 0;
   if (wanted[WANT_INGEST])
-    problems += need(job, lcfm_job_settings(job)->ingest.output, "ingest", "output", "the ingest stage");
+    problems +=
+        need(job, lcfm_job_settings(job)->ingest.output, "ingest", "output", "the ingest stage");
   if (wanted[WANT_SIMULATE])
-    problems += need(job, lcfm_job_settings(job)->simulate.output, "simulate", "output", "the simulate stage");
+    problems += need(job, lcfm_job_settings(job)->simulate.output, "simulate", "output",
+                     "the simulate stage");
   if (wanted[WANT_TRAIN]) {
     problems += need(job, w->store, "train", "store",
                      "the train stage (or run the ingest or simulate stage, which provides it)");
     problems += need(job, w->checkpoint, "train", "checkpoint", "the train stage");
   }
   if (wanted[WANT_EMBED]) {
-    problems += need(job, w->embed_store, "embed", "store", "the embed stage (or give [train] store)");
-    problems += need(job, w->embed_checkpoint, "embed", "checkpoint", "the embed stage (or give [train] checkpoint)");
+    problems +=
+        need(job, w->embed_store, "embed", "store", "the embed stage (or give [train] store)");
+    problems += need(job, w->embed_checkpoint, "embed", "checkpoint",
+                     "the embed stage (or give [train] checkpoint)");
     problems += need(job, w->embeddings, "embed", "output", "the embed stage");
   }
   if (wanted[WANT_PROBE] || wanted[WANT_PLOTS]) {
-    problems += need(job, w->probe_store, "probe", "store", "the probe stage (or give [embed] store)");
-    problems += need(job, w->probe_embeddings, "probe", "embeddings", "the probe stage (or give [embed] output)");
+    problems +=
+        need(job, w->probe_store, "probe", "store", "the probe stage (or give [embed] store)");
+    problems += need(job, w->probe_embeddings, "probe", "embeddings",
+                     "the probe stage (or give [embed] output)");
     problems += need(job, w->probe_output, "probe", "output", "the probe and plots stages");
   }
   if (baseline && (wanted[WANT_TRAIN] || wanted[WANT_EMBED]))
-    problems += need(job, w->checkpoint, "train", "checkpoint", "[run] baseline (NAME-baseline.h5 is put beside it)");
+    problems += need(job, w->checkpoint, "train", "checkpoint",
+                     "[run] baseline (NAME-baseline.h5 is put beside it)");
   if (baseline && (wanted[WANT_EMBED] || wanted[WANT_PROBE]))
-    problems +=
-        need(job, w->baseline_embeddings, "probe", "baseline_embeddings", "[run] baseline (or give [embed] output)");
+    problems += need(job, w->baseline_embeddings, "probe", "baseline_embeddings",
+                     "[run] baseline (or give [embed] output)");
   if (baseline && strcmp(lcfm_job_settings(job)->model.kind, "causal")) {
-    lcfm_job_error(job, "run", "baseline", "compares the causal model with its baseline: needs [model] kind = causal");
+    lcfm_job_error(job, "run", "baseline",
+                   "compares the causal model with its baseline: needs [model] kind = causal");
     problems++;
   }
   return problems;
@@ -182,8 +200,8 @@ static int check_settings(MPI_Comm comm, const lcfm_job *job, const int wanted[W
   if (wanted[WANT_TRAIN] || wanted[WANT_EMBED]) problems += lcfm_model_config_problems(job);
   int task = lcfm_probe_task(job);
   if (wanted[WANT_PROBE]) {
-    problems +=
-        task == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_settings_check(job) : lcfm_probe_settings_check(job);
+    problems += task == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_settings_check(job)
+                                                  : lcfm_probe_settings_check(job);
   }
   if (wanted[WANT_PLOTS] && task == LCFM_PROBE_CLASSIFICATION) {
     lcfm_job_error(job, "run", "stages",
@@ -209,8 +227,8 @@ static void add_override(override_list *o, const char *key, const char *value) {
 }
 
 /* Adds section.key=value when the job says otherwise. */
-static void add_if_changed(override_list *o, const lcfm_job *job, const char *section, const char *key,
-                           const char *value) {
+static void add_if_changed(override_list *o, const lcfm_job *job, const char *section,
+                           const char *key, const char *value) {
   if (!strcmp(lcfm_job_value_text(job, lcfm_job_key_spec(section, key)), value)) return;
   char name[128];
   snprintf(name, sizeof name, "%s.%s", section, key);
@@ -239,7 +257,9 @@ static void baseline_overrides(override_list *o, const wiring *w, int embedding)
   add_override(o, "embed.output", w->baseline_embeddings);
 }
 
-static void set_path(char *out, const char *value) { snprintf(out, PIPELINE_PATH_MAX, "%s", value); }
+static void set_path(char *out, const char *value) {
+  snprintf(out, PIPELINE_PATH_MAX, "%s", value);
+}
 
 /* Adds each path of a whitespace-separated list (a training store may be several). */
 static void add_input(pipeline_stage *s, const char *paths) {
@@ -256,14 +276,16 @@ static int add_stage(lcfm_pipeline *p, MPI_Comm comm, stage_kind kind, const ove
   pipeline_stage *s = &p->stages[p->count];
   memset(s, 0, sizeof *s);
   s->kind = kind;
-  s->job = lcfm_job_load_text(comm, lcfm_job_path(p->job), lcfm_job_text(p->job), o->count, o->items, NULL);
+  s->job = lcfm_job_load_text(comm, lcfm_job_path(p->job), lcfm_job_text(p->job), o->count,
+                              o->items, NULL);
   if (!s->job) return 1;
   p->count++;
   return 0;
 }
 
 /* Collective: the stage list, each with its output and inputs. Returns the number of failures. */
-static int build_stages(lcfm_pipeline *p, MPI_Comm comm, const wiring *w, const int wanted[WANT_COUNT], int baseline) {
+static int build_stages(lcfm_pipeline *p, MPI_Comm comm, const wiring *w,
+                        const int wanted[WANT_COUNT], int baseline) {
   override_list o = {.count = 0};
   wiring_overrides(&o, p->job, w, baseline);
   int failed = 0;
@@ -337,7 +359,8 @@ lcfm_pipeline *lcfm_pipeline_plan(MPI_Comm comm, const lcfm_job *job) {
   p->job = job;
   int failed = build_stages(p, comm, w, wanted, baseline);
   for (int i = 0; i < p->count && !failed; i++) /* outputs.h: paths, and outputs that are inputs */
-    failed += agree_on(comm, lcfm_outputs_check_job(p->stages[i].job, pipeline_stage_name(p->stages[i].kind)));
+    failed += agree_on(
+        comm, lcfm_outputs_check_job(p->stages[i].job, pipeline_stage_name(p->stages[i].kind)));
   if (!failed && baseline && (wanted[WANT_TRAIN] || wanted[WANT_EMBED])) {
     /* The baseline's own model checks (kind-specific settings). */
     for (int i = 0; i < p->count; i++)

@@ -42,7 +42,8 @@ static int installed_script(char *path, size_t len) {
 static void plot_script(char *path, size_t len) {
   const char *tools = getenv("LCFM_TOOLS");
   if (tools && tools[0]) snprintf(path, len, "%s/plot_paper.py", tools);
-  else if (!installed_script(path, len)) snprintf(path, len, "%s/plot_paper.py", LCFM_SOURCE_DIR "/tools");
+  else if (!installed_script(path, len))
+    snprintf(path, len, "%s/plot_paper.py", LCFM_SOURCE_DIR "/tools");
 }
 
 static const char *python(void) {
@@ -52,7 +53,8 @@ static const char *python(void) {
 
 /* Runs argv with its stdout on a pipe: PNG lines are kept, every line is echoed. Returns the
  * exit status (or -1 if it could not start). */
-static int run_plotter(char *const *argv, char (*pngs)[PIPELINE_PATH_MAX], int *png_count, int max_pngs) {
+static int run_plotter(char *const *argv, char (*pngs)[PIPELINE_PATH_MAX], int *png_count,
+                       int max_pngs) {
   int fds[2];
   if (pipe(fds)) return -1;
   posix_spawn_file_actions_t actions;
@@ -91,15 +93,20 @@ static int run_plotter(char *const *argv, char (*pngs)[PIPELINE_PATH_MAX], int *
   if (out) fclose(out);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) continue;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status)
+                           : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-static void write_manifest(const char *path, const lcfm_pipeline *p, char (*pngs)[PIPELINE_PATH_MAX], int count) {
-  size_t n = 512 + strlen(p->probe_output) + strlen(lcfm_job_path(p->job)) + (size_t)count * (PIPELINE_PATH_MAX + 1);
+static void write_manifest(const char *path, const lcfm_pipeline *p,
+                           char (*pngs)[PIPELINE_PATH_MAX], int count) {
+  size_t n = 512 + strlen(p->probe_output) + strlen(lcfm_job_path(p->job)) +
+             (size_t)count * (PIPELINE_PATH_MAX + 1);
   char *text = lcfm_malloc(n);
-  size_t used = (size_t)snprintf(text, n, "# PNGs of tools/plot_paper.py for %s (lcfm %s, %s; job %s)\n",
-                                 p->probe_output, LCFM_VERSION, LCFM_GIT_REVISION, lcfm_job_path(p->job));
-  for (int i = 0; i < count && used < n; i++) used += (size_t)snprintf(text + used, n - used, "%s\n", pngs[i]);
+  size_t used =
+      (size_t)snprintf(text, n, "# PNGs of tools/plot_paper.py for %s (lcfm %s, %s; job %s)\n",
+                       p->probe_output, LCFM_VERSION, LCFM_GIT_REVISION, lcfm_job_path(p->job));
+  for (int i = 0; i < count && used < n; i++)
+    used += (size_t)snprintf(text + used, n - used, "%s\n", pngs[i]);
   lcfm_output_publish_text(path, text);
   free(text);
 }
@@ -109,11 +116,13 @@ static int plots_on_rank0(const lcfm_pipeline *p, const pipeline_stage *s) {
   char script[PIPELINE_PATH_MAX];
   plot_script(script, sizeof script);
   if (!pipeline_file_exists(script)) {
-    lcfm_log("plots: skipped: %s not found (set LCFM_TOOLS to the directory of lcfm's tools)", script);
+    lcfm_log("plots: skipped: %s not found (set LCFM_TOOLS to the directory of lcfm's tools)",
+             script);
     return LCFM_EXIT_OK;
   }
   if (pipeline_make_directories(p->plots_dir))
-    return lcfm_report_failure(1, "lcfm run: plots: cannot create %s: %s", p->plots_dir, strerror(errno));
+    return lcfm_report_failure(1, "lcfm run: plots: cannot create %s: %s", p->plots_dir,
+                               strerror(errno));
   char *argv[] = {(char *)python(),
                   script,
                   "--probe",

@@ -13,7 +13,8 @@
 static int dataset_shape(hid_t file, const char *name, int64_t dims[2]) {
   char group[16];
   snprintf(group, sizeof group, "%.*s", (int)strcspn(name + 1, "/"), name + 1);
-  if (H5Lexists(file, group, H5P_DEFAULT) <= 0 || H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+  if (H5Lexists(file, group, H5P_DEFAULT) <= 0 || H5Lexists(file, name, H5P_DEFAULT) <= 0)
+    return -1;
   hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
   if (dset < 0) return -1;
   hid_t space = H5Dget_space(dset);
@@ -38,9 +39,10 @@ static int read_all(hid_t file, const char *name, hid_t type, void *data) {
 /* The linear probes' test results, when the store has them (else r->latents stays 0). */
 static void read_linear(hid_t file, pipeline_probe_result *r) {
   int64_t inputs[2], r2[2], accuracy[2];
-  if (dataset_shape(file, "/linear/inputs", inputs) != 1 || dataset_shape(file, "/linear/r2_test", r2) != 1 ||
-      dataset_shape(file, "/linear/accuracy_test", accuracy) != 1 || r2[0] != inputs[0] || accuracy[0] != inputs[0] ||
-      inputs[0] > 64)
+  if (dataset_shape(file, "/linear/inputs", inputs) != 1 ||
+      dataset_shape(file, "/linear/r2_test", r2) != 1 ||
+      dataset_shape(file, "/linear/accuracy_test", accuracy) != 1 || r2[0] != inputs[0] ||
+      accuracy[0] != inputs[0] || inputs[0] > 64)
     return;
   int n = (int)inputs[0];
   r->latent_names = lcfm_calloc((size_t)n + 1, sizeof *r->latent_names);
@@ -66,16 +68,20 @@ static void read_linear(hid_t file, pipeline_probe_result *r) {
 
 int pipeline_probe_read(const char *path, pipeline_probe_result *r, char *why, size_t why_len) {
   memset(r, 0, sizeof *r);
-  hid_t file = pipeline_file_exists(path) && H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+  hid_t file = pipeline_file_exists(path) && H5Fis_hdf5(path) > 0
+                   ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
+                   : -1;
   if (file < 0) {
     snprintf(why, why_len, "%s: not a readable HDF5 file", path);
     return 1;
   }
   int64_t inputs[2], sizes[2], mean[2], std[2];
-  int bad = dataset_shape(file, "/mlp/inputs", inputs) != 1 || dataset_shape(file, "/mlp/sizes", sizes) != 1 ||
-            dataset_shape(file, "/mlp/r2_mean", mean) != 2 || dataset_shape(file, "/mlp/r2_std", std) != 2 ||
-            mean[0] != inputs[0] || mean[1] != sizes[0] || std[0] != inputs[0] || std[1] != sizes[0] ||
-            inputs[0] > 64 || sizes[0] > 4096;
+  int bad = dataset_shape(file, "/mlp/inputs", inputs) != 1 ||
+            dataset_shape(file, "/mlp/sizes", sizes) != 1 ||
+            dataset_shape(file, "/mlp/r2_mean", mean) != 2 ||
+            dataset_shape(file, "/mlp/r2_std", std) != 2 || mean[0] != inputs[0] ||
+            mean[1] != sizes[0] || std[0] != inputs[0] || std[1] != sizes[0] || inputs[0] > 64 ||
+            sizes[0] > 4096;
   if (!bad) {
     r->inputs = (int)inputs[0], r->sizes = (int)sizes[0];
     r->names = lcfm_calloc((size_t)r->inputs + 1, sizeof *r->names);
@@ -84,7 +90,8 @@ int pipeline_probe_read(const char *path, pipeline_probe_result *r, char *why, s
     r->std = lcfm_calloc((size_t)(r->inputs * r->sizes) + 1, sizeof *r->std);
     hid_t t32 = H5Tcopy(H5T_C_S1);
     H5Tset_size(t32, 32);
-    bad = read_all(file, "/mlp/inputs", t32, r->names) || read_all(file, "/mlp/sizes", H5T_NATIVE_INT64, r->size) ||
+    bad = read_all(file, "/mlp/inputs", t32, r->names) ||
+          read_all(file, "/mlp/sizes", H5T_NATIVE_INT64, r->size) ||
           read_all(file, "/mlp/r2_mean", H5T_NATIVE_DOUBLE, r->mean) ||
           read_all(file, "/mlp/r2_std", H5T_NATIVE_DOUBLE, r->std);
     H5Tclose(t32);
@@ -117,7 +124,8 @@ int pipeline_print_probe_table(const char *path) {
   printf("\n");
   for (int k = 0; k < r.sizes; k++) {
     printf("%8lld", (long long)r.size[k]);
-    for (int i = 0; i < r.inputs; i++) printf("    %6.3f +- %5.3f", r.mean[i * r.sizes + k], r.std[i * r.sizes + k]);
+    for (int i = 0; i < r.inputs; i++)
+      printf("    %6.3f +- %5.3f", r.mean[i * r.sizes + k], r.std[i * r.sizes + k]);
     printf("\n");
   }
   fflush(stdout);

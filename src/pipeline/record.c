@@ -24,7 +24,8 @@ void pipeline_publish_file(hid_t file, const char *partial, const char *path) {
   lcfm_h5_publish_local(file, partial, path);
 }
 
-static hid_t create_dataset(hid_t file, const char *name, hid_t type, int rank, const int64_t *dims) {
+static hid_t create_dataset(hid_t file, const char *name, hid_t type, int rank,
+                            const int64_t *dims) {
   hsize_t size[3];
   for (int d = 0; d < rank; d++) size[d] = (hsize_t)dims[d];
   hid_t space = LCFM_CHECK_H5(H5Screate_simple(rank, size, NULL));
@@ -36,7 +37,8 @@ static hid_t create_dataset(hid_t file, const char *name, hid_t type, int rank, 
   return dset;
 }
 
-static void write_dataset(hid_t file, const char *name, hid_t type, int rank, const int64_t *dims, const void *data) {
+static void write_dataset(hid_t file, const char *name, hid_t type, int rank, const int64_t *dims,
+                          const void *data) {
   hid_t dset = create_dataset(file, name, type, rank, dims);
   int64_t count = 1;
   for (int d = 0; d < rank; d++) count *= dims[d];
@@ -44,14 +46,16 @@ static void write_dataset(hid_t file, const char *name, hid_t type, int rank, co
   H5Dclose(dset);
 }
 
-void pipeline_write_strings(hid_t file, const char *name, const char *data, int64_t rows, size_t width) {
+void pipeline_write_strings(hid_t file, const char *name, const char *data, int64_t rows,
+                            size_t width) {
   hid_t type = LCFM_CHECK_H5(H5Tcopy(H5T_C_S1));
   LCFM_CHECK_H5(H5Tset_size(type, width));
   write_dataset(file, name, type, 1, &rows, data);
   H5Tclose(type);
 }
 
-void pipeline_write_doubles(hid_t file, const char *name, const double *data, int rank, const int64_t *dims) {
+void pipeline_write_doubles(hid_t file, const char *name, const double *data, int rank,
+                            const int64_t *dims) {
   write_dataset(file, name, H5T_NATIVE_DOUBLE, rank, dims, data);
 }
 
@@ -72,20 +76,23 @@ static int read_rows(hid_t file, const char *name, hid_t type, int64_t rows, voi
   if (dset < 0) return 1;
   hid_t space = H5Dget_space(dset);
   hsize_t n = 0;
-  int bad = space < 0 || H5Sget_simple_extent_ndims(space) != 1 || H5Sget_simple_extent_dims(space, &n, NULL) < 0 ||
-            (int64_t)n != rows || H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
+  int bad = space < 0 || H5Sget_simple_extent_ndims(space) != 1 ||
+            H5Sget_simple_extent_dims(space, &n, NULL) < 0 || (int64_t)n != rows ||
+            H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
   if (space >= 0) H5Sclose(space);
   H5Dclose(dset);
   return bad;
 }
 
 static int64_t rows_of(hid_t file, const char *name) {
-  if (H5Lexists(file, "stages", H5P_DEFAULT) <= 0 || H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+  if (H5Lexists(file, "stages", H5P_DEFAULT) <= 0 || H5Lexists(file, name, H5P_DEFAULT) <= 0)
+    return -1;
   hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
   if (dset < 0) return -1;
   hid_t space = H5Dget_space(dset);
   hsize_t n = 0;
-  int ok = space >= 0 && H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, &n, NULL) >= 0;
+  int ok = space >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
+           H5Sget_simple_extent_dims(space, &n, NULL) >= 0;
   if (space >= 0) H5Sclose(space);
   H5Dclose(dset);
   return ok ? (int64_t)n : -1;
@@ -126,7 +133,8 @@ void pipeline_record_start(pipeline_record *r, const lcfm_pipeline *p) {
     r->produced_seconds[i] = NAN;
     char action[ACTION_WIDTH];
     double produced;
-    if (file >= 0 && !previous_stage(file, pipeline_stage_name(p->stages[i].kind), action, &produced)) {
+    if (file >= 0 &&
+        !previous_stage(file, pipeline_stage_name(p->stages[i].kind), action, &produced)) {
       /* Kept for a stage that will be skipped; a requeued stage adds its next part to it. */
       r->produced_seconds[i] = produced;
       if (!strcmp(action, "requeued")) snprintf(r->action[i], sizeof r->action[i], "requeued");

@@ -18,8 +18,9 @@ static int run_simulate(MPI_Comm comm, const pipeline_stage *s, const lcfm_prove
   if (lcfm_sim_mode_labelled(s->job)) {
     lcfm_labelled_config labelled;
     if (lcfm_labelled_config_from_job(&labelled, s->job)) return LCFM_EXIT_USAGE;
-    lcfm_log("simulate (labelled): %lld stars x %lld curves, %lld classes -> %s", (long long)labelled.base.stars,
-             (long long)labelled.base.curves_per_star, (long long)labelled.classes, s->output);
+    lcfm_log("simulate (labelled): %lld stars x %lld curves, %lld classes -> %s",
+             (long long)labelled.base.stars, (long long)labelled.base.curves_per_star,
+             (long long)labelled.classes, s->output);
     lcfm_simulate_labelled_store(comm, &labelled, s->output, prov);
     lcfm_log("wrote %s", s->output);
     return LCFM_EXIT_OK;
@@ -27,8 +28,8 @@ static int run_simulate(MPI_Comm comm, const pipeline_stage *s, const lcfm_prove
   lcfm_sim_config config;
   if (lcfm_sim_config_from_job(&config, s->job)) return LCFM_EXIT_USAGE;
   lcfm_log("simulate: %lld light curves of T = %lld, M = %lld, K = %lld, alpha = %g -> %s",
-           (long long)lcfm_sim_object_count(&config), (long long)config.T, (long long)config.instruments,
-           (long long)config.K, config.alpha, s->output);
+           (long long)lcfm_sim_object_count(&config), (long long)config.T,
+           (long long)config.instruments, (long long)config.K, config.alpha, s->output);
   lcfm_simulate_store(comm, &config, s->output, prov);
   lcfm_log("wrote %s", s->output);
   return LCFM_EXIT_OK;
@@ -37,7 +38,8 @@ static int run_simulate(MPI_Comm comm, const pipeline_stage *s, const lcfm_prove
 /* Training continues a checkpoint this job made and starts again from any other. */
 static int run_train(MPI_Comm comm, const pipeline_stage *s, int resumable, int argc, char **argv) {
   char *resume = resumable ? "train.resume=true" : "train.resume=false";
-  lcfm_job *job = lcfm_job_load_text(comm, lcfm_job_path(s->job), lcfm_job_text(s->job), 1, &resume, NULL);
+  lcfm_job *job =
+      lcfm_job_load_text(comm, lcfm_job_path(s->job), lcfm_job_text(s->job), 1, &resume, NULL);
   if (!job) return LCFM_EXIT_USAGE;
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, comm, "train", job, argc, argv);
@@ -46,9 +48,10 @@ static int run_train(MPI_Comm comm, const pipeline_stage *s, int resumable, int 
   return code;
 }
 
-static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage *s, int resumable, int argc,
-                     char **argv) {
-  if (s->kind == STAGE_TRAIN || s->kind == STAGE_TRAIN_BASELINE) return run_train(comm, s, resumable, argc, argv);
+static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage *s, int resumable,
+                     int argc, char **argv) {
+  if (s->kind == STAGE_TRAIN || s->kind == STAGE_TRAIN_BASELINE)
+    return run_train(comm, s, resumable, argc, argv);
   if (s->kind == STAGE_PLOTS) return pipeline_run_plots(comm, p, s);
   static const char *const verbs[STAGE_KINDS] = {"ingest", "simulate", "train", "train",
                                                  "embed",  "embed",    "probe", "plots"};
@@ -60,8 +63,9 @@ static int run_stage(MPI_Comm comm, const lcfm_pipeline *p, const pipeline_stage
   case STAGE_EMBED:
   case STAGE_EMBED_BASELINE: return lcfm_embed_run(comm, s->job, &prov);
   case STAGE_PROBE:
-    return lcfm_probe_task(s->job) == LCFM_PROBE_CLASSIFICATION ? lcfm_class_probe_run(comm, s->job, &prov)
-                                                                : lcfm_probe_run(comm, s->job, &prov);
+    return lcfm_probe_task(s->job) == LCFM_PROBE_CLASSIFICATION
+               ? lcfm_class_probe_run(comm, s->job, &prov)
+               : lcfm_probe_run(comm, s->job, &prov);
   default: return LCFM_EXIT_RUNTIME;
   }
 }
@@ -85,8 +89,8 @@ static void mark_rewritten(rewritten_set *r, const pipeline_stage *s) {
 }
 
 /* Rank 0 decides whether stage s is done; every rank learns the answer. */
-static int decide(MPI_Comm comm, const pipeline_stage *s, const rewritten_set *r, int *resumable, char *why,
-                  size_t why_len) {
+static int decide(MPI_Comm comm, const pipeline_stage *s, const rewritten_set *r, int *resumable,
+                  char *why, size_t why_len) {
   int rank, answer[2] = {0, 0};
   MPI_Comm_rank(comm, &rank);
   why[0] = '\0';
@@ -101,7 +105,8 @@ static void print_summary(const lcfm_pipeline *p) {
   for (int i = 0; i < p->count; i++)
     printf("  %-15s %s\n", pipeline_stage_name(p->stages[i].kind), p->stages[i].output);
   fflush(stdout);
-  if (p->probe_output[0] && pipeline_file_exists(p->probe_output) && lcfm_probe_task(p->job) == LCFM_PROBE_REGRESSION)
+  if (p->probe_output[0] && pipeline_file_exists(p->probe_output) &&
+      lcfm_probe_task(p->job) == LCFM_PROBE_REGRESSION)
     pipeline_print_probe_table(p->probe_output);
   for (int i = 0; i < p->count; i++)
     if (p->stages[i].kind == STAGE_PLOTS) pipeline_print_plots(p->stages[i].output);
@@ -165,7 +170,8 @@ int lcfm_pipeline_run(lcfm_pipeline *p, MPI_Comm comm, int argc, char **argv, in
   if (dry_run) return code;
   if (rank == 0) pipeline_record_write(&rec, p, status_of(code), &prov);
   if (code == LCFM_EXIT_REQUEUE) {
-    lcfm_log("stopped on a signal with every finished stage kept: exit %d asks to be requeued", LCFM_EXIT_REQUEUE);
+    lcfm_log("stopped on a signal with every finished stage kept: exit %d asks to be requeued",
+             LCFM_EXIT_REQUEUE);
   } else if (code == LCFM_EXIT_OK) {
     if (rank == 0) print_summary(p);
     lcfm_log_success("run");

@@ -15,15 +15,18 @@
 
 int64_t lcfm_sweep_point_count(const lcfm_job *job) {
   int64_t n = 1;
-  for (int i = 0; i < lcfm_job_sweep_count(job) && n <= MAX_POINTS; i++) n *= lcfm_job_sweep_value_count(job, i);
+  for (int i = 0; i < lcfm_job_sweep_count(job) && n <= MAX_POINTS; i++)
+    n *= lcfm_job_sweep_value_count(job, i);
   return n;
 }
 
 /* The value of grid line `line` at point `index`; the last line varies fastest. */
 const char *pipeline_sweep_grid_value(const lcfm_job *job, int64_t index, int line) {
   int64_t stride = 1;
-  for (int j = lcfm_job_sweep_count(job) - 1; j > line; j--) stride *= lcfm_job_sweep_value_count(job, j);
-  return lcfm_job_sweep_value(job, line, (int)((index / stride) % lcfm_job_sweep_value_count(job, line)));
+  for (int j = lcfm_job_sweep_count(job) - 1; j > line; j--)
+    stride *= lcfm_job_sweep_value_count(job, j);
+  return lcfm_job_sweep_value(job, line,
+                              (int)((index / stride) % lcfm_job_sweep_value_count(job, line)));
 }
 
 void lcfm_sweep_point_directory(const lcfm_job *job, int64_t index, char *dir, size_t len) {
@@ -34,8 +37,8 @@ void lcfm_sweep_point_label(const lcfm_job *job, int64_t index, char *label, siz
   size_t used = 0;
   label[0] = '\0';
   for (int i = 0; i < lcfm_job_sweep_count(job) && used < len; i++)
-    used += (size_t)snprintf(label + used, len - used, "%s%s=%s", i ? " " : "", lcfm_job_sweep_key(job, i),
-                             pipeline_sweep_grid_value(job, index, i));
+    used += (size_t)snprintf(label + used, len - used, "%s%s=%s", i ? " " : "",
+                             lcfm_job_sweep_key(job, i), pipeline_sweep_grid_value(job, index, i));
 }
 
 /* ---- the point's job ---- */
@@ -90,7 +93,8 @@ static int names_an_output(const lcfm_job *job, const char *value) {
 
 /* `list` (whitespace-separated paths: a training store may be several) with each path that names
  * an output moved into `dir`, in `out`; *moved says whether any was. */
-static void relocate_list(const lcfm_job *job, const char *list, const char *dir, char *out, int *moved) {
+static void relocate_list(const lcfm_job *job, const char *list, const char *dir, char *out,
+                          int *moved) {
   size_t used = 0;
   out[0] = '\0';
   for (const char *p = list + strspn(list, " \t"); *p; p += strspn(p, " \t")) {
@@ -100,9 +104,10 @@ static void relocate_list(const lcfm_job *job, const char *list, const char *dir
     p += n;
     int output = names_an_output(job, word);
     *moved |= output;
-    int wrote = output ? snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%.1000s/%.1000s", used ? " " : "", dir,
-                                  base_name(word))
-                       : snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%s", used ? " " : "", word);
+    int wrote = output
+                    ? snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%.1000s/%.1000s",
+                               used ? " " : "", dir, base_name(word))
+                    : snprintf(out + used, PIPELINE_PATH_MAX - used, "%s%s", used ? " " : "", word);
     if (wrote < 0 || (size_t)wrote >= PIPELINE_PATH_MAX - used)
       LCFM_FATAL("[sweep] %s: the relocated list is too long", list);
     used += (size_t)wrote;
@@ -116,8 +121,10 @@ static int relocation(override_list *o, const lcfm_job *job, const char *dir) {
     const char *value = value_of(job, output_keys[k]);
     if (!value[0]) continue;
     for (int j = 0; j < k; j++)
-      if (value_of(job, output_keys[j])[0] && !strcmp(base_name(value_of(job, output_keys[j])), base_name(value))) {
-        lcfm_job_error(job, "sweep", "directory", "%s and %s have the same file name %s: they would collide in %s",
+      if (value_of(job, output_keys[j])[0] &&
+          !strcmp(base_name(value_of(job, output_keys[j])), base_name(value))) {
+        lcfm_job_error(job, "sweep", "directory",
+                       "%s and %s have the same file name %s: they would collide in %s",
                        output_keys[j], output_keys[k], base_name(value), dir);
         return 1;
       }
@@ -141,7 +148,8 @@ lcfm_job *lcfm_sweep_point_job(MPI_Comm comm, const lcfm_job *job, int64_t index
   char dir[PIPELINE_PATH_MAX], name[PIPELINE_PATH_MAX + 16];
   lcfm_sweep_point_directory(job, index, dir, sizeof dir);
   snprintf(name, sizeof name, "%.4000s/job.ini", dir);
-  lcfm_job *grid = lcfm_job_load_text(comm, name, lcfm_job_text_without_sweep(job), o.count, o.items, NULL);
+  lcfm_job *grid =
+      lcfm_job_load_text(comm, name, lcfm_job_text_without_sweep(job), o.count, o.items, NULL);
   int collide = 0;
   if (grid) {
     collide = relocation(&o, grid, dir);
@@ -149,7 +157,8 @@ lcfm_job *lcfm_sweep_point_job(MPI_Comm comm, const lcfm_job *job, int64_t index
   }
   lcfm_job *point = NULL;
   if (grid && !collide)
-    point = lcfm_job_load_text(comm, name, lcfm_job_text_without_sweep(job), o.count, o.items, NULL);
+    point =
+        lcfm_job_load_text(comm, name, lcfm_job_text_without_sweep(job), o.count, o.items, NULL);
   lcfm_job_free(grid);
   free_overrides(&o);
   return point;
@@ -158,15 +167,16 @@ lcfm_job *lcfm_sweep_point_job(MPI_Comm comm, const lcfm_job *job, int64_t index
 /* ---- checks and listing ---- */
 
 /* Collective: the point's job and plan, or NULL (reported). */
-lcfm_pipeline *pipeline_sweep_plan_point(MPI_Comm comm, const lcfm_job *job, int64_t index, lcfm_job **point) {
+lcfm_pipeline *pipeline_sweep_plan_point(MPI_Comm comm, const lcfm_job *job, int64_t index,
+                                         lcfm_job **point) {
   *point = lcfm_sweep_point_job(comm, job, index);
   lcfm_pipeline *p = *point ? lcfm_pipeline_plan(comm, *point) : NULL;
   if (!p) {
     char label[1024];
     lcfm_sweep_point_label(job, index, label, sizeof label);
     if (lcfm_log_rank() == 0)
-      fprintf(stderr, "%s: [sweep] point %lld (%s) is not a valid job (see above)\n", lcfm_job_path(job),
-              (long long)index, label);
+      fprintf(stderr, "%s: [sweep] point %lld (%s) is not a valid job (see above)\n",
+              lcfm_job_path(job), (long long)index, label);
     lcfm_job_free(*point);
     *point = NULL;
   }
@@ -214,7 +224,8 @@ int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job) {
     printf("sweep %s: %lld points in %s/", lcfm_job_path(job), (long long)points,
            lcfm_job_settings(job)->sweep.directory);
     for (int i = 0; i < lines; i++)
-      printf("%s %s (%d)", i ? " x" : ":", lcfm_job_sweep_key(job, i), lcfm_job_sweep_value_count(job, i));
+      printf("%s %s (%d)", i ? " x" : ":", lcfm_job_sweep_key(job, i),
+             lcfm_job_sweep_value_count(job, i));
     printf("\n%6s", "point");
     for (int i = 0; i < lines; i++) printf("  %s", lcfm_job_sweep_key(job, i));
     printf("  status\n");
@@ -230,7 +241,8 @@ int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job) {
       done += !strcmp(status, "done");
       printf("%6lld", (long long)k);
       for (int i = 0; i < lines; i++)
-        printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)), pipeline_sweep_grid_value(job, k, i));
+        printf("  %*s", (int)strlen(lcfm_job_sweep_key(job, i)),
+               pipeline_sweep_grid_value(job, k, i));
       printf("  %s\n", status);
     }
     lcfm_pipeline_free(p);
@@ -239,7 +251,8 @@ int lcfm_sweep_list(MPI_Comm comm, const lcfm_job *job) {
   if (rank == 0) {
     printf("%lld of %lld points done. One point: lcfm sweep --task I %s; all of them under Slurm:\n"
            "  sbatch --array=0-%lld%%4 slurm/sweep.sbatch %s\n",
-           (long long)done, (long long)points, lcfm_job_path(job), (long long)points - 1, lcfm_job_path(job));
+           (long long)done, (long long)points, lcfm_job_path(job), (long long)points - 1,
+           lcfm_job_path(job));
     fflush(stdout);
   }
   return LCFM_EXIT_OK;
@@ -273,8 +286,8 @@ int lcfm_sweep_task(MPI_Comm comm, const lcfm_job *job, int64_t index, int argc,
   int64_t points = lcfm_sweep_point_count(job);
   if (index < 0 || index >= points) {
     if (lcfm_log_rank() == 0)
-      fprintf(stderr, "lcfm sweep: --task %lld: %s has points 0 to %lld\n", (long long)index, lcfm_job_path(job),
-              (long long)points - 1);
+      fprintf(stderr, "lcfm sweep: --task %lld: %s has points 0 to %lld\n", (long long)index,
+              lcfm_job_path(job), (long long)points - 1);
     return LCFM_EXIT_USAGE;
   }
   lcfm_job *point;
@@ -283,8 +296,8 @@ int lcfm_sweep_task(MPI_Comm comm, const lcfm_job *job, int64_t index, int argc,
   char label[2048], dir[PIPELINE_PATH_MAX];
   lcfm_sweep_point_label(job, index, label, sizeof label);
   lcfm_sweep_point_directory(job, index, dir, sizeof dir);
-  lcfm_log("sweep %s: point %lld of %lld (%s) in %s", lcfm_job_path(job), (long long)index, (long long)points, label,
-           dir);
+  lcfm_log("sweep %s: point %lld of %lld (%s) in %s", lcfm_job_path(job), (long long)index,
+           (long long)points, label, dir);
   if (lcfm_log_rank() == 0) write_point_job(job, point, index);
   LCFM_CHECK_MPI(MPI_Barrier(comm));
   int code = lcfm_pipeline_run(p, comm, argc, argv, 0);

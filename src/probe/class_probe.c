@@ -18,16 +18,17 @@
 #include "probe_util_internal.h"
 
 enum {
-  LCFM_STREAM_CLASS_BATCH = LCFM_STREAM_USER + 520,   /* mini-batch rows: step * batch + row */
-  LCFM_STREAM_CLASS_SHUFFLE = LCFM_STREAM_USER + 521, /* fold f's order of the training pool: f 2^32 + i */
+  LCFM_STREAM_CLASS_BATCH = LCFM_STREAM_USER + 520, /* mini-batch rows: step * batch + row */
+  LCFM_STREAM_CLASS_SHUFFLE =
+      LCFM_STREAM_USER + 521, /* fold f's order of the training pool: f 2^32 + i */
   MAX_SCENARIOS = 16,
   INPUTS = 2, /* raw, astromer */
 };
 
 /* ---- the weighted sum of layers ---- */
 
-void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows, int layers,
-                                  int dim) {
+void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const float *gamma, int rows,
+                                  int layers, int dim) {
   double mx = -INFINITY, sum = 0;
   for (int l = 0; l < layers; l++) mx = gamma[l] > mx ? gamma[l] : mx;
   for (int l = 0; l < layers; l++) sum += exp(gamma[l] - mx);
@@ -35,12 +36,13 @@ void lcfm_weighted_layers_forward(float *z, float *a, const float *x, const floa
   for (int r = 0; r < rows; r++) {
     float *zr = z + (size_t)r * dim;
     lcfm_nn_zero(zr, (size_t)dim);
-    for (int l = 0; l < layers; l++) lcfm_nn_axpy(zr, a[l], x + ((size_t)r * layers + l) * dim, (size_t)dim);
+    for (int l = 0; l < layers; l++)
+      lcfm_nn_axpy(zr, a[l], x + ((size_t)r * layers + l) * dim, (size_t)dim);
   }
 }
 
-void lcfm_weighted_layers_backward(float *dgamma, const float *dz, const float *x, const float *a, int rows, int layers,
-                                   int dim) {
+void lcfm_weighted_layers_backward(float *dgamma, const float *dz, const float *x, const float *a,
+                                   int rows, int layers, int dim) {
   double da[64] = {0}, mean = 0;
   LCFM_CHECK(layers <= 64, "at most 64 weighted layers");
   for (int r = 0; r < rows; r++)
@@ -49,7 +51,8 @@ void lcfm_weighted_layers_backward(float *dgamma, const float *dz, const float *
       for (int j = 0; j < dim; j++) da[l] += (double)g[j] * xl[j];
     }
   for (int l = 0; l < layers; l++) mean += a[l] * da[l];
-  for (int l = 0; l < layers; l++) dgamma[l] += (float)(a[l] * (da[l] - mean)); /* softmax Jacobian */
+  for (int l = 0; l < layers; l++)
+    dgamma[l] += (float)(a[l] * (da[l] - mean)); /* softmax Jacobian */
 }
 
 /* ---- the classifier ---- */
@@ -72,12 +75,14 @@ static void classifier_layout(classifier *k, lcfm_nn_arena *arena) {
   k->z = lcfm_nn_arena_take(arena, rows * (size_t)k->cfg.dim);
   k->dz = lcfm_nn_arena_take(arena, rows * (size_t)k->cfg.dim);
   float **wide[] = {&k->relu, &k->normed, &k->dnormed, &k->drelu, &k->dpre};
-  for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) *wide[i] = lcfm_nn_arena_take(arena, rows * h);
+  for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+    *wide[i] = lcfm_nn_arena_take(arena, rows * h);
   k->mean = lcfm_nn_arena_take(arena, rows), k->rstd = lcfm_nn_arena_take(arena, rows);
   k->logits = lcfm_nn_arena_take(arena, rows * K), k->dlogits = lcfm_nn_arena_take(arena, rows * K);
 }
 
-static void classifier_init(classifier *k, const lcfm_classifier_config *c, int rows, uint64_t seed) {
+static void classifier_init(classifier *k, const lcfm_classifier_config *c, int rows,
+                            uint64_t seed) {
   memset(k, 0, sizeof *k);
   k->cfg = *c, k->rows = rows;
   lcfm_nn_params_init(&k->params);
@@ -86,7 +91,8 @@ static void classifier_init(classifier *k, const lcfm_classifier_config *c, int 
   lcfm_mlp_init(&k->mlp, 3, dims, rows, &k->params, "classifier.mlp");
   k->ln.w = lcfm_nn_params_add2(&k->params, LCFM_INIT_ONE, c->hidden[2], 0, "classifier.ln.w");
   k->ln.b = lcfm_nn_params_add2(&k->params, LCFM_INIT_ZERO, c->hidden[2], 0, "classifier.ln.b");
-  k->out.w = lcfm_nn_params_add2(&k->params, LCFM_INIT_FANIN, c->classes, c->hidden[2], "classifier.out.w");
+  k->out.w = lcfm_nn_params_add2(&k->params, LCFM_INIT_FANIN, c->classes, c->hidden[2],
+                                 "classifier.out.w");
   k->out.b = lcfm_nn_params_add2(&k->params, LCFM_INIT_ZERO, c->classes, 0, "classifier.out.b");
   lcfm_nn_params_alloc(&k->params);
   lcfm_nn_params_init_default(&k->params, seed);
@@ -110,7 +116,8 @@ static const float *classifier_forward(classifier *k, const float *x, int rows) 
   lcfm_weighted_layers_forward(k->z, k->a, x, KP(k->gamma), rows, c->layers, c->dim);
   const float *pre = lcfm_mlp_forward(&k->mlp, &k->params, k->z, rows);
   lcfm_relu_forward(k->relu, pre, (size_t)rows * h);
-  lcfm_layernorm_forward(k->normed, k->mean, k->rstd, k->relu, KP(k->ln.w), KP(k->ln.b), rows, (int)h, LCFM_NN_LN_EPS);
+  lcfm_layernorm_forward(k->normed, k->mean, k->rstd, k->relu, KP(k->ln.w), KP(k->ln.b), rows,
+                         (int)h, LCFM_NN_LN_EPS);
   lcfm_linear_forward(k->logits, k->normed, KP(k->out.w), KP(k->out.b), rows, (int)h, c->classes);
   return k->logits;
 }
@@ -121,13 +128,14 @@ static void classifier_backward(classifier *k, const float *x, int rows) {
   const float *pre = k->mlp.pre[k->mlp.layers - 1];
   lcfm_nn_zero(k->dnormed, n), lcfm_nn_zero(k->drelu, n), lcfm_nn_zero(k->dpre, n);
   lcfm_nn_zero(k->dz, (size_t)rows * (size_t)c->dim);
-  lcfm_linear_backward(k->dnormed, KG(k->out.w), KG(k->out.b), k->dlogits, k->normed, KP(k->out.w), rows, c->hidden[2],
-                       c->classes);
-  lcfm_layernorm_backward(k->drelu, KG(k->ln.w), KG(k->ln.b), k->dnormed, k->relu, KP(k->ln.w), k->mean, k->rstd, rows,
-                          c->hidden[2]);
+  lcfm_linear_backward(k->dnormed, KG(k->out.w), KG(k->out.b), k->dlogits, k->normed, KP(k->out.w),
+                       rows, c->hidden[2], c->classes);
+  lcfm_layernorm_backward(k->drelu, KG(k->ln.w), KG(k->ln.b), k->dnormed, k->relu, KP(k->ln.w),
+                          k->mean, k->rstd, rows, c->hidden[2]);
   lcfm_relu_backward(k->dpre, k->drelu, pre, n);
   lcfm_mlp_backward(&k->mlp, &k->params, c->layers > 1 ? k->dz : NULL, k->dpre, rows);
-  if (c->layers > 1) lcfm_weighted_layers_backward(KG(k->gamma), k->dz, x, k->a, rows, c->layers, c->dim);
+  if (c->layers > 1)
+    lcfm_weighted_layers_backward(KG(k->gamma), k->dz, x, k->a, rows, c->layers, c->dim);
 }
 
 static float *standardised(const float *x, int n, int D, const float *mean, const float *scale) {
@@ -136,21 +144,25 @@ static float *standardised(const float *x, int n, int D, const float *mean, cons
   return out;
 }
 
-void lcfm_classifier_fit_predict(const lcfm_classifier_config *c, const float *x_train, const int *y_train, int n,
-                                 const float *x_test, int m, int *pred, double *gamma, uint64_t seed) {
+void lcfm_classifier_fit_predict(const lcfm_classifier_config *c, const float *x_train,
+                                 const int *y_train, int n, const float *x_test, int m, int *pred,
+                                 double *gamma, uint64_t seed) {
   int D = c->layers * c->dim, batch = c->batch < n ? c->batch : n;
   classifier k;
   classifier_init(&k, c, batch, seed);
-  float *mean = lcfm_malloc((size_t)D * sizeof *mean), *scale = lcfm_malloc((size_t)D * sizeof *scale);
+  float *mean = lcfm_malloc((size_t)D * sizeof *mean),
+        *scale = lcfm_malloc((size_t)D * sizeof *scale);
   probe_column_stats(x_train, n, D, mean, scale);
-  float *train = standardised(x_train, n, D, mean, scale), *test = standardised(x_test, m, D, mean, scale);
+  float *train = standardised(x_train, n, D, mean, scale),
+        *test = standardised(x_test, m, D, mean, scale);
   float *xb = lcfm_malloc((size_t)batch * D * sizeof *xb);
   int *yb = lcfm_malloc((size_t)batch * sizeof *yb);
   lcfm_adam opt = {.lr = c->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
   for (int step = 0; step < c->steps; step++) {
     for (int b = 0; b < batch; b++) { /* keyed sampling with replacement */
-      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b,
-                                          (uint64_t)n);
+      int64_t i =
+          (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_BATCH,
+                                  (uint64_t)step * (uint64_t)batch + (uint64_t)b, (uint64_t)n);
       memcpy(xb + (size_t)b * D, train + (size_t)i * D, (size_t)D * sizeof *xb);
       yb[b] = y_train[i];
     }
@@ -172,7 +184,8 @@ void lcfm_classifier_fit_predict(const lcfm_classifier_config *c, const float *x
     }
   }
   if (gamma) {
-    lcfm_weighted_layers_forward(k.z, k.a, test, k.params.params + k.gamma, 0, c->layers, c->dim); /* a only */
+    lcfm_weighted_layers_forward(k.z, k.a, test, k.params.params + k.gamma, 0, c->layers,
+                                 c->dim); /* a only */
     for (int l = 0; l < c->layers; l++) gamma[l] = k.a[l];
   }
   free(mean), free(scale), free(train), free(test), free(xb), free(yb);
@@ -201,8 +214,8 @@ double lcfm_macro_f1(const int *pred, const int *truth, int64_t m, int classes) 
 
 /* ---- the protocol ---- */
 
-static const probe_count_list scenario_list = {"samples_per_class", 1,           MAX_SCENARIOS,
-                                               "scenario",          "scenarios", "a positive count"};
+static const probe_count_list scenario_list = {
+    "samples_per_class", 1, MAX_SCENARIOS, "scenario", "scenarios", "a positive count"};
 
 typedef struct {
   int64_t per_class[MAX_SCENARIOS];
@@ -224,7 +237,8 @@ static int read_settings(class_settings *p, const lcfm_job *job) {
                                 .batch = (int)probe_keys->mlp_batch,
                                 .lr = 1e-3f},
                         .seed = lcfm_job_seed(job)};
-  return probe_parse_counts(job, &scenario_list, probe_keys->samples_per_class, p->per_class, &p->scenarios);
+  return probe_parse_counts(job, &scenario_list, probe_keys->samples_per_class, p->per_class,
+                            &p->scenarios);
 }
 
 int lcfm_class_probe_settings_check(const lcfm_job *job) {
@@ -251,7 +265,8 @@ static void read_raw_windows(class_data *d, hid_t file, int points) {
   size_t n = (size_t)(d->used_count ? d->used_count : 1);
   d->layers[0] = 1, d->dim[0] = 2 * points;
   d->x[0] = lcfm_calloc(n * 2 * (size_t)points, sizeof(float));
-  int64_t *offset = lcfm_malloc(n * sizeof *offset), *slice = lcfm_malloc((size_t)points * sizeof *slice);
+  int64_t *offset = lcfm_malloc(n * sizeof *offset),
+          *slice = lcfm_malloc((size_t)points * sizeof *slice);
   int32_t *length = lcfm_malloc(n * sizeof *length);
   float *value = lcfm_malloc((size_t)points * sizeof *value);
   double *time = lcfm_malloc((size_t)points * sizeof *time);
@@ -270,7 +285,8 @@ static void read_raw_windows(class_data *d, hid_t file, int points) {
     for (int j = 0; j < m; j++) mv += value[j], mt += time[j];
     if (m) mv /= m, mt /= m;
     float *row = d->x[0] + i * 2 * points;
-    for (int j = 0; j < m; j++) row[j] = (float)(value[j] - mv), row[points + j] = (float)(time[j] - mt);
+    for (int j = 0; j < m; j++)
+      row[j] = (float)(value[j] - mv), row[points + j] = (float)(time[j] - mt);
   }
   H5Dclose(offsets), H5Dclose(lengths), H5Dclose(values), H5Dclose(times);
   free(offset), free(slice), free(length), free(value), free(time);
@@ -282,28 +298,35 @@ static int read_layers(class_data *d, const char *path, char *why, size_t len) {
   hid_t file = lcfm_probe_open(path, why, len);
   if (file < 0) return 1;
   int64_t rows = 0, cols = 0, zrows = 0, zcols = 0, idrows = 0, idcols = 0;
-  const char *what = " (an Astromer 2 embedding store from `lcfm embed` with model.kind = astromer2)";
-  hid_t layers = lcfm_probe_open_dataset(file, path, "/layers", &rows, &cols, why, len), z = -1, ids = -1;
+  const char *what =
+      " (an Astromer 2 embedding store from `lcfm embed` with model.kind = astromer2)";
+  hid_t layers = lcfm_probe_open_dataset(file, path, "/layers", &rows, &cols, why, len), z = -1,
+        ids = -1;
   if (layers >= 0) z = lcfm_probe_open_dataset(file, path, "/z", &zrows, &zcols, why, len);
   if (layers < 0 || z < 0) snprintf(why + strlen(why), len - strlen(why), "%s", what);
   int bad = layers < 0 || z < 0;
   if (!bad && (rows != d->objects || zrows != d->objects || zcols <= 0 || cols % zcols)) {
-    snprintf(why, len, "%s: /layers [%lld, %lld] and /z [%lld, %lld] do not fit the store's %lld objects", path,
-             (long long)rows, (long long)cols, (long long)zrows, (long long)zcols, (long long)d->objects);
+    snprintf(why, len,
+             "%s: /layers [%lld, %lld] and /z [%lld, %lld] do not fit the store's %lld objects",
+             path, (long long)rows, (long long)cols, (long long)zrows, (long long)zcols,
+             (long long)d->objects);
     bad = 1;
   }
   if (!bad) { /* the ids must be the store's, in its order */
     char ignored[256];
-    ids = lcfm_probe_open_dataset(file, path, "/objects/id", &idrows, &idcols, ignored, sizeof ignored);
+    ids = lcfm_probe_open_dataset(file, path, "/objects/id", &idrows, &idcols, ignored,
+                                  sizeof ignored);
     int64_t *id = lcfm_malloc((size_t)(d->used_count ? d->used_count : 1) * sizeof *id);
     bad = ids < 0 || idrows != d->objects;
     if (!bad) lcfm_probe_read_rows(ids, H5T_NATIVE_INT64, d->used, d->used_count, 0, id);
     for (int64_t i = 0; i < d->used_count && !bad; i++) bad = id[i] != d->id[d->used[i]];
-    if (bad) snprintf(why, len, "%s: its objects are not those of the store (embed the same store)", path);
+    if (bad)
+      snprintf(why, len, "%s: its objects are not those of the store (embed the same store)", path);
     free(id);
   }
   if (!bad) {
-    d->x[1] = lcfm_malloc((size_t)(d->used_count ? d->used_count : 1) * (size_t)cols * sizeof(float));
+    d->x[1] =
+        lcfm_malloc((size_t)(d->used_count ? d->used_count : 1) * (size_t)cols * sizeof(float));
     lcfm_probe_read_rows(layers, H5T_NATIVE_FLOAT, d->used, d->used_count, cols, d->x[1]);
     d->dim[1] = (int)zcols, d->layers[1] = (int)(cols / zcols);
   }
@@ -315,7 +338,8 @@ static int read_layers(class_data *d, const char *path, char *why, size_t len) {
 }
 
 /* Collective: the object columns of the store (id, source, label) on every rank. */
-static int load_columns(class_data *d, MPI_Comm comm, const char *store_path, char *why, size_t len) {
+static int load_columns(class_data *d, MPI_Comm comm, const char *store_path, char *why,
+                        size_t len) {
   memset(d, 0, sizeof *d);
   lcfm_store *s = lcfm_store_open(comm, store_path, why, len);
   if (!s) return 1;
@@ -333,11 +357,12 @@ static int load_columns(class_data *d, MPI_Comm comm, const char *store_path, ch
     if (d->label[i] + 1 > d->classes) d->classes = d->label[i] + 1;
   }
   if (bad_label >= 0 || d->classes < 2) {
-    snprintf(why, len,
-             "%s: classification needs a label >= 0 on every object and 2 classes or more (object %lld has "
-             "label %d; %d classes)",
-             store_path, (long long)(bad_label >= 0 ? d->id[bad_label] : -1), bad_label >= 0 ? d->label[bad_label] : 0,
-             d->classes);
+    snprintf(
+        why, len,
+        "%s: classification needs a label >= 0 on every object and 2 classes or more (object %lld has "
+        "label %d; %d classes)",
+        store_path, (long long)(bad_label >= 0 ? d->id[bad_label] : -1),
+        bad_label >= 0 ? d->label[bad_label] : 0, d->classes);
     return 1;
   }
   return 0;
@@ -370,20 +395,22 @@ static void make_split(class_split *s, const class_data *d, const class_settings
   s->test_count = s->pool_count = 0;
   for (int64_t i = 0; i < d->objects; i++) {
     /* the pretraining split's rule (astromer.h), so test objects were held out of pretraining */
-    s->test[i] = lcfm_rng_uniform(p->seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)d->source[i]) < p->test_fraction;
+    s->test[i] = lcfm_rng_uniform(p->seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)d->source[i]) <
+                 p->test_fraction;
     if (!s->test[i]) s->pool[s->pool_count++] = i;
-    else if (s->test_count < p->test_objects) s->tests[s->test_count++] = i; /* the first, in store order */
+    else if (s->test_count < p->test_objects)
+      s->tests[s->test_count++] = i; /* the first, in store order */
   }
 }
 
 /* The training objects of fold f with n per class (first n of each class in a keyed order);
  * returns their count, or -1 when some class has fewer than n. */
-static int64_t fold_members(const class_data *d, const class_split *s, int64_t n, int fold, uint64_t seed,
-                            int64_t *members, int64_t *order) {
+static int64_t fold_members(const class_data *d, const class_split *s, int64_t n, int fold,
+                            uint64_t seed, int64_t *members, int64_t *order) {
   memcpy(order, s->pool, (size_t)s->pool_count * sizeof *order);
   for (int64_t i = s->pool_count - 1; i > 0; i--) {
-    int64_t j =
-        (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_SHUFFLE, ((uint64_t)fold << 32) + (uint64_t)i, (uint64_t)i + 1);
+    int64_t j = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_CLASS_SHUFFLE,
+                                        ((uint64_t)fold << 32) + (uint64_t)i, (uint64_t)i + 1);
     int64_t t = order[i];
     order[i] = order[j], order[j] = t;
   }
@@ -417,30 +444,35 @@ static float *gather(const class_data *d, int input, const int64_t *rows, int64_
 
 /* The objects this rank's tasks use: the test set and the training objects of each of its
  * (scenario, fold) pairs, increasing, each once (into d->used). */
-static void find_used(class_data *d, const class_split *s, const class_settings *p, int rank, int ranks) {
+static void find_used(class_data *d, const class_split *s, const class_settings *p, int rank,
+                      int ranks) {
   int tasks = INPUTS * p->scenarios * p->folds;
-  int64_t pool = s->pool_count ? s->pool_count : 1, *order = lcfm_malloc((size_t)pool * sizeof *order);
-  int64_t *members = lcfm_malloc((size_t)pool * sizeof *members), n = s->test_count, capacity = s->test_count + pool;
+  int64_t pool = s->pool_count ? s->pool_count : 1,
+          *order = lcfm_malloc((size_t)pool * sizeof *order);
+  int64_t *members = lcfm_malloc((size_t)pool * sizeof *members), n = s->test_count,
+          capacity = s->test_count + pool;
   d->used = lcfm_malloc((size_t)capacity * sizeof *d->used);
   memcpy(d->used, s->tests, (size_t)s->test_count * sizeof *d->used);
   for (int task = rank; task < tasks; task += ranks) {
     int scenario = task / p->folds % p->scenarios, fold = task % p->folds;
     int64_t m = fold_members(d, s, p->per_class[scenario], fold, p->seed, members, order);
     if (m < 0) continue;
-    if (n + m > capacity) capacity = 2 * (n + m), d->used = lcfm_realloc(d->used, (size_t)capacity * sizeof *d->used);
+    if (n + m > capacity)
+      capacity = 2 * (n + m), d->used = lcfm_realloc(d->used, (size_t)capacity * sizeof *d->used);
     memcpy(d->used + n, members, (size_t)m * sizeof *members);
     n += m;
   }
   qsort(d->used, (size_t)n, sizeof *d->used, increasing);
   d->used_count = 0;
   for (int64_t i = 0; i < n; i++)
-    if (d->used_count == 0 || d->used[i] != d->used[d->used_count - 1]) d->used[d->used_count++] = d->used[i];
+    if (d->used_count == 0 || d->used[i] != d->used[d->used_count - 1])
+      d->used[d->used_count++] = d->used[i];
   free(order), free(members);
 }
 
 /* f1 [inputs][scenario][fold] and gamma [scenario][fold][layers]; tasks round-robin over ranks. */
-static void run_tasks(MPI_Comm comm, const class_data *d, const class_split *s, const class_settings *p, double *f1,
-                      double *gamma) {
+static void run_tasks(MPI_Comm comm, const class_data *d, const class_split *s,
+                      const class_settings *p, double *f1, double *gamma) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -453,14 +485,16 @@ static void run_tasks(MPI_Comm comm, const class_data *d, const class_split *s, 
   lcfm_progress progress;
   lcfm_progress_start(&progress, "classifiers", tasks);
   for (int task = 0; task < tasks; task++) {
-    int input = task / (p->scenarios * p->folds), scenario = task / p->folds % p->scenarios, fold = task % p->folds;
+    int input = task / (p->scenarios * p->folds), scenario = task / p->folds % p->scenarios,
+        fold = task % p->folds;
     if (task % ranks != rank) continue;
     int64_t n = fold_members(d, s, p->per_class[scenario], fold, p->seed, members, order);
     if (n < 0) {
       f1[task] = NAN;
       continue;
     }
-    float *x_train = gather(d, input, members, n), *x_test = gather(d, input, s->tests, s->test_count);
+    float *x_train = gather(d, input, members, n),
+          *x_test = gather(d, input, s->tests, s->test_count);
     int *y = lcfm_malloc((size_t)n * sizeof *y);
     for (int64_t i = 0; i < n; i++) y[i] = d->label[members[i]];
     lcfm_classifier_config c = p->clf;
@@ -473,7 +507,8 @@ static void run_tasks(MPI_Comm comm, const class_data *d, const class_split *s, 
     lcfm_progress_update(&progress, task + 1);
   }
   LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, f1, tasks, MPI_DOUBLE, MPI_SUM, comm));
-  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, gamma, p->scenarios * p->folds * L, MPI_DOUBLE, MPI_SUM, comm));
+  LCFM_CHECK_MPI(
+      MPI_Allreduce(MPI_IN_PLACE, gamma, p->scenarios * p->folds * L, MPI_DOUBLE, MPI_SUM, comm));
   lcfm_progress_finish(&progress, tasks);
   free(members), free(order), free(truth), free(pred);
 }
@@ -489,13 +524,14 @@ static void summarise(const double *f1, const class_settings *p, double *mean, d
   }
 }
 
-static void print_table(const class_data *d, const class_split *s, const class_settings *p, const double *mean,
-                        const double *std, const double *gamma) {
-  lcfm_log("classification: macro F1 mean +- std over %d folds, %lld test objects, %d classes", p->folds,
-           (long long)s->test_count, d->classes);
+static void print_table(const class_data *d, const class_split *s, const class_settings *p,
+                        const double *mean, const double *std, const double *gamma) {
+  lcfm_log("classification: macro F1 mean +- std over %d folds, %lld test objects, %d classes",
+           p->folds, (long long)s->test_count, d->classes);
   if (lcfm_log_rank() != 0) return;
-  printf("%17s %18s %18s   softmax(gamma) of the astromer input (fold mean), input embedding first\n",
-         "samples per class", input_names[0], input_names[1]);
+  printf(
+      "%17s %18s %18s   softmax(gamma) of the astromer input (fold mean), input embedding first\n",
+      "samples per class", input_names[0], input_names[1]);
   int L = d->layers[1];
   for (int k = 0; k < p->scenarios; k++) {
     printf("%17lld", (long long)p->per_class[k]);
@@ -512,9 +548,10 @@ static void print_table(const class_data *d, const class_split *s, const class_s
   fflush(stdout);
 }
 
-static void write_results(MPI_Comm comm, const char *output, const lcfm_provenance *prov, const class_data *d,
-                          const class_split *s, const class_settings *p, const double *f1, const double *mean,
-                          const double *std, const double *gamma) {
+static void write_results(MPI_Comm comm, const char *output, const lcfm_provenance *prov,
+                          const class_data *d, const class_split *s, const class_settings *p,
+                          const double *f1, const double *mean, const double *std,
+                          const double *gamma) {
   probe_output out;
   probe_output_begin(&out, comm, output, 1, prov);
   hid_t file = out.file, dxpl = out.dxpl;
@@ -528,14 +565,16 @@ static void write_results(MPI_Comm comm, const char *output, const lcfm_provenan
   LCFM_CHECK_H5(H5Tset_size(t32, 32));
   probe_write_table(file, dxpl, "/classification/inputs", t32, INPUTS, 0, names, rank);
   H5Tclose(t32);
-  probe_write_table(file, dxpl, "/classification/samples_per_class", H5T_NATIVE_INT64, p->scenarios, 0, p->per_class,
-                    rank);
-  probe_write_table(file, dxpl, "/classification/f1", H5T_NATIVE_DOUBLE, INPUTS, (int64_t)p->scenarios * p->folds, f1,
-                    rank);
-  probe_write_table(file, dxpl, "/classification/f1_mean", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios, mean, rank);
-  probe_write_table(file, dxpl, "/classification/f1_std", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios, std, rank);
-  probe_write_table(file, dxpl, "/classification/gamma", H5T_NATIVE_DOUBLE, (int64_t)p->scenarios * p->folds,
-                    d->layers[1], gamma, rank);
+  probe_write_table(file, dxpl, "/classification/samples_per_class", H5T_NATIVE_INT64, p->scenarios,
+                    0, p->per_class, rank);
+  probe_write_table(file, dxpl, "/classification/f1", H5T_NATIVE_DOUBLE, INPUTS,
+                    (int64_t)p->scenarios * p->folds, f1, rank);
+  probe_write_table(file, dxpl, "/classification/f1_mean", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios,
+                    mean, rank);
+  probe_write_table(file, dxpl, "/classification/f1_std", H5T_NATIVE_DOUBLE, INPUTS, p->scenarios,
+                    std, rank);
+  probe_write_table(file, dxpl, "/classification/gamma", H5T_NATIVE_DOUBLE,
+                    (int64_t)p->scenarios * p->folds, d->layers[1], gamma, rank);
   probe_write_table(file, dxpl, "/objects/id", H5T_NATIVE_INT64, d->objects, 0, d->id, rank);
   probe_write_table(file, dxpl, "/objects/label", H5T_NATIVE_INT32, d->objects, 0, d->label, rank);
   probe_write_table(file, dxpl, "/objects/test", H5T_NATIVE_UINT8, d->objects, 0, s->test, rank);
@@ -548,8 +587,9 @@ int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenan
   lcfm_nn_set_threads(1);
   class_data d;
   char why[2048] = "";
-  if (lcfm_probe_any_failed(comm, load_columns(&d, comm, lcfm_job_settings(job)->probe.store, why, sizeof why), why,
-                            sizeof why)) {
+  if (lcfm_probe_any_failed(
+          comm, load_columns(&d, comm, lcfm_job_settings(job)->probe.store, why, sizeof why), why,
+          sizeof why)) {
     free_data(&d);
     return LCFM_EXIT_RUNTIME;
   }
@@ -559,15 +599,17 @@ int lcfm_class_probe_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenan
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
   find_used(&d, &s, &p, rank, ranks);
-  if (lcfm_probe_any_failed(comm, load_inputs(&d, job, p.raw_points, why, sizeof why), why, sizeof why)) {
+  if (lcfm_probe_any_failed(comm, load_inputs(&d, job, p.raw_points, why, sizeof why), why,
+                            sizeof why)) {
     free(s.test), free(s.tests), free(s.pool);
     free_data(&d);
     return LCFM_EXIT_RUNTIME;
   }
-  lcfm_log("classification probe: %lld objects, %d classes, %lld training-pool / %lld test objects; inputs raw "
-           "(%d values) and astromer (%d layers x %d), read for the %lld objects rank 0's classifiers use",
-           (long long)d.objects, d.classes, (long long)s.pool_count, (long long)s.test_count, d.dim[0], d.layers[1],
-           d.dim[1], (long long)d.used_count);
+  lcfm_log(
+      "classification probe: %lld objects, %d classes, %lld training-pool / %lld test objects; inputs raw "
+      "(%d values) and astromer (%d layers x %d), read for the %lld objects rank 0's classifiers use",
+      (long long)d.objects, d.classes, (long long)s.pool_count, (long long)s.test_count, d.dim[0],
+      d.layers[1], d.dim[1], (long long)d.used_count);
   size_t cells = (size_t)INPUTS * p.scenarios * p.folds;
   double *f1 = lcfm_calloc(cells, sizeof *f1),
          *gamma = lcfm_calloc((size_t)p.scenarios * p.folds * d.layers[1], sizeof *gamma);

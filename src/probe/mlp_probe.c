@@ -23,15 +23,16 @@ double lcfm_r2(const float *prediction, const float *truth, int64_t m) {
 }
 
 /* Mean squared error of the network on standardised rows x [v, D] against y [v]. */
-static double stopping_mse(lcfm_mlp *net, const lcfm_nn_params *params, const float *x, const float *y, int v) {
+static double stopping_mse(lcfm_mlp *net, const lcfm_nn_params *params, const float *x,
+                           const float *y, int v) {
   const float *out = lcfm_mlp_forward(net, params, x, v);
   double sum = 0;
   for (int i = 0; i < v; i++) sum += ((double)out[i] - y[i]) * ((double)out[i] - y[i]);
   return sum / v;
 }
 
-double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train_rows, lcfm_mlp_rows stopping,
-                         lcfm_mlp_rows test_rows, int D, uint64_t seed) {
+double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train_rows,
+                         lcfm_mlp_rows stopping, lcfm_mlp_rows test_rows, int D, uint64_t seed) {
   int n = train_rows.rows, held = stopping.rows, m = test_rows.rows;
   int batch = c->batch < n ? c->batch : n, rows = batch > m ? batch : m;
   if (held > rows) rows = held;
@@ -48,27 +49,32 @@ double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train_row
   lcfm_mlp_layout(&net, &arena);
 
   /* standardised with the training rows' statistics only */
-  float *mean = lcfm_malloc((size_t)D * sizeof *mean), *scale = lcfm_malloc((size_t)D * sizeof *scale);
+  float *mean = lcfm_malloc((size_t)D * sizeof *mean),
+        *scale = lcfm_malloc((size_t)D * sizeof *scale);
   float y_mean, y_scale;
   probe_column_stats(train_rows.x, n, D, mean, scale);
   probe_column_stats(train_rows.y, n, 1, &y_mean, &y_scale);
-  float *train = lcfm_malloc((size_t)n * D * sizeof *train), *test = lcfm_malloc((size_t)m * D * sizeof *test);
+  float *train = lcfm_malloc((size_t)n * D * sizeof *train),
+        *test = lcfm_malloc((size_t)m * D * sizeof *test);
   float *x_held = lcfm_malloc((size_t)held * D * sizeof *x_held);
   probe_standardise(train, train_rows.x, n, D, mean, scale);
   probe_standardise(test, test_rows.x, m, D, mean, scale);
   probe_standardise(x_held, stopping.x, held, D, mean, scale);
-  float *xb = lcfm_malloc((size_t)batch * D * sizeof *xb), *yb = lcfm_malloc((size_t)batch * sizeof *yb);
+  float *xb = lcfm_malloc((size_t)batch * D * sizeof *xb),
+        *yb = lcfm_malloc((size_t)batch * sizeof *yb);
   float *dout = lcfm_malloc((size_t)rows * sizeof *dout);
   float *y_held = lcfm_malloc((size_t)held * sizeof *y_held);
   for (int i = 0; i < held; i++) y_held[i] = (stopping.y[i] - y_mean) * y_scale;
   float *best = held ? lcfm_malloc(params.total * sizeof *best) : NULL;
   double best_mse = INFINITY;
 
-  lcfm_adam opt = {.lr = c->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = c->weight_decay};
+  lcfm_adam opt = {
+      .lr = c->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = c->weight_decay};
   for (int step = 0; step < c->steps; step++) {
     for (int b = 0; b < batch; b++) { /* keyed sampling with replacement */
-      int64_t i = (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_BATCH, (uint64_t)step * (uint64_t)batch + (uint64_t)b,
-                                          (uint64_t)n);
+      int64_t i =
+          (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_BATCH,
+                                  (uint64_t)step * (uint64_t)batch + (uint64_t)b, (uint64_t)n);
       memcpy(xb + (size_t)b * D, train + (size_t)i * D, (size_t)D * sizeof *xb);
       yb[b] = (train_rows.y[i] - y_mean) * y_scale;
     }
@@ -88,8 +94,8 @@ double lcfm_mlp_probe_r2(const lcfm_mlp_probe_config *c, lcfm_mlp_rows train_row
   float *prediction = lcfm_malloc((size_t)m * sizeof *prediction);
   for (int i = 0; i < m; i++) prediction[i] = out[i] / y_scale + y_mean;
   double r2 = lcfm_r2(prediction, test_rows.y, m);
-  free(prediction), free(mean), free(scale), free(train), free(test), free(x_held), free(xb), free(yb), free(dout),
-      free(y_held), free(best);
+  free(prediction), free(mean), free(scale), free(train), free(test), free(x_held), free(xb),
+      free(yb), free(dout), free(y_held), free(best);
   lcfm_nn_arena_free(&arena);
   lcfm_nn_params_free(&params);
   return r2;

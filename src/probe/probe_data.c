@@ -9,8 +9,8 @@
 
 /* ---- the target ---- */
 
-int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *target, int64_t *source_limit,
-                           char *why, size_t len) {
+int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *target,
+                           int64_t *source_limit, char *why, size_t len) {
   *t = (lcfm_probe_target){.file = -1, .theta = -1, .column = -1};
   *source_limit = -1;
   if (!strcmp(target, "label")) return 0;
@@ -22,7 +22,8 @@ int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *
   }
   int64_t stars = 0, K = 0;
   t->file = lcfm_probe_open(store, why, len);
-  if (t->file >= 0) t->theta = lcfm_probe_open_dataset(t->file, store, "/truth/theta", &stars, &K, why, len);
+  if (t->file >= 0)
+    t->theta = lcfm_probe_open_dataset(t->file, store, "/truth/theta", &stars, &K, why, len);
   if (t->theta >= 0 && k >= (K ? K : 1)) {
     snprintf(why, len, "%s: /truth/theta has no column %d for every source", store, k);
     H5Dclose(t->theta), t->theta = -1;
@@ -35,8 +36,8 @@ int lcfm_probe_target_open(lcfm_probe_target *t, const char *store, const char *
   return 0;
 }
 
-void lcfm_probe_target_values(const lcfm_probe_target *t, const int64_t *source, const int32_t *label, int64_t count,
-                              float *out) {
+void lcfm_probe_target_values(const lcfm_probe_target *t, const int64_t *source,
+                              const int32_t *label, int64_t count, float *out) {
   if (t->column < 0) {
     for (int64_t i = 0; i < count; i++) out[i] = (float)label[i];
     return;
@@ -59,7 +60,8 @@ void lcfm_probe_target_close(lcfm_probe_target *t) {
 static void read_columns(lcfm_probe_data *d, hid_t file) {
   size_t n = (size_t)(d->objects ? d->objects : 1);
   d->id = lcfm_malloc(n * sizeof *d->id), d->source = lcfm_malloc(n * sizeof *d->source);
-  d->instrument = lcfm_malloc(n * sizeof *d->instrument), d->label = lcfm_malloc(n * sizeof *d->label);
+  d->instrument = lcfm_malloc(n * sizeof *d->instrument),
+  d->label = lcfm_malloc(n * sizeof *d->label);
   struct {
     const char *name;
     hid_t type;
@@ -90,7 +92,8 @@ static void read_raw(lcfm_probe_data *d, hid_t file, int points) {
   for (int64_t i = 0; i < d->objects; i++) {
     int n = length[i] < points ? length[i] : points;
     for (int j = 0; j < n; j++) slice[j] = offset[i] + j;
-    lcfm_probe_read_rows(values, H5T_NATIVE_FLOAT, slice, n, 0, d->raw + i * points); /* one run: one read */
+    lcfm_probe_read_rows(values, H5T_NATIVE_FLOAT, slice, n, 0,
+                         d->raw + i * points); /* one run: one read */
   }
   H5Dclose(offsets), H5Dclose(lengths), H5Dclose(values);
   free(offset), free(length), free(slice);
@@ -98,15 +101,18 @@ static void read_raw(lcfm_probe_data *d, hid_t file, int points) {
 
 /* One latent's rows of the loaded objects: embeddings of the same selection (row = probed
  * number) or, with a selection, of the whole store (row = store row); the ids must agree. */
-static int read_latent(lcfm_probe_data *d, const lcfm_probe_sample *s, const char *path, const char *name,
-                       const char *label, char *why, size_t len) {
+static int read_latent(lcfm_probe_data *d, const lcfm_probe_sample *s, const char *path,
+                       const char *name, const char *label, char *why, size_t len) {
   hid_t file = lcfm_probe_open(path, why, len);
   if (file < 0) return 1;
   int64_t rows = 0, cols = 0, id_rows = 0, id_cols = 0;
   hid_t z = lcfm_probe_open_dataset(file, path, name, &rows, &cols, why, len);
-  hid_t ids = z >= 0 ? lcfm_probe_open_dataset(file, path, "/objects/id", &id_rows, &id_cols, why, len) : -1;
+  hid_t ids = z >= 0
+                  ? lcfm_probe_open_dataset(file, path, "/objects/id", &id_rows, &id_cols, why, len)
+                  : -1;
   int whole_store = s->store_row && rows == s->store_objects && id_rows == rows;
-  int aligned = ids >= 0 && cols > 0 && (whole_store || (rows == s->objects && id_rows == s->objects));
+  int aligned =
+      ids >= 0 && cols > 0 && (whole_store || (rows == s->objects && id_rows == s->objects));
   float *x = NULL;
   if (aligned) {
     const int64_t *row = whole_store ? d->store_row : d->probed;
@@ -118,10 +124,11 @@ static int read_latent(lcfm_probe_data *d, const lcfm_probe_sample *s, const cha
     if (aligned) lcfm_probe_read_rows(z, H5T_NATIVE_FLOAT, row, d->objects, cols, x);
   }
   if (ids >= 0 && !aligned)
-    snprintf(why, len,
-             "%s: its objects are not those probed (embed the same store, with the same [embed] fields as "
-             "[probe] fields or none)",
-             path);
+    snprintf(
+        why, len,
+        "%s: its objects are not those probed (embed the same store, with the same [embed] fields as "
+        "[probe] fields or none)",
+        path);
   if (z >= 0) H5Dclose(z);
   if (ids >= 0) H5Dclose(ids);
   H5Fclose(file);
@@ -144,8 +151,8 @@ static int is_causal(const char *embeddings, char *why, size_t len) {
   return causal;
 }
 
-int lcfm_probe_input_names(const char *embeddings, const char *baseline, int oracle, char (*name)[32], char *why,
-                           size_t len) {
+int lcfm_probe_input_names(const char *embeddings, const char *baseline, int oracle,
+                           char (*name)[32], char *why, size_t len) {
   int causal = is_causal(embeddings, why, len), n = 0;
   if (causal < 0) return -1;
   const char *names[] = {"raw", "baseline z", "z_star", "z_instr", "z", "oracle"};
@@ -155,15 +162,17 @@ int lcfm_probe_input_names(const char *embeddings, const char *baseline, int ora
   return n;
 }
 
-int lcfm_probe_data_load(lcfm_probe_data *d, const lcfm_probe_sample *s, const char *store, const char *embeddings,
-                         const char *baseline, const lcfm_probe_target *t, const lcfm_probe_oracle *o, int raw_points,
-                         const int64_t *probed, int64_t count, char *why, size_t len) {
+int lcfm_probe_data_load(lcfm_probe_data *d, const lcfm_probe_sample *s, const char *store,
+                         const char *embeddings, const char *baseline, const lcfm_probe_target *t,
+                         const lcfm_probe_oracle *o, int raw_points, const int64_t *probed,
+                         int64_t count, char *why, size_t len) {
   memset(d, 0, sizeof *d);
   d->objects = count;
   d->probed = lcfm_malloc((size_t)(count ? count : 1) * sizeof *d->probed);
   memcpy(d->probed, probed, (size_t)count * sizeof *probed);
   d->store_row = lcfm_malloc((size_t)(count ? count : 1) * sizeof *d->store_row);
-  for (int64_t i = 0; i < count; i++) lcfm_probe_sample_store_rows(s, probed[i], 1, d->store_row + i);
+  for (int64_t i = 0; i < count; i++)
+    lcfm_probe_sample_store_rows(s, probed[i], 1, d->store_row + i);
   hid_t file = lcfm_probe_open(store, why, len);
   if (file < 0) return 1;
   read_columns(d, file);
@@ -174,7 +183,8 @@ int lcfm_probe_data_load(lcfm_probe_data *d, const lcfm_probe_sample *s, const c
   lcfm_probe_input *raw = &d->inputs[d->input_count++];
   snprintf(raw->name, sizeof raw->name, "raw");
   raw->dim = raw_points, raw->x = d->raw, raw->is_latent = 0;
-  if (baseline && baseline[0] && read_latent(d, s, baseline, "/z", "baseline z", why, len)) return 1;
+  if (baseline && baseline[0] && read_latent(d, s, baseline, "/z", "baseline z", why, len))
+    return 1;
   int causal = is_causal(embeddings, why, len);
   if (causal < 0) return 1;
   if (causal) {
@@ -196,7 +206,8 @@ int lcfm_probe_data_load(lcfm_probe_data *d, const lcfm_probe_sample *s, const c
 void lcfm_probe_data_free(lcfm_probe_data *d) {
   for (int i = 0; i < d->input_count; i++)
     if (d->inputs[i].is_latent) free(d->inputs[i].x);
-  free(d->probed), free(d->store_row), free(d->id), free(d->source), free(d->instrument), free(d->label);
+  free(d->probed), free(d->store_row), free(d->id), free(d->source), free(d->instrument),
+      free(d->label);
   free(d->target), free(d->raw);
   memset(d, 0, sizeof *d);
 }

@@ -36,7 +36,8 @@ int lcfm_probe_is_test_source(uint64_t seed, double test_fraction, int64_t sourc
 
 /* The shuffle's step i swaps places i and swap_partner(i) (Fisher-Yates, i from n - 1 down to 1). */
 static int64_t swap_partner(uint64_t seed, uint64_t stream_index, int64_t i) {
-  return (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_SHUFFLE, (stream_index << 32) + (uint64_t)i, (uint64_t)i + 1);
+  return (int64_t)lcfm_rng_below(seed, LCFM_STREAM_PROBE_SHUFFLE,
+                                 (stream_index << 32) + (uint64_t)i, (uint64_t)i + 1);
 }
 
 /* Keyed Fisher-Yates shuffle of idx[0..n). */
@@ -48,8 +49,8 @@ static void shuffle(int64_t *idx, int64_t n, uint64_t seed, uint64_t stream_inde
   }
 }
 
-void lcfm_probe_draw_make(lcfm_probe_draw *d, const lcfm_probe_protocol *p, int run, const int64_t *source,
-                          int64_t objects) {
+void lcfm_probe_draw_make(lcfm_probe_draw *d, const lcfm_probe_protocol *p, int run,
+                          const int64_t *source, int64_t objects) {
   size_t bytes = (size_t)objects * sizeof(int64_t);
   d->training = lcfm_malloc(bytes), d->stopping = lcfm_malloc(bytes), d->test = lcfm_malloc(bytes);
   d->training_count = d->stopping_count = d->test_count = 0;
@@ -85,7 +86,9 @@ void lcfm_probe_draw_free(lcfm_probe_draw *d) {
 /* ---- tracing a few members through a shuffle ---- */
 
 static uint64_t pool_stream(lcfm_star_role pool, int run) {
-  uint64_t base = pool == LCFM_STAR_TEST ? TEST_POOL : pool == LCFM_STAR_STOPPING ? STOPPING_POOL : TRAINING_POOL;
+  uint64_t base = pool == LCFM_STAR_TEST       ? TEST_POOL
+                  : pool == LCFM_STAR_STOPPING ? STOPPING_POOL
+                                               : TRAINING_POOL;
   return base + (uint64_t)run;
 }
 
@@ -98,7 +101,8 @@ typedef struct {
 static void map_init(place_map *m, int64_t entries) {
   size_t slots = 16;
   while (slots < 2 * (size_t)entries) slots *= 2;
-  m->place = lcfm_malloc(slots * sizeof *m->place), m->tracer = lcfm_malloc(slots * sizeof *m->tracer);
+  m->place = lcfm_malloc(slots * sizeof *m->place),
+  m->tracer = lcfm_malloc(slots * sizeof *m->tracer);
   for (size_t k = 0; k < slots; k++) m->place[k] = -1;
   m->mask = slots - 1;
 }
@@ -122,7 +126,8 @@ static int64_t map_take(place_map *m, int64_t place) {
   while (m->place[k] >= 0 && m->place[k] != place) k = (k + 1) & m->mask;
   if (m->place[k] < 0) return -1;
   int64_t tracer = m->tracer[k];
-  for (size_t hole = k, next = (k + 1) & m->mask; m->place[next] >= 0; next = (next + 1) & m->mask) {
+  for (size_t hole = k, next = (k + 1) & m->mask; m->place[next] >= 0;
+       next = (next + 1) & m->mask) {
     size_t home = map_home(m, m->place[next]);
     int stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
     if (stays) continue;
@@ -134,9 +139,10 @@ static int64_t map_take(place_map *m, int64_t place) {
   return tracer;
 }
 
-void lcfm_probe_draw_first(const lcfm_probe_protocol *p, int run, lcfm_star_role pool, int64_t pool_size, int64_t count,
-                           int64_t *member) {
-  LCFM_CHECK(count >= 0 && count <= pool_size, "lcfm_probe_draw_first: %lld places of a pool of %lld", (long long)count,
+void lcfm_probe_draw_first(const lcfm_probe_protocol *p, int run, lcfm_star_role pool,
+                           int64_t pool_size, int64_t count, int64_t *member) {
+  LCFM_CHECK(count >= 0 && count <= pool_size,
+             "lcfm_probe_draw_first: %lld places of a pool of %lld", (long long)count,
              (long long)pool_size);
   place_map m;
   map_init(&m, count);
@@ -153,8 +159,9 @@ void lcfm_probe_draw_first(const lcfm_probe_protocol *p, int run, lcfm_star_role
   map_free(&m);
 }
 
-void lcfm_probe_draw_places(const lcfm_probe_protocol *p, int run, lcfm_star_role pool, int64_t pool_size,
-                            const int64_t *member, int64_t count, int64_t *place) {
+void lcfm_probe_draw_places(const lcfm_probe_protocol *p, int run, lcfm_star_role pool,
+                            int64_t pool_size, const int64_t *member, int64_t count,
+                            int64_t *place) {
   place_map m;
   map_init(&m, count);
   for (int64_t k = 0; k < count; k++) map_put(&m, member[k], k);

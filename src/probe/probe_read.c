@@ -12,8 +12,8 @@ hid_t lcfm_probe_open(const char *path, char *why, size_t len) {
   return file;
 }
 
-hid_t lcfm_probe_open_dataset(hid_t file, const char *path, const char *name, int64_t *rows, int64_t *cols, char *why,
-                              size_t len) {
+hid_t lcfm_probe_open_dataset(hid_t file, const char *path, const char *name, int64_t *rows,
+                              int64_t *cols, char *why, size_t len) {
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
     snprintf(why, len, "%s: has no %s", path, name);
     return -1;
@@ -33,25 +33,31 @@ hid_t lcfm_probe_open_dataset(hid_t file, const char *path, const char *name, in
   return dset;
 }
 
-void lcfm_probe_read_rows(hid_t dset, hid_t type, const int64_t *rows, int64_t count, int64_t cols, void *out) {
+void lcfm_probe_read_rows(hid_t dset, hid_t type, const int64_t *rows, int64_t count, int64_t cols,
+                          void *out) {
   hid_t filespace = LCFM_CHECK_H5(H5Dget_space(dset));
   size_t row_bytes = H5Tget_size(type) * (size_t)(cols ? cols : 1);
   for (int64_t i = 0, run; i < count; i += run) {
     for (run = 1; i + run < count && rows[i + run] == rows[i] + run;) run++;
-    hsize_t start[2] = {(hsize_t)rows[i], 0}, extent[2] = {(hsize_t)run, (hsize_t)(cols ? cols : 1)};
+    hsize_t start[2] = {(hsize_t)rows[i], 0},
+            extent[2] = {(hsize_t)run, (hsize_t)(cols ? cols : 1)};
     hid_t memspace = LCFM_CHECK_H5(H5Screate_simple(cols ? 2 : 1, extent, NULL));
     LCFM_CHECK_H5(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start, NULL, extent, NULL));
-    LCFM_CHECK_H5(H5Dread(dset, type, memspace, filespace, H5P_DEFAULT, (char *)out + (size_t)i * row_bytes));
+    LCFM_CHECK_H5(
+        H5Dread(dset, type, memspace, filespace, H5P_DEFAULT, (char *)out + (size_t)i * row_bytes));
     H5Sclose(memspace);
   }
   H5Sclose(filespace);
 }
 
-void lcfm_probe_read_column_at(hid_t dset, hid_t type, const int64_t *rows, int64_t count, int64_t col, void *out) {
+void lcfm_probe_read_column_at(hid_t dset, hid_t type, const int64_t *rows, int64_t count,
+                               int64_t col, void *out) {
   if (count == 0) return;
   hsize_t *coord = lcfm_malloc((size_t)count * 2 * sizeof *coord), mem[1] = {(hsize_t)count};
-  for (int64_t i = 0; i < count; i++) coord[2 * i] = (hsize_t)rows[i], coord[2 * i + 1] = (hsize_t)col;
-  hid_t filespace = LCFM_CHECK_H5(H5Dget_space(dset)), memspace = LCFM_CHECK_H5(H5Screate_simple(1, mem, NULL));
+  for (int64_t i = 0; i < count; i++)
+    coord[2 * i] = (hsize_t)rows[i], coord[2 * i + 1] = (hsize_t)col;
+  hid_t filespace = LCFM_CHECK_H5(H5Dget_space(dset)),
+        memspace = LCFM_CHECK_H5(H5Screate_simple(1, mem, NULL));
   LCFM_CHECK_H5(H5Sselect_elements(filespace, H5S_SELECT_SET, (size_t)count, coord));
   LCFM_CHECK_H5(H5Dread(dset, type, memspace, filespace, H5P_DEFAULT, out));
   H5Sclose(memspace), H5Sclose(filespace);

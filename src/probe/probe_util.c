@@ -14,27 +14,30 @@
 void probe_column_stats(const float *x, int n, int D, float *mean, float *scale) {
   for (int j = 0; j < D; j++) {
     double s = 0, s2 = 0;
-    for (int i = 0; i < n; i++) s += x[(size_t)i * D + j], s2 += (double)x[(size_t)i * D + j] * x[(size_t)i * D + j];
+    for (int i = 0; i < n; i++)
+      s += x[(size_t)i * D + j], s2 += (double)x[(size_t)i * D + j] * x[(size_t)i * D + j];
     double mu = s / n, var = s2 / n - mu * mu;
     mean[j] = (float)mu;
     scale[j] = var > 1e-12 ? (float)(1.0 / sqrt(var)) : 1.0f;
   }
 }
 
-void probe_standardise(float *out, const float *x, int n, int D, const float *mean, const float *scale) {
+void probe_standardise(float *out, const float *x, int n, int D, const float *mean,
+                       const float *scale) {
   for (int i = 0; i < n; i++)
-    for (int j = 0; j < D; j++) out[(size_t)i * D + j] = (x[(size_t)i * D + j] - mean[j]) * scale[j];
+    for (int j = 0; j < D; j++)
+      out[(size_t)i * D + j] = (x[(size_t)i * D + j] - mean[j]) * scale[j];
 }
 
-void probe_write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int64_t rows, int64_t cols,
-                       const void *data, int rank) {
+void probe_write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int64_t rows,
+                       int64_t cols, const void *data, int rank) {
   hid_t dset = lcfm_h5_create_dataset(file, name, type, rows, cols);
   lcfm_h5_transfer_rows(dset, type, dxpl, 0, rank == 0 ? rows : 0, cols, (void *)data, 1);
   H5Dclose(dset);
 }
 
-int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text, int64_t *counts,
-                       int *count) {
+int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text,
+                       int64_t *counts, int *count) {
   char copy[512];
   snprintf(copy, sizeof copy, "%s", text);
   *count = 0;
@@ -43,8 +46,8 @@ int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const 
     char *end;
     long long v = strtoll(t, &end, 10);
     if (*end || v < list->least || *count == list->max) {
-      lcfm_job_error(job, "probe", list->key, "'%s' is not %s (at most %d %s)", t, list->valid, list->max,
-                     list->several);
+      lcfm_job_error(job, "probe", list->key, "'%s' is not %s (at most %d %s)", t, list->valid,
+                     list->max, list->several);
       return 1;
     }
     counts[(*count)++] = v;

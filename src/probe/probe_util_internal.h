@@ -16,12 +16,13 @@
  * that (x - mean) * scale has unit variance. */
 void probe_column_stats(const float *x, int n, int D, float *mean, float *scale);
 /* out [n, D] = (x - mean) * scale, column by column. */
-void probe_standardise(float *out, const float *x, int n, int D, const float *mean, const float *scale);
+void probe_standardise(float *out, const float *x, int n, int D, const float *mean,
+                       const float *scale);
 
 /* Collective: creates dataset `name` [rows] (cols 0) or [rows, cols] of `type` and writes `data`
  * from rank 0 (the other ranks select nothing). */
-void probe_write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int64_t rows, int64_t cols,
-                       const void *data, int rank);
+void probe_write_table(hid_t file, hid_t dxpl, const char *name, hid_t type, int64_t rows,
+                       int64_t cols, const void *data, int rank);
 
 /* A probe store being written: NAME.partial, open on every rank, with its schema attributes
  * (schema, schema_version) and the provenance; probe_output_publish renames it to NAME. */
@@ -45,7 +46,7 @@ typedef struct {
 /* The counts of `text`, the value of the list's key, into counts[0..list->max): 0 and their
  * number in *count, or 1 after reporting on the key the first count below `least` or beyond
  * `max`, or an empty list. */
-int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text, int64_t *counts,
-                       int *count);
+int probe_parse_counts(const lcfm_job *job, const probe_count_list *list, const char *text,
+                       int64_t *counts, int *count);
 
 #endif

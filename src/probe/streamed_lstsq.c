@@ -22,7 +22,8 @@ void lcfm_lstsq_stream_init(lcfm_lstsq_stream *s, int n, int nrhs) {
   s->a = lcfm_malloc((size_t)ROW_BLOCK * (size_t)n * sizeof *s->a);
   s->b = lcfm_malloc((size_t)ROW_BLOCK * (size_t)nrhs * sizeof *s->b);
   s->t = lcfm_malloc((size_t)reflector_block(n) * (size_t)n * sizeof *s->t);
-  s->work = lcfm_malloc((size_t)reflector_block(n) * (size_t)(n > nrhs ? n : nrhs) * sizeof *s->work);
+  s->work =
+      lcfm_malloc((size_t)reflector_block(n) * (size_t)(n > nrhs ? n : nrhs) * sizeof *s->work);
 }
 
 void lcfm_lstsq_stream_free(lcfm_lstsq_stream *s) {
@@ -38,7 +39,8 @@ static void fold(lcfm_lstsq_stream *s, int m, int trapezoid, double *V, double *
   double *R = s->state, *C = s->state + (size_t)n * (size_t)n;
   dtpqrt_(&m, &n, &trapezoid, &nb, R, &n, V, &ld, s->t, &nb, s->work, &info);
   LCFM_CHECK_INFO(info, "dtpqrt");
-  dtpmqrt_("L", "T", &m, &nrhs, &n, &trapezoid, &nb, V, &ld, s->t, &nb, C, &n, W, &ld, s->work, &info, 1, 1);
+  dtpmqrt_("L", "T", &m, &nrhs, &n, &trapezoid, &nb, V, &ld, s->t, &nb, C, &n, W, &ld, s->work,
+           &info, 1, 1);
   LCFM_CHECK_INFO(info, "dtpmqrt");
 }
 
@@ -75,7 +77,8 @@ static void fold_ranks(lcfm_lstsq_stream *s, MPI_Comm comm) {
 /* min |R_jj| <= n eps max |R_jj| (or R = 0): the columns are not determined. */
 static int rank_deficient(const double *R, int n) {
   double lo = INFINITY, hi = 0;
-  for (int j = 0; j < n; j++) lo = fmin(lo, fabs(R[(size_t)j * n + j])), hi = fmax(hi, fabs(R[(size_t)j * n + j]));
+  for (int j = 0; j < n; j++)
+    lo = fmin(lo, fabs(R[(size_t)j * n + j])), hi = fmax(hi, fabs(R[(size_t)j * n + j]));
   return !(hi > 0) || !(lo > n * DBL_EPSILON * hi);
 }
 

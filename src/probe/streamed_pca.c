@@ -40,14 +40,16 @@ int64_t lcfm_pca_stream_centre(lcfm_pca_stream *s, MPI_Comm comm) {
 
 static void flush(lcfm_pca_stream *s) {
   if (s->pending)
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, s->d, s->pending, 1.0, s->block, ROW_BLOCK, 1.0, s->gram, s->d);
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, s->d, s->pending, 1.0, s->block, ROW_BLOCK,
+                1.0, s->gram, s->d);
   s->pending = 0;
 }
 
 void lcfm_pca_stream_scatter(lcfm_pca_stream *s, const float *z, int64_t count) {
   for (int64_t i = 0; i < count; i++) {
     for (int j = 0; j < s->d; j++)
-      s->block[(size_t)j * ROW_BLOCK + (size_t)s->pending] = z[(size_t)i * (size_t)s->d + (size_t)j] - s->mean[j];
+      s->block[(size_t)j * ROW_BLOCK + (size_t)s->pending] =
+          z[(size_t)i * (size_t)s->d + (size_t)j] - s->mean[j];
     if (++s->pending == ROW_BLOCK) flush(s);
   }
 }
@@ -81,10 +83,11 @@ static void leading_components(int d, int k, const double *vectors, double *comp
   }
 }
 
-void lcfm_pca_stream_finish(lcfm_pca_stream *s, MPI_Comm comm, int k, double *eigenvalues, double *components) {
+void lcfm_pca_stream_finish(lcfm_pca_stream *s, MPI_Comm comm, int k, double *eigenvalues,
+                            double *components) {
   int d = s->d, rank;
-  LCFM_CHECK(s->rows >= 2 && k >= 1 && k <= d, "PCA of %lld rows x %d columns onto %d components", (long long)s->rows,
-             d, k);
+  LCFM_CHECK(s->rows >= 2 && k >= 1 && k <= d, "PCA of %lld rows x %d columns onto %d components",
+             (long long)s->rows, d, k);
   MPI_Comm_rank(comm, &rank);
   flush(s);
   double *C = lcfm_malloc((size_t)d * (size_t)d * sizeof *C);

@@ -93,10 +93,10 @@ double lcfm_theta0_posterior_mean(double theta0, double lambda, int64_t T) {
 }
 
 /* 8-point Gauss-Legendre nodes and weights on [-1, 1] (positive half). */
-static const double GL_NODE[4] = {0.18343464249564980494, 0.52553240991632898582, 0.79666647741362673959,
-                                  0.96028985649753623168};
-static const double GL_WEIGHT[4] = {0.36268378337836198297, 0.31370664587788728734, 0.22238103445337447054,
-                                    0.10122853629037625915};
+static const double GL_NODE[4] = {0.18343464249564980494, 0.52553240991632898582,
+                                  0.79666647741362673959, 0.96028985649753623168};
+static const double GL_WEIGHT[4] = {0.36268378337836198297, 0.31370664587788728734,
+                                    0.22238103445337447054, 0.10122853629037625915};
 
 double lcfm_alias_bound(double lambda, int64_t T) {
   double c = (double)T * lambda, top = log(0.5), bottom = fmin(top - 40, -log(c) - 12);
@@ -109,7 +109,8 @@ double lcfm_alias_bound(double lambda, int64_t T) {
       double u = mid + (q < 4 ? -1 : 1) * GL_NODE[q % 4] * h / 2, g = exp(u);
       weighted_sum s = preimage_sum(g, c);
       /* density of g times g (dg = g du): sum_i w_i g, with the 1 / sqrt(2 pi) put back */
-      double density = exp(s.max_log + log(s.weight) - LN_SQRT_2PI + u), mean = s.weighted_theta / s.weight;
+      double density = exp(s.max_log + log(s.weight) - LN_SQRT_2PI + u),
+             mean = s.weighted_theta / s.weight;
       double w = GL_WEIGHT[q % 4] * h / 2;
       second += w * density * mean * mean;
       first += w * density * mean;

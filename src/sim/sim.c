@@ -37,16 +37,19 @@ int lcfm_sim_config_from_job(lcfm_sim_config *c, const lcfm_job *job) {
     problems++;
   }
   if (!(c->clip_min < c->clip_max)) {
-    lcfm_job_error(job, "simulate", "clip_max", "clip_max (%g) must exceed clip_min (%g)", c->clip_max, c->clip_min);
+    lcfm_job_error(job, "simulate", "clip_max", "clip_max (%g) must exceed clip_min (%g)",
+                   c->clip_max, c->clip_min);
     problems++;
   }
   if ((c->stars - 1) / c->stars_per_field > INT32_MAX) {
-    lcfm_job_error(job, "simulate", "stars_per_field", "%lld stars make more than 2^31 fields; raise stars_per_field",
+    lcfm_job_error(job, "simulate", "stars_per_field",
+                   "%lld stars make more than 2^31 fields; raise stars_per_field",
                    (long long)c->stars);
     problems++;
   }
   if ((double)c->stars * (double)c->curves_per_star * (double)c->T > 9e18) {
-    lcfm_job_error(job, "simulate", "stars", "stars x curves_per_star x T overflows 64-bit point counts");
+    lcfm_job_error(job, "simulate", "stars",
+                   "stars x curves_per_star x T overflows 64-bit point counts");
     problems++;
   }
   return problems;
@@ -59,7 +62,8 @@ double lcfm_sim_theta(const lcfm_sim_config *c, int64_t star, int64_t k) {
 }
 
 double lcfm_sim_phase(const lcfm_sim_config *c, int64_t object, int64_t k) {
-  return 2.0 * M_PI * lcfm_rng_uniform(c->seed, LCFM_STREAM_SIM_PHASE, (uint64_t)(object * (c->K - 1) + k));
+  return 2.0 * M_PI *
+         lcfm_rng_uniform(c->seed, LCFM_STREAM_SIM_PHASE, (uint64_t)(object * (c->K - 1) + k));
 }
 
 double lcfm_sim_beta(const lcfm_sim_config *c, int64_t instrument, int64_t j) {
@@ -72,8 +76,8 @@ double lcfm_sim_gamma(const lcfm_sim_config *c, int64_t instrument, int64_t j) {
 
 int64_t lcfm_sim_instrument(const lcfm_sim_config *c, int64_t object) {
   int64_t star = object / c->curves_per_star, p = object % c->curves_per_star;
-  int64_t first =
-      (int64_t)lcfm_rng_below(c->seed, LCFM_STREAM_SIM_INSTRUMENT, (uint64_t)star, (uint64_t)c->instruments);
+  int64_t first = (int64_t)lcfm_rng_below(c->seed, LCFM_STREAM_SIM_INSTRUMENT, (uint64_t)star,
+                                          (uint64_t)c->instruments);
   return (first + p) % c->instruments;
 }
 
@@ -92,7 +96,8 @@ void lcfm_sim_direct_stellar(const lcfm_sim_config *c, int64_t object, double *o
   for (int64_t k = 1; k < c->K; k++) {
     double amplitude = lcfm_sim_theta(c, star, k) / pow((double)k, c->alpha);
     double phase = lcfm_sim_phase(c, object, k - 1);
-    for (int64_t t = 0; t < c->T; t++) out[t] += amplitude * cos(phase + omega * (double)k * (double)t);
+    for (int64_t t = 0; t < c->T; t++)
+      out[t] += amplitude * cos(phase + omega * (double)k * (double)t);
   }
 }
 
@@ -113,8 +118,8 @@ void lcfm_sim_direct(const lcfm_sim_config *c, int64_t object, double *out) {
       gain += c->instrument_scale * beta[j] * wave;
       offset += c->instrument_scale * gamma[j] * wave;
     }
-    double noise =
-        c->noise_sigma * (double)lcfm_rng_normalf(c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * c->T + t));
+    double noise = c->noise_sigma * (double)lcfm_rng_normalf(c->seed, LCFM_STREAM_SIM_NOISE,
+                                                             (uint64_t)(object * c->T + t));
     out[t] = clip(gain * out[t] + offset, c->clip_min, c->clip_max) + noise;
   }
   free(beta);
@@ -153,8 +158,8 @@ static void tabulate_instruments(lcfm_sim_plan *p) {
   double *series = fftw_alloc_real((size_t)(2 * M * n));
   int size = (int)n;
   fftw_r2r_kind kind = FFTW_REDFT00;
-  fftw_plan plan =
-      fftw_plan_many_r2r(1, &size, (int)(2 * M), series, NULL, 1, size, series, NULL, 1, size, &kind, FFTW_ESTIMATE);
+  fftw_plan plan = fftw_plan_many_r2r(1, &size, (int)(2 * M), series, NULL, 1, size, series, NULL,
+                                      1, size, &kind, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(plan, "the instrument DCT-I");
   for (int64_t m = 0; m < M; m++) {
     double *gain = series + (2 * m) * n, *offset = series + (2 * m + 1) * n;
@@ -190,15 +195,16 @@ lcfm_sim_plan *lcfm_sim_plan_create(const lcfm_sim_config *c) {
   p->pre_chirp = fftw_alloc_complex((size_t)harmonics);
   p->amplitude = lcfm_malloc((size_t)harmonics * sizeof *p->amplitude);
   p->noise = lcfm_malloc((size_t)c->T * sizeof *p->noise);
-  LCFM_CHECK(p->kernel && p->curves && p->post && p->pre_chirp, "out of memory for the simulator's FFT buffers");
+  LCFM_CHECK(p->kernel && p->curves && p->post && p->pre_chirp,
+             "out of memory for the simulator's FFT buffers");
   int n = p->length;
   p->kernel_plan = fftw_plan_dft_1d(n, p->kernel, p->kernel, FFTW_FORWARD, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(p->kernel_plan, "the chirp kernel FFT");
-  p->forward_plan =
-      fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n, FFTW_FORWARD, FFTW_ESTIMATE);
+  p->forward_plan = fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n,
+                                       FFTW_FORWARD, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(p->forward_plan, "the batched chirp-z forward FFT");
-  p->inverse_plan =
-      fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n, FFTW_BACKWARD, FFTW_ESTIMATE);
+  p->inverse_plan = fftw_plan_many_dft(1, &n, (int)P, p->curves, NULL, 1, n, p->curves, NULL, 1, n,
+                                       FFTW_BACKWARD, FFTW_ESTIMATE);
   LCFM_CHECK_FFTW(p->inverse_plan, "the batched chirp-z inverse FFT");
   tabulate_instruments(p);
   return p;
@@ -224,7 +230,8 @@ static void prepare_star(lcfm_sim_plan *p, int64_t star) {
   double omega = 2.0 * M_PI / lcfm_sim_period(c, star);
   memset(p->kernel, 0, (size_t)L * sizeof *p->kernel);
   for (int64_t n = 0; n < c->T; n++) p->kernel[n] = unit_phasor(-0.5 * omega * (double)(n * n));
-  for (int64_t n = 1; n < harmonics; n++) p->kernel[L - n] = unit_phasor(-0.5 * omega * (double)(n * n));
+  for (int64_t n = 1; n < harmonics; n++)
+    p->kernel[L - n] = unit_phasor(-0.5 * omega * (double)(n * n));
   fftw_execute(p->kernel_plan);
   double scale = 1.0 / (double)L; /* FFTW's inverse is unnormalised */
   for (int64_t i = 0; i < L; i++) p->kernel[i] *= scale;
@@ -232,7 +239,8 @@ static void prepare_star(lcfm_sim_plan *p, int64_t star) {
     p->pre_chirp[k] = unit_phasor(0.5 * omega * (double)(k * k));
     p->amplitude[k] = lcfm_sim_theta(c, star, k + 1) / pow((double)(k + 1), c->alpha);
   }
-  for (int64_t t = 0; t < c->T; t++) p->post[t] = unit_phasor(omega * ((double)t + 0.5 * (double)(t * t)));
+  for (int64_t t = 0; t < c->T; t++)
+    p->post[t] = unit_phasor(omega * ((double)t + 0.5 * (double)(t * t)));
 }
 
 /* The chirp-z transform of every curve of the prepared star: afterwards curves[p*L + t]
@@ -260,7 +268,8 @@ void lcfm_sim_stellar(lcfm_sim_plan *p, int64_t star, double *out) {
   prepare_star(p, star);
   chirp_z_curves(p, star);
   for (int64_t q = 0; q < c->curves_per_star; q++)
-    for (int64_t t = 0; t < c->T; t++) out[q * c->T + t] = creal(p->post[t] * p->curves[q * p->length + t]);
+    for (int64_t t = 0; t < c->T; t++)
+      out[q * c->T + t] = creal(p->post[t] * p->curves[q * p->length + t]);
 }
 
 void lcfm_sim_generate(lcfm_sim_plan *p, int64_t first_star, int64_t star_count, float *values) {
@@ -276,11 +285,12 @@ void lcfm_sim_generate(lcfm_sim_plan *p, int64_t first_star, int64_t star_count,
       const double *gain = p->gain + m * T, *offset = p->offset + m * T;
       const fftw_complex *x = p->curves + q * p->length;
       float *out = values + (s * P + q) * T;
-      lcfm_rng_normalf_fill(p->noise, (size_t)T, c->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(object * T));
+      lcfm_rng_normalf_fill(p->noise, (size_t)T, c->seed, LCFM_STREAM_SIM_NOISE,
+                            (uint64_t)(object * T));
       for (int64_t t = 0; t < T; t++) {
         double truth = creal(p->post[t] * x[t]);
-        out[t] =
-            (float)(clip(gain[t] * truth + offset[t], c->clip_min, c->clip_max) + c->noise_sigma * (double)p->noise[t]);
+        out[t] = (float)(clip(gain[t] * truth + offset[t], c->clip_min, c->clip_max) +
+                         c->noise_sigma * (double)p->noise[t]);
       }
     }
   }

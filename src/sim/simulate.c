@@ -35,7 +35,8 @@ static void write_instrument_table(lcfm_store_writer *w, const lcfm_sim_config *
 static void write_truth_constants(lcfm_store_writer *w, const lcfm_sim_config *c) {
   hid_t truth = lcfm_store_group(w, "/truth");
   lcfm_h5_write_string_attribute(
-      truth, "model", "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and src/README.md's store schema");
+      truth, "model",
+      "F_obs = clip(S_m F_true + O_m) + eps; see lcfm's sim.h and src/README.md's store schema");
   lcfm_h5_write_int64_attribute(truth, "stars", c->stars);
   lcfm_h5_write_int64_attribute(truth, "stars_per_field", c->stars_per_field);
   lcfm_h5_write_int64_attribute(truth, "instruments", c->instruments);
@@ -59,9 +60,10 @@ static void write_truth_constants(lcfm_store_writer *w, const lcfm_sim_config *c
 static void record_regime(lcfm_store_writer *w, const lcfm_sim_config *c) {
   double bound = lcfm_alias_bound(c->lambda, c->T);
   double band = lcfm_instrument_band_fraction(c->lambda, c->T, c->terms);
-  lcfm_log("regime: median period %.3g steps; alias bound R^2(theta_0) %.4f; %.1f%% of stellar fundamentals inside "
-           "the instrument band (folded frequency below J/2T = %.3g)",
-           (double)c->T * c->lambda, bound, 100 * band, (double)c->terms / (2.0 * (double)c->T));
+  lcfm_log(
+      "regime: median period %.3g steps; alias bound R^2(theta_0) %.4f; %.1f%% of stellar fundamentals inside "
+      "the instrument band (folded frequency below J/2T = %.3g)",
+      (double)c->T * c->lambda, bound, 100 * band, (double)c->terms / (2.0 * (double)c->T));
   hid_t truth = lcfm_store_group(w, "/truth");
   lcfm_h5_write_double_attribute(truth, "alias_bound", bound);
   lcfm_h5_write_double_attribute(truth, "instrument_band_fraction", band);
@@ -69,7 +71,8 @@ static void record_regime(lcfm_store_writer *w, const lcfm_sim_config *c) {
 }
 
 /* beta and gamma are small ([M, J]): rank 0 writes them, the others take part with nothing. */
-static void write_instrument_truth(lcfm_store_writer *w, const lcfm_sim_config *c, const truth_matrices *h, int rank) {
+static void write_instrument_truth(lcfm_store_writer *w, const lcfm_sim_config *c,
+                                   const truth_matrices *h, int rank) {
   int64_t rows = rank == 0 ? c->instruments : 0;
   double *beta = lcfm_malloc((size_t)(c->instruments * c->terms) * sizeof *beta);
   double *gamma = lcfm_malloc((size_t)(c->instruments * c->terms) * sizeof *gamma);
@@ -88,7 +91,8 @@ static void write_instrument_truth(lcfm_store_writer *w, const lcfm_sim_config *
 
 /* Reads /truth's constants of the store being appended to and checks that the job continues the
  * same simulation; returns its star count (every rank reaches the same verdict). */
-static int64_t stored_stars(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_config *c, const char *path) {
+static int64_t stored_stars(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_config *c,
+                            const char *path) {
   hid_t truth = lcfm_store_group(w, "/truth");
   const struct {
     const char *name;
@@ -128,7 +132,8 @@ static int64_t stored_stars(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_
       snprintf(why, sizeof why,
                "%s: [simulate] %s is %.17g but the store was simulated with %.17g: an append adds "
                "stars to the same simulation (only [simulate] stars may differ: the stars to add)",
-               path, !strcmp(same[k].name, "seed") ? "seed ([job] seed)" : same[k].name, same[k].job, stored);
+               path, !strcmp(same[k].name, "seed") ? "seed ([job] seed)" : same[k].name,
+               same[k].job, stored);
   }
   int rank;
   MPI_Comm_rank(comm, &rank);
@@ -146,8 +151,8 @@ static void record_star_count(lcfm_store_writer *w, int64_t stars) {
 
 /* Columns of a block of stars; time and error are the same for every block. Ids count from the
  * first star written by this run (the writer continues the store's ids). */
-static void fill_block_columns(lcfm_object_batch *b, const lcfm_sim_config *c, int64_t first_star, int64_t stars,
-                               int64_t first_new_star) {
+static void fill_block_columns(lcfm_object_batch *b, const lcfm_sim_config *c, int64_t first_star,
+                               int64_t stars, int64_t first_new_star) {
   int64_t P = c->curves_per_star;
   b->count = stars * P;
   for (int64_t i = 0; i < b->count; i++) {
@@ -161,13 +166,14 @@ static void fill_block_columns(lcfm_object_batch *b, const lcfm_sim_config *c, i
   }
 }
 
-static void fill_block_truth(double *theta, double *phase, const lcfm_sim_config *c, int64_t first_star,
-                             int64_t stars) {
+static void fill_block_truth(double *theta, double *phase, const lcfm_sim_config *c,
+                             int64_t first_star, int64_t stars) {
   for (int64_t s = 0; s < stars; s++)
     for (int64_t k = 0; k < c->K; k++) theta[s * c->K + k] = lcfm_sim_theta(c, first_star + s, k);
   int64_t first_object = first_star * c->curves_per_star, objects = stars * c->curves_per_star;
   for (int64_t n = 0; n < objects; n++)
-    for (int64_t k = 0; k < c->K - 1; k++) phase[n * (c->K - 1) + k] = lcfm_sim_phase(c, first_object + n, k);
+    for (int64_t k = 0; k < c->K - 1; k++)
+      phase[n * (c->K - 1) + k] = lcfm_sim_phase(c, first_object + n, k);
 }
 
 void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *job_config, const char *path,
@@ -178,7 +184,8 @@ void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *job_config, const
   int appending = job_config->store.mode == LCFM_STORE_APPEND;
   int64_t first_star, star_count, P = job_config->curves_per_star, T = job_config->T;
   lcfm_store_shard(job_config->stars, rank, ranks, &first_star, &star_count);
-  lcfm_store_writer *w = lcfm_store_begin(comm, path, prov, star_count * P, star_count * P * T, &job_config->store);
+  lcfm_store_writer *w =
+      lcfm_store_begin(comm, path, prov, star_count * P, star_count * P * T, &job_config->store);
   /* Appending adds stars [S0, S0 + stars) of the same simulation: every stream is keyed by the
    * star and object index, so the store equals one simulated with S0 + stars stars at once. */
   int64_t stars_before = appending ? stored_stars(w, comm, job_config, path) : 0;
@@ -192,7 +199,8 @@ void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *job_config, const
   write_instrument_table(w, c);
   truth_matrices h = {
       .theta = lcfm_store_add_matrix(w, "/truth/theta", job_config->stars, c->K),
-      .phase = lcfm_store_add_matrix(w, "/truth/phase", lcfm_sim_object_count(job_config), c->K - 1),
+      .phase =
+          lcfm_store_add_matrix(w, "/truth/phase", lcfm_sim_object_count(job_config), c->K - 1),
   };
   if (appending) {
     record_star_count(w, whole.stars);
@@ -221,7 +229,9 @@ void lcfm_simulate_store(MPI_Comm comm, const lcfm_sim_config *job_config, const
   for (int64_t b = 0; b < blocks; b++) {
     int64_t start = first_star + b * block;
     int64_t stars =
-        b < my_blocks ? (start + block <= first_star + star_count ? block : first_star + star_count - start) : 0;
+        b < my_blocks
+            ? (start + block <= first_star + star_count ? block : first_star + star_count - start)
+            : 0;
     lcfm_sim_generate(plan, start, stars, batch.value);
     fill_block_columns(&batch, c, start, stars, stars_before);
     fill_block_truth(theta, phase, c, start, stars);

@@ -70,11 +70,12 @@ static void reserve(open_file *f, hid_t file) {
   hsize_t size = 0;
   if (rank == 0 && H5Fget_filesize(file, &size) >= 0 && size > f->reserved) {
     int fd = open(f->partial, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)f->reserved, (off_t)(size - f->reserved)) != 0) {
+    if (fd < 0 ||
+        fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)f->reserved, (off_t)(size - f->reserved)) != 0) {
       int e = errno;
       failed = e != EOPNOTSUPP && e != ENOSYS;
-      snprintf(reason, sizeof reason, "%s: %s (reserving %llu bytes for the file)", strerror(e), f->partial,
-               (unsigned long long)size);
+      snprintf(reason, sizeof reason, "%s: %s (reserving %llu bytes for the file)", strerror(e),
+               f->partial, (unsigned long long)size);
     }
     if (fd >= 0) close(fd);
     f->reserved = size;
@@ -83,11 +84,13 @@ static void reserve(open_file *f, hid_t file) {
 }
 
 /* "errno text: NAME (HDF5's reason)" for a failed call on a file being written. */
-static void io_failure(char *buf, size_t len, int saved_errno, const char *partial, const char *what) {
+static void io_failure(char *buf, size_t len, int saved_errno, const char *partial,
+                       const char *what) {
   char detail[600];
   lcfm_h5_last_error(detail, sizeof detail);
   if (saved_errno)
-    snprintf(buf, len, "%s: %s (%s%s%s)", strerror(saved_errno), partial, what, detail[0] ? ": " : "", detail);
+    snprintf(buf, len, "%s: %s (%s%s%s)", strerror(saved_errno), partial, what,
+             detail[0] ? ": " : "", detail);
   else snprintf(buf, len, "%s: %s: %s", partial, what, detail[0] ? detail : "HDF5 gave no reason");
 }
 
@@ -110,7 +113,8 @@ hid_t lcfm_h5_collective_transfer(void) {
 /* Creates `path` (and the groups above it) in `space` with the creation properties `dcpl`, which
  * it closes with the space; datasets are never filled: every element is written by lcfm, and fill
  * values would double the I/O. */
-static hid_t create_never_filled(hid_t file, const char *path, hid_t type, hid_t space, hid_t dcpl) {
+static hid_t create_never_filled(hid_t file, const char *path, hid_t type, hid_t space,
+                                 hid_t dcpl) {
   hid_t lcpl = LCFM_CHECK_H5(H5Pcreate(H5P_LINK_CREATE));
   LCFM_CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
   LCFM_CHECK_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
@@ -130,13 +134,14 @@ hid_t lcfm_h5_create_dataset(hid_t file, const char *path, hid_t type, int64_t r
   return create_never_filled(file, path, type, space, dcpl);
 }
 
-hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
-                              int deflate_level) {
+hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols,
+                              int64_t chunk_rows, int deflate_level) {
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols}, max[2] = {H5S_UNLIMITED, (hsize_t)cols};
   /* Small tables get small chunks (a chunk is allocated whole); never below 64 rows so that
    * appending to them does not make a chunk per row. */
   int64_t floor = rows > 64 ? rows : 64;
-  hsize_t chunk[2] = {(hsize_t)(chunk_rows < floor ? chunk_rows : floor), (hsize_t)(cols ? cols : 1)};
+  hsize_t chunk[2] = {(hsize_t)(chunk_rows < floor ? chunk_rows : floor),
+                      (hsize_t)(cols ? cols : 1)};
   hid_t space = LCFM_CHECK_H5(H5Screate_simple(cols ? 2 : 1, dims, max));
   hid_t dcpl = LCFM_CHECK_H5(H5Pcreate(H5P_DATASET_CREATE));
   LCFM_CHECK_H5(H5Pset_chunk(dcpl, cols ? 2 : 1, chunk));
@@ -144,13 +149,14 @@ hid_t lcfm_h5_create_growable(hid_t file, const char *path, hid_t type, int64_t 
     LCFM_CHECK_H5(H5Pset_shuffle(dcpl));
     LCFM_CHECK_H5(H5Pset_deflate(dcpl, (unsigned)deflate_level));
   } else {
-    LCFM_CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)); /* what parallel HDF5 requires unfiltered */
+    LCFM_CHECK_H5(
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)); /* what parallel HDF5 requires unfiltered */
   }
   return create_never_filled(file, path, type, space, dcpl);
 }
 
-hid_t lcfm_h5_sized_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols, int64_t chunk_rows,
-                            int deflate_level) {
+hid_t lcfm_h5_sized_dataset(hid_t file, const char *path, hid_t type, int64_t rows, int64_t cols,
+                            int64_t chunk_rows, int deflate_level) {
   if (H5Lexists(file, path, H5P_DEFAULT) <= 0)
     return lcfm_h5_create_growable(file, path, type, rows, cols, chunk_rows, deflate_level);
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, path, H5P_DEFAULT));
@@ -181,8 +187,8 @@ int64_t lcfm_h5_dataset_rows(hid_t dset) {
 
 /* Collective transfer of rows [first, first + count) (x cols) between memory and a dataset.
  * A rank with count 0 selects nothing but still takes part. */
-void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count, int64_t cols,
-                           void *data, int writing) {
+void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count,
+                           int64_t cols, void *data, int writing) {
   hid_t filespace = LCFM_CHECK_H5(H5Dget_space(dset));
   if (H5Sget_simple_extent_npoints(filespace) == 0) { /* empty dataset: no storage to touch */
     H5Sclose(filespace);
@@ -203,7 +209,8 @@ void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first,
   H5Sclose(filespace);
 }
 
-void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl, const void *data) {
+void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl,
+                             const void *data) {
   open_file *f = open_file_of(dset);
   if (!f) {
     LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));
@@ -231,7 +238,9 @@ hid_t lcfm_h5_create_partial(MPI_Comm comm, const char *path, char *partial, siz
   hid_t fapl = lcfm_h5_file_access(comm);
   errno = 0;
   hid_t file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  if (file < 0) io_failure(why, sizeof why, errno, partial, "cannot create"); /* before the next H5 call clears it */
+  if (file < 0)
+    io_failure(why, sizeof why, errno, partial,
+               "cannot create"); /* before the next H5 call clears it */
   H5Pclose(fapl);
   lcfm_h5_agree(comm, file < 0, why);
   remember(partial, comm);
@@ -255,7 +264,8 @@ static int copy_file(const char *from, const char *to) {
     if (n == 0) break;
     if (n > 0) continue;
     if (errno == EINTR) continue;
-    if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) { /* plain copy */
+    if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
+        errno == EINVAL) { /* plain copy */
       char buf[1 << 16];
       ssize_t got;
       while ((got = read(in, buf, sizeof buf)) > 0)
@@ -274,7 +284,8 @@ static int copy_file(const char *from, const char *to) {
   return e;
 }
 
-hid_t lcfm_h5_open_partial_copy(MPI_Comm comm, const char *path, char *partial, size_t partial_len) {
+hid_t lcfm_h5_open_partial_copy(MPI_Comm comm, const char *path, char *partial,
+                                size_t partial_len) {
   snprintf(partial, partial_len, "%s.partial", path);
   int rank, failed = 0;
   MPI_Comm_rank(comm, &rank);
@@ -285,7 +296,9 @@ hid_t lcfm_h5_open_partial_copy(MPI_Comm comm, const char *path, char *partial, 
   if (rank == 0) {
     int e = copy_file(path, partial);
     failed = e != 0;
-    if (failed) snprintf(why, sizeof why, "%s: cannot copy %s to %s for appending", strerror(e), path, partial);
+    if (failed)
+      snprintf(why, sizeof why, "%s: cannot copy %s to %s for appending", strerror(e), path,
+               partial);
   }
   lcfm_h5_agree(comm, failed, why);
   hid_t fapl = lcfm_h5_file_access(comm);
@@ -316,7 +329,8 @@ void lcfm_h5_publish(MPI_Comm comm, hid_t file, const char *partial, const char 
   lcfm_h5_agree(comm, failed, reason);
   /* rename(2) is atomic: PATH is either the previous file or the complete new one. */
   failed = rank == 0 && rename(partial, path) != 0;
-  if (failed) snprintf(reason, sizeof reason, "cannot rename %s to %s: %s", partial, path, strerror(errno));
+  if (failed)
+    snprintf(reason, sizeof reason, "cannot rename %s to %s: %s", partial, path, strerror(errno));
   lcfm_h5_agree(comm, failed, reason);
   f->partial[0] = '\0';
   lcfm_keep_on_failure(partial);
@@ -344,7 +358,8 @@ void lcfm_h5_publish_local(hid_t file, const char *partial, const char *path) {
     io_failure(reason, sizeof reason, errno, partial, "closing");
     LCFM_FATAL("%s", reason);
   }
-  if (rename(partial, path) != 0) LCFM_FATAL("cannot rename %s to %s: %s", partial, path, strerror(errno));
+  if (rename(partial, path) != 0)
+    LCFM_FATAL("cannot rename %s to %s: %s", partial, path, strerror(errno));
   lcfm_keep_on_failure(partial);
   lcfm_output_unlock(path);
 }

@@ -53,13 +53,14 @@ static void group_by_key(const int64_t *key, int64_t n, grouping *g) {
 
 /* Rows grouped by instrument id in [0, instruments): a stable counting sort; start has
  * instruments + 1 entries (empty groups for ids without objects). */
-static void group_by_instrument(const int64_t *instrument, int64_t n, int64_t instruments, int64_t **order,
-                                int64_t **start) {
+static void group_by_instrument(const int64_t *instrument, int64_t n, int64_t instruments,
+                                int64_t **order, int64_t **start) {
   *start = lcfm_calloc((size_t)(instruments + 1), sizeof **start);
   *order = lcfm_malloc((size_t)(n ? n : 1) * sizeof **order);
   for (int64_t i = 0; i < n; i++) {
-    LCFM_CHECK(instrument[i] >= 0 && instrument[i] < instruments, "internal: object %lld has instrument %lld of %lld",
-               (long long)i, (long long)instrument[i], (long long)instruments);
+    LCFM_CHECK(instrument[i] >= 0 && instrument[i] < instruments,
+               "internal: object %lld has instrument %lld of %lld", (long long)i,
+               (long long)instrument[i], (long long)instruments);
     (*start)[instrument[i] + 1]++;
   }
   for (int64_t m = 0; m < instruments; m++) (*start)[m + 1] += (*start)[m];
@@ -80,8 +81,8 @@ typedef struct {
 
 /* Collective: creates (or, appending, resizes) /index/NAME [rows] and writes this rank's rows
  * [first, first + count). */
-static void write_index_rows(lcfm_store_writer *w, hid_t dxpl, const char *name, int64_t rows, int64_t first,
-                             int64_t count, const int64_t *data) {
+static void write_index_rows(lcfm_store_writer *w, hid_t dxpl, const char *name, int64_t rows,
+                             int64_t first, int64_t count, const int64_t *data) {
   char path[64];
   snprintf(path, sizeof path, "/index/%s", name);
   hid_t dset = lcfm_store_dataset(w, path, H5T_NATIVE_INT64, rows, 0); /* resized when appending */
@@ -93,7 +94,8 @@ static void write_index_rows(lcfm_store_writer *w, hid_t dxpl, const char *name,
  * by_instrument position (start [M + 1], the same on every rank) and this rank's first position
  * within each instrument's group (at [M]: start plus the objects of that instrument on lower
  * ranks, which come first because rows within an instrument stay in row order). */
-static void place_instruments(const index_writer *s, const int64_t *local, int64_t M, int64_t *start, int64_t *at) {
+static void place_instruments(const index_writer *s, const int64_t *local, int64_t M,
+                              int64_t *start, int64_t *at) {
   int64_t *total = lcfm_malloc((size_t)(M ? M : 1) * sizeof *total);
   LCFM_CHECK_MPI(MPI_Allreduce(local, total, (int)M, MPI_INT64_T, MPI_SUM, s->comm));
   LCFM_CHECK_MPI(MPI_Exscan(local, at, (int)M, MPI_INT64_T, MPI_SUM, s->comm));
@@ -106,8 +108,8 @@ static void place_instruments(const index_writer *s, const int64_t *local, int64
 
 /* Collective: writes rows (local[0] of instrument 0, then local[1] of instrument 1, ...) into
  * /index/by_instrument at at[m] for instrument m: one write of a union of hyperslabs. Advances at. */
-static void write_instrument_runs(const index_writer *s, hid_t dset, const int64_t *rows, const int64_t *local,
-                                  int64_t M, int64_t *at) {
+static void write_instrument_runs(const index_writer *s, hid_t dset, const int64_t *rows,
+                                  const int64_t *local, int64_t M, int64_t *at) {
   hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
   LCFM_CHECK_H5(H5Sselect_none(space));
   hsize_t objects = 0, one = 1;
@@ -153,20 +155,25 @@ static int64_t pairs_not_above(const keyed_row *sorted, int64_t n, keyed_row x) 
 }
 
 static int as_count(int64_t n, const char *what) {
-  LCFM_CHECK(n <= INT_MAX, "index: %lld pairs %s one rank, more than MPI's int counts allow; use more ranks",
+  LCFM_CHECK(n <= INT_MAX,
+             "index: %lld pairs %s one rank, more than MPI's int counts allow; use more ranks",
              (long long)n, what);
   return (int)n;
 }
 
 /* Collective: P - 1 splitters, chosen on rank 0 from P - 1 regular samples of every rank's sorted
  * pairs (rank 0 holds P (P - 1) samples for a moment). */
-static keyed_row *choose_splitters(const index_writer *s, MPI_Datatype pair, const keyed_row *sorted, int64_t n) {
+static keyed_row *choose_splitters(const index_writer *s, MPI_Datatype pair,
+                                   const keyed_row *sorted, int64_t n) {
   int P = s->ranks, mine = n ? P - 1 : 0;
-  keyed_row *sample = lcfm_malloc((size_t)P * sizeof *sample), *splitters = lcfm_malloc((size_t)P * sizeof *splitters);
+  keyed_row *sample = lcfm_malloc((size_t)P * sizeof *sample),
+            *splitters = lcfm_malloc((size_t)P * sizeof *splitters);
   for (int j = 0; j < mine; j++) sample[j] = sorted[(j + 1) * n / P];
   int *counts = NULL, *displs = NULL, total = 0;
   keyed_row *all = NULL;
-  if (s->rank == 0) counts = lcfm_malloc((size_t)P * sizeof *counts), displs = lcfm_malloc((size_t)P * sizeof *displs);
+  if (s->rank == 0)
+    counts = lcfm_malloc((size_t)P * sizeof *counts),
+    displs = lcfm_malloc((size_t)P * sizeof *displs);
   LCFM_CHECK_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, s->comm));
   if (s->rank == 0) {
     for (int r = 0; r < P; r++) displs[r] = total, total += counts[r];
@@ -186,11 +193,13 @@ static keyed_row *choose_splitters(const index_writer *s, MPI_Datatype pair, con
 /* Collective: sends each of this rank's sorted pairs to the rank owning its range (rank d takes
  * the pairs above splitter d - 1 and not above splitter d); returns what this rank received,
  * sorted, and its count in *received. */
-static keyed_row *exchange_pairs(const index_writer *s, MPI_Datatype pair, const keyed_row *sorted, int64_t n,
-                                 const keyed_row *splitters, int64_t *received) {
+static keyed_row *exchange_pairs(const index_writer *s, MPI_Datatype pair, const keyed_row *sorted,
+                                 int64_t n, const keyed_row *splitters, int64_t *received) {
   int P = s->ranks;
-  int *send = lcfm_malloc((size_t)P * sizeof *send), *send_at = lcfm_malloc((size_t)P * sizeof *send_at);
-  int *recv = lcfm_malloc((size_t)P * sizeof *recv), *recv_at = lcfm_malloc((size_t)P * sizeof *recv_at);
+  int *send = lcfm_malloc((size_t)P * sizeof *send),
+      *send_at = lcfm_malloc((size_t)P * sizeof *send_at);
+  int *recv = lcfm_malloc((size_t)P * sizeof *recv),
+      *recv_at = lcfm_malloc((size_t)P * sizeof *recv_at);
   as_count(n, "leave");
   for (int d = 0, at = 0; d < P; d++) {
     int end = d < P - 1 ? (int)pairs_not_above(sorted, n, splitters[d]) : (int)n;
@@ -231,8 +240,8 @@ static int key_before(const index_writer *s, const keyed_row *mine, int64_t n, i
 
 /* Collective: /index/ORDER, KEY and START (e.g. by_source, source_key, source_start) from this
  * rank's slice of the globally sorted pairs. */
-static void write_sorted_groups(const index_writer *s, const keyed_row *mine, int64_t n, int64_t objects,
-                                const char *const names[3]) {
+static void write_sorted_groups(const index_writer *s, const keyed_row *mine, int64_t n,
+                                int64_t objects, const char *const names[3]) {
   int64_t total, first = sum_below(s, n, &total), previous = 0;
   int continues = key_before(s, mine, n, &previous);
   int64_t *rows = lcfm_malloc((size_t)(n ? n : 1) * sizeof *rows),
@@ -243,7 +252,8 @@ static void write_sorted_groups(const index_writer *s, const keyed_row *mine, in
     int starts = i > 0 ? mine[i].key != mine[i - 1].key : !continues || mine[i].key != previous;
     if (starts) key[groups] = mine[i].key, start[groups++] = first + i;
   }
-  int64_t all_groups, first_group = sum_below(s, groups, &all_groups), closing = s->rank == s->ranks - 1;
+  int64_t all_groups, first_group = sum_below(s, groups, &all_groups),
+                      closing = s->rank == s->ranks - 1;
   if (closing) start[groups] = objects; /* the last rank also writes the closing entry */
   write_index_rows(s->w, s->dxpl, names[0], objects, first, n, rows);
   write_index_rows(s->w, s->dxpl, names[1], all_groups, first_group, groups, key);
@@ -252,8 +262,8 @@ static void write_sorted_groups(const index_writer *s, const keyed_row *mine, in
 }
 
 /* Collective: the grouping of the objects by /objects/COLUMN, sorted in parallel and written. */
-static void write_grouping_of(const index_writer *s, MPI_Datatype pair, const char *column, int64_t objects,
-                              const char *const names[3]) {
+static void write_grouping_of(const index_writer *s, MPI_Datatype pair, const char *column,
+                              int64_t objects, const char *const names[3]) {
   int64_t first, count, received;
   lcfm_store_shard(objects, s->rank, s->ranks, &first, &count);
   int64_t *key = read_shard(s, column, first, count);
@@ -273,27 +283,32 @@ static void write_instrument_grouping(const index_writer *s, int64_t objects, in
   int64_t first, count;
   lcfm_store_shard(objects, s->rank, s->ranks, &first, &count);
   int64_t *instrument = read_shard(s, "/objects/instrument", first, count);
-  int64_t *local = lcfm_calloc((size_t)(M ? M : 1), sizeof *local), *at = lcfm_malloc((size_t)(M ? M : 1) * sizeof *at);
+  int64_t *local = lcfm_calloc((size_t)(M ? M : 1), sizeof *local),
+          *at = lcfm_malloc((size_t)(M ? M : 1) * sizeof *at);
   for (int64_t i = 0; i < count; i++) {
-    LCFM_CHECK(instrument[i] >= 0 && instrument[i] < M, "internal: object %lld has instrument %lld of %lld",
-               (long long)(first + i), (long long)instrument[i], (long long)M);
+    LCFM_CHECK(instrument[i] >= 0 && instrument[i] < M,
+               "internal: object %lld has instrument %lld of %lld", (long long)(first + i),
+               (long long)instrument[i], (long long)M);
     local[instrument[i]]++;
   }
   int64_t *start = lcfm_malloc((size_t)(M + 1) * sizeof *start),
           *fill = lcfm_malloc((size_t)(M ? M : 1) * sizeof *fill);
   place_instruments(s, local, M, start, at);
-  for (int64_t m = 0, o = 0; m < M; o += local[m], m++) fill[m] = o; /* a stable counting sort of the shard */
+  for (int64_t m = 0, o = 0; m < M; o += local[m], m++)
+    fill[m] = o; /* a stable counting sort of the shard */
   int64_t *rows = lcfm_malloc((size_t)(count ? count : 1) * sizeof *rows);
   for (int64_t i = 0; i < count; i++) rows[fill[instrument[i]]++] = first + i;
   hid_t dset = lcfm_store_dataset(s->w, "/index/by_instrument", H5T_NATIVE_INT64, objects, 0);
   write_instrument_runs(s, dset, rows, local, M, at);
   H5Dclose(dset);
-  write_index_rows(s->w, s->dxpl, "instrument_start", M + 1, 0, s->rank == 0 ? M + 1 : 0, start); /* tiny */
+  write_index_rows(s->w, s->dxpl, "instrument_start", M + 1, 0, s->rank == 0 ? M + 1 : 0,
+                   start); /* tiny */
   free(instrument), free(local), free(at), free(start), free(fill), free(rows);
 }
 
 static int64_t length_of_table(hid_t file, const char *path) {
-  if (H5Lexists(file, "/instruments", H5P_DEFAULT) <= 0 || H5Lexists(file, path, H5P_DEFAULT) <= 0) return 0;
+  if (H5Lexists(file, "/instruments", H5P_DEFAULT) <= 0 || H5Lexists(file, path, H5P_DEFAULT) <= 0)
+    return 0;
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, path, H5P_DEFAULT));
   int64_t n = lcfm_h5_dataset_rows(dset);
   H5Dclose(dset);
@@ -301,7 +316,10 @@ static int64_t length_of_table(hid_t file, const char *path) {
 }
 
 void lcfm_store_index_write(lcfm_store_writer *w, MPI_Comm comm, int64_t instruments) {
-  index_writer s = {.w = w, .file = lcfm_store_group(w, NULL), .dxpl = lcfm_h5_collective_transfer(), .comm = comm};
+  index_writer s = {.w = w,
+                    .file = lcfm_store_group(w, NULL),
+                    .dxpl = lcfm_h5_collective_transfer(),
+                    .comm = comm};
   MPI_Comm_rank(comm, &s.rank);
   MPI_Comm_size(comm, &s.ranks);
   /* The columns were written collectively by all ranks: make them visible before reading back. */
@@ -329,8 +347,8 @@ void lcfm_store_index_write(lcfm_store_writer *w, MPI_Comm comm, int64_t instrum
 
 /* Collective: /index/NAME [rows], this rank writing rows [first, first + count) whose value is
  * value(i) = (i / divisor) * scale, capped at cap, in blocks of WRITE_BLOCK (bounded memory). */
-static void write_arithmetic(const index_writer *s, const char *name, int64_t rows, int64_t first, int64_t count,
-                             int64_t divisor, int64_t scale, int64_t cap) {
+static void write_arithmetic(const index_writer *s, const char *name, int64_t rows, int64_t first,
+                             int64_t count, int64_t divisor, int64_t scale, int64_t cap) {
   char path[64];
   snprintf(path, sizeof path, "/index/%s", name);
   hid_t dset = lcfm_store_dataset(s->w, path, H5T_NATIVE_INT64, rows, 0);
@@ -352,7 +370,8 @@ static void write_arithmetic(const index_writer *s, const char *name, int64_t ro
 
 /* Rows [first, first + count) of a table of `rows` split over ranks; the last rank also takes
  * the closing entry of a start array when `closing`. */
-static void shard_rows(const index_writer *s, int64_t rows, int closing, int64_t *first, int64_t *count) {
+static void shard_rows(const index_writer *s, int64_t rows, int closing, int64_t *first,
+                       int64_t *count) {
   lcfm_store_shard(rows, s->rank, s->ranks, first, count);
   if (closing && s->rank == s->ranks - 1) (*count)++;
 }
@@ -363,8 +382,8 @@ static int64_t first_instrument(const lcfm_sim_config *c, int64_t star) {
 
 /* by_instrument: each rank places its stars' objects; within an instrument the rows increase, so
  * a rank's (and a block's) objects of instrument m are one contiguous range of m's group. */
-static void write_simulated_by_instrument(const index_writer *s, const lcfm_sim_config *c, int64_t first_star,
-                                          int64_t stars) {
+static void write_simulated_by_instrument(const index_writer *s, const lcfm_sim_config *c,
+                                          int64_t first_star, int64_t stars) {
   int64_t M = c->instruments, P = c->curves_per_star;
   int64_t *local = lcfm_calloc((size_t)M, sizeof *local), *at = lcfm_malloc((size_t)M * sizeof *at);
   for (int64_t st = first_star; st < first_star + stars; st++)
@@ -376,7 +395,8 @@ static void write_simulated_by_instrument(const index_writer *s, const lcfm_sim_
   write_index_rows(s->w, s->dxpl, "instrument_start", M + 1, 0, s->rank == 0 ? M + 1 : 0, start);
   hid_t dset = lcfm_store_dataset(s->w, "/index/by_instrument", H5T_NATIVE_INT64, n, 0);
   int64_t block = c->block_stars > 0 ? c->block_stars : 1024;
-  int64_t *rows = lcfm_malloc((size_t)(block * P) * sizeof *rows), *fill = lcfm_malloc((size_t)M * sizeof *fill);
+  int64_t *rows = lcfm_malloc((size_t)(block * P) * sizeof *rows),
+          *fill = lcfm_malloc((size_t)M * sizeof *fill);
   /* Collective writes (filtered datasets allow no other): every rank makes as many as the rank
    * with the most blocks, the extra ones empty. */
   int64_t my_blocks = (stars + block - 1) / block, blocks = 0;
@@ -390,15 +410,20 @@ static void write_simulated_by_instrument(const index_writer *s, const lcfm_sim_
       for (int64_t p = 0, r = first_instrument(c, st); p < P; p++) local[(r + p) % M]++;
     for (int64_t m = 0, o = 0; m < M; o += local[m], m++) fill[m] = o; /* buffer in group order */
     for (int64_t st = b0; st < b1; st++)
-      for (int64_t p = 0, r = first_instrument(c, st); p < P; p++) rows[fill[(r + p) % M]++] = st * P + p;
+      for (int64_t p = 0, r = first_instrument(c, st); p < P; p++)
+        rows[fill[(r + p) % M]++] = st * P + p;
     write_instrument_runs(s, dset, rows, local, M, at);
   }
   H5Dclose(dset);
   free(local), free(at), free(start), free(rows), free(fill);
 }
 
-void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm, const lcfm_sim_config *c) {
-  index_writer s = {.w = w, .file = lcfm_store_group(w, NULL), .dxpl = lcfm_h5_collective_transfer(), .comm = comm};
+void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm,
+                                      const lcfm_sim_config *c) {
+  index_writer s = {.w = w,
+                    .file = lcfm_store_group(w, NULL),
+                    .dxpl = lcfm_h5_collective_transfer(),
+                    .comm = comm};
   MPI_Comm_rank(comm, &s.rank);
   MPI_Comm_size(comm, &s.ranks);
   int64_t S = c->stars, P = c->curves_per_star, N = S * P, per_field = c->stars_per_field;
@@ -423,12 +448,12 @@ void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm, const
 /* ---- reading ---- */
 
 enum { COL_SOURCE, COL_INSTRUMENT, COL_OFFSET, COL_LENGTH, N_COLUMNS };
-static const char *const column_names[N_COLUMNS] = {"/objects/source", "/objects/instrument", "/objects/offset",
-                                                    "/objects/length"};
+static const char *const column_names[N_COLUMNS] = {"/objects/source", "/objects/instrument",
+                                                    "/objects/offset", "/objects/length"};
 
 enum { IX_BY_SOURCE, IX_SOURCE_KEY, IX_SOURCE_START, IX_BY_INSTRUMENT, N_ARRAYS };
-static const char *const array_names[N_ARRAYS] = {"/index/by_source", "/index/source_key", "/index/source_start",
-                                                  "/index/by_instrument"};
+static const char *const array_names[N_ARRAYS] = {"/index/by_source", "/index/source_key",
+                                                  "/index/source_start", "/index/by_instrument"};
 
 struct lcfm_store_index {
   char path[4096];
@@ -444,7 +469,8 @@ struct lcfm_store_index {
 };
 
 /* Reads [first, first + count) of a 1-D dataset into memory of type `type`. */
-static void read_range(lcfm_store_index *x, hid_t dset, hid_t type, int64_t first, int64_t count, void *out) {
+static void read_range(lcfm_store_index *x, hid_t dset, hid_t type, int64_t first, int64_t count,
+                       void *out) {
   if (count <= 0) return;
   hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
   hsize_t start = (hsize_t)first, n = (hsize_t)count;
@@ -462,7 +488,8 @@ static void read_array(lcfm_store_index *x, int which, int64_t first, int64_t co
 }
 
 /* Object rows read from the index must lie in [0, objects): a damaged index stops the run. */
-static void check_rows(const lcfm_store_index *x, const char *what, const int64_t *rows, int64_t count) {
+static void check_rows(const lcfm_store_index *x, const char *what, const int64_t *rows,
+                       int64_t count) {
   for (int64_t i = 0; i < count; i++)
     LCFM_CHECK(rows[i] >= 0 && rows[i] < x->objects,
                "%s: /index/%s holds row %lld of a store of %lld objects "
@@ -483,11 +510,12 @@ static int64_t length_of(hid_t file, const char *path) {
 /* Builds the by_source and by_instrument arrays from the object columns (stores without /index). */
 static int build_in_memory(lcfm_store_index *x, char *why, size_t why_len) {
   if (x->objects > LCFM_INDEX_BUILD_LIMIT) {
-    snprintf(why, why_len,
-             "%s has no /index (written by an older lcfm, or by a producer that writes none) and holds "
-             "%lld objects, more than the %d that lcfm train indexes in memory; write the store again with this "
-             "lcfm's simulate or ingest",
-             x->path, (long long)x->objects, LCFM_INDEX_BUILD_LIMIT);
+    snprintf(
+        why, why_len,
+        "%s has no /index (written by an older lcfm, or by a producer that writes none) and holds "
+        "%lld objects, more than the %d that lcfm train indexes in memory; write the store again with this "
+        "lcfm's simulate or ingest",
+        x->path, (long long)x->objects, LCFM_INDEX_BUILD_LIMIT);
     return 1;
   }
   int64_t n = x->objects;
@@ -497,9 +525,11 @@ static int build_in_memory(lcfm_store_index *x, char *why, size_t why_len) {
   read_range(x, x->columns[COL_INSTRUMENT], H5T_NATIVE_INT64, 0, n, instrument);
   grouping g;
   group_by_key(source, n, &g);
-  x->memory[IX_BY_SOURCE] = g.order, x->memory[IX_SOURCE_KEY] = g.group_key, x->memory[IX_SOURCE_START] = g.start;
+  x->memory[IX_BY_SOURCE] = g.order, x->memory[IX_SOURCE_KEY] = g.group_key,
+  x->memory[IX_SOURCE_START] = g.start;
   x->sources = g.groups;
-  group_by_instrument(instrument, n, x->instruments, &x->memory[IX_BY_INSTRUMENT], &x->instrument_start);
+  group_by_instrument(instrument, n, x->instruments, &x->memory[IX_BY_INSTRUMENT],
+                      &x->instrument_start);
   free(source), free(instrument);
   return 0;
 }
@@ -512,8 +542,8 @@ static int open_on_disk(lcfm_store_index *x, char *why, size_t why_len) {
   for (int a = 0; a < N_ARRAYS; a++) {
     int64_t n = length_of(x->file, array_names[a]);
     if (n < 0 || n != expected[a]) {
-      snprintf(why, why_len, "%s: %s %s (damaged index; write the store again)", x->path, array_names[a],
-               n < 0 ? "is missing" : "has the wrong length");
+      snprintf(why, why_len, "%s: %s %s (damaged index; write the store again)", x->path,
+               array_names[a], n < 0 ? "is missing" : "has the wrong length");
       return 1;
     }
     x->arrays[a] = LCFM_CHECK_H5(H5Dopen2(x->file, array_names[a], H5P_DEFAULT));
@@ -533,7 +563,9 @@ static int open_on_disk(lcfm_store_index *x, char *why, size_t why_len) {
   for (int64_t m = 0; m < x->instruments && partition; m++)
     partition = x->instrument_start[m] <= x->instrument_start[m + 1];
   if (!partition)
-    snprintf(why, why_len, "%s: /index/instrument_start is not a partition of the objects (damaged index)", x->path);
+    snprintf(why, why_len,
+             "%s: /index/instrument_start is not a partition of the objects (damaged index)",
+             x->path);
   return !partition;
 }
 
@@ -542,7 +574,8 @@ static void sample_keys(lcfm_store_index *x) {
   x->samples = (x->sources + KEY_STRIDE - 1) / KEY_STRIDE;
   x->key_sample = lcfm_malloc((size_t)(x->samples ? x->samples : 1) * sizeof *x->key_sample);
   if (x->memory[IX_SOURCE_KEY]) {
-    for (int64_t j = 0; j < x->samples; j++) x->key_sample[j] = x->memory[IX_SOURCE_KEY][j * KEY_STRIDE];
+    for (int64_t j = 0; j < x->samples; j++)
+      x->key_sample[j] = x->memory[IX_SOURCE_KEY][j * KEY_STRIDE];
     return;
   }
   if (x->samples == 0) return;
@@ -550,7 +583,8 @@ static void sample_keys(lcfm_store_index *x) {
   hsize_t start = 0, stride = KEY_STRIDE, count = (hsize_t)x->samples;
   LCFM_CHECK_H5(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, &stride, &count, NULL));
   hid_t memspace = LCFM_CHECK_H5(H5Screate_simple(1, &count, NULL));
-  LCFM_CHECK_H5(H5Dread(x->arrays[IX_SOURCE_KEY], H5T_NATIVE_INT64, memspace, space, H5P_DEFAULT, x->key_sample));
+  LCFM_CHECK_H5(H5Dread(x->arrays[IX_SOURCE_KEY], H5T_NATIVE_INT64, memspace, space, H5P_DEFAULT,
+                        x->key_sample));
   H5Sclose(memspace);
   H5Sclose(space);
   x->bytes += x->samples * (int64_t)sizeof *x->key_sample;
@@ -572,7 +606,8 @@ lcfm_store_index *lcfm_store_index_open(const char *path, char *why, size_t why_
     free(x);
     return NULL;
   }
-  for (int c = 0; c < N_COLUMNS; c++) x->columns[c] = LCFM_CHECK_H5(H5Dopen2(x->file, column_names[c], H5P_DEFAULT));
+  for (int c = 0; c < N_COLUMNS; c++)
+    x->columns[c] = LCFM_CHECK_H5(H5Dopen2(x->file, column_names[c], H5P_DEFAULT));
   x->time = LCFM_CHECK_H5(H5Dopen2(x->file, "/points/time", H5P_DEFAULT));
   x->value = LCFM_CHECK_H5(H5Dopen2(x->file, "/points/value", H5P_DEFAULT));
   x->error = LCFM_CHECK_H5(H5Dopen2(x->file, "/points/error", H5P_DEFAULT));
@@ -580,7 +615,8 @@ lcfm_store_index *lcfm_store_index_open(const char *path, char *why, size_t why_
   x->points = lcfm_h5_dataset_rows(x->time);
   x->instruments = has_link(x->file, "/instruments") ? length_of(x->file, "/instruments/id") : 0;
   if (x->instruments < 0) x->instruments = 0;
-  int failed = has_link(x->file, "/index") ? open_on_disk(x, why, why_len) : build_in_memory(x, why, why_len);
+  int failed = has_link(x->file, "/index") ? open_on_disk(x, why, why_len)
+                                           : build_in_memory(x, why, why_len);
   if (failed) {
     lcfm_store_index_close(x);
     return NULL;
@@ -609,7 +645,8 @@ int lcfm_store_index_on_disk(const lcfm_store_index *x) { return x->memory[IX_BY
 int64_t lcfm_store_index_bytes_read(const lcfm_store_index *x) { return x->bytes; }
 
 /* Reads one column at the given rows (a point selection: one read, in the order given). */
-static void read_column_at(lcfm_store_index *x, int column, hid_t type, const int64_t *rows, int64_t count, void *out) {
+static void read_column_at(lcfm_store_index *x, int column, hid_t type, const int64_t *rows,
+                           int64_t count, void *out) {
   hsize_t *coords = lcfm_malloc((size_t)count * sizeof *coords);
   for (int64_t i = 0; i < count; i++) coords[i] = (hsize_t)rows[i];
   hid_t space = LCFM_CHECK_H5(H5Dget_space(x->columns[column]));
@@ -623,7 +660,8 @@ static void read_column_at(lcfm_store_index *x, int column, hid_t type, const in
   x->bytes += count * (int64_t)H5Tget_size(type);
 }
 
-void lcfm_store_index_objects_at(lcfm_store_index *x, const int64_t *rows, int64_t count, lcfm_index_object *out) {
+void lcfm_store_index_objects_at(lcfm_store_index *x, const int64_t *rows, int64_t count,
+                                 lcfm_index_object *out) {
   if (count <= 0) return;
   check_rows(x, "objects", rows, count);
   int64_t *wide = lcfm_malloc((size_t)count * 2 * sizeof *wide);
@@ -663,50 +701,59 @@ static int64_t last_not_above(const int64_t *sorted, int64_t n, int64_t key) {
   return lo - 1;
 }
 
-int lcfm_store_index_source_group(lcfm_store_index *x, int64_t source, int64_t *first, int64_t *end) {
+int lcfm_store_index_source_group(lcfm_store_index *x, int64_t source, int64_t *first,
+                                  int64_t *end) {
   *first = *end = 0;
   int64_t j = last_not_above(x->key_sample, x->samples, source);
   if (j < 0) return 0;
-  int64_t base = j * KEY_STRIDE, n = x->sources - base < KEY_STRIDE ? x->sources - base : KEY_STRIDE;
+  int64_t base = j * KEY_STRIDE,
+          n = x->sources - base < KEY_STRIDE ? x->sources - base : KEY_STRIDE;
   int64_t keys[KEY_STRIDE];
   read_array(x, IX_SOURCE_KEY, base, n, keys);
   int64_t k = last_not_above(keys, n, source);
   if (k < 0 || keys[k] != source) return 0;
   int64_t bounds[2];
   read_array(x, IX_SOURCE_START, base + k, 2, bounds);
-  LCFM_CHECK(0 <= bounds[0] && bounds[0] <= bounds[1] && bounds[1] <= x->objects,
-             "%s: /index/source_start is not a partition of the objects at source %lld (damaged index)", x->path,
-             (long long)source);
+  LCFM_CHECK(
+      0 <= bounds[0] && bounds[0] <= bounds[1] && bounds[1] <= x->objects,
+      "%s: /index/source_start is not a partition of the objects at source %lld (damaged index)",
+      x->path, (long long)source);
   *first = bounds[0], *end = bounds[1];
   return 1;
 }
 
-void lcfm_store_index_instrument_group(const lcfm_store_index *x, int64_t m, int64_t *first, int64_t *end) {
+void lcfm_store_index_instrument_group(const lcfm_store_index *x, int64_t m, int64_t *first,
+                                       int64_t *end) {
   *first = *end = 0;
   if (m < 0 || m >= x->instruments) return;
   *first = x->instrument_start[m], *end = x->instrument_start[m + 1];
 }
 
-void lcfm_store_index_read_by_source(lcfm_store_index *x, int64_t first, int64_t count, int64_t *rows) {
+void lcfm_store_index_read_by_source(lcfm_store_index *x, int64_t first, int64_t count,
+                                     int64_t *rows) {
   read_array(x, IX_BY_SOURCE, first, count, rows);
   check_rows(x, "by_source", rows, count);
 }
 
-void lcfm_store_index_read_by_instrument(lcfm_store_index *x, int64_t first, int64_t count, int64_t *rows) {
+void lcfm_store_index_read_by_instrument(lcfm_store_index *x, int64_t first, int64_t count,
+                                         int64_t *rows) {
   read_array(x, IX_BY_INSTRUMENT, first, count, rows);
   check_rows(x, "by_instrument", rows, count);
 }
 
-void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t count, double *time, float *value) {
-  LCFM_CHECK(first >= 0 && count >= 0 && first + count <= x->points, "%s: points [%lld, %lld) lie outside /points",
-             x->path, (long long)first, (long long)(first + count));
+void lcfm_store_index_read_points(lcfm_store_index *x, int64_t first, int64_t count, double *time,
+                                  float *value) {
+  LCFM_CHECK(first >= 0 && count >= 0 && first + count <= x->points,
+             "%s: points [%lld, %lld) lie outside /points", x->path, (long long)first,
+             (long long)(first + count));
   read_range(x, x->time, H5T_NATIVE_DOUBLE, first, count, time);
   read_range(x, x->value, H5T_NATIVE_FLOAT, first, count, value);
 }
 
 void lcfm_store_index_read_errors(lcfm_store_index *x, int64_t first, int64_t count, float *error) {
-  LCFM_CHECK(first >= 0 && count >= 0 && first + count <= x->points, "%s: points [%lld, %lld) lie outside /points",
-             x->path, (long long)first, (long long)(first + count));
+  LCFM_CHECK(first >= 0 && count >= 0 && first + count <= x->points,
+             "%s: points [%lld, %lld) lie outside /points", x->path, (long long)first,
+             (long long)(first + count));
   read_range(x, x->error, H5T_NATIVE_FLOAT, first, count, error);
 }
 
@@ -719,7 +766,8 @@ static int compare_rows(const void *pa, const void *pb) {
   return (a > b) - (a < b);
 }
 
-static void read_whole(hid_t file, const char *name, hid_t type, int64_t first, int64_t count, void *out) {
+static void read_whole(hid_t file, const char *name, hid_t type, int64_t first, int64_t count,
+                       void *out) {
   if (count <= 0) return;
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(file, name, H5P_DEFAULT));
   hid_t space = LCFM_CHECK_H5(H5Dget_space(dset));
@@ -731,7 +779,8 @@ static void read_whole(hid_t file, const char *name, hid_t type, int64_t first, 
 }
 
 /* Appends rows to a growing array. */
-static void append_rows(int64_t **rows, int64_t *count, int64_t *capacity, const int64_t *more, int64_t n) {
+static void append_rows(int64_t **rows, int64_t *count, int64_t *capacity, const int64_t *more,
+                        int64_t n) {
   if (*count + n > *capacity) {
     *capacity = 2 * (*count + n);
     int64_t *grown = lcfm_malloc((size_t)*capacity * sizeof *grown);
@@ -782,7 +831,8 @@ static int64_t *rows_by_scan(hid_t file, const lcfm_fields *f, int64_t objects, 
   return rows;
 }
 
-int64_t *lcfm_store_select_fields(hid_t file, const char *path, const lcfm_fields *f, int64_t *count) {
+int64_t *lcfm_store_select_fields(hid_t file, const char *path, const lcfm_fields *f,
+                                  int64_t *count) {
   hid_t column = LCFM_CHECK_H5(H5Dopen2(file, "/objects/field", H5P_DEFAULT));
   int64_t objects = lcfm_h5_dataset_rows(column);
   H5Dclose(column);
@@ -790,9 +840,10 @@ int64_t *lcfm_store_select_fields(hid_t file, const char *path, const lcfm_field
                       ? rows_by_index(file, f, count)
                       : rows_by_scan(file, f, objects, count);
   for (int64_t i = 0; i < *count; i++)
-    LCFM_CHECK(rows[i] >= 0 && rows[i] < objects && (i == 0 || rows[i] > rows[i - 1]),
-               "%s: /index/by_field holds row %lld twice or outside a store of %lld objects (damaged index)", path,
-               (long long)rows[i], (long long)objects);
+    LCFM_CHECK(
+        rows[i] >= 0 && rows[i] < objects && (i == 0 || rows[i] > rows[i - 1]),
+        "%s: /index/by_field holds row %lld twice or outside a store of %lld objects (damaged index)",
+        path, (long long)rows[i], (long long)objects);
   return rows ? rows : lcfm_malloc(sizeof *rows);
 }
 

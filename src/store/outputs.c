@@ -34,7 +34,10 @@ static const verb_files verb_table[] = {
     {"ingest", {"ingest.output", NULL}, {"ingest.inputs", NULL}, 0},
     {"train", {"train.checkpoint", NULL}, {"train.store", NULL}, 0},
     {"embed", {"embed.output", NULL}, {"embed.store", "embed.checkpoint", NULL}, 0},
-    {"probe", {"probe.output", NULL}, {"probe.store", "probe.embeddings", "probe.baseline_embeddings", NULL}, 0},
+    {"probe",
+     {"probe.output", NULL},
+     {"probe.store", "probe.embeddings", "probe.baseline_embeddings", NULL},
+     0},
     {"run", {"run.record", NULL}, {NULL}, 1},
 };
 
@@ -42,7 +45,8 @@ static const verb_files verb_table[] = {
 static const verb_files *files_of(const char *verb) {
   size_t n = strcspn(verb, "-");
   for (size_t i = 0; i < sizeof verb_table / sizeof *verb_table; i++)
-    if (strlen(verb_table[i].verb) == n && !strncmp(verb_table[i].verb, verb, n)) return &verb_table[i];
+    if (strlen(verb_table[i].verb) == n && !strncmp(verb_table[i].verb, verb, n))
+      return &verb_table[i];
   return NULL;
 }
 
@@ -64,7 +68,8 @@ static void directory_of(const char *path, char *dir, size_t len) {
 
 /* Why `path` cannot be written as an output, or NULL. `made_directory`: a directory a later step
  * creates (a sweep point's), accepted when missing. */
-static const char *output_path_problem(const char *path, const char *made_directory, char *why, size_t len) {
+static const char *output_path_problem(const char *path, const char *made_directory, char *why,
+                                       size_t len) {
   struct stat st;
   if (!path[0]) return "is empty: give the path of the file to write";
   size_t n = strlen(path);
@@ -108,7 +113,8 @@ static void canonical_name(const char *path, char *out, size_t len) {
 /* Whether two paths name the same file: same inode, or the same name after realpath. */
 static int same_file(const char *a, const char *b) {
   struct stat sa, sb;
-  if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
   char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
   canonical_name(a, ca, sizeof ca);
   canonical_name(b, cb, sizeof cb);
@@ -117,8 +123,8 @@ static int same_file(const char *a, const char *b) {
 
 /* Reports each path in the whitespace-separated `inputs` (an '@' manifest counts by its own
  * name) that is the same file as `output`. */
-static int alias_problems(const lcfm_job *job, const char *out_section, const char *out_key, const char *output,
-                          const char *in_dotted, const char *inputs) {
+static int alias_problems(const lcfm_job *job, const char *out_section, const char *out_key,
+                          const char *output, const char *in_dotted, const char *inputs) {
   int problems = 0;
   const char *p = inputs;
   while (*p) {
@@ -130,8 +136,8 @@ static int alias_problems(const lcfm_job *job, const char *out_section, const ch
     snprintf(input, sizeof input, "%.*s", (int)n - manifest, p + manifest);
     if (input[0] && same_file(output, input)) {
       lcfm_job_error(job, out_section, out_key,
-                     "'%s' is also an input (%s = %s): the run would overwrite what it reads", output, in_dotted,
-                     input);
+                     "'%s' is also an input (%s = %s): the run would overwrite what it reads",
+                     output, in_dotted, input);
       problems++;
     }
     p += n;
@@ -187,7 +193,9 @@ static held_lock *find_held(const char *path) {
   return NULL;
 }
 
-static void lock_name(const char *path, char *lock, size_t len) { snprintf(lock, len, "%s.lock", path); }
+static void lock_name(const char *path, char *lock, size_t len) {
+  snprintf(lock, len, "%s.lock", path);
+}
 
 /* Removes every lock still held when the process ends normally. */
 static void release_all_at_exit(void) {
@@ -219,7 +227,8 @@ static void write_holder(int fd) {
   struct tm utc;
   strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &utc));
   int n = snprintf(text, sizeof text, "%s %ld %s\n", host, (long)getpid(), since);
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) { /* the lock holds without its text */
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, text, (size_t)n, 0) != n) { /* the lock holds without its text */
   }
 }
 
@@ -244,8 +253,8 @@ static int try_lock(const char *path, const char *lock, int *fd_out, char *why, 
   long pid;
   read_holder(fd, holder, sizeof holder, host, sizeof host, &pid);
   int flocked = flock(fd, LOCK_EX | LOCK_NB) == 0, flock_errno = errno;
-  int unsupported = !flocked && (flock_errno == ENOLCK || flock_errno == ENOSYS || flock_errno == EOPNOTSUPP ||
-                                 flock_errno == EINVAL);
+  int unsupported = !flocked && (flock_errno == ENOLCK || flock_errno == ENOSYS ||
+                                 flock_errno == EOPNOTSUPP || flock_errno == EINVAL);
   if ((!flocked && !unsupported) || (unsupported && holder[0] && holder_is_alive(host, pid))) {
     snprintf(why, why_len,
              "%s is being written by another lcfm run (%s); refused: wait for it to end or write "
@@ -279,7 +288,8 @@ int lcfm_output_lock(const char *path, char *why, size_t why_len) {
   char lock[PATH_MAX + 8];
   lock_name(path, lock, sizeof lock);
   int fd = -1, status = -1;
-  for (int attempt = 0; attempt < 100 && status < 0; attempt++) status = try_lock(path, lock, &fd, why, why_len);
+  for (int attempt = 0; attempt < 100 && status < 0; attempt++)
+    status = try_lock(path, lock, &fd, why, why_len);
   if (status < 0) snprintf(why, why_len, "%s: its lock %s keeps changing hands", path, lock);
   if (status) return 1;
   snprintf(held[slot].path, sizeof held[slot].path, "%s", path);
@@ -330,7 +340,8 @@ void lcfm_output_publish_text(const char *path, const char *text) {
   int saved = errno;
   if (fclose(f) != 0 && ok) ok = 0, saved = errno;
   LCFM_CHECK(ok, "%s: cannot write: %s", partial, strerror(saved));
-  LCFM_CHECK(rename(partial, path) == 0, "cannot rename %s to %s: %s", partial, path, strerror(errno));
+  LCFM_CHECK(rename(partial, path) == 0, "cannot rename %s to %s: %s", partial, path,
+             strerror(errno));
   lcfm_keep_on_failure(partial);
   lcfm_output_unlock(path);
 }

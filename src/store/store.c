@@ -32,12 +32,13 @@ enum object_column {
 enum meta_column { META_RA, META_DEC, META_MAGNITUDE, META_MEDIAN_FLUX, META_PATH, N_META_COLUMNS };
 enum point_column { PT_TIME, PT_VALUE, PT_ERROR, N_POINT_COLUMNS };
 
-static const char *const object_names[N_OBJECT_COLUMNS] = {"/objects/id",    "/objects/source", "/objects/instrument",
-                                                           "/objects/field", "/objects/label",  "/objects/offset",
-                                                           "/objects/length"};
-static const char *const meta_names[N_META_COLUMNS] = {"/objects/ra", "/objects/dec", "/objects/magnitude",
-                                                       "/objects/median_flux", "/objects/path"};
-static const char *const point_names[N_POINT_COLUMNS] = {"/points/time", "/points/value", "/points/error"};
+static const char *const object_names[N_OBJECT_COLUMNS] = {
+    "/objects/id",    "/objects/source", "/objects/instrument", "/objects/field",
+    "/objects/label", "/objects/offset", "/objects/length"};
+static const char *const meta_names[N_META_COLUMNS] = {
+    "/objects/ra", "/objects/dec", "/objects/magnitude", "/objects/median_flux", "/objects/path"};
+static const char *const point_names[N_POINT_COLUMNS] = {"/points/time", "/points/value",
+                                                         "/points/error"};
 #define QUALITY_NAME "/points/quality"
 
 static const char *const instrument_int_names[] = {
@@ -46,9 +47,12 @@ static const char *const instrument_int_names[] = {
 enum { INSTRUMENT_INTS_V1 = 6, INSTRUMENT_INTS = 7 };
 
 static hid_t object_type(int column) {
-  return (column == COL_ID || column == COL_SOURCE || column == COL_OFFSET) ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32;
+  return (column == COL_ID || column == COL_SOURCE || column == COL_OFFSET) ? H5T_NATIVE_INT64
+                                                                            : H5T_NATIVE_INT32;
 }
-static hid_t point_type(int column) { return column == PT_TIME ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT; }
+static hid_t point_type(int column) {
+  return column == PT_TIME ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+}
 
 struct lcfm_store_writer {
   MPI_Comm comm;
@@ -146,7 +150,8 @@ static void copy_attributes(hid_t from, hid_t to) {
   H5O_info_t info;
   LCFM_CHECK_H5(H5Oget_info(from, &info));
   for (hsize_t i = 0; i < info.num_attrs; i++) {
-    hid_t attr = LCFM_CHECK_H5(H5Aopen_by_idx(from, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
+    hid_t attr = LCFM_CHECK_H5(
+        H5Aopen_by_idx(from, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
     char name[256];
     LCFM_CHECK_H5(H5Aget_name(attr, sizeof name, name));
     hid_t type = LCFM_CHECK_H5(H5Aget_type(attr)), space = LCFM_CHECK_H5(H5Aget_space(attr));
@@ -194,7 +199,8 @@ static void keep_first_history(hid_t file, int64_t stored_objects) {
 }
 
 /* Collective: this run's provenance and the rows of /objects it adds, as the next entry. */
-static void add_history(hid_t file, const lcfm_provenance *prov, int64_t first_object, int64_t objects) {
+static void add_history(hid_t file, const lcfm_provenance *prov, int64_t first_object,
+                        int64_t objects) {
   hid_t entry = create_history_entry(file, history_entries(file));
   lcfm_provenance_write(entry, prov);
   write_object_range(entry, first_object, objects);
@@ -212,7 +218,8 @@ static void replace_root_attributes(hid_t file, const lcfm_provenance *prov) {
 }
 
 /* Places this rank's objects and points after `before_objects` / `before_points`. */
-static void place_ranks(lcfm_store_writer *w, int64_t before_objects, int64_t before_points, int64_t total[2]) {
+static void place_ranks(lcfm_store_writer *w, int64_t before_objects, int64_t before_points,
+                        int64_t total[2]) {
   int64_t local[2] = {w->local_objects, w->local_points}, before[2] = {0, 0};
   LCFM_CHECK_MPI(MPI_Exscan(local, before, 2, MPI_INT64_T, MPI_SUM, w->comm));
   int rank;
@@ -223,7 +230,8 @@ static void place_ranks(lcfm_store_writer *w, int64_t before_objects, int64_t be
   w->first_point = before_points + before[1];
 }
 
-static lcfm_store_writer *new_writer(MPI_Comm comm, const char *path, int64_t local_objects, int64_t local_points) {
+static lcfm_store_writer *new_writer(MPI_Comm comm, const char *path, int64_t local_objects,
+                                     int64_t local_points) {
   lcfm_store_writer *w = lcfm_calloc(1, sizeof *w);
   w->comm = comm;
   w->path = copy_string(path);
@@ -237,25 +245,29 @@ static lcfm_store_writer *new_writer(MPI_Comm comm, const char *path, int64_t lo
 }
 
 static hid_t meta_type(const lcfm_store_writer *w, int column) {
-  return column <= META_DEC ? H5T_NATIVE_DOUBLE : column == META_PATH ? w->string_type : H5T_NATIVE_FLOAT;
+  return column <= META_DEC    ? H5T_NATIVE_DOUBLE
+         : column == META_PATH ? w->string_type
+                               : H5T_NATIVE_FLOAT;
 }
 
 /* Creates or resizes every object and point column to `objects` and `points` rows. */
 static void size_columns(lcfm_store_writer *w, int64_t objects, int64_t points) {
   for (int c = 0; c < N_OBJECT_COLUMNS; c++)
-    w->objects[c] =
-        lcfm_h5_sized_dataset(w->file, object_names[c], object_type(c), objects, 0, OBJECT_CHUNK, w->deflate_level);
+    w->objects[c] = lcfm_h5_sized_dataset(w->file, object_names[c], object_type(c), objects, 0,
+                                          OBJECT_CHUNK, w->deflate_level);
   for (int c = 0; c < N_META_COLUMNS; c++)
-    w->meta[c] =
-        lcfm_h5_sized_dataset(w->file, meta_names[c], meta_type(w, c), objects, 0, OBJECT_CHUNK, w->deflate_level);
+    w->meta[c] = lcfm_h5_sized_dataset(w->file, meta_names[c], meta_type(w, c), objects, 0,
+                                       OBJECT_CHUNK, w->deflate_level);
   for (int c = 0; c < N_POINT_COLUMNS; c++)
-    w->points[c] =
-        lcfm_h5_sized_dataset(w->file, point_names[c], point_type(c), points, 0, POINT_CHUNK, w->deflate_level);
+    w->points[c] = lcfm_h5_sized_dataset(w->file, point_names[c], point_type(c), points, 0,
+                                         POINT_CHUNK, w->deflate_level);
 }
 
-lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov, int64_t local_objects,
-                                    int64_t local_points, const lcfm_store_options *o) {
-  if (o && o->mode == LCFM_STORE_APPEND) return lcfm_store_append(comm, path, prov, local_objects, local_points);
+lcfm_store_writer *lcfm_store_begin(MPI_Comm comm, const char *path, const lcfm_provenance *prov,
+                                    int64_t local_objects, int64_t local_points,
+                                    const lcfm_store_options *o) {
+  if (o && o->mode == LCFM_STORE_APPEND)
+    return lcfm_store_append(comm, path, prov, local_objects, local_points);
   lcfm_store_writer *w = new_writer(comm, path, local_objects, local_points);
   w->deflate_level = o ? o->deflate_level : 0;
   int64_t total[2];
@@ -287,19 +299,22 @@ static void append_refusal(hid_t file, const char *path, char *why, size_t len) 
   char schema[64] = "";
   why[0] = '\0';
   int64_t version = read_int_attribute(file, "schema_version", -1);
-  if (read_string_attribute(file, "schema", schema, sizeof schema) || strcmp(schema, LCFM_STORE_SCHEMA))
+  if (read_string_attribute(file, "schema", schema, sizeof schema) ||
+      strcmp(schema, LCFM_STORE_SCHEMA))
     snprintf(why, len, "%s: not an lcfm store; cannot append to it", path);
   else if (version == 1)
-    snprintf(why, len,
-             "%s: a schema-1 store (written by an older lcfm, with fixed-size datasets) cannot be appended "
-             "to: write it again with this lcfm ([store] mode = create, or `lcfm simulate`/`lcfm ingest` of the "
-             "same inputs), then append",
-             path);
+    snprintf(
+        why, len,
+        "%s: a schema-1 store (written by an older lcfm, with fixed-size datasets) cannot be appended "
+        "to: write it again with this lcfm ([store] mode = create, or `lcfm simulate`/`lcfm ingest` of the "
+        "same inputs), then append",
+        path);
   else if (version != LCFM_STORE_SCHEMA_VERSION)
-    snprintf(why, len, "%s: store schema version %lld; this lcfm appends to version %d only", path, (long long)version,
-             LCFM_STORE_SCHEMA_VERSION);
+    snprintf(why, len, "%s: store schema version %lld; this lcfm appends to version %d only", path,
+             (long long)version, LCFM_STORE_SCHEMA_VERSION);
   else if (!has_link(file, "/objects/id") || !has_link(file, "/points/time"))
-    snprintf(why, len, "%s: lcfm store without /objects or /points (damaged); cannot append to it", path);
+    snprintf(why, len, "%s: lcfm store without /objects or /points (damaged); cannot append to it",
+             path);
 }
 
 /* The next id of a store: its next_id attribute, or one more than its largest id. */
@@ -327,9 +342,12 @@ lcfm_store_writer *lcfm_store_append(MPI_Comm comm, const char *path, const lcfm
   int rank;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) { /* refuse before copying anything */
-    hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0
+                     ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
+                     : -1;
     if (file < 0)
-      snprintf(why, sizeof why, "%s: cannot append: no such lcfm store (make it with [store] mode = create)", path);
+      snprintf(why, sizeof why,
+               "%s: cannot append: no such lcfm store (make it with [store] mode = create)", path);
     else append_refusal(file, path, why, sizeof why), H5Fclose(file);
   }
   lcfm_h5_agree(comm, why[0] != '\0', why);
@@ -360,7 +378,8 @@ int64_t lcfm_store_writer_first_object(const lcfm_store_writer *w) { return w->s
 /* Collective, at the first batch with points on any rank (or at close): /points/quality is kept
  * when any rank's batch carries flags (creating), and must be carried when the store keeps it
  * (appending). */
-static void decide_quality(lcfm_store_writer *w, const lcfm_object_batch *b, int64_t points, int closing) {
+static void decide_quality(lcfm_store_writer *w, const lcfm_object_batch *b, int64_t points,
+                           int closing) {
   int mine[2] = {b->quality != NULL && points > 0, points > 0}, any[2] = {0, 0};
   LCFM_CHECK_MPI(MPI_Allreduce(mine, any, 2, MPI_INT, MPI_MAX, w->comm));
   if (!any[1] && !closing) return; /* nothing to go by yet */
@@ -376,8 +395,8 @@ static void decide_quality(lcfm_store_writer *w, const lcfm_object_batch *b, int
   if (!any[0]) return;
   int64_t local = w->local_points, total = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&local, &total, 1, MPI_INT64_T, MPI_SUM, w->comm));
-  w->quality =
-      lcfm_h5_create_growable(w->file, QUALITY_NAME, H5T_NATIVE_INT32, total, 0, POINT_CHUNK, w->deflate_level);
+  w->quality = lcfm_h5_create_growable(w->file, QUALITY_NAME, H5T_NATIVE_INT32, total, 0,
+                                       POINT_CHUNK, w->deflate_level);
 }
 
 /* The metadata column c of a batch, or NaN / "" when the producer does not know it. */
@@ -397,11 +416,12 @@ static const void *meta_column_or_unknown(const lcfm_object_batch *b, int c, voi
 void lcfm_store_write_batch(lcfm_store_writer *w, const lcfm_object_batch *b) {
   int64_t count = b->count, points = 0;
   for (int64_t i = 0; i < count; i++) points += b->length[i];
-  LCFM_CHECK(w->written_objects + count <= w->local_objects && w->written_points + points <= w->local_points,
+  LCFM_CHECK(w->written_objects + count <= w->local_objects &&
+                 w->written_points + points <= w->local_points,
              "%s: a rank wrote more objects or points than it declared", w->path);
   if (!w->quality_decided) decide_quality(w, b, points, 0);
-  LCFM_CHECK(w->quality < 0 || points == 0 || b->quality, "internal: %s keeps quality flags but a batch has none",
-             w->path);
+  LCFM_CHECK(w->quality < 0 || points == 0 || b->quality,
+             "internal: %s keeps quality flags but a batch has none", w->path);
   int64_t first = w->first_object + w->written_objects;
   int64_t first_point = w->first_point + w->written_points;
   size_t n = (size_t)(count ? count : 1);
@@ -415,11 +435,13 @@ void lcfm_store_write_batch(lcfm_store_writer *w, const lcfm_object_batch *b) {
     instrument[i] = b->instrument[i];
     if (w->instrument_map) {
       LCFM_CHECK(b->instrument[i] >= 0 && b->instrument[i] < w->instrument_map_count,
-                 "internal: %s: instrument %d is not a row of the table passed", w->path, b->instrument[i]);
+                 "internal: %s: instrument %d is not a row of the table passed", w->path,
+                 b->instrument[i]);
       instrument[i] = w->instrument_map[b->instrument[i]];
     }
   }
-  void *columns[N_OBJECT_COLUMNS] = {id, b->source, instrument, b->field, b->label, offset, b->length};
+  void *columns[N_OBJECT_COLUMNS] = {id,       b->source, instrument, b->field,
+                                     b->label, offset,    b->length};
   for (int c = 0; c < N_OBJECT_COLUMNS; c++)
     lcfm_h5_transfer_rows(w->objects[c], object_type(c), w->dxpl, first, count, 0, columns[c], 1);
   /* Every metadata column, NaN or "" where this rank's producer does not know it: rows are
@@ -432,9 +454,11 @@ void lcfm_store_write_batch(lcfm_store_writer *w, const lcfm_object_batch *b) {
   free(unknown);
   void *point_columns[N_POINT_COLUMNS] = {b->time, b->value, b->error};
   for (int c = 0; c < N_POINT_COLUMNS; c++)
-    lcfm_h5_transfer_rows(w->points[c], point_type(c), w->dxpl, first_point, points, 0, point_columns[c], 1);
+    lcfm_h5_transfer_rows(w->points[c], point_type(c), w->dxpl, first_point, points, 0,
+                          point_columns[c], 1);
   if (w->quality >= 0)
-    lcfm_h5_transfer_rows(w->quality, H5T_NATIVE_INT32, w->dxpl, first_point, points, 0, b->quality, 1);
+    lcfm_h5_transfer_rows(w->quality, H5T_NATIVE_INT32, w->dxpl, first_point, points, 0, b->quality,
+                          1);
   free(offset), free(id), free(instrument);
   w->written_objects += count;
   w->written_points += points;
@@ -443,16 +467,17 @@ void lcfm_store_write_batch(lcfm_store_writer *w, const lcfm_object_batch *b) {
 /* ---- instruments ---- */
 
 static int same_instrument(const lcfm_instrument *a, const lcfm_instrument *b) {
-  return a->survey == b->survey && a->season == b->season && a->unit == b->unit && a->subunit == b->subunit &&
-         a->band == b->band && a->time_zero == b->time_zero && a->value_kind == b->value_kind &&
-         !strncmp(a->name, b->name, sizeof a->name) && !strncmp(a->time_scale, b->time_scale, sizeof a->time_scale) &&
+  return a->survey == b->survey && a->season == b->season && a->unit == b->unit &&
+         a->subunit == b->subunit && a->band == b->band && a->time_zero == b->time_zero &&
+         a->value_kind == b->value_kind && !strncmp(a->name, b->name, sizeof a->name) &&
+         !strncmp(a->time_scale, b->time_scale, sizeof a->time_scale) &&
          !strncmp(a->time_reference, b->time_reference, sizeof a->time_reference);
 }
 
 /* Collective: writes rows [first, first + count) of every instrument column (rank 0's data),
  * the columns sized to `total` rows. */
-static void write_instrument_rows(lcfm_store_writer *w, const lcfm_instrument *rows, int64_t first, int64_t count,
-                                  int64_t total) {
+static void write_instrument_rows(lcfm_store_writer *w, const lcfm_instrument *rows, int64_t first,
+                                  int64_t count, int64_t total) {
   int rank;
   MPI_Comm_rank(w->comm, &rank);
   int64_t mine = rank == 0 ? count : 0;
@@ -460,29 +485,32 @@ static void write_instrument_rows(lcfm_store_writer *w, const lcfm_instrument *r
   int32_t *column = lcfm_malloc(n * sizeof *column);
   for (int c = 0; c < INSTRUMENT_INTS; c++) {
     for (int64_t i = 0; i < count; i++) {
-      const int32_t fields[INSTRUMENT_INTS] = {rows[i].id,      rows[i].survey, rows[i].season,    rows[i].unit,
-                                               rows[i].subunit, rows[i].band,   rows[i].value_kind};
+      const int32_t fields[INSTRUMENT_INTS] = {rows[i].id,        rows[i].survey,  rows[i].season,
+                                               rows[i].unit,      rows[i].subunit, rows[i].band,
+                                               rows[i].value_kind};
       column[i] = fields[c];
     }
-    hid_t dset = lcfm_h5_sized_dataset(w->file, instrument_int_names[c], H5T_NATIVE_INT32, total, 0, TABLE_CHUNK,
-                                       w->deflate_level);
+    hid_t dset = lcfm_h5_sized_dataset(w->file, instrument_int_names[c], H5T_NATIVE_INT32, total, 0,
+                                       TABLE_CHUNK, w->deflate_level);
     lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT32, w->dxpl, first, mine, 0, column, 1);
     H5Dclose(dset);
   }
   free(column);
   double *time_zero = lcfm_malloc(n * sizeof *time_zero);
   for (int64_t i = 0; i < count; i++) time_zero[i] = rows[i].time_zero;
-  hid_t dset = lcfm_h5_sized_dataset(w->file, "/instruments/time_zero", H5T_NATIVE_DOUBLE, total, 0, TABLE_CHUNK,
-                                     w->deflate_level);
+  hid_t dset = lcfm_h5_sized_dataset(w->file, "/instruments/time_zero", H5T_NATIVE_DOUBLE, total, 0,
+                                     TABLE_CHUNK, w->deflate_level);
   lcfm_h5_transfer_rows(dset, H5T_NATIVE_DOUBLE, w->dxpl, first, mine, 0, time_zero, 1);
   H5Dclose(dset);
   free(time_zero);
   static const struct {
     const char *name;
     size_t offset, length;
-  } texts[] = {{"/instruments/name", offsetof(lcfm_instrument, name), LCFM_INSTRUMENT_NAME_LEN},
-               {"/instruments/time_scale", offsetof(lcfm_instrument, time_scale), sizeof rows->time_scale},
-               {"/instruments/time_reference", offsetof(lcfm_instrument, time_reference), sizeof rows->time_reference}};
+  } texts[] = {
+      {"/instruments/name", offsetof(lcfm_instrument, name), LCFM_INSTRUMENT_NAME_LEN},
+      {"/instruments/time_scale", offsetof(lcfm_instrument, time_scale), sizeof rows->time_scale},
+      {"/instruments/time_reference", offsetof(lcfm_instrument, time_reference),
+       sizeof rows->time_reference}};
   for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
     char *text = lcfm_calloc(n, texts[t].length);
     for (int64_t i = 0; i < count; i++) {
@@ -490,7 +518,8 @@ static void write_instrument_rows(lcfm_store_writer *w, const lcfm_instrument *r
       text[(i + 1) * texts[t].length - 1] = '\0';
     }
     hid_t type = fixed_string_type(texts[t].length);
-    dset = lcfm_h5_sized_dataset(w->file, texts[t].name, type, total, 0, TABLE_CHUNK, w->deflate_level);
+    dset = lcfm_h5_sized_dataset(w->file, texts[t].name, type, total, 0, TABLE_CHUNK,
+                                 w->deflate_level);
     lcfm_h5_transfer_rows(dset, type, w->dxpl, first, mine, 0, text, 1);
     H5Dclose(dset);
     H5Tclose(type);
@@ -500,7 +529,8 @@ static void write_instrument_rows(lcfm_store_writer *w, const lcfm_instrument *r
 
 /* Appending: maps the rows passed onto the stored table, adding the new ones after it. */
 static void merge_instruments(lcfm_store_writer *w, const lcfm_instrument *rows, int64_t count) {
-  lcfm_store s = {.comm = w->comm, .file = w->file, .dxpl = w->dxpl, .version = LCFM_STORE_SCHEMA_VERSION};
+  lcfm_store s = {
+      .comm = w->comm, .file = w->file, .dxpl = w->dxpl, .version = LCFM_STORE_SCHEMA_VERSION};
   int64_t stored_count = 0;
   lcfm_instrument *stored = lcfm_store_read_instruments(&s, &stored_count);
   lcfm_instrument *added = lcfm_calloc((size_t)(count ? count : 1), sizeof *added);
@@ -524,7 +554,8 @@ static void merge_instruments(lcfm_store_writer *w, const lcfm_instrument *rows,
   free(stored), free(added);
 }
 
-void lcfm_store_write_instruments(lcfm_store_writer *w, const lcfm_instrument *rows, int64_t count) {
+void lcfm_store_write_instruments(lcfm_store_writer *w, const lcfm_instrument *rows,
+                                  int64_t count) {
   if (w->appending) merge_instruments(w, rows, count);
   else write_instrument_rows(w, rows, 0, count, count);
 }
@@ -538,7 +569,8 @@ void lcfm_store_write_rejects(lcfm_store_writer *w, const lcfm_reject *rows, int
   LCFM_CHECK_MPI(MPI_Allreduce(&count, &total, 1, MPI_INT64_T, MPI_SUM, w->comm));
   before += w->stored_rejects, total += w->stored_rejects;
   size_t n = (size_t)(count ? count : 1);
-  char *keys = lcfm_calloc(n, LCFM_REJECT_TEXT_LEN), *messages = lcfm_calloc(n, LCFM_REJECT_TEXT_LEN);
+  char *keys = lcfm_calloc(n, LCFM_REJECT_TEXT_LEN),
+       *messages = lcfm_calloc(n, LCFM_REJECT_TEXT_LEN);
   int32_t *reasons = lcfm_malloc(n * sizeof *reasons);
   for (int64_t i = 0; i < count; i++) {
     memcpy(keys + i * LCFM_REJECT_TEXT_LEN, rows[i].key, LCFM_REJECT_TEXT_LEN);
@@ -548,13 +580,16 @@ void lcfm_store_write_rejects(lcfm_store_writer *w, const lcfm_reject *rows, int
     reasons[i] = rows[i].reason;
   }
   hid_t type = fixed_string_type(LCFM_REJECT_TEXT_LEN);
-  hid_t dset = lcfm_h5_sized_dataset(w->file, "/rejects/key", type, total, 0, TABLE_CHUNK, w->deflate_level);
+  hid_t dset =
+      lcfm_h5_sized_dataset(w->file, "/rejects/key", type, total, 0, TABLE_CHUNK, w->deflate_level);
   lcfm_h5_transfer_rows(dset, type, w->dxpl, before, count, 0, keys, 1);
   H5Dclose(dset);
-  dset = lcfm_h5_sized_dataset(w->file, "/rejects/reason", H5T_NATIVE_INT32, total, 0, TABLE_CHUNK, w->deflate_level);
+  dset = lcfm_h5_sized_dataset(w->file, "/rejects/reason", H5T_NATIVE_INT32, total, 0, TABLE_CHUNK,
+                               w->deflate_level);
   lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT32, w->dxpl, before, count, 0, reasons, 1);
   H5Dclose(dset);
-  dset = lcfm_h5_sized_dataset(w->file, "/rejects/message", type, total, 0, TABLE_CHUNK, w->deflate_level);
+  dset = lcfm_h5_sized_dataset(w->file, "/rejects/message", type, total, 0, TABLE_CHUNK,
+                               w->deflate_level);
   lcfm_h5_transfer_rows(dset, type, w->dxpl, before, count, 0, messages, 1);
   H5Dclose(dset);
   H5Tclose(type);
@@ -566,7 +601,8 @@ void lcfm_store_write_rejects(lcfm_store_writer *w, const lcfm_reject *rows, int
 
 /* ---- matrices and other datasets of producers ---- */
 
-hid_t lcfm_store_dataset(lcfm_store_writer *w, const char *path, hid_t type, int64_t rows, int64_t cols) {
+hid_t lcfm_store_dataset(lcfm_store_writer *w, const char *path, hid_t type, int64_t rows,
+                         int64_t cols) {
   return lcfm_h5_sized_dataset(w->file, path, type, rows, cols, MATRIX_CHUNK, w->deflate_level);
 }
 
@@ -580,10 +616,12 @@ int lcfm_store_add_matrix(lcfm_store_writer *w, const char *path, int64_t rows, 
   return handle;
 }
 
-void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count, const double *data) {
+void lcfm_store_write_rows(lcfm_store_writer *w, int matrix, int64_t first_row, int64_t row_count,
+                           const double *data) {
   LCFM_CHECK(matrix >= 0 && matrix < w->matrix_count, "internal: bad matrix handle %d", matrix);
-  lcfm_h5_transfer_rows(w->matrices[matrix], H5T_NATIVE_DOUBLE, w->dxpl, w->matrix_first_row[matrix] + first_row,
-                        row_count, w->matrix_cols[matrix], (void *)data, 1);
+  lcfm_h5_transfer_rows(w->matrices[matrix], H5T_NATIVE_DOUBLE, w->dxpl,
+                        w->matrix_first_row[matrix] + first_row, row_count, w->matrix_cols[matrix],
+                        (void *)data, 1);
 }
 
 hid_t lcfm_store_group(lcfm_store_writer *w, const char *path) {
@@ -591,7 +629,8 @@ hid_t lcfm_store_group(lcfm_store_writer *w, const char *path) {
   if (!has_link(w->file, path)) {
     hid_t lcpl = LCFM_CHECK_H5(H5Pcreate(H5P_LINK_CREATE));
     LCFM_CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
-    LCFM_CHECK_H5(H5Gclose(LCFM_CHECK_H5(H5Gcreate2(w->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT))));
+    LCFM_CHECK_H5(
+        H5Gclose(LCFM_CHECK_H5(H5Gcreate2(w->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT))));
     H5Pclose(lcpl);
   }
   return LCFM_CHECK_H5(H5Gopen2(w->file, path, H5P_DEFAULT));
@@ -608,8 +647,10 @@ typedef struct {
 /* Every dataset a store may hold. Units are astropy unit strings ("" is dimensionless);
  * /points/time and /points/value get theirs from the instruments (describe_points). */
 static const dataset_meaning meanings[] = {
-    {"/objects/id", "", "object id, unique in the store and never changed once given (appends continue the ids)"},
-    {"/objects/source", "", "physical object: simulated star, TESS TIC, Kepler KIC, MACHO field.tile.seqn packed"},
+    {"/objects/id", "",
+     "object id, unique in the store and never changed once given (appends continue the ids)"},
+    {"/objects/source", "",
+     "physical object: simulated star, TESS TIC, Kepler KIC, MACHO field.tile.seqn packed"},
     {"/objects/instrument", "", "row of /instruments"},
     {"/objects/field", "", "shard key: simulated block, TESS sector, Kepler quarter, MACHO field"},
     {"/objects/label", "", "class, or -1 when unlabelled"},
@@ -617,7 +658,8 @@ static const dataset_meaning meanings[] = {
     {"/objects/length", "", "number of the object's points in /points"},
     {"/objects/ra", "deg", "right ascension of the source (header RA_OBJ); NaN when unknown"},
     {"/objects/dec", "deg", "declination of the source (header DEC_OBJ); NaN when unknown"},
-    {"/objects/magnitude", "mag", "catalogue magnitude of the source (TESSMAG, KEPMAG); NaN when unknown"},
+    {"/objects/magnitude", "mag",
+     "catalogue magnitude of the source (TESSMAG, KEPMAG); NaN when unknown"},
     {"/objects/median_flux", "electron / s",
      "median flux of the light curve; relative-flux values are flux / median_flux - 1; NaN when unknown"},
     {"/objects/path", "", "input file the object was read from; empty when none (simulations)"},
@@ -628,19 +670,26 @@ static const dataset_meaning meanings[] = {
     {"/instruments/unit", "", "camera or module; -1 when none"},
     {"/instruments/subunit", "", "CCD or output; -1 when none"},
     {"/instruments/band", "", "MACHO band: red 0, blue 1; -1 when none"},
-    {"/instruments/value_kind", "", "what /points/value holds: 0 flux / median flux - 1, 1 magnitude, 2 simulated"},
-    {"/instruments/time_zero", "d", "days to add to /points/time for time_reference (BJD or JD); 0 for simulations"},
+    {"/instruments/value_kind", "",
+     "what /points/value holds: 0 flux / median flux - 1, 1 magnitude, 2 simulated"},
+    {"/instruments/time_zero", "d",
+     "days to add to /points/time for time_reference (BJD or JD); 0 for simulations"},
     {"/instruments/name", "", "instrument name"},
-    {"/instruments/time_scale", "", "time scale of the times (header TIMESYS: TDB, UTC); empty for simulations"},
-    {"/instruments/time_reference", "", "what time + time_zero counts (BJD, JD); empty for simulations"},
+    {"/instruments/time_scale", "",
+     "time scale of the times (header TIMESYS: TDB, UTC); empty for simulations"},
+    {"/instruments/time_reference", "",
+     "what time + time_zero counts (BJD, JD); empty for simulations"},
     {"/rejects/key", "", "input file or object that was not stored"},
-    {"/rejects/reason", "", "why: 1 I/O, 2 format, 3 empty, 4 non-finite, 5 time order, 6 parse, 7 range, 8 duplicate"},
+    {"/rejects/reason", "",
+     "why: 1 I/O, 2 format, 3 empty, 4 non-finite, 5 time order, 6 parse, 7 range, 8 duplicate"},
     {"/rejects/message", "", "what was wrong, in words"},
     {"/index/by_source", "", "object rows sorted by (source, row)"},
     {"/index/source_key", "", "the distinct sources, increasing"},
-    {"/index/source_start", "", "source g's rows are by_source[source_start[g] .. source_start[g+1])"},
+    {"/index/source_start", "",
+     "source g's rows are by_source[source_start[g] .. source_start[g+1])"},
     {"/index/by_instrument", "", "object rows sorted by (instrument, row)"},
-    {"/index/instrument_start", "", "instrument m's rows are by_instrument[instrument_start[m] .. [m+1])"},
+    {"/index/instrument_start", "",
+     "instrument m's rows are by_instrument[instrument_start[m] .. [m+1])"},
     {"/index/by_field", "", "object rows sorted by (field, row)"},
     {"/index/field_key", "", "the distinct fields, increasing"},
     {"/index/field_start", "", "field g's rows are by_field[field_start[g] .. field_start[g+1])"},
@@ -654,7 +703,8 @@ static const dataset_meaning meanings[] = {
 /* What /points/time and /points/value are, from the instrument table (all rows agree, or mixed). */
 static void describe_points(lcfm_store_writer *w, dataset_meaning *time, dataset_meaning *value,
                             dataset_meaning *error) {
-  lcfm_store s = {.comm = w->comm, .file = w->file, .dxpl = w->dxpl, .version = LCFM_STORE_SCHEMA_VERSION};
+  lcfm_store s = {
+      .comm = w->comm, .file = w->file, .dxpl = w->dxpl, .version = LCFM_STORE_SCHEMA_VERSION};
   int64_t count = 0;
   lcfm_instrument *rows = lcfm_store_read_instruments(&s, &count);
   int simulated = 1, magnitudes = 0, fluxes = 0; /* simulated: the causal simulator's steps */
@@ -664,18 +714,21 @@ static void describe_points(lcfm_store_writer *w, dataset_meaning *time, dataset
     fluxes += rows[i].value_kind == LCFM_VALUE_RELATIVE_FLUX;
   }
   free(rows);
-  *time = (dataset_meaning){"/points/time", simulated ? "" : "d",
-                            simulated ? "time in steps of the simulation (dimensionless)"
-                                      : "time in days relative to the instrument's time_zero: add "
-                                        "/instruments/time_zero for its time_reference (BJD, JD) in its time_scale"};
+  *time = (dataset_meaning){
+      "/points/time", simulated ? "" : "d",
+      simulated ? "time in steps of the simulation (dimensionless)"
+                : "time in days relative to the instrument's time_zero: add "
+                  "/instruments/time_zero for its time_reference (BJD, JD) in its time_scale"};
   const char *value_unit = magnitudes && !fluxes ? "mag" : "";
-  const char *value_text = magnitudes && fluxes ? "flux / median flux - 1 or magnitude, per /instruments/value_kind "
-                                                  "(the unit attribute is that of relative flux)"
-                           : magnitudes         ? "magnitude"
-                           : fluxes             ? "relative flux: flux / median_flux - 1"
-                                                : "simulated signal (dimensionless)";
+  const char *value_text = magnitudes && fluxes
+                               ? "flux / median flux - 1 or magnitude, per /instruments/value_kind "
+                                 "(the unit attribute is that of relative flux)"
+                           : magnitudes ? "magnitude"
+                           : fluxes     ? "relative flux: flux / median_flux - 1"
+                                        : "simulated signal (dimensionless)";
   *value = (dataset_meaning){"/points/value", value_unit, value_text};
-  *error = (dataset_meaning){"/points/error", value_unit, "one-sigma uncertainty of /points/value, in its unit"};
+  *error = (dataset_meaning){"/points/error", value_unit,
+                             "one-sigma uncertainty of /points/value, in its unit"};
 }
 
 static void write_meaning(hid_t file, const dataset_meaning *m) {
@@ -727,8 +780,9 @@ static void describe_datasets(lcfm_store_writer *w) {
     hid_t dset = LCFM_CHECK_H5(H5Dopen2(w->file, list.paths[d], H5P_DEFAULT));
     int described = H5Aexists(dset, "unit") > 0 && H5Aexists(dset, "description") > 0;
     H5Dclose(dset);
-    LCFM_CHECK(described, "internal: %s: dataset %s has no unit and description (add it to store.c's table)", w->path,
-               list.paths[d]);
+    LCFM_CHECK(described,
+               "internal: %s: dataset %s has no unit and description (add it to store.c's table)",
+               w->path, list.paths[d]);
   }
   free(list.paths);
 }
@@ -767,7 +821,8 @@ static void write_next_id_and_signature(lcfm_store_writer *w) {
 }
 
 void lcfm_store_close(lcfm_store_writer *w) {
-  int64_t short_objects = w->local_objects - w->written_objects, short_points = w->local_points - w->written_points;
+  int64_t short_objects = w->local_objects - w->written_objects,
+          short_points = w->local_points - w->written_points;
   LCFM_CHECK(short_objects == 0 && short_points == 0,
              "%s: this rank declared %lld more objects and %lld more points than it wrote", w->path,
              (long long)short_objects, (long long)short_points);
@@ -793,21 +848,24 @@ void lcfm_store_close(lcfm_store_writer *w) {
 /* Checks that `file` is an lcfm store this build reads; its version into *version. */
 static int check_schema(hid_t file, const char *path, int *version, char *why, size_t why_len) {
   char schema[64] = "";
-  if (read_string_attribute(file, "schema", schema, sizeof schema) || strcmp(schema, LCFM_STORE_SCHEMA)) {
-    snprintf(why, why_len, "%s: not an lcfm store (the root attribute 'schema' is %s%s%s, expected '%s')", path,
+  if (read_string_attribute(file, "schema", schema, sizeof schema) ||
+      strcmp(schema, LCFM_STORE_SCHEMA)) {
+    snprintf(why, why_len,
+             "%s: not an lcfm store (the root attribute 'schema' is %s%s%s, expected '%s')", path,
              schema[0] ? "'" : "missing", schema, schema[0] ? "'" : "", LCFM_STORE_SCHEMA);
     return 1;
   }
   int64_t found = read_int_attribute(file, "schema_version", -1);
   if (found < 1 || found > LCFM_STORE_SCHEMA_VERSION) {
-    snprintf(why, why_len, "%s: store schema version %lld, but this lcfm reads versions 1 to %d", path,
-             (long long)found, LCFM_STORE_SCHEMA_VERSION);
+    snprintf(why, why_len, "%s: store schema version %lld, but this lcfm reads versions 1 to %d",
+             path, (long long)found, LCFM_STORE_SCHEMA_VERSION);
     return 1;
   }
   *version = (int)found;
   for (int c = 0; c < N_OBJECT_COLUMNS; c++)
     if (!has_link(file, "/objects") || !has_link(file, object_names[c])) {
-      snprintf(why, why_len, "%s: lcfm store without %s (damaged or incomplete)", path, object_names[c]);
+      snprintf(why, why_len, "%s: lcfm store without %s (damaged or incomplete)", path,
+               object_names[c]);
       return 1;
     }
   return 0;
@@ -826,14 +884,16 @@ lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t w
   errno = 0;
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   char reason[512] = "";
-  if (file < 0) lcfm_h5_failure_reason(reason, sizeof reason, errno); /* before any other H5 call clears it */
+  if (file < 0)
+    lcfm_h5_failure_reason(reason, sizeof reason, errno); /* before any other H5 call clears it */
   H5Pclose(fapl);
   if (file < 0) {
     snprintf(why, why_len, "%s: HDF5 cannot open it: %s", path, reason);
     return NULL;
   }
   int version = 0;
-  if (check_schema(file, path, &version, why, why_len) || lcfm_store_check(comm, file, path, why, why_len)) {
+  if (check_schema(file, path, &version, why, why_len) ||
+      lcfm_store_check(comm, file, path, why, why_len)) {
     H5Fclose(file);
     return NULL;
   }
@@ -845,7 +905,8 @@ lcfm_store *lcfm_store_open(MPI_Comm comm, const char *path, char *why, size_t w
   s->dxpl = lcfm_h5_collective_transfer();
   for (int c = 0; c < N_OBJECT_COLUMNS; c++)
     s->objects[c] = LCFM_CHECK_H5(H5Dopen2(file, object_names[c], H5P_DEFAULT));
-  for (int c = 0; c < N_POINT_COLUMNS; c++) s->points[c] = LCFM_CHECK_H5(H5Dopen2(file, point_names[c], H5P_DEFAULT));
+  for (int c = 0; c < N_POINT_COLUMNS; c++)
+    s->points[c] = LCFM_CHECK_H5(H5Dopen2(file, point_names[c], H5P_DEFAULT));
   s->object_count = lcfm_h5_dataset_rows(s->objects[COL_ID]);
   s->point_count = lcfm_h5_dataset_rows(s->points[PT_TIME]);
   return s;
@@ -892,14 +953,17 @@ void lcfm_batch_alloc(lcfm_object_batch *b, int64_t objects, int64_t points) {
 void lcfm_batch_free(lcfm_object_batch *b) {
   free(b->id), free(b->source), free(b->offset), free(b->instrument), free(b->field);
   free(b->label), free(b->length), free(b->time), free(b->value), free(b->error);
-  free(b->ra), free(b->dec), free(b->magnitude), free(b->median_flux), free(b->path), free(b->quality);
+  free(b->ra), free(b->dec), free(b->magnitude), free(b->median_flux), free(b->path),
+      free(b->quality);
   memset(b, 0, sizeof *b);
 }
 
 void lcfm_store_read_objects(lcfm_store *s, int64_t first, int64_t count, lcfm_object_batch *b) {
-  void *columns[N_OBJECT_COLUMNS] = {b->id, b->source, b->instrument, b->field, b->label, b->offset, b->length};
+  void *columns[N_OBJECT_COLUMNS] = {b->id,    b->source, b->instrument, b->field,
+                                     b->label, b->offset, b->length};
   for (int col = 0; col < N_OBJECT_COLUMNS; col++)
-    lcfm_h5_transfer_rows(s->objects[col], object_type(col), s->dxpl, first, count, 0, columns[col], 0);
+    lcfm_h5_transfer_rows(s->objects[col], object_type(col), s->dxpl, first, count, 0, columns[col],
+                          0);
   b->count = count;
 }
 
@@ -907,12 +971,15 @@ void lcfm_store_read_metadata(lcfm_store *s, int64_t first, int64_t count, lcfm_
   size_t n = (size_t)(count ? count : 1);
   free(b->ra), free(b->dec), free(b->magnitude), free(b->median_flux), free(b->path);
   b->ra = lcfm_malloc(n * sizeof *b->ra), b->dec = lcfm_malloc(n * sizeof *b->dec);
-  b->magnitude = lcfm_malloc(n * sizeof *b->magnitude), b->median_flux = lcfm_malloc(n * sizeof *b->median_flux);
+  b->magnitude = lcfm_malloc(n * sizeof *b->magnitude),
+  b->median_flux = lcfm_malloc(n * sizeof *b->median_flux);
   b->path = lcfm_calloc(n, LCFM_STORE_PATH_LEN);
   void *into[N_META_COLUMNS] = {b->ra, b->dec, b->magnitude, b->median_flux, b->path};
   hid_t string_type = fixed_string_type(LCFM_STORE_PATH_LEN);
   for (int c = 0; c < N_META_COLUMNS; c++) {
-    hid_t type = c <= META_DEC ? H5T_NATIVE_DOUBLE : c == META_PATH ? string_type : H5T_NATIVE_FLOAT;
+    hid_t type = c <= META_DEC    ? H5T_NATIVE_DOUBLE
+                 : c == META_PATH ? string_type
+                                  : H5T_NATIVE_FLOAT;
     if (s->version >= 2) {
       hid_t dset = LCFM_CHECK_H5(H5Dopen2(s->file, meta_names[c], H5P_DEFAULT));
       lcfm_h5_transfer_rows(dset, type, s->dxpl, first, count, 0, into[c], 0);
@@ -936,7 +1003,8 @@ static void grow_points(lcfm_store_cursor *c, int64_t points) {
   b->error = lcfm_malloc((size_t)c->point_capacity * sizeof *b->error);
 }
 
-void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count, int64_t block_objects) {
+void lcfm_store_cursor_begin(lcfm_store_cursor *c, lcfm_store *s, int64_t first, int64_t count,
+                             int64_t block_objects) {
   memset(c, 0, sizeof *c);
   c->store = s;
   c->next = first;
@@ -958,15 +1026,17 @@ int lcfm_store_cursor_next(lcfm_store_cursor *c) {
   int64_t first_point = count ? b->offset[0] : 0, points = 0;
   for (int64_t i = 0; i < count; i++) {
     LCFM_CHECK(b->offset[i] == first_point + points && b->length[i] >= 0,
-               "%s: object %lld has offset %lld and length %d, which break the point order", s->path,
-               (long long)(c->next + i), (long long)b->offset[i], b->length[i]);
+               "%s: object %lld has offset %lld and length %d, which break the point order",
+               s->path, (long long)(c->next + i), (long long)b->offset[i], b->length[i]);
     points += b->length[i];
   }
-  LCFM_CHECK(first_point + points <= s->point_count, "%s: objects point past the end of /points", s->path);
+  LCFM_CHECK(first_point + points <= s->point_count, "%s: objects point past the end of /points",
+             s->path);
   grow_points(c, points);
   void *point_columns[N_POINT_COLUMNS] = {b->time, b->value, b->error};
   for (int col = 0; col < N_POINT_COLUMNS; col++)
-    lcfm_h5_transfer_rows(s->points[col], point_type(col), s->dxpl, first_point, points, 0, point_columns[col], 0);
+    lcfm_h5_transfer_rows(s->points[col], point_type(col), s->dxpl, first_point, points, 0,
+                          point_columns[col], 0);
   b->count = count;
   b->point_count = points;
   c->next += count;
@@ -980,12 +1050,14 @@ static void infer_schema1_meaning(lcfm_instrument *row) {
   row->value_kind = row->survey == LCFM_SURVEY_SIM     ? LCFM_VALUE_SIMULATED
                     : row->survey == LCFM_SURVEY_MACHO ? LCFM_VALUE_MAGNITUDE
                                                        : LCFM_VALUE_RELATIVE_FLUX;
-  const char *reference = row->survey == LCFM_SURVEY_SIM ? "" : row->survey == LCFM_SURVEY_MACHO ? "JD" : "BJD";
+  const char *reference = row->survey == LCFM_SURVEY_SIM     ? ""
+                          : row->survey == LCFM_SURVEY_MACHO ? "JD"
+                                                             : "BJD";
   snprintf(row->time_reference, sizeof row->time_reference, "%s", reference);
 }
 
-static void read_instrument_text(lcfm_store *s, const char *name, size_t length, size_t offset, lcfm_instrument *rows,
-                                 int64_t count) {
+static void read_instrument_text(lcfm_store *s, const char *name, size_t length, size_t offset,
+                                 lcfm_instrument *rows, int64_t count) {
   char *text = lcfm_calloc((size_t)count, length);
   hid_t type = fixed_string_type(length);
   hid_t dset = LCFM_CHECK_H5(H5Dopen2(s->file, name, H5P_DEFAULT));
@@ -1011,8 +1083,9 @@ lcfm_instrument *lcfm_store_read_instruments(lcfm_store *s, int64_t *count) {
     lcfm_h5_transfer_rows(dset, H5T_NATIVE_INT32, s->dxpl, 0, *count, 0, column, 0);
     H5Dclose(dset);
     for (int64_t i = 0; i < *count; i++) {
-      int32_t *fields[INSTRUMENT_INTS] = {&rows[i].id,      &rows[i].survey, &rows[i].season,    &rows[i].unit,
-                                          &rows[i].subunit, &rows[i].band,   &rows[i].value_kind};
+      int32_t *fields[INSTRUMENT_INTS] = {&rows[i].id,        &rows[i].survey,  &rows[i].season,
+                                          &rows[i].unit,      &rows[i].subunit, &rows[i].band,
+                                          &rows[i].value_kind};
       *fields[c] = column[i];
     }
   }
@@ -1023,10 +1096,11 @@ lcfm_instrument *lcfm_store_read_instruments(lcfm_store *s, int64_t *count) {
   H5Dclose(zero_set);
   for (int64_t i = 0; i < *count; i++) rows[i].time_zero = time_zero[i];
   free(time_zero);
-  read_instrument_text(s, "/instruments/name", LCFM_INSTRUMENT_NAME_LEN, offsetof(lcfm_instrument, name), rows, *count);
+  read_instrument_text(s, "/instruments/name", LCFM_INSTRUMENT_NAME_LEN,
+                       offsetof(lcfm_instrument, name), rows, *count);
   if (v2) {
-    read_instrument_text(s, "/instruments/time_scale", sizeof rows->time_scale, offsetof(lcfm_instrument, time_scale),
-                         rows, *count);
+    read_instrument_text(s, "/instruments/time_scale", sizeof rows->time_scale,
+                         offsetof(lcfm_instrument, time_scale), rows, *count);
     read_instrument_text(s, "/instruments/time_reference", sizeof rows->time_reference,
                          offsetof(lcfm_instrument, time_reference), rows, *count);
   } else {

@@ -14,7 +14,8 @@ void lcfm_object_key_make(lcfm_object_key *key, const lcfm_survey_object *object
   const lcfm_instrument *in = &object->instrument;
   key->source = object->source, key->file = file, key->length = object->length;
   key->position = -1, key->duplicate_of = -1;
-  key->survey = in->survey, key->season = in->season, key->unit = in->unit, key->subunit = in->subunit;
+  key->survey = in->survey, key->season = in->season, key->unit = in->unit,
+  key->subunit = in->subunit;
   key->band = in->band;
   size_t n = (size_t)object->length;
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -79,24 +80,27 @@ static int content_rank(const lcfm_object_key *k, int ranks) {
  * returns the records this rank receives (*received of them), grouped by sending rank in rank
  * order, each sender's in the order sent. Counts travel in records (an MPI type of `size`
  * bytes), so the int limit is 2^31 records per pair and per receiver, not 2^31 bytes. */
-static void *exchange(MPI_Comm comm, const void *items, int64_t n, size_t size, const int *destination,
-                      int64_t *received) {
+static void *exchange(MPI_Comm comm, const void *items, int64_t n, size_t size,
+                      const int *destination, int64_t *received) {
   int ranks;
   MPI_Comm_size(comm, &ranks);
   int *send_counts = lcfm_calloc((size_t)ranks, sizeof *send_counts);
   int *send_displs = lcfm_malloc((size_t)ranks * sizeof *send_displs);
   int *recv_counts = lcfm_malloc((size_t)ranks * sizeof *recv_counts);
   int *recv_displs = lcfm_malloc((size_t)ranks * sizeof *recv_displs);
-  LCFM_CHECK(n <= INT_MAX, "ingest: %lld duplicate-check records on one rank (at most 2^31)", (long long)n);
+  LCFM_CHECK(n <= INT_MAX, "ingest: %lld duplicate-check records on one rank (at most 2^31)",
+             (long long)n);
   for (int64_t i = 0; i < n; i++) send_counts[destination[i]]++;
   int64_t sent = 0, got = 0;
   for (int r = 0; r < ranks; r++) send_displs[r] = (int)sent, sent += send_counts[r];
   LCFM_CHECK_MPI(MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm));
   for (int r = 0; r < ranks; r++) {
-    LCFM_CHECK(got + recv_counts[r] <= INT_MAX, "ingest: more than 2^31 duplicate-check records for one rank");
+    LCFM_CHECK(got + recv_counts[r] <= INT_MAX,
+               "ingest: more than 2^31 duplicate-check records for one rank");
     recv_displs[r] = (int)got, got += recv_counts[r];
   }
-  char *packed = lcfm_malloc((size_t)(n ? n : 1) * size), *in = lcfm_malloc((size_t)(got ? got : 1) * size);
+  char *packed = lcfm_malloc((size_t)(n ? n : 1) * size),
+       *in = lcfm_malloc((size_t)(got ? got : 1) * size);
   int *next = lcfm_malloc((size_t)ranks * sizeof *next);
   memcpy(next, send_displs, (size_t)ranks * sizeof *next);
   for (int64_t i = 0; i < n; i++)
@@ -104,9 +108,11 @@ static void *exchange(MPI_Comm comm, const void *items, int64_t n, size_t size, 
   MPI_Datatype record;
   LCFM_CHECK_MPI(MPI_Type_contiguous((int)size, MPI_BYTE, &record));
   LCFM_CHECK_MPI(MPI_Type_commit(&record));
-  LCFM_CHECK_MPI(MPI_Alltoallv(packed, send_counts, send_displs, record, in, recv_counts, recv_displs, record, comm));
+  LCFM_CHECK_MPI(MPI_Alltoallv(packed, send_counts, send_displs, record, in, recv_counts,
+                               recv_displs, record, comm));
   MPI_Type_free(&record);
-  free(packed), free(next), free(send_counts), free(send_displs), free(recv_counts), free(recv_displs);
+  free(packed), free(next), free(send_counts), free(send_displs), free(recv_counts),
+      free(recv_displs);
   *received = got;
   return in;
 }
@@ -150,8 +156,9 @@ static int rank_holding(const int64_t *before, int ranks, int64_t at) {
 }
 
 static int owner_of(const key_places *p, int64_t position) {
-  return position < p->stored_total ? rank_holding(p->stored_before, p->ranks, position)
-                                    : rank_holding(p->files_before, p->ranks, position - p->stored_total);
+  return position < p->stored_total
+             ? rank_holding(p->stored_before, p->ranks, position)
+             : rank_holding(p->files_before, p->ranks, position - p->stored_total);
 }
 
 /* ---- the verdicts ---- */
@@ -174,8 +181,9 @@ typedef struct {
 
 /* Sorts the keys this rank judges by `order` and records every file key that repeats the first
  * of its run (an earlier object: a stored one or one of an earlier file). */
-static void find_repeats(lcfm_object_key *keys, int64_t n, int (*order)(const void *, const void *), int same_identity,
-                         int64_t stored_total, found_duplicate **found, int64_t *found_count, int64_t *capacity) {
+static void find_repeats(lcfm_object_key *keys, int64_t n, int (*order)(const void *, const void *),
+                         int same_identity, int64_t stored_total, found_duplicate **found,
+                         int64_t *found_count, int64_t *capacity) {
   qsort(keys, (size_t)n, sizeof *keys, order);
   for (int64_t first = 0, i = 1; i < n; i++) {
     lcfm_object_key probe = keys[i];
@@ -189,15 +197,15 @@ static void find_repeats(lcfm_object_key *keys, int64_t n, int (*order)(const vo
       *capacity = *capacity ? 2 * *capacity : 64;
       *found = lcfm_realloc(*found, (size_t)*capacity * sizeof **found);
     }
-    (*found)[(*found_count)++] =
-        (found_duplicate){.duplicate = keys[i], .kept = keys[first], .same_identity = same_identity};
+    (*found)[(*found_count)++] = (found_duplicate){
+        .duplicate = keys[i], .kept = keys[first], .same_identity = same_identity};
   }
 }
 
 /* What a reject names: the file, or for MACHO (several objects per file) the star and band; a
  * stored object by its id in the store. */
-static void object_name(const lcfm_object_key *k, const char *store, const lcfm_input_slice *files, char *buf,
-                        size_t len) {
+static void object_name(const lcfm_object_key *k, const char *store, const lcfm_input_slice *files,
+                        char *buf, size_t len) {
   if (k->file < 0) {
     snprintf(buf, len, "object %lld of %s", (long long)(-1 - k->file), store);
     return;
@@ -207,18 +215,22 @@ static void object_name(const lcfm_object_key *k, const char *store, const lcfm_
     snprintf(buf, len, "%s", path);
     return;
   }
-  long long field = k->source / 10000000000LL, tile = k->source / 100000 % 100000, seqn = k->source % 100000;
-  snprintf(buf, len, "%s#%lld.%lld.%lld/%s", path, field, tile, seqn, k->band == 0 ? "red" : "blue");
+  long long field = k->source / 10000000000LL, tile = k->source / 100000 % 100000,
+            seqn = k->source % 100000;
+  snprintf(buf, len, "%s#%lld.%lld.%lld/%s", path, field, tile, seqn,
+           k->band == 0 ? "red" : "blue");
 }
 
 /* On the rank holding the kept object: its name as the reject shows it (the end of a long path
  * names the file). */
-static named_duplicate name_kept(const found_duplicate *f, const char *store, const lcfm_input_slice *files) {
+static named_duplicate name_kept(const found_duplicate *f, const char *store,
+                                 const lcfm_input_slice *files) {
   char name[4200];
   object_name(&f->kept, store, files, name, sizeof name);
   size_t n = strlen(name);
-  named_duplicate d = {
-      .position = f->duplicate.position, .kept_position = f->kept.position, .same_identity = f->same_identity};
+  named_duplicate d = {.position = f->duplicate.position,
+                       .kept_position = f->kept.position,
+                       .same_identity = f->same_identity};
   const char *shown = n > 160 ? name + n - 160 : name; /* at most 160 characters */
   memcpy(d.kept_name, "...", n > 160 ? 3 : 0);
   memcpy(d.kept_name + (n > 160 ? 3 : 0), shown, strlen(shown) + 1);
@@ -236,18 +248,19 @@ static int compare_verdicts(const void *pa, const void *pb) {
 
 /* Hash partition: each key goes to the rank judging its identity and to the one judging its
  * content; each of them finds the repeats among the keys it holds. */
-static found_duplicate *judge(MPI_Comm comm, const lcfm_object_key *mine, int64_t n, const key_places *p,
-                              int64_t *found_count) {
+static found_duplicate *judge(MPI_Comm comm, const lcfm_object_key *mine, int64_t n,
+                              const key_places *p, int64_t *found_count) {
   int *destination = lcfm_malloc((size_t)(n ? n : 1) * sizeof *destination);
   found_duplicate *found = NULL;
   int64_t capacity = 0, held = 0;
   *found_count = 0;
   for (int by_identity = 1; by_identity >= 0; by_identity--) {
     for (int64_t i = 0; i < n; i++)
-      destination[i] = by_identity ? identity_rank(&mine[i], p->ranks) : content_rank(&mine[i], p->ranks);
+      destination[i] =
+          by_identity ? identity_rank(&mine[i], p->ranks) : content_rank(&mine[i], p->ranks);
     lcfm_object_key *judged = exchange(comm, mine, n, sizeof *mine, destination, &held);
-    find_repeats(judged, held, by_identity ? compare_identity : compare_content, by_identity, p->stored_total, &found,
-                 found_count, &capacity);
+    find_repeats(judged, held, by_identity ? compare_identity : compare_content, by_identity,
+                 p->stored_total, &found, found_count, &capacity);
     free(judged);
   }
   free(destination);
@@ -257,8 +270,9 @@ static found_duplicate *judge(MPI_Comm comm, const lcfm_object_key *mine, int64_
 /* Each duplicate found goes to the rank holding its kept object, which names that object, and
  * the named verdict to the rank that read the duplicate. Returns this rank's verdicts sorted by
  * position (the preferred verdict of each duplicate first). */
-static named_duplicate *deliver(MPI_Comm comm, const found_duplicate *found, int64_t n, const key_places *p,
-                                const char *store, const lcfm_input_slice *files, int64_t *count) {
+static named_duplicate *deliver(MPI_Comm comm, const found_duplicate *found, int64_t n,
+                                const key_places *p, const char *store,
+                                const lcfm_input_slice *files, int64_t *count) {
   int *destination = lcfm_malloc((size_t)(n ? n : 1) * sizeof *destination);
   for (int64_t i = 0; i < n; i++) destination[i] = owner_of(p, found[i].kept.position);
   int64_t held = 0;
@@ -276,21 +290,26 @@ static named_duplicate *deliver(MPI_Comm comm, const found_duplicate *found, int
   return verdicts;
 }
 
-int64_t lcfm_mark_duplicates(MPI_Comm comm, lcfm_object_key *keys, int64_t count, const lcfm_stored_keys *stored,
-                             const lcfm_input_slice *files, lcfm_duplicate_sink on_duplicate, void *user) {
+int64_t lcfm_mark_duplicates(MPI_Comm comm, lcfm_object_key *keys, int64_t count,
+                             const lcfm_stored_keys *stored, const lcfm_input_slice *files,
+                             lcfm_duplicate_sink on_duplicate, void *user) {
   key_places p;
   places_init(comm, stored->count, count, &p);
   int64_t n = stored->count + count, my_first_file = p.stored_total + p.files_before[p.rank];
   lcfm_object_key *mine = lcfm_malloc((size_t)(n ? n : 1) * sizeof *mine);
-  for (int64_t i = 0; i < stored->count; i++) mine[i] = stored->keys[i], mine[i].position = p.stored_before[p.rank] + i;
-  for (int64_t i = 0; i < count; i++) keys[i].position = my_first_file + i, mine[stored->count + i] = keys[i];
+  for (int64_t i = 0; i < stored->count; i++)
+    mine[i] = stored->keys[i], mine[i].position = p.stored_before[p.rank] + i;
+  for (int64_t i = 0; i < count; i++)
+    keys[i].position = my_first_file + i, mine[stored->count + i] = keys[i];
   int64_t found_count = 0, verdict_count = 0, duplicates = 0;
   found_duplicate *found = judge(comm, mine, n, &p, &found_count);
   free(mine);
-  named_duplicate *verdicts = deliver(comm, found, found_count, &p, stored->store, files, &verdict_count);
+  named_duplicate *verdicts =
+      deliver(comm, found, found_count, &p, stored->store, files, &verdict_count);
   free(found);
   for (int64_t v = 0; v < verdict_count; v++) {
-    if (v > 0 && verdicts[v].position == verdicts[v - 1].position) continue; /* a less preferred verdict */
+    if (v > 0 && verdicts[v].position == verdicts[v - 1].position)
+      continue; /* a less preferred verdict */
     lcfm_object_key *dup = &keys[verdicts[v].position - my_first_file];
     dup->duplicate_of = verdicts[v].kept_position, dup->same_identity = verdicts[v].same_identity;
     char name[4200];
@@ -326,8 +345,8 @@ void lcfm_stored_keys_read(MPI_Comm comm, const char *path, lcfm_stored_keys *st
     for (int64_t i = 0, at = 0; i < b->count; at += b->length[i], i++) {
       LCFM_CHECK(b->instrument[i] >= 0 && b->instrument[i] < instrument_count &&
                      instruments[b->instrument[i]].id == b->instrument[i],
-                 "%s: object %lld names instrument %d, beyond /instruments", path, (long long)b->id[i],
-                 b->instrument[i]);
+                 "%s: object %lld names instrument %d, beyond /instruments", path,
+                 (long long)b->id[i], b->instrument[i]);
       lcfm_survey_object object = {.source = b->source[i],
                                    .instrument = instruments[b->instrument[i]],
                                    .length = b->length[i],

@@ -35,7 +35,8 @@ typedef struct {
   lcfm_survey survey;
   int64_t source;
   int32_t season, unit, subunit;
-  double ra, dec, magnitude; /* NaN where the primary header lacks RA_OBJ, DEC_OBJ, TESSMAG/KEPMAG */
+  double ra, dec,
+      magnitude; /* NaN where the primary header lacks RA_OBJ, DEC_OBJ, TESSMAG/KEPMAG */
   const char *quality_column, *magnitude_key;
   /* The time reference of the light-curve table (read_time_reference), and the mission's
    * documented one it falls back to: BJD TDB, BJDREFI 2457000 (TESS) or 2454833 (Kepler, K2). */
@@ -91,7 +92,8 @@ static const char *reference_name(const char *timeref) {
 static int read_time_reference(fitsfile *f, mission_header *h, char *why, size_t why_len) {
   char scale[FLEN_VALUE] = "", where[FLEN_VALUE] = "";
   double whole = read_optional_real(f, "BJDREFI"), fraction = read_optional_real(f, "BJDREFF");
-  int have_scale = read_optional_string(f, "TIMESYS", scale), have_where = read_optional_string(f, "TIMEREF", where);
+  int have_scale = read_optional_string(f, "TIMESYS", scale),
+      have_where = read_optional_string(f, "TIMEREF", where);
   int status = 0;
   if (isnan(whole) || isnan(fraction) || !have_scale || !have_where) {
     fits_movabs_hdu(f, 1, NULL, &status);
@@ -103,7 +105,8 @@ static int read_time_reference(fitsfile *f, mission_header *h, char *why, size_t
     fits_clear_errmsg();
   }
   if (isnan(whole) || !have_scale || !have_where) h->notes |= LCFM_NOTE_TIME_REFERENCE;
-  h->time_zero = (isnan(whole) ? h->documented_time_zero : whole) + (isnan(fraction) ? 0.0 : fraction);
+  h->time_zero =
+      (isnan(whole) ? h->documented_time_zero : whole) + (isnan(fraction) ? 0.0 : fraction);
   if (!isfinite(h->time_zero) || fabs(h->time_zero) > 1e8) {
     snprintf(why, why_len, "keywords BJDREFI + BJDREFF = %g: not a Julian date", h->time_zero);
     return LCFM_REJECT_RANGE;
@@ -112,8 +115,10 @@ static int read_time_reference(fitsfile *f, mission_header *h, char *why, size_t
     snprintf(why, why_len, "keyword TIMESYS = '%s' is not a time scale (TDB, TT, UTC, ...)", scale);
     return LCFM_REJECT_FORMAT;
   }
-  snprintf(h->time_scale, sizeof h->time_scale, "%.7s", have_scale ? scale : "TDB"); /* fits: checked above */
-  snprintf(h->time_reference, sizeof h->time_reference, "%s", have_where ? reference_name(where) : "BJD");
+  snprintf(h->time_scale, sizeof h->time_scale, "%.7s",
+           have_scale ? scale : "TDB"); /* fits: checked above */
+  snprintf(h->time_reference, sizeof h->time_reference, "%s",
+           have_where ? reference_name(where) : "BJD");
   return 0;
 }
 
@@ -138,7 +143,8 @@ static int k2_campaign(long long c) {
  * is made on the 64-bit value read, before any narrowing to the store's int32 columns. */
 static int check_keyword(const keyword_range *r, long long value, char *why, size_t why_len) {
   if (value >= r->min && value <= r->max && (!r->allowed || r->allowed(value))) return 0;
-  snprintf(why, why_len, "keyword %s = %lld is outside the documented range (%s)", r->key, value, r->what);
+  snprintf(why, why_len, "keyword %s = %lld is outside the documented range (%s)", r->key, value,
+           r->what);
   return LCFM_REJECT_RANGE;
 }
 
@@ -172,7 +178,8 @@ static int read_mission_header(fitsfile *f, mission_header *h, char *why, size_t
       {"OUTPUT", 1, 4, NULL, "Kepler outputs 1-4"}};
   const keyword_range *ranges;
   if (!strcasecmp(telescope, "TESS")) {
-    h->survey = LCFM_SURVEY_TESS, h->documented_time_zero = 2457000.0, h->quality_column = "QUALITY";
+    h->survey = LCFM_SURVEY_TESS, h->documented_time_zero = 2457000.0,
+    h->quality_column = "QUALITY";
     h->magnitude_key = "TESSMAG", ranges = tess;
   } else if (!strcasecmp(telescope, "Kepler")) {
     int is_k2 = !strcasecmp(mission, "K2");
@@ -193,7 +200,8 @@ static int read_mission_header(fitsfile *f, mission_header *h, char *why, size_t
     int reason = check_keyword(&ranges[i], values[i], why, why_len);
     if (reason) return reason;
   }
-  h->source = values[0], h->season = (int32_t)values[1], h->unit = (int32_t)values[2], h->subunit = (int32_t)values[3];
+  h->source = values[0], h->season = (int32_t)values[1], h->unit = (int32_t)values[2],
+  h->subunit = (int32_t)values[3];
   h->ra = read_optional_real(f, "RA_OBJ"), h->dec = read_optional_real(f, "DEC_OBJ");
   h->magnitude = read_optional_real(f, h->magnitude_key);
   return 0;
@@ -212,7 +220,8 @@ static int numeric_column(fitsfile *f, const char *name, int *column, char *why,
   fits_get_coltype(f, *column, &type, &repeat, &width, &status);
   if (status || type == TSTRING || type == TLOGICAL || type == TBIT || type < 0 || repeat != 1) {
     fits_clear_errmsg();
-    snprintf(why, why_len, "column %s is not a numeric scalar (type code %d, repeat %ld)", name, type, repeat);
+    snprintf(why, why_len, "column %s is not a numeric scalar (type code %d, repeat %ld)", name,
+             type, repeat);
     return LCFM_REJECT_FORMAT;
   }
   return 0;
@@ -245,7 +254,8 @@ static double select_kth(double *x, int64_t n, int64_t k) {
 static double median_of(double *x, int64_t n) {
   double upper = select_kth(x, n, n / 2);
   if (n % 2) return upper;
-  double lower = x[0]; /* after the selection, x[0 .. n/2) holds the values <= upper: take their largest */
+  double lower =
+      x[0]; /* after the selection, x[0 .. n/2) holds the values <= upper: take their largest */
   for (int64_t i = 1; i < n / 2; i++) lower = x[i] > lower ? x[i] : lower;
   return 0.5 * (lower + upper);
 }
@@ -265,8 +275,8 @@ static void free_columns(columns *c) {
 /* Reads TIME, flux, error and quality of every row through CFITSIO (which also handles scaled,
  * vector and compressed columns). A hand-written reader of the mapped rows was measured 1.1 to
  * 1.3x faster overall but reached into CFITSIO's internal table structures: not kept. */
-static int read_columns(fitsfile *f, const lcfm_ingest_options *o, const mission_header *h, columns *c, char *why,
-                        size_t why_len) {
+static int read_columns(fitsfile *f, const lcfm_ingest_options *o, const mission_header *h,
+                        columns *c, char *why, size_t why_len) {
   const char *flux_name = o->flux == LCFM_FLUX_SAP ? "SAP_FLUX" : "PDCSAP_FLUX";
   char error_name[32];
   snprintf(error_name, sizeof error_name, "%s_ERR", flux_name);
@@ -293,10 +303,14 @@ static int read_columns(fitsfile *f, const lcfm_ingest_options *o, const mission
   if (status || chunk < 1) chunk = 1, status = 0;
   for (long long first = 0; first < c->rows && !status; first += chunk) {
     long long n = c->rows - first < chunk ? c->rows - first : chunk;
-    fits_read_col(f, TDOUBLE, numbers[0], first + 1, 1, n, &nan, c->time + first, &any_null, &status);
-    fits_read_col(f, TDOUBLE, numbers[1], first + 1, 1, n, &nan, c->flux + first, &any_null, &status);
-    fits_read_col(f, TDOUBLE, numbers[2], first + 1, 1, n, &nan, c->error + first, &any_null, &status);
-    fits_read_col(f, TINT, numbers[3], first + 1, 1, n, &quality_null, c->quality + first, &any_null, &status);
+    fits_read_col(f, TDOUBLE, numbers[0], first + 1, 1, n, &nan, c->time + first, &any_null,
+                  &status);
+    fits_read_col(f, TDOUBLE, numbers[1], first + 1, 1, n, &nan, c->flux + first, &any_null,
+                  &status);
+    fits_read_col(f, TDOUBLE, numbers[2], first + 1, 1, n, &nan, c->error + first, &any_null,
+                  &status);
+    fits_read_col(f, TINT, numbers[3], first + 1, 1, n, &quality_null, c->quality + first,
+                  &any_null, &status);
   }
   if (status) {
     char detail[256];
@@ -315,8 +329,8 @@ static int64_t keep_good_points(columns *c, int32_t mask, int64_t *finite_flux) 
   *finite_flux = 0;
   for (long long i = 0; i < c->rows; i++) {
     *finite_flux += isfinite(c->flux[i]) != 0;
-    if (!isfinite(c->time[i]) || !isfinite(c->flux[i]) || !isfinite(c->error[i]) || c->error[i] < 0 ||
-        (c->quality[i] & mask))
+    if (!isfinite(c->time[i]) || !isfinite(c->flux[i]) || !isfinite(c->error[i]) ||
+        c->error[i] < 0 || (c->quality[i] & mask))
       continue;
     c->time[kept] = c->time[i], c->flux[kept] = c->flux[i], c->error[kept] = c->error[i];
     c->quality[kept] = c->quality[i];
@@ -326,21 +340,21 @@ static int64_t keep_good_points(columns *c, int32_t mask, int64_t *finite_flux) 
 }
 
 /* The checks and the normalisation of the kept points; returns a reason or 0. */
-static int normalise(columns *c, int64_t kept, int64_t finite_flux, const lcfm_ingest_options *o, float *value,
-                     float *error, double *median_flux, char *why, size_t why_len) {
+static int normalise(columns *c, int64_t kept, int64_t finite_flux, const lcfm_ingest_options *o,
+                     float *value, float *error, double *median_flux, char *why, size_t why_len) {
   if (finite_flux == 0) {
     snprintf(why, why_len, "all %lld flux values are NaN or infinite", c->rows);
     return LCFM_REJECT_NONFINITE;
   }
   if (kept < o->min_points) {
-    snprintf(why, why_len, "%lld points kept after the quality mask, fewer than min_points = %lld", (long long)kept,
-             (long long)o->min_points);
+    snprintf(why, why_len, "%lld points kept after the quality mask, fewer than min_points = %lld",
+             (long long)kept, (long long)o->min_points);
     return LCFM_REJECT_EMPTY;
   }
   for (int64_t i = 1; i < kept; i++)
     if (c->time[i] < c->time[i - 1]) {
-      snprintf(why, why_len, "time goes backwards at kept point %lld (%.6f after %.6f)", (long long)i, c->time[i],
-               c->time[i - 1]);
+      snprintf(why, why_len, "time goes backwards at kept point %lld (%.6f after %.6f)",
+               (long long)i, c->time[i], c->time[i - 1]);
       return LCFM_REJECT_TIME_ORDER;
     }
   for (int64_t i = 0; i < kept; i++)
@@ -375,7 +389,8 @@ static int normalise(columns *c, int64_t kept, int64_t finite_flux, const lcfm_i
 
 static void name_instrument(lcfm_instrument *in, const mission_header *h) {
   memset(in, 0, sizeof *in);
-  in->survey = h->survey, in->season = h->season, in->unit = h->unit, in->subunit = h->subunit, in->band = -1;
+  in->survey = h->survey, in->season = h->season, in->unit = h->unit, in->subunit = h->subunit,
+  in->band = -1;
   in->time_zero = h->time_zero;
   in->value_kind = LCFM_VALUE_RELATIVE_FLUX;
   snprintf(in->time_scale, sizeof in->time_scale, "%s", h->time_scale);
@@ -383,8 +398,9 @@ static void name_instrument(lcfm_instrument *in, const mission_header *h) {
   if (h->survey == LCFM_SURVEY_TESS)
     snprintf(in->name, sizeof in->name, "tess-s%02d-cam%d-ccd%d", h->season, h->unit, h->subunit);
   else
-    snprintf(in->name, sizeof in->name, "%s-%s%02d-mod%d-out%d", h->survey == LCFM_SURVEY_K2 ? "k2" : "kepler",
-             h->survey == LCFM_SURVEY_K2 ? "c" : "q", h->season, h->unit, h->subunit);
+    snprintf(in->name, sizeof in->name, "%s-%s%02d-mod%d-out%d",
+             h->survey == LCFM_SURVEY_K2 ? "k2" : "kepler", h->survey == LCFM_SURVEY_K2 ? "c" : "q",
+             h->season, h->unit, h->subunit);
 }
 
 /* A plain (not gzipped) FITS file of whole 2880-byte blocks mapped into memory, or NULL (the
@@ -402,8 +418,11 @@ static void *map_plain_file(const char *path, size_t *size) {
     bytes = mmap(NULL, *size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     const unsigned char *magic = bytes;
     if (bytes == MAP_FAILED) bytes = NULL;
-    else if (magic[0] == 0x1f && magic[1] == 0x8b) munmap(bytes, *size), bytes = NULL; /* gzip: CFITSIO inflates it */
-    else posix_madvise(bytes, *size, POSIX_MADV_WILLNEED); /* one read-ahead of the whole file (cold cache) */
+    else if (magic[0] == 0x1f && magic[1] == 0x8b)
+      munmap(bytes, *size), bytes = NULL; /* gzip: CFITSIO inflates it */
+    else
+      posix_madvise(bytes, *size,
+                    POSIX_MADV_WILLNEED); /* one read-ahead of the whole file (cold cache) */
   }
   close(fd);
   return bytes;
@@ -417,7 +436,8 @@ static int check_table_in_file(fitsfile *f, size_t size, char *why, size_t why_l
   fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status);
   if (!status && data_end <= (long long)size) return 0;
   fits_clear_errmsg();
-  snprintf(why, why_len, "truncated: the light-curve table ends at byte %lld, the file has %zu", data_end, size);
+  snprintf(why, why_len, "truncated: the light-curve table ends at byte %lld, the file has %zu",
+           data_end, size);
   return LCFM_REJECT_IO;
 }
 
@@ -429,8 +449,8 @@ static int open_fits(const char *path, fitsfile **f, void **bytes, size_t *size,
   return fits_open_file(f, path, READONLY, status);
 }
 
-void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o, lcfm_object_sink on_object,
-                               lcfm_reject_sink on_reject, void *user) {
+void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o,
+                               lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
   char why[512] = "";
   int reason = 0, status = 0;
   fitsfile *f = NULL;
@@ -459,7 +479,8 @@ void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o, l
   value = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *value);
   error = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *error);
   double median = NAN;
-  if ((reason = normalise(&c, kept, finite_flux, o, value, error, &median, why, sizeof why))) goto done;
+  if ((reason = normalise(&c, kept, finite_flux, o, value, error, &median, why, sizeof why)))
+    goto done;
   lcfm_survey_object object = {.source = h.source,
                                .field = h.season,
                                .label = -1,

@@ -26,7 +26,8 @@
 int lcfm_ingest_options_from_job(lcfm_ingest_options *o, const lcfm_job *job) {
   memset(o, 0, sizeof *o);
   const lcfm_settings_ingest *s = &lcfm_job_settings(job)->ingest;
-  o->flux = !strcmp(s->flux, "sap") ? LCFM_FLUX_SAP : LCFM_FLUX_PDCSAP; /* choices checked at load */
+  o->flux =
+      !strcmp(s->flux, "sap") ? LCFM_FLUX_SAP : LCFM_FLUX_PDCSAP; /* choices checked at load */
   o->quality_mask = (int32_t)s->quality_mask;
   o->keep_quality = s->keep_quality;
   o->min_points = s->min_points;
@@ -50,9 +51,11 @@ typedef struct {
  * into the batch's buffer). Batches are not made larger for kept objects: a collective write of
  * many more chunks made ROMIO read the file region back before writing it (data sieving), which
  * cost more than the collective calls saved. */
-static int next_in_batch(const lcfm_ingest_options *o, batch_cut *cut, int64_t length, int from_memory) {
-  int starts = cut->objects > 0 && (cut->objects == o->block_objects || from_memory != cut->from_memory ||
-                                    cut->points + length > o->block_points);
+static int next_in_batch(const lcfm_ingest_options *o, batch_cut *cut, int64_t length,
+                         int from_memory) {
+  int starts =
+      cut->objects > 0 && (cut->objects == o->block_objects || from_memory != cut->from_memory ||
+                           cut->points + length > o->block_points);
   if (starts) cut->objects = 0, cut->points = 0;
   cut->objects++, cut->points += length, cut->from_memory = from_memory;
   return starts;
@@ -125,7 +128,8 @@ static int32_t reference_row(tally *t, const lcfm_instrument *instrument) {
   if (row == t->reference_count) {
     if (t->reference_count == t->reference_capacity) {
       t->reference_capacity = t->reference_capacity ? 2 * t->reference_capacity : 16;
-      t->references = lcfm_realloc(t->references, (size_t)t->reference_capacity * sizeof *t->references);
+      t->references =
+          lcfm_realloc(t->references, (size_t)t->reference_capacity * sizeof *t->references);
     }
     t->references[t->reference_count++] = *instrument;
   }
@@ -143,7 +147,8 @@ static void copy_quality(int32_t *to, const int32_t *from, int64_t n) {
 /* Copies the object's points into the kept arrays if they fit the budget; returns where, or -1. */
 static int64_t keep_points(kept_points *k, const lcfm_survey_object *object, int keep_quality) {
   int64_t n = object->length;
-  size_t per_point = sizeof *k->time + sizeof *k->value + sizeof *k->error + (keep_quality ? sizeof(int32_t) : 0);
+  size_t per_point =
+      sizeof *k->time + sizeof *k->value + sizeof *k->error + (keep_quality ? sizeof(int32_t) : 0);
   if (k->full || (k->count + n) * (int64_t)per_point > k->limit) {
     k->full = 1;
     return -1;
@@ -154,7 +159,8 @@ static int64_t keep_points(kept_points *k, const lcfm_survey_object *object, int
     k->time = lcfm_realloc(k->time, (size_t)k->capacity * sizeof *k->time);
     k->value = lcfm_realloc(k->value, (size_t)k->capacity * sizeof *k->value);
     k->error = lcfm_realloc(k->error, (size_t)k->capacity * sizeof *k->error);
-    if (keep_quality) k->quality = lcfm_realloc(k->quality, (size_t)k->capacity * sizeof *k->quality);
+    if (keep_quality)
+      k->quality = lcfm_realloc(k->quality, (size_t)k->capacity * sizeof *k->quality);
   }
   int64_t at = k->count;
   memcpy(k->time + at, object->time, (size_t)n * sizeof *k->time);
@@ -174,15 +180,16 @@ static void record_object(void *user, const lcfm_survey_object *object) {
     t->records = lcfm_realloc(t->records, (size_t)t->key_capacity * sizeof *t->records);
   }
   lcfm_object_key_make(&t->keys[t->key_count], object, t->file);
-  t->records[t->key_count++] = (object_record){.kept_at = keep_points(&t->kept, object, t->options->keep_quality),
-                                               .time_zero = object->time_zero,
-                                               .ra = object->ra,
-                                               .dec = object->dec,
-                                               .magnitude = object->magnitude,
-                                               .median_flux = object->median_flux,
-                                               .field = object->field,
-                                               .label = object->label,
-                                               .reference = reference_row(t, &object->instrument)};
+  t->records[t->key_count++] =
+      (object_record){.kept_at = keep_points(&t->kept, object, t->options->keep_quality),
+                      .time_zero = object->time_zero,
+                      .ra = object->ra,
+                      .dec = object->dec,
+                      .magnitude = object->magnitude,
+                      .median_flux = object->median_flux,
+                      .field = object->field,
+                      .label = object->label,
+                      .reference = reference_row(t, &object->instrument)};
   t->notes += (object->notes & LCFM_NOTE_TIME_REFERENCE) != 0;
 }
 
@@ -191,7 +198,8 @@ static void keep_reject(void *user, const lcfm_reject *reject) {
   if (t->reject_count == t->reject_capacity) {
     t->reject_capacity = t->reject_capacity ? 2 * t->reject_capacity : 64;
     t->rejects = lcfm_realloc(t->rejects, (size_t)t->reject_capacity * sizeof *t->rejects);
-    t->reject_file = lcfm_realloc(t->reject_file, (size_t)t->reject_capacity * sizeof *t->reject_file);
+    t->reject_file =
+        lcfm_realloc(t->reject_file, (size_t)t->reject_capacity * sizeof *t->reject_file);
   }
   t->reject_file[t->reject_count] = t->file;
   t->rejects[t->reject_count++] = *reject;
@@ -242,12 +250,15 @@ static void free_tally(tally *t) {
 
 /* Every rank's (configuration, time reference) rows in file order (ranks hold consecutive
  * slices of the sorted list, and each rank's rows are in the order first seen). */
-static lcfm_instrument *gather_instruments(MPI_Comm comm, const lcfm_instrument *rows, int64_t count, int64_t *total) {
+static lcfm_instrument *gather_instruments(MPI_Comm comm, const lcfm_instrument *rows,
+                                           int64_t count, int64_t *total) {
   int ranks;
   MPI_Comm_size(comm, &ranks);
-  LCFM_CHECK(count <= INT32_MAX, "ingest: %lld instrument configurations on one rank", (long long)count);
+  LCFM_CHECK(count <= INT32_MAX, "ingest: %lld instrument configurations on one rank",
+             (long long)count);
   int mine = (int)count;
-  int *counts = lcfm_malloc((size_t)ranks * sizeof *counts), *displs = lcfm_malloc((size_t)ranks * sizeof *displs);
+  int *counts = lcfm_malloc((size_t)ranks * sizeof *counts),
+      *displs = lcfm_malloc((size_t)ranks * sizeof *displs);
   LCFM_CHECK_MPI(MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, comm));
   int64_t sum = 0;
   for (int r = 0; r < ranks; r++) {
@@ -280,14 +291,16 @@ static int64_t first_of_each_configuration(lcfm_instrument *rows, int64_t n) {
   qsort(rows, (size_t)n, sizeof *rows, by_configuration_then_order);
   int64_t unique = 0;
   for (int64_t i = 0; i < n; i++)
-    if (unique == 0 || compare_configurations(&rows[unique - 1], &rows[i])) rows[unique++] = rows[i];
+    if (unique == 0 || compare_configurations(&rows[unique - 1], &rows[i]))
+      rows[unique++] = rows[i];
   for (int64_t i = 0; i < unique; i++) rows[i].id = (int32_t)i;
   return unique;
 }
 
 static const lcfm_instrument *find_configuration(const lcfm_instrument *table, int64_t count,
                                                  const lcfm_instrument *key) {
-  const lcfm_instrument *found = bsearch(key, table, (size_t)count, sizeof *table, compare_configurations);
+  const lcfm_instrument *found =
+      bsearch(key, table, (size_t)count, sizeof *table, compare_configurations);
   LCFM_CHECK(found, "internal: instrument %s missing from the agreed table", key->name);
   return found;
 }
@@ -305,10 +318,12 @@ static void reject_foreign_time_systems(tally *t, const lcfm_instrument *table, 
     if (r->skip || t->keys[i].duplicate_of >= 0 || same_time_system(own, agreed)) continue;
     r->skip = 1;
     lcfm_reject reject;
-    lcfm_fill_reject(&reject, lcfm_input_path(files, t->keys[i].file), LCFM_REJECT_FORMAT,
-                     "times are %s %s but instrument %s keeps %s %s (the store's, or its first file's): time "
-                     "scales cannot be mixed in one instrument (ingest this file into another store)",
-                     own->time_reference, own->time_scale, own->name, agreed->time_reference, agreed->time_scale);
+    lcfm_fill_reject(
+        &reject, lcfm_input_path(files, t->keys[i].file), LCFM_REJECT_FORMAT,
+        "times are %s %s but instrument %s keeps %s %s (the store's, or its first file's): time "
+        "scales cannot be mixed in one instrument (ingest this file into another store)",
+        own->time_reference, own->time_scale, own->name, agreed->time_reference,
+        agreed->time_scale);
     t->file = t->keys[i].file;
     keep_reject(t, &reject);
   }
@@ -354,7 +369,8 @@ static void compact_kept(tally *t, const lcfm_instrument *table, int64_t count) 
         memmove(k->error + to, k->error + from, (size_t)n * sizeof *k->error);
         if (k->quality) memmove(k->quality + to, k->quality + from, (size_t)n * sizeof *k->quality);
       }
-      double shift = r->time_zero - find_configuration(table, count, &t->references[r->reference])->time_zero;
+      double shift =
+          r->time_zero - find_configuration(table, count, &t->references[r->reference])->time_zero;
       if (shift != 0) /* BJDREF differs within the instrument */
         for (int64_t p = 0; p < n; p++) k->time[to + p] += shift;
       r->kept_at = to;
@@ -367,7 +383,8 @@ static void compact_kept(tally *t, const lcfm_instrument *table, int64_t count) 
 /* The store's instruments (appending) ahead of the gathered rows: a configuration already in
  * the store keeps the stored time reference (its new files are shifted to it, or rejected when
  * their time system differs), so an append never splits one instrument into two rows. */
-static lcfm_instrument *stored_first(const lcfm_stored_keys *stored, lcfm_instrument *gathered, int64_t *n) {
+static lcfm_instrument *stored_first(const lcfm_stored_keys *stored, lcfm_instrument *gathered,
+                                     int64_t *n) {
   if (!stored->instrument_count) return gathered;
   size_t rows = (size_t)(stored->instrument_count + *n);
   lcfm_instrument *table = lcfm_malloc(rows * sizeof *table);
@@ -381,7 +398,8 @@ static lcfm_instrument *stored_first(const lcfm_stored_keys *stored, lcfm_instru
 /* Collective: the instrument table of the store: every configuration a stored object of any
  * rank uses, sorted, with its agreed time reference (the store's, when appending, else the first
  * file's); the same on all ranks. */
-static lcfm_instrument *agree_on_instruments(MPI_Comm comm, tally *t, const lcfm_stored_keys *stored,
+static lcfm_instrument *agree_on_instruments(MPI_Comm comm, tally *t,
+                                             const lcfm_stored_keys *stored,
                                              const lcfm_input_slice *files, int64_t *count) {
   int64_t n = 0;
   lcfm_instrument *table = gather_instruments(comm, t->references, t->reference_count, &n);
@@ -415,7 +433,7 @@ typedef struct {
   int64_t next_key, end_key; /* the keys of the file being decoded again */
   const lcfm_input_slice *files;
   batch_cut cut;
-  int64_t view_at;     /* the batch's points are the kept points from here on, or -1: in the buffer */
+  int64_t view_at; /* the batch's points are the kept points from here on, or -1: in the buffer */
   double *buffer_time; /* the batch's own point buffer, while the batch points into kept arrays */
   float *buffer_value, *buffer_error;
   int32_t *buffer_quality;
@@ -424,12 +442,14 @@ typedef struct {
 static void grow_batch_points(writer_state *s, int64_t needed) {
   if (needed <= s->point_capacity) return;
   int64_t capacity = needed + needed / 2;
-  if (needed <= s->options->block_points && capacity > s->options->block_points) capacity = s->options->block_points;
+  if (needed <= s->options->block_points && capacity > s->options->block_points)
+    capacity = s->options->block_points;
   lcfm_object_batch *b = &s->batch;
   b->time = lcfm_realloc(b->time, (size_t)capacity * sizeof *b->time);
   b->value = lcfm_realloc(b->value, (size_t)capacity * sizeof *b->value);
   b->error = lcfm_realloc(b->error, (size_t)capacity * sizeof *b->error);
-  if (s->options->keep_quality) b->quality = lcfm_realloc(b->quality, (size_t)capacity * sizeof *b->quality);
+  if (s->options->keep_quality)
+    b->quality = lcfm_realloc(b->quality, (size_t)capacity * sizeof *b->quality);
   s->point_capacity = capacity;
 }
 
@@ -439,7 +459,8 @@ static void alloc_batch(writer_state *s) {
   size_t n = (size_t)s->options->block_objects;
   lcfm_batch_alloc(b, (int64_t)n, 1);
   b->ra = lcfm_malloc(n * sizeof *b->ra), b->dec = lcfm_malloc(n * sizeof *b->dec);
-  b->magnitude = lcfm_malloc(n * sizeof *b->magnitude), b->median_flux = lcfm_malloc(n * sizeof *b->median_flux);
+  b->magnitude = lcfm_malloc(n * sizeof *b->magnitude),
+  b->median_flux = lcfm_malloc(n * sizeof *b->median_flux);
   b->path = lcfm_malloc(n * LCFM_STORE_PATH_LEN);
   if (s->options->keep_quality) b->quality = lcfm_malloc(sizeof *b->quality);
   s->point_capacity = 1;
@@ -451,13 +472,16 @@ static void flush_batch(writer_state *s) {
   b->point_count = s->points_in_batch;
   if (s->view_at >= 0) {
     const kept_points *k = &s->tally->kept;
-    s->buffer_time = b->time, s->buffer_value = b->value, s->buffer_error = b->error, s->buffer_quality = b->quality;
-    b->time = k->time + s->view_at, b->value = k->value + s->view_at, b->error = k->error + s->view_at;
+    s->buffer_time = b->time, s->buffer_value = b->value, s->buffer_error = b->error,
+    s->buffer_quality = b->quality;
+    b->time = k->time + s->view_at, b->value = k->value + s->view_at,
+    b->error = k->error + s->view_at;
     if (b->quality) b->quality = k->quality + s->view_at;
   }
   lcfm_store_write_batch(s->writer, b);
   if (s->view_at >= 0)
-    b->time = s->buffer_time, b->value = s->buffer_value, b->error = s->buffer_error, b->quality = s->buffer_quality;
+    b->time = s->buffer_time, b->value = s->buffer_value, b->error = s->buffer_error,
+    b->quality = s->buffer_quality;
   s->view_at = -1;
   s->batches_written++;
   b->count = 0;
@@ -488,7 +512,8 @@ static const lcfm_instrument *add_object_row(writer_state *s, int64_t k, int fro
   b->field[i] = r->field;
   b->label[i] = r->label;
   b->length[i] = (int32_t)key->length;
-  b->ra[i] = r->ra, b->dec[i] = r->dec, b->magnitude[i] = r->magnitude, b->median_flux[i] = r->median_flux;
+  b->ra[i] = r->ra, b->dec[i] = r->dec, b->magnitude[i] = r->magnitude,
+  b->median_flux[i] = r->median_flux;
   copy_path_tail(b->path + i * LCFM_STORE_PATH_LEN, lcfm_input_path(s->files, key->file));
   return in;
 }
@@ -503,8 +528,8 @@ static void write_kept_object(writer_state *s, int64_t k) {
 }
 
 /* Adds an object decoded again: its points are copied into the batch's buffer. */
-static void write_object(writer_state *s, int64_t k, const double *time, const float *value, const float *error,
-                         const int32_t *quality) {
+static void write_object(writer_state *s, int64_t k, const double *time, const float *value,
+                         const float *error, const int32_t *quality) {
   const object_record *r = &s->tally->records[k];
   const lcfm_object_key *key = &s->tally->keys[k];
   lcfm_object_batch *b = &s->batch;
@@ -523,9 +548,11 @@ static void write_object(writer_state *s, int64_t k, const double *time, const f
 static void write_decoded_again(void *user, const lcfm_survey_object *object) {
   writer_state *s = user;
   int64_t k = s->next_key++;
-  LCFM_CHECK(k < s->end_key && s->tally->keys[k].source == object->source && s->tally->keys[k].length == object->length,
+  LCFM_CHECK(k < s->end_key && s->tally->keys[k].source == object->source &&
+                 s->tally->keys[k].length == object->length,
              "ingest: %s changed while being read", object->path);
-  if (!s->tally->records[k].skip) write_object(s, k, object->time, object->value, object->error, object->quality);
+  if (!s->tally->records[k].skip)
+    write_object(s, k, object->time, object->value, object->error, object->quality);
 }
 
 static void ignore_reject(void *user, const lcfm_reject *reject) { (void)user, (void)reject; }
@@ -534,7 +561,8 @@ static void ignore_reject(void *user, const lcfm_reject *reject) { (void)user, (
 static void write_file(writer_state *s, int64_t first, int64_t end) {
   const tally *t = s->tally;
   int all_kept = 1;
-  for (int64_t k = first; k < end; k++) all_kept &= t->records[k].skip || t->records[k].kept_at >= 0;
+  for (int64_t k = first; k < end; k++)
+    all_kept &= t->records[k].skip || t->records[k].kept_at >= 0;
   if (all_kept) {
     for (int64_t k = first; k < end; k++)
       if (!t->records[k].skip) write_kept_object(s, k);
@@ -548,8 +576,9 @@ static void write_file(writer_state *s, int64_t first, int64_t end) {
 
 static void log_rejects(MPI_Comm comm, const tally *t) {
   enum { REASONS = 9 };
-  static const char *const names[REASONS] = {"",           "unreadable", "format", "empty",    "non-finite",
-                                             "time order", "parse",      "range",  "duplicate"};
+  static const char *const names[REASONS] = {"",      "unreadable", "format",
+                                             "empty", "non-finite", "time order",
+                                             "parse", "range",      "duplicate"};
   int64_t mine[REASONS + 1] = {0}, all[REASONS + 1];
   for (int64_t i = 0; i < t->reject_count; i++)
     if (t->rejects[i].reason > 0 && t->rejects[i].reason < REASONS) mine[t->rejects[i].reason]++;
@@ -558,15 +587,16 @@ static void log_rejects(MPI_Comm comm, const tally *t) {
   for (int r = 1; r < REASONS; r++)
     if (all[r]) lcfm_log("ingest: %lld rejected (%s)", (long long)all[r], names[r]);
   if (all[REASONS])
-    lcfm_log("ingest: note: %lld light curves without BJDREFI/BJDREFF, TIMESYS or TIMEREF: the mission's "
-             "documented BJD TDB reference was used",
-             (long long)all[REASONS]);
+    lcfm_log(
+        "ingest: note: %lld light curves without BJDREFI/BJDREFF, TIMESYS or TIMEREF: the mission's "
+        "documented BJD TDB reference was used",
+        (long long)all[REASONS]);
 }
 
 /* ---- the ingest ---- */
 
-static lcfm_store_writer *open_writer(MPI_Comm comm, const char *path, const lcfm_provenance *prov, const tally *t,
-                                      const lcfm_store_options *store) {
+static lcfm_store_writer *open_writer(MPI_Comm comm, const char *path, const lcfm_provenance *prov,
+                                      const tally *t, const lcfm_store_options *store) {
   return lcfm_store_begin(comm, path, prov, t->objects, t->points, store);
 }
 
@@ -587,7 +617,8 @@ static void read_files(tally *t, const lcfm_input_slice *files, int ranks) {
   for (int64_t f = 0; f < files->count; f++) {
     t->file = files->first + f;
     if (f + 1 < files->count) read_ahead(lcfm_input_path(files, t->file + 1));
-    lcfm_read_survey_file(lcfm_input_path(files, t->file), t->options, record_object, keep_reject, t);
+    lcfm_read_survey_file(lcfm_input_path(files, t->file), t->options, record_object, keep_reject,
+                          t);
     lcfm_progress_update(&progress, (f + 1) * ranks); /* rank 0's pace stands for all */
   }
   lcfm_progress_finish(&progress, files->total);
@@ -609,7 +640,8 @@ static void write_objects(writer_state *s, int64_t file_count, int ranks) {
   lcfm_progress_finish(&progress, file_count);
 }
 
-int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const lcfm_input_slice *files, const char *path,
+int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o,
+                          const lcfm_input_slice *files, const char *path,
                           const lcfm_provenance *prov, const lcfm_store_options *store) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
@@ -627,8 +659,8 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *o, const lcf
   sort_rejects(&t);
   int64_t local[3] = {t.objects, t.points, t.reject_count}, total[3];
   LCFM_CHECK_MPI(MPI_Allreduce(local, total, 3, MPI_INT64_T, MPI_SUM, comm));
-  lcfm_log("ingest: %lld files -> %lld objects, %lld points, %lld rejects", (long long)file_count, (long long)total[0],
-           (long long)total[1], (long long)total[2]);
+  lcfm_log("ingest: %lld files -> %lld objects, %lld points, %lld rejects", (long long)file_count,
+           (long long)total[0], (long long)total[1], (long long)total[2]);
   log_rejects(comm, &t);
   if (total[0] == 0) {
     int64_t decoded = 0;

@@ -22,9 +22,11 @@ static int64_t expand_on_root(MPI_Comm comm, const lcfm_job *job, char **paths, 
   *paths = NULL, *offsets = NULL;
   if (rank == 0) {
     int64_t missing = 0;
-    count = lcfm_expand_inputs(lcfm_job_settings(job)->ingest.inputs, paths, offsets, &missing, print_problem);
+    count = lcfm_expand_inputs(lcfm_job_settings(job)->ingest.inputs, paths, offsets, &missing,
+                               print_problem);
     if (missing) {
-      lcfm_job_error(job, "ingest", "inputs", "%lld input(s) name no file (see above)", (long long)missing);
+      lcfm_job_error(job, "ingest", "inputs", "%lld input(s) name no file (see above)",
+                     (long long)missing);
       count = -1;
     } else if (count == 0) {
       lcfm_job_error(job, "ingest", "inputs", "no survey files found");
@@ -100,7 +102,8 @@ static void balance_by_size(MPI_Comm comm, const lcfm_input_slice *by_count, int
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
   int64_t count = by_count->count, total_files = by_count->total;
-  int64_t *sizes = lcfm_malloc((size_t)(count ? count : 1) * sizeof *sizes), mine = 0, before = 0, total = 0;
+  int64_t *sizes = lcfm_malloc((size_t)(count ? count : 1) * sizeof *sizes), mine = 0, before = 0,
+          total = 0;
   for (int64_t i = 0; i < count; i++) {
     struct stat st;
     sizes[i] = stat(by_count->paths + by_count->offsets[i], &st) ? 0 : (int64_t)st.st_size;
@@ -125,7 +128,8 @@ static void balance_by_size(MPI_Comm comm, const lcfm_input_slice *by_count, int
   LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, starts, ranks, MPI_INT64_T, MPI_MIN, comm));
   starts[0] = 0;
   for (int r = ranks - 1; r > 0; r--)
-    if (starts[r] == INT64_MAX || starts[r] > starts[r + 1]) starts[r] = starts[r + 1]; /* an empty share */
+    if (starts[r] == INT64_MAX || starts[r] > starts[r + 1])
+      starts[r] = starts[r + 1]; /* an empty share */
   free(sizes);
 }
 
@@ -167,8 +171,8 @@ int lcfm_ingest_job_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenanc
   lcfm_input_slice slice;
   int64_t files = lcfm_ingest_slice_inputs(comm, job, &slice);
   if (files < 0) return LCFM_EXIT_USAGE;
-  lcfm_log("ingest %s: %lld files on %d ranks -> %s (%s; flux %s, quality mask %d)", lcfm_job_path(job),
-           (long long)files, ranks, output, appending ? "append" : "create",
+  lcfm_log("ingest %s: %lld files on %d ranks -> %s (%s; flux %s, quality mask %d)",
+           lcfm_job_path(job), (long long)files, ranks, output, appending ? "append" : "create",
            ingest.flux == LCFM_FLUX_SAP ? "SAP" : "PDCSAP", ingest.quality_mask);
   int64_t objects = lcfm_ingest_store(comm, &ingest, &slice, output, prov, &store);
   lcfm_input_slice_free(&slice);
@@ -178,7 +182,8 @@ int lcfm_ingest_job_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenanc
               objects < 0 ? "read" : "stored", (long long)files, output);
     return LCFM_EXIT_RUNTIME;
   }
-  if (objects == 0) lcfm_log("nothing new: every light curve read is already in %s (unchanged)", output);
+  if (objects == 0)
+    lcfm_log("nothing new: every light curve read is already in %s (unchanged)", output);
   else lcfm_log("%s %s", appending ? "appended to" : "wrote", output);
   return LCFM_EXIT_OK;
 }

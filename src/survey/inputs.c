@@ -31,7 +31,8 @@ static int ends_with(const char *s, const char *suffix) {
 
 /* Files a directory contributes: the formats lcfm reads. */
 static int survey_file_name(const char *name) {
-  static const char *const suffixes[] = {".fits", ".fit", ".fits.gz", ".fit.gz", ".csv", ".csv.gz", ".gz"};
+  static const char *const suffixes[] = {".fits", ".fit",    ".fits.gz", ".fit.gz",
+                                         ".csv",  ".csv.gz", ".gz"};
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
     if (ends_with(name, suffixes[i])) return 1;
   return 0;
@@ -82,7 +83,8 @@ static int add_input(path_list *list, const char *input) {
   return 0;
 }
 
-static void report(void (*problem)(const char *), int64_t *missing, const char *fmt, const char *what) {
+static void report(void (*problem)(const char *), int64_t *missing, const char *fmt,
+                   const char *what) {
   char message[4200];
   snprintf(message, sizeof message, fmt, what);
   if (problem) problem(message);
@@ -90,7 +92,8 @@ static void report(void (*problem)(const char *), int64_t *missing, const char *
 }
 
 /* A manifest lists one path or pattern per line; blank lines and '#' comments are skipped. */
-static void add_manifest(path_list *list, const char *manifest, int64_t *missing, void (*problem)(const char *)) {
+static void add_manifest(path_list *list, const char *manifest, int64_t *missing,
+                         void (*problem)(const char *)) {
   FILE *f = fopen(manifest, "r");
   if (!f) {
     report(problem, missing, "manifest %s cannot be read", manifest);
@@ -101,12 +104,15 @@ static void add_manifest(path_list *list, const char *manifest, int64_t *missing
     char *start = line + strspn(line, " \t");
     start[strcspn(start, "\r\n")] = '\0';
     if (!*start || *start == '#') continue;
-    if (!add_input(list, start)) report(problem, missing, "%s: no such file, directory or match", start);
+    if (!add_input(list, start))
+      report(problem, missing, "%s: no such file, directory or match", start);
   }
   fclose(f);
 }
 
-static int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int compare_strings(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, int64_t *missing,
                            void (*problem)(const char *message)) {
@@ -117,11 +123,13 @@ int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, 
   memcpy(copy, inputs, n + 1);
   for (char *token = strtok(copy, " \t\r\n"); token; token = strtok(NULL, " \t\r\n")) {
     if (token[0] == '@') add_manifest(&list, token + 1, missing, problem);
-    else if (!add_input(&list, token)) report(problem, missing, "%s: no such file, directory or match", token);
+    else if (!add_input(&list, token))
+      report(problem, missing, "%s: no such file, directory or match", token);
   }
   free(copy);
   if (list.count > 1)
-    qsort(list.items, (size_t)list.count, sizeof *list.items, compare_strings); /* items is NULL when empty */
+    qsort(list.items, (size_t)list.count, sizeof *list.items,
+          compare_strings); /* items is NULL when empty */
   size_t bytes = 1;
   for (int64_t i = 0; i < list.count; i++) bytes += strlen(list.items[i]) + 1;
   *paths = lcfm_malloc(bytes);
@@ -143,7 +151,8 @@ int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, 
 /* FITS by its first card or its name; everything else goes to the MACHO reader, which rejects
  * what it does not recognise. */
 static int looks_like_fits(const char *path) {
-  if (ends_with(path, ".fits") || ends_with(path, ".fit") || ends_with(path, ".fits.gz") || ends_with(path, ".fit.gz"))
+  if (ends_with(path, ".fits") || ends_with(path, ".fit") || ends_with(path, ".fits.gz") ||
+      ends_with(path, ".fit.gz"))
     return 1;
   FILE *f = fopen(path, "rb");
   if (!f) return 0;
@@ -153,16 +162,16 @@ static int looks_like_fits(const char *path) {
   return got == 8 && !memcmp(head, "SIMPLE  ", 8);
 }
 
-void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
-                           lcfm_reject_sink on_reject, void *user) {
+void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
+                           lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
   if (looks_like_fits(path)) lcfm_read_fits_lightcurve(path, options, on_object, on_reject, user);
   else lcfm_read_macho_file(path, options, on_object, on_reject, user);
 }
 
 const char *lcfm_input_path(const lcfm_input_slice *slice, int64_t file) {
   LCFM_CHECK(file >= slice->first && file < slice->first + slice->count,
-             "internal: file %lld is not in this rank's slice [%lld, %lld)", (long long)file, (long long)slice->first,
-             (long long)(slice->first + slice->count));
+             "internal: file %lld is not in this rank's slice [%lld, %lld)", (long long)file,
+             (long long)slice->first, (long long)(slice->first + slice->count));
   return slice->paths + slice->offsets[file - slice->first];
 }
 

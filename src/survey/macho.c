@@ -11,7 +11,8 @@
 #include "reject.h"
 
 enum { MAX_ROW_REJECTS = 20, ARCHIVE_FIELDS = 39, CSV_FIELDS = 10 };
-static const char csv_header[] = "classification,fieldid,tileid,seqn,obsid,dateobs,rmag,rerr,bmag,berr";
+static const char csv_header[] =
+    "classification,fieldid,tileid,seqn,obsid,dateobs,rmag,rerr,bmag,berr";
 
 typedef struct {
   int64_t field, tile, seqn, line;
@@ -73,8 +74,8 @@ static void reject_row(macho_context *ctx, int64_t line, const char *why) {
 }
 
 static int check_identity(const macho_row *row, const char **why) {
-  if (row->field < 0 || row->field >= 100000000 || row->tile < 0 || row->tile >= 100000 || row->seqn < 0 ||
-      row->seqn >= 100000) {
+  if (row->field < 0 || row->field >= 100000000 || row->tile < 0 || row->tile >= 100000 ||
+      row->seqn < 0 || row->seqn >= 100000) {
     *why = "field, tile or seqn out of range (field < 10^8, tile and seqn < 10^5)";
     return 0;
   }
@@ -95,8 +96,8 @@ static int parse_csv_row(char *line, macho_row *row, const char **why) {
   int64_t label, obsid;
   if (!parse_int(f[0], &label) || !parse_int(f[1], &row->field) || !parse_int(f[2], &row->tile) ||
       !parse_int(f[3], &row->seqn) || !parse_int(f[4], &obsid) || !parse_double(f[5], &row->time) ||
-      !parse_double(f[6], &row->mag[0]) || !parse_double(f[7], &row->err[0]) || !parse_double(f[8], &row->mag[1]) ||
-      !parse_double(f[9], &row->err[1])) {
+      !parse_double(f[6], &row->mag[0]) || !parse_double(f[7], &row->err[0]) ||
+      !parse_double(f[8], &row->mag[1]) || !parse_double(f[9], &row->err[1])) {
     *why = "a field is not a number";
     return 0;
   }
@@ -115,8 +116,9 @@ static int parse_archive_row(char *line, macho_row *row, const char **why) {
     *why = "expected 39 ';'-separated fields";
     return 0;
   }
-  if (!parse_int(f[1], &row->field) || !parse_int(f[2], &row->tile) || !parse_int(f[3], &row->seqn) ||
-      !parse_double(f[4], &row->time) || !parse_double(f[9], &row->mag[0]) || !parse_double(f[10], &row->err[0]) ||
+  if (!parse_int(f[1], &row->field) || !parse_int(f[2], &row->tile) ||
+      !parse_int(f[3], &row->seqn) || !parse_double(f[4], &row->time) ||
+      !parse_double(f[9], &row->mag[0]) || !parse_double(f[10], &row->err[0]) ||
       !parse_double(f[24], &row->mag[1]) || !parse_double(f[25], &row->err[1])) {
     *why = "a field is not a number";
     return 0;
@@ -141,27 +143,31 @@ static int good_point(double mag, double err) {
 }
 
 /* Emits the red and blue objects of the star rows[0..n). */
-static void emit_star(macho_context *ctx, const macho_row *rows, int64_t n, double *time, float *value, float *error) {
+static void emit_star(macho_context *ctx, const macho_row *rows, int64_t n, double *time,
+                      float *value, float *error) {
   static const char *const band_names[2] = {"red", "blue"};
   for (int band = 0; band < 2; band++) {
     int64_t kept = 0;
     for (int64_t i = 0; i < n; i++) {
       if (!good_point(rows[i].mag[band], rows[i].err[band])) continue;
-      time[kept] = rows[i].time, value[kept] = (float)rows[i].mag[band], error[kept] = (float)rows[i].err[band];
+      time[kept] = rows[i].time, value[kept] = (float)rows[i].mag[band],
+      error[kept] = (float)rows[i].err[band];
       kept++;
     }
     if (kept < ctx->options->min_points) {
       char key[LCFM_REJECT_TEXT_LEN];
-      snprintf(key, sizeof key, "%s#%lld.%lld.%lld/%s", ctx->name, (long long)rows[0].field, (long long)rows[0].tile,
-               (long long)rows[0].seqn, band_names[band]);
+      snprintf(key, sizeof key, "%s#%lld.%lld.%lld/%s", ctx->name, (long long)rows[0].field,
+               (long long)rows[0].tile, (long long)rows[0].seqn, band_names[band]);
       lcfm_reject r;
-      lcfm_fill_reject(&r, key, LCFM_REJECT_EMPTY,
-                       "%lld usable points of %lld (-99, negative errors and values beyond float range dropped)",
-                       (long long)kept, (long long)n);
+      lcfm_fill_reject(
+          &r, key, LCFM_REJECT_EMPTY,
+          "%lld usable points of %lld (-99, negative errors and values beyond float range dropped)",
+          (long long)kept, (long long)n);
       ctx->on_reject(ctx->user, &r);
       continue;
     }
-    lcfm_survey_object object = {.source = rows[0].field * 10000000000LL + rows[0].tile * 100000LL + rows[0].seqn,
+    lcfm_survey_object object = {.source = rows[0].field * 10000000000LL + rows[0].tile * 100000LL +
+                                           rows[0].seqn,
                                  .field = (int32_t)rows[0].field,
                                  .label = rows[0].label,
                                  .time_zero = 2400000.5,
@@ -195,8 +201,8 @@ static void emit_stars(macho_context *ctx, macho_row *rows, int64_t count) {
   float *value = lcfm_malloc((size_t)(count ? count : 1) * sizeof *value);
   float *error = lcfm_malloc((size_t)(count ? count : 1) * sizeof *error);
   for (int64_t start = 0, end; start < count; start = end) {
-    for (end = start + 1; end < count && rows[end].field == rows[start].field && rows[end].tile == rows[start].tile &&
-                          rows[end].seqn == rows[start].seqn;
+    for (end = start + 1; end < count && rows[end].field == rows[start].field &&
+                          rows[end].tile == rows[start].tile && rows[end].seqn == rows[start].seqn;
          end++) {}
     emit_star(ctx, rows + start, end - start, time, value, error);
   }
@@ -220,10 +226,12 @@ static int detect_format(const char *line, size_t n) {
   return split(probe, ';', fields, ARCHIVE_FIELDS) == ARCHIVE_FIELDS ? 2 : 0;
 }
 
-void lcfm_parse_macho(const char *name, const char *text, size_t length, const lcfm_ingest_options *options,
-                      lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
+void lcfm_parse_macho(const char *name, const char *text, size_t length,
+                      const lcfm_ingest_options *options, lcfm_object_sink on_object,
+                      lcfm_reject_sink on_reject, void *user) {
   macho_context ctx = {name, options, on_object, on_reject, user, 0};
-  static const char utf8_bom[3] = {'\xEF', '\xBB', '\xBF'}; /* spreadsheets start their CSV with it */
+  static const char utf8_bom[3] = {'\xEF', '\xBB',
+                                   '\xBF'}; /* spreadsheets start their CSV with it */
   if (length >= sizeof utf8_bom && !memcmp(text, utf8_bom, sizeof utf8_bom))
     text += sizeof utf8_bom, length -= sizeof utf8_bom;
   /* Copy so lines can be split in place; the copy is NUL-terminated. */
@@ -258,7 +266,8 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length, const l
     }
     macho_row row = {.line = line_number};
     const char *why = "a NUL byte in the row";
-    if (has_nul || !(format == 1 ? parse_csv_row(line, &row, &why) : parse_archive_row(line, &row, &why))) {
+    if (has_nul ||
+        !(format == 1 ? parse_csv_row(line, &row, &why) : parse_archive_row(line, &row, &why))) {
       reject_row(&ctx, line_number, why);
       continue;
     }
@@ -270,12 +279,14 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length, const l
   }
   if (ctx.bad_rows > MAX_ROW_REJECTS) {
     char why[160];
-    snprintf(why, sizeof why, "%lld malformed rows in all; only the first %d are listed", (long long)ctx.bad_rows,
-             MAX_ROW_REJECTS);
+    snprintf(why, sizeof why, "%lld malformed rows in all; only the first %d are listed",
+             (long long)ctx.bad_rows, MAX_ROW_REJECTS);
     reject_file(&ctx, LCFM_REJECT_PARSE, why);
   }
-  if (format && count == 0 && ctx.bad_rows == 0) reject_file(&ctx, LCFM_REJECT_EMPTY, "no data rows");
-  if (format == 0 && !not_macho) reject_file(&ctx, LCFM_REJECT_EMPTY, "empty file (nothing but blank lines)");
+  if (format && count == 0 && ctx.bad_rows == 0)
+    reject_file(&ctx, LCFM_REJECT_EMPTY, "no data rows");
+  if (format == 0 && !not_macho)
+    reject_file(&ctx, LCFM_REJECT_EMPTY, "empty file (nothing but blank lines)");
   emit_stars(&ctx, rows, count);
   free(rows);
   free(copy);
@@ -316,8 +327,8 @@ static char *read_text_file(const char *path, size_t *length, char *why, size_t 
   return text;
 }
 
-void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options, lcfm_object_sink on_object,
-                          lcfm_reject_sink on_reject, void *user) {
+void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options,
+                          lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
   char why[512];
   size_t length = 0;
   char *text = read_text_file(path, &length, why, sizeof why);

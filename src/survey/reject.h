@@ -6,6 +6,7 @@
 #include "lcfm/store.h"
 
 /* Fills *r with key, reason and a printf-style message (both truncated to fit). */
-void lcfm_fill_reject(lcfm_reject *r, const char *key, int reason, const char *fmt, ...) LCFM_PRINTF(4, 5);
+void lcfm_fill_reject(lcfm_reject *r, const char *key, int reason, const char *fmt, ...)
+    LCFM_PRINTF(4, 5);
 
 #endif

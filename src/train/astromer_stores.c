@@ -42,7 +42,8 @@ static int check_store(lcfm_astro_stores *s, int k, MPI_Comm comm, char *why, si
   return 0;
 }
 
-int lcfm_astro_stores_open(lcfm_astro_stores *s, MPI_Comm comm, const char *paths, char *why, size_t why_len) {
+int lcfm_astro_stores_open(lcfm_astro_stores *s, MPI_Comm comm, const char *paths, char *why,
+                           size_t why_len) {
   memset(s, 0, sizeof *s);
   int n = count_paths(paths);
   if (n == 0) {
@@ -58,14 +59,16 @@ int lcfm_astro_stores_open(lcfm_astro_stores *s, MPI_Comm comm, const char *path
     s->path[s->count++] = copy_text(p);
   free(list);
   int failed = 0;
-  for (int k = 0; k < s->count && !failed; k++) failed = check_store(s, k, comm, why, why_len); /* same on every rank */
+  for (int k = 0; k < s->count && !failed; k++)
+    failed = check_store(s, k, comm, why, why_len); /* same on every rank */
   int mine = 0, any = failed;
   for (int k = 0; k < s->count && !failed && !mine; k++) {
     s->index[k] = lcfm_store_index_open(s->path[k], why, why_len);
     mine = s->index[k] == NULL;
   }
   if (!failed) LCFM_CHECK_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
-  if (any && !failed && !mine) snprintf(why, why_len, "another rank could not open the index of a store of %s", paths);
+  if (any && !failed && !mine)
+    snprintf(why, why_len, "another rank could not open the index of a store of %s", paths);
   if (any) lcfm_astro_stores_close(s);
   return any;
 }
@@ -79,16 +82,21 @@ void lcfm_astro_stores_close(lcfm_astro_stores *s) {
   memset(s, 0, sizeof *s);
 }
 
-int64_t lcfm_astro_stores_objects(const lcfm_astro_stores *s) { return s->count ? s->first_object[s->count] : 0; }
+int64_t lcfm_astro_stores_objects(const lcfm_astro_stores *s) {
+  return s->count ? s->first_object[s->count] : 0;
+}
 
-void lcfm_astro_stores_objects_at(lcfm_astro_stores *s, const int64_t *rows, int64_t count, lcfm_index_object *out) {
+void lcfm_astro_stores_objects_at(lcfm_astro_stores *s, const int64_t *rows, int64_t count,
+                                  lcfm_index_object *out) {
   if (count <= 0) return;
-  int64_t *local = lcfm_malloc((size_t)count * sizeof *local), *where = lcfm_malloc((size_t)count * sizeof *where);
+  int64_t *local = lcfm_malloc((size_t)count * sizeof *local),
+          *where = lcfm_malloc((size_t)count * sizeof *where);
   lcfm_index_object *got = lcfm_malloc((size_t)count * sizeof *got);
   for (int k = 0; k < s->count; k++) { /* one read per column of each store the rows touch */
     int64_t n = 0, base = s->first_object[k];
     for (int64_t i = 0; i < count; i++)
-      if (rows[i] >= base && rows[i] < s->first_object[k + 1]) local[n] = rows[i] - base, where[n++] = i;
+      if (rows[i] >= base && rows[i] < s->first_object[k + 1])
+        local[n] = rows[i] - base, where[n++] = i;
     lcfm_store_index_objects_at(s->index[k], local, n, got);
     for (int64_t j = 0; j < n; j++) {
       out[where[j]] = got[j];
@@ -98,12 +106,13 @@ void lcfm_astro_stores_objects_at(lcfm_astro_stores *s, const int64_t *rows, int
   free(local), free(where), free(got);
 }
 
-void lcfm_astro_stores_read_points(lcfm_astro_stores *s, int64_t first, int64_t count, double *time, float *value,
-                                   float *error) {
+void lcfm_astro_stores_read_points(lcfm_astro_stores *s, int64_t first, int64_t count, double *time,
+                                   float *value, float *error) {
   if (count <= 0) return;
   int k = store_of(s->first_point, s->count, first);
-  LCFM_CHECK(first + count <= s->first_point[k + 1], "internal: points [%lld, %lld) span two stores of the list",
-             (long long)first, (long long)(first + count));
+  LCFM_CHECK(first + count <= s->first_point[k + 1],
+             "internal: points [%lld, %lld) span two stores of the list", (long long)first,
+             (long long)(first + count));
   int64_t at = first - s->first_point[k];
   lcfm_store_index_read_points(s->index[k], at, count, time, value);
   lcfm_store_index_read_errors(s->index[k], at, count, error);

@@ -11,16 +11,23 @@
 
 static lcfm_train_loss causal_terms(const lcfm_causal_loss *l) {
   lcfm_train_loss out = {.total = l->total};
-  int n = snprintf(out.terms, sizeof out.terms, "recon %.5f star %.4f instr %.4f", l->recon, l->star, l->instr);
-  if (l->indep > 0 && n > 0 && (size_t)n < sizeof out.terms) /* only with [model] lambda_independence > 0 */
+  int n = snprintf(out.terms, sizeof out.terms, "recon %.5f star %.4f instr %.4f", l->recon,
+                   l->star, l->instr);
+  if (l->indep > 0 && n > 0 &&
+      (size_t)n < sizeof out.terms) /* only with [model] lambda_independence > 0 */
     snprintf(out.terms + n, sizeof out.terms - (size_t)n, " indep %.4f", l->indep);
   return out;
 }
 
-void lcfm_causal_trainer_init(lcfm_causal_trainer *c, MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s,
-                              int64_t batch, int64_t validation_triplets, uint64_t seed) {
-  *c = (lcfm_causal_trainer){
-      .comm = comm, .model = m, .sampler = s, .batch = batch, .validation_triplets = validation_triplets, .seed = seed};
+void lcfm_causal_trainer_init(lcfm_causal_trainer *c, MPI_Comm comm, lcfm_causal_model *m,
+                              const lcfm_sampler *s, int64_t batch, int64_t validation_triplets,
+                              uint64_t seed) {
+  *c = (lcfm_causal_trainer){.comm = comm,
+                             .model = m,
+                             .sampler = s,
+                             .batch = batch,
+                             .validation_triplets = validation_triplets,
+                             .seed = seed};
   int64_t first, count;
   lcfm_train_slots(batch, comm, &first, &count);
   lcfm_batch_rows_alloc(&c->rows, count, m->cfg.T);
@@ -63,17 +70,20 @@ lcfm_train_hooks lcfm_causal_trainer_hooks(lcfm_causal_trainer *c) {
                             .validate = causal_validate};
 }
 
-static void report_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, int64_t best_step) {
+static void report_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s,
+                              int64_t best_step) {
   double accuracy[2], chance;
   lcfm_latent_separation(comm, m, s, accuracy, &chance);
   if (m->encoders == 2)
-    lcfm_log("latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
-             "z_instr accuracy %.3f, z_star accuracy %.3f (chance %.3f)",
-             (long long)best_step, accuracy[1], accuracy[0], chance);
+    lcfm_log(
+        "latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
+        "z_instr accuracy %.3f, z_star accuracy %.3f (chance %.3f)",
+        (long long)best_step, accuracy[1], accuracy[0], chance);
   else
-    lcfm_log("latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
-             "z accuracy %.3f (chance %.3f)",
-             (long long)best_step, accuracy[0], chance);
+    lcfm_log(
+        "latent separation of the best model (step %lld; validation objects, nearest instrument centroid): "
+        "z accuracy %.3f (chance %.3f)",
+        (long long)best_step, accuracy[0], chance);
 }
 
 int lcfm_causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provenance *prov) {
@@ -82,25 +92,30 @@ int lcfm_causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provena
   const lcfm_settings_train *train_keys = &lcfm_job_settings(job)->train;
   int64_t batch = train_keys->batch_triplets;
   lcfm_causal_config cfg;
-  if (lcfm_causal_config_from_job(&cfg, job)) return LCFM_EXIT_USAGE; /* already checked by the verb */
+  if (lcfm_causal_config_from_job(&cfg, job))
+    return LCFM_EXIT_USAGE; /* already checked by the verb */
   lcfm_nn_set_threads(t.threads);
   int ranks;
   MPI_Comm_size(comm, &ranks);
   lcfm_sampler sampler;
   char why[2048] = "";
-  if (lcfm_train_data_open_fields(comm, t.store, train_keys->fields, &sampler, t.seed, t.validation_fraction, why,
-                                  sizeof why))
+  if (lcfm_train_data_open_fields(comm, t.store, train_keys->fields, &sampler, t.seed,
+                                  t.validation_fraction, why, sizeof why))
     return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm train: %s: %s", t.store, why);
   cfg.max_rows = (int)(3 * ((batch + ranks - 1) / ranks));
   lcfm_causal_model model;
   lcfm_causal_init(&model, &cfg, (int)(3 * batch), t.seed);
   char *settings = lcfm_causal_settings(&cfg);
   char *signature = lcfm_model_signature(&model.params, settings);
-  lcfm_adam opt = {
-      .lr = (float)t.lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)t.weight_decay};
-  lcfm_train_state state = {.step = 0, .best_step = -1, .best_validation = 0, .stale_evaluations = 0};
-  lcfm_log("model: %s, %zu parameters, batch %lld triplets over %d ranks, %d threads each", settings,
-           lcfm_nn_params_count(&model.params), (long long)batch, ranks, t.threads);
+  lcfm_adam opt = {.lr = (float)t.lr,
+                   .beta1 = 0.9f,
+                   .beta2 = 0.999f,
+                   .eps = 1e-8f,
+                   .weight_decay = (float)t.weight_decay};
+  lcfm_train_state state = {
+      .step = 0, .best_step = -1, .best_validation = 0, .stale_evaluations = 0};
+  lcfm_log("model: %s, %zu parameters, batch %lld triplets over %d ranks, %d threads each",
+           settings, lcfm_nn_params_count(&model.params), (long long)batch, ranks, t.threads);
   lcfm_causal_trainer run;
   int64_t validation_triplets = train_keys->validation_triplets;
   lcfm_causal_trainer_init(&run, comm, &model, &sampler, batch, validation_triplets, t.seed);

@@ -16,7 +16,9 @@
 
 static const char *const groups[3] = {"params", "adam_m", "adam_v"};
 
-static float *buffer_of(const lcfm_nn_params *p, int g) { return g == 0 ? p->params : g == 1 ? p->m : p->v; }
+static float *buffer_of(const lcfm_nn_params *p, int g) {
+  return g == 0 ? p->params : g == 1 ? p->m : p->v;
+}
 
 char *lcfm_model_signature(const lcfm_nn_params *p, const char *settings) {
   size_t capacity = strlen(settings) + 64 + (size_t)p->count * (LCFM_NN_NAME_MAX + 80), used = 0;
@@ -26,7 +28,8 @@ char *lcfm_model_signature(const lcfm_nn_params *p, const char *settings) {
     const lcfm_nn_tensor *x = &p->tensors[t];
     used += (size_t)snprintf(text + used, capacity - used, "%s [", x->name);
     for (int d = 0; d < x->ndim; d++)
-      used += (size_t)snprintf(text + used, capacity - used, "%s%lld", d ? ", " : "", (long long)x->shape[d]);
+      used += (size_t)snprintf(text + used, capacity - used, "%s%lld", d ? ", " : "",
+                               (long long)x->shape[d]);
     used += (size_t)snprintf(text + used, capacity - used, "]\n");
   }
   return text;
@@ -36,14 +39,15 @@ static void write_tensor(hid_t group, const lcfm_nn_tensor *t, const float *data
   hsize_t dims[LCFM_NN_MAX_DIMS];
   for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
   hid_t space = LCFM_CHECK_H5(H5Screate_simple(t->ndim, dims, NULL));
-  hid_t dset =
-      LCFM_CHECK_H5(H5Dcreate2(group, t->name, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  hid_t dset = LCFM_CHECK_H5(
+      H5Dcreate2(group, t->name, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   LCFM_CHECK_H5(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   H5Dclose(dset);
   H5Sclose(space);
 }
 
-static void write_state(hid_t file, const lcfm_adam *opt, const lcfm_train_state *st, const char *signature) {
+static void write_state(hid_t file, const lcfm_adam *opt, const lcfm_train_state *st,
+                        const char *signature) {
   lcfm_h5_write_string_attribute(file, "schema", CHECKPOINT_SCHEMA);
   lcfm_h5_write_int64_attribute(file, "schema_version", CHECKPOINT_VERSION);
   lcfm_h5_write_string_attribute(file, "model_signature", signature);
@@ -60,7 +64,8 @@ static void write_state(hid_t file, const lcfm_adam *opt, const lcfm_train_state
 }
 
 void lcfm_checkpoint_write(const char *path, const lcfm_nn_params *p, const lcfm_adam *opt,
-                           const lcfm_train_state *state, const char *signature, const lcfm_provenance *prov) {
+                           const lcfm_train_state *state, const char *signature,
+                           const lcfm_provenance *prov) {
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank != 0) return;
@@ -71,7 +76,8 @@ void lcfm_checkpoint_write(const char *path, const lcfm_nn_params *p, const lcfm
   lcfm_provenance_write(file, prov);
   for (int g = 0; g < 3; g++) {
     hid_t group = LCFM_CHECK_H5(H5Gcreate2(file, groups[g], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    for (int t = 0; t < p->count; t++) write_tensor(group, &p->tensors[t], buffer_of(p, g) + p->tensors[t].offset);
+    for (int t = 0; t < p->count; t++)
+      write_tensor(group, &p->tensors[t], buffer_of(p, g) + p->tensors[t].offset);
     H5Gclose(group);
   }
   lcfm_h5_publish_local(file, partial, path);
@@ -85,8 +91,8 @@ static int read_attribute(hid_t file, const char *name, hid_t type, void *value)
   if (attr < 0) return 1;
   hid_t space = H5Aget_space(attr), stored = H5Aget_type(attr);
   H5T_class_t class_ = stored >= 0 ? H5Tget_class(stored) : H5T_NO_CLASS;
-  int bad = space < 0 || H5Sget_simple_extent_npoints(space) != 1 || (class_ != H5T_INTEGER && class_ != H5T_FLOAT) ||
-            H5Aread(attr, type, value) < 0;
+  int bad = space < 0 || H5Sget_simple_extent_npoints(space) != 1 ||
+            (class_ != H5T_INTEGER && class_ != H5T_FLOAT) || H5Aread(attr, type, value) < 0;
   if (space >= 0) H5Sclose(space);
   if (stored >= 0) H5Tclose(stored);
   H5Aclose(attr);
@@ -98,7 +104,8 @@ static void first_difference(const char *want, const char *have, char *why, size
   while (*want && *have) {
     size_t a = strcspn(want, "\n"), b = strcspn(have, "\n");
     if (a != b || strncmp(want, have, a)) {
-      snprintf(why, why_len, "the checkpoint has '%.*s' where this model has '%.*s'", (int)b, have, (int)a, want);
+      snprintf(why, why_len, "the checkpoint has '%.*s' where this model has '%.*s'", (int)b, have,
+               (int)a, want);
       return;
     }
     want += a + (want[a] == '\n'), have += b + (have[b] == '\n');
@@ -118,12 +125,14 @@ static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
  * into `into`: a larger tensor would overflow the buffer, a smaller one leave it half filled.
  * Parameters must be finite (Adam's second moment may legitimately overflow to inf). Returns 0,
  * or 1 with why naming the file, the tensor, and both shapes. */
-static int read_tensor(hid_t file, const char *path, const char *name, const lcfm_nn_tensor *t, int finite, float *into,
-                       char *why, size_t why_len) {
+static int read_tensor(hid_t file, const char *path, const char *name, const lcfm_nn_tensor *t,
+                       int finite, float *into, char *why, size_t why_len) {
   char want[160], found[160] = "?";
   shape_text(want, sizeof want, t->ndim, t->shape);
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
-    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s is missing (this model's shape is %s)", path, name, want);
+    snprintf(why, why_len,
+             "%s: damaged checkpoint: tensor %s is missing (this model's shape is %s)", path, name,
+             want);
     return 1;
   }
   hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
@@ -138,22 +147,25 @@ static int read_tensor(hid_t file, const char *path, const char *name, const lcf
   }
   int same_shape = ndim == t->ndim;
   for (int d = 0; d < t->ndim && same_shape; d++) same_shape = shape[d] == t->shape[d];
-  int is_float32 = type >= 0 && H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == sizeof(float);
+  int is_float32 =
+      type >= 0 && H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == sizeof(float);
   int bad = 1;
   if (dset < 0 || space < 0 || type < 0)
     snprintf(why, why_len, "%s: damaged checkpoint: %s is not a readable dataset", path, name);
   else if (!same_shape)
-    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s has shape %s, this model's is %s", path, name, found,
-             want);
+    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s has shape %s, this model's is %s",
+             path, name, found, want);
   else if (!is_float32)
-    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s %s is not 32-bit floating point", path, name, found);
+    snprintf(why, why_len, "%s: damaged checkpoint: tensor %s %s is not 32-bit floating point",
+             path, name, found);
   else if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, into) < 0)
     snprintf(why, why_len, "%s: cannot read tensor %s", path, name);
   else bad = 0;
   for (size_t i = 0; finite && i < t->numel && !bad; i++)
     if (!isfinite(into[i])) {
-      snprintf(why, why_len, "%s: damaged checkpoint: tensor %s holds a non-finite value (%g) at element %zu", path,
-               name, into[i], i);
+      snprintf(why, why_len,
+               "%s: damaged checkpoint: tensor %s holds a non-finite value (%g) at element %zu",
+               path, name, into[i], i);
       bad = 1;
     }
   if (type >= 0) H5Tclose(type);
@@ -163,8 +175,8 @@ static int read_tensor(hid_t file, const char *path, const char *name, const lcf
 }
 
 /* The training state and Adam settings; returns 0, or 1 with why. */
-static int read_state(hid_t file, const char *path, lcfm_adam *opt, lcfm_train_state *state, char *why,
-                      size_t why_len) {
+static int read_state(hid_t file, const char *path, lcfm_adam *opt, lcfm_train_state *state,
+                      char *why, size_t why_len) {
   double lr = 0, b1 = 0, b2 = 0, eps = 0, wd = 0;
   int bad = read_attribute(file, "step", H5T_NATIVE_INT64, &state->step) |
             read_attribute(file, "best_step", H5T_NATIVE_INT64, &state->best_step) |
@@ -181,8 +193,8 @@ static int read_state(hid_t file, const char *path, lcfm_adam *opt, lcfm_train_s
     return 1;
   }
   if (state->step < 0 || opt->step < 0 || state->best_step < -1 || state->best_step > state->step ||
-      state->stale_evaluations < 0 || !isfinite(state->best_validation) || !isfinite(lr) || !isfinite(b1) ||
-      !isfinite(b2) || !isfinite(eps) || !isfinite(wd)) {
+      state->stale_evaluations < 0 || !isfinite(state->best_validation) || !isfinite(lr) ||
+      !isfinite(b1) || !isfinite(b2) || !isfinite(eps) || !isfinite(wd)) {
     snprintf(why, why_len,
              "%s: damaged checkpoint: impossible state (step %lld, best_step %lld, adam_step %lld, "
              "stale_evaluations %lld, best_validation %g, adam_lr %g)",
@@ -195,8 +207,9 @@ static int read_state(hid_t file, const char *path, lcfm_adam *opt, lcfm_train_s
   return 0;
 }
 
-int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lcfm_train_state *state,
-                         const char *signature, char *why, size_t why_len) {
+int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt,
+                         lcfm_train_state *state, const char *signature, char *why,
+                         size_t why_len) {
   if (access(path, R_OK) != 0) {
     snprintf(why, why_len, "%s: cannot open: %s", path, strerror(errno));
     return 1;
@@ -227,7 +240,8 @@ int lcfm_checkpoint_read(const char *path, lcfm_nn_params *p, lcfm_adam *opt, lc
       for (int t = 0; t < p->count && !bad; t++) {
         char name[LCFM_NN_NAME_MAX + 16];
         snprintf(name, sizeof name, "/%s/%s", groups[g], p->tensors[t].name);
-        bad = read_tensor(file, path, name, &p->tensors[t], g == 0, buffers[g] + p->tensors[t].offset, why, why_len);
+        bad = read_tensor(file, path, name, &p->tensors[t], g == 0,
+                          buffers[g] + p->tensors[t].offset, why, why_len);
       }
     }
     if (!bad) {

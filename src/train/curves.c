@@ -14,8 +14,10 @@ int lcfm_curves_load(lcfm_curves *c, MPI_Comm comm, const char *path, char *why,
   int64_t n = lcfm_store_object_count(s), points = lcfm_store_point_count(s);
   c->count = n;
   size_t rows = (size_t)(n ? n : 1), pts = (size_t)(points ? points : 1);
-  c->source = lcfm_malloc(rows * sizeof *c->source), c->offset = lcfm_malloc(rows * sizeof *c->offset);
-  c->instrument = lcfm_malloc(rows * sizeof *c->instrument), c->length = lcfm_malloc(rows * sizeof *c->length);
+  c->source = lcfm_malloc(rows * sizeof *c->source),
+  c->offset = lcfm_malloc(rows * sizeof *c->offset);
+  c->instrument = lcfm_malloc(rows * sizeof *c->instrument),
+  c->length = lcfm_malloc(rows * sizeof *c->length);
   c->label = lcfm_malloc(rows * sizeof *c->label);
   c->time = lcfm_malloc(pts * sizeof *c->time), c->value = lcfm_malloc(pts * sizeof *c->value);
   c->error = lcfm_malloc(pts * sizeof *c->error);
@@ -25,7 +27,8 @@ int lcfm_curves_load(lcfm_curves *c, MPI_Comm comm, const char *path, char *why,
   while (lcfm_store_cursor_next(&cursor)) {
     const lcfm_object_batch *b = &cursor.batch;
     for (int64_t i = 0; i < b->count; i++, at++) {
-      c->source[at] = b->source[i], c->instrument[at] = b->instrument[i], c->length[at] = b->length[i];
+      c->source[at] = b->source[i], c->instrument[at] = b->instrument[i],
+      c->length[at] = b->length[i];
       c->label[at] = b->label[i], c->offset[at] = point_at + (b->offset[i] - b->offset[0]);
     }
     memcpy(c->time + point_at, b->time, (size_t)b->point_count * sizeof *c->time);
@@ -44,8 +47,8 @@ void lcfm_curves_free(lcfm_curves *c) {
   memset(c, 0, sizeof *c);
 }
 
-void lcfm_curves_window(const lcfm_curves *c, int64_t object, int64_t start, int T, float *times, float *values,
-                        float *mask) {
+void lcfm_curves_window(const lcfm_curves *c, int64_t object, int64_t start, int T, float *times,
+                        float *values, float *mask) {
   int64_t length = c->length[object];
   if (start > length - T) start = length - T;
   if (start < 0) start = 0;

@@ -30,7 +30,8 @@ static draw_keys keys_of(uint64_t seed, uint64_t index) {
 }
 
 int lcfm_sampler_is_validation(const lcfm_sampler *s, int64_t source) {
-  return lcfm_rng_uniform(s->seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)source) < s->validation_fraction;
+  return lcfm_rng_uniform(s->seed, LCFM_STREAM_TRAIN_SPLIT, (uint64_t)source) <
+         s->validation_fraction;
 }
 
 /* 1 when object `row` is among the selected fields (sorted rows: a binary search). */
@@ -47,7 +48,8 @@ static int is_selected(const lcfm_sampler *s, int64_t row) {
 
 /* The partner of `a` from its own source under another instrument, picked by the STAR stream;
  * 0 when its source has none. */
-static int pick_same_source(const lcfm_sampler *s, const lcfm_index_object *a, uint64_t index, lcfm_index_object *out) {
+static int pick_same_source(const lcfm_sampler *s, const lcfm_index_object *a, uint64_t index,
+                            lcfm_index_object *out) {
   int64_t first, end;
   if (!lcfm_store_index_source_group(s->index, a->source, &first, &end)) return 0;
   int64_t n = end - first, candidates = 0;
@@ -55,11 +57,14 @@ static int pick_same_source(const lcfm_sampler *s, const lcfm_index_object *a, u
   lcfm_index_object *group = lcfm_malloc((size_t)(n ? n : 1) * sizeof *group);
   lcfm_store_index_read_by_source(s->index, first, n, rows);
   lcfm_store_index_objects_at(s->index, rows, n, group);
-  for (int64_t i = 0; i < n; i++) candidates += group[i].instrument != a->instrument && is_selected(s, group[i].row);
+  for (int64_t i = 0; i < n; i++)
+    candidates += group[i].instrument != a->instrument && is_selected(s, group[i].row);
   if (candidates) {
-    int64_t j = (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_STAR, index, (uint64_t)candidates);
+    int64_t j =
+        (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_STAR, index, (uint64_t)candidates);
     for (int64_t i = 0; i < n; i++)
-      if (group[i].instrument != a->instrument && is_selected(s, group[i].row) && j-- == 0) *out = group[i];
+      if (group[i].instrument != a->instrument && is_selected(s, group[i].row) && j-- == 0)
+        *out = group[i];
   }
   free(rows), free(group);
   return candidates > 0;
@@ -68,8 +73,8 @@ static int pick_same_source(const lcfm_sampler *s, const lcfm_index_object *a, u
 /* An object of a's instrument from another source of the same split: PARTNER_TRIES keyed tries,
  * keyed by the anchor try too (with one key per draw, every anchor of an instrument would probe the
  * same PARTNER_TRIES places and a small split could miss them all); 0 when none finds one. */
-static int pick_same_instrument(const lcfm_sampler *s, const lcfm_index_object *a, int split, uint64_t key,
-                                int64_t anchor_try, lcfm_index_object *out) {
+static int pick_same_instrument(const lcfm_sampler *s, const lcfm_index_object *a, int split,
+                                uint64_t key, int64_t anchor_try, lcfm_index_object *out) {
   int64_t first, end;
   lcfm_store_index_instrument_group(s->index, a->instrument, &first, &end);
   if (end - first < 2) return 0;
@@ -79,7 +84,8 @@ static int pick_same_instrument(const lcfm_sampler *s, const lcfm_index_object *
   int64_t pool = from_selection ? s->selected_count : end - first;
   for (uint64_t attempt = 0; attempt < PARTNER_TRIES; attempt++) {
     uint64_t counter = (uint64_t)anchor_try * PARTNER_TRIES + attempt;
-    int64_t row, at = (int64_t)lcfm_rng_below(key, LCFM_STREAM_TRAIN_INSTR_TRY, counter, (uint64_t)pool);
+    int64_t row,
+        at = (int64_t)lcfm_rng_below(key, LCFM_STREAM_TRAIN_INSTR_TRY, counter, (uint64_t)pool);
     if (from_selection) {
       row = s->selected[at];
       lcfm_store_index_object(s->index, row, out);
@@ -98,12 +104,14 @@ static int pick_same_instrument(const lcfm_sampler *s, const lcfm_index_object *
 }
 
 /* Draw `index` of the split: tries anchors until one forms a triplet; 0 after `tries` tries. */
-static int find_triplet(const lcfm_sampler *s, int split, uint64_t index, int64_t tries, lcfm_triplet *t) {
+static int find_triplet(const lcfm_sampler *s, int split, uint64_t index, int64_t tries,
+                        lcfm_triplet *t) {
   draw_keys k = keys_of(s->seed, index);
   for (int64_t attempt = 0; attempt < tries; attempt++) {
     /* Anchors: uniform over the selected objects (all of them without a selection). */
-    int64_t a = (int64_t)lcfm_rng_below(k.anchor_key, LCFM_STREAM_TRAIN_ANCHOR_TRY, (uint64_t)attempt,
-                                        (uint64_t)(s->selected ? s->selected_count : s->object_count));
+    int64_t a =
+        (int64_t)lcfm_rng_below(k.anchor_key, LCFM_STREAM_TRAIN_ANCHOR_TRY, (uint64_t)attempt,
+                                (uint64_t)(s->selected ? s->selected_count : s->object_count));
     if (s->selected) a = s->selected[a];
     lcfm_index_object *m = t->member;
     /* The split needs only the source: most rejected tries (another split) cost one read. */
@@ -123,7 +131,8 @@ static void explain_no_triplet(const lcfm_sampler *s, int split, char *why, size
         why, why_len,
         "no training triplet can be formed (none in %d keyed tries): %lld objects, %lld sources, %lld instruments; a "
         "triplet needs a source seen by two instruments, one of which also sees another training source",
-        ANCHOR_TRIES, (long long)s->object_count, (long long)s->source_count, (long long)s->instrument_count);
+        ANCHOR_TRIES, (long long)s->object_count, (long long)s->source_count,
+        (long long)s->instrument_count);
   else /* Validation drives early stopping and the best checkpoint: training without it cannot pick one. */
     snprintf(
         why, why_len,
@@ -153,7 +162,8 @@ int lcfm_sampler_init(lcfm_sampler *s, const char *path, const lcfm_fields *fiel
   }
   for (int split = 0; split < 2; split++) {
     lcfm_triplet t;
-    if (s->object_count == 0 || !find_triplet(s, split, draw_index(split, 0, 0), ANCHOR_TRIES, &t)) {
+    if (s->object_count == 0 ||
+        !find_triplet(s, split, draw_index(split, 0, 0), ANCHOR_TRIES, &t)) {
       explain_no_triplet(s, split, why, why_len);
       lcfm_sampler_free(s);
       return 1;
@@ -171,22 +181,24 @@ void lcfm_sampler_free(lcfm_sampler *s) {
 lcfm_triplet lcfm_sampler_draw(const lcfm_sampler *s, int split, int64_t step, int64_t slot) {
   lcfm_triplet t;
   if (!find_triplet(s, split, draw_index(split, step, slot), ANCHOR_TRIES, &t))
-    LCFM_FATAL("no %s triplet found in %d keyed tries for step %lld, slot %lld (eligible anchors are too rare in "
-               "this store)",
-               split ? "validation" : "training", ANCHOR_TRIES, (long long)step, (long long)slot);
+    LCFM_FATAL(
+        "no %s triplet found in %d keyed tries for step %lld, slot %lld (eligible anchors are too rare in "
+        "this store)",
+        split ? "validation" : "training", ANCHOR_TRIES, (long long)step, (long long)slot);
   return t;
 }
 
-int64_t lcfm_sampler_window_start(const lcfm_sampler *s, int split, int64_t step, int64_t slot, int member,
-                                  int64_t length, int T) {
+int64_t lcfm_sampler_window_start(const lcfm_sampler *s, int split, int64_t step, int64_t slot,
+                                  int member, int64_t length, int T) {
   int64_t spare = length - T;
   if (split || spare <= 0) return 0;
   return (int64_t)lcfm_rng_below(s->seed, LCFM_STREAM_TRAIN_WINDOW,
-                                 draw_index(split, step, slot) * 3 + (uint64_t)member, (uint64_t)spare + 1);
+                                 draw_index(split, step, slot) * 3 + (uint64_t)member,
+                                 (uint64_t)spare + 1);
 }
 
-void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o, int64_t start, int T, float *times,
-                              float *values, float *mask) {
+void lcfm_sampler_read_window(const lcfm_sampler *s, const lcfm_index_object *o, int64_t start,
+                              int T, float *times, float *values, float *mask) {
   int64_t length = o->length;
   if (start > length - T) start = length - T;
   if (start < 0) start = 0;

@@ -29,19 +29,21 @@ static void take(separation *p, const lcfm_index_object *o, const float *z[2]) {
   size_t L = (size_t)p->L;
   if (lcfm_sampler_is_validation(p->s, o->source)) {
     for (int e = 0; e < p->latents; e++)
-      memcpy(p->held + ((size_t)p->held_count * (size_t)p->latents + (size_t)e) * L, z[e], L * sizeof *z[e]);
+      memcpy(p->held + ((size_t)p->held_count * (size_t)p->latents + (size_t)e) * L, z[e],
+             L * sizeof *z[e]);
     p->held_instrument[p->held_count++] = o->instrument;
     return;
   }
   int32_t m = o->instrument;
   p->counts[m] += 1;
   for (int e = 0; e < p->latents; e++)
-    for (size_t j = 0; j < L; j++) p->sums[((size_t)e * (size_t)p->instruments + (size_t)m) * L + j] += z[e][j];
+    for (size_t j = 0; j < L; j++)
+      p->sums[((size_t)e * (size_t)p->instruments + (size_t)m) * L + j] += z[e][j];
 }
 
 /* Embeds this rank's share of the sample (window at 0) in chunks of the model's rows. */
-static void embed_sample(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, lcfm_batch_rows *b,
-                         separation *p) {
+static void embed_sample(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s,
+                         lcfm_batch_rows *b, separation *p) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -50,15 +52,16 @@ static void embed_sample(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler
   int T = m->cfg.T, chunk = m->cfg.max_rows, L = m->cfg.latent;
   int64_t *rows = lcfm_malloc((size_t)chunk * sizeof *rows);
   lcfm_index_object *objects = lcfm_malloc((size_t)chunk * sizeof *objects);
-  p->held = lcfm_malloc((size_t)(count ? count : 1) * (size_t)p->latents * (size_t)L * sizeof *p->held);
+  p->held =
+      lcfm_malloc((size_t)(count ? count : 1) * (size_t)p->latents * (size_t)L * sizeof *p->held);
   p->held_instrument = lcfm_malloc((size_t)(count ? count : 1) * sizeof *p->held_instrument);
   for (int64_t at = 0; at < count; at += chunk) {
     int k = (int)(count - at < chunk ? count - at : chunk);
     for (int r = 0; r < k; r++) rows[r] = (first + at + r) * n / sample; /* evenly spaced rows */
     lcfm_store_index_objects_at(s->index, rows, k, objects);
     for (int r = 0; r < k; r++)
-      lcfm_sampler_read_window(s, &objects[r], 0, T, b->times + (size_t)r * T, b->values + (size_t)r * T,
-                               b->mask + (size_t)r * T);
+      lcfm_sampler_read_window(s, &objects[r], 0, T, b->times + (size_t)r * T,
+                               b->values + (size_t)r * T, b->mask + (size_t)r * T);
     const float *z_star, *z_instr;
     lcfm_causal_embed(m, b->times, b->values, b->mask, k, &z_star, &z_instr);
     for (int r = 0; r < k; r++) {
@@ -92,9 +95,10 @@ static void classify_held(separation *p) {
   }
 }
 
-void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s, double accuracy[2],
-                            double *chance) {
-  separation p = {.s = s, .latents = m->encoders, .L = m->cfg.latent, .instruments = s->instrument_count};
+void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_sampler *s,
+                            double accuracy[2], double *chance) {
+  separation p = {
+      .s = s, .latents = m->encoders, .L = m->cfg.latent, .instruments = s->instrument_count};
   size_t sums = (size_t)p.latents * (size_t)p.instruments * (size_t)p.L;
   p.sums = lcfm_calloc(sums ? sums : 1, sizeof *p.sums);
   p.counts = lcfm_calloc((size_t)(p.instruments ? p.instruments : 1), sizeof *p.counts);
@@ -102,7 +106,8 @@ void lcfm_latent_separation(MPI_Comm comm, lcfm_causal_model *m, const lcfm_samp
   lcfm_batch_rows_alloc(&b, (m->cfg.max_rows + 2) / 3, m->cfg.T);
   embed_sample(comm, m, s, &b, &p);
   LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, p.sums, (int)sums, MPI_DOUBLE, MPI_SUM, comm));
-  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, p.counts, (int)p.instruments, MPI_DOUBLE, MPI_SUM, comm));
+  LCFM_CHECK_MPI(
+      MPI_Allreduce(MPI_IN_PLACE, p.counts, (int)p.instruments, MPI_DOUBLE, MPI_SUM, comm));
   for (int e = 0; e < p.latents; e++)
     for (int64_t i = 0; i < p.instruments; i++)
       for (int j = 0; j < p.L; j++)

@@ -43,8 +43,8 @@ void lcfm_train_update(MPI_Comm comm, lcfm_nn_params *p, lcfm_adam *opt, double 
   lcfm_adam_step(opt, p);
 }
 
-lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt, int64_t step,
-                                     double max_grad_norm) {
+lcfm_train_loss lcfm_train_loop_step(MPI_Comm comm, const lcfm_train_hooks *h, lcfm_adam *opt,
+                                     int64_t step, double max_grad_norm) {
   lcfm_train_loss l = h->step(h->model, step);
   if (!isfinite(l.total)) return l; /* every rank sees the same global loss: all stop together */
   lcfm_train_update(comm, h->params, opt, max_grad_norm);
@@ -69,7 +69,8 @@ typedef struct {
   lcfm_train_state *state;
   const char *signature;
   const lcfm_provenance *prov;
-  int64_t saved_step; /* step of the checkpoint at t->checkpoint from this run or the resumed one; -1: none */
+  int64_t
+      saved_step; /* step of the checkpoint at t->checkpoint from this run or the resumed one; -1: none */
 } run_context;
 
 static void save(run_context *r, const char *path, const char *why) {
@@ -96,13 +97,14 @@ static int evaluate(run_context *r) {
   return 0;
 }
 
-static void log_step(const run_context *r, const lcfm_train_loss *l, double start, int64_t first_step) {
+static void log_step(const run_context *r, const lcfm_train_loss *l, double start,
+                     int64_t first_step) {
   double seconds = lcfm_wtime() - start;
   int64_t done = r->state->step - first_step, left = r->t->steps - r->state->step;
   double rate = seconds > 0 ? (double)(done * r->h->batch) / seconds : 0;
   double eta = done > 0 ? seconds / (double)done * (double)left : 0;
-  lcfm_log("step %lld/%lld loss %.5f (%s) %.1f %s/s ETA %.0fs", (long long)r->state->step, (long long)r->t->steps,
-           l->total, l->terms, rate, r->h->unit, eta);
+  lcfm_log("step %lld/%lld loss %.5f (%s) %.1f %s/s ETA %.0fs", (long long)r->state->step,
+           (long long)r->t->steps, l->total, l->terms, rate, r->h->unit, eta);
 }
 
 /* The step loop; returns the exit code. */
@@ -112,26 +114,31 @@ static int step_loop(run_context *r) {
   int64_t first_step = r->state->step;
   int code = LCFM_EXIT_OK, stop = 0;
   while (r->state->step < t->steps && !stop) {
-    lcfm_train_loss l = lcfm_train_loop_step(r->comm, r->h, r->opt, r->state->step, t->max_grad_norm);
+    lcfm_train_loss l =
+        lcfm_train_loop_step(r->comm, r->h, r->opt, r->state->step, t->max_grad_norm);
     if (!isfinite(l.total)) {
       if (r->saved_step >= 0)
-        lcfm_log("non-finite loss at step %lld (%s); the last good checkpoint %s (step %lld) is kept",
-                 (long long)r->state->step, l.terms, t->checkpoint, (long long)r->saved_step);
+        lcfm_log(
+            "non-finite loss at step %lld (%s); the last good checkpoint %s (step %lld) is kept",
+            (long long)r->state->step, l.terms, t->checkpoint, (long long)r->saved_step);
       else
-        lcfm_log("non-finite loss at step %lld (%s); no checkpoint was written by this run, so none is kept",
-                 (long long)r->state->step, l.terms);
+        lcfm_log(
+            "non-finite loss at step %lld (%s); no checkpoint was written by this run, so none is kept",
+            (long long)r->state->step, l.terms);
       code = LCFM_EXIT_RUNTIME;
       break;
     }
     r->state->step++;
-    if (r->state->step % t->log_every == 0 || r->state->step == t->steps) log_step(r, &l, start, first_step);
+    if (r->state->step % t->log_every == 0 || r->state->step == t->steps)
+      log_step(r, &l, start, first_step);
     if (r->state->step % t->validation_every == 0 || r->state->step == t->steps) stop = evaluate(r);
     if (lcfm_signals_pending(r->comm)) {
       save(r, t->checkpoint, "signal: requeue me");
       code = LCFM_EXIT_REQUEUE;
       break;
     }
-    if (checkpoint_due(r->comm, &last_checkpoint, t->checkpoint_minutes)) save(r, t->checkpoint, "periodic");
+    if (checkpoint_due(r->comm, &last_checkpoint, t->checkpoint_minutes))
+      save(r, t->checkpoint, "periodic");
   }
   if (code == LCFM_EXIT_OK) save(r, t->checkpoint, "end of training");
   return code;
@@ -149,7 +156,8 @@ static const char *const changeable_keys[] = {
  * checkpoint's own path (a renamed checkpoint is the same run). */
 static int key_compared(const lcfm_key_spec *k) {
   if (!strcmp(k->section, "job")) return !strcmp(k->name, "seed");
-  return (!strcmp(k->section, "train") && strcmp(k->name, "checkpoint")) || !strcmp(k->section, "model");
+  return (!strcmp(k->section, "train") && strcmp(k->name, "checkpoint")) ||
+         !strcmp(k->section, "model");
 }
 
 static int key_may_change(const lcfm_key_spec *k) {
@@ -169,8 +177,10 @@ static void key_value_text(const lcfm_job *job, const lcfm_key_spec *k, char *bu
 static int resume_changes(const char *checkpoint, const char *job_text) {
   char *recorded = lcfm_checkpoint_job_text(checkpoint);
   int problems = 0;
-  lcfm_job *before = recorded ? lcfm_job_parse_text(checkpoint, recorded, 0, NULL, NULL, &problems) : NULL;
-  lcfm_job *now = before ? lcfm_job_parse_text("this run's job", job_text, 0, NULL, NULL, &problems) : NULL;
+  lcfm_job *before =
+      recorded ? lcfm_job_parse_text(checkpoint, recorded, 0, NULL, NULL, &problems) : NULL;
+  lcfm_job *now =
+      before ? lcfm_job_parse_text("this run's job", job_text, 0, NULL, NULL, &problems) : NULL;
   free(recorded);
   if (!before || !now) {
     lcfm_log("resume: %s records no job this lcfm reads; changed keys are not checked", checkpoint);
@@ -188,11 +198,12 @@ static int resume_changes(const char *checkpoint, const char *job_text) {
     if (key_may_change(k)) {
       lcfm_log("resume: [%s] %s %s -> %s", k->section, k->name, was, is);
     } else {
-      lcfm_report_failure(1,
-                          "lcfm train: cannot resume %s: [%s] %s was %s and is now %s, which changes the model or "
-                          "the data it is trained on; restore it, or start a new run (another [train] checkpoint, or "
-                          "resume = false)",
-                          checkpoint, k->section, k->name, was, is);
+      lcfm_report_failure(
+          1,
+          "lcfm train: cannot resume %s: [%s] %s was %s and is now %s, which changes the model or "
+          "the data it is trained on; restore it, or start a new run (another [train] checkpoint, or "
+          "resume = false)",
+          checkpoint, k->section, k->name, was, is);
       refused = 1;
     }
   }
@@ -207,10 +218,12 @@ static int maybe_resume(run_context *r) {
   LCFM_CHECK_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, r->comm));
   if (!exists || !t->resume) return 0;
   char why[2048] = "";
-  int failed = lcfm_checkpoint_read(t->checkpoint, r->h->params, r->opt, r->state, r->signature, why, sizeof why);
+  int failed = lcfm_checkpoint_read(t->checkpoint, r->h->params, r->opt, r->state, r->signature,
+                                    why, sizeof why);
   int any_failed = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, r->comm));
-  if (any_failed) return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm train: cannot resume: %s", why);
+  if (any_failed)
+    return lcfm_report_failure(lcfm_log_rank() == 0, "lcfm train: cannot resume: %s", why);
   lcfm_log("resumed from %s at step %lld", t->checkpoint, (long long)r->state->step);
   r->saved_step = r->state->step;
   /* The job's optimizer settings are in force, not the checkpoint's (resume_changes logs the change). */
@@ -220,21 +233,24 @@ static int maybe_resume(run_context *r) {
   return refused ? LCFM_EXIT_RUNTIME : 0;
 }
 
-int lcfm_train_loop(MPI_Comm comm, const lcfm_train_settings *t, const lcfm_train_hooks *h, lcfm_adam *opt,
-                    lcfm_train_state *state, const char *signature, const lcfm_provenance *prov) {
+int lcfm_train_loop(MPI_Comm comm, const lcfm_train_settings *t, const lcfm_train_hooks *h,
+                    lcfm_adam *opt, lcfm_train_state *state, const char *signature,
+                    const lcfm_provenance *prov) {
   run_context r = {comm, t, h, opt, state, signature, prov, -1};
   lcfm_signals_install();
   int code = maybe_resume(&r);
   return code ? code : step_loop(&r);
 }
 
-int lcfm_train_load_best(MPI_Comm comm, const lcfm_train_settings *t, lcfm_nn_params *p, const lcfm_adam *opt,
-                         const lcfm_train_state *state, const char *signature, lcfm_train_state *best_state) {
+int lcfm_train_load_best(MPI_Comm comm, const lcfm_train_settings *t, lcfm_nn_params *p,
+                         const lcfm_adam *opt, const lcfm_train_state *state, const char *signature,
+                         lcfm_train_state *best_state) {
   lcfm_adam best_opt = *opt;
   *best_state = *state;
   if (state->best_step < 0) return 0;
   char why[2048] = "";
-  int have_best = lcfm_checkpoint_read(t->best_path, p, &best_opt, best_state, signature, why, sizeof why) == 0;
+  int have_best =
+      lcfm_checkpoint_read(t->best_path, p, &best_opt, best_state, signature, why, sizeof why) == 0;
   int all_best = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&have_best, &all_best, 1, MPI_INT, MPI_MIN, comm));
   LCFM_CHECK(all_best, "cannot reload the best checkpoint %s: %s", t->best_path, why);

@@ -11,7 +11,8 @@
 static const char *const simulate_sections[] = {"job", "simulate", NULL};
 
 static int refused(const char *text, int n_over, char **over) {
-  lcfm_job *job = lcfm_job_load_text(MPI_COMM_WORLD, "bad.ini", text, n_over, over, simulate_sections);
+  lcfm_job *job =
+      lcfm_job_load_text(MPI_COMM_WORLD, "bad.ini", text, n_over, over, simulate_sections);
   int was_refused = job == NULL;
   lcfm_job_free(job);
   return was_refused;
@@ -27,9 +28,12 @@ static void test_bad_jobs(void) {
   EXPECT(refused("[simulate]\noutput = a.h5\nT = 0\n", 0, NULL), "T < 1 accepted");
   EXPECT(refused("[simulate]\noutput = a.h5\nalpha = nan\n", 0, NULL), "NaN accepted");
   EXPECT(refused("[simulate]\nstars = 10\n", 0, NULL), "missing required output accepted");
-  EXPECT(refused("[simulate]\noutput = a.h5\nstars = 1\nstars = 2\n", 0, NULL), "duplicate accepted");
-  EXPECT(refused("[simulate]\noutput = a.h5\nthis line is not ini\n", 0, NULL), "syntax error accepted");
-  EXPECT(refused("seed = 3\n[simulate]\noutput = a.h5\n", 0, NULL), "key outside a section accepted");
+  EXPECT(refused("[simulate]\noutput = a.h5\nstars = 1\nstars = 2\n", 0, NULL),
+         "duplicate accepted");
+  EXPECT(refused("[simulate]\noutput = a.h5\nthis line is not ini\n", 0, NULL),
+         "syntax error accepted");
+  EXPECT(refused("seed = 3\n[simulate]\noutput = a.h5\n", 0, NULL),
+         "key outside a section accepted");
   char *bad_override[] = {"simulate.starz=3"};
   EXPECT(refused("[simulate]\noutput = a.h5\n", 1, bad_override), "unknown override accepted");
   char *bad_value[] = {"simulate.stars=x"};
@@ -39,8 +43,9 @@ static void test_bad_jobs(void) {
 }
 
 static void test_good_job(void) {
-  const char *text = "; a comment\n[job]\nseed = 77\n\n[simulate]\noutput = out.h5 ; inline comment\n"
-                     "stars = 12\nalpha = 1.5\n";
+  const char *text =
+      "; a comment\n[job]\nseed = 77\n\n[simulate]\noutput = out.h5 ; inline comment\n"
+      "stars = 12\nalpha = 1.5\n";
   char *over[] = {"simulate.T=50", "simulate.stars=13"};
   lcfm_job *job = lcfm_job_load_text(MPI_COMM_WORLD, "good.ini", text, 2, over, simulate_sections);
   EXPECT(job != NULL, "a good job was refused");
@@ -54,7 +59,8 @@ static void test_good_job(void) {
   EXPECT(lcfm_job_settings(job)->simulate.alpha == 1.5, "alpha");
 
   /* The effective text is itself a job that reproduces every value. */
-  lcfm_job *again = lcfm_job_load_text(MPI_COMM_WORLD, "effective", lcfm_job_text(job), 0, NULL, simulate_sections);
+  lcfm_job *again = lcfm_job_load_text(MPI_COMM_WORLD, "effective", lcfm_job_text(job), 0, NULL,
+                                       simulate_sections);
   EXPECT(again != NULL, "the effective text does not reload");
   if (again) {
     EXPECT(!strcmp(strchr(lcfm_job_text(job), '\n'), strchr(lcfm_job_text(again), '\n')),

@@ -12,7 +12,8 @@
 static void test_known_answer(void) {
   uint32_t out[4];
   lcfm_rng_block(0, 0, 0, out);
-  EXPECT(out[0] == 0x6627e8d5u && out[1] == 0xe169c58du && out[2] == 0xbc57ac4cu && out[3] == 0x9b00dbd8u,
+  EXPECT(out[0] == 0x6627e8d5u && out[1] == 0xe169c58du && out[2] == 0xbc57ac4cu &&
+             out[3] == 0x9b00dbd8u,
          "philox4x32-10(0,0) = %08x %08x %08x %08x", out[0], out[1], out[2], out[3]);
 }
 
@@ -26,13 +27,15 @@ static void test_determinism_and_fill(void) {
   float fill_f[1001];
   lcfm_rng_normalf_fill(fill_f, 1001, 42, 7, 13);
   for (int i = 0; i < 1001; i++) {
-    EXPECT(fill_f[i] == lcfm_rng_normalf(42, 7, 13 + (uint64_t)i), "normalf_fill[%d] differs from normalf()", i);
+    EXPECT(fill_f[i] == lcfm_rng_normalf(42, 7, 13 + (uint64_t)i),
+           "normalf_fill[%d] differs from normalf()", i);
   }
   EXPECT(lcfm_rng_uniform(1, 1, 5) == lcfm_rng_uniform(1, 1, 5), "uniform is not a pure function");
   EXPECT(lcfm_rng_uniform(1, 1, 5) != lcfm_rng_uniform(1, 2, 5), "streams collide");
   EXPECT(lcfm_rng_uniform(1, 1, 5) != lcfm_rng_uniform(2, 1, 5), "seeds collide");
   EXPECT(lcfm_rng_uniform(1, 1, 5) != lcfm_rng_uniform(1, 1, 6), "indices collide");
-  EXPECT(lcfm_rng_uniform(1, 1, 5) != lcfm_rng_uniform(1, 1, 5 + (1ull << 32)), "high index bits ignored");
+  EXPECT(lcfm_rng_uniform(1, 1, 5) != lcfm_rng_uniform(1, 1, 5 + (1ull << 32)),
+         "high index bits ignored");
 }
 
 static void test_moments(void) {
@@ -58,7 +61,8 @@ static void test_moments(void) {
   EXPECT_NEAR(fsum2 / n, 1.0, 0.012, "normalf variance");
   EXPECT_NEAR(usum / n, 0.5, 0.003, "uniform mean");
   EXPECT(umin >= 0.0 && umax < 1.0, "uniform outside [0,1): %g %g", umin, umax);
-  for (int b = 0; b < 10; b++) EXPECT_NEAR(bins[b] / (double)n, 0.1, 0.0025, "below(10) bin frequency");
+  for (int b = 0; b < 10; b++)
+    EXPECT_NEAR(bins[b] / (double)n, 0.1, 0.0025, "below(10) bin frequency");
 }
 
 int main(int argc, char **argv) {

@@ -61,7 +61,8 @@ static double write_attribute(hid_t file, recipe *r, const char *name, int is_re
   double values[5] = {scalar, scalar, scalar, scalar, scalar};
   if (mode >= 200 && mode % 4 == 3) values[0] = NAN;
   hid_t space = H5Screate_simple(1, &n, NULL);
-  hid_t attr = H5Acreate2(file, name, is_real ? H5T_IEEE_F64LE : H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t attr = H5Acreate2(file, name, is_real ? H5T_IEEE_F64LE : H5T_STD_I64LE, space, H5P_DEFAULT,
+                          H5P_DEFAULT);
   H5Awrite(attr, H5T_NATIVE_DOUBLE, values);
   H5Aclose(attr);
   H5Sclose(space);
@@ -103,18 +104,21 @@ static int write_tensor(hid_t group, recipe *r, const lcfm_nn_tensor *t, int fin
 
 /* Writes the checkpoint the recipe describes; returns 1 when the reader must refuse it, 0 when it
  * must accept it, -1 when the recipe leaves it open (an int64 attribute written from NaN). */
-static int write_checkpoint(const char *path, const uint8_t *data, size_t size, const lcfm_nn_params *p,
-                            const char *signature) {
+static int write_checkpoint(const char *path, const uint8_t *data, size_t size,
+                            const lcfm_nn_params *p, const char *signature) {
   recipe r = {data, size, 0};
   hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file < 0) abort();
   int other_schema = next_byte(&r) >= 250, other_model = next_byte(&r) >= 250;
   lcfm_h5_write_string_attribute(file, "schema", other_schema ? "lcfm-store" : "lcfm-checkpoint");
-  lcfm_h5_write_string_attribute(file, "model_signature", other_model ? "another model\n" : signature);
+  lcfm_h5_write_string_attribute(file, "model_signature",
+                                 other_model ? "another model\n" : signature);
   double ints[4], reals[6];
   int broken = other_schema || other_model, open = 0;
-  for (int i = 0; i < 4; i++) ints[i] = write_attribute(file, &r, int_attributes[i], 0), open |= isinf(ints[i]);
-  for (int i = 0; i < 6; i++) reals[i] = write_attribute(file, &r, real_attributes[i], 1), broken |= isnan(reals[i]);
+  for (int i = 0; i < 4; i++)
+    ints[i] = write_attribute(file, &r, int_attributes[i], 0), open |= isinf(ints[i]);
+  for (int i = 0; i < 6; i++)
+    reals[i] = write_attribute(file, &r, real_attributes[i], 1), broken |= isnan(reals[i]);
   double step = ints[0], best_step = ints[1], stale = ints[2], adam_step = ints[3];
   broken |= isnan(step) || isnan(best_step) || isnan(stale) || isnan(adam_step);
   if (!open) broken |= step < 0 || best_step < -1 || best_step > step || stale < 0 || adam_step < 0;
@@ -140,16 +144,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lcfm_train_state state = {.best_step = -1};
   char why[2048] = "";
   int refused = lcfm_checkpoint_read(path, &p, &opt, &state, signature, why, sizeof why);
-  if (getenv("LCFM_FUZZ_VERBOSE")) printf("%s\n", refused ? why : "read"); /* to see what a corpus reaches */
+  if (getenv("LCFM_FUZZ_VERBOSE"))
+    printf("%s\n", refused ? why : "read"); /* to see what a corpus reaches */
   FUZZ_REQUIRE(expected < 0 || refused == expected, "%s: %s",
-               expected ? "a damaged checkpoint was accepted" : "a sound checkpoint was refused", why);
+               expected ? "a damaged checkpoint was accepted" : "a sound checkpoint was refused",
+               why);
   if (!refused) {
     for (int t = 0; t < p.count; t++)
       for (size_t i = 0; i < p.tensors[t].numel; i++)
-        FUZZ_REQUIRE(isfinite(p.params[p.tensors[t].offset + i]), "%s[%zu] not finite", p.tensors[t].name, i);
-    FUZZ_REQUIRE(state.step >= 0 && state.best_step >= -1 && state.best_step <= state.step && opt.step >= 0,
-                 "impossible state: step %lld best %lld adam %lld", (long long)state.step, (long long)state.best_step,
-                 (long long)opt.step);
+        FUZZ_REQUIRE(isfinite(p.params[p.tensors[t].offset + i]), "%s[%zu] not finite",
+                     p.tensors[t].name, i);
+    FUZZ_REQUIRE(state.step >= 0 && state.best_step >= -1 && state.best_step <= state.step &&
+                     opt.step >= 0,
+                 "impossible state: step %lld best %lld adam %lld", (long long)state.step,
+                 (long long)state.best_step, (long long)opt.step);
   } else {
     FUZZ_REQUIRE(strstr(why, path) != NULL, "a refusal that does not name the file: %s", why);
   }

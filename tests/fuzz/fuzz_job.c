@@ -31,19 +31,23 @@ static void read_every_key(const lcfm_job *job) {
     switch (spec->type) {
     case LCFM_KEY_INT: {
       double v = (double)*(const int64_t *)field;
-      FUZZ_REQUIRE(v >= spec->min && v <= spec->max, "[%s] %s = %g out of range", spec->section, spec->name, v);
+      FUZZ_REQUIRE(v >= spec->min && v <= spec->max, "[%s] %s = %g out of range", spec->section,
+                   spec->name, v);
       break;
     }
     case LCFM_KEY_REAL: {
       double v = *(const double *)field;
-      FUZZ_REQUIRE(v >= spec->min && v <= spec->max, "[%s] %s = %g out of range", spec->section, spec->name, v);
+      FUZZ_REQUIRE(v >= spec->min && v <= spec->max, "[%s] %s = %g out of range", spec->section,
+                   spec->name, v);
       break;
     }
     case LCFM_KEY_BOOL:
-      FUZZ_REQUIRE(*(const int *)field == 0 || *(const int *)field == 1, "[%s] %s not 0/1", spec->section, spec->name);
+      FUZZ_REQUIRE(*(const int *)field == 0 || *(const int *)field == 1, "[%s] %s not 0/1",
+                   spec->section, spec->name);
       break;
     case LCFM_KEY_STRING:
-      FUZZ_REQUIRE(*(const char *const *)field != NULL, "[%s] %s is NULL", spec->section, spec->name);
+      FUZZ_REQUIRE(*(const char *const *)field != NULL, "[%s] %s is NULL", spec->section,
+                   spec->name);
       break;
     }
   }
@@ -65,9 +69,11 @@ static void check_round_trip(const lcfm_job *job) {
   int problems = 0;
   const char *effective = lcfm_job_text(job);
   lcfm_job *again = lcfm_job_parse_text("fuzz.ini", effective, 0, NULL, NULL, &problems);
-  FUZZ_REQUIRE(again, "the effective text of an accepted job has %d problem(s):\n%s", problems, effective);
-  FUZZ_REQUIRE(!strcmp(lcfm_job_text(again), effective), "the effective text changes when read again:\n%s\n---\n%s",
-               effective, lcfm_job_text(again));
+  FUZZ_REQUIRE(again, "the effective text of an accepted job has %d problem(s):\n%s", problems,
+               effective);
+  FUZZ_REQUIRE(!strcmp(lcfm_job_text(again), effective),
+               "the effective text changes when read again:\n%s\n---\n%s", effective,
+               lcfm_job_text(again));
   lcfm_job_free(again);
 }
 
@@ -87,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lcfm_job_free(job);
   }
   /* The required-key checks of every section (most inputs lack some: only coverage here). */
-  lcfm_job_free(lcfm_job_parse_text("fuzz.ini", text, override_count, overrides, every_section(), &problems));
+  lcfm_job_free(
+      lcfm_job_parse_text("fuzz.ini", text, override_count, overrides, every_section(), &problems));
   free(text);
   return 0;
 }

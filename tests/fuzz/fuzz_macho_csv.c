@@ -10,7 +10,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char header[] = "classification,fieldid,tileid,seqn,obsid,dateobs,rmag,rerr,bmag,berr\n";
+static const char header[] =
+    "classification,fieldid,tileid,seqn,obsid,dateobs,rmag,rerr,bmag,berr\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t prefix = sizeof header - 1;

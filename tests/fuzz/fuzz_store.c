@@ -34,18 +34,20 @@ static void read_everything(lcfm_store *s) {
   while (lcfm_store_cursor_next(&c)) {
     const lcfm_object_batch *b = &c.batch;
     for (int64_t i = 0; i < b->count; i++, objects++) {
-      FUZZ_REQUIRE(b->instrument[i] >= 0 && b->instrument[i] < instruments, "object %lld: instrument %d of %lld",
-                   (long long)objects, b->instrument[i], (long long)instruments);
-      FUZZ_REQUIRE(b->label[i] >= -1 && b->length[i] >= 0, "object %lld: label %d length %d", (long long)objects,
-                   b->label[i], b->length[i]);
+      FUZZ_REQUIRE(b->instrument[i] >= 0 && b->instrument[i] < instruments,
+                   "object %lld: instrument %d of %lld", (long long)objects, b->instrument[i],
+                   (long long)instruments);
+      FUZZ_REQUIRE(b->label[i] >= -1 && b->length[i] >= 0, "object %lld: label %d length %d",
+                   (long long)objects, b->label[i], b->length[i]);
     }
     for (int64_t p = 0; p < b->point_count; p++, points++)
-      FUZZ_REQUIRE(isfinite(b->time[p]) && isfinite(b->value[p]) && isfinite(b->error[p]), "point %lld not finite",
-                   (long long)points);
+      FUZZ_REQUIRE(isfinite(b->time[p]) && isfinite(b->value[p]) && isfinite(b->error[p]),
+                   "point %lld not finite", (long long)points);
   }
   lcfm_store_cursor_end(&c);
-  FUZZ_REQUIRE(objects == n && points == lcfm_store_point_count(s), "read %lld of %lld objects, %lld of %lld points",
-               (long long)objects, (long long)n, (long long)points, (long long)lcfm_store_point_count(s));
+  FUZZ_REQUIRE(objects == n && points == lcfm_store_point_count(s),
+               "read %lld of %lld objects, %lld of %lld points", (long long)objects, (long long)n,
+               (long long)points, (long long)lcfm_store_point_count(s));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -57,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lcfm_store *s = lcfm_store_open(MPI_COMM_WORLD, path, why, sizeof why);
   FUZZ_REQUIRE(broken < 0 || (s == NULL) == broken, "%s: %s",
                broken ? "a broken store was accepted" : "a sound store was refused", why);
-  if (getenv("LCFM_FUZZ_VERBOSE")) printf("%s\n", s ? "read" : why); /* to see what a corpus reaches */
+  if (getenv("LCFM_FUZZ_VERBOSE"))
+    printf("%s\n", s ? "read" : why); /* to see what a corpus reaches */
   if (s) {
     read_everything(s);
     lcfm_store_free(s);

@@ -29,7 +29,9 @@ static int run_file(const char *path) {
   return 0;
 }
 
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* A directory's files in name order (deterministic logs). */
 static int run_directory(const char *dir, int *inputs) {

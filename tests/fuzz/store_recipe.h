@@ -75,8 +75,8 @@ static hid_t recipe_type(const recipe_column *c, int damage) {
 }
 
 /* Writes one column of `rows` values (doubles, converted by HDF5 to the file type) as damaged. */
-static void recipe_write_column(hid_t file, const recipe_column *c, const double *values, int64_t rows, int damage,
-                                int extent_change) {
+static void recipe_write_column(hid_t file, const recipe_column *c, const double *values,
+                                int64_t rows, int damage, int extent_change) {
   if (damage == COLUMN_ABSENT) return;
   int64_t n = rows + (damage == COLUMN_RAGGED ? (extent_change ? extent_change : 1) : 0);
   if (n < 0) n = 0;
@@ -92,7 +92,8 @@ static void recipe_write_column(hid_t file, const recipe_column *c, const double
   if (dset >= 0 && count > 0) {
     if (as_string) {
       char *text = calloc(count, 16);
-      for (size_t i = 0; i < count; i++) snprintf(text + 16 * i, 16, "row %u", (unsigned)(i % 100000));
+      for (size_t i = 0; i < count; i++)
+        snprintf(text + 16 * i, 16, "row %u", (unsigned)(i % 100000));
       H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, text);
       free(text);
     } else {
@@ -113,8 +114,8 @@ static void recipe_write_column(hid_t file, const recipe_column *c, const double
  * 2-D, or of another extent than the rest of its group; optional groups, /instruments and
  * /rejects, may only be absent as a whole); -1 leaves it open (a whole group's extent changed
  * alike: another, possibly sound, store); 0 keeps the recipe's store. */
-static int recipe_columns_verdict(const int *damage, const int *change, int64_t objects, int64_t points,
-                                  int64_t instruments) {
+static int recipe_columns_verdict(const int *damage, const int *change, int64_t objects,
+                                  int64_t points, int64_t instruments) {
   enum { GROUPS = 4 };
   static const int first_column[GROUPS + 1] = {0, 7, 10, 18, RECIPE_COLUMNS};
   const int64_t rows[GROUPS] = {objects, points, instruments, 0};
@@ -129,7 +130,8 @@ static int recipe_columns_verdict(const int *damage, const int *change, int64_t 
       }
       int64_t n = rows[g];
       if (damage[c] == COLUMN_RAGGED) n = rows[g] + (change[c] ? change[c] : 1), n = n < 0 ? 0 : n;
-      broken |= damage[c] == COLUMN_OTHER_CLASS || damage[c] == COLUMN_TWO_D || (present && n != extent);
+      broken |=
+          damage[c] == COLUMN_OTHER_CLASS || damage[c] == COLUMN_TWO_D || (present && n != extent);
       extent = n, present++;
     }
     broken |= absent && (g < 2 || present); /* /objects and /points are required */
@@ -139,7 +141,9 @@ static int recipe_columns_verdict(const int *damage, const int *change, int64_t 
 }
 
 /* Is a recipe point byte non-finite once stored (1e300 fits the float64 time, not float32)? */
-static int recipe_point_bad(uint8_t b, int column) { return (b >= 250 && b <= 252) || (b == 253 && column != 0); }
+static int recipe_point_bad(uint8_t b, int column) {
+  return (b >= 250 && b <= 252) || (b == 253 && column != 0);
+}
 
 /* Writes the store the recipe describes at `path` (serial HDF5). Returns 1 when it breaks the
  * schema (and must be refused), 0 when it keeps it (and must be read), -1 when the recipe cannot
@@ -159,12 +163,15 @@ static int fuzz_write_store(const char *path, const uint8_t *data, size_t size) 
   for (int c = 0; c < 7; c++) object[c] = calloc((size_t)(n ? n : 1), sizeof(double));
   int64_t points = 0;
   for (int64_t i = 0; i < n; i++) {
-    int length = recipe_int8(&r), instrument = recipe_int8(&r), label = recipe_int8(&r), offset_error = recipe_int8(&r);
+    int length = recipe_int8(&r), instrument = recipe_int8(&r), label = recipe_int8(&r),
+        offset_error = recipe_int8(&r);
     int id = recipe_byte(&r);
-    object[0][i] = id, object[1][i] = id / 2, object[2][i] = instrument, object[3][i] = 0, object[4][i] = label;
+    object[0][i] = id, object[1][i] = id / 2, object[2][i] = instrument, object[3][i] = 0,
+    object[4][i] = label;
     object[5][i] = (double)(points + offset_error), object[6][i] = length;
     points += length > 0 ? length : 0;
-    broken |= length < 0 || offset_error != 0 || instrument < 0 || instrument >= instruments || label < -1;
+    broken |= length < 0 || offset_error != 0 || instrument < 0 || instrument >= instruments ||
+              label < -1;
   }
   double *point[3];
   for (int c = 0; c < 3; c++) point[c] = calloc((size_t)(points ? points : 1), sizeof(double));

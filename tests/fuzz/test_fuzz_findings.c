@@ -35,7 +35,8 @@ static void on_reject(void *user, const lcfm_reject *reject) {
 }
 
 static outcome parse(const char *text, size_t length) {
-  lcfm_ingest_options options = {.flux = LCFM_FLUX_PDCSAP, .quality_mask = 175, .min_points = 1, .block_objects = 8};
+  lcfm_ingest_options options = {
+      .flux = LCFM_FLUX_PDCSAP, .quality_mask = 175, .min_points = 1, .block_objects = 8};
   outcome r = {0};
   lcfm_parse_macho("test.csv", text, length, &options, on_object, on_reject, &r);
   return r;
@@ -43,23 +44,25 @@ static outcome parse(const char *text, size_t length) {
 
 static void test_macho(void) {
   outcome r = parse("\n\r\n\n", 4);
-  EXPECT(r.objects == 0 && r.rejects == 1 && r.last_reason == LCFM_REJECT_EMPTY, "blank lines: %d objects %d rejects",
-         r.objects, r.rejects);
+  EXPECT(r.objects == 0 && r.rejects == 1 && r.last_reason == LCFM_REJECT_EMPTY,
+         "blank lines: %d objects %d rejects", r.objects, r.rejects);
   static const char nul_first[] = "\0;1;1;1;48000";
   r = parse(nul_first, sizeof nul_first - 1);
-  EXPECT(r.rejects == 1 && r.last_reason == LCFM_REJECT_FORMAT, "NUL first line: %d rejects, reason %d", r.rejects,
-         r.last_reason);
-  static const char rows[] = "classification,fieldid,tileid,seqn,obsid,dateobs,rmag,rerr,bmag,berr\n"
-                             "1,1,1,1,1,48000,-5,0.1,-5,0.1\n"
-                             "\0"
-                             "1,1,1,1,2,48001,-5,0.1,-5,0.1\n"
-                             "1,1,1,1,3,48002,-5,1e39,-5,0.1\n"
-                             "1,1,1,1,4,48003,-1.1e39,0.1,-5,0.1\n";
+  EXPECT(r.rejects == 1 && r.last_reason == LCFM_REJECT_FORMAT,
+         "NUL first line: %d rejects, reason %d", r.rejects, r.last_reason);
+  static const char rows[] =
+      "classification,fieldid,tileid,seqn,obsid,dateobs,rmag,rerr,bmag,berr\n"
+      "1,1,1,1,1,48000,-5,0.1,-5,0.1\n"
+      "\0"
+      "1,1,1,1,2,48001,-5,0.1,-5,0.1\n"
+      "1,1,1,1,3,48002,-5,1e39,-5,0.1\n"
+      "1,1,1,1,4,48003,-1.1e39,0.1,-5,0.1\n";
   r = parse(rows, sizeof rows - 1);
   EXPECT(r.rejects == 1 && r.last_reason == LCFM_REJECT_PARSE && strstr(r.last_message, "NUL"),
          "NUL row: %d rejects (%s)", r.rejects, r.last_message);
-  EXPECT(r.objects == 2 && r.lengths[0] == 1 && r.lengths[1] == 3, "red %lld and blue %lld points, expected 1 and 3",
-         (long long)r.lengths[0], (long long)r.lengths[1]);
+  EXPECT(r.objects == 2 && r.lengths[0] == 1 && r.lengths[1] == 3,
+         "red %lld and blue %lld points, expected 1 and 3", (long long)r.lengths[0],
+         (long long)r.lengths[1]);
 }
 
 static int accepted(const char *name, const char *text, int count, char **overrides) {
@@ -84,11 +87,14 @@ static void test_job(void) {
   EXPECT(accepted("fits.ini", text, 0, NULL), "a 159-character line was refused");
   char *comment[] = {"job.name=a ;b"}, *blank[] = {"job.name= a"}, *semicolon[] = {"job.name=a;b"};
   EXPECT(!accepted("comment.ini", "[job]\n", 1, comment), "an override with ' ;' was accepted");
-  EXPECT(!accepted("blank.ini", "[job]\n", 1, blank), "an override with a leading blank was accepted");
-  EXPECT(accepted("semicolon.ini", "[job]\n", 1, semicolon), "an override with ';' inside a word was refused");
+  EXPECT(!accepted("blank.ini", "[job]\n", 1, blank),
+         "an override with a leading blank was accepted");
+  EXPECT(accepted("semicolon.ini", "[job]\n", 1, semicolon),
+         "an override with ';' inside a word was refused");
   char path[400];
   memset(path, 'p', 300), memcpy(path + 300, "/job.ini", 9);
-  EXPECT(accepted(path, "[job]\nseed = 3\n", 0, NULL), "a job with a 308-character path was refused");
+  EXPECT(accepted(path, "[job]\nseed = 3\n", 0, NULL),
+         "a job with a 308-character path was refused");
 }
 
 int main(int argc, char **argv) {

@@ -30,7 +30,8 @@ static inline void fd_perturb_params(lcfm_nn_params *p, uint64_t seed) {
   for (int k = 0; k < p->count; k++) {
     lcfm_nn_tensor *t = &p->tensors[k];
     for (size_t i = 0; i < t->numel; i++)
-      p->params[t->offset + i] += (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
+      p->params[t->offset + i] +=
+          (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
   }
 }
 
@@ -100,10 +101,13 @@ static inline double fd_check(fd_case *c) {
     }
     double rel = maxerr / fmax(maxfd, c->floor);
     if (rel > worst) worst = rel;
-    EXPECT(rel <= c->tol, "%s: d/d %s: relative error %.3g > %.3g (element %zu: analytic %.8g, fd %.8g, max |fd| %.3g)",
-           c->name, t->name, rel, c->tol, worst_i, worst_a, worst_f, maxfd);
+    EXPECT(
+        rel <= c->tol,
+        "%s: d/d %s: relative error %.3g > %.3g (element %zu: analytic %.8g, fd %.8g, max |fd| %.3g)",
+        c->name, t->name, rel, c->tol, worst_i, worst_a, worst_f, maxfd);
     /* A gradient test on an all-zero gradient proves nothing: demand signal. */
-    EXPECT(maxfd > c->floor, "%s: d/d %s: finite-difference gradient is ~0 (max %.3g): test is vacuous", c->name,
+    EXPECT(maxfd > c->floor,
+           "%s: d/d %s: finite-difference gradient is ~0 (max %.3g): test is vacuous", c->name,
            t->name, maxfd);
   }
   printf("  fd %-40s worst relative error %.2e\n", c->name, worst);

@@ -20,8 +20,9 @@
 #define MAX_ELEMS 12
 
 /* Check the input (if any) and every tensor of the table with the same objective. */
-static void check_all(const char *name, double (*obj)(void *), void (*grad)(void *), void *ctx, lcfm_nn_params *p,
-                      float *x, float *dx, size_t nx, float eps, double tol, double floor) {
+static void check_all(const char *name, double (*obj)(void *), void (*grad)(void *), void *ctx,
+                      lcfm_nn_params *p, float *x, float *dx, size_t nx, float eps, double tol,
+                      double floor) {
   double worst = 0;
   for (int k = -1; k < p->count; k++) {
     if (k < 0 && !x) continue;
@@ -33,8 +34,8 @@ static void check_all(const char *name, double (*obj)(void *), void (*grad)(void
     fc.eps = eps, fc.tol = tol, fc.floor = floor, fc.max_elems = MAX_ELEMS;
     if (k < 0) fc.t[fc.nt++] = (fd_tensor){"input", x, dx, nx};
     else
-      fc.t[fc.nt++] = (fd_tensor){p->tensors[k].name, p->params + p->tensors[k].offset, p->grads + p->tensors[k].offset,
-                                  p->tensors[k].numel};
+      fc.t[fc.nt++] = (fd_tensor){p->tensors[k].name, p->params + p->tensors[k].offset,
+                                  p->grads + p->tensors[k].offset, p->tensors[k].numel};
     double w = 0;
     {
       /* fd_check without its per-tensor line (the table has dozens of tensors) */
@@ -65,13 +66,15 @@ static void check_all(const char *name, double (*obj)(void *), void (*grad)(void
       }
       w = maxerr / fmax(maxfd, floor);
       if (getenv("FD_VERBOSE")) printf("    %s %.3g\n", t->name, w);
-      EXPECT(w <= tol, "%s: d/d %s: relative error %.3g (element %zu: analytic %.8g, fd %.8g, max |fd| %.3g)", name,
-             t->name, w, wi, wa, wf, maxfd);
+      EXPECT(w <= tol,
+             "%s: d/d %s: relative error %.3g (element %zu: analytic %.8g, fd %.8g, max |fd| %.3g)",
+             name, t->name, w, wi, wa, wf, maxfd);
       EXPECT(maxfd > 1e-5, "%s: d/d %s: gradient ~0 (%.3g): vacuous", name, t->name, maxfd);
     }
     worst = fmax(worst, w);
   }
-  printf("  fd %-48s %3d tensors, worst relative error %.2e\n", name, p->count + (x != NULL), worst);
+  printf("  fd %-48s %3d tensors, worst relative error %.2e\n", name, p->count + (x != NULL),
+         worst);
 }
 
 /* ---------------- Conformer block ---------------- */
@@ -120,7 +123,8 @@ static void test_conformer(int B, const float *mask, float dropout) {
   c.x = fd_buffer(n), c.dx = fd_buffer(n), c.dout = fd_buffer(n);
   fd_fill(c.x, n, -1, 1, 4);
   char name[96];
-  snprintf(name, sizeof name, "conformer block B=%d%s%s", B, mask ? " masked" : "", dropout > 0 ? " dropout" : "");
+  snprintf(name, sizeof name, "conformer block B=%d%s%s", B, mask ? " masked" : "",
+           dropout > 0 ? " dropout" : "");
   check_all(name, conf_obj, conf_grad, &c, &c.p, c.x, c.dx, n, 3e-3f, 3e-2, 1e-3);
   if (mask) {
     /* padding does not leak: changing a padded input leaves the valid outputs unchanged */
@@ -174,10 +178,12 @@ static void tr_grad(void *v) {
   lcfm_transformer_backward(c->dx, &c->a, &c->cfg, &c->w, &c->p, c->dout, &x, &c->s);
 }
 
-static void test_transformer(int B, const float *mask, int residual, lcfm_nn_act act, float dropout) {
+static void test_transformer(int B, const float *mask, int residual, lcfm_nn_act act,
+                             float dropout) {
   tr_ctx c;
   memset(&c, 0, sizeof c);
-  c.cfg = (lcfm_transformer_config){.d = 8, .heads = 2, .ff = 6, .act = act, .residual = residual, .dropout = dropout};
+  c.cfg = (lcfm_transformer_config){
+      .d = 8, .heads = 2, .ff = 6, .act = act, .residual = residual, .dropout = dropout};
   c.B = B, c.T = 5, c.mask = mask;
   lcfm_nn_params_init(&c.p);
   lcfm_transformer_init(&c.w, &c.cfg, &c.p, "tr");
@@ -192,8 +198,9 @@ static void test_transformer(int B, const float *mask, int residual, lcfm_nn_act
   c.x = fd_buffer(n), c.dx = fd_buffer(n), c.dout = fd_buffer(n);
   fd_fill(c.x, n, -1, 1, 7);
   char name[96];
-  snprintf(name, sizeof name, "transformer block B=%d %s act=%d%s%s", B, residual ? "residual" : "no-residual",
-           (int)act, mask ? " masked" : "", dropout > 0 ? " dropout" : "");
+  snprintf(name, sizeof name, "transformer block B=%d %s act=%d%s%s", B,
+           residual ? "residual" : "no-residual", (int)act, mask ? " masked" : "",
+           dropout > 0 ? " dropout" : "");
   check_all(name, tr_obj, tr_grad, &c, &c.p, c.x, c.dx, n, 3e-3f, 3e-2, 1e-3);
   free(c.x), free(c.dx), free(c.dout);
   lcfm_nn_arena_free(&c.acts), lcfm_nn_arena_free(&c.scr), lcfm_nn_params_free(&c.p);
@@ -247,16 +254,19 @@ static void test_causal_encoder(void) {
   }
   fd_fill(c.values, n, -1, 1, 12);
   c.B = 3;
-  check_all("causal encoder B=3 (padding, dropout)", ce_obj, ce_grad, &c, &c.p, NULL, NULL, 0, 1e-2f, 3e-2, 5e-3);
+  check_all("causal encoder B=3 (padding, dropout)", ce_obj, ce_grad, &c, &c.p, NULL, NULL, 0,
+            1e-2f, 3e-2, 5e-3);
   c.B = 1;
   check_all("causal encoder B=1", ce_obj, ce_grad, &c, &c.p, NULL, NULL, 0, 1e-2f, 3e-2, 5e-3);
   /* the same first sample gives the same latent whatever the batch around it */
   c.B = 3;
   float z3[3];
-  lcfm_nn_series x3 = {c.times, c.values, c.mask, NULL, 3}, x1 = {c.times, c.values, c.mask, NULL, 1};
+  lcfm_nn_series x3 = {c.times, c.values, c.mask, NULL, 3},
+                 x1 = {c.times, c.values, c.mask, NULL, 1};
   memcpy(z3, lcfm_causal_encoder_forward(&c.e, &c.p, &x3, 0, 9, 3), sizeof z3);
   const float *z1 = lcfm_causal_encoder_forward(&c.e, &c.p, &x1, 0, 9, 3);
-  EXPECT(fabsf(z1[0] - z3[0]) < 1e-6f && fabsf(z1[2] - z3[2]) < 1e-6f, "latent depends on the batch");
+  EXPECT(fabsf(z1[0] - z3[0]) < 1e-6f && fabsf(z1[2] - z3[2]) < 1e-6f,
+         "latent depends on the batch");
   free(c.times), free(c.values), free(c.mask), free(c.dz);
   lcfm_causal_encoder_free(&c.e);
   lcfm_nn_params_free(&c.p);

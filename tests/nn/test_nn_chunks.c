@@ -28,7 +28,8 @@ static double rel_err(const float *a, const float *b, size_t n) {
 }
 
 /* Every tensor's gradient in got against ref; returns the worst relative error. */
-static double compare_grads(const char *what, const lcfm_nn_params *p, const float *got, const float *ref) {
+static double compare_grads(const char *what, const lcfm_nn_params *p, const float *got,
+                            const float *ref) {
   double worst = 0;
   for (int k = 0; k < p->count; k++) {
     const lcfm_nn_tensor *t = &p->tensors[k];
@@ -39,7 +40,9 @@ static double compare_grads(const char *what, const lcfm_nn_params *p, const flo
   return worst;
 }
 
-static uint64_t counter(uint64_t step, int id, int site) { return step * 4096u + (uint64_t)id * 256u + (uint64_t)site; }
+static uint64_t counter(uint64_t step, int id, int site) {
+  return step * 4096u + (uint64_t)id * 256u + (uint64_t)site;
+}
 
 /* ---------------- causal encoder ---------------- */
 
@@ -56,9 +59,11 @@ static void causal_ref_layout(causal_ref *r, const lcfm_causal_encoder *e) {
   int B = c->max_batch, T = c->T, d = c->d;
   size_t nd = (size_t)B * T * d;
   r->x0 = lcfm_nn_arena_take(&r->acts, nd);
-  for (int i = 0; i < c->blocks; i++) lcfm_conformer_acts_layout(&r->ba[i], &e->bcfg, &r->acts, B, T);
+  for (int i = 0; i < c->blocks; i++)
+    lcfm_conformer_acts_layout(&r->ba[i], &e->bcfg, &r->acts, B, T);
   r->h = lcfm_nn_arena_take(&r->acts, nd), r->gates = lcfm_nn_arena_take(&r->acts, 4 * nd);
-  r->cell = lcfm_nn_arena_take(&r->acts, nd), r->pooled = lcfm_nn_arena_take(&r->acts, (size_t)B * d);
+  r->cell = lcfm_nn_arena_take(&r->acts, nd),
+  r->pooled = lcfm_nn_arena_take(&r->acts, (size_t)B * d);
   r->z = lcfm_nn_arena_take(&r->acts, (size_t)B * c->latent);
   lcfm_nn_scratch_layout(&r->s, &r->scr, B * T, T, d, c->ff);
   r->dpooled = lcfm_nn_arena_take(&r->scr, (size_t)B * d), r->dh = lcfm_nn_arena_take(&r->scr, nd);
@@ -66,9 +71,9 @@ static void causal_ref_layout(causal_ref *r, const lcfm_causal_encoder *e) {
   r->lstm_scratch = lcfm_nn_arena_take(&r->scr, lcfm_lstm_scratch_floats(B, T, d));
 }
 
-static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn_params *p, const float *times,
-                            const float *values, const float *mask, const float *dz, int B, uint64_t seed,
-                            uint64_t step) {
+static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn_params *p,
+                            const float *times, const float *values, const float *mask,
+                            const float *dz, int B, uint64_t seed, uint64_t step) {
   const lcfm_causal_encoder_config *c = &e->cfg;
   int T = c->T, d = c->d, N = B * T;
   size_t nd = (size_t)N * d;
@@ -83,25 +88,30 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
     x = r->ba[i].out;
   }
   lcfm_lstm_acts lstm = {r->h, r->gates, r->cell};
-  lcfm_lstm_tensors w = {p->params + e->w_ih, p->params + e->w_hh, p->params + e->b_ih, p->params + e->b_hh};
+  lcfm_lstm_tensors w = {p->params + e->w_ih, p->params + e->w_hh, p->params + e->b_ih,
+                         p->params + e->b_hh};
   lcfm_lstm_tensors dw = {G + e->w_ih, G + e->w_hh, G + e->b_ih, G + e->b_hh};
   lcfm_lstm_forward(&lstm, x, &w, (lcfm_lstm_dims){B, T, d, d});
   lcfm_meanpool_forward(r->pooled, r->h, mask, B, T, d);
   lcfm_linear_forward(r->z, r->pooled, P + e->head.w, P + e->head.b, B, d, c->latent);
   memset(r->dpooled, 0, sizeof(float) * (size_t)B * d);
-  lcfm_linear_backward(r->dpooled, G + e->head.w, G + e->head.b, dz, r->pooled, P + e->head.w, B, d, c->latent);
+  lcfm_linear_backward(r->dpooled, G + e->head.w, G + e->head.b, dz, r->pooled, P + e->head.w, B, d,
+                       c->latent);
   memset(r->dh, 0, sizeof(float) * nd);
   lcfm_meanpool_backward(r->dh, r->dpooled, mask, B, T, d);
   int cur = 0;
   memset(r->dx[cur], 0, sizeof(float) * nd);
-  lcfm_lstm_backward(r->dx[cur], &dw, r->dh, x, &lstm, &w, r->lstm_scratch, (lcfm_lstm_dims){B, T, d, d});
+  lcfm_lstm_backward(r->dx[cur], &dw, r->dh, x, &lstm, &w, r->lstm_scratch,
+                     (lcfm_lstm_dims){B, T, d, d});
   for (int i = c->blocks - 1; i >= 0; i--) {
     memset(r->dx[1 - cur], 0, sizeof(float) * nd);
     lcfm_nn_block_batch xb = {i > 0 ? r->ba[i - 1].out : r->x0, mask, B, T, 1, 0, 0, 0};
-    lcfm_conformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb, &r->s);
+    lcfm_conformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb,
+                            &r->s);
     cur = 1 - cur;
   }
-  lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[cur], values, P + e->embed.w, N, d);
+  lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[cur], values,
+                             P + e->embed.w, N, d);
 }
 
 /* The causal encoder's chunks against the reference, keeping every block activation (keep 1) or
@@ -134,7 +144,8 @@ static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
   causal_ref_layout(&r, &e);
   int B = cfg.max_batch, T = cfg.T, L = cfg.latent;
   size_t n = (size_t)B * T;
-  float *times = fd_buffer(n), *values = fd_buffer(n), *mask = fd_buffer(n), *dz = fd_buffer((size_t)B * L);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *mask = fd_buffer(n),
+        *dz = fd_buffer((size_t)B * L);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
@@ -151,11 +162,13 @@ static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
   for (int threads = 2; threads >= 1; threads--) {
     lcfm_nn_set_threads(threads);
     lcfm_nn_params_zero_grad(&p);
-    const float *z = lcfm_causal_encoder_forward(&e, &p, &(lcfm_nn_series){times, values, mask, NULL, B}, 1, 5, 7);
+    const float *z = lcfm_causal_encoder_forward(
+        &e, &p, &(lcfm_nn_series){times, values, mask, NULL, B}, 1, 5, 7);
     double ez = rel_err(z, ref_z, (size_t)B * L);
     lcfm_causal_encoder_backward(&e, &p, dz, 1);
     char what[96];
-    snprintf(what, sizeof what, "causal (%s), %d thread(s)", keep ? "activations kept" : "blocks recomputed", threads);
+    snprintf(what, sizeof what, "causal (%s), %d thread(s)",
+             keep ? "activations kept" : "blocks recomputed", threads);
     double eg = compare_grads(what, &p, p.grads, ref_grads);
     printf("%s: z %.2g, gradients %.2g (relative to the full-batch reference)\n", what, ez, eg);
     EXPECT(ez <= TOL, "%s: latents differ from the reference by %g", what, ez);
@@ -178,11 +191,13 @@ static void test_causal(void) {
   size_t total, total_again, kept_bytes, recomputed_bytes;
   float *kept = causal_chunks(1, &total, &kept_bytes);
   float *recomputed = causal_chunks(0, &total_again, &recomputed_bytes);
-  EXPECT(total == total_again && memcmp(kept, recomputed, total * sizeof(float)) == 0,
-         "causal: gradients with the blocks recomputed differ from those with every activation kept");
-  printf("causal: saved activations %zu bytes kept, %zu recomputed\n", kept_bytes, recomputed_bytes);
-  EXPECT(2 * recomputed_bytes < kept_bytes, "causal: recomputing keeps %zu bytes, keeping all %zu", recomputed_bytes,
-         kept_bytes);
+  EXPECT(
+      total == total_again && memcmp(kept, recomputed, total * sizeof(float)) == 0,
+      "causal: gradients with the blocks recomputed differ from those with every activation kept");
+  printf("causal: saved activations %zu bytes kept, %zu recomputed\n", kept_bytes,
+         recomputed_bytes);
+  EXPECT(2 * recomputed_bytes < kept_bytes, "causal: recomputing keeps %zu bytes, keeping all %zu",
+         recomputed_bytes, kept_bytes);
   free(kept), free(recomputed);
 }
 
@@ -201,16 +216,18 @@ static void astro_ref_layout(astro_ref *r, const lcfm_astromer *e) {
   size_t N = (size_t)B * T, nd = N * d;
   r->x0 = lcfm_nn_arena_take(&r->acts, nd), r->te = lcfm_nn_arena_take(&r->acts, nd);
   r->keymask = lcfm_nn_arena_take(&r->acts, N);
-  for (int i = 0; i < c->blocks; i++) lcfm_transformer_acts_layout(&r->ba[i], &e->bcfg, &r->acts, B, T);
+  for (int i = 0; i < c->blocks; i++)
+    lcfm_transformer_acts_layout(&r->ba[i], &e->bcfg, &r->acts, B, T);
   r->head_in = lcfm_nn_arena_take(&r->acts, nd), r->mean = lcfm_nn_arena_take(&r->acts, N);
   r->rstd = lcfm_nn_arena_take(&r->acts, N), r->pred = lcfm_nn_arena_take(&r->acts, N);
   lcfm_nn_scratch_layout(&r->s, &r->scr, (int)N, T, d, c->ff);
   r->dx[0] = lcfm_nn_arena_take(&r->scr, nd), r->dx[1] = lcfm_nn_arena_take(&r->scr, nd);
 }
 
-static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params *p, const float *times,
-                           const float *values, const float *valid, const float *replace, const float *dpred, int B,
-                           uint64_t seed, uint64_t step) {
+static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params *p,
+                           const float *times, const float *values, const float *valid,
+                           const float *replace, const float *dpred, int B, uint64_t seed,
+                           uint64_t step) {
   const lcfm_astromer_config *c = &e->cfg;
   int T = c->T, d = c->d, N = B * T;
   size_t nd = (size_t)N * d;
@@ -227,23 +244,27 @@ static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params 
     lcfm_transformer_forward(&r->ba[i], &e->bcfg, &e->blk[i], p, &xb, &r->s);
     x = r->ba[i].out;
   }
-  lcfm_layernorm_forward(r->head_in, r->mean, r->rstd, x, P + e->head_ln.w, P + e->head_ln.b, N, d, LCFM_NN_LN_EPS);
+  lcfm_layernorm_forward(r->head_in, r->mean, r->rstd, x, P + e->head_ln.w, P + e->head_ln.b, N, d,
+                         LCFM_NN_LN_EPS);
   lcfm_linear_forward(r->pred, r->head_in, P + e->head.w, P + e->head.b, N, d, 1);
   memset(r->dx[1], 0, nd * sizeof(float));
-  lcfm_linear_backward(r->dx[1], G + e->head.w, G + e->head.b, dpred, r->head_in, P + e->head.w, N, d, 1);
+  lcfm_linear_backward(r->dx[1], G + e->head.w, G + e->head.b, dpred, r->head_in, P + e->head.w, N,
+                       d, 1);
   memset(r->dx[0], 0, nd * sizeof(float));
-  lcfm_layernorm_backward(r->dx[0], G + e->head_ln.w, G + e->head_ln.b, r->dx[1], x, P + e->head_ln.w, r->mean, r->rstd,
-                          N, d);
+  lcfm_layernorm_backward(r->dx[0], G + e->head_ln.w, G + e->head_ln.b, r->dx[1], x,
+                          P + e->head_ln.w, r->mean, r->rstd, N, d);
   int cur = 0;
   for (int i = c->blocks - 1; i >= 0; i--) {
     memset(r->dx[1 - cur], 0, nd * sizeof(float));
     lcfm_nn_block_batch xb = {i > 0 ? r->ba[i - 1].out : r->x0, r->keymask, B, T, 1, 0, 0, 0};
-    lcfm_transformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb, &r->s);
+    lcfm_transformer_backward(r->dx[1 - cur], &r->ba[i], &e->bcfg, &e->blk[i], p, r->dx[cur], &xb,
+                              &r->s);
     cur = 1 - cur;
   }
   memset(r->dx[1 - cur], 0, nd * sizeof(float));
   lcfm_masktoken_backward(r->dx[1 - cur], G + e->mask_token, r->dx[cur], replace, N, d);
-  lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[1 - cur], values, P + e->embed.w, N, d);
+  lcfm_scalar_embed_backward(NULL, G + e->embed.w, G + e->embed.b, r->dx[1 - cur], values,
+                             P + e->embed.w, N, d);
 }
 
 static void test_astromer(void) {
@@ -272,8 +293,8 @@ static void test_astromer(void) {
   astro_ref_layout(&r, &e);
   int B = cfg.max_batch, T = cfg.T;
   size_t n = (size_t)B * T;
-  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n), *replace = fd_buffer(n),
-        *dpred = fd_buffer(n);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n),
+        *replace = fd_buffer(n), *dpred = fd_buffer(n);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
@@ -302,7 +323,8 @@ static void test_astromer(void) {
     EXPECT(ep <= TOL, "%s: predictions differ from the reference by %g", what, ep);
   }
   lcfm_nn_set_threads(2);
-  free(times), free(values), free(valid), free(replace), free(dpred), free(ref_grads), free(ref_pred), free(r.ba);
+  free(times), free(values), free(valid), free(replace), free(dpred), free(ref_grads),
+      free(ref_pred), free(r.ba);
   lcfm_nn_arena_free(&r.acts), lcfm_nn_arena_free(&r.scr);
   lcfm_astromer_free(&e);
   lcfm_nn_params_free(&p);

@@ -51,15 +51,16 @@ static void test_residual_layernorm(int N, int C) {
     lcfm_layernorm_forward(ref, mref, rref, sum, w, b, N, C, LCFM_NN_LN_EPS);
     for (int in_place = 0; in_place < 2; in_place++) {
       if (in_place) memcpy(xout, x, n * sizeof *x);
-      lcfm_residual_layernorm_forward(xout, out, mean, rstd, in_place ? xout : x, alpha, y, w, b, N, C, LCFM_NN_LN_EPS);
+      lcfm_residual_layernorm_forward(xout, out, mean, rstd, in_place ? xout : x, alpha, y, w, b, N,
+                                      C, LCFM_NN_LN_EPS);
       double e = fmax(fmax(worst_error(xout, sum, n), worst_error(out, ref, n)),
                       fmax(worst_error(mean, mref, (size_t)N), worst_error(rstd, rref, (size_t)N)));
       EXPECT(e <= TOL, "residual layer norm N %d C %d alpha %g%s: error %.3g", N, C, (double)alpha,
              in_place ? " in place" : "", e);
     }
   }
-  free(x), free(y), free(w), free(b), free(sum), free(ref), free(mref), free(rref), free(xout), free(out), free(mean),
-      free(rstd);
+  free(x), free(y), free(w), free(b), free(sum), free(ref), free(mref), free(rref), free(xout),
+      free(out), free(mean), free(rstd);
 }
 
 typedef enum { RELU, GELU, SWISH, TANH } act_kind;

@@ -39,7 +39,8 @@ static void case_init(gemm_case *g, int ta, int tb, int m, int n, int k) {
   for (size_t i = 0; i < (size_t)rows_a * g->lda; i++) g->a[i] = value(i, 1);
   for (size_t i = 0; i < (size_t)rows_b * g->ldb; i++) g->b[i] = value(i, 2);
   for (size_t i = 0; i < (size_t)m * g->ldc; i++) g->c0[i] = value(i, 3);
-  g->sum = lcfm_malloc(sizeof(double) * (size_t)m * n), g->scale = lcfm_malloc(sizeof(double) * (size_t)m * n);
+  g->sum = lcfm_malloc(sizeof(double) * (size_t)m * n),
+  g->scale = lcfm_malloc(sizeof(double) * (size_t)m * n);
   for (int i = 0; i < m; i++)
     for (int j = 0; j < n; j++) {
       double sum = 0, scale = 0;
@@ -51,7 +52,9 @@ static void case_init(gemm_case *g, int ta, int tb, int m, int n, int k) {
     }
 }
 
-static void case_free(gemm_case *g) { free(g->a), free(g->b), free(g->c0), free(g->sum), free(g->scale); }
+static void case_free(gemm_case *g) {
+  free(g->a), free(g->b), free(g->c0), free(g->sum), free(g->scale);
+}
 
 /* Worst error of C = alpha op(A) op(B) + beta C relative to the rounding scale
  * |alpha| sum |a b| + |beta c|; -1 when C outside the m x n block changed. */
@@ -67,12 +70,14 @@ static double run_case(const gemm_case *g, float alpha, float beta) {
     for (int j = 0; j < g->ldc; j++) {
       size_t e = (size_t)i * g->ldc + j, r = (size_t)i * g->n + j;
       if (j >= g->n) { /* padding: must be left as it was */
-        if (memcmp(&c[e], beta == 0.0f && e % 5 == 0 ? &(float){NAN} : &g->c0[e], sizeof(float))) worst = -1;
+        if (memcmp(&c[e], beta == 0.0f && e % 5 == 0 ? &(float){NAN} : &g->c0[e], sizeof(float)))
+          worst = -1;
         continue;
       }
       double c_before = beta == 0.0f ? 0.0 : (double)g->c0[e];
       double expect = alpha * g->sum[r] + beta * c_before;
-      double err = fabs((double)c[e] - expect) / (fabs(alpha) * g->scale[r] + fabs(beta * c_before) + 1e-30);
+      double err =
+          fabs((double)c[e] - expect) / (fabs(alpha) * g->scale[r] + fabs(beta * c_before) + 1e-30);
       if (!isfinite(c[e])) err = INFINITY;
       if (err > worst) worst = err;
     }
@@ -96,9 +101,11 @@ int main(int argc, char **argv) {
             for (int ai = 0; ai < 2; ai++)
               for (int bi = 0; bi < 3; bi++) {
                 double err = run_case(&g, alphas[ai], betas[bi]);
-                EXPECT(err >= 0 && err < 1e-5, "%c%c m %d n %d k %d alpha %g beta %g, %d threads: %s %.3g",
-                       g.ta ? 'T' : 'N', g.tb ? 'T' : 'N', g.m, g.n, g.k, (double)alphas[ai], (double)betas[bi],
-                       threads, err < 0 ? "C outside the product changed" : "relative error", err);
+                EXPECT(err >= 0 && err < 1e-5,
+                       "%c%c m %d n %d k %d alpha %g beta %g, %d threads: %s %.3g",
+                       g.ta ? 'T' : 'N', g.tb ? 'T' : 'N', g.m, g.n, g.k, (double)alphas[ai],
+                       (double)betas[bi], threads,
+                       err < 0 ? "C outside the product changed" : "relative error", err);
                 cases++;
               }
           }

@@ -71,8 +71,10 @@ static void test_causal(void) {
     lcfm_nn_set_threads(2);
     const float *z2 = lcfm_causal_encoder_infer(&e, &p, &x);
     double d1 = rel_diff(z1, ref, nz), d2 = rel_diff(z2, ref, nz), d12 = rel_diff(z2, z1, nz);
-    printf("causal B=%d: infer vs forward %.2g (1 thread), %.2g (2 threads); 1 vs 2 threads %.2g\n", nb, d1, d2, d12);
-    EXPECT(d1 <= TOL && d2 <= TOL, "causal B=%d: inference differs from forward (%g, %g)", nb, d1, d2);
+    printf("causal B=%d: infer vs forward %.2g (1 thread), %.2g (2 threads); 1 vs 2 threads %.2g\n",
+           nb, d1, d2, d12);
+    EXPECT(d1 <= TOL && d2 <= TOL, "causal B=%d: inference differs from forward (%g, %g)", nb, d1,
+           d2);
     EXPECT(d12 <= TOL, "causal B=%d: inference depends on the thread count (%g)", nb, d12);
   }
   free(times), free(values), free(mask), free(ref), free(z1);
@@ -121,7 +123,8 @@ static void test_astromer(int residual) {
   lcfm_astromer_alloc(&e);
   int B = cfg.max_batch, T = cfg.T, layers = cfg.blocks + 1;
   size_t n = (size_t)B * T, nout = (size_t)B * layers * cfg.d;
-  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n), *replace = fd_buffer(n);
+  float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n),
+        *replace = fd_buffer(n);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
@@ -144,10 +147,12 @@ static void test_astromer(int residual) {
     lcfm_nn_set_threads(2);
     lcfm_astromer_infer_layer_means(&e, &p, &x, m2);
     double d1 = rel_diff(m1, ref, nz), d2 = rel_diff(m2, ref, nz), d12 = rel_diff(m2, m1, nz);
-    printf("astromer residual=%d B=%d: infer vs forward %.2g (1 thread), %.2g (2 threads); 1 vs 2 threads %.2g\n",
-           residual, nb, d1, d2, d12);
-    EXPECT(d1 <= TOL && d2 <= TOL, "astromer residual=%d B=%d: inference differs from forward (%g, %g)", residual, nb,
-           d1, d2);
+    printf(
+        "astromer residual=%d B=%d: infer vs forward %.2g (1 thread), %.2g (2 threads); 1 vs 2 threads %.2g\n",
+        residual, nb, d1, d2, d12);
+    EXPECT(d1 <= TOL && d2 <= TOL,
+           "astromer residual=%d B=%d: inference differs from forward (%g, %g)", residual, nb, d1,
+           d2);
     EXPECT(d12 <= TOL, "astromer B=%d: inference depends on the thread count (%g)", nb, d12);
   }
   free(times), free(values), free(valid), free(replace), free(ref), free(m1), free(m2);

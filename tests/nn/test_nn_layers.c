@@ -52,13 +52,15 @@ static void linear_grad(void *p) {
   ctx_t *c = p;
   linear_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[2]);
-  lcfm_linear_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->s[0], c->s[1], c->s[2]);
+  lcfm_linear_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->s[0],
+                       c->s[1], c->s[2]);
 }
 static void test_linear(int N, int C, int OC) {
   ctx_t c = {0};
   c.s[0] = N, c.s[1] = C, c.s[2] = OC;
   size_t sz[3] = {(size_t)N * C, (size_t)OC * C, (size_t)OC};
-  for (int i = 0; i < 3; i++) c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 10 + i);
+  for (int i = 0; i < 3; i++)
+    c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 10 + i);
   c.out = buf((size_t)N * OC), c.dout = buf((size_t)N * OC);
   char name[64];
   snprintf(name, sizeof name, "linear N=%d C=%d OC=%d", N, C, OC);
@@ -78,16 +80,16 @@ static void test_linear(int N, int C, int OC) {
 /* ---------------- layer norm ---------------- */
 static double ln_obj(void *p) {
   ctx_t *c = p;
-  lcfm_layernorm_forward(c->out, c->save[0], c->save[1], c->in[0], c->in[1], c->in[2], c->s[0], c->s[1],
-                         LCFM_NN_LN_EPS);
+  lcfm_layernorm_forward(c->out, c->save[0], c->save[1], c->in[0], c->in[1], c->in[2], c->s[0],
+                         c->s[1], LCFM_NN_LN_EPS);
   return fd_dot_r(c->out, (size_t)c->s[0] * c->s[1]);
 }
 static void ln_grad(void *p) {
   ctx_t *c = p;
   ln_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1]);
-  lcfm_layernorm_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->save[0], c->save[1], c->s[0],
-                          c->s[1]);
+  lcfm_layernorm_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->save[0],
+                          c->save[1], c->s[0], c->s[1]);
 }
 static void test_layernorm(int N, int C) {
   ctx_t c = {0};
@@ -263,7 +265,8 @@ static void test_dropout(void) {
   EXPECT_NEAR(sum / big, 1.0, 0.01, "dropout preserves the mean");
   EXPECT(scaled_ok, "dropout keeps values scaled by 1/(1-p)");
   lcfm_dropout_forward(y, m2, x, big, 0.3f, 1, 7, 11);
-  EXPECT(memcmp(m, m2, big * sizeof(float)) == 0, "dropout mask is not a pure function of (seed, counter)");
+  EXPECT(memcmp(m, m2, big * sizeof(float)) == 0,
+         "dropout mask is not a pure function of (seed, counter)");
   lcfm_dropout_forward(y, m2, x, big, 0.3f, 1, 7, 12);
   EXPECT(memcmp(m, m2, big * sizeof(float)) != 0, "dropout mask does not change with the counter");
   lcfm_dropout_forward(y, m2, x, big, 0.3f, 0, 7, 11);
@@ -284,7 +287,8 @@ static void att_grad(void *p) {
   ctx_t *c = p;
   att_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1] * c->s[2]);
-  lcfm_attention_backward(c->din[0], c->dout, c->in[0], c->save[0], c->scratch, c->s[0], c->s[1], c->s[2], c->s[3]);
+  lcfm_attention_backward(c->din[0], c->dout, c->in[0], c->save[0], c->scratch, c->s[0], c->s[1],
+                          c->s[2], c->s[3]);
 }
 static void test_attention(int B, int T, int C, int H, const float *mask) {
   ctx_t c = {0};
@@ -309,8 +313,10 @@ static void test_attention(int B, int T, int C, int H, const float *mask) {
       for (int j = 0; j < T; j++) {
         if (mask[b * T + j] != 0.0f) continue;
         for (int h = 0; h < H; h++)
-          for (int i = 0; i < T; i++) bad += c.save[0][(((size_t)b * H + h) * T + i) * T + j] != 0.0f;
-        for (int k = C; k < 3 * C; k++) nograd &= c.din[0][((size_t)b * T + j) * 3 * C + k] == 0.25f;
+          for (int i = 0; i < T; i++)
+            bad += c.save[0][(((size_t)b * H + h) * T + i) * T + j] != 0.0f;
+        for (int k = C; k < 3 * C; k++)
+          nograd &= c.din[0][((size_t)b * T + j) * 3 * C + k] == 0.25f;
       }
     EXPECT(bad == 0, "attention: %d probabilities on masked keys", bad);
     EXPECT(nograd, "attention: gradient reached a masked key or value");
@@ -336,14 +342,15 @@ static void dw_grad(void *p) {
   ctx_t *c = p;
   dw_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1] * c->s[2]);
-  lcfm_dwconv_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->s[0], c->s[1], c->s[2],
-                       c->s[3]);
+  lcfm_dwconv_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->s[0],
+                       c->s[1], c->s[2], c->s[3]);
 }
 static void test_dwconv(int B, int T, int C, int K) {
   ctx_t c = {0};
   c.s[0] = B, c.s[1] = T, c.s[2] = C, c.s[3] = K;
   size_t sz[3] = {(size_t)B * T * C, (size_t)K * C, (size_t)C};
-  for (int i = 0; i < 3; i++) c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 70 + i);
+  for (int i = 0; i < 3; i++)
+    c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 70 + i);
   c.out = buf(sz[0]), c.dout = buf(sz[0]);
   char name[64];
   snprintf(name, sizeof name, "dwconv B=%d T=%d C=%d K=%d", B, T, C, K);
@@ -355,7 +362,8 @@ static void test_dwconv(int B, int T, int C, int K) {
   /* known answer at t = 0 (left edge): out = b + sum_{k >= pad} w[k] x[k - pad] */
   int pad = (K - 1) / 2;
   double ref = c.in[2][1];
-  for (int k = pad; k < K && k - pad < T; k++) ref += (double)c.in[1][k * C + 1] * c.in[0][(k - pad) * C + 1];
+  for (int k = pad; k < K && k - pad < T; k++)
+    ref += (double)c.in[1][k * C + 1] * c.in[0][(k - pad) * C + 1];
   dw_obj(&c);
   EXPECT_NEAR(c.out[1], ref, 1e-5, "dwconv edge known answer");
   ctx_free(&c);
@@ -374,15 +382,18 @@ static void lstm_grad(void *p) {
   lstm_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1] * c->s[3]);
   lcfm_lstm_acts a = {c->out, c->save[0], c->save[1]};
-  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]}, dw = {c->din[1], c->din[2], c->din[3], c->din[4]};
+  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]},
+                    dw = {c->din[1], c->din[2], c->din[3], c->din[4]};
   lcfm_lstm_backward(c->din[0], &dw, c->dout, c->in[0], &a, &w, c->scratch,
                      (lcfm_lstm_dims){c->s[0], c->s[1], c->s[2], c->s[3]});
 }
 static void test_lstm(int B, int T, int In, int H) {
   ctx_t c = {0};
   c.s[0] = B, c.s[1] = T, c.s[2] = In, c.s[3] = H;
-  size_t sz[5] = {(size_t)B * T * In, (size_t)4 * H * In, (size_t)4 * H * H, (size_t)4 * H, (size_t)4 * H};
-  for (int i = 0; i < 5; i++) c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -0.8, 0.8, 80 + i);
+  size_t sz[5] = {(size_t)B * T * In, (size_t)4 * H * In, (size_t)4 * H * H, (size_t)4 * H,
+                  (size_t)4 * H};
+  for (int i = 0; i < 5; i++)
+    c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -0.8, 0.8, 80 + i);
   c.out = buf((size_t)B * T * H), c.dout = buf((size_t)B * T * H);
   c.save[0] = buf((size_t)B * T * 4 * H), c.save[1] = buf((size_t)B * T * H);
   c.scratch = buf(lcfm_lstm_scratch_floats(B, T, H));
@@ -430,7 +441,8 @@ static void test_pool(void) {
   add_t(&fc, "inp", c.in[0], c.din[0], n);
   fd_check(&fc);
   pool_obj(&c);
-  EXPECT_NEAR(c.out[3 + 2], (c.in[0][12 + 2] + c.in[0][18 + 2]) / 2.0, 1e-6, "meanpool known answer");
+  EXPECT_NEAR(c.out[3 + 2], (c.in[0][12 + 2] + c.in[0][18 + 2]) / 2.0, 1e-6,
+              "meanpool known answer");
   EXPECT_NEAR(c.out[6 + 1], c.in[0][24 + 1], 1e-6, "meanpool of one valid step");
   int zero = 1;
   for (int t = 1; t < T; t++)
@@ -481,14 +493,16 @@ static void se_grad(void *p) {
   ctx_t *c = p;
   se_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1]);
-  lcfm_scalar_embed_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->s[0], c->s[1]);
+  lcfm_scalar_embed_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], c->s[0],
+                             c->s[1]);
 }
 static void test_scalar_embed(void) {
   int N = 4, d = 5;
   ctx_t c = {0};
   c.s[0] = N, c.s[1] = d;
   size_t sz[3] = {(size_t)N, (size_t)d, (size_t)d};
-  for (int i = 0; i < 3; i++) c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 110 + i);
+  for (int i = 0; i < 3; i++)
+    c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 110 + i);
   c.out = buf((size_t)N * d), c.dout = buf((size_t)N * d);
   fd_case fc = mk_case("scalar embedding", se_obj, se_grad, &c);
   add_t(&fc, "x", c.in[0], c.din[0], sz[0]);
@@ -516,13 +530,15 @@ static void test_masktoken(void) {
   ctx_t c = {0};
   c.s[0] = N, c.s[1] = d, c.mask = replace;
   size_t sz[2] = {(size_t)N * d, (size_t)d};
-  for (int i = 0; i < 2; i++) c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 120 + i);
+  for (int i = 0; i < 2; i++)
+    c.in[i] = buf(sz[i]), c.din[i] = buf(sz[i]), fd_fill(c.in[i], sz[i], -1, 1, 120 + i);
   c.out = buf(sz[0]), c.dout = buf(sz[0]);
   fd_case fc = mk_case("mask token", mt_obj, mt_grad, &c);
   add_t(&fc, "inp", c.in[0], c.din[0], sz[0]);
   add_t(&fc, "token", c.in[1], c.din[1], sz[1]);
   fd_check(&fc);
-  EXPECT(c.out[1 * d + 2] == c.in[1][2] && c.out[2 * d + 2] == c.in[0][2 * d + 2], "mask token placement");
+  EXPECT(c.out[1 * d + 2] == c.in[1][2] && c.out[2 * d + 2] == c.in[0][2 * d + 2],
+         "mask token placement");
   ctx_free(&c);
 }
 

@@ -24,7 +24,8 @@ typedef struct {
 static double loss_eval(loss_ctx *c, float *grad) {
   switch (c->kind) {
   case 0: return lcfm_loss_masked_mse(grad, c->pred, c->target, c->mask, (size_t)c->B * c->T, 1.0f);
-  case 1: return lcfm_loss_astromer_rmse(grad, c->pred, c->target, c->weight, c->mask, c->B, c->T, 1.0f);
+  case 1:
+    return lcfm_loss_astromer_rmse(grad, c->pred, c->target, c->weight, c->mask, c->B, c->T, 1.0f);
   case 2: return lcfm_loss_infonce(grad, c->pred, c->key, c->N, c->D, 0.5f, c->scratch, 1.0f);
   default: return lcfm_loss_softmax_xent(grad, c->pred, c->cls, c->N, c->K, 1.0f);
   }
@@ -64,7 +65,8 @@ static void test_mse_and_rmse(int B, int T) {
   /* weights: padding 0, the smallest-error point of a window gets 1 + 1e-3, the largest 1e-3 */
   for (int b = 0; b < B; b++) {
     double lo = 1e9, hi = -1e9;
-    for (int t = 0; t < T - 1; t++) lo = fmin(lo, c.weight[b * T + t]), hi = fmax(hi, c.weight[b * T + t]);
+    for (int t = 0; t < T - 1; t++)
+      lo = fmin(lo, c.weight[b * T + t]), hi = fmax(hi, c.weight[b * T + t]);
     EXPECT_NEAR(lo, 1e-3, 1e-6, "astromer weight minimum");
     EXPECT_NEAR(hi, 1.001, 1e-6, "astromer weight maximum");
     EXPECT(c.weight[b * T + T - 1] == 0.0f, "astromer weight of padding");
@@ -72,7 +74,8 @@ static void test_mse_and_rmse(int B, int T) {
   char name[64];
   c.kind = 0;
   double ref = 0, cnt = 0;
-  for (size_t i = 0; i < n; i++) ref += c.mask[i] * pow((double)c.pred[i] - c.target[i], 2), cnt += c.mask[i];
+  for (size_t i = 0; i < n; i++)
+    ref += c.mask[i] * pow((double)c.pred[i] - c.target[i], 2), cnt += c.mask[i];
   EXPECT_NEAR(loss_obj(&c), ref / cnt, 1e-12, "masked mse value");
   snprintf(name, sizeof name, "masked mse B=%d T=%d", B, T);
   run_fd(&c, name, n);
@@ -143,7 +146,8 @@ static void test_infonce(void) {
     float *local = buf((size_t)per * D), *all = buf((size_t)G * D), *dz = buf((size_t)G * D);
     int64_t *gk = lcfm_malloc(sizeof(int64_t) * (size_t)G);
     for (int i = 0; i < G; i++) gk[i] = i % 4;
-    for (int i = 0; i < per * D; i++) local[i] = (float)lcfm_rng_normal(3, 3, (uint64_t)(rank * per * D + i));
+    for (int i = 0; i < per * D; i++)
+      local[i] = (float)lcfm_rng_normal(3, 3, (uint64_t)(rank * per * D + i));
     MPI_Allgather(local, per * D, MPI_FLOAT, all, per * D, MPI_FLOAT, MPI_COMM_WORLD);
     float *scr = buf(lcfm_loss_infonce_scratch_floats(G, D));
     double l = lcfm_loss_infonce(dz, all, gk, G, D, 0.2f, scr, 1.0f);
@@ -152,17 +156,20 @@ static void test_infonce(void) {
     for (int i = 0; i < G * D; i++) ref[i] = (float)lcfm_rng_normal(3, 3, (uint64_t)i);
     double lr = lcfm_loss_infonce(dref, ref, gk, G, D, 0.2f, scr, 1.0f);
     EXPECT(l == lr, "gathered infonce differs: %.17g vs %.17g", l, lr);
-    EXPECT(memcmp(dz + (size_t)rank * per * D, dref + (size_t)rank * per * D, sizeof(float) * (size_t)per * D) == 0,
+    EXPECT(memcmp(dz + (size_t)rank * per * D, dref + (size_t)rank * per * D,
+                  sizeof(float) * (size_t)per * D) == 0,
            "gathered infonce: this rank's gradient rows differ");
     /* By rows: this rank's anchors only; losses summed and gradients reduce-scattered over ranks
      * give the whole batch's loss and this rank's rows of its gradient. */
     float *dz_rows = buf((size_t)G * D), *mine = buf((size_t)per * D);
     float *scr_rows = buf(lcfm_loss_infonce_rows_scratch_floats(per, G, D));
-    double part = lcfm_loss_infonce_rows(dz_rows, all, gk, G, D, 0.2f, rank * per, rank * per + per, scr_rows, 1.0f);
+    double part = lcfm_loss_infonce_rows(dz_rows, all, gk, G, D, 0.2f, rank * per, rank * per + per,
+                                         scr_rows, 1.0f);
     double whole = 0;
     MPI_Allreduce(&part, &whole, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     MPI_Reduce_scatter_block(dz_rows, mine, per * D, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    EXPECT_NEAR(whole, lr, 1e-6 * fabs(lr), "infonce by rows: the ranks' losses do not add up to the batch's");
+    EXPECT_NEAR(whole, lr, 1e-6 * fabs(lr),
+                "infonce by rows: the ranks' losses do not add up to the batch's");
     double worst = 0, largest = 0;
     for (int i = 0; i < per * D; i++) {
       worst = fmax(worst, fabs(mine[i] - dref[(size_t)rank * per * D + i]));
@@ -180,14 +187,16 @@ static void test_infonce(void) {
  * ranks than the 256 the gathered InfoNCE once allowed) add up to the whole batch. */
 static void test_infonce_many_slices(void) {
   int G = 300, D = 6;
-  float *z = buf((size_t)G * D), *dfull = buf((size_t)G * D), *dsum = buf((size_t)G * D), *dpart = buf((size_t)G * D);
+  float *z = buf((size_t)G * D), *dfull = buf((size_t)G * D), *dsum = buf((size_t)G * D),
+        *dpart = buf((size_t)G * D);
   int64_t *key = lcfm_malloc(sizeof(int64_t) * (size_t)G);
   for (int i = 0; i < G * D; i++) z[i] = (float)lcfm_rng_normal(8, 1, (uint64_t)i);
   for (int i = 0; i < G; i++) key[i] = i % 37;
   float *scr = buf(lcfm_loss_infonce_scratch_floats(G, D));
   double full = lcfm_loss_infonce(dfull, z, key, G, D, 0.3f, scr, 1.0f), sum = 0;
   float *scr1 = buf(lcfm_loss_infonce_rows_scratch_floats(1, G, D));
-  for (int r = 0; r < G; r++) { /* rank r: zero its share, compute it, add it as the reduction would */
+  for (int r = 0; r < G;
+       r++) { /* rank r: zero its share, compute it, add it as the reduction would */
     memset(dpart, 0, sizeof(float) * (size_t)G * D);
     sum += lcfm_loss_infonce_rows(dpart, z, key, G, D, 0.3f, r, r + 1, scr1, 1.0f);
     for (int i = 0; i < G * D; i++) dsum[i] += dpart[i];
@@ -195,9 +204,10 @@ static void test_infonce_many_slices(void) {
   double worst = 0, largest = 0;
   for (int i = 0; i < G * D; i++)
     worst = fmax(worst, fabs(dsum[i] - dfull[i])), largest = fmax(largest, fabs(dfull[i]));
-  EXPECT_NEAR(sum, full, 1e-6 * fabs(full), "infonce by rows over 300 slices: losses do not add up");
-  EXPECT(worst <= 1e-5 * largest && largest > 0, "infonce by rows over 300 slices: gradient differs by %g (largest %g)",
-         worst, largest);
+  EXPECT_NEAR(sum, full, 1e-6 * fabs(full),
+              "infonce by rows over 300 slices: losses do not add up");
+  EXPECT(worst <= 1e-5 * largest && largest > 0,
+         "infonce by rows over 300 slices: gradient differs by %g (largest %g)", worst, largest);
   free(z), free(dfull), free(dsum), free(dpart), free(key), free(scr), free(scr1);
 }
 
@@ -232,7 +242,8 @@ static void test_params_and_adam(void) {
   lcfm_nn_params_alloc(&p);
   EXPECT(oa % 16 == 0 && ob % 16 == 0 && oc % 16 == 0, "views are not 64-byte aligned");
   EXPECT(ob >= oa + 15 && oc >= ob + 7, "views overlap");
-  EXPECT(lcfm_nn_params_find(&p, "layer.a.b") == 1 && lcfm_nn_params_find(&p, "nope") == -1, "find by name");
+  EXPECT(lcfm_nn_params_find(&p, "layer.a.b") == 1 && lcfm_nn_params_find(&p, "nope") == -1,
+         "find by name");
   EXPECT(p.tensors[0].ndim == 2 && p.tensors[0].shape[1] == 5, "shape recorded");
   EXPECT(lcfm_nn_params_count(&p) == 24, "parameter count %zu", lcfm_nn_params_count(&p));
   lcfm_nn_params_init_default(&p, 11);
@@ -245,12 +256,14 @@ static void test_params_and_adam(void) {
   EXPECT(lcfm_nn_first_nonfinite(&p, p.grads, NULL) == -1, "clean buffer flagged");
   size_t el = 0;
   p.grads[ob + 4] = NAN;
-  EXPECT(lcfm_nn_first_nonfinite(&p, p.grads, &el) == 1 && el == 4, "NaN not located (tensor, element %zu)", el);
+  EXPECT(lcfm_nn_first_nonfinite(&p, p.grads, &el) == 1 && el == 4,
+         "NaN not located (tensor, element %zu)", el);
   p.grads[ob + 4] = 0.0f;
 
   /* Adam against the textbook recursion in double, then AdamW's decoupled decay */
   for (int wd = 0; wd < 2; wd++) {
-    lcfm_adam opt = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f, .weight_decay = wd ? 0.1f : 0.0f};
+    lcfm_adam opt = {
+        .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f, .weight_decay = wd ? 0.1f : 0.0f};
     memset(p.m, 0, p.total * sizeof(float));
     memset(p.v, 0, p.total * sizeof(float));
     double w = p.params[oa + 3], m = 0, v = 0;
@@ -291,8 +304,8 @@ typedef struct {
 static double xcorr_eval(xcorr_ctx *c, int with_grad) {
   double *m = lcfm_calloc(lcfm_xcorr_moments_size(c->Da, c->Db), sizeof *m);
   lcfm_xcorr_moments(m, c->a, c->b, c->rows, c->Da, c->Db);
-  double l =
-      lcfm_loss_xcorr(with_grad ? c->da : NULL, with_grad ? c->db : NULL, c->a, c->b, c->rows, m, c->Da, c->Db, 1.0f);
+  double l = lcfm_loss_xcorr(with_grad ? c->da : NULL, with_grad ? c->db : NULL, c->a, c->b,
+                             c->rows, m, c->Da, c->Db, 1.0f);
   free(m);
   return l;
 }
@@ -322,11 +335,13 @@ static void test_xcorr(void) {
   c.a = buf(na), c.b = buf(nb), c.da = buf(na), c.db = buf(nb);
   fd_fill(c.a, na, -1, 1, 11);
   fd_fill(c.b, nb, -1, 1, 12);
-  for (int i = 0; i < c.rows; i++) c.b[i * c.Db] += 0.8f * c.a[i * c.Da + 1]; /* a correlated pair */
+  for (int i = 0; i < c.rows; i++)
+    c.b[i * c.Db] += 0.8f * c.a[i * c.Da + 1]; /* a correlated pair */
   EXPECT_NEAR(xcorr_obj(&c), xcorr_ref(c.a, c.b, c.rows, c.Da, c.Db), 1e-9, "xcorr value");
   fd_case fc;
   memset(&fc, 0, sizeof fc);
-  fc.name = "independence (cross-correlation)", fc.objective = xcorr_obj, fc.gradient = xcorr_grad, fc.ctx = &c;
+  fc.name = "independence (cross-correlation)", fc.objective = xcorr_obj, fc.gradient = xcorr_grad,
+  fc.ctx = &c;
   fc.eps = 1e-3f, fc.tol = 2e-2, fc.floor = 1e-3;
   fc.t[fc.nt++] = (fd_tensor){"z_star", c.a, c.da, na};
   fc.t[fc.nt++] = (fd_tensor){"z_instr", c.b, c.db, nb};
@@ -336,25 +351,31 @@ static void test_xcorr(void) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   int per = 5, G = per * size, Da = 4, Db = 3;
-  float *A = buf((size_t)G * Da), *B = buf((size_t)G * Db), *dA = buf((size_t)G * Da), *dB = buf((size_t)G * Db);
+  float *A = buf((size_t)G * Da), *B = buf((size_t)G * Db), *dA = buf((size_t)G * Da),
+        *dB = buf((size_t)G * Db);
   float *da = buf((size_t)per * Da), *db = buf((size_t)per * Db);
   for (int i = 0; i < G * Da; i++) A[i] = (float)lcfm_rng_normal(5, 1, (uint64_t)i);
-  for (int i = 0; i < G * Db; i++) B[i] = (float)lcfm_rng_normal(5, 2, (uint64_t)i) + 0.5f * A[(i / Db) * Da];
+  for (int i = 0; i < G * Db; i++)
+    B[i] = (float)lcfm_rng_normal(5, 2, (uint64_t)i) + 0.5f * A[(i / Db) * Da];
   size_t msize = lcfm_xcorr_moments_size(Da, Db);
   double *m = lcfm_calloc(msize, sizeof *m), *mall = lcfm_calloc(msize, sizeof *mall);
   lcfm_xcorr_moments(m, A + (size_t)rank * per * Da, B + (size_t)rank * per * Db, per, Da, Db);
   MPI_Allreduce(m, mall, (int)msize, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-  double l = lcfm_loss_xcorr(da, db, A + (size_t)rank * per * Da, B + (size_t)rank * per * Db, per, mall, Da, Db, 1.0f);
+  double l = lcfm_loss_xcorr(da, db, A + (size_t)rank * per * Da, B + (size_t)rank * per * Db, per,
+                             mall, Da, Db, 1.0f);
   lcfm_xcorr_moments(m, A, B, G, Da, Db);
   double lref = lcfm_loss_xcorr(dA, dB, A, B, G, m, Da, Db, 1.0f);
   EXPECT_NEAR(l, lref, 1e-12, "xcorr from moments summed over ranks");
   EXPECT(l > 1e-3, "xcorr of correlated latents is ~0 (%g): test is vacuous", l);
   double worst = 0;
-  for (int i = 0; i < per * Da; i++) worst = fmax(worst, fabs(da[i] - dA[(size_t)rank * per * Da + i]));
-  for (int i = 0; i < per * Db; i++) worst = fmax(worst, fabs(db[i] - dB[(size_t)rank * per * Db + i]));
-  EXPECT(worst < 1e-7, "xcorr: this rank's gradient rows differ from the whole batch's by %g", worst);
-  free(c.a), free(c.b), free(c.da), free(c.db), free(A), free(B), free(dA), free(dB), free(da), free(db), free(m),
-      free(mall);
+  for (int i = 0; i < per * Da; i++)
+    worst = fmax(worst, fabs(da[i] - dA[(size_t)rank * per * Da + i]));
+  for (int i = 0; i < per * Db; i++)
+    worst = fmax(worst, fabs(db[i] - dB[(size_t)rank * per * Db + i]));
+  EXPECT(worst < 1e-7, "xcorr: this rank's gradient rows differ from the whole batch's by %g",
+         worst);
+  free(c.a), free(c.b), free(c.da), free(c.db), free(A), free(B), free(dA), free(dB), free(da),
+      free(db), free(m), free(mall);
 }
 
 int main(int argc, char **argv) {

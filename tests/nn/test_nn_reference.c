@@ -42,15 +42,17 @@ static void load(const char *path) {
   LCFM_CHECK(f != NULL, "cannot open the fixture %s", path);
   char magic[8];
   uint32_t count;
-  LCFM_CHECK(fread(magic, 1, 8, f) == 8 && memcmp(magic, "LCFMNNR1", 8) == 0, "%s: not an lcfm nn fixture", path);
+  LCFM_CHECK(fread(magic, 1, 8, f) == 8 && memcmp(magic, "LCFMNNR1", 8) == 0,
+             "%s: not an lcfm nn fixture", path);
   LCFM_CHECK(fread(&count, 4, 1, f) == 1 && count < 100000, "%s: bad record count", path);
   recs = lcfm_calloc(count, sizeof *recs);
   nrecs = (int)count;
   for (int r = 0; r < nrecs; r++) {
     record *x = &recs[r];
     char name[64];
-    LCFM_CHECK(fread(name, 1, 64, f) == 64 && fread(&x->kind, 4, 1, f) == 1 && fread(&x->ndim, 4, 1, f) == 1 &&
-                   fread(x->shape, 8, 4, f) == 4 && fread(&x->offset, 4, 1, f) == 1 && fread(&x->scale, 4, 1, f) == 1,
+    LCFM_CHECK(fread(name, 1, 64, f) == 64 && fread(&x->kind, 4, 1, f) == 1 &&
+                   fread(&x->ndim, 4, 1, f) == 1 && fread(x->shape, 8, 4, f) == 4 &&
+                   fread(&x->offset, 4, 1, f) == 1 && fread(&x->scale, 4, 1, f) == 1,
                "%s: truncated header of record %d", path, r);
     memcpy(x->name, name, 64);
     x->name[64] = '\0';
@@ -58,7 +60,8 @@ static void load(const char *path) {
     x->n = 1;
     for (uint32_t k = 0; k < x->ndim; k++) x->n *= (size_t)x->shape[k];
     x->data = lcfm_malloc(x->n * sizeof(float) + 4);
-    LCFM_CHECK(fread(x->data, sizeof(float), x->n, f) == x->n, "%s: truncated data of %s", path, x->name);
+    LCFM_CHECK(fread(x->data, sizeof(float), x->n, f) == x->n, "%s: truncated data of %s", path,
+               x->name);
   }
   fclose(f);
 }
@@ -105,8 +108,9 @@ static void fill_from_fixture(lcfm_nn_params *p, const char *prefix) {
       p->params[t->offset + i] = (float)((double)x->offset + (double)x->scale * (2.0 * u - 1.0));
     }
   }
-  EXPECT(matched == p->count && fixture_params == p->count, "%s: C table has %d tensors, fixture %d, matched %d",
-         prefix, p->count, fixture_params, matched);
+  EXPECT(matched == p->count && fixture_params == p->count,
+         "%s: C table has %d tensors, fixture %d, matched %d", prefix, p->count, fixture_params,
+         matched);
 }
 
 static double compare(const char *what, const float *c, const float *ref, size_t n) {
@@ -130,7 +134,8 @@ static double compare_grads(lcfm_nn_params *p, const char *prefix) {
     double rel = compare(t->name, p->grads + t->offset, x->data, t->numel);
     if (rel > worst) worst = rel, worst_name = t->name;
   }
-  printf("  %s: %d parameter gradients, worst relative error %.2e (%s)\n", prefix, p->count, worst, worst_name);
+  printf("  %s: %d parameter gradients, worst relative error %.2e (%s)\n", prefix, p->count, worst,
+         worst_name);
   return worst;
 }
 
@@ -150,7 +155,8 @@ static void test_causal(void) {
   fill_from_fixture(&p, "causal");
   lcfm_causal_encoder_alloc(&e);
   int B = cfg.max_batch;
-  lcfm_nn_series x = {find("causal.times")->data, find("causal.values")->data, find("causal.mask")->data, NULL, B};
+  lcfm_nn_series x = {find("causal.times")->data, find("causal.values")->data,
+                      find("causal.mask")->data, NULL, B};
   const float *z = lcfm_causal_encoder_forward(&e, &p, &x, 1, 1, 0);
   double rz = compare("causal.z", z, find("causal.z")->data, (size_t)B * cfg.latent);
   printf("  causal encoder output z [%d, %d]: relative error %.2e\n", B, cfg.latent, rz);
@@ -176,8 +182,8 @@ static void test_astromer(void) {
   fill_from_fixture(&p, "astromer");
   lcfm_astromer_alloc(&e);
   int B = cfg.max_batch;
-  lcfm_nn_series x = {find("astromer.times")->data, find("astromer.values")->data, find("astromer.valid")->data,
-                      find("astromer.replace")->data, B};
+  lcfm_nn_series x = {find("astromer.times")->data, find("astromer.values")->data,
+                      find("astromer.valid")->data, find("astromer.replace")->data, B};
   const float *y = lcfm_astromer_forward(&e, &p, &x, 1, 1, 0);
   double ry = compare("astromer.pred", y, find("astromer.pred")->data, (size_t)B * cfg.T);
   printf("  astromer encoder output [%d, %d]: relative error %.2e\n", B, cfg.T, ry);
@@ -206,20 +212,23 @@ static void test_astromer_objective(const char *prefix) {
   lcfm_nn_params_alloc(&p);
   fill_from_fixture(&p, prefix);
   lcfm_astromer_alloc(&e);
-  float *weight = lcfm_malloc((size_t)B * T * sizeof *weight), *dpred = lcfm_calloc((size_t)B * T, sizeof *dpred);
+  float *weight = lcfm_malloc((size_t)B * T * sizeof *weight),
+        *dpred = lcfm_calloc((size_t)B * T, sizeof *dpred);
   lcfm_astromer_weights(weight, REC("err")->data, REC("valid")->data, B, T);
   snprintf(key, sizeof key, "%s.weight", prefix);
   compare(key, weight, find(key)->data, (size_t)B * T);
-  lcfm_nn_series x = {REC("times")->data, REC("values")->data, REC("valid")->data, REC("replace")->data, B};
+  lcfm_nn_series x = {REC("times")->data, REC("values")->data, REC("valid")->data,
+                      REC("replace")->data, B};
   const float *y = lcfm_astromer_forward(&e, &p, &x, 1, 1, 0);
   snprintf(key, sizeof key, "%s.pred", prefix);
   double ry = compare(key, y, find(key)->data, (size_t)B * T);
   lcfm_nn_params_zero_grad(&p);
-  float loss = (float)lcfm_loss_astromer_rmse(dpred, y, REC("target")->data, weight, REC("probed")->data, B, T, 1.0f);
+  float loss = (float)lcfm_loss_astromer_rmse(dpred, y, REC("target")->data, weight,
+                                              REC("probed")->data, B, T, 1.0f);
   snprintf(key, sizeof key, "%s.loss", prefix);
   double rl = compare(key, &loss, find(key)->data, 1);
-  printf("  %s (d %d, residual %d): prediction %.2e, loss %.6f relative error %.2e\n", prefix, cfg.d, cfg.residual, ry,
-         (double)loss, rl);
+  printf("  %s (d %d, residual %d): prediction %.2e, loss %.6f relative error %.2e\n", prefix,
+         cfg.d, cfg.residual, ry, (double)loss, rl);
   lcfm_astromer_backward(&e, &p, dpred, 1);
   compare_grads(&p, prefix);
 #undef REC

@@ -57,21 +57,28 @@ static void test_grid(void) {
   if (!job) return;
   EXPECT(lcfm_job_sweep_count(job) == 3, "%d grid lines", lcfm_job_sweep_count(job));
   EXPECT(lcfm_sweep_point_count(job) == 12, "%lld points", (long long)lcfm_sweep_point_count(job));
-  EXPECT(!strcmp(lcfm_job_sweep_key(job, 1), "simulate.alpha"), "key 1 '%s'", lcfm_job_sweep_key(job, 1));
-  EXPECT(lcfm_job_sweep_value_count(job, 2) == 2 && !strcmp(lcfm_job_sweep_value(job, 2, 1), "30 40"),
-         "'|' splitting: %d values, second '%s'", lcfm_job_sweep_value_count(job, 2), lcfm_job_sweep_value(job, 2, 1));
-  EXPECT(strstr(lcfm_job_text(job), "simulate.alpha = 0.5 2") != NULL, "the grid is not in the effective text");
-  EXPECT(strstr(lcfm_job_text_without_sweep(job), "simulate.alpha =") == NULL, "the grid is in the text without it");
+  EXPECT(!strcmp(lcfm_job_sweep_key(job, 1), "simulate.alpha"), "key 1 '%s'",
+         lcfm_job_sweep_key(job, 1));
+  EXPECT(lcfm_job_sweep_value_count(job, 2) == 2 &&
+             !strcmp(lcfm_job_sweep_value(job, 2, 1), "30 40"),
+         "'|' splitting: %d values, second '%s'", lcfm_job_sweep_value_count(job, 2),
+         lcfm_job_sweep_value(job, 2, 1));
+  EXPECT(strstr(lcfm_job_text(job), "simulate.alpha = 0.5 2") != NULL,
+         "the grid is not in the effective text");
+  EXPECT(strstr(lcfm_job_text_without_sweep(job), "simulate.alpha =") == NULL,
+         "the grid is in the text without it");
 
   /* The effective text reloads to the same grid. */
   lcfm_job *again = load(lcfm_job_text(job), 0, NULL);
-  EXPECT(again && lcfm_sweep_point_count(again) == 12, "the effective text does not reload to the same grid");
+  EXPECT(again && lcfm_sweep_point_count(again) == 12,
+         "the effective text does not reload to the same grid");
   lcfm_job_free(again);
 
   /* Point 7 = (instruments index 1, alpha index 1, sizes index 1): the last line varies fastest. */
   char label[512], dir[512];
   lcfm_sweep_point_label(job, 7, label, sizeof label);
-  EXPECT(!strcmp(label, "simulate.instruments=5 simulate.alpha=2 probe.sizes=30 40"), "label '%s'", label);
+  EXPECT(!strcmp(label, "simulate.instruments=5 simulate.alpha=2 probe.sizes=30 40"), "label '%s'",
+         label);
   lcfm_sweep_point_directory(job, 7, dir, sizeof dir);
   EXPECT(!strcmp(dir, "out/grid/point-0007"), "directory '%s'", dir);
   lcfm_job *point = lcfm_sweep_point_job(MPI_COMM_WORLD, job, 7);
@@ -81,9 +88,10 @@ static void test_grid(void) {
     EXPECT(lcfm_job_settings(point)->simulate.alpha == 2.0, "grid value alpha");
     EXPECT(!strcmp(lcfm_job_settings(point)->probe.sizes, "30 40"), "grid value sizes");
     EXPECT(lcfm_job_sweep_count(point) == 0, "a point job still has grid lines");
-    EXPECT(!strcmp(lcfm_job_settings(point)->simulate.output, "out/grid/point-0007/sim.h5"), "output '%s'",
-           lcfm_job_settings(point)->simulate.output);
-    EXPECT(!strcmp(lcfm_job_settings(point)->train.checkpoint, "out/grid/point-0007/model.h5"), "checkpoint");
+    EXPECT(!strcmp(lcfm_job_settings(point)->simulate.output, "out/grid/point-0007/sim.h5"),
+           "output '%s'", lcfm_job_settings(point)->simulate.output);
+    EXPECT(!strcmp(lcfm_job_settings(point)->train.checkpoint, "out/grid/point-0007/model.h5"),
+           "checkpoint");
     EXPECT(!strcmp(lcfm_job_settings(point)->run.record, "out/grid/point-0007/run.h5"), "record");
   }
   lcfm_job_free(point);
@@ -99,21 +107,22 @@ static void test_grid(void) {
 /* Inputs that name an output follow it into the point's directory; others stay. */
 static void test_point_inputs(void) {
   char text[2048];
-  snprintf(text, sizeof text, "%s[sweep]\nsimulate.K = 4 5\n",
-           "[simulate]\noutput = s.h5\n[train]\nstore = s.h5\ncheckpoint = m.h5\n"
-           "[embed]\nstore = /data/other.h5\ncheckpoint = m.best.h5\noutput = e.h5\n[probe]\noutput = p.h5\n");
+  snprintf(
+      text, sizeof text, "%s[sweep]\nsimulate.K = 4 5\n",
+      "[simulate]\noutput = s.h5\n[train]\nstore = s.h5\ncheckpoint = m.h5\n"
+      "[embed]\nstore = /data/other.h5\ncheckpoint = m.best.h5\noutput = e.h5\n[probe]\noutput = p.h5\n");
   lcfm_job *job = load(text, 0, NULL);
   EXPECT(job != NULL, "job refused");
   if (!job) return;
   lcfm_job *point = lcfm_sweep_point_job(MPI_COMM_WORLD, job, 1);
   EXPECT(point != NULL, "point 1 refused");
   if (point) {
-    EXPECT(!strcmp(lcfm_job_settings(point)->train.store, "sweep/point-0001/s.h5"), "train.store '%s'",
-           lcfm_job_settings(point)->train.store);
-    EXPECT(!strcmp(lcfm_job_settings(point)->embed.checkpoint, "sweep/point-0001/m.best.h5"), "embed.checkpoint '%s'",
-           lcfm_job_settings(point)->embed.checkpoint);
-    EXPECT(!strcmp(lcfm_job_settings(point)->embed.store, "/data/other.h5"), "an outside input moved: '%s'",
-           lcfm_job_settings(point)->embed.store);
+    EXPECT(!strcmp(lcfm_job_settings(point)->train.store, "sweep/point-0001/s.h5"),
+           "train.store '%s'", lcfm_job_settings(point)->train.store);
+    EXPECT(!strcmp(lcfm_job_settings(point)->embed.checkpoint, "sweep/point-0001/m.best.h5"),
+           "embed.checkpoint '%s'", lcfm_job_settings(point)->embed.checkpoint);
+    EXPECT(!strcmp(lcfm_job_settings(point)->embed.store, "/data/other.h5"),
+           "an outside input moved: '%s'", lcfm_job_settings(point)->embed.store);
   }
   lcfm_job_free(point);
   lcfm_job_free(job);
@@ -123,7 +132,8 @@ static void test_agreement(void) {
   const char *const train[] = {"job", "simulate", "model", "train", NULL};
   const char *const simulate[] = {"job", "simulate", NULL};
   char why[512] = "";
-  const char *a = "[job]\nname = a\nseed = 1\n[simulate]\nalpha = 2\nK = 13\n[train]\nsteps = 10\nlog_every = 5\n";
+  const char *a =
+      "[job]\nname = a\nseed = 1\n[simulate]\nalpha = 2\nK = 13\n[train]\nsteps = 10\nlog_every = 5\n";
   const char *b =
       "[job]\nname = b\nseed = 1\n[simulate]\nalpha = 2.0\n[train]\nsteps = 10\nlog_every = 7\nresume = false\n";
   EXPECT(lcfm_pipeline_jobs_agree(a, b, train, why, sizeof why),
@@ -132,11 +142,13 @@ static void test_agreement(void) {
   EXPECT(!lcfm_pipeline_jobs_agree(a, c, simulate, why, sizeof why) && strstr(why, "[simulate] K"),
          "K 13 vs 12 should differ, why: '%s'", why);
   const char *d = "[job]\nseed = 1\n[simulate]\nK = 13\n[train]\nsteps = 20\n";
-  EXPECT(lcfm_pipeline_jobs_agree(a, d, simulate, why, sizeof why), "train keys count for the simulate stage: %s", why);
+  EXPECT(lcfm_pipeline_jobs_agree(a, d, simulate, why, sizeof why),
+         "train keys count for the simulate stage: %s", why);
   EXPECT(!lcfm_pipeline_jobs_agree(a, d, train, why, sizeof why) && strstr(why, "[train] steps"),
          "steps 10 vs 20 should differ for train, why: '%s'", why);
   const char *e = "[job]\nseed = 2\n";
-  EXPECT(!lcfm_pipeline_jobs_agree("[job]\nseed = 1\n", e, simulate, why, sizeof why), "seed 1 vs 2 should differ");
+  EXPECT(!lcfm_pipeline_jobs_agree("[job]\nseed = 1\n", e, simulate, why, sizeof why),
+         "seed 1 vs 2 should differ");
 }
 
 static void test_wiring(void) {
@@ -148,7 +160,8 @@ static void test_wiring(void) {
   EXPECT(p != NULL, "a run job naming only its outputs was refused");
   if (p) {
     int stages = lcfm_pipeline_stage_count(p);
-    EXPECT(stages == 7, "%d stages, expected 7 (simulate, 2 x train, 2 x embed, probe, plots)", stages);
+    EXPECT(stages == 7, "%d stages, expected 7 (simulate, 2 x train, 2 x embed, probe, plots)",
+           stages);
     const lcfm_job *t = lcfm_pipeline_stage_job(p, "train");
     const lcfm_job *tb = lcfm_pipeline_stage_job(p, "train-baseline");
     const lcfm_job *eb = lcfm_pipeline_stage_job(p, "embed-baseline");
@@ -157,12 +170,14 @@ static void test_wiring(void) {
     const char *eb_output = lcfm_pipeline_stage_output(p, "embed-baseline");
     const char *manifest = lcfm_pipeline_stage_output(p, "plots");
     EXPECT(t && !strcmp(lcfm_job_settings(t)->train.store, "data/sim.h5"), "train.store not wired");
-    EXPECT(tb && !strcmp(lcfm_job_settings(tb)->model.kind, "baseline") && !strcmp(tb_output, "model-baseline.h5"),
+    EXPECT(tb && !strcmp(lcfm_job_settings(tb)->model.kind, "baseline") &&
+               !strcmp(tb_output, "model-baseline.h5"),
            "baseline training: %s", tb ? tb_output : "missing");
     EXPECT(eb && !strcmp(lcfm_job_settings(eb)->embed.checkpoint, "model-baseline.best.h5") &&
                !strcmp(eb_output, "emb-baseline.h5"),
            "baseline embedding: %s", eb ? eb_output : "missing");
-    EXPECT(pr && !strcmp(lcfm_job_settings(pr)->embed.checkpoint, "model.best.h5"), "embed.checkpoint not wired");
+    EXPECT(pr && !strcmp(lcfm_job_settings(pr)->embed.checkpoint, "model.best.h5"),
+           "embed.checkpoint not wired");
     EXPECT(pr && !strcmp(lcfm_job_settings(pr)->probe.embeddings, "emb.h5") &&
                !strcmp(lcfm_job_settings(pr)->probe.baseline_embeddings, "emb-baseline.h5") &&
                !strcmp(lcfm_job_settings(pr)->probe.store, "data/sim.h5"),
@@ -193,7 +208,8 @@ static void test_wiring(void) {
   lcfm_pipeline_free(p);
   lcfm_job_free(job);
   char *no_output[] = {"run.stages=simulate train embed probe"};
-  job = load("[simulate]\noutput = s.h5\n[train]\ncheckpoint = m.h5\n[embed]\noutput = e.h5\n", 1, no_output);
+  job = load("[simulate]\noutput = s.h5\n[train]\ncheckpoint = m.h5\n[embed]\noutput = e.h5\n", 1,
+             no_output);
   p = job ? lcfm_pipeline_plan(MPI_COMM_WORLD, job) : NULL;
   EXPECT(job && !p, "a probe stage without [probe] output was accepted");
   lcfm_pipeline_free(p);

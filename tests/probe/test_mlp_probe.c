@@ -14,7 +14,8 @@ enum { D = 5, N = 600, M = 400, V = 100 };
 
 static void make_data(float *x, float *y, int rows, uint64_t first, int learnable) {
   for (int i = 0; i < rows; i++) {
-    for (int j = 0; j < D; j++) x[i * D + j] = (float)lcfm_rng_normal(3, 1, (first + (uint64_t)i) * D + (uint64_t)j);
+    for (int j = 0; j < D; j++)
+      x[i * D + j] = (float)lcfm_rng_normal(3, 1, (first + (uint64_t)i) * D + (uint64_t)j);
     double noise = 0.05 * lcfm_rng_normal(3, 2, first + (uint64_t)i);
     y[i] = learnable ? (float)(sin(x[i * D]) + 0.5 * x[i * D + 1] * x[i * D + 1] + noise)
                      : (float)lcfm_rng_normal(3, 3, first + (uint64_t)i);
@@ -26,7 +27,8 @@ int main(int argc, char **argv) {
   const float truth[4] = {1, 2, 3, 4}, guess[4] = {1, 2, 3, 5};
   EXPECT_NEAR(lcfm_r2(guess, truth, 4), 1.0 - 1.0 / 5.0, 1e-12, "R^2 of a hand-computed example");
   static float x[N * D], y[N], xt[M * D], yt[M], xv[V * D], yv[V];
-  lcfm_mlp_probe_config c = {.hidden = 64, .steps = 1500, .batch = 64, .lr = 1e-3f, .weight_decay = 1e-4f};
+  lcfm_mlp_probe_config c = {
+      .hidden = 64, .steps = 1500, .batch = 64, .lr = 1e-3f, .weight_decay = 1e-4f};
   const lcfm_mlp_rows none = {NULL, NULL, 0}, test = {xt, yt, M}, stopping = {xv, yv, V};
   make_data(x, y, N, 0, 1);
   make_data(xt, yt, M, 100000, 1);
@@ -50,8 +52,9 @@ int main(int argc, char **argv) {
       "R^2: learnable %.3f (20 rows: %.3f), independent %.3f; 20 rows of the independent target (mean of 4 draws): %.3f, "
       "with early stopping %.3f; learnable with early stopping %.3f\n",
       learned, few, noise, overfit, early, learned_early);
-  EXPECT(early > overfit + 0.1, "20 independent rows (mean of 4 draws): R^2 %.3f with early stopping, %.3f without",
-         early, overfit);
+  EXPECT(early > overfit + 0.1,
+         "20 independent rows (mean of 4 draws): R^2 %.3f with early stopping, %.3f without", early,
+         overfit);
   EXPECT(early > -0.1, "20 independent rows with early stopping: R^2 %.3f", early);
   EXPECT(learned_early > 0.85, "learnable target with early stopping: R^2 %.3f", learned_early);
   EXPECT(learned > 0.9, "learnable target: R^2 %.3f", learned);

@@ -33,7 +33,8 @@ static void print_values(void) {
   const double lambdas[] = {0.05, 0.1, 0.5}, thetas[] = {-2.5, -1.2, -0.4, 0.0, 0.3, 0.9, 1.7, 2.6};
   for (int i = 0; i < 3; i++) {
     printf("bound %.17g 100 %.17g\n", lambdas[i], lcfm_alias_bound(lambdas[i], 100));
-    printf("band %.17g 100 17 %.17g\n", lambdas[i], lcfm_instrument_band_fraction(lambdas[i], 100, 17));
+    printf("band %.17g 100 17 %.17g\n", lambdas[i],
+           lcfm_instrument_band_fraction(lambdas[i], 100, 17));
     for (int k = 0; k < 8; k++)
       printf("mean %.17g %.17g 100 %.17g\n", thetas[k], lambdas[i],
              lcfm_theta0_posterior_mean(thetas[k], lambdas[i], 100));
@@ -48,7 +49,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (double theta = -3; theta <= 3; theta += 0.5) /* T lambda = 1e5: f < 0.5 for theta > -10.8 */
-    EXPECT_NEAR(lcfm_theta0_posterior_mean(theta, 1000, 100), theta, 1e-9, "no aliasing: the mean is theta_0");
+    EXPECT_NEAR(lcfm_theta0_posterior_mean(theta, 1000, 100), theta, 1e-9,
+                "no aliasing: the mean is theta_0");
 
   const double lambda = 0.05;
   const int64_t T = 100;
@@ -57,31 +59,39 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 5; i++)
     EXPECT_NEAR(lcfm_theta0_posterior_mean(theta_of(aliases[i], lambda, T), lambda, T), m0, 1e-12,
                 "aliases of f = 0.3 share one posterior mean");
-  EXPECT(fabs(m0 - theta_of(f0, lambda, T)) > 0.05, "f = 0.3 at T lambda = 5 should be pulled by its aliases");
+  EXPECT(fabs(m0 - theta_of(f0, lambda, T)) > 0.05,
+         "f = 0.3 at T lambda = 5 should be pulled by its aliases");
 
   const double folded[] = {0.0, 1e-6, 0.01, 0.1, 0.3, 0.49, 0.5};
   for (int i = 0; i < 7; i++) {
     double fast = lcfm_theta0_posterior_mean_folded(folded[i], lambda, T);
     double brute = brute_posterior_mean(folded[i], lambda, T, 200000);
     EXPECT_NEAR(fast, brute, 1e-12, "truncated sum vs 2 x 10^5 pairs");
-    if (i == 3) printf("E[theta_0 | g = 0.1] at T lambda 5: %.15f (2 x 10^5 pairs: %.15f)\n", fast, brute);
+    if (i == 3)
+      printf("E[theta_0 | g = 0.1] at T lambda 5: %.15f (2 x 10^5 pairs: %.15f)\n", fast, brute);
   }
   /* T lambda = 0.1: the sum reaches LCFM_ALIAS_MAX_PAIRS and ends with the tail's integral */
-  EXPECT_NEAR(lcfm_theta0_posterior_mean_folded(0.2, 0.001, T), brute_posterior_mean(0.2, 0.001, T, 2000000), 1e-6,
+  EXPECT_NEAR(lcfm_theta0_posterior_mean_folded(0.2, 0.001, T),
+              brute_posterior_mean(0.2, 0.001, T, 2000000), 1e-6,
               "tail integral vs 2 x 10^6 pairs at T lambda = 0.1");
 
   double previous = 0;
   const double lambdas[] = {0.01, 0.05, 0.1, 0.2, 0.5, 1.0};
   for (int i = 0; i < 6; i++) {
-    double b = lcfm_alias_bound(lambdas[i], T), band = lcfm_instrument_band_fraction(lambdas[i], T, 17);
-    printf("lambda %.2f: alias bound %.6f, fundamentals in the band of J = 17: %.4f\n", lambdas[i], b, band);
+    double b = lcfm_alias_bound(lambdas[i], T),
+           band = lcfm_instrument_band_fraction(lambdas[i], T, 17);
+    printf("lambda %.2f: alias bound %.6f, fundamentals in the band of J = 17: %.4f\n", lambdas[i],
+           b, band);
     EXPECT(b > previous && b < 1, "bound %.6f at lambda %g after %.6f", b, lambdas[i], previous);
     EXPECT(band > 0 && band < 1, "band fraction %.4f", band);
     previous = b;
   }
   EXPECT_NEAR(lcfm_alias_bound(1000, T), 1.0, 1e-9, "no aliasing: bound 1");
-  EXPECT(lcfm_alias_bound(1e-6, T) < 1e-6, "everything aliased: bound %.3g", lcfm_alias_bound(1e-6, T));
-  EXPECT_NEAR(lcfm_instrument_band_fraction(1e-6, T, 17), 17.0 / 100, 1e-3, "everything aliased: band 2 J / 2T");
-  EXPECT_NEAR(lcfm_instrument_band_fraction(0.5, 10, 17), 1.0, 0, "J / 2T >= 1/2: every star in the band");
+  EXPECT(lcfm_alias_bound(1e-6, T) < 1e-6, "everything aliased: bound %.3g",
+         lcfm_alias_bound(1e-6, T));
+  EXPECT_NEAR(lcfm_instrument_band_fraction(1e-6, T, 17), 17.0 / 100, 1e-3,
+              "everything aliased: band 2 J / 2T");
+  EXPECT_NEAR(lcfm_instrument_band_fraction(0.5, 10, 17), 1.0, 0,
+              "J / 2T >= 1/2: every star in the band");
   return lcfm_test_finish("test_alias");
 }

@@ -10,8 +10,8 @@
 #include "lcfm/error.h"
 #include "lcfm/sim.h"
 
-static lcfm_sim_config config(int64_t stars, int64_t M, int64_t P, int64_t J, int64_t K, int64_t T, double alpha,
-                              double lambda) {
+static lcfm_sim_config config(int64_t stars, int64_t M, int64_t P, int64_t J, int64_t K, int64_t T,
+                              double alpha, double lambda) {
   return (lcfm_sim_config){.stars = stars,
                            .instruments = M,
                            .curves_per_star = P,
@@ -81,7 +81,8 @@ static void check_instruments(void) {
     }
     EXPECT(distinct == 17, "star %lld sees %d instruments, expected 17", (long long)s, distinct);
   }
-  for (int m = 0; m < 17; m++) EXPECT(seen_by[m] == 50, "instrument %d sees %lld stars", m, (long long)seen_by[m]);
+  for (int m = 0; m < 17; m++)
+    EXPECT(seen_by[m] == 50, "instrument %d sees %lld stars", m, (long long)seen_by[m]);
   free(seen_by);
 }
 

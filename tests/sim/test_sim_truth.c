@@ -58,7 +58,8 @@ static void load_truth(truth *tr, const char *path) {
   tr->alpha = read_real(g, "alpha"), tr->lambda = read_real(g, "lambda");
   tr->scale = read_real(g, "instrument_scale"), tr->sigma = read_real(g, "noise_sigma");
   tr->lo = read_real(g, "clip_min"), tr->hi = read_real(g, "clip_max");
-  tr->T = read_int(g, "T"), tr->P = read_int(g, "curves_per_star"), tr->seed = (uint64_t)read_int(g, "seed");
+  tr->T = read_int(g, "T"), tr->P = read_int(g, "curves_per_star"),
+  tr->seed = (uint64_t)read_int(g, "seed");
   H5Gclose(g);
   H5Fclose(file);
 }
@@ -82,7 +83,8 @@ static double recompute(const truth *tr, int64_t n, int64_t s, int64_t m, int64_
   }
   double clean = gain * re + offset;
   clean = clean < tr->lo ? tr->lo : (clean > tr->hi ? tr->hi : clean);
-  return clean + tr->sigma * (double)lcfm_rng_normalf(tr->seed, LCFM_STREAM_SIM_NOISE, (uint64_t)(n * tr->T + t));
+  return clean + tr->sigma * (double)lcfm_rng_normalf(tr->seed, LCFM_STREAM_SIM_NOISE,
+                                                      (uint64_t)(n * tr->T + t));
 }
 
 int main(int argc, char **argv) {
@@ -135,7 +137,8 @@ int main(int argc, char **argv) {
   }
   lcfm_store_cursor_end(&cursor);
   lcfm_store_free(s);
-  printf("[%d] checked %lld objects, worst |stored - recomputed| = %.3g\n", rank, (long long)checked, worst);
+  printf("[%d] checked %lld objects, worst |stored - recomputed| = %.3g\n", rank,
+         (long long)checked, worst);
   EXPECT(checked > 0, "no object checked");
   EXPECT(worst <= 1e-5, "stored values differ from the truth by %g", worst);
   return lcfm_test_finish("test_sim_truth");

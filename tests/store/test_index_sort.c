@@ -27,7 +27,8 @@ static int pair_order(const void *pa, const void *pb) {
   return (a->row > b->row) - (a->row < b->row);
 }
 
-static void expect_dataset(hid_t file, const char *path, const char *name, const int64_t *expected, int64_t n) {
+static void expect_dataset(hid_t file, const char *path, const char *name, const int64_t *expected,
+                           int64_t n) {
   char full[64];
   snprintf(full, sizeof full, "/index/%s", name);
   int64_t got_n;
@@ -35,14 +36,14 @@ static void expect_dataset(hid_t file, const char *path, const char *name, const
   int64_t first_wrong = -1;
   for (int64_t i = 0; i < n && i < got_n && first_wrong < 0; i++)
     if (got[i] != expected[i]) first_wrong = i;
-  EXPECT(got_n == n && first_wrong < 0, "%s %s: %lld values (expected %lld), first wrong at %lld", path, full,
-         (long long)got_n, (long long)n, (long long)first_wrong);
+  EXPECT(got_n == n && first_wrong < 0, "%s %s: %lld values (expected %lld), first wrong at %lld",
+         path, full, (long long)got_n, (long long)n, (long long)first_wrong);
   free(got);
 }
 
 /* The reference grouping of `key` [n]: order, distinct keys and starts. */
-static void expect_grouping(hid_t file, const char *path, const int64_t *key, int64_t n, const char *order_name,
-                            const char *key_name, const char *start_name) {
+static void expect_grouping(hid_t file, const char *path, const int64_t *key, int64_t n,
+                            const char *order_name, const char *key_name, const char *start_name) {
   pair *p = lcfm_malloc((size_t)(n ? n : 1) * sizeof *p);
   for (int64_t i = 0; i < n; i++) p[i] = (pair){key[i], i};
   qsort(p, (size_t)n, sizeof *p, pair_order);
@@ -104,36 +105,41 @@ static int64_t mostly_one_source(int64_t o) {
   return (o * 7919) % 53 - 20;
 }
 static int32_t scattered_field(int64_t o) { return (int32_t)(9 - (o * 31) % 13); }
-static int32_t instrument_of(int64_t o) { return (int32_t)(((o / 3) * 3) % 4); } /* 4 is never used */
+static int32_t instrument_of(int64_t o) {
+  return (int32_t)(((o / 3) * 3) % 4);
+} /* 4 is never used */
 static int64_t one_source(int64_t o) { return (void)o, 7; }
 static int32_t field_down(int64_t o) { return (int32_t)(100 - o); }
 
 /* Collective: objects [first, first + count) of the rule into a batch (ids from id0). */
-static void fill_batch(lcfm_object_batch *b, const object_rule *r, int64_t first, int64_t count, int64_t id0) {
+static void fill_batch(lcfm_object_batch *b, const object_rule *r, int64_t first, int64_t count,
+                       int64_t id0) {
   int64_t points = 0;
   for (int64_t i = 0; i < count; i++) points += 3 + (first + i) % 4;
   lcfm_batch_alloc(b, count, points);
   b->count = count, b->point_count = points;
   for (int64_t i = 0, at = 0; i < count; i++) {
     int64_t o = first + i;
-    b->id[i] = id0 + o, b->source[i] = r->source(o), b->field[i] = r->field(o), b->instrument[i] = r->instrument(o);
+    b->id[i] = id0 + o, b->source[i] = r->source(o), b->field[i] = r->field(o),
+    b->instrument[i] = r->instrument(o);
     b->label[i] = -1, b->length[i] = (int32_t)(3 + o % 4);
-    for (int32_t j = 0; j < b->length[i]; j++, at++) b->time[at] = j, b->value[at] = (float)o, b->error[at] = 0.1f;
+    for (int32_t j = 0; j < b->length[i]; j++, at++)
+      b->time[at] = j, b->value[at] = (float)o, b->error[at] = 0.1f;
   }
 }
 
 static void instrument_rows(lcfm_instrument *rows, int count, const char *prefix) {
   for (int m = 0; m < count; m++) {
-    rows[m] =
-        (lcfm_instrument){.id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
+    rows[m] = (lcfm_instrument){
+        .id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
     snprintf(rows[m].name, sizeof rows[m].name, "%s-%d", prefix, m);
   }
 }
 
 /* Collective: a store of `total` objects by the rule, written by the ranks in balanced shards or
  * (on_one_rank) all by the last rank, indexed by lcfm_store_index_write. */
-static void write_store(const char *path, const lcfm_provenance *prov, const object_rule *r, int64_t total,
-                        int on_one_rank) {
+static void write_store(const char *path, const lcfm_provenance *prov, const object_rule *r,
+                        int64_t total, int on_one_rank) {
   int rank, ranks;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
@@ -151,7 +157,9 @@ static void write_store(const char *path, const lcfm_provenance *prov, const obj
   lcfm_batch_free(&b);
 }
 
-static int32_t appended_instrument(int64_t o) { return (int32_t)(o % 2); } /* rows of the appended table */
+static int32_t appended_instrument(int64_t o) {
+  return (int32_t)(o % 2);
+} /* rows of the appended table */
 static int64_t appended_source(int64_t o) { return 424242 - (o % 3) * 424242; }
 
 /* Collective: appends `total` objects whose table has one stored instrument and one new one,

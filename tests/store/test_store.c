@@ -108,13 +108,14 @@ static void fill_metadata(lcfm_object_batch *b, int64_t i, int64_t g) {
 
 /* Writes (appending = 0) or appends (1) this rank's objects in batches of 10. Store rows of
  * this rank start at `first`; `id_base` is the row of the writer's first object. */
-static void write_objects(lcfm_store_writer *w, int64_t first, int64_t mine, int64_t most, int64_t id_base, int rank,
-                          int appending) {
+static void write_objects(lcfm_store_writer *w, int64_t first, int64_t mine, int64_t most,
+                          int64_t id_base, int rank, int appending) {
   lcfm_object_batch b;
   lcfm_batch_alloc(&b, 10, 10 * 23);
   if (rank == 0) {
     b.ra = lcfm_malloc(10 * sizeof *b.ra), b.dec = lcfm_malloc(10 * sizeof *b.dec);
-    b.magnitude = lcfm_malloc(10 * sizeof *b.magnitude), b.median_flux = lcfm_malloc(10 * sizeof *b.median_flux);
+    b.magnitude = lcfm_malloc(10 * sizeof *b.magnitude),
+    b.median_flux = lcfm_malloc(10 * sizeof *b.median_flux);
     b.path = lcfm_calloc(10, LCFM_STORE_PATH_LEN);
   }
   b.quality = lcfm_malloc(10 * 23 * sizeof *b.quality);
@@ -123,11 +124,14 @@ static void write_objects(lcfm_store_writer *w, int64_t first, int64_t mine, int
     int64_t at = 0;
     for (int64_t i = 0; i < count; i++) {
       int64_t g = first + start + i;
-      b.id[i] = g - id_base, b.source[i] = g / 3, b.instrument[i] = (int32_t)(appending ? g % 2 : g % 3);
-      b.field[i] = (int32_t)(g / 50), b.label[i] = (int32_t)(g % 5) - 1, b.length[i] = object_length(g);
+      b.id[i] = g - id_base, b.source[i] = g / 3,
+      b.instrument[i] = (int32_t)(appending ? g % 2 : g % 3);
+      b.field[i] = (int32_t)(g / 50), b.label[i] = (int32_t)(g % 5) - 1,
+      b.length[i] = object_length(g);
       if (b.ra) fill_metadata(&b, i, g);
       for (int32_t k = 0; k < b.length[i]; k++, at++) {
-        b.time[at] = point_time(g, k), b.value[at] = point_value(g, k), b.error[at] = 0.01f * (float)k;
+        b.time[at] = point_time(g, k), b.value[at] = point_value(g, k),
+        b.error[at] = 0.01f * (float)k;
         b.quality[at] = point_quality(g, k);
       }
     }
@@ -155,7 +159,8 @@ static void write_store(const char *path, int rank, int ranks, const lcfm_store_
   for (int r = 0; r < ranks; r++) most = objects_of(r) > most ? objects_of(r) : most;
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, 0, NULL);
-  lcfm_store_writer *w = lcfm_store_begin(MPI_COMM_WORLD, path, &prov, mine, points_of(first, mine), o);
+  lcfm_store_writer *w =
+      lcfm_store_begin(MPI_COMM_WORLD, path, &prov, mine, points_of(first, mine), o);
   lcfm_store_write_instruments(w, first_instruments, 3);
   write_objects(w, first, mine, most, 0, rank, 0);
   write_rejects(w, rank, "first");
@@ -165,12 +170,14 @@ static void write_store(const char *path, int rank, int ranks, const lcfm_store_
 }
 
 static void append_store(const char *path, int rank, int ranks) {
-  int64_t before = sum_of(objects_of, ranks), first = before + sum_of(appended_of, rank), mine = appended_of(rank);
+  int64_t before = sum_of(objects_of, ranks), first = before + sum_of(appended_of, rank),
+          mine = appended_of(rank);
   int64_t most = 0;
   for (int r = 0; r < ranks; r++) most = appended_of(r) > most ? appended_of(r) : most;
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test-append", NULL, 0, NULL);
-  lcfm_store_writer *w = lcfm_store_append(MPI_COMM_WORLD, path, &prov, mine, points_of(first, mine));
+  lcfm_store_writer *w =
+      lcfm_store_append(MPI_COMM_WORLD, path, &prov, mine, points_of(first, mine));
   EXPECT(lcfm_store_writer_first_object(w) == before, "append starts at %lld",
          (long long)lcfm_store_writer_first_object(w));
   lcfm_store_write_instruments(w, appended_instruments, 2);
@@ -180,24 +187,28 @@ static void append_store(const char *path, int rank, int ranks) {
 }
 
 /* Every column, point, quality flag and metadata value of this rank's shard. */
-static void read_back(const char *path, int rank, int ranks, int64_t total, int64_t first_appended, int appended) {
+static void read_back(const char *path, int rank, int ranks, int64_t total, int64_t first_appended,
+                      int appended) {
   char why[1024];
   lcfm_store *s = lcfm_store_open(MPI_COMM_WORLD, path, why, sizeof why);
   EXPECT(s != NULL, "open failed: %s", why);
   if (!s) return;
   EXPECT(lcfm_store_schema_version(s) == 2, "schema version %d", lcfm_store_schema_version(s));
-  EXPECT(lcfm_store_object_count(s) == total, "object count %lld", (long long)lcfm_store_object_count(s));
+  EXPECT(lcfm_store_object_count(s) == total, "object count %lld",
+         (long long)lcfm_store_object_count(s));
   EXPECT(lcfm_store_reject_count(s) == (ranks - 1) * (appended ? 2 : 1), "reject count %lld",
          (long long)lcfm_store_reject_count(s));
   int64_t n_instruments = 0;
   lcfm_instrument *instruments = lcfm_store_read_instruments(s, &n_instruments);
   EXPECT(n_instruments == (appended ? 4 : 3) && !strcmp(instruments[1].name, "kepler-q5-m11") &&
              instruments[1].unit == 11 && instruments[2].time_zero == 2400000.5 &&
-             instruments[2].value_kind == LCFM_VALUE_MAGNITUDE && !strcmp(instruments[2].time_scale, "UTC") &&
+             instruments[2].value_kind == LCFM_VALUE_MAGNITUDE &&
+             !strcmp(instruments[2].time_scale, "UTC") &&
              !strcmp(instruments[0].time_reference, "BJD"),
          "instrument table did not round-trip");
   if (appended)
-    EXPECT(instruments[3].id == 3 && !strcmp(instruments[3].name, "tess-s2-c2-ccd3"), "appended instrument row");
+    EXPECT(instruments[3].id == 3 && !strcmp(instruments[3].name, "tess-s2-c2-ccd3"),
+           "appended instrument row");
   free(instruments);
   int64_t first, count;
   lcfm_store_shard(total, rank, ranks, &first, &count);
@@ -209,14 +220,18 @@ static void read_back(const char *path, int rank, int ranks, int64_t total, int6
     int64_t at = 0;
     for (int64_t i = 0; i < b->count; i++) {
       int64_t g = first + seen + i;
-      EXPECT(b->id[i] == g && b->source[i] == g / 3 && b->instrument[i] == stored_instrument(g, first_appended) &&
-                 b->field[i] == g / 50 && b->label[i] == g % 5 - 1 && b->length[i] == object_length(g),
+      EXPECT(b->id[i] == g && b->source[i] == g / 3 &&
+                 b->instrument[i] == stored_instrument(g, first_appended) &&
+                 b->field[i] == g / 50 && b->label[i] == g % 5 - 1 &&
+                 b->length[i] == object_length(g),
              "columns of object %lld", (long long)g);
-      if (expected_offset >= 0) EXPECT(b->offset[i] == expected_offset, "offset of %lld", (long long)g);
+      if (expected_offset >= 0)
+        EXPECT(b->offset[i] == expected_offset, "offset of %lld", (long long)g);
       if (points_first < 0) points_first = b->offset[i];
       expected_offset = b->offset[i] + b->length[i];
       for (int32_t k = 0; k < b->length[i]; k++, at++)
-        EXPECT(b->time[at] == point_time(g, k) && b->value[at] == point_value(g, k) && b->error[at] == 0.01f * (float)k,
+        EXPECT(b->time[at] == point_time(g, k) && b->value[at] == point_value(g, k) &&
+                   b->error[at] == 0.01f * (float)k,
                "point %d of object %lld", k, (long long)g);
     }
     points += b->point_count;
@@ -235,12 +250,13 @@ static void read_back(const char *path, int rank, int ranks, int64_t total, int6
     char expected_path[64];
     snprintf(expected_path, sizeof expected_path, "file-%lld.fits", (long long)g);
     if (known)
-      EXPECT(m.ra[i] == 0.5 * (double)g && m.dec[i] == -0.25 * (double)g && m.magnitude[i] == (float)(g % 10) &&
-                 m.median_flux[i] == 100.0f + (float)g && !strcmp(m.path + i * LCFM_STORE_PATH_LEN, expected_path),
+      EXPECT(m.ra[i] == 0.5 * (double)g && m.dec[i] == -0.25 * (double)g &&
+                 m.magnitude[i] == (float)(g % 10) && m.median_flux[i] == 100.0f + (float)g &&
+                 !strcmp(m.path + i * LCFM_STORE_PATH_LEN, expected_path),
              "metadata of object %lld", (long long)g);
     else
-      EXPECT(isnan(m.ra[i]) && isnan(m.dec[i]) && isnan(m.magnitude[i]) && isnan(m.median_flux[i]) &&
-                 m.path[i * LCFM_STORE_PATH_LEN] == '\0',
+      EXPECT(isnan(m.ra[i]) && isnan(m.dec[i]) && isnan(m.magnitude[i]) &&
+                 isnan(m.median_flux[i]) && m.path[i * LCFM_STORE_PATH_LEN] == '\0',
              "unknown metadata of object %lld is not NaN / empty", (long long)g);
   }
   lcfm_batch_free(&m);
@@ -256,7 +272,8 @@ static void read_back(const char *path, int rank, int ranks, int64_t total, int6
   H5Dclose(dset);
   for (int64_t i = 0, at = 0; i < count; i++)
     for (int32_t k = 0; k < object_length(first + i); k++, at++)
-      EXPECT(quality[at] == point_quality(first + i, k), "quality of point %d of %lld", k, (long long)(first + i));
+      EXPECT(quality[at] == point_quality(first + i, k), "quality of point %d of %lld", k,
+             (long long)(first + i));
   free(quality);
   lcfm_store_free(s);
 }
@@ -313,14 +330,17 @@ static int filters_of(hid_t file, const char *name) {
 }
 
 static void check_files(const char *plain, const char *compressed) {
-  hid_t a = H5Fopen(plain, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(compressed, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t a = H5Fopen(plain, H5F_ACC_RDONLY, H5P_DEFAULT),
+        b = H5Fopen(compressed, H5F_ACC_RDONLY, H5P_DEFAULT);
   visit_state v = {.other = b};
   H5Ovisit(a, H5_INDEX_NAME, H5_ITER_INC, visit_dataset, &v);
   EXPECT(v.datasets == 30 && v.undescribed == 0 && v.different == 0,
-         "%d datasets, %d without unit/description, %d differ", v.datasets, v.undescribed, v.different);
+         "%d datasets, %d without unit/description, %d differ", v.datasets, v.undescribed,
+         v.different);
   EXPECT(filters_of(a, "/points/value") == 0 && filters_of(b, "/points/value") == 2 &&
              filters_of(b, "/objects/id") == 2,
-         "compression filters: %d and %d", filters_of(a, "/points/value"), filters_of(b, "/points/value"));
+         "compression filters: %d and %d", filters_of(a, "/points/value"),
+         filters_of(b, "/points/value"));
   char unit[64];
   const struct {
     const char *name, *unit;
@@ -333,7 +353,8 @@ static void check_files(const char *plain, const char *compressed) {
   for (size_t k = 0; k < sizeof units / sizeof *units; k++) {
     hid_t dset = H5Dopen2(a, units[k].name, H5P_DEFAULT);
     text_attribute(dset, "unit", unit, sizeof unit);
-    EXPECT(!strcmp(unit, units[k].unit), "%s has unit '%s', expected '%s'", units[k].name, unit, units[k].unit);
+    EXPECT(!strcmp(unit, units[k].unit), "%s has unit '%s', expected '%s'", units[k].name, unit,
+           units[k].unit);
     H5Dclose(dset);
   }
   H5Fclose(a), H5Fclose(b);
@@ -389,19 +410,22 @@ static void test_schema1(const char *dir, int rank) {
   lcfm_store *s = lcfm_store_open(MPI_COMM_WORLD, path, why, sizeof why);
   EXPECT(s != NULL, "a schema-1 store is refused: %s", why);
   if (!s) return;
-  EXPECT(lcfm_store_schema_version(s) == 1 && lcfm_store_object_count(s) == 2, "schema-1 store read as version %d",
-         lcfm_store_schema_version(s));
+  EXPECT(lcfm_store_schema_version(s) == 1 && lcfm_store_object_count(s) == 2,
+         "schema-1 store read as version %d", lcfm_store_schema_version(s));
   lcfm_object_batch b;
   lcfm_batch_alloc(&b, 2, 0);
   lcfm_store_read_objects(s, 0, 2, &b);
   lcfm_store_read_metadata(s, 0, 2, &b);
-  EXPECT(b.source[1] == 43 && b.length[0] == 2 && isnan(b.ra[0]) && isnan(b.median_flux[1]) && b.path[0] == '\0',
+  EXPECT(b.source[1] == 43 && b.length[0] == 2 && isnan(b.ra[0]) && isnan(b.median_flux[1]) &&
+             b.path[0] == '\0',
          "schema-1 objects and their unknown metadata");
   lcfm_batch_free(&b);
   int64_t count = 0;
   lcfm_instrument *rows = lcfm_store_read_instruments(s, &count);
-  EXPECT(count == 1 && rows[0].value_kind == LCFM_VALUE_MAGNITUDE && !strcmp(rows[0].time_reference, "JD"),
-         "schema-1 instruments: value kind %d, reference '%s'", rows[0].value_kind, rows[0].time_reference);
+  EXPECT(count == 1 && rows[0].value_kind == LCFM_VALUE_MAGNITUDE &&
+             !strcmp(rows[0].time_reference, "JD"),
+         "schema-1 instruments: value kind %d, reference '%s'", rows[0].value_kind,
+         rows[0].time_reference);
   free(rows);
   lcfm_store_free(s);
 }
@@ -475,8 +499,8 @@ int main(int argc, char **argv) {
     H5Aclose(attr);
     H5Fclose(f);
     EXPECT(next_id == total + appended, "next_id %lld after the append", (long long)next_id);
-    EXPECT((appended == 0 || strcmp(before, after)) && strstr(after, "objects"), "the signature did not change: %s",
-           after);
+    EXPECT((appended == 0 || strcmp(before, after)) && strstr(after, "objects"),
+           "the signature did not change: %s", after);
     check_files(path, compressed);
   }
   test_schema1(dir, rank);

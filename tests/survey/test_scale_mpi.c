@@ -47,19 +47,21 @@ static void test_slices(int rank, int ranks) {
   int64_t mine[2] = {slice.first, slice.count}, *all = malloc((size_t)ranks * sizeof mine);
   MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, MPI_COMM_WORLD);
   for (int r = 0, next = 0; r < ranks; next += (int)all[2 * r + 1], r++)
-    EXPECT(all[2 * r] == next, "rank %d starts at %lld, expected %d (contiguous slices)", r, (long long)all[2 * r],
-           next);
+    EXPECT(all[2 * r] == next, "rank %d starts at %lld, expected %d (contiguous slices)", r,
+           (long long)all[2 * r], next);
   EXPECT(all[2 * (ranks - 1)] + all[2 * ranks - 1] == FILES, "the slices cover the list");
   int64_t bytes = 0;
   for (int64_t i = 0; i < slice.count; i++) {
     char expected[128];
     snprintf(expected, sizeof expected, "%s/f%03lld.fits", dir, (long long)(slice.first + i));
-    EXPECT(!strcmp(lcfm_input_path(&slice, slice.first + i), expected), "file %lld is %s, expected %s",
-           (long long)(slice.first + i), lcfm_input_path(&slice, slice.first + i), expected);
+    EXPECT(!strcmp(lcfm_input_path(&slice, slice.first + i), expected),
+           "file %lld is %s, expected %s", (long long)(slice.first + i),
+           lcfm_input_path(&slice, slice.first + i), expected);
     bytes += file_size((int)(slice.first + i));
   }
-  EXPECT(bytes <= total_bytes / ranks + largest, "rank %d holds %lld bytes, a share is %lld (largest file %lld)", rank,
-         (long long)bytes, (long long)(total_bytes / ranks), (long long)largest);
+  EXPECT(bytes <= total_bytes / ranks + largest,
+         "rank %d holds %lld bytes, a share is %lld (largest file %lld)", rank, (long long)bytes,
+         (long long)(total_bytes / ranks), (long long)largest);
   if (ranks > 1) EXPECT(slice.count < FILES, "rank %d holds the whole list", rank);
   lcfm_input_slice_free(&slice);
   lcfm_job_free(job);
@@ -82,8 +84,9 @@ enum { OBJECTS = 60, STORED = 9 };
 /* Object g of the ingest (file g): its source and content class; repeats are planted. */
 static void make_key(lcfm_object_key *k, int64_t g, int64_t file) {
   memset(k, 0, sizeof *k);
-  k->source = 1000 + g % 23;                                      /* the same identity every 23 objects... */
-  k->survey = LCFM_SURVEY_TESS, k->season = (int32_t)(1 + g % 2); /* ...when the sector matches too */
+  k->source = 1000 + g % 23; /* the same identity every 23 objects... */
+  k->survey = LCFM_SURVEY_TESS,
+  k->season = (int32_t)(1 + g % 2); /* ...when the sector matches too */
   k->unit = 1, k->subunit = 1, k->band = -1, k->length = 10;
   int64_t content = g % 17 == 5 ? 5 : 100 + g; /* every 17th from 5 has the same columns */
   if (g >= OBJECTS) content = g - OBJECTS;     /* stored object s: content s, repeated by files */
@@ -92,8 +95,8 @@ static void make_key(lcfm_object_key *k, int64_t g, int64_t file) {
 }
 
 static int same_identity(const lcfm_object_key *a, const lcfm_object_key *b) {
-  return a->source == b->source && a->survey == b->survey && a->season == b->season && a->unit == b->unit &&
-         a->subunit == b->subunit && a->band == b->band;
+  return a->source == b->source && a->survey == b->survey && a->season == b->season &&
+         a->unit == b->unit && a->subunit == b->subunit && a->band == b->band;
 }
 
 typedef struct {
@@ -129,14 +132,19 @@ static void test_duplicates(int rank, int ranks) {
   }
   slice.offsets[end - first] = at;
   /* stored objects (ids 0..STORED-1) read in shards, rank r the ids r, r + ranks, ... */
-  lcfm_stored_keys stored = {.keys = malloc(STORED * sizeof *stored.keys), .count = 0, .store = "old.h5"};
-  int64_t stored_first = (int64_t)rank * STORED / ranks, stored_end = (int64_t)(rank + 1) * STORED / ranks;
-  for (int64_t s = stored_first; s < stored_end; s++) make_key(&stored.keys[stored.count++], OBJECTS + s, -1 - s);
+  lcfm_stored_keys stored = {
+      .keys = malloc(STORED * sizeof *stored.keys), .count = 0, .store = "old.h5"};
+  int64_t stored_first = (int64_t)rank * STORED / ranks,
+          stored_end = (int64_t)(rank + 1) * STORED / ranks;
+  for (int64_t s = stored_first; s < stored_end; s++)
+    make_key(&stored.keys[stored.count++], OBJECTS + s, -1 - s);
   lcfm_object_key keys[OBJECTS];
   for (int64_t g = first; g < end; g++) make_key(&keys[g - first], g, g);
   collected got = {0};
-  int64_t found = lcfm_mark_duplicates(MPI_COMM_WORLD, keys, end - first, &stored, &slice, collect, &got);
-  EXPECT(found == got.count, "returned %lld, reported %lld", (long long)found, (long long)got.count);
+  int64_t found =
+      lcfm_mark_duplicates(MPI_COMM_WORLD, keys, end - first, &stored, &slice, collect, &got);
+  EXPECT(found == got.count, "returned %lld, reported %lld", (long long)found,
+         (long long)got.count);
 
   /* the rule, by brute force over every object in input order (stored first) */
   lcfm_object_key all[STORED + OBJECTS];
@@ -153,16 +161,18 @@ static void test_duplicates(int rank, int ranks) {
     if (!kept) continue;
     char name[512], kept_name[512], message[700];
     path_of(g, name, sizeof name);
-    if (kept->file < 0) snprintf(kept_name, sizeof kept_name, "object %lld of old.h5", (long long)(-1 - kept->file));
+    if (kept->file < 0)
+      snprintf(kept_name, sizeof kept_name, "object %lld of old.h5", (long long)(-1 - kept->file));
     else path_of(kept->file, kept_name, sizeof kept_name);
     size_t n = strlen(kept_name);
     snprintf(message, sizeof message, "duplicate of %s%s (%s)", n > 160 ? "..." : "",
              n > 160 ? kept_name + n - 160 : kept_name,
-             by_identity ? "same survey, source, season and instrument" : "same time, value and error columns");
+             by_identity ? "same survey, source, season and instrument"
+                         : "same time, value and error columns");
     message[LCFM_REJECT_TEXT_LEN - 1] = '\0';
     int64_t i = expected_count++;
-    EXPECT(i < got.count && got.files[i] == g, "duplicate %lld: file %lld reported, expected %lld", (long long)i,
-           (long long)(i < got.count ? got.files[i] : -1), (long long)g);
+    EXPECT(i < got.count && got.files[i] == g, "duplicate %lld: file %lld reported, expected %lld",
+           (long long)i, (long long)(i < got.count ? got.files[i] : -1), (long long)g);
     if (i >= got.count) continue;
     EXPECT(!strcmp(got.rejects[i].message, message), "file %lld: '%s', expected '%s'", (long long)g,
            got.rejects[i].message, message);
@@ -170,10 +180,11 @@ static void test_duplicates(int rank, int ranks) {
     EXPECT(keys[g - first].duplicate_of == (kept->file < 0 ? -1 - kept->file : STORED + kept->file),
            "file %lld: duplicate_of %lld", (long long)g, (long long)keys[g - first].duplicate_of);
   }
-  EXPECT(expected_count == got.count, "rank %d: %lld duplicates reported, expected %lld", rank, (long long)got.count,
-         (long long)expected_count);
+  EXPECT(expected_count == got.count, "rank %d: %lld duplicates reported, expected %lld", rank,
+         (long long)got.count, (long long)expected_count);
   MPI_Allreduce(&found, &total_found, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  EXPECT(total_found > 10, "only %lld duplicates planted: the test checks too little", (long long)total_found);
+  EXPECT(total_found > 10, "only %lld duplicates planted: the test checks too little",
+         (long long)total_found);
   free(slice.paths), free(slice.offsets), free(stored.keys);
 }
 

@@ -22,12 +22,13 @@ static inline void keep_tensor_table(lcfm_nn_params *table, const lcfm_nn_params
 
 /* The largest |a - b| over the tensors of `table`; *tensor names the one holding it ("" if none
  * differs). */
-static inline double worst_param_difference(const lcfm_nn_params *table, const float *a, const float *b,
-                                            const char **tensor) {
+static inline double worst_param_difference(const lcfm_nn_params *table, const float *a,
+                                            const float *b, const char **tensor) {
   double worst = 0;
   *tensor = "";
   for (int t = 0; t < table->count; t++)
-    for (size_t i = table->tensors[t].offset; i < table->tensors[t].offset + table->tensors[t].numel; i++) {
+    for (size_t i = table->tensors[t].offset;
+         i < table->tensors[t].offset + table->tensors[t].numel; i++) {
       double diff = fabs((double)a[i] - b[i]);
       if (diff > worst) worst = diff, *tensor = table->tensors[t].name;
     }

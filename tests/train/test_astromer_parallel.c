@@ -23,7 +23,8 @@ enum { STEPS = 20, WINDOWS = 12, VALIDATION = 30 };
 static lcfm_nn_params table; /* names of the last model, for messages */
 
 /* The validation loss on the sampler's fixed windows, in global batches of WINDOWS split over ranks. */
-static double validate(MPI_Comm comm, lcfm_astromer2_model *m, const lcfm_window_sampler *s, lcfm_masked_batch *b) {
+static double validate(MPI_Comm comm, lcfm_astromer2_model *m, const lcfm_window_sampler *s,
+                       lcfm_masked_batch *b) {
   lcfm_astromer2_sums sums = {0};
   for (int64_t chunk = 0; chunk < s->eval_count; chunk += WINDOWS) {
     int64_t size = s->eval_count - chunk < WINDOWS ? s->eval_count - chunk : WINDOWS, first, count;
@@ -39,8 +40,8 @@ static double validate(MPI_Comm comm, lcfm_astromer2_model *m, const lcfm_window
 }
 
 /* losses[STEPS] is the validation loss after the last step. */
-static float *train(MPI_Comm comm, lcfm_astromer2_config cfg, const lcfm_window_sampler *s, double losses[STEPS + 1],
-                    size_t *n) {
+static float *train(MPI_Comm comm, lcfm_astromer2_config cfg, const lcfm_window_sampler *s,
+                    double losses[STEPS + 1], size_t *n) {
   int ranks;
   MPI_Comm_size(comm, &ranks);
   cfg.enc.max_batch = (WINDOWS + ranks - 1) / ranks;
@@ -66,7 +67,8 @@ static float *train(MPI_Comm comm, lcfm_astromer2_config cfg, const lcfm_window_
   return params;
 }
 
-static void compare(const char *label, lcfm_astromer2_config cfg, const lcfm_window_sampler *s, int rank) {
+static void compare(const char *label, lcfm_astromer2_config cfg, const lcfm_window_sampler *s,
+                    int rank) {
   double reference[STEPS + 1] = {0}, parallel[STEPS + 1];
   float *ref_params = NULL;
   size_t n = 0;
@@ -76,22 +78,26 @@ static void compare(const char *label, lcfm_astromer2_config cfg, const lcfm_win
   if (rank == 0) {
     double worst_loss = 0;
     for (int k = 0; k < STEPS; k++)
-      worst_loss = fmax(worst_loss, fabs(parallel[k] - reference[k]) / fmax(fabs(reference[k]), 1e-8));
+      worst_loss =
+          fmax(worst_loss, fabs(parallel[k] - reference[k]) / fmax(fabs(reference[k]), 1e-8));
     const char *worst_tensor;
     double worst_param = worst_param_difference(&table, par_params, ref_params, &worst_tensor);
     int ranks;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-    double validation = fabs(parallel[STEPS] - reference[STEPS]) / fmax(fabs(reference[STEPS]), 1e-8);
-    printf("%s: %d ranks vs 1: worst relative loss difference %.3g over %d steps, worst parameter difference %.3g "
-           "(%s); loss %.5f -> %.5f; validation loss %.5f (%d windows), relative difference %.3g\n",
-           label, ranks, worst_loss, STEPS, worst_param, worst_tensor, reference[0], reference[STEPS - 1],
-           reference[STEPS], VALIDATION, validation);
-    EXPECT(validation <= 1e-4 && reference[STEPS] > 0, "%s: validation losses %g and %g", label, reference[STEPS],
-           parallel[STEPS]);
+    double validation =
+        fabs(parallel[STEPS] - reference[STEPS]) / fmax(fabs(reference[STEPS]), 1e-8);
+    printf(
+        "%s: %d ranks vs 1: worst relative loss difference %.3g over %d steps, worst parameter difference %.3g "
+        "(%s); loss %.5f -> %.5f; validation loss %.5f (%d windows), relative difference %.3g\n",
+        label, ranks, worst_loss, STEPS, worst_param, worst_tensor, reference[0],
+        reference[STEPS - 1], reference[STEPS], VALIDATION, validation);
+    EXPECT(validation <= 1e-4 && reference[STEPS] > 0, "%s: validation losses %g and %g", label,
+           reference[STEPS], parallel[STEPS]);
     EXPECT(worst_loss <= 1e-4, "%s: losses differ by %g relative", label, worst_loss);
-    EXPECT(worst_param <= 1e-4, "%s: parameters differ by %g (%s)", label, worst_param, worst_tensor);
-    EXPECT(reference[STEPS - 1] < reference[0], "%s: the loss did not decrease (%g -> %g)", label, reference[0],
-           reference[STEPS - 1]);
+    EXPECT(worst_param <= 1e-4, "%s: parameters differ by %g (%s)", label, worst_param,
+           worst_tensor);
+    EXPECT(reference[STEPS - 1] < reference[0], "%s: the loss did not decrease (%g -> %g)", label,
+           reference[0], reference[STEPS - 1]);
   }
   free(ref_params);
   free(par_params);
@@ -126,7 +132,8 @@ int main(int argc, char **argv) {
   lcfm_astromer2_config cfg = {.enc = lcfm_astromer_defaults(), .probing = {0.5, 0.2, 0.2}};
   cfg.enc.d = 16, cfg.enc.heads = 2, cfg.enc.ff = 24, cfg.enc.blocks = 2, cfg.enc.T = 48;
   lcfm_window_sampler sampler;
-  LCFM_CHECK(!lcfm_window_sampler_init(&sampler, &stores, 5, 0.2, cfg.enc.T, &cfg.probing, VALIDATION, why, sizeof why),
+  LCFM_CHECK(!lcfm_window_sampler_init(&sampler, &stores, 5, 0.2, cfg.enc.T, &cfg.probing,
+                                       VALIDATION, why, sizeof why),
              "%s", why);
   LCFM_CHECK(sampler.eval_count == VALIDATION, "no held-out window");
   compare("astromer2 no residual", cfg, &sampler, rank);

@@ -39,7 +39,8 @@ static lcfm_causal_config small_config(lcfm_causal_kind kind, lcfm_encoder_kind 
 /* Trains STEPS steps on comm; fills losses[STEPS][4] and returns the final parameters (caller frees). */
 static lcfm_nn_params table; /* names of the last model, for messages */
 
-static float *train(MPI_Comm comm, lcfm_causal_config cfg, const lcfm_sampler *s, double losses[STEPS][4], size_t *n) {
+static float *train(MPI_Comm comm, lcfm_causal_config cfg, const lcfm_sampler *s,
+                    double losses[STEPS][4], size_t *n) {
   int ranks;
   MPI_Comm_size(comm, &ranks);
   cfg.max_rows = 3 * ((BATCH + ranks - 1) / ranks);
@@ -83,13 +84,14 @@ static void compare(const char *label, lcfm_causal_config cfg, const lcfm_sample
     if (worst_param > 1e-4) printf("  worst parameter tensor: %s\n", worst_tensor);
     int ranks;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-    printf("%s: %d ranks vs 1: worst relative loss difference %.3g over %d steps, worst parameter difference %.3g "
-           "(loss %.5f -> %.5f)\n",
-           label, ranks, worst_loss, STEPS, worst_param, reference[0][0], reference[STEPS - 1][0]);
+    printf(
+        "%s: %d ranks vs 1: worst relative loss difference %.3g over %d steps, worst parameter difference %.3g "
+        "(loss %.5f -> %.5f)\n",
+        label, ranks, worst_loss, STEPS, worst_param, reference[0][0], reference[STEPS - 1][0]);
     EXPECT(worst_loss <= 1e-4, "%s: losses differ by %g relative", label, worst_loss);
     EXPECT(worst_param <= 1e-4, "%s: parameters differ by %g", label, worst_param);
-    EXPECT(reference[STEPS - 1][0] < reference[0][0], "%s: the loss did not decrease (%g -> %g)", label,
-           reference[0][0], reference[STEPS - 1][0]);
+    EXPECT(reference[STEPS - 1][0] < reference[0][0], "%s: the loss did not decrease (%g -> %g)",
+           label, reference[0][0], reference[STEPS - 1][0]);
   }
   free(ref_params);
   free(par_params);
@@ -121,7 +123,8 @@ int main(int argc, char **argv) {
   lcfm_simulate_store(MPI_COMM_WORLD, &sim, path, &prov);
   char why[1024];
   lcfm_sampler sampler;
-  LCFM_CHECK(!lcfm_train_data_open(MPI_COMM_WORLD, path, &sampler, 5, 0.2, why, sizeof why), "%s", why);
+  LCFM_CHECK(!lcfm_train_data_open(MPI_COMM_WORLD, path, &sampler, 5, 0.2, why, sizeof why), "%s",
+             why);
   compare("causal conformer", small_config(LCFM_CAUSAL, LCFM_ENCODER_CONFORMER), &sampler, rank);
   compare("causal mlp", small_config(LCFM_CAUSAL, LCFM_ENCODER_MLP), &sampler, rank);
   compare("baseline mlp", small_config(LCFM_BASELINE, LCFM_ENCODER_MLP), &sampler, rank);

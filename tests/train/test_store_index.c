@@ -22,8 +22,9 @@ enum { T = 24, STEPS = 6, BATCH = 16 };
 
 /* order: a permutation of the rows, sorted by (column, row), split into groups by start with
  * keys `key` (NULL: group g has key g, for instruments). */
-static void check_grouping(const char *what, const int64_t *column, int64_t n, const int64_t *order, int64_t order_n,
-                           const int64_t *key, const int64_t *start, int64_t groups) {
+static void check_grouping(const char *what, const int64_t *column, int64_t n, const int64_t *order,
+                           int64_t order_n, const int64_t *key, const int64_t *start,
+                           int64_t groups) {
   EXPECT(order_n == n, "%s: %lld entries for %lld objects", what, (long long)order_n, (long long)n);
   if (order_n != n) return;
   char *seen = lcfm_calloc((size_t)(n ? n : 1), 1);
@@ -39,7 +40,8 @@ static void check_grouping(const char *what, const int64_t *column, int64_t n, c
   EXPECT(start[0] == 0 && start[groups] == n, "%s: groups do not cover the objects", what);
   for (int64_t g = 0; g < groups && !bad; g++) {
     if (key && g > 0) bad = key[g] <= key[g - 1];
-    for (int64_t i = start[g]; i < start[g + 1] && !bad; i++) bad = column[order[i]] != (key ? key[g] : g);
+    for (int64_t i = start[g]; i < start[g + 1] && !bad; i++)
+      bad = column[order[i]] != (key ? key[g] : g);
     if (key && !bad) bad = start[g + 1] <= start[g]; /* distinct keys: no empty group */
   }
   EXPECT(!bad, "%s: the group table does not match the column", what);
@@ -56,28 +58,32 @@ static void check_index(const char *path) {
   int64_t *by_source = lcfm_test_read_int64s(file, "/index/by_source", &n2),
           *source_key = lcfm_test_read_int64s(file, "/index/source_key", &s);
   int64_t *source_start = lcfm_test_read_int64s(file, "/index/source_start", &s1);
-  EXPECT(s1 == s + 1, "%s: source_start has %lld entries for %lld sources", path, (long long)s1, (long long)s);
+  EXPECT(s1 == s + 1, "%s: source_start has %lld entries for %lld sources", path, (long long)s1,
+         (long long)s);
   check_grouping("by_source", source, n, by_source, n2, source_key, source_start, s);
   free(by_source);
   int64_t *by_instrument = lcfm_test_read_int64s(file, "/index/by_instrument", &n2);
   int64_t *instrument_start = lcfm_test_read_int64s(file, "/index/instrument_start", &i1);
-  EXPECT(i1 == dummy + 1, "%s: instrument_start has %lld entries for %lld instruments", path, (long long)i1,
-         (long long)dummy);
+  EXPECT(i1 == dummy + 1, "%s: instrument_start has %lld entries for %lld instruments", path,
+         (long long)i1, (long long)dummy);
   check_grouping("by_instrument", instrument, n, by_instrument, n2, NULL, instrument_start, i1 - 1);
   int64_t *by_field = lcfm_test_read_int64s(file, "/index/by_field", &n2),
           *field_key = lcfm_test_read_int64s(file, "/index/field_key", &f);
   int64_t *field_start = lcfm_test_read_int64s(file, "/index/field_start", &f1);
-  EXPECT(f1 == f + 1, "%s: field_start has %lld entries for %lld fields", path, (long long)f1, (long long)f);
+  EXPECT(f1 == f + 1, "%s: field_start has %lld entries for %lld fields", path, (long long)f1,
+         (long long)f);
   check_grouping("by_field", field, n, by_field, n2, field_key, field_start, f);
-  free(source), free(instrument), free(field), free(instruments), free(source_key), free(source_start);
+  free(source), free(instrument), free(field), free(instruments), free(source_key),
+      free(source_start);
   free(by_instrument), free(instrument_start), free(by_field), free(field_key), free(field_start);
   H5Fclose(file);
 }
 
 /* Every /index dataset of a and b holds the same values. */
 static void expect_same_index(const char *a, const char *b) {
-  static const char *const names[] = {"by_source",        "source_key", "source_start", "by_instrument",
-                                      "instrument_start", "by_field",   "field_key",    "field_start"};
+  static const char *const names[] = {"by_source",     "source_key",       "source_start",
+                                      "by_instrument", "instrument_start", "by_field",
+                                      "field_key",     "field_start"};
   hid_t fa = LCFM_CHECK_H5(H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT)),
         fb = LCFM_CHECK_H5(H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT));
   for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
@@ -85,7 +91,8 @@ static void expect_same_index(const char *a, const char *b) {
     snprintf(path, sizeof path, "/index/%s", names[k]);
     int64_t na, nb;
     int64_t *x = lcfm_test_read_int64s(fa, path, &na), *y = lcfm_test_read_int64s(fb, path, &nb);
-    EXPECT(na == nb && !memcmp(x, y, (size_t)na * sizeof *x), "%s differs between %s and %s", path, a, b);
+    EXPECT(na == nb && !memcmp(x, y, (size_t)na * sizeof *x), "%s differs between %s and %s", path,
+           a, b);
     free(x), free(y);
   }
   H5Fclose(fa), H5Fclose(fb);
@@ -106,7 +113,8 @@ static void write_mixed_store(const char *path, const lcfm_provenance *prov) {
   for (int64_t i = 0, at = 0; i < count; i++) {
     int64_t o = first + i;
     b.id[i] = o, b.source[i] = 1000 + (o * 7919) % 37, b.instrument[i] = (int32_t)((o / 3) % 4);
-    b.field[i] = (int32_t)(9 - b.source[i] % 5), b.label[i] = -1, b.length[i] = (int32_t)(20 + o % 23);
+    b.field[i] = (int32_t)(9 - b.source[i] % 5), b.label[i] = -1,
+    b.length[i] = (int32_t)(20 + o % 23);
     for (int32_t j = 0; j < b.length[i]; j++, at++) {
       b.time[at] = 0.5 * j;
       b.value[at] = (float)o + 0.01f * (float)j;
@@ -116,8 +124,8 @@ static void write_mixed_store(const char *path, const lcfm_provenance *prov) {
   lcfm_store_writer *w = lcfm_store_create(MPI_COMM_WORLD, path, prov, count, points);
   lcfm_instrument rows[5];
   for (int m = 0; m < 5; m++) {
-    rows[m] =
-        (lcfm_instrument){.id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
+    rows[m] = (lcfm_instrument){
+        .id = m, .survey = LCFM_SURVEY_SIM, .season = -1, .unit = -1, .subunit = -1, .band = -1};
     snprintf(rows[m].name, sizeof rows[m].name, "mixed-%d", m);
   }
   lcfm_store_write_instruments(w, rows, 5);
@@ -138,9 +146,10 @@ static uint64_t check_draws(const lcfm_sampler *s, const lcfm_curves *c) {
       for (int64_t slot = 0; slot < BATCH; slot++) {
         lcfm_triplet t = lcfm_sampler_draw(s, split, step, slot);
         const lcfm_index_object *a = &t.member[0], *star = &t.member[1], *instr = &t.member[2];
-        bad_rule += lcfm_sampler_is_validation(s, a->source) != split || star->source != a->source ||
-                    star->instrument == a->instrument || instr->instrument != a->instrument ||
-                    instr->source == a->source || lcfm_sampler_is_validation(s, instr->source) != split;
+        bad_rule += lcfm_sampler_is_validation(s, a->source) != split ||
+                    star->source != a->source || star->instrument == a->instrument ||
+                    instr->instrument != a->instrument || instr->source == a->source ||
+                    lcfm_sampler_is_validation(s, instr->source) != split;
         for (int k = 0; k < 3; k++) {
           const lcfm_index_object *o = &t.member[k];
           bad_rule += o->source != c->source[o->row] || o->instrument != c->instrument[o->row] ||
@@ -148,7 +157,8 @@ static uint64_t check_draws(const lcfm_sampler *s, const lcfm_curves *c) {
           int64_t start = lcfm_sampler_window_start(s, split, step, slot, k, o->length, T);
           lcfm_sampler_read_window(s, o, start, T, times[0], values[0], mask[0]);
           lcfm_curves_window(c, o->row, start, T, times[1], values[1], mask[1]);
-          bad_window += memcmp(times[0], times[1], sizeof times[0]) || memcmp(values[0], values[1], sizeof values[0]) ||
+          bad_window += memcmp(times[0], times[1], sizeof times[0]) ||
+                        memcmp(values[0], values[1], sizeof values[0]) ||
                         memcmp(mask[0], mask[1], sizeof mask[0]);
           sum = (sum ^ (uint64_t)o->row) * 1099511628211ull;
           sum = (sum ^ (uint64_t)start) * 1099511628211ull;
@@ -165,8 +175,8 @@ static uint64_t draws_of(const char *path, int expect_on_disk) {
   char why[1024];
   LCFM_CHECK(!lcfm_curves_load(&c, MPI_COMM_WORLD, path, why, sizeof why), "%s", why);
   LCFM_CHECK(!lcfm_train_data_open(MPI_COMM_WORLD, path, &s, 5, 0.25, why, sizeof why), "%s", why);
-  EXPECT(lcfm_store_index_on_disk(s.index) == expect_on_disk, "%s: index on disk %d, expected %d", path,
-         lcfm_store_index_on_disk(s.index), expect_on_disk);
+  EXPECT(lcfm_store_index_on_disk(s.index) == expect_on_disk, "%s: index on disk %d, expected %d",
+         path, lcfm_store_index_on_disk(s.index), expect_on_disk);
   uint64_t sum = check_draws(&s, &c);
   lcfm_sampler_free(&s);
   lcfm_curves_free(&c);
@@ -189,9 +199,11 @@ static void check_lookups(const char *path, int64_t stars, int64_t P) {
   LCFM_CHECK(x, "%s", why);
   int64_t wrong = 0, first, end;
   for (int64_t s = 0; s < stars; s++)
-    wrong += !lcfm_store_index_source_group(x, s, &first, &end) || first != s * P || end != (s + 1) * P;
+    wrong +=
+        !lcfm_store_index_source_group(x, s, &first, &end) || first != s * P || end != (s + 1) * P;
   EXPECT(wrong == 0, "%s: %lld sources not found at their group", path, (long long)wrong);
-  EXPECT(!lcfm_store_index_source_group(x, -1, &first, &end) && !lcfm_store_index_source_group(x, stars, &first, &end),
+  EXPECT(!lcfm_store_index_source_group(x, -1, &first, &end) &&
+             !lcfm_store_index_source_group(x, stars, &first, &end),
          "%s: sources outside the store were found", path);
   lcfm_store_index_close(x);
 }
@@ -213,7 +225,8 @@ static void copy_without(const char *from, const char *to, const char *drop) {
 
 int main(int argc, char **argv) {
   int rank = lcfm_test_start(&argc, &argv);
-  char dir[256] = "test_store_index_XXXXXX", sim[300], single[300], mixed[300], bare[300], damaged[300];
+  char dir[256] = "test_store_index_XXXXXX", sim[300], single[300], mixed[300], bare[300],
+       damaged[300];
   lcfm_test_temp_dir(dir, sizeof dir);
   snprintf(sim, sizeof sim, "%s/sim.h5", dir), snprintf(single, sizeof single, "%s/single.h5", dir);
   snprintf(mixed, sizeof mixed, "%s/mixed.h5", dir), snprintf(bare, sizeof bare, "%s/bare.h5", dir);
@@ -251,7 +264,8 @@ int main(int argc, char **argv) {
 
   uint64_t from_sim = draws_of(sim, 1);
   expect_same_on_ranks("simulated store", from_sim);
-  EXPECT(draws_of(single, 1) == from_sim, "the 1-rank store gives other draws than the P-rank store");
+  EXPECT(draws_of(single, 1) == from_sim,
+         "the 1-rank store gives other draws than the P-rank store");
   copy_without(sim, bare, "/index");
   EXPECT(draws_of(bare, 0) == from_sim, "the index built in memory gives other draws than /index");
   expect_same_on_ranks("ingest-style store", draws_of(mixed, 1));

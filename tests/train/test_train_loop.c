@@ -97,8 +97,10 @@ int main(int argc, char **argv) {
   EXPECT(access("loop_model.h5", F_OK) != 0, "a checkpoint appeared");
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0) {
-    EXPECT(strstr(log, "non-finite loss at step 3") && strstr(log, "no checkpoint was written"), "log: %s", log);
-    EXPECT(!strstr(log, "last good checkpoint"), "claims a checkpoint that does not exist: %s", log);
+    EXPECT(strstr(log, "non-finite loss at step 3") && strstr(log, "no checkpoint was written"),
+           "log: %s", log);
+    EXPECT(!strstr(log, "last good checkpoint"), "claims a checkpoint that does not exist: %s",
+           log);
   }
 
   code = run("loop_model.h5", 5, 1000, log, sizeof log);
@@ -114,6 +116,7 @@ int main(int argc, char **argv) {
                strstr(log, "the last good checkpoint loop_model.h5 (step 5) is kept"),
            "log: %s", log);
   size_t second_len = read_file("loop_model.h5", second, sizeof second);
-  EXPECT(first_len > 0 && first_len == second_len && !memcmp(first, second, first_len), "the checkpoint changed");
+  EXPECT(first_len > 0 && first_len == second_len && !memcmp(first, second, first_len),
+         "the checkpoint changed");
   return lcfm_test_finish("test_train_loop");
 }
