@@ -38,6 +38,10 @@ typedef struct {
 } lcfm_train_settings;
 
 void lcfm_train_settings_read(lcfm_train_settings *t, const lcfm_job *job);
+/* Adam with the run's learning rate and weight decay, beta1 0.9 and the model's beta2 and eps. */
+lcfm_adam lcfm_train_optimizer(const lcfm_train_settings *t, float beta2, float eps);
+/* The state of a run at step 0 (no best validation yet). */
+lcfm_train_state lcfm_train_state_fresh(void);
 
 /* A global loss and its parts, as text for the log ("recon 0.01 star 2.3 instr 2.1"). */
 typedef struct {

@@ -365,15 +365,19 @@ static void causal_init_block(void *enc, int i, const char *name, lcfm_nn_params
   lcfm_conformer_init(&e->blk[i], &e->bcfg, p, name);
 }
 
+/* The shape both encoders' configurations give their base (the fields have the same names). */
+#define ENCODER_BASE(cfg) \
+  ((lcfm_nn_encoder){.blocks = (cfg)->blocks, \
+                     .T = (cfg)->T, \
+                     .d = (cfg)->d, \
+                     .ff = (cfg)->ff, \
+                     .max_batch = (cfg)->max_batch, \
+                     .id = (cfg)->id})
+
 void lcfm_causal_encoder_init(lcfm_causal_encoder *e, const lcfm_causal_encoder_config *cfg,
                               lcfm_nn_params *p, const char *prefix) {
   memset(e, 0, sizeof *e);
-  e->base = (lcfm_nn_encoder){.blocks = cfg->blocks,
-                              .T = cfg->T,
-                              .d = cfg->d,
-                              .ff = cfg->ff,
-                              .max_batch = cfg->max_batch,
-                              .id = cfg->id};
+  e->base = ENCODER_BASE(cfg);
   encoder_init(&e->base, "causal encoder", prefix);
   e->cfg = *cfg;
   e->bcfg = (lcfm_conformer_config){.d = cfg->d,
@@ -674,12 +678,7 @@ static void astromer_init_block(void *enc, int i, const char *name, lcfm_nn_para
 void lcfm_astromer_init(lcfm_astromer *e, const lcfm_astromer_config *cfg, lcfm_nn_params *p,
                         const char *prefix) {
   memset(e, 0, sizeof *e);
-  e->base = (lcfm_nn_encoder){.blocks = cfg->blocks,
-                              .T = cfg->T,
-                              .d = cfg->d,
-                              .ff = cfg->ff,
-                              .max_batch = cfg->max_batch,
-                              .id = cfg->id};
+  e->base = ENCODER_BASE(cfg);
   encoder_init(&e->base, "Astromer", prefix);
   e->cfg = *cfg;
   e->bcfg = (lcfm_transformer_config){.d = cfg->d,

@@ -315,13 +315,18 @@ static int64_t length_of_table(hid_t file, const char *path) {
   return n;
 }
 
-void lcfm_store_index_write(lcfm_store_writer *w, MPI_Comm comm, int64_t instruments) {
+static index_writer begin_index(lcfm_store_writer *w, MPI_Comm comm) {
   index_writer s = {.w = w,
                     .file = lcfm_store_group(w, NULL),
                     .dxpl = lcfm_h5_collective_transfer(),
                     .comm = comm};
   MPI_Comm_rank(comm, &s.rank);
   MPI_Comm_size(comm, &s.ranks);
+  return s;
+}
+
+void lcfm_store_index_write(lcfm_store_writer *w, MPI_Comm comm, int64_t instruments) {
+  index_writer s = begin_index(w, comm);
   /* The columns were written collectively by all ranks: make them visible before reading back. */
   LCFM_CHECK_H5(H5Fflush(s.file, H5F_SCOPE_GLOBAL));
   LCFM_CHECK_MPI(MPI_Barrier(comm));
@@ -420,12 +425,7 @@ static void write_simulated_by_instrument(const index_writer *s, const lcfm_sim_
 
 void lcfm_store_index_write_simulated(lcfm_store_writer *w, MPI_Comm comm,
                                       const lcfm_sim_config *c) {
-  index_writer s = {.w = w,
-                    .file = lcfm_store_group(w, NULL),
-                    .dxpl = lcfm_h5_collective_transfer(),
-                    .comm = comm};
-  MPI_Comm_rank(comm, &s.rank);
-  MPI_Comm_size(comm, &s.ranks);
+  index_writer s = begin_index(w, comm);
   int64_t S = c->stars, P = c->curves_per_star, N = S * P, per_field = c->stars_per_field;
   int64_t F = S ? (S - 1) / per_field + 1 : 0;
   int64_t first_star, stars, first, count;

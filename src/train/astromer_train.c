@@ -155,13 +155,8 @@ int lcfm_astromer2_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_prov
   lcfm_astromer2_init(&model, &cfg, t.seed);
   char *settings = lcfm_astromer2_settings(&cfg),
        *signature = lcfm_model_signature(&model.params, settings);
-  lcfm_adam opt = {.lr = (float)t.lr,
-                   .beta1 = 0.9f,
-                   .beta2 = 0.98f,
-                   .eps = 1e-9f,
-                   .weight_decay = (float)t.weight_decay};
-  lcfm_train_state state = {
-      .step = 0, .best_step = -1, .best_validation = 0, .stale_evaluations = 0};
+  lcfm_adam opt = lcfm_train_optimizer(&t, 0.98f, 1e-9f); /* Astromer 2's */
+  lcfm_train_state state = lcfm_train_state_fresh();
   lcfm_log(
       "model: %s, %zu parameters, probing %g (keep %g, random %g), batch %lld windows over %d ranks, %d threads each",
       settings, lcfm_nn_params_count(&model.params), cfg.probing.probe, cfg.probing.keep,

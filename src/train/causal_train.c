@@ -107,13 +107,8 @@ int lcfm_causal_train_run(MPI_Comm comm, const lcfm_job *job, const lcfm_provena
   lcfm_causal_init(&model, &cfg, (int)(3 * batch), t.seed);
   char *settings = lcfm_causal_settings(&cfg);
   char *signature = lcfm_model_signature(&model.params, settings);
-  lcfm_adam opt = {.lr = (float)t.lr,
-                   .beta1 = 0.9f,
-                   .beta2 = 0.999f,
-                   .eps = 1e-8f,
-                   .weight_decay = (float)t.weight_decay};
-  lcfm_train_state state = {
-      .step = 0, .best_step = -1, .best_validation = 0, .stale_evaluations = 0};
+  lcfm_adam opt = lcfm_train_optimizer(&t, 0.999f, 1e-8f);
+  lcfm_train_state state = lcfm_train_state_fresh();
   lcfm_log("model: %s, %zu parameters, batch %lld triplets over %d ranks, %d threads each",
            settings, lcfm_nn_params_count(&model.params), (long long)batch, ranks, t.threads);
   lcfm_causal_trainer run;

@@ -29,6 +29,19 @@ void lcfm_train_settings_read(lcfm_train_settings *t, const lcfm_job *job) {
   t->seed = lcfm_job_seed(job);
 }
 
+lcfm_adam lcfm_train_optimizer(const lcfm_train_settings *t, float beta2, float eps) {
+  return (lcfm_adam){.lr = (float)t->lr,
+                     .beta1 = 0.9f,
+                     .beta2 = beta2,
+                     .eps = eps,
+                     .weight_decay = (float)t->weight_decay};
+}
+
+lcfm_train_state lcfm_train_state_fresh(void) {
+  return (lcfm_train_state){
+      .step = 0, .best_step = -1, .best_validation = 0, .stale_evaluations = 0};
+}
+
 void lcfm_train_slots(int64_t total, MPI_Comm comm, int64_t *first, int64_t *count) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
