@@ -48,7 +48,7 @@
  * the sorted input list; when appending, an object already in the store) is kept; every other
  * one is a DUPLICATE reject naming the kept file or stored object. Ranks read different files,
  * so each rank hashes its objects as it reads them and the keys (80 bytes per object) are
- * partitioned over the ranks by hash (src/survey/duplicates.h): a rank holds twice its share of
+ * partitioned over the ranks by hash (survey_duplicates.h): a rank holds twice its share of
  * the keys, 160 MB per rank for 10^8 light curves on 100 ranks, not every key.
  *
  * Time references: an instrument (e.g. one sector, camera and CCD) holds one, that of its first
