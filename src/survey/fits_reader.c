@@ -272,11 +272,125 @@ static void free_columns(columns *c) {
   free(c->time), free(c->flux), free(c->error), free(c->scratch), free(c->quality);
 }
 
-/* Reads TIME, flux, error and quality of every row through CFITSIO (which also handles scaled,
- * vector and compressed columns). A hand-written reader of the mapped rows was measured 1.1 to
- * 1.3x faster overall but reached into CFITSIO's internal table structures: not kept. */
-static int read_columns(fitsfile *f, const lcfm_ingest_options *o, const mission_header *h,
-                        columns *c, char *why, size_t why_len) {
+/* ---- the mapped table's rows, decoded directly ---- */
+
+/* Where one of the four columns lies in a row of the table, and its FITS type. */
+typedef struct {
+  long offset;
+  int type; /* TDOUBLE, TFLOAT, TINT32BIT or TSHORT */
+} raw_column;
+
+/* Bytes a column of TFORMn takes in a row, or -1 for a variable-length descriptor. */
+static long column_bytes(const char *tform) {
+  int type = 0, status = 0;
+  long repeat = 0, width = 0;
+  if (fits_binary_tform((char *)tform, &type, &repeat, &width, &status) || type < 0) return -1;
+  if (type == TBIT) return (repeat + 7) / 8;
+  if (type == TSTRING) return repeat;
+  return repeat * width;
+}
+
+/* 1 when column n (1-based) is scaled (TSCALn, TZEROn) or, an integer, has a null (TNULLn). */
+static int column_is_scaled(fitsfile *f, int n) {
+  static const char *const keys[] = {"TSCAL", "TZERO", "TNULL"};
+  for (int k = 0; k < 3; k++) {
+    char key[16], value[FLEN_VALUE];
+    int status = 0;
+    snprintf(key, sizeof key, "%s%d", keys[k], n);
+    if (fits_read_keyword(f, key, value, NULL, &status) == 0) return 1;
+  }
+  fits_clear_errmsg();
+  return 0;
+}
+
+/* The places of the four columns in a row (*row_bytes long) when the table is plain: every
+ * column's width known from its TFORMn, summing to NAXIS1, and the four unscaled D, E, J or I
+ * columns. Returns 0 then, else 1 (CFITSIO reads the columns). Public CFITSIO calls only. */
+static int raw_layout(fitsfile *f, const int numbers[4], raw_column out[4], long *row_bytes) {
+  int status = 0, columns = 0;
+  long naxis1 = 0, offset = 0;
+  fits_get_num_cols(f, &columns, &status);
+  fits_read_key(f, TLONG, "NAXIS1", &naxis1, NULL, &status);
+  if (status) return fits_clear_errmsg(), 1;
+  for (int n = 1; n <= columns; n++) {
+    char key[16], tform[FLEN_VALUE];
+    snprintf(key, sizeof key, "TFORM%d", n);
+    if (fits_read_key(f, TSTRING, key, tform, NULL, &status)) return fits_clear_errmsg(), 1;
+    long bytes = column_bytes(tform);
+    if (bytes < 0) return 1;
+    for (int i = 0; i < 4; i++) {
+      if (numbers[i] != n) continue;
+      int type = 0;
+      long repeat = 0, width = 0;
+      fits_binary_tform(tform, &type, &repeat, &width, &status);
+      if (type == TLONG) type = TINT32BIT; /* J: 32 bits */
+      if (status || repeat != 1 || column_is_scaled(f, n) ||
+          (type != TDOUBLE && type != TFLOAT && type != TINT32BIT && type != TSHORT))
+        return fits_clear_errmsg(), 1;
+      out[i] = (raw_column){.offset = offset, .type = type};
+    }
+    offset += bytes;
+  }
+  *row_bytes = offset;
+  return offset != naxis1;
+}
+
+static double big_endian_number(const unsigned char *p, int type) {
+  switch (type) {
+  case TDOUBLE: {
+    uint64_t u;
+    memcpy(&u, p, 8);
+    u = __builtin_bswap64(u);
+    unsigned exponent = (unsigned)(u >> 52) & 0x7ff;
+    if (exponent == 0x7ff) return NAN; /* NaN or infinite */
+    if (exponent == 0) return 0.0;     /* zero or denormal */
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+  }
+  case TFLOAT: {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    u = __builtin_bswap32(u);
+    unsigned exponent = (u >> 23) & 0xff;
+    if (exponent == 0xff) return NAN;
+    if (exponent == 0) return 0.0;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+  }
+  case TINT32BIT: {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    return (int32_t)__builtin_bswap32(u);
+  }
+  default: {
+    uint16_t u;
+    memcpy(&u, p, 2);
+    return (int16_t)__builtin_bswap16(u);
+  }
+  }
+}
+
+/* The four columns of every row from the table's bytes as the file holds them (big-endian),
+ * with CFITSIO's rules when it reads with a NaN null value: a NaN or infinity reads as NaN, a
+ * zero or denormal as 0 (integers are exact in a double). */
+static void decode_rows(const unsigned char *table, long long rows, long row_bytes,
+                        const raw_column col[4], columns *c) {
+  for (long long r = 0; r < rows; r++) {
+    const unsigned char *row = table + r * row_bytes;
+    c->time[r] = big_endian_number(row + col[0].offset, col[0].type);
+    c->flux[r] = big_endian_number(row + col[1].offset, col[1].type);
+    c->error[r] = big_endian_number(row + col[2].offset, col[2].type);
+    c->quality[r] = (int)big_endian_number(row + col[3].offset, col[3].type);
+  }
+}
+
+/* Reads TIME, flux, error and quality of every row: decoded from the mapped table when it is
+ * plain (raw_layout), else through CFITSIO (which also handles scaled, vector and compressed
+ * columns and gzip files). */
+static int read_columns(fitsfile *f, const unsigned char *mapped, const lcfm_ingest_options *o,
+                        const mission_header *h, columns *c, char *why, size_t why_len) {
   const char *flux_name = o->flux == LCFM_FLUX_SAP ? "SAP_FLUX" : "PDCSAP_FLUX";
   char error_name[32];
   snprintf(error_name, sizeof error_name, "%s_ERR", flux_name);
@@ -294,6 +408,18 @@ static int read_columns(fitsfile *f, const lcfm_ingest_options *o, const mission
   c->time = lcfm_malloc(n * sizeof *c->time), c->flux = lcfm_malloc(n * sizeof *c->flux);
   c->error = lcfm_malloc(n * sizeof *c->error), c->scratch = lcfm_malloc(n * sizeof *c->scratch);
   c->quality = lcfm_malloc(n * sizeof *c->quality);
+  /* A plain table of a mapped file is decoded where it lies: CFITSIO's reader copied it into
+   * its buffers and converted column by column, a quarter of the ingest's time. */
+  raw_column raw[4];
+  long row_bytes = 0;
+  long long header_start = 0, data_start = 0, data_end = 0;
+  if (mapped && !raw_layout(f, numbers, raw, &row_bytes) &&
+      !fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status) &&
+      data_start + c->rows * row_bytes <= data_end) {
+    decode_rows(mapped + data_start, c->rows, row_bytes, raw, c);
+    return 0;
+  }
+  status = 0;
   double nan = NAN;
   int quality_null = 0, any_null = 0;
   /* The four columns of as many rows as CFITSIO's buffers hold, chunk after chunk: each part of
@@ -474,7 +600,7 @@ void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o,
   }
   if (bytes && (reason = check_table_in_file(f, size, why, sizeof why))) goto done;
   if ((reason = read_time_reference(f, &h, why, sizeof why))) goto done;
-  if ((reason = read_columns(f, o, &h, &c, why, sizeof why))) goto done;
+  if ((reason = read_columns(f, bytes, o, &h, &c, why, sizeof why))) goto done;
   int64_t finite_flux = 0, kept = keep_good_points(&c, o->quality_mask, &finite_flux);
   value = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *value);
   error = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *error);
