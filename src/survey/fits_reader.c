@@ -414,8 +414,8 @@ static int read_columns(fitsfile *f, const unsigned char *mapped, const lcfm_ing
   long row_bytes = 0;
   long long header_start = 0, data_start = 0, data_end = 0;
   if (mapped && !raw_layout(f, numbers, raw, &row_bytes) &&
-      !fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status) &&
-      data_start + c->rows * row_bytes <= data_end) {
+      !fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status) && row_bytes > 0 &&
+      c->rows <= (data_end - data_start) / row_bytes) {
     decode_rows(mapped + data_start, c->rows, row_bytes, raw, c);
     return 0;
   }
