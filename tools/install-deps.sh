@@ -10,7 +10,7 @@ packages=(
   libopenblas-dev                       # BLAS and LAPACK (the probes' QR and PCA)
   libxsmm-dev                           # the engine's GEMM kernels (LCFM_GEMM=xsmm, the default)
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
-  libssl-dev                            # OpenSSL's SHA-256: duplicate light curves at ingest
+  libxxhash-dev                         # XXH3-128: duplicate light curves at ingest
   python3-h5py python3-numpy python3-astropy   # layout and ingest tests
   python3-matplotlib                    # lcfm run's plots stage, tools/plot_*.py
   slurm-wlm munge                       # tests/slurm: a local Slurm for the sbatch scripts

@@ -43,8 +43,8 @@
  *
  * Duplicates: a light curve is stored once. Two objects are the same light curve when they have
  * the same survey, source, season and unit/subunit/band (TESS sector, camera, CCD; Kepler
- * quarter, module, output; MACHO band), or the same decoded columns (SHA-256 of time, value and
- * error: a copy, a renamed file, the .fits.gz of a .fits). The object of the lowest file (in
+ * quarter, module, output; MACHO band), or the same decoded columns (a 128-bit XXH3 hash of time,
+ * value and error: a copy, a renamed file, the .fits.gz of a .fits). The object of the lowest file (in
  * the sorted input list; when appending, an object already in the store) is kept; every other
  * one is a DUPLICATE reject naming the kept file or stored object. Ranks read different files,
  * so each rank hashes its objects as it reads them and the keys (80 bytes per object) are

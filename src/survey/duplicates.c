@@ -2,12 +2,34 @@
 #include "lcfm/survey_duplicates.h"
 
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "reject.h"
+
+/* A 128-bit XXH3 of the decoded columns: not cryptographic (files are not adversaries), and 10
+ * to 15 times the speed of OpenSSL's SHA-256 with SHA-NI on the ingest benchmark's columns. The
+ * chance that two of 10^9 different light curves collide is about 10^-20. */
+static void hash_content(unsigned char content[LCFM_CONTENT_HASH_BYTES],
+                         const lcfm_survey_object *object) {
+  size_t n = (size_t)object->length;
+  XXH3_state_t *state = XXH3_createState();
+  LCFM_CHECK(state, "ingest: no memory for an XXH3 state");
+  int ok = XXH3_128bits_reset(state) == XXH_OK &&
+           XXH3_128bits_update(state, &object->length, sizeof object->length) == XXH_OK &&
+           XXH3_128bits_update(state, object->time, n * sizeof *object->time) == XXH_OK &&
+           XXH3_128bits_update(state, object->value, n * sizeof *object->value) == XXH_OK &&
+           XXH3_128bits_update(state, object->error, n * sizeof *object->error) == XXH_OK;
+  XXH128_hash_t h = XXH3_128bits_digest(state);
+  XXH3_freeState(state);
+  LCFM_CHECK(ok, "ingest: XXH3 failed");
+  XXH128_canonical_t bytes;
+  XXH128_canonicalFromHash(&bytes, h);
+  _Static_assert(sizeof bytes.digest == LCFM_CONTENT_HASH_BYTES, "a 128-bit content hash");
+  memcpy(content, bytes.digest, LCFM_CONTENT_HASH_BYTES);
+}
 
 void lcfm_object_key_make(lcfm_object_key *key, const lcfm_survey_object *object, int64_t file) {
   memset(key, 0, sizeof *key);
@@ -17,19 +39,7 @@ void lcfm_object_key_make(lcfm_object_key *key, const lcfm_survey_object *object
   key->survey = in->survey, key->season = in->season, key->unit = in->unit,
   key->subunit = in->subunit;
   key->band = in->band;
-  size_t n = (size_t)object->length;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_length = 0;
-  EVP_MD_CTX *sha = EVP_MD_CTX_new();
-  int ok = sha && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) &&
-           EVP_DigestUpdate(sha, &object->length, sizeof object->length) &&
-           EVP_DigestUpdate(sha, object->time, n * sizeof *object->time) &&
-           EVP_DigestUpdate(sha, object->value, n * sizeof *object->value) &&
-           EVP_DigestUpdate(sha, object->error, n * sizeof *object->error) &&
-           EVP_DigestFinal_ex(sha, digest, &digest_length);
-  EVP_MD_CTX_free(sha);
-  LCFM_CHECK(ok && digest_length >= LCFM_CONTENT_HASH_BYTES, "OpenSSL could not compute a SHA-256");
-  memcpy(key->content, digest, LCFM_CONTENT_HASH_BYTES);
+  hash_content(key->content, object);
 }
 
 /* ---- the two orders of keys: by identity and by content (ties by position) ---- */
@@ -67,7 +77,7 @@ static int identity_rank(const lcfm_object_key *k, int ranks) {
   return (int)(h % (uint64_t)ranks);
 }
 
-/* The rank that judges a key by content (a SHA-256 is already uniform). */
+/* The rank that judges a key by content (an XXH3 hash is already uniform). */
 static int content_rank(const lcfm_object_key *k, int ranks) {
   uint64_t h;
   memcpy(&h, k->content, sizeof h);

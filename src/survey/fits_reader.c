@@ -158,9 +158,11 @@ static int read_mission_header(fitsfile *f, mission_header *h, char *why, size_t
     fits_clear_errmsg();
     return LCFM_REJECT_FORMAT;
   }
-  status = 0;
-  fits_read_key(f, TSTRING, "MISSION", mission, NULL, &status);
-  fits_clear_errmsg();
+  if (!strcasecmp(telescope, "Kepler")) { /* MISSION tells K2 from Kepler (a TESS file has none) */
+    status = 0;
+    fits_read_key(f, TSTRING, "MISSION", mission, NULL, &status);
+    fits_clear_errmsg();
+  }
   /* id, season, unit, subunit: the keywords of each mission and their documented ranges. */
   static const keyword_range tess[4] = {{"TICID", 1, LLONG_MAX, NULL, "a TIC id > 0"},
                                         {"SECTOR", 1, 999, NULL, "TESS sectors 1-999"},
@@ -280,25 +282,33 @@ typedef struct {
   int type; /* TDOUBLE, TFLOAT, TINT32BIT or TSHORT */
 } raw_column;
 
-/* Bytes a column of TFORMn takes in a row, or -1 for a variable-length descriptor. */
-static long column_bytes(const char *tform) {
+/* Bytes column n (1-based) takes in a row, or -1 for a variable-length descriptor. CFITSIO's
+ * parsed column table answers without a search of the header. */
+static long column_bytes(fitsfile *f, int n) {
   int type = 0, status = 0;
   long repeat = 0, width = 0;
-  if (fits_binary_tform((char *)tform, &type, &repeat, &width, &status) || type < 0) return -1;
+  if (fits_get_coltype(f, n, &type, &repeat, &width, &status) || type < 0) return -1;
   if (type == TBIT) return (repeat + 7) / 8;
   if (type == TSTRING) return repeat;
   return repeat * width;
 }
 
-/* 1 when column n (1-based) is scaled (TSCALn, TZEROn) or, an integer, has a null (TNULLn). */
-static int column_is_scaled(fitsfile *f, int n) {
-  static const char *const keys[] = {"TSCAL", "TZERO", "TNULL"};
-  for (int k = 0; k < 3; k++) {
-    char key[16], value[FLEN_VALUE];
-    int status = 0;
-    snprintf(key, sizeof key, "%s%d", keys[k], n);
-    if (fits_read_keyword(f, key, value, NULL, &status) == 0) return 1;
-  }
+/* 1 when column n (1-based) is scaled (TSCALn, TZEROn) or, an integer column, has a null value
+ * (TNULLn; a floating-point column's nulls are NaN, which the decoder handles). Scale and zero
+ * come from CFITSIO's parsed column table: reading the absent keywords searched the whole header
+ * for each. */
+static int column_is_scaled(fitsfile *f, int n, int type) {
+  char name[FLEN_VALUE], unit[FLEN_VALUE], data_type[FLEN_VALUE], display[FLEN_VALUE];
+  long repeat = 0, null = 0;
+  double scale = 1, zero = 0;
+  int status = 0;
+  fits_get_bcolparms(f, n, name, unit, data_type, &repeat, &scale, &zero, &null, display, &status);
+  if (status) return fits_clear_errmsg(), 1;
+  if (scale != 1 || zero != 0) return 1;
+  if (type == TDOUBLE || type == TFLOAT) return 0;
+  char key[16], value[FLEN_VALUE];
+  snprintf(key, sizeof key, "TNULL%d", n);
+  if (fits_read_keyword(f, key, value, NULL, &status) == 0) return 1;
   fits_clear_errmsg();
   return 0;
 }
@@ -313,18 +323,15 @@ static int raw_layout(fitsfile *f, const int numbers[4], raw_column out[4], long
   fits_read_key(f, TLONG, "NAXIS1", &naxis1, NULL, &status);
   if (status) return fits_clear_errmsg(), 1;
   for (int n = 1; n <= columns; n++) {
-    char key[16], tform[FLEN_VALUE];
-    snprintf(key, sizeof key, "TFORM%d", n);
-    if (fits_read_key(f, TSTRING, key, tform, NULL, &status)) return fits_clear_errmsg(), 1;
-    long bytes = column_bytes(tform);
-    if (bytes < 0) return 1;
+    long bytes = column_bytes(f, n);
+    if (bytes < 0) return fits_clear_errmsg(), 1;
     for (int i = 0; i < 4; i++) {
       if (numbers[i] != n) continue;
       int type = 0;
       long repeat = 0, width = 0;
-      fits_binary_tform(tform, &type, &repeat, &width, &status);
+      fits_get_coltype(f, n, &type, &repeat, &width, &status);
       if (type == TLONG) type = TINT32BIT; /* J: 32 bits */
-      if (status || repeat != 1 || column_is_scaled(f, n) ||
+      if (status || repeat != 1 || column_is_scaled(f, n, type) ||
           (type != TDOUBLE && type != TFLOAT && type != TINT32BIT && type != TSHORT))
         return fits_clear_errmsg(), 1;
       out[i] = (raw_column){.offset = offset, .type = type};
@@ -335,7 +342,9 @@ static int raw_layout(fitsfile *f, const int numbers[4], raw_column out[4], long
   return offset != naxis1;
 }
 
-static double big_endian_number(const unsigned char *p, int type) {
+/* Inlined into the loops below, where `type` is a constant there: no switch per value. */
+static inline __attribute__((always_inline)) double big_endian_number(const unsigned char *p,
+                                                                      int type) {
   switch (type) {
   case TDOUBLE: {
     uint64_t u;
@@ -377,6 +386,17 @@ static double big_endian_number(const unsigned char *p, int type) {
  * zero or denormal as 0 (integers are exact in a double). */
 static void decode_rows(const unsigned char *table, long long rows, long row_bytes,
                         const raw_column col[4], columns *c) {
+  if (col[0].type == TDOUBLE && col[1].type == TFLOAT && col[2].type == TFLOAT &&
+      col[3].type == TINT32BIT) { /* TESS and Kepler: the same rules, specialised (twice faster) */
+    for (long long r = 0; r < rows; r++) {
+      const unsigned char *row = table + r * row_bytes;
+      c->time[r] = big_endian_number(row + col[0].offset, TDOUBLE);
+      c->flux[r] = big_endian_number(row + col[1].offset, TFLOAT);
+      c->error[r] = big_endian_number(row + col[2].offset, TFLOAT);
+      c->quality[r] = (int)big_endian_number(row + col[3].offset, TINT32BIT);
+    }
+    return;
+  }
   for (long long r = 0; r < rows; r++) {
     const unsigned char *row = table + r * row_bytes;
     c->time[r] = big_endian_number(row + col[0].offset, col[0].type);
@@ -546,9 +566,6 @@ static void *map_plain_file(const char *path, size_t *size) {
     if (bytes == MAP_FAILED) bytes = NULL;
     else if (magic[0] == 0x1f && magic[1] == 0x8b)
       munmap(bytes, *size), bytes = NULL; /* gzip: CFITSIO inflates it */
-    else
-      posix_madvise(bytes, *size,
-                    POSIX_MADV_WILLNEED); /* one read-ahead of the whole file (cold cache) */
   }
   close(fd);
   return bytes;
