@@ -136,12 +136,22 @@ typedef struct {
 const char *lcfm_input_path(const lcfm_input_slice *slice, int64_t file);
 void lcfm_input_slice_free(lcfm_input_slice *slice);
 
-/* Expands the `inputs` list (directories, glob patterns, files, @manifest files with one path or
- * pattern per line) into a sorted, de-duplicated list of files. Returns the count; *paths is
- * one allocation of NUL-separated names, *offsets indexes it. Missing inputs are reported via
- * `problem` (a message naming the input) and counted in *missing. */
-int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, int64_t *missing,
-                           void (*problem)(const char *message));
+/* ---- the sorted input list, built by all ranks (src/survey/inputs.c, input_list.c) ----
+ * No rank holds the whole list: a survey of millions of files is best named by @manifest files,
+ * which every rank reads over its share of their bytes. */
+
+/* Collective: this rank's share of the files `inputs` names (directories, glob patterns, files,
+ * @manifest files of one path or pattern a line), unsorted in *mine: the i-th directory, pattern
+ * or file is expanded by rank i % ranks, a manifest's lines by the rank whose share of its bytes
+ * they begin in. Missing inputs are reported via `problem` by the rank that finds them. Returns
+ * the number of missing inputs on every rank. */
+int64_t lcfm_input_list_expand(MPI_Comm comm, const char *inputs, lcfm_input_slice *mine,
+                               void (*problem)(const char *message));
+/* Collective: sorts the ranks' names together (strcmp order, each name once): *list becomes this
+ * rank's contiguous part of the sorted list (first, count and total set; parts may be uneven). */
+void lcfm_input_list_sort(MPI_Comm comm, lcfm_input_slice *list);
+/* Collective: moves the names so that rank r holds files [starts[r], starts[r + 1]). */
+void lcfm_input_list_move(MPI_Comm comm, lcfm_input_slice *list, const int64_t *starts);
 
 /* Reads [ingest]; returns the number of problems (reported by rank 0). */
 int lcfm_ingest_options_from_job(lcfm_ingest_options *o, const lcfm_job *job);
@@ -156,14 +166,13 @@ int64_t lcfm_ingest_store(MPI_Comm comm, const lcfm_ingest_options *options,
                           const lcfm_provenance *prov, const lcfm_store_options *store);
 
 /* ---- an ingest job (src/survey/ingest_job.c: `lcfm ingest` and the ingest stage of `lcfm run`) ---- */
-/* Collective: rank 0 expands [ingest] inputs; returns the file count on every rank, or -1 if
- * an input names nothing or no file is found (reported as a job-file problem). */
+/* Collective: expands and sorts [ingest] inputs (all ranks); returns the file count on every
+ * rank, or -1 if an input names nothing or no file is found (reported as a job-file problem). */
 int64_t lcfm_ingest_check_inputs(MPI_Comm comm, const lcfm_job *job);
-/* Collective: expands [ingest] inputs and gives each rank its slice, balanced by size: rank 0
- * sends each rank a count-balanced slice, the ranks stat their files (in parallel) and place the
- * slice boundaries by the prefix sums of the sizes, then rank 0 sends each rank its byte-balanced
- * slice and frees the whole list (no rank keeps it; counts and offsets are int64). Returns the
- * file count, or -1 on every rank as lcfm_ingest_check_inputs. */
+/* Collective: expands and sorts [ingest] inputs and gives each rank its slice, balanced by size:
+ * the ranks stat the files of their part of the sorted list (in parallel), place the slice
+ * boundaries by the prefix sums of the sizes and move the names there (counts and offsets are
+ * int64). Returns the file count, or -1 on every rank as lcfm_ingest_check_inputs. */
 int64_t lcfm_ingest_slice_inputs(MPI_Comm comm, const lcfm_job *job, lcfm_input_slice *slice);
 /* Collective: ingests [ingest] inputs into [ingest] output; the exit code (LCFM_EXIT_USAGE for
  * a bad job, LCFM_EXIT_RUNTIME when no file could be read). */

@@ -1,4 +1,5 @@
-/* inputs.c: turning the `inputs` key into a sorted file list, and choosing a reader per file. */
+/* inputs.c: this rank's share of the files the `inputs` key names (input_list.c sorts them
+ * across the ranks), and choosing a reader per file. */
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
@@ -91,61 +92,89 @@ static void report(void (*problem)(const char *), int64_t *missing, const char *
   (*missing)++;
 }
 
-/* A manifest lists one path or pattern per line; blank lines and '#' comments are skipped. */
-static void add_manifest(path_list *list, const char *manifest, int64_t *missing,
-                         void (*problem)(const char *)) {
+/* Collective: whether every rank can open `manifest` (a shared file system may differ). */
+static int manifest_readable(MPI_Comm comm, const char *manifest) {
   FILE *f = fopen(manifest, "r");
-  if (!f) {
+  int readable = f != NULL;
+  if (f) fclose(f);
+  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &readable, 1, MPI_INT, MPI_MIN, comm));
+  return readable;
+}
+
+/* The lines of a manifest that begin in this rank's share of its bytes, [rank, rank + 1) *
+ * size / ranks: one path or pattern a line; blank lines and '#' comments are skipped. */
+static void add_manifest_share(path_list *list, const char *manifest, int rank, int ranks,
+                               int64_t *missing, void (*problem)(const char *)) {
+  FILE *f = fopen(manifest, "r");
+  struct stat st;
+  if (!f || fstat(fileno(f), &st)) {
+    if (f) fclose(f);
     report(problem, missing, "manifest %s cannot be read", manifest);
     return;
   }
-  char line[4096];
-  while (fgets(line, sizeof line, f)) {
+  off_t lo = st.st_size * rank / ranks, hi = st.st_size * (rank + 1) / ranks;
+  if (lo > 0) { /* the line under way at lo began in the previous rank's share */
+    int c;
+    fseeko(f, lo - 1, SEEK_SET);
+    while ((c = getc(f)) != EOF && c != '\n') continue;
+  }
+  char *line = NULL;
+  size_t capacity = 0;
+  for (off_t at = ftello(f); at < hi && getline(&line, &capacity, f) != -1; at = ftello(f)) {
     char *start = line + strspn(line, " \t");
     start[strcspn(start, "\r\n")] = '\0';
     if (!*start || *start == '#') continue;
     if (!add_input(list, start))
       report(problem, missing, "%s: no such file, directory or match", start);
   }
+  free(line);
   fclose(f);
 }
 
-static int compare_strings(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+/* This rank's names as one slice (NUL-separated, unsorted); frees the list. */
+static void list_to_slice(path_list *list, lcfm_input_slice *slice) {
+  size_t bytes = 1;
+  for (int64_t i = 0; i < list->count; i++) bytes += strlen(list->items[i]) + 1;
+  memset(slice, 0, sizeof *slice);
+  slice->paths = lcfm_malloc(bytes);
+  slice->offsets = lcfm_malloc((size_t)(list->count + 1) * sizeof *slice->offsets);
+  int64_t at = 0;
+  for (int64_t i = 0; i < list->count; i++) {
+    size_t len = strlen(list->items[i]) + 1;
+    memcpy(slice->paths + at, list->items[i], len);
+    slice->offsets[i] = at;
+    at += (int64_t)len;
+    free(list->items[i]);
+  }
+  slice->offsets[list->count] = at;
+  slice->count = list->count;
+  free(list->items);
 }
 
-int64_t lcfm_expand_inputs(const char *inputs, char **paths, int64_t **offsets, int64_t *missing,
-                           void (*problem)(const char *message)) {
+int64_t lcfm_input_list_expand(MPI_Comm comm, const char *inputs, lcfm_input_slice *mine,
+                               void (*problem)(const char *message)) {
+  int rank, ranks;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
   path_list list = {0};
-  *missing = 0;
+  int64_t missing = 0, token_number = 0;
   size_t n = strlen(inputs);
-  char *copy = lcfm_malloc(n + 1);
+  char *copy = lcfm_malloc(n + 1), *state = NULL;
   memcpy(copy, inputs, n + 1);
-  for (char *token = strtok(copy, " \t\r\n"); token; token = strtok(NULL, " \t\r\n")) {
-    if (token[0] == '@') add_manifest(&list, token + 1, missing, problem);
-    else if (!add_input(&list, token))
-      report(problem, missing, "%s: no such file, directory or match", token);
+  for (char *token = strtok_r(copy, " \t\r\n", &state); token;
+       token = strtok_r(NULL, " \t\r\n", &state)) {
+    if (token[0] == '@') {
+      if (manifest_readable(comm, token + 1))
+        add_manifest_share(&list, token + 1, rank, ranks, &missing, problem);
+      else if (rank == 0)
+        report(problem, &missing, "manifest %s cannot be read (on one rank or more)", token + 1);
+    } else if (token_number++ % ranks == rank && !add_input(&list, token))
+      report(problem, &missing, "%s: no such file, directory or match", token);
   }
   free(copy);
-  if (list.count > 1)
-    qsort(list.items, (size_t)list.count, sizeof *list.items,
-          compare_strings); /* items is NULL when empty */
-  size_t bytes = 1;
-  for (int64_t i = 0; i < list.count; i++) bytes += strlen(list.items[i]) + 1;
-  *paths = lcfm_malloc(bytes);
-  *offsets = lcfm_malloc((size_t)(list.count + 1) * sizeof **offsets);
-  int64_t count = 0, at = 0;
-  for (int64_t i = 0; i < list.count; i++) {
-    if (i > 0 && !strcmp(list.items[i], list.items[i - 1])) continue; /* named twice */
-    size_t len = strlen(list.items[i]) + 1;
-    memcpy(*paths + at, list.items[i], len);
-    (*offsets)[count++] = at;
-    at += (int64_t)len;
-  }
-  (*offsets)[count] = at;
-  for (int64_t i = 0; i < list.count; i++) free(list.items[i]);
-  free(list.items);
-  return count;
+  list_to_slice(&list, mine);
+  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &missing, 1, MPI_INT64_T, MPI_SUM, comm));
+  return missing;
 }
 
 /* FITS by its first card or its name; everything else goes to the MACHO reader, which rejects

@@ -1,6 +1,8 @@
 /* test_scale_mpi.c: the two steps of an ingest that must scale with the ranks (1, 2, 4):
  *  - lcfm_ingest_slice_inputs hands each rank a contiguous slice of the sorted list, balanced by
- *    file size, with the right names, and no rank but a single one holds every file;
+ *    file size, with the right names, and no rank but a single one holds every file, for a
+ *    directory and for a mix of files, patterns and a manifest naming files twice (the list is
+ *    expanded and sorted by all ranks); missing inputs are counted once;
  *  - lcfm_mark_duplicates (keys partitioned by hash) finds exactly the duplicates the rule gives
  *    (the earliest object of the same identity, else of the same content, stored objects first),
  *    with the reject text naming the kept object, when the kept object is on another rank, a
@@ -20,42 +22,59 @@ enum { FILES = 37 };
 
 static int64_t file_size(int i) { return 2880 * (1 + (i * 7) % 11); } /* 1 to 11 FITS blocks */
 
-static void test_slices(int rank, int ranks) {
-  char dir[] = "/tmp/lcfm_test_slices_XXXXXX";
-  if (rank == 0) EXPECT(mkdtemp(dir), "mkdtemp");
-  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  int64_t total_bytes = 0, largest = 0;
-  for (int i = 0; i < FILES; i++) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/f%03d.fits", dir, i);
-    if (rank == 0) {
-      FILE *f = fopen(path, "wb");
-      EXPECT(f && ftruncate(fileno(f), file_size(i)) == 0, "writing %s", path);
-      if (f) fclose(f);
-    }
-    total_bytes += file_size(i), largest = file_size(i) > largest ? file_size(i) : largest;
+/* Rank 0 writes `text` to dir/name; every rank waits for it. */
+static void write_shared(const char *dir, const char *name, const char *text, int rank) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (rank == 0) {
+    FILE *f = fopen(path, "w");
+    EXPECT(f && fputs(text, f) >= 0, "writing %s", path);
+    if (f) fclose(f);
   }
   MPI_Barrier(MPI_COMM_WORLD);
-  char text[256];
-  snprintf(text, sizeof text, "[ingest]\noutput = %s/out.h5\ninputs = %s\n", dir, dir);
+}
+
+/* A manifest naming every file of dir/ once or more, in reverse order, with comments, blank and
+ * CRLF lines, one glob pattern and a line longer than 4 KiB. */
+static void write_manifest(const char *dir, int rank) {
+  size_t capacity = 64 * 1024, at = 0;
+  char *text = calloc(capacity, 1);
+  at += (size_t)snprintf(text + at, capacity - at, "# the survey's files\n\n");
+  for (int i = FILES - 1; i >= 0; i--)
+    at += (size_t)snprintf(text + at, capacity - at, "%s/f%03d.fits%s", dir, i,
+                           i % 5 ? "\n" : "\r\n");
+  at += (size_t)snprintf(text + at, capacity - at, "  %s/f01?.fits\n", dir);
+  memset(text + at, ' ', 5000), at += 5000; /* indented past fgets's 4 KiB buffers */
+  snprintf(text + at, capacity - at, "%s/f000.fits\n", dir);
+  write_shared(dir, "list.txt", text, rank);
+  free(text);
+}
+
+/* The slices of `inputs` (which name the FILES files of dir, some twice): contiguous, covering
+ * the sorted list with the right names, balanced by size, and no rank (of several) holding all. */
+static void check_slices(const char *dir, const char *inputs, int rank, int ranks) {
+  char text[512];
+  snprintf(text, sizeof text, "[ingest]\noutput = %s/out.h5\ninputs = %s\n", dir, inputs);
   static const char *const sections[] = {"job", "ingest", NULL};
   lcfm_job *job = lcfm_job_load_text(MPI_COMM_WORLD, "slices.ini", text, 0, NULL, sections);
   EXPECT(job, "job text");
   lcfm_input_slice slice;
   int64_t files = lcfm_ingest_slice_inputs(MPI_COMM_WORLD, job, &slice);
-  EXPECT(files == FILES && slice.total == FILES, "%lld files", (long long)files);
+  EXPECT(files == FILES && slice.total == FILES, "inputs %s: %lld files", inputs, (long long)files);
   int64_t mine[2] = {slice.first, slice.count}, *all = malloc((size_t)ranks * sizeof mine);
   MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, MPI_COMM_WORLD);
   for (int r = 0, next = 0; r < ranks; next += (int)all[2 * r + 1], r++)
     EXPECT(all[2 * r] == next, "rank %d starts at %lld, expected %d (contiguous slices)", r,
            (long long)all[2 * r], next);
   EXPECT(all[2 * (ranks - 1)] + all[2 * ranks - 1] == FILES, "the slices cover the list");
-  int64_t bytes = 0;
+  int64_t bytes = 0, total_bytes = 0, largest = 0;
+  for (int i = 0; i < FILES; i++)
+    total_bytes += file_size(i), largest = file_size(i) > largest ? file_size(i) : largest;
   for (int64_t i = 0; i < slice.count; i++) {
     char expected[128];
     snprintf(expected, sizeof expected, "%s/f%03lld.fits", dir, (long long)(slice.first + i));
     EXPECT(!strcmp(lcfm_input_path(&slice, slice.first + i), expected),
-           "file %lld is %s, expected %s", (long long)(slice.first + i),
+           "inputs %s: file %lld is %.200s, expected %s", inputs, (long long)(slice.first + i),
            lcfm_input_path(&slice, slice.first + i), expected);
     bytes += file_size((int)(slice.first + i));
   }
@@ -66,14 +85,48 @@ static void test_slices(int rank, int ranks) {
   lcfm_input_slice_free(&slice);
   lcfm_job_free(job);
   free(all);
+}
+
+static void count_problem(const char *message) { (void)message; }
+
+/* Missing inputs are counted once whatever the rank count: three lines of a manifest, a file
+ * and a pattern that match nothing. */
+static void check_missing(const char *dir, int rank) {
+  char text[512], inputs[512];
+  snprintf(text, sizeof text, "%s/f001.fits\n%s/none1.fits\n%s/none2.fits\n%s/none3.fits\n", dir,
+           dir, dir, dir);
+  write_shared(dir, "missing.txt", text, rank);
+  snprintf(inputs, sizeof inputs, "@%s/missing.txt %s/none4.fits %s/none*.fits", dir, dir, dir);
+  lcfm_input_slice mine;
+  int64_t missing = lcfm_input_list_expand(MPI_COMM_WORLD, inputs, &mine, count_problem);
+  EXPECT(missing == 5, "%lld missing inputs reported, expected 5", (long long)missing);
+  lcfm_input_list_sort(MPI_COMM_WORLD, &mine);
+  EXPECT(mine.total == 1, "%lld files found, expected 1", (long long)mine.total);
+  lcfm_input_slice_free(&mine);
+}
+
+static void test_slices(int rank, int ranks) {
+  char dir[] = "/tmp/lcfm_test_slices_XXXXXX";
+  if (rank == 0) EXPECT(mkdtemp(dir), "mkdtemp");
+  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  for (int i = 0; i < FILES && rank == 0; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/f%03d.fits", dir, i);
+    FILE *f = fopen(path, "wb");
+    EXPECT(f && ftruncate(fileno(f), file_size(i)) == 0, "writing %s", path);
+    if (f) fclose(f);
+  }
+  write_manifest(dir, rank);
+  check_slices(dir, dir, rank, ranks);
+  char inputs[256];
+  snprintf(inputs, sizeof inputs, "%s/f005.fits @%s/list.txt %s %s/f00*.fits", dir, dir, dir, dir);
+  check_slices(dir, inputs, rank, ranks);
+  check_missing(dir, rank);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0) {
-    for (int i = 0; i < FILES; i++) {
-      char path[128];
-      snprintf(path, sizeof path, "%s/f%03d.fits", dir, i);
-      unlink(path);
-    }
-    rmdir(dir);
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    EXPECT(system(command) == 0, "removing %s", dir);
   }
 }
 
