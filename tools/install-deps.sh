@@ -8,6 +8,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 and h5diff
   libfftw3-dev                          # FFTW, double and single precision
   libopenblas-dev                       # BLAS and LAPACK (the probes' QR and PCA)
+  liblapacke-dev                        # lapack.h: the declarations of those LAPACK routines
   libxsmm-dev                           # the engine's GEMM kernels (LCFM_GEMM=xsmm, the default)
   libcfitsio-dev libinih-dev librandom123-dev zlib1g-dev
   libxxhash-dev                         # XXH3-128: duplicate light curves at ingest

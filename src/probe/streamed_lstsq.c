@@ -1,13 +1,13 @@
 /* streamed_lstsq.c: least squares by a tall-skinny QR over rows fed block by block on every rank
  * (see streamed_linalg.h). */
 #include <float.h>
+#include <lapack.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lcfm/error.h"
 #include "lcfm/streamed_linalg.h"
-#include "lapack_internal.h"
 
 /* Rows folded into the triangle at a time, and the reflector block width (LAPACK's nb). */
 enum { ROW_BLOCK = 1024, REFLECTOR_BLOCK = 32 };
@@ -37,10 +37,10 @@ void lcfm_lstsq_stream_free(lcfm_lstsq_stream *s) {
 static void fold(lcfm_lstsq_stream *s, int m, int trapezoid, double *V, double *W, int ld) {
   int n = s->n, nrhs = s->nrhs, nb = reflector_block(n), info = 0;
   double *R = s->state, *C = s->state + (size_t)n * (size_t)n;
-  dtpqrt_(&m, &n, &trapezoid, &nb, R, &n, V, &ld, s->t, &nb, s->work, &info);
+  LAPACK_dtpqrt(&m, &n, &trapezoid, &nb, R, &n, V, &ld, s->t, &nb, s->work, &info);
   LCFM_CHECK_INFO(info, "dtpqrt");
-  dtpmqrt_("L", "T", &m, &nrhs, &n, &trapezoid, &nb, V, &ld, s->t, &nb, C, &n, W, &ld, s->work,
-           &info, 1, 1);
+  LAPACK_dtpmqrt("L", "T", &m, &nrhs, &n, &trapezoid, &nb, V, &ld, s->t, &nb, C, &n, W, &ld,
+                 s->work, &info);
   LCFM_CHECK_INFO(info, "dtpmqrt");
 }
 
@@ -88,7 +88,7 @@ static int solve_triangle(const lcfm_lstsq_stream *s, double *X) {
   size_t size = (size_t)n * (size_t)nrhs;
   int deficient = rank_deficient(s->state, n);
   memcpy(X, s->state + (size_t)n * (size_t)n, size * sizeof *X);
-  if (!deficient) dtrtrs_("U", "N", "N", &n, &nrhs, s->state, &n, X, &n, &info, 1, 1, 1);
+  if (!deficient) LAPACK_dtrtrs("U", "N", "N", &n, &nrhs, s->state, &n, X, &n, &info);
   LCFM_CHECK_INFO(info, "dtrtrs");
   if (deficient)
     for (size_t i = 0; i < size; i++) X[i] = NAN;

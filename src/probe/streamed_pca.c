@@ -1,13 +1,13 @@
 /* streamed_pca.c: principal components of rows fed block by block on every rank, from the
  * covariance of the centred rows (see streamed_linalg.h). */
 #include <cblas.h>
+#include <lapack.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lcfm/error.h"
 #include "lcfm/streamed_linalg.h"
-#include "lapack_internal.h"
 
 enum { ROW_BLOCK = 1024 }; /* centred rows per dsyrk */
 
@@ -59,12 +59,12 @@ void lcfm_pca_stream_scatter(lcfm_pca_stream *s, const float *z, int64_t count) 
 static void symmetric_eigen(int d, double *C, double *w) {
   int lwork = -1, liwork = -1, iquery = 0, info = 0;
   double query = 0;
-  dsyevd_("V", "U", &d, C, &d, w, &query, &lwork, &iquery, &liwork, &info, 1, 1);
+  LAPACK_dsyevd("V", "U", &d, C, &d, w, &query, &lwork, &iquery, &liwork, &info);
   LCFM_CHECK_INFO(info, "dsyevd (workspace query)");
   lwork = (int)query, liwork = iquery;
   double *work = lcfm_malloc((size_t)lwork * sizeof *work);
   int *iwork = lcfm_malloc((size_t)liwork * sizeof *iwork);
-  dsyevd_("V", "U", &d, C, &d, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+  LAPACK_dsyevd("V", "U", &d, C, &d, w, work, &lwork, iwork, &liwork, &info);
   LCFM_CHECK_INFO(info, "dsyevd");
   free(work), free(iwork);
 }
