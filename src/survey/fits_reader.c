@@ -341,7 +341,7 @@ static int raw_layout(fitsfile *f, const int numbers[4], raw_column out[4], long
   return offset != naxis1;
 }
 
-/* Inlined into the loops below, where `type` is a constant there: no switch per value. */
+/* One big-endian value of a column of FITS type `type` (TDOUBLE, TFLOAT, TINT32BIT, TSHORT). */
 static inline __attribute__((always_inline)) double big_endian_number(const unsigned char *p,
                                                                       int type) {
   switch (type) {
@@ -382,27 +382,28 @@ static inline __attribute__((always_inline)) double big_endian_number(const unsi
 
 /* The four columns of every row from the table's bytes as the file holds them (big-endian),
  * with CFITSIO's rules when it reads with a NaN null value: a NaN or infinity reads as NaN, a
- * zero or denormal as 0 (integers are exact in a double). */
-static void decode_rows(const unsigned char *table, long long rows, long row_bytes,
-                        const raw_column col[4], columns *c) {
-  if (col[0].type == TDOUBLE && col[1].type == TFLOAT && col[2].type == TFLOAT &&
-      col[3].type == TINT32BIT) { /* TESS and Kepler: the same rules, specialised (twice faster) */
-    for (long long r = 0; r < rows; r++) {
-      const unsigned char *row = table + r * row_bytes;
-      c->time[r] = big_endian_number(row + col[0].offset, TDOUBLE);
-      c->flux[r] = big_endian_number(row + col[1].offset, TFLOAT);
-      c->error[r] = big_endian_number(row + col[2].offset, TFLOAT);
-      c->quality[r] = (int)big_endian_number(row + col[3].offset, TINT32BIT);
-    }
-    return;
-  }
+ * zero or denormal as 0 (integers are exact in a double). Inlined where `type` is constant. */
+static inline __attribute__((always_inline)) void decode_typed_rows(const unsigned char *table,
+                                                                    long long rows, long row_bytes,
+                                                                    const raw_column col[4],
+                                                                    const int type[4], columns *c) {
   for (long long r = 0; r < rows; r++) {
     const unsigned char *row = table + r * row_bytes;
-    c->time[r] = big_endian_number(row + col[0].offset, col[0].type);
-    c->flux[r] = big_endian_number(row + col[1].offset, col[1].type);
-    c->error[r] = big_endian_number(row + col[2].offset, col[2].type);
-    c->quality[r] = (int)big_endian_number(row + col[3].offset, col[3].type);
+    c->time[r] = big_endian_number(row + col[0].offset, type[0]);
+    c->flux[r] = big_endian_number(row + col[1].offset, type[1]);
+    c->error[r] = big_endian_number(row + col[2].offset, type[2]);
+    c->quality[r] = (int)big_endian_number(row + col[3].offset, type[3]);
   }
+}
+
+/* decode_typed_rows, specialised for the column types of TESS and Kepler tables (no switch per
+ * value there: about 5% less CPU for the whole ingest). */
+static void decode_rows(const unsigned char *table, long long rows, long row_bytes,
+                        const raw_column col[4], columns *c) {
+  static const int spoc[4] = {TDOUBLE, TFLOAT, TFLOAT, TINT32BIT};
+  const int given[4] = {col[0].type, col[1].type, col[2].type, col[3].type};
+  if (!memcmp(given, spoc, sizeof spoc)) decode_typed_rows(table, rows, row_bytes, col, spoc, c);
+  else decode_typed_rows(table, rows, row_bytes, col, given, c);
 }
 
 /* Reads TIME, flux, error and quality of every row: decoded from the mapped table when it is
