@@ -12,6 +12,7 @@
 
 #include "lcfm/error.h"
 #include "lcfm/log.h"
+#include "lcfm/sim.h"
 
 static int lcfm_test_failures = 0;
 
@@ -60,6 +61,17 @@ static inline int64_t *lcfm_test_read_int64s(hid_t file, const char *name, int64
   H5Sclose(space);
   H5Dclose(dset);
   return data;
+}
+
+/* `sized` (its sizes, block_stars and seed; the rest left unset) with the simulated model the
+ * tests share: alpha 1, lambda 0.2, instrument scale 0.05, noise sigma 0.03, values clipped to
+ * [-1, 1], 10 stars a field. */
+static inline lcfm_sim_config lcfm_test_sim_config(lcfm_sim_config sized) {
+  sized.alpha = 1.0, sized.lambda = 0.2;
+  sized.instrument_scale = 0.05, sized.noise_sigma = 0.03;
+  sized.clip_min = -1, sized.clip_max = 1;
+  sized.stars_per_field = 10;
+  return sized;
 }
 
 /* Returns the process exit code: 0 only if no rank saw a failure. */

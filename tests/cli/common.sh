@@ -76,3 +76,40 @@ raw_points = 8
 INI
   set_job_keys "$file" "$@"
 }
+
+# write_long_mlp_job FILE [SECTION.KEY=VALUE...]: an MLP job (simulate, train) whose training is
+# long enough (400 steps, a progress line each) to be interrupted during it in a shell test, with
+# the given keys changed; a test appends the sections it needs besides.
+write_long_mlp_job() {
+  local file=$1
+  shift
+  cat > "$file" <<'INI'
+[job]
+seed = 3
+[simulate]
+output = sim.h5
+stars = 40
+curves_per_star = 8
+instrument_terms = 5
+K = 5
+T = 40
+[model]
+encoder = mlp
+T = 40
+mlp_hidden = 32
+latent = 6
+projection_hidden = 16
+projection_dim = 8
+decoder_hidden = 16
+[train]
+checkpoint = model.h5
+batch_triplets = 16
+steps = 400
+validation_every = 50
+validation_triplets = 32
+patience = 100
+log_every = 1
+checkpoint_minutes = 0
+INI
+  set_job_keys "$file" "$@"
+}

@@ -18,6 +18,7 @@
 #include "../lcfm_test.h"
 #include "lcfm/error.h"
 #include "lcfm/nn.h"
+#include "lcfm/nn_models.h"
 #include "lcfm/rng.h"
 
 /* A zeroed buffer of n floats with 16 floats of slack (kernels may read a vector past the end). */
@@ -33,6 +34,57 @@ static inline void fd_perturb_params(lcfm_nn_params *p, uint64_t seed) {
       p->params[t->offset + i] +=
           (float)(0.2 * (lcfm_rng_uniform(seed, 9, (uint64_t)k << 32 | i) - 0.5));
   }
+}
+
+/* The small causal encoder of the chunked-path tests (inference, training): a batch of 21
+ * sequences of 12 steps spans several chunks with a partial last one. */
+static inline lcfm_causal_encoder_config fd_small_causal_config(int id) {
+  return (lcfm_causal_encoder_config){.d = 16,
+                                      .heads = 4,
+                                      .ff = 24,
+                                      .blocks = 2,
+                                      .kernel = 5,
+                                      .latent = 4,
+                                      .T = 12,
+                                      .max_batch = 21,
+                                      .dropout = 0.1f,
+                                      .id = id};
+}
+
+/* The small Astromer 2 encoder of the same tests, of sequences of 10 steps. */
+static inline lcfm_astromer_config fd_small_astromer_config(int residual, lcfm_nn_act act,
+                                                            int max_batch) {
+  return (lcfm_astromer_config){.d = 16,
+                                .heads = 2,
+                                .ff = 12,
+                                .blocks = 2,
+                                .residual = residual,
+                                .act = act,
+                                .T = 10,
+                                .max_batch = max_batch,
+                                .dropout = 0.1f,
+                                .id = 0};
+}
+
+/* A causal encoder of `cfg` in its own parameter table p, its weights fd_perturb_params'ed by
+ * `seed`, its buffers allocated. */
+static inline void fd_causal_encoder_make(lcfm_causal_encoder *e, lcfm_nn_params *p,
+                                          const lcfm_causal_encoder_config *cfg, uint64_t seed) {
+  lcfm_nn_params_init(p);
+  lcfm_causal_encoder_init(e, cfg, p, "stellar");
+  lcfm_nn_params_alloc(p);
+  fd_perturb_params(p, seed);
+  lcfm_causal_encoder_alloc(e);
+}
+
+/* The same for an Astromer 2 encoder. */
+static inline void fd_astromer_make(lcfm_astromer *e, lcfm_nn_params *p,
+                                    const lcfm_astromer_config *cfg, uint64_t seed) {
+  lcfm_nn_params_init(p);
+  lcfm_astromer_init(e, cfg, p, "astromer");
+  lcfm_nn_params_alloc(p);
+  fd_perturb_params(p, seed);
+  lcfm_astromer_alloc(e);
 }
 
 typedef struct {

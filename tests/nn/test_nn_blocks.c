@@ -77,78 +77,101 @@ static void check_all(const char *name, double (*obj)(void *), void (*grad)(void
          worst);
 }
 
-/* ---------------- Conformer block ---------------- */
+/* ---------------- what the two blocks' checks share ---------------- */
+/* A block's parameter table, arenas, input and gradients, its batch of B x T steps. */
 typedef struct {
-  lcfm_conformer_config cfg;
-  lcfm_conformer_params w;
-  lcfm_conformer_acts a;
   lcfm_nn_params p;
   lcfm_nn_arena acts, scr;
   lcfm_nn_scratch s;
   float *x, *dx, *dout;
   const float *mask;
   int B, T;
+} block_case;
+
+/* The block's training batch: dropout on, its draws keyed by `counter`. */
+static lcfm_nn_block_batch block_batch(const block_case *b, uint64_t counter) {
+  return (lcfm_nn_block_batch){b->x, b->mask, b->B, b->T, 1, 5, counter, 0};
+}
+
+/* The input (uniform in [-1, 1), keyed by `seed`) and both gradients, B x T x d each; returns
+ * their size. */
+static size_t block_inputs(block_case *b, int d, uint64_t seed) {
+  size_t n = (size_t)b->B * b->T * d;
+  b->x = fd_buffer(n), b->dx = fd_buffer(n), b->dout = fd_buffer(n);
+  fd_fill(b->x, n, -1, 1, seed);
+  return n;
+}
+
+static void block_case_free(block_case *b) {
+  free(b->x), free(b->dx), free(b->dout);
+  lcfm_nn_arena_free(&b->acts), lcfm_nn_arena_free(&b->scr), lcfm_nn_params_free(&b->p);
+}
+
+/* ---------------- Conformer block ---------------- */
+typedef struct {
+  lcfm_conformer_config cfg;
+  lcfm_conformer_params w;
+  lcfm_conformer_acts a;
+  block_case b;
 } conf_ctx;
 
 static double conf_obj(void *v) {
   conf_ctx *c = v;
-  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 77, 0};
-  lcfm_conformer_forward(&c->a, &c->cfg, &c->w, &c->p, &x, &c->s);
-  return fd_dot_r(c->a.out, (size_t)c->B * c->T * c->cfg.d);
+  lcfm_nn_block_batch x = block_batch(&c->b, 77);
+  lcfm_conformer_forward(&c->a, &c->cfg, &c->w, &c->b.p, &x, &c->b.s);
+  return fd_dot_r(c->a.out, (size_t)c->b.B * c->b.T * c->cfg.d);
 }
 static void conf_grad(void *v) {
   conf_ctx *c = v;
   conf_obj(v);
-  fd_fill_r(c->dout, (size_t)c->B * c->T * c->cfg.d);
-  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 77, 0};
-  lcfm_conformer_backward(c->dx, &c->a, &c->cfg, &c->w, &c->p, c->dout, &x, &c->s);
+  fd_fill_r(c->b.dout, (size_t)c->b.B * c->b.T * c->cfg.d);
+  lcfm_nn_block_batch x = block_batch(&c->b, 77);
+  lcfm_conformer_backward(c->b.dx, &c->a, &c->cfg, &c->w, &c->b.p, c->b.dout, &x, &c->b.s);
 }
 
 static void test_conformer(int B, const float *mask, float dropout) {
   conf_ctx c;
   memset(&c, 0, sizeof c);
   c.cfg = (lcfm_conformer_config){.d = 8, .heads = 2, .ff = 12, .kernel = 3, .dropout = dropout};
-  c.B = B, c.T = 5, c.mask = mask;
-  lcfm_nn_params_init(&c.p);
-  lcfm_conformer_init(&c.w, &c.cfg, &c.p, "blk");
-  lcfm_nn_params_alloc(&c.p);
-  fd_perturb_params(&c.p, 3);
-  lcfm_conformer_acts_layout(&c.a, &c.cfg, &c.acts, B, c.T);
-  lcfm_nn_scratch_layout(&c.s, &c.scr, B * c.T, c.T, c.cfg.d, c.cfg.ff);
-  lcfm_nn_arena_alloc(&c.acts);
-  lcfm_nn_arena_alloc(&c.scr);
-  lcfm_conformer_acts_layout(&c.a, &c.cfg, &c.acts, B, c.T);
-  lcfm_nn_scratch_layout(&c.s, &c.scr, B * c.T, c.T, c.cfg.d, c.cfg.ff);
-  size_t n = (size_t)B * c.T * c.cfg.d;
-  c.x = fd_buffer(n), c.dx = fd_buffer(n), c.dout = fd_buffer(n);
-  fd_fill(c.x, n, -1, 1, 4);
+  block_case *b = &c.b;
+  b->B = B, b->T = 5, b->mask = mask;
+  lcfm_nn_params_init(&b->p);
+  lcfm_conformer_init(&c.w, &c.cfg, &b->p, "blk");
+  lcfm_nn_params_alloc(&b->p);
+  fd_perturb_params(&b->p, 3);
+  lcfm_conformer_acts_layout(&c.a, &c.cfg, &b->acts, B, b->T);
+  lcfm_nn_scratch_layout(&b->s, &b->scr, B * b->T, b->T, c.cfg.d, c.cfg.ff);
+  lcfm_nn_arena_alloc(&b->acts);
+  lcfm_nn_arena_alloc(&b->scr);
+  lcfm_conformer_acts_layout(&c.a, &c.cfg, &b->acts, B, b->T);
+  lcfm_nn_scratch_layout(&b->s, &b->scr, B * b->T, b->T, c.cfg.d, c.cfg.ff);
+  size_t n = block_inputs(b, c.cfg.d, 4);
   char name[96];
   snprintf(name, sizeof name, "conformer block B=%d%s%s", B, mask ? " masked" : "",
            dropout > 0 ? " dropout" : "");
-  check_all(name, conf_obj, conf_grad, &c, &c.p, c.x, c.dx, n, 3e-3f, 3e-2, 1e-3);
+  check_all(name, conf_obj, conf_grad, &c, &b->p, b->x, b->dx, n, 3e-3f, 3e-2, 1e-3);
   if (mask) {
     /* padding does not leak: changing a padded input leaves the valid outputs unchanged */
     conf_obj(&c);
     float *keep = fd_buffer(n);
     memcpy(keep, c.a.out, n * sizeof(float));
     int t_pad = -1;
-    for (int t = 0; t < c.T; t++)
-      if (mask[(B - 1) * c.T + t] == 0.0f) t_pad = t;
-    for (int k = 0; k < c.cfg.d; k++) c.x[((size_t)(B - 1) * c.T + t_pad) * c.cfg.d + k] += 3.0f;
+    for (int t = 0; t < b->T; t++)
+      if (mask[(B - 1) * b->T + t] == 0.0f) t_pad = t;
+    for (int k = 0; k < c.cfg.d; k++) b->x[((size_t)(B - 1) * b->T + t_pad) * c.cfg.d + k] += 3.0f;
     conf_obj(&c);
     double diff = 0;
-    for (int t = 0; t < c.T; t++) {
-      if (mask[(B - 1) * c.T + t] == 0.0f) continue;
+    for (int t = 0; t < b->T; t++) {
+      if (mask[(B - 1) * b->T + t] == 0.0f) continue;
       for (int k = 0; k < c.cfg.d; k++) {
-        size_t i = ((size_t)(B - 1) * c.T + t) * c.cfg.d + k;
+        size_t i = ((size_t)(B - 1) * b->T + t) * c.cfg.d + k;
         diff = fmax(diff, fabs(c.a.out[i] - keep[i]));
       }
     }
     EXPECT(diff == 0.0, "conformer: a padded step changed valid outputs by %g", diff);
     free(keep);
   }
-  free(c.x), free(c.dx), free(c.dout);
-  lcfm_nn_arena_free(&c.acts), lcfm_nn_arena_free(&c.scr), lcfm_nn_params_free(&c.p);
+  block_case_free(b);
 }
 
 /* ---------------- transformer block ---------------- */
@@ -156,26 +179,21 @@ typedef struct {
   lcfm_transformer_config cfg;
   lcfm_transformer_params w;
   lcfm_transformer_acts a;
-  lcfm_nn_params p;
-  lcfm_nn_arena acts, scr;
-  lcfm_nn_scratch s;
-  float *x, *dx, *dout;
-  const float *mask;
-  int B, T;
+  block_case b;
 } tr_ctx;
 
 static double tr_obj(void *v) {
   tr_ctx *c = v;
-  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 99, 0};
-  lcfm_transformer_forward(&c->a, &c->cfg, &c->w, &c->p, &x, &c->s);
-  return fd_dot_r(c->a.out, (size_t)c->B * c->T * c->cfg.d);
+  lcfm_nn_block_batch x = block_batch(&c->b, 99);
+  lcfm_transformer_forward(&c->a, &c->cfg, &c->w, &c->b.p, &x, &c->b.s);
+  return fd_dot_r(c->a.out, (size_t)c->b.B * c->b.T * c->cfg.d);
 }
 static void tr_grad(void *v) {
   tr_ctx *c = v;
   tr_obj(v);
-  fd_fill_r(c->dout, (size_t)c->B * c->T * c->cfg.d);
-  lcfm_nn_block_batch x = {c->x, c->mask, c->B, c->T, 1, 5, 99, 0};
-  lcfm_transformer_backward(c->dx, &c->a, &c->cfg, &c->w, &c->p, c->dout, &x, &c->s);
+  fd_fill_r(c->b.dout, (size_t)c->b.B * c->b.T * c->cfg.d);
+  lcfm_nn_block_batch x = block_batch(&c->b, 99);
+  lcfm_transformer_backward(c->b.dx, &c->a, &c->cfg, &c->w, &c->b.p, c->b.dout, &x, &c->b.s);
 }
 
 static void test_transformer(int B, const float *mask, int residual, lcfm_nn_act act,
@@ -184,26 +202,24 @@ static void test_transformer(int B, const float *mask, int residual, lcfm_nn_act
   memset(&c, 0, sizeof c);
   c.cfg = (lcfm_transformer_config){
       .d = 8, .heads = 2, .ff = 6, .act = act, .residual = residual, .dropout = dropout};
-  c.B = B, c.T = 5, c.mask = mask;
-  lcfm_nn_params_init(&c.p);
-  lcfm_transformer_init(&c.w, &c.cfg, &c.p, "tr");
-  lcfm_nn_params_alloc(&c.p);
-  fd_perturb_params(&c.p, 6);
+  block_case *b = &c.b;
+  b->B = B, b->T = 5, b->mask = mask;
+  lcfm_nn_params_init(&b->p);
+  lcfm_transformer_init(&c.w, &c.cfg, &b->p, "tr");
+  lcfm_nn_params_alloc(&b->p);
+  fd_perturb_params(&b->p, 6);
   for (int pass = 0; pass < 2; pass++) {
-    lcfm_transformer_acts_layout(&c.a, &c.cfg, &c.acts, B, c.T);
-    lcfm_nn_scratch_layout(&c.s, &c.scr, B * c.T, c.T, c.cfg.d, c.cfg.ff);
-    if (pass == 0) lcfm_nn_arena_alloc(&c.acts), lcfm_nn_arena_alloc(&c.scr);
+    lcfm_transformer_acts_layout(&c.a, &c.cfg, &b->acts, B, b->T);
+    lcfm_nn_scratch_layout(&b->s, &b->scr, B * b->T, b->T, c.cfg.d, c.cfg.ff);
+    if (pass == 0) lcfm_nn_arena_alloc(&b->acts), lcfm_nn_arena_alloc(&b->scr);
   }
-  size_t n = (size_t)B * c.T * c.cfg.d;
-  c.x = fd_buffer(n), c.dx = fd_buffer(n), c.dout = fd_buffer(n);
-  fd_fill(c.x, n, -1, 1, 7);
+  size_t n = block_inputs(b, c.cfg.d, 7);
   char name[96];
   snprintf(name, sizeof name, "transformer block B=%d %s act=%d%s%s", B,
            residual ? "residual" : "no-residual", (int)act, mask ? " masked" : "",
            dropout > 0 ? " dropout" : "");
-  check_all(name, tr_obj, tr_grad, &c, &c.p, c.x, c.dx, n, 3e-3f, 3e-2, 1e-3);
-  free(c.x), free(c.dx), free(c.dout);
-  lcfm_nn_arena_free(&c.acts), lcfm_nn_arena_free(&c.scr), lcfm_nn_params_free(&c.p);
+  check_all(name, tr_obj, tr_grad, &c, &b->p, b->x, b->dx, n, 3e-3f, 3e-2, 1e-3);
+  block_case_free(b);
 }
 
 /* ---------------- causal encoder ---------------- */
@@ -240,11 +256,7 @@ static void test_causal_encoder(void) {
                                     .max_batch = 3,
                                     .dropout = 0.1f,
                                     .id = 1};
-  lcfm_nn_params_init(&c.p);
-  lcfm_causal_encoder_init(&c.e, &cfg, &c.p, "stellar");
-  lcfm_nn_params_alloc(&c.p);
-  fd_perturb_params(&c.p, 8);
-  lcfm_causal_encoder_alloc(&c.e);
+  fd_causal_encoder_make(&c.e, &c.p, &cfg, 8);
   size_t n = (size_t)cfg.max_batch * cfg.T;
   c.times = fd_buffer(n), c.values = fd_buffer(n), c.mask = fd_buffer(n),
   c.dz = fd_buffer((size_t)cfg.max_batch * cfg.latent);
@@ -306,11 +318,7 @@ static void test_astromer(int residual) {
                               .max_batch = 2,
                               .dropout = 0.1f,
                               .id = 2};
-  lcfm_nn_params_init(&c.p);
-  lcfm_astromer_init(&c.e, &cfg, &c.p, "astromer");
-  lcfm_nn_params_alloc(&c.p);
-  fd_perturb_params(&c.p, 10);
-  lcfm_astromer_alloc(&c.e);
+  fd_astromer_make(&c.e, &c.p, &cfg, 10);
   size_t n = (size_t)cfg.max_batch * cfg.T;
   c.times = fd_buffer(n), c.values = fd_buffer(n), c.valid = fd_buffer(n), c.replace = fd_buffer(n),
   c.dpred = fd_buffer(n);

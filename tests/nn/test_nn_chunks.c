@@ -118,24 +118,11 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
  * recomputing the blocks in backward (keep 0). Returns the 1-thread gradients (*total floats,
  * the caller frees them) and *act_bytes the saved activations, for test_causal to compare. */
 static float *causal_chunks(int keep, size_t *total, size_t *act_bytes) {
-  lcfm_causal_encoder_config cfg = {.d = 16,
-                                    .heads = 4,
-                                    .ff = 24,
-                                    .blocks = 2,
-                                    .kernel = 5,
-                                    .latent = 4,
-                                    .T = 12,
-                                    .max_batch = 21,
-                                    .dropout = 0.1f,
-                                    .id = 1,
-                                    .keep_block_acts = keep};
+  lcfm_causal_encoder_config cfg = fd_small_causal_config(1);
+  cfg.keep_block_acts = keep;
   lcfm_nn_params p;
-  lcfm_nn_params_init(&p);
   lcfm_causal_encoder e;
-  lcfm_causal_encoder_init(&e, &cfg, &p, "stellar");
-  lcfm_nn_params_alloc(&p);
-  fd_perturb_params(&p, 41);
-  lcfm_causal_encoder_alloc(&e);
+  fd_causal_encoder_make(&e, &p, &cfg, 41);
   causal_ref r;
   memset(&r, 0, sizeof r);
   r.ba = lcfm_calloc((size_t)cfg.blocks, sizeof *r.ba);
@@ -268,23 +255,10 @@ static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params 
 }
 
 static void test_astromer(void) {
-  lcfm_astromer_config cfg = {.d = 16,
-                              .heads = 2,
-                              .ff = 12,
-                              .blocks = 2,
-                              .residual = 1,
-                              .act = LCFM_ACT_GELU,
-                              .T = 10,
-                              .max_batch = 19,
-                              .dropout = 0.1f,
-                              .id = 0};
+  lcfm_astromer_config cfg = fd_small_astromer_config(1, LCFM_ACT_GELU, 19);
   lcfm_nn_params p;
-  lcfm_nn_params_init(&p);
   lcfm_astromer e;
-  lcfm_astromer_init(&e, &cfg, &p, "astromer");
-  lcfm_nn_params_alloc(&p);
-  fd_perturb_params(&p, 43);
-  lcfm_astromer_alloc(&e);
+  fd_astromer_make(&e, &p, &cfg, 43);
   astro_ref r;
   memset(&r, 0, sizeof r);
   r.ba = lcfm_calloc((size_t)cfg.blocks, sizeof *r.ba);

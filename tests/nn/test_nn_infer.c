@@ -31,23 +31,10 @@ static double rel_diff(const float *a, const float *b, size_t n) {
 /* ---------------- causal encoder ---------------- */
 
 static void test_causal(void) {
-  lcfm_causal_encoder_config cfg = {.d = 16,
-                                    .heads = 4,
-                                    .ff = 24,
-                                    .blocks = 2,
-                                    .kernel = 5,
-                                    .latent = 4,
-                                    .T = 12,
-                                    .max_batch = 21,
-                                    .dropout = 0.1f,
-                                    .id = 0};
+  lcfm_causal_encoder_config cfg = fd_small_causal_config(0);
   lcfm_nn_params p;
-  lcfm_nn_params_init(&p);
   lcfm_causal_encoder e;
-  lcfm_causal_encoder_init(&e, &cfg, &p, "stellar");
-  lcfm_nn_params_alloc(&p);
-  fd_perturb_params(&p, 21);
-  lcfm_causal_encoder_alloc(&e); /* with 2 threads: two inference workspaces */
+  fd_causal_encoder_make(&e, &p, &cfg, 21); /* with 2 threads: two inference workspaces */
   int B = cfg.max_batch, T = cfg.T, L = cfg.latent;
   size_t n = (size_t)B * T;
   float *times = fd_buffer(n), *values = fd_buffer(n), *mask = fd_buffer(n);
@@ -104,23 +91,11 @@ static void reference_means(const lcfm_astromer *e, const float *valid, int B, f
 }
 
 static void test_astromer(int residual) {
-  lcfm_astromer_config cfg = {.d = 16,
-                              .heads = 2,
-                              .ff = 12,
-                              .blocks = 2,
-                              .residual = residual,
-                              .act = residual ? LCFM_ACT_GELU : LCFM_ACT_TANH,
-                              .T = 10,
-                              .max_batch = 11,
-                              .dropout = 0.1f,
-                              .id = 0};
+  lcfm_astromer_config cfg =
+      fd_small_astromer_config(residual, residual ? LCFM_ACT_GELU : LCFM_ACT_TANH, 11);
   lcfm_nn_params p;
-  lcfm_nn_params_init(&p);
   lcfm_astromer e;
-  lcfm_astromer_init(&e, &cfg, &p, "astromer");
-  lcfm_nn_params_alloc(&p);
-  fd_perturb_params(&p, 22);
-  lcfm_astromer_alloc(&e);
+  fd_astromer_make(&e, &p, &cfg, 22);
   int B = cfg.max_batch, T = cfg.T, layers = cfg.blocks + 1;
   size_t n = (size_t)B * T, nout = (size_t)B * layers * cfg.d;
   float *times = fd_buffer(n), *values = fd_buffer(n), *valid = fd_buffer(n),

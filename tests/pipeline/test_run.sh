@@ -10,34 +10,10 @@ if ! /usr/bin/python3 -c "import matplotlib, h5py" 2>/dev/null || [ ! -f "$SOURC
   stages="simulate train embed probe"
   echo "no matplotlib or tools/plot_paper.py: the plots stage is left out"
 fi
-cat > job.ini <<INI
-[job]
-seed = 7
-[simulate]
-output = sim.h5
-stars = 60
-instruments = 5
-curves_per_star = 10
-instrument_terms = 5
-K = 5
-T = 48
-[model]
-encoder = mlp
-T = 48
-mlp_hidden = 32
-latent = 6
-projection_hidden = 16
-projection_dim = 8
-decoder_hidden = 16
-[train]
-checkpoint = model.h5
-batch_triplets = 16
-steps = 3000
-validation_every = 100
-validation_triplets = 32
-patience = 1000
-log_every = 1
-checkpoint_minutes = 0
+write_long_mlp_job job.ini job.seed=7 simulate.stars=60 simulate.instruments=5 \
+  simulate.curves_per_star=10 simulate.T=48 model.T=48 train.steps=3000 train.validation_every=100 \
+  train.patience=1000
+cat >> job.ini <<INI
 [embed]
 output = emb.h5
 [probe]

@@ -6,33 +6,8 @@
 # checks it against the points' probe stores) and
 # lists a point whose output was removed as not done; tools/plot_sweep.py draws a metric.
 source "$(dirname "$0")/../cli/common.sh"
-cat > sweep.ini <<'INI'
-[job]
-seed = 11
-[simulate]
-output = sim.h5
-stars = 40
-curves_per_star = 8
-instrument_terms = 5
-K = 5
-T = 40
-[model]
-encoder = mlp
-T = 40
-mlp_hidden = 32
-latent = 6
-projection_hidden = 16
-projection_dim = 8
-decoder_hidden = 16
-[train]
-checkpoint = model.h5
-batch_triplets = 16
-steps = 400
-validation_every = 100
-validation_triplets = 32
-patience = 100
-log_every = 1
-checkpoint_minutes = 0.002
+write_long_mlp_job sweep.ini job.seed=11 train.validation_every=100 train.checkpoint_minutes=0.002
+cat >> sweep.ini <<'INI'
 [embed]
 output = emb.h5
 [probe]

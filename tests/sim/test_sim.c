@@ -12,21 +12,16 @@
 
 static lcfm_sim_config config(int64_t stars, int64_t M, int64_t P, int64_t J, int64_t K, int64_t T,
                               double alpha, double lambda) {
-  return (lcfm_sim_config){.stars = stars,
-                           .instruments = M,
-                           .curves_per_star = P,
-                           .terms = J,
-                           .K = K,
-                           .T = T,
-                           .alpha = alpha,
-                           .lambda = lambda,
-                           .instrument_scale = 0.05,
-                           .noise_sigma = 0.03,
-                           .clip_min = -1,
-                           .clip_max = 1,
-                           .stars_per_field = 10,
-                           .block_stars = 4,
-                           .seed = 12345};
+  lcfm_sim_config c = lcfm_test_sim_config((lcfm_sim_config){.stars = stars,
+                                                             .instruments = M,
+                                                             .curves_per_star = P,
+                                                             .terms = J,
+                                                             .K = K,
+                                                             .T = T,
+                                                             .block_stars = 4,
+                                                             .seed = 12345});
+  c.alpha = alpha, c.lambda = lambda;
+  return c;
 }
 
 static void check_stellar(const lcfm_sim_config *c, const char *label) {

@@ -24,19 +24,22 @@ static double *read_matrix(hid_t file, const char *path, hsize_t dims[2]) {
   return data;
 }
 
+/* The scalar attribute `name` of `group`, read as `type` into *value. */
+static void read_attribute(hid_t group, const char *name, hid_t type, void *value) {
+  hid_t attr = LCFM_CHECK_H5(H5Aopen(group, name, H5P_DEFAULT));
+  LCFM_CHECK_H5(H5Aread(attr, type, value));
+  H5Aclose(attr);
+}
+
 static double read_real(hid_t group, const char *name) {
   double v = 0;
-  hid_t attr = LCFM_CHECK_H5(H5Aopen(group, name, H5P_DEFAULT));
-  LCFM_CHECK_H5(H5Aread(attr, H5T_NATIVE_DOUBLE, &v));
-  H5Aclose(attr);
+  read_attribute(group, name, H5T_NATIVE_DOUBLE, &v);
   return v;
 }
 
 static int64_t read_int(hid_t group, const char *name) {
   int64_t v = 0;
-  hid_t attr = LCFM_CHECK_H5(H5Aopen(group, name, H5P_DEFAULT));
-  LCFM_CHECK_H5(H5Aread(attr, H5T_NATIVE_INT64, &v));
-  H5Aclose(attr);
+  read_attribute(group, name, H5T_NATIVE_INT64, &v);
   return v;
 }
 
@@ -90,21 +93,14 @@ static double recompute(const truth *tr, int64_t n, int64_t s, int64_t m, int64_
 int main(int argc, char **argv) {
   int rank = lcfm_test_start(&argc, &argv), ranks;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  lcfm_sim_config c = {.stars = 37,
-                       .instruments = 7,
-                       .curves_per_star = 5,
-                       .terms = 9,
-                       .K = 13,
-                       .T = 100,
-                       .alpha = 1.0,
-                       .lambda = 0.2,
-                       .instrument_scale = 0.05,
-                       .noise_sigma = 0.03,
-                       .clip_min = -1,
-                       .clip_max = 1,
-                       .stars_per_field = 10,
-                       .block_stars = 4,
-                       .seed = 99};
+  lcfm_sim_config c = lcfm_test_sim_config((lcfm_sim_config){.stars = 37,
+                                                             .instruments = 7,
+                                                             .curves_per_star = 5,
+                                                             .terms = 9,
+                                                             .K = 13,
+                                                             .T = 100,
+                                                             .block_stars = 4,
+                                                             .seed = 99});
   char path[256] = "test_sim_truth_XXXXXX";
   lcfm_test_temp_dir(path, sizeof path);
   strcat(path, "/sim.h5");

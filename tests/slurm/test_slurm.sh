@@ -213,36 +213,7 @@ grep -q "all 3 points done" collect.log || { cat collect.log; fail "not all swee
 echo "2. 3-point sweep through slurm/sweep.sbatch (array, %2 throttle): every task SUCCESS, all collected"
 
 # ---- 3. the time-limit warning: checkpoint, requeue, same result ----
-cat > long.ini <<'INI'
-[job]
-seed = 3
-[simulate]
-output = sim.h5
-stars = 40
-curves_per_star = 8
-instrument_terms = 5
-K = 5
-T = 40
-[model]
-encoder = mlp
-T = 40
-mlp_hidden = 32
-latent = 6
-projection_hidden = 16
-projection_dim = 8
-decoder_hidden = 16
-[train]
-checkpoint = model.h5
-batch_triplets = 16
-steps = 400
-validation_every = 50
-validation_triplets = 32
-patience = 100
-log_every = 1
-checkpoint_minutes = 0
-[run]
-stages = simulate train
-INI
+write_long_mlp_job long.ini "run.stages=simulate train"
 mkdir -p reference limit
 cp long.ini reference/ && cp long.ini limit/
 (cd reference && run_np 2 "$LCFM" run long.ini > run.log 2>&1) || { cat reference/run.log; fail "the uninterrupted run"; }

@@ -37,62 +37,37 @@ static int64_t sum_of(int64_t (*f)(int), int ranks) {
   return n;
 }
 
-/* Instruments of the first write; the append passes MACHO blue again (row 2) and a new TESS row. */
-static const lcfm_instrument first_instruments[3] = {{.id = 0,
-                                                      .survey = LCFM_SURVEY_TESS,
-                                                      .season = 1,
-                                                      .unit = 2,
-                                                      .subunit = 3,
-                                                      .band = -1,
-                                                      .time_zero = 2457000.0,
-                                                      .name = "tess-s1-c2-ccd3",
-                                                      .value_kind = LCFM_VALUE_RELATIVE_FLUX,
-                                                      .time_scale = "TDB",
-                                                      .time_reference = "BJD"},
-                                                     {.id = 1,
-                                                      .survey = LCFM_SURVEY_KEPLER,
-                                                      .season = 5,
-                                                      .unit = 11,
-                                                      .subunit = 1,
-                                                      .band = -1,
-                                                      .time_zero = 2454833.0,
-                                                      .name = "kepler-q5-m11",
-                                                      .value_kind = LCFM_VALUE_RELATIVE_FLUX,
-                                                      .time_scale = "TDB",
-                                                      .time_reference = "BJD"},
-                                                     {.id = 2,
-                                                      .survey = LCFM_SURVEY_MACHO,
-                                                      .season = -1,
-                                                      .unit = -1,
-                                                      .subunit = -1,
-                                                      .band = 1,
-                                                      .time_zero = 2400000.5,
-                                                      .name = "macho-blue",
-                                                      .value_kind = LCFM_VALUE_MAGNITUDE,
-                                                      .time_scale = "UTC",
-                                                      .time_reference = "JD"}};
-static const lcfm_instrument appended_instruments[2] = {{.id = 0,
-                                                         .survey = LCFM_SURVEY_MACHO,
-                                                         .season = -1,
-                                                         .unit = -1,
-                                                         .subunit = -1,
-                                                         .band = 1,
-                                                         .time_zero = 2400000.5,
-                                                         .name = "macho-blue",
-                                                         .value_kind = LCFM_VALUE_MAGNITUDE,
-                                                         .time_scale = "UTC",
-                                                         .time_reference = "JD"},
-                                                        {.id = 1,
-                                                         .survey = LCFM_SURVEY_TESS,
-                                                         .season = 2,
-                                                         .unit = 2,
-                                                         .subunit = 3,
-                                                         .band = -1,
-                                                         .time_zero = 2457000.0,
-                                                         .name = "tess-s2-c2-ccd3",
-                                                         .value_kind = LCFM_VALUE_RELATIVE_FLUX,
-                                                         .time_scale = "TDB",
-                                                         .time_reference = "BJD"}};
+/* A TESS or Kepler instrument row: relative flux, times in BJD TDB from the mission's zero. */
+static lcfm_instrument flux_instrument(int32_t id, int32_t survey, int32_t season, int32_t unit,
+                                       int32_t subunit, const char *name) {
+  lcfm_instrument row = {.id = id,
+                         .survey = survey,
+                         .season = season,
+                         .unit = unit,
+                         .subunit = subunit,
+                         .band = -1,
+                         .time_zero = survey == LCFM_SURVEY_TESS ? 2457000.0 : 2454833.0,
+                         .value_kind = LCFM_VALUE_RELATIVE_FLUX,
+                         .time_scale = "TDB",
+                         .time_reference = "BJD"};
+  snprintf(row.name, sizeof row.name, "%s", name);
+  return row;
+}
+
+/* MACHO's blue band as instrument row `id`: magnitudes, times in JD UTC. */
+static lcfm_instrument macho_blue_instrument(int32_t id) {
+  return (lcfm_instrument){.id = id,
+                           .survey = LCFM_SURVEY_MACHO,
+                           .season = -1,
+                           .unit = -1,
+                           .subunit = -1,
+                           .band = 1,
+                           .time_zero = 2400000.5,
+                           .name = "macho-blue",
+                           .value_kind = LCFM_VALUE_MAGNITUDE,
+                           .time_scale = "UTC",
+                           .time_reference = "JD"};
+}
 
 /* The stored instrument row of store row g. */
 static int32_t stored_instrument(int64_t g, int64_t first_appended) {
@@ -161,7 +136,11 @@ static void write_store(const char *path, int rank, int ranks, const lcfm_store_
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, 0, NULL);
   lcfm_store_writer *w =
       lcfm_store_begin(MPI_COMM_WORLD, path, &prov, mine, points_of(first, mine), o);
-  lcfm_store_write_instruments(w, first_instruments, 3);
+  /* Rows 0-2 of the table; the append passes MACHO blue again and a new TESS row. */
+  const lcfm_instrument instruments[3] = {
+      flux_instrument(0, LCFM_SURVEY_TESS, 1, 2, 3, "tess-s1-c2-ccd3"),
+      flux_instrument(1, LCFM_SURVEY_KEPLER, 5, 11, 1, "kepler-q5-m11"), macho_blue_instrument(2)};
+  lcfm_store_write_instruments(w, instruments, 3);
   write_objects(w, first, mine, most, 0, rank, 0);
   write_rejects(w, rank, "first");
   EXPECT(access(path, F_OK) != 0, "%s exists before close", path);
@@ -180,7 +159,10 @@ static void append_store(const char *path, int rank, int ranks) {
       lcfm_store_append(MPI_COMM_WORLD, path, &prov, mine, points_of(first, mine));
   EXPECT(lcfm_store_writer_first_object(w) == before, "append starts at %lld",
          (long long)lcfm_store_writer_first_object(w));
-  lcfm_store_write_instruments(w, appended_instruments, 2);
+  /* MACHO blue is stored already (row 2); the TESS row is new (row 3). */
+  const lcfm_instrument instruments[2] = {
+      macho_blue_instrument(0), flux_instrument(1, LCFM_SURVEY_TESS, 2, 2, 3, "tess-s2-c2-ccd3")};
+  lcfm_store_write_instruments(w, instruments, 2);
   write_objects(w, first, mine, most, before, rank, 1);
   write_rejects(w, rank, "appended");
   lcfm_store_close(w);

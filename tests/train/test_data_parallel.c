@@ -103,21 +103,14 @@ int main(int argc, char **argv) {
   char path[256] = "test_data_parallel_XXXXXX";
   lcfm_test_temp_dir(path, sizeof path);
   strcat(path, "/sim.h5");
-  lcfm_sim_config sim = {.stars = 40,
-                         .instruments = 5,
-                         .curves_per_star = 6,
-                         .terms = 9,
-                         .K = 13,
-                         .T = 60,
-                         .alpha = 1.0,
-                         .lambda = 0.2,
-                         .instrument_scale = 0.05,
-                         .noise_sigma = 0.03,
-                         .clip_min = -1,
-                         .clip_max = 1,
-                         .stars_per_field = 10,
-                         .block_stars = 16,
-                         .seed = 11};
+  lcfm_sim_config sim = lcfm_test_sim_config((lcfm_sim_config){.stars = 40,
+                                                               .instruments = 5,
+                                                               .curves_per_star = 6,
+                                                               .terms = 9,
+                                                               .K = 13,
+                                                               .T = 60,
+                                                               .block_stars = 16,
+                                                               .seed = 11});
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   lcfm_simulate_store(MPI_COMM_WORLD, &sim, path, &prov);

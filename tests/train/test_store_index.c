@@ -232,21 +232,14 @@ int main(int argc, char **argv) {
   snprintf(mixed, sizeof mixed, "%s/mixed.h5", dir), snprintf(bare, sizeof bare, "%s/bare.h5", dir);
   snprintf(damaged, sizeof damaged, "%s/damaged.h5", dir);
   /* More than 256 sources: a source's group is found through more than one sampled key. */
-  lcfm_sim_config cfg = {.stars = 601,
-                         .instruments = 7,
-                         .curves_per_star = 3,
-                         .terms = 5,
-                         .K = 5,
-                         .T = 40,
-                         .alpha = 1.0,
-                         .lambda = 0.2,
-                         .instrument_scale = 0.05,
-                         .noise_sigma = 0.03,
-                         .clip_min = -1,
-                         .clip_max = 1,
-                         .stars_per_field = 10,
-                         .block_stars = 64,
-                         .seed = 11};
+  lcfm_sim_config cfg = lcfm_test_sim_config((lcfm_sim_config){.stars = 601,
+                                                               .instruments = 7,
+                                                               .curves_per_star = 3,
+                                                               .terms = 5,
+                                                               .K = 5,
+                                                               .T = 40,
+                                                               .block_stars = 64,
+                                                               .seed = 11});
   lcfm_provenance prov;
   lcfm_provenance_init(&prov, MPI_COMM_WORLD, "test", NULL, argc, argv);
   lcfm_simulate_store(MPI_COMM_WORLD, &cfg, sim, &prov);
