@@ -8,12 +8,14 @@
  * I/O errors never hang: a failed write, flush, close or rename on any rank is agreed on (an
  * all-reduced status) before the next collective call, and every rank leaves with exit 1, the
  * failing rank naming the errno text and the file ("No space left on device: NAME.partial"),
- * and NAME.partial removed (error.h). Disk space is reserved up front: before each collective
- * write and before the close, rank 0 fallocate()s the file up to HDF5's end of allocation (every
- * uncompressed dataset is allocated when created), so a full disk is an early, clean error rather
- * than a failure inside HDF5's collective close, which can leave ranks waiting on one another.
- * Compressed chunks are allocated as they are written: there a full disk fails the collective
- * write itself, which is agreed on the same way. */
+ * and NAME.partial removed (error.h). A full disk is found before HDF5's collective calls: before
+ * each collective write and before the close, rank 0 checks that the file system has room for
+ * what the write may add (its bytes; for a compressed dataset every chunk it touches at the
+ * uncompressed size) plus room for metadata, and the ranks agree on the verdict. Inside HDF5's
+ * collective write of compressed chunks, or its collective close, a rank that fails leaves the
+ * others waiting on it. The check is not a reservation: a write that still fails (another
+ * program took the space in between) is agreed on as above, which holds for uncompressed
+ * datasets (one collective MPI-IO call that fails on every rank). */
 #ifndef LCFM_H5IO_H
 #define LCFM_H5IO_H
 
@@ -49,7 +51,7 @@ int64_t lcfm_h5_dataset_rows(hid_t dset);
  * file). count may be 0; an empty dataset is skipped. */
 void lcfm_h5_transfer_rows(hid_t dset, hid_t memtype, hid_t dxpl, int64_t first, int64_t count,
                            int64_t cols, void *data, int writing);
-/* Collective write of any selection (e.g. a union of hyperslabs) with the same disk reservation
+/* Collective write of any selection (e.g. a union of hyperslabs) with the same free-space check
  * and agreed failure as lcfm_h5_transfer_rows. */
 void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t filespace, hid_t dxpl,
                              const void *data);
@@ -61,7 +63,7 @@ hid_t lcfm_h5_create_partial(MPI_Comm comm, const char *path, char *partial, siz
  * the copy for parallel writing; lcfm_h5_publish then renames it over PATH. PATH itself is never
  * written, so a run killed at any point leaves it as it was. */
 hid_t lcfm_h5_open_partial_copy(MPI_Comm comm, const char *path, char *partial, size_t partial_len);
-/* Collective: reserves, flushes and closes the file, renames PATH.partial to PATH (atomic) and
+/* Collective: checks the free space, flushes and closes the file, renames PATH.partial to PATH (atomic) and
  * drops the lock. */
 void lcfm_h5_publish(MPI_Comm comm, hid_t file, const char *partial, const char *path);
 /* Collective: leaves with every rank (exit 1) unless no rank `failed`; a failing rank prints

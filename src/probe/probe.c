@@ -274,8 +274,8 @@ static void write_mlp(hid_t file, hid_t dxpl, const lcfm_probe_data *d, const pr
                     std, rank);
 }
 
-/* A [runs, N] dataset's columns [first, first + count) from code [runs, count]. Collective; the
- * file's disk space was reserved by the row writes before it (h5io.h). */
+/* A [runs, N] dataset's columns [first, first + count) from code [runs, count]. Collective, with
+ * the free-space check and agreed failure of every write (h5io.h). */
 /* One collective write per run: a round's columns of one row are one run of the file. */
 static void write_columns(hid_t dset, hid_t dxpl, int runs, int64_t first, int64_t count,
                           const int64_t *code) {
@@ -290,8 +290,8 @@ static void write_columns(hid_t dset, hid_t dxpl, int runs, int64_t first, int64
       LCFM_CHECK_H5(H5Sselect_none(filespace));
       LCFM_CHECK_H5(H5Sselect_none(memspace));
     }
-    LCFM_CHECK_H5(H5Dwrite(dset, H5T_NATIVE_INT64, memspace, filespace, dxpl,
-                           code + (size_t)r * (size_t)count));
+    lcfm_h5_write_selection(dset, H5T_NATIVE_INT64, memspace, filespace, dxpl,
+                            code + (size_t)r * (size_t)count);
   }
   H5Sclose(memspace), H5Sclose(filespace);
 }

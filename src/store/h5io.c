@@ -1,26 +1,28 @@
 /* h5io.c: collective HDF5 building blocks and the publish path (see h5io.h). */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
+#define _GNU_SOURCE /* copy_file_range */
 #endif
 #include "lcfm/h5io.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "lcfm/error.h"
 #include "lcfm/outputs.h"
 
-/* ---- files being written: their communicator and how much disk is reserved ---- */
+/* ---- files being written: their name and communicator ---- */
 
 enum { MAX_OPEN = 16, NAME_MAX_LEN = 4096 };
 
 typedef struct {
   char partial[NAME_MAX_LEN]; /* the name HDF5 knows the file by */
   MPI_Comm comm;
-  hsize_t reserved;
 } open_file;
 
 static open_file open_files[MAX_OPEN];
@@ -30,7 +32,6 @@ static open_file *remember(const char *partial, MPI_Comm comm) {
     if (!open_files[i].partial[0]) {
       snprintf(open_files[i].partial, NAME_MAX_LEN, "%s", partial);
       open_files[i].comm = comm;
-      open_files[i].reserved = 0;
       return &open_files[i];
     }
   LCFM_FATAL("internal: more than %d files written at once", MAX_OPEN);
@@ -60,27 +61,60 @@ void lcfm_h5_agree(MPI_Comm comm, int failed, const char *reason) {
   lcfm_fail_agreed(comm);
 }
 
-/* Collective: rank 0 reserves the disk blocks of the whole file as HDF5 has allocated it so far
- * (FALLOC_FL_KEEP_SIZE: the size stays HDF5's), so the writes and the close cannot run out of
- * space. File systems without fallocate are left as they are. */
-static void reserve(open_file *f, hid_t file) {
+/* Collective: every rank fails, the message naming the file, when the file system that holds it
+ * has less free space than `bytes` (what the next collective write or the close may add; rank 0
+ * asks statvfs). A full disk must be found before HDF5's collective calls: a rank that fails
+ * inside a collective write of compressed chunks, or inside the collective close, leaves the
+ * others waiting on it. A check, not a reservation: another program writing to the same file
+ * system can still take the space in between. (fallocate cannot reserve the right blocks here:
+ * HDF5 1.10's MPI-IO driver no longer reports the file's allocated size once a dataset exists.) */
+static void check_free_space(open_file *f, uint64_t bytes) {
   int rank, failed = 0;
   char reason[NAME_MAX_LEN + 256] = "";
   MPI_Comm_rank(f->comm, &rank);
-  hsize_t size = 0;
-  if (rank == 0 && H5Fget_filesize(file, &size) >= 0 && size > f->reserved) {
-    int fd = open(f->partial, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 ||
-        fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)f->reserved, (off_t)(size - f->reserved)) != 0) {
-      int e = errno;
-      failed = e != EOPNOTSUPP && e != ENOSYS;
-      snprintf(reason, sizeof reason, "%s: %s (reserving %llu bytes for the file)", strerror(e),
-               f->partial, (unsigned long long)size);
-    }
-    if (fd >= 0) close(fd);
-    f->reserved = size;
+  struct statvfs fs;
+  if (rank == 0 && statvfs(f->partial, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < bytes) {
+    failed = 1;
+    snprintf(reason, sizeof reason, "%s: %s (the next write may add %llu bytes, %llu are free)",
+             strerror(ENOSPC), f->partial, (unsigned long long)bytes,
+             (unsigned long long)fs.f_bavail * fs.f_frsize);
   }
   lcfm_h5_agree(f->comm, failed, reason);
+}
+
+/* Room for the metadata HDF5 writes besides the data (chunk indices, heaps, attributes). */
+static uint64_t metadata_room(uint64_t bytes) { return bytes / 64 + ((uint64_t)1 << 20); }
+
+/* Collective: the bytes a collective write of `filespace` into `dset` may add to the file, over
+ * all ranks: the selection's bytes, or, for a compressed dataset (whose chunks HDF5 allocates as
+ * it writes them, anew when written again), every chunk the selection touches at its
+ * uncompressed size (deflate may grow incompressible data a little); plus metadata_room. */
+static uint64_t write_bound(MPI_Comm comm, hid_t dset, hid_t filespace) {
+  hid_t dcpl = LCFM_CHECK_H5(H5Dget_create_plist(dset)), type = LCFM_CHECK_H5(H5Dget_type(dset));
+  uint64_t bytes = 0, element = H5Tget_size(type);
+  hssize_t points = H5Sget_select_npoints(filespace);
+  if (points > 0 && H5Pget_nfilters(dcpl) > 0) {
+    hsize_t chunk[2] = {1, 1}, first[2] = {0, 0}, last[2] = {0, 0};
+    int dims = H5Pget_chunk(dcpl, 2, chunk);
+    LCFM_CHECK(dims >= 1 && dims <= 2, "internal: a compressed dataset of rank %d", dims);
+    LCFM_CHECK_H5(H5Sget_select_bounds(filespace, first, last));
+    bytes = element;
+    for (int i = 0; i < dims; i++)
+      bytes *= (last[i] / chunk[i] - first[i] / chunk[i] + 1) * chunk[i];
+  } else if (points > 0) {
+    bytes = (uint64_t)points * element;
+  }
+  H5Tclose(type), H5Pclose(dcpl);
+  LCFM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &bytes, 1, MPI_UINT64_T, MPI_SUM, comm));
+  return bytes + metadata_room(bytes);
+}
+
+/* Collective: the room the flush and close may need: metadata_room of the file as it stands. */
+static uint64_t close_bound(open_file *f) {
+  struct stat st;
+  int rank;
+  MPI_Comm_rank(f->comm, &rank);
+  return metadata_room(rank == 0 && stat(f->partial, &st) == 0 ? (uint64_t)st.st_size : 0);
 }
 
 /* "errno text: NAME (HDF5's reason)" for a failed call on a file being written. */
@@ -216,9 +250,7 @@ void lcfm_h5_write_selection(hid_t dset, hid_t memtype, hid_t memspace, hid_t fi
     LCFM_CHECK_H5(H5Dwrite(dset, memtype, memspace, filespace, dxpl, data));
     return;
   }
-  hid_t file = LCFM_CHECK_H5(H5Iget_file_id(dset));
-  reserve(f, file);
-  H5Fclose(file); /* only this handle: the file stays open */
+  check_free_space(f, write_bound(f->comm, dset, filespace));
   errno = 0;
   int failed = H5Dwrite(dset, memtype, memspace, filespace, dxpl, data) < 0;
   char reason[NAME_MAX_LEN + 1024] = "";
@@ -317,7 +349,7 @@ void lcfm_h5_publish(MPI_Comm comm, hid_t file, const char *partial, const char 
   int rank;
   MPI_Comm_rank(comm, &rank);
   char reason[NAME_MAX_LEN * 2 + 1024] = "";
-  reserve(f, file);
+  check_free_space(f, close_bound(f));
   /* Flush first: what fails, fails here with the file still open on every rank. */
   errno = 0;
   int failed = H5Fflush(file, H5F_SCOPE_GLOBAL) < 0;

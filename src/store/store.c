@@ -445,8 +445,8 @@ void lcfm_store_write_batch(lcfm_store_writer *w, const lcfm_object_batch *b) {
   for (int c = 0; c < N_OBJECT_COLUMNS; c++)
     lcfm_h5_transfer_rows(w->objects[c], object_type(c), w->dxpl, first, count, 0, columns[c], 1);
   /* Every metadata column, NaN or "" where this rank's producer does not know it: rows are
-   * never pre-filled (a fill at allocation would write them twice and escape the disk
-   * reservation, h5io.h). */
+   * never pre-filled (a fill at allocation would write them twice, unchecked for free space,
+   * h5io.h). */
   void *unknown = lcfm_malloc(n * LCFM_STORE_PATH_LEN);
   for (int c = 0; c < N_META_COLUMNS; c++)
     lcfm_h5_transfer_rows(w->meta[c], meta_type(w, c), w->dxpl, first, count, 0,

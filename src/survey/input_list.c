@@ -84,7 +84,7 @@ static void send_names(MPI_Comm comm, const lcfm_input_slice *from, const int64_
 }
 
 /* Collective: every rank's samples of its sorted names, gathered and sorted, as one list; at
- * most 64 Ki in all, evenly spaced in each rank's names. */
+ * most 64 Ki in all (one per rank beyond 64 Ki ranks), evenly spaced in each rank's names. */
 static lcfm_input_slice gather_samples(MPI_Comm comm, const lcfm_input_slice *mine) {
   int ranks;
   MPI_Comm_size(comm, &ranks);
