@@ -275,18 +275,20 @@ static void free_columns(columns *c) {
 
 /* ---- the mapped table's rows, decoded directly ---- */
 
+/* The light-curve table's bytes in a mapped file (bytes NULL when the file is not mapped). */
+typedef struct {
+  const unsigned char *bytes;
+  long long size;
+} mapped_table;
+
 /* Where one of the four columns lies in a row of the table, and its FITS type. */
 typedef struct {
   long offset;
   int type; /* TDOUBLE, TFLOAT, TINT32BIT or TSHORT */
 } raw_column;
 
-/* Bytes column n (1-based) takes in a row, or -1 for a variable-length descriptor. CFITSIO's
- * parsed column table answers without a search of the header. */
-static long column_bytes(fitsfile *f, int n) {
-  int type = 0, status = 0;
-  long repeat = 0, width = 0;
-  if (fits_get_coltype(f, n, &type, &repeat, &width, &status) || type < 0) return -1;
+/* Bytes a column of CFITSIO type `type` with `repeat` elements of `width` bytes takes in a row. */
+static long column_bytes(int type, long repeat, long width) {
   if (type == TBIT) return (repeat + 7) / 8;
   if (type == TSTRING) return repeat;
   return repeat * width;
@@ -312,9 +314,20 @@ static int column_is_scaled(fitsfile *f, int n, int type) {
   return 0;
 }
 
+/* The decoder's view of column n (1-based) at `offset` in the row: 0 when it is an unscaled D,
+ * E, J or I scalar, else 1 (CFITSIO reads the columns). */
+static int plain_column(fitsfile *f, int n, int type, long repeat, long offset, raw_column *out) {
+  if (type == TLONG) type = TINT32BIT; /* J: 32 bits */
+  if (repeat != 1 || (type != TDOUBLE && type != TFLOAT && type != TINT32BIT && type != TSHORT) ||
+      column_is_scaled(f, n, type))
+    return 1;
+  *out = (raw_column){.offset = offset, .type = type};
+  return 0;
+}
+
 /* The places of the four columns in a row (*row_bytes long) when the table is plain: every
- * column's width known from its TFORMn, summing to NAXIS1, and the four unscaled D, E, J or I
- * columns. Returns 0 then, else 1 (CFITSIO reads the columns). Public CFITSIO calls only. */
+ * column's width known (CFITSIO's parsed TFORMn), summing to NAXIS1, and the four plain
+ * (plain_column). Returns 0 then, else 1. Public CFITSIO calls only. */
 static int raw_layout(fitsfile *f, const int numbers[4], raw_column out[4], long *row_bytes) {
   int status = 0, columns = 0;
   long naxis1 = 0, offset = 0;
@@ -322,20 +335,13 @@ static int raw_layout(fitsfile *f, const int numbers[4], raw_column out[4], long
   fits_read_key(f, TLONG, "NAXIS1", &naxis1, NULL, &status);
   if (status) return fits_clear_errmsg(), 1;
   for (int n = 1; n <= columns; n++) {
-    long bytes = column_bytes(f, n);
-    if (bytes < 0) return fits_clear_errmsg(), 1;
-    for (int i = 0; i < 4; i++) {
-      if (numbers[i] != n) continue;
-      int type = 0;
-      long repeat = 0, width = 0;
-      fits_get_coltype(f, n, &type, &repeat, &width, &status);
-      if (type == TLONG) type = TINT32BIT; /* J: 32 bits */
-      if (status || repeat != 1 || column_is_scaled(f, n, type) ||
-          (type != TDOUBLE && type != TFLOAT && type != TINT32BIT && type != TSHORT))
-        return fits_clear_errmsg(), 1;
-      out[i] = (raw_column){.offset = offset, .type = type};
-    }
-    offset += bytes;
+    int type = 0;
+    long repeat = 0, width = 0;
+    if (fits_get_coltype(f, n, &type, &repeat, &width, &status) || type < 0)
+      return fits_clear_errmsg(), 1; /* unreadable, or a variable-length descriptor */
+    for (int i = 0; i < 4; i++)
+      if (numbers[i] == n && plain_column(f, n, type, repeat, offset, &out[i])) return 1;
+    offset += column_bytes(type, repeat, width);
   }
   *row_bytes = offset;
   return offset != naxis1;
@@ -409,7 +415,7 @@ static void decode_rows(const unsigned char *table, long long rows, long row_byt
 /* Reads TIME, flux, error and quality of every row: decoded from the mapped table when it is
  * plain (raw_layout), else through CFITSIO (which also handles scaled, vector and compressed
  * columns and gzip files). */
-static int read_columns(fitsfile *f, const unsigned char *mapped, const lcfm_ingest_options *o,
+static int read_columns(fitsfile *f, const mapped_table *mapped, const lcfm_ingest_options *o,
                         const mission_header *h, columns *c, char *why, size_t why_len) {
   const char *flux_name = o->flux == LCFM_FLUX_SAP ? "SAP_FLUX" : "PDCSAP_FLUX";
   char error_name[32];
@@ -430,16 +436,13 @@ static int read_columns(fitsfile *f, const unsigned char *mapped, const lcfm_ing
   c->quality = lcfm_malloc(n * sizeof *c->quality);
   /* A plain table of a mapped file is decoded where it lies: CFITSIO's reader copied it into
    * its buffers and converted column by column, a quarter of the ingest's time. */
-  raw_column raw[4];
+  raw_column raw[4] = {{0}}; /* every one set by raw_layout: the numbers are existing columns */
   long row_bytes = 0;
-  long long header_start = 0, data_start = 0, data_end = 0;
-  if (mapped && !raw_layout(f, numbers, raw, &row_bytes) &&
-      !fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status) && row_bytes > 0 &&
-      c->rows <= (data_end - data_start) / row_bytes) {
-    decode_rows(mapped + data_start, c->rows, row_bytes, raw, c);
+  if (mapped->bytes && !raw_layout(f, numbers, raw, &row_bytes) && row_bytes > 0 &&
+      c->rows <= mapped->size / row_bytes) {
+    decode_rows(mapped->bytes, c->rows, row_bytes, raw, c);
     return 0;
   }
-  status = 0;
   double nan = NAN;
   int quality_null = 0, any_null = 0;
   /* The four columns of as many rows as CFITSIO's buffers hold, chunk after chunk: each part of
@@ -573,12 +576,17 @@ static void *map_plain_file(const char *path, size_t *size) {
 }
 
 /* A mapped file must hold the whole table: CFITSIO's memory driver does not check its reads
- * against the end of the buffer. Returns 0 or an IO reason. */
-static int check_table_in_file(fitsfile *f, size_t size, char *why, size_t why_len) {
+ * against the end of the buffer. Sets *table to the table's bytes in the mapping; returns 0 or an
+ * IO reason. */
+static int find_mapped_table(fitsfile *f, const unsigned char *bytes, size_t size,
+                             mapped_table *table, char *why, size_t why_len) {
   long long header_start = 0, data_start = 0, data_end = 0;
   int status = 0;
   fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status);
-  if (!status && data_end <= (long long)size) return 0;
+  if (!status && data_start <= data_end && data_end <= (long long)size) {
+    *table = (mapped_table){.bytes = bytes + data_start, .size = data_end - data_start};
+    return 0;
+  }
   fits_clear_errmsg();
   snprintf(why, why_len, "truncated: the light-curve table ends at byte %lld, the file has %zu",
            data_end, size);
@@ -616,9 +624,10 @@ void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o,
     reason = status == END_OF_FILE ? LCFM_REJECT_FORMAT : LCFM_REJECT_IO;
     goto done;
   }
-  if (bytes && (reason = check_table_in_file(f, size, why, sizeof why))) goto done;
+  mapped_table table = {0}; /* stays empty for a file CFITSIO opened by name */
+  if (bytes && (reason = find_mapped_table(f, bytes, size, &table, why, sizeof why))) goto done;
   if ((reason = read_time_reference(f, &h, why, sizeof why))) goto done;
-  if ((reason = read_columns(f, bytes, o, &h, &c, why, sizeof why))) goto done;
+  if ((reason = read_columns(f, &table, o, &h, &c, why, sizeof why))) goto done;
   int64_t finite_flux = 0, kept = keep_good_points(&c, o->quality_mask, &finite_flux);
   value = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *value);
   error = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *error);

@@ -38,9 +38,10 @@ int64_t lcfm_ingest_check_inputs(MPI_Comm comm, const lcfm_job *job) {
 }
 
 /* Collective: the first file of every rank's byte-balanced slice (starts[ranks] = the file
- * count), from each rank's part of the sorted list (`parts`, contiguous): each rank stats its files, and the prefix sums
- * of the sizes (MPI_Exscan) place every file; a file belongs to the rank whose share of the
- * bytes its first byte falls in. An unreadable file counts as empty (its reader rejects it). */
+ * count), from each rank's contiguous part of the sorted list (`parts`): each rank stats its
+ * files, and the prefix sums of the sizes (MPI_Exscan) place every file; a file belongs to the
+ * rank whose share of the bytes its first byte falls in. An unreadable file counts as empty (its
+ * reader rejects it). */
 static void balance_by_size(MPI_Comm comm, const lcfm_input_slice *parts, int64_t *starts) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);

@@ -20,6 +20,17 @@ static const char *path_at(const lcfm_input_slice *s, int64_t i) {
   return s->paths + s->offsets[i];
 }
 
+/* Sets s->offsets and s->count from the `bytes` bytes of NUL-terminated names at s->paths. */
+static void index_names(lcfm_input_slice *s, int64_t bytes) {
+  int64_t count = 0;
+  for (int64_t at = 0; at < bytes; at += (int64_t)strlen(s->paths + at) + 1) count++;
+  s->offsets = lcfm_malloc((size_t)(count + 1) * sizeof *s->offsets);
+  s->count = 0;
+  for (int64_t at = 0; at < bytes; at += (int64_t)strlen(s->paths + at) + 1)
+    s->offsets[s->count++] = at;
+  s->offsets[count] = bytes;
+}
+
 static int compare_strings(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -73,13 +84,7 @@ static void send_names(MPI_Comm comm, const lcfm_input_slice *from, const int64_
   to->paths = lcfm_malloc((size_t)bytes + 1);
   LCFM_CHECK_MPI(MPI_Alltoallv(from->paths, send_counts, send_displs, MPI_CHAR, to->paths,
                                recv_counts, recv_displs, MPI_CHAR, comm));
-  int64_t count = 0;
-  for (int64_t at = 0; at < bytes; at += (int64_t)strlen(to->paths + at) + 1) count++;
-  to->offsets = lcfm_malloc((size_t)(count + 1) * sizeof *to->offsets);
-  to->count = 0;
-  for (int64_t at = 0; at < bytes; at += (int64_t)strlen(to->paths + at) + 1)
-    to->offsets[to->count++] = at;
-  to->offsets[count] = bytes;
+  index_names(to, bytes);
   free(send_counts), free(send_displs), free(recv_counts), free(recv_displs);
 }
 
@@ -91,15 +96,17 @@ static lcfm_input_slice gather_samples(MPI_Comm comm, const lcfm_input_slice *mi
   int64_t per_rank = 65536 / ranks < 32 ? 65536 / ranks : 32;
   if (per_rank < 1) per_rank = 1;
   if (per_rank > mine->count) per_rank = mine->count;
-  int64_t bytes = 0;
-  for (int64_t s = 0; s < per_rank; s++)
-    bytes += (int64_t)strlen(path_at(mine, (2 * s + 1) * mine->count / (2 * per_rank))) + 1;
+  int64_t *rows = lcfm_malloc((size_t)(per_rank ? per_rank : 1) * sizeof *rows), bytes = 0;
+  for (int64_t s = 0; s < per_rank; s++) {
+    rows[s] = (2 * s + 1) * mine->count / (2 * per_rank); /* the middles of equal parts */
+    bytes += (int64_t)strlen(path_at(mine, rows[s])) + 1;
+  }
   char *samples = lcfm_malloc((size_t)bytes + 1);
   for (int64_t s = 0, at = 0; s < per_rank; s++) {
-    const char *name = path_at(mine, (2 * s + 1) * mine->count / (2 * per_rank));
-    size_t len = strlen(name) + 1;
-    memcpy(samples + at, name, len), at += (int64_t)len;
+    size_t len = strlen(path_at(mine, rows[s])) + 1;
+    memcpy(samples + at, path_at(mine, rows[s]), len), at += (int64_t)len;
   }
+  free(rows);
   int mine_bytes = int_bytes(bytes), *counts = lcfm_malloc((size_t)ranks * sizeof(int)),
       *displs = lcfm_malloc((size_t)ranks * sizeof(int));
   LCFM_CHECK_MPI(MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, comm));
@@ -108,11 +115,7 @@ static lcfm_input_slice gather_samples(MPI_Comm comm, const lcfm_input_slice *mi
   lcfm_input_slice all = {.paths = lcfm_malloc((size_t)total + 1)};
   LCFM_CHECK_MPI(
       MPI_Allgatherv(samples, mine_bytes, MPI_CHAR, all.paths, counts, displs, MPI_CHAR, comm));
-  for (int64_t at = 0; at < total; at += (int64_t)strlen(all.paths + at) + 1) all.count++;
-  all.offsets = lcfm_malloc((size_t)(all.count + 1) * sizeof *all.offsets);
-  for (int64_t at = 0, i = 0; at < total; at += (int64_t)strlen(all.paths + at) + 1)
-    all.offsets[i++] = at;
-  all.offsets[all.count] = total;
+  index_names(&all, total);
   sort_unique(&all);
   free(samples), free(counts), free(displs);
   return all;
