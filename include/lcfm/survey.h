@@ -129,6 +129,7 @@ void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
 typedef struct {
   char *paths;      /* the slice's names, NUL-separated */
   int64_t *offsets; /* [count + 1]: file first + i is paths + offsets[i] */
+  int64_t *sizes;   /* [count]: each file's bytes, from the one stat that found it */
   int64_t first, count, total;
 } lcfm_input_slice;
 

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lcfm/error.h"
@@ -38,22 +37,17 @@ int64_t lcfm_ingest_check_inputs(MPI_Comm comm, const lcfm_job *job) {
 }
 
 /* Collective: the first file of every rank's byte-balanced slice (starts[ranks] = the file
- * count), from each rank's contiguous part of the sorted list (`parts`): each rank stats its
- * files, and the prefix sums of the sizes (MPI_Exscan) place every file; a file belongs to the
- * rank whose share of the bytes its first byte falls in. An unreadable file counts as empty (its
- * reader rejects it). */
+ * count), from each rank's contiguous part of the sorted list (`parts`, with the sizes the
+ * expansion found): the prefix sums of the sizes (MPI_Exscan) place every file; a file belongs to
+ * the rank whose share of the bytes its first byte falls in. */
 static void balance_by_size(MPI_Comm comm, const lcfm_input_slice *parts, int64_t *starts) {
   int rank, ranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
   int64_t count = parts->count, total_files = parts->total;
-  int64_t *sizes = lcfm_malloc((size_t)(count ? count : 1) * sizeof *sizes), mine = 0, before = 0,
-          total = 0;
-  for (int64_t i = 0; i < count; i++) {
-    struct stat st;
-    sizes[i] = stat(parts->paths + parts->offsets[i], &st) ? 0 : (int64_t)st.st_size;
-    mine += sizes[i];
-  }
+  const int64_t *sizes = parts->sizes;
+  int64_t mine = 0, before = 0, total = 0;
+  for (int64_t i = 0; i < count; i++) mine += sizes[i];
   LCFM_CHECK_MPI(MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, comm));
   if (rank == 0) before = 0;
   LCFM_CHECK_MPI(MPI_Allreduce(&mine, &total, 1, MPI_INT64_T, MPI_SUM, comm));
@@ -61,7 +55,6 @@ static void balance_by_size(MPI_Comm comm, const lcfm_input_slice *parts, int64_
   if (total == 0) {
     int64_t ignored;
     for (int r = 0; r < ranks; r++) lcfm_store_shard(total_files, r, ranks, &starts[r], &ignored);
-    free(sizes);
     return;
   }
   for (int64_t i = 0, byte = before; i < count; byte += sizes[i], i++) {
@@ -75,7 +68,6 @@ static void balance_by_size(MPI_Comm comm, const lcfm_input_slice *parts, int64_
   for (int r = ranks - 1; r > 0; r--)
     if (starts[r] == INT64_MAX || starts[r] > starts[r + 1])
       starts[r] = starts[r + 1]; /* an empty share */
-  free(sizes);
 }
 
 int64_t lcfm_ingest_slice_inputs(MPI_Comm comm, const lcfm_job *job, lcfm_input_slice *slice) {

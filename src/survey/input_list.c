@@ -6,7 +6,8 @@
  * names together (a sample sort: every rank sorts its names, regular samples of all ranks choose
  * ranks - 1 splitters, each name goes to the rank of its bucket, where equal names meet and are
  * counted once) and, after the caller has placed the slice boundaries, move each name to the rank
- * whose slice holds it. A rank holds about its share of the names, plus at most 64 Ki samples in
+ * whose slice holds it. Each name travels with its file's size, from the stat that found the file
+ * (the slices are balanced by size without a second stat). A rank holds about its share of the names, plus at most 64 Ki samples in
  * all (a few MiB) and, while it expands one, one directory's or pattern's listing. The order is
  * that of strcmp over the whole path, so the list is the same whatever the rank count. */
 #include <limits.h>
@@ -31,31 +32,40 @@ static void index_names(lcfm_input_slice *s, int64_t bytes) {
   s->offsets[count] = bytes;
 }
 
-static int compare_strings(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+typedef struct {
+  const char *name;
+  int64_t size;
+} named_file;
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(((const named_file *)a)->name, ((const named_file *)b)->name);
 }
 
-/* The names of *list (s->count of them, any order) sorted, each once, rebuilt in place. */
+/* The names of *list (s->count of them, any order) sorted, each once, rebuilt in place with their
+ * sizes (zero where the list has none: the samples). */
 static void sort_unique(lcfm_input_slice *list) {
   int64_t n = list->count;
-  const char **order = lcfm_malloc((size_t)(n ? n : 1) * sizeof *order);
-  for (int64_t i = 0; i < n; i++) order[i] = path_at(list, i);
-  if (n > 1) qsort(order, (size_t)n, sizeof *order, compare_strings);
+  named_file *order = lcfm_malloc((size_t)(n ? n : 1) * sizeof *order);
+  for (int64_t i = 0; i < n; i++)
+    order[i] = (named_file){path_at(list, i), list->sizes ? list->sizes[i] : 0};
+  if (n > 1) qsort(order, (size_t)n, sizeof *order, compare_names);
   char *paths = lcfm_malloc((size_t)list->offsets[n] + 1);
-  int64_t *offsets = lcfm_malloc((size_t)(n + 1) * sizeof *offsets), kept = 0, at = 0;
+  int64_t *offsets = lcfm_malloc((size_t)(n + 1) * sizeof *offsets),
+          *sizes = lcfm_malloc((size_t)(n ? n : 1) * sizeof *sizes), kept = 0, at = 0;
   for (int64_t i = 0; i < n; i++) {
-    if (i > 0 && !strcmp(order[i], order[i - 1])) continue; /* named twice */
-    size_t len = strlen(order[i]) + 1;
-    memcpy(paths + at, order[i], len);
+    if (i > 0 && !strcmp(order[i].name, order[i - 1].name)) continue; /* named twice */
+    size_t len = strlen(order[i].name) + 1;
+    memcpy(paths + at, order[i].name, len);
+    sizes[kept] = order[i].size;
     offsets[kept++] = at;
     at += (int64_t)len;
   }
   offsets[kept] = at;
-  free(order), free(list->paths), free(list->offsets);
-  list->paths = paths, list->offsets = offsets, list->count = kept;
+  free(order), free(list->paths), free(list->offsets), free(list->sizes);
+  list->paths = paths, list->offsets = offsets, list->sizes = sizes, list->count = kept;
 }
 
-/* MPI 3 counts are int: the byte counts of one exchange must fit (checked, with the remedy). */
+/* MPI 3 counts are int: the counts of one exchange must fit (checked, with the remedy). */
 static int int_bytes(int64_t bytes) {
   LCFM_CHECK(bytes <= INT_MAX,
              "ingest: %lld bytes of file names in one exchange between two ranks, more than MPI's "
@@ -64,10 +74,11 @@ static int int_bytes(int64_t bytes) {
   return (int)bytes;
 }
 
-/* Collective: names [split[r], split[r + 1]) of `from` go to rank r; *to receives its names in
- * the order of the sending ranks (first and total are left to the caller). */
-static void send_names(MPI_Comm comm, const lcfm_input_slice *from, const int64_t *split,
-                       lcfm_input_slice *to) {
+/* Collective: elements [at[r], at[r + 1]) of `send` (of `type`, `element` bytes each) go to
+ * rank r; returns what this rank receives, in the order of the sending ranks, with one element
+ * spare at the end, and sets *received to its element count. */
+static void *exchange(MPI_Comm comm, const void *send, const int64_t *at, MPI_Datatype type,
+                      size_t element, int64_t *received) {
   int ranks;
   MPI_Comm_size(comm, &ranks);
   int *send_counts = lcfm_malloc((size_t)ranks * sizeof(int)),
@@ -75,17 +86,34 @@ static void send_names(MPI_Comm comm, const lcfm_input_slice *from, const int64_
       *recv_counts = lcfm_malloc((size_t)ranks * sizeof(int)),
       *recv_displs = lcfm_malloc((size_t)ranks * sizeof(int));
   for (int r = 0; r < ranks; r++) {
-    send_displs[r] = int_bytes(from->offsets[split[r]]);
-    send_counts[r] = int_bytes(from->offsets[split[r + 1]] - from->offsets[split[r]]);
+    send_displs[r] = int_bytes(at[r]);
+    send_counts[r] = int_bytes(at[r + 1] - at[r]);
   }
   LCFM_CHECK_MPI(MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm));
-  int64_t bytes = 0;
-  for (int r = 0; r < ranks; r++) recv_displs[r] = int_bytes(bytes), bytes += recv_counts[r];
-  to->paths = lcfm_malloc((size_t)bytes + 1);
-  LCFM_CHECK_MPI(MPI_Alltoallv(from->paths, send_counts, send_displs, MPI_CHAR, to->paths,
-                               recv_counts, recv_displs, MPI_CHAR, comm));
-  index_names(to, bytes);
+  int64_t total = 0;
+  for (int r = 0; r < ranks; r++) recv_displs[r] = int_bytes(total), total += recv_counts[r];
+  void *recv = lcfm_malloc(((size_t)total + 1) * element);
+  LCFM_CHECK_MPI(MPI_Alltoallv(send, send_counts, send_displs, type, recv, recv_counts, recv_displs,
+                               type, comm));
   free(send_counts), free(send_displs), free(recv_counts), free(recv_displs);
+  *received = total;
+  return recv;
+}
+
+/* Collective: names [split[r], split[r + 1]) of `from`, with their sizes, go to rank r; *to
+ * receives its names in the order of the sending ranks (first and total are left to the caller). */
+static void send_names(MPI_Comm comm, const lcfm_input_slice *from, const int64_t *split,
+                       lcfm_input_slice *to) {
+  int ranks;
+  MPI_Comm_size(comm, &ranks);
+  int64_t *byte_at = lcfm_malloc((size_t)(ranks + 1) * sizeof *byte_at), bytes, sizes;
+  for (int r = 0; r <= ranks; r++) byte_at[r] = from->offsets[split[r]];
+  to->paths = exchange(comm, from->paths, byte_at, MPI_CHAR, 1, &bytes);
+  to->sizes = exchange(comm, from->sizes, split, MPI_INT64_T, sizeof(int64_t), &sizes);
+  index_names(to, bytes);
+  LCFM_CHECK(sizes == to->count, "internal: %lld file sizes received for %lld names",
+             (long long)sizes, (long long)to->count);
+  free(byte_at);
 }
 
 /* Collective: every rank's samples of its sorted names, gathered and sorted, as one list; at

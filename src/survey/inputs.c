@@ -12,17 +12,20 @@
 
 typedef struct {
   char **items;
+  int64_t *sizes;
   int64_t count, capacity;
 } path_list;
 
-static void add_path(path_list *list, const char *path) {
+static void add_path(path_list *list, const char *path, int64_t size) {
   if (list->count == list->capacity) {
     list->capacity = list->capacity ? 2 * list->capacity : 256;
     list->items = lcfm_realloc(list->items, (size_t)list->capacity * sizeof *list->items);
+    list->sizes = lcfm_realloc(list->sizes, (size_t)list->capacity * sizeof *list->sizes);
   }
   size_t n = strlen(path) + 1;
   list->items[list->count] = lcfm_malloc(n);
-  memcpy(list->items[list->count++], path, n);
+  memcpy(list->items[list->count], path, n);
+  list->sizes[list->count++] = size;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -39,14 +42,18 @@ static int survey_file_name(const char *name) {
   return 0;
 }
 
-static int is_directory(const char *path) {
+/* The size of a regular file, or -1 for anything else. Each input file is stat'ed once, here or
+ * in add_input: a stat is a metadata server's round trip on a parallel file system. */
+static int64_t regular_size(const char *path) {
   struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 }
 
-static int is_regular(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+/* Adds `path` if it is a regular file; returns whether it was. */
+static int add_if_regular(path_list *list, const char *path) {
+  int64_t size = regular_size(path);
+  if (size >= 0) add_path(list, path, size);
+  return size >= 0;
 }
 
 static void add_directory(path_list *list, const char *dir) {
@@ -57,29 +64,31 @@ static void add_directory(path_list *list, const char *dir) {
     if (entry->d_name[0] == '.' || !survey_file_name(entry->d_name)) continue;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
-    if (is_regular(path)) add_path(list, path);
+    add_if_regular(list, path);
   }
   closedir(d);
 }
 
-/* One input: a directory, a glob pattern, or a file. Returns 0 if it named nothing. */
+/* One input: a directory, a file, or a glob pattern. Returns 0 if it named nothing. */
 static int add_input(path_list *list, const char *input) {
-  if (is_directory(input)) {
+  struct stat st;
+  int exists = stat(input, &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) {
     int64_t before = list->count;
     add_directory(list, input);
     return list->count > before;
+  }
+  if (exists && S_ISREG(st.st_mode)) {
+    add_path(list, input, (int64_t)st.st_size);
+    return 1;
   }
   if (strpbrk(input, "*?[")) {
     glob_t matches;
     int found = glob(input, 0, NULL, &matches) == 0;
     for (size_t i = 0; found && i < matches.gl_pathc; i++)
-      if (is_regular(matches.gl_pathv[i])) add_path(list, matches.gl_pathv[i]);
+      add_if_regular(list, matches.gl_pathv[i]);
     globfree(&matches);
     return found;
-  }
-  if (is_regular(input)) {
-    add_path(list, input);
-    return 1;
   }
   return 0;
 }
@@ -138,6 +147,7 @@ static void list_to_slice(path_list *list, lcfm_input_slice *slice) {
   memset(slice, 0, sizeof *slice);
   slice->paths = lcfm_malloc(bytes);
   slice->offsets = lcfm_malloc((size_t)(list->count + 1) * sizeof *slice->offsets);
+  slice->sizes = list->sizes ? list->sizes : lcfm_malloc(sizeof *slice->sizes);
   int64_t at = 0;
   for (int64_t i = 0; i < list->count; i++) {
     size_t len = strlen(list->items[i]) + 1;
@@ -205,6 +215,6 @@ const char *lcfm_input_path(const lcfm_input_slice *slice, int64_t file) {
 }
 
 void lcfm_input_slice_free(lcfm_input_slice *slice) {
-  free(slice->paths), free(slice->offsets);
-  slice->paths = NULL, slice->offsets = NULL, slice->count = 0;
+  free(slice->paths), free(slice->offsets), free(slice->sizes);
+  slice->paths = NULL, slice->offsets = NULL, slice->sizes = NULL, slice->count = 0;
 }

@@ -51,7 +51,8 @@ static void write_manifest(const char *dir, int rank) {
 }
 
 /* The slices of `inputs` (which name the FILES files of dir, some twice): contiguous, covering
- * the sorted list with the right names, balanced by size, and no rank (of several) holding all. */
+ * the sorted list with the right names and each file's size, balanced by size, and no rank (of
+ * several) holding all. */
 static void check_slices(const char *dir, const char *inputs, int rank, int ranks) {
   char text[512];
   snprintf(text, sizeof text, "[ingest]\noutput = %s/out.h5\ninputs = %s\n", dir, inputs);
@@ -76,6 +77,10 @@ static void check_slices(const char *dir, const char *inputs, int rank, int rank
     EXPECT(!strcmp(lcfm_input_path(&slice, slice.first + i), expected),
            "inputs %s: file %lld is %.200s, expected %s", inputs, (long long)(slice.first + i),
            lcfm_input_path(&slice, slice.first + i), expected);
+    EXPECT(slice.sizes[i] == file_size((int)(slice.first + i)),
+           "inputs %s: file %lld arrived with size %lld, its size is %lld", inputs,
+           (long long)(slice.first + i), (long long)slice.sizes[i],
+           (long long)file_size((int)(slice.first + i)));
     bytes += file_size((int)(slice.first + i));
   }
   EXPECT(bytes <= total_bytes / ranks + largest,
