@@ -108,6 +108,11 @@ typedef struct {
   int count, capacity;
   size_t total;                  /* floats in each buffer, padding included */
   float *params, *grads, *m, *v; /* NULL until lcfm_nn_params_alloc */
+  /* Each 2-D tensor [r, c] of params again, transposed ([c, r]) at the same offset, so that the
+   * forward products with a weight are plain row-major products (libxsmm has kernels for those,
+   * not for a transposed operand: tools/bench_gemm). A cache of params, refreshed by
+   * lcfm_nn_params_transpose, which the encoders call on entering a forward pass. */
+  float *params_t;
 } lcfm_nn_params;
 
 void lcfm_nn_params_init(lcfm_nn_params *p);
@@ -121,6 +126,9 @@ size_t lcfm_nn_params_add2(lcfm_nn_params *p, lcfm_nn_init init, int64_t d0, int
 /* Allocate the four buffers (zeroed). */
 void lcfm_nn_params_alloc(lcfm_nn_params *p);
 void lcfm_nn_params_free(lcfm_nn_params *p);
+/* Refreshes params_t for the 2-D tensors whose offsets lie in [lo, hi) (a cache: p is const). Call
+ * it after changing params and before a forward pass that reads params_t. */
+void lcfm_nn_params_transpose(const lcfm_nn_params *p, size_t lo, size_t hi);
 /* Index of the tensor called name, or -1. */
 int lcfm_nn_params_find(const lcfm_nn_params *p, const char *name);
 void lcfm_nn_params_zero_grad(lcfm_nn_params *p);
@@ -158,6 +166,10 @@ void lcfm_nn_arena_free(lcfm_nn_arena *a);
 /* out [N, OC] = inp [N, C] w^T [C, OC] + b [OC]; w [OC, C]; b may be NULL. */
 void lcfm_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C,
                          int OC);
+/* The same from the transposed weight wt [C, OC] (params_t): a product without a transposed
+ * operand, the faster kernel (lcfm_nn_params_transpose). */
+void lcfm_linear_forward_t(float *out, const float *inp, const float *wt, const float *b, int N,
+                           int C, int OC);
 /* dinp [N, C] += dout w; dw [OC, C] += dout^T inp; db [OC] += sum_rows dout. dinp, db may be NULL. */
 void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                           const float *w, int N, int C, int OC);
@@ -253,6 +265,9 @@ void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, 
  * w_hh [4H, H], b_ih, b_hh [4H]. */
 typedef struct {
   float *w_ih, *w_hh, *b_ih, *b_hh;
+  /* forward only: w_ih and w_hh transposed ([In, 4H], [H, 4H], from params_t), whose products
+   * have the faster kernels; NULL: forward uses w_ih and w_hh */
+  const float *w_ih_t, *w_hh_t;
 } lcfm_lstm_tensors;
 /* What forward writes and backward reads: out [B, T, H] (the hidden states h_t), gates [B, T, 4H]
  * (activated i, f, g, o), cell [B, T, H] (c_t). */

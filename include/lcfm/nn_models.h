@@ -240,6 +240,7 @@ typedef struct {
   int trn_slots, chunks;
   float **cgrad;           /* per chunk: gradients of the tensors at grad_lo .. grad_hi-1 */
   size_t grad_lo, grad_hi; /* the input embedding's and the blocks' tensors */
+  size_t param_hi;         /* the end of all its tensors (from grad_lo) */
   lcfm_nn_arena inf;       /* inference workspaces, one per thread */
   lcfm_nn_infer_ws *iws;
   int inf_slots, inf_seqs; /* workspaces, and sequences per inference chunk */

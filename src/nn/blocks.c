@@ -9,6 +9,7 @@
 #include "nn_internal.h"
 
 #define PW(off) (p->params + (off))
+#define PWT(off) (p->params_t + (off)) /* the weight transposed (lcfm_nn_params_transpose) */
 #define GW(off) (gd.g + ((off)-gd.base))
 
 /* db [3d] += column sums of dqkv [N, 3d], except the key columns d..2d: softmax is invariant to
@@ -120,7 +121,7 @@ static void ffn_layout(lcfm_nn_ffn_acts *a, lcfm_nn_arena *arena, int N, int d, 
  * and the activation in one pass. */
 static void ffn_hidden_from_ln(lcfm_nn_ffn_acts *a, lcfm_nn_lin fc1, lcfm_nn_act act,
                                const lcfm_nn_params *p, int N, int d, int ff) {
-  lcfm_linear_forward(a->h, a->ln, PW(fc1.w), NULL, N, d, ff);
+  lcfm_linear_forward_t(a->h, a->ln, PWT(fc1.w), NULL, N, d, ff);
   bias_act_forward_saving(act, a->a, a->h, PW(fc1.b), N, ff);
 }
 
@@ -253,7 +254,7 @@ static void conv_hidden_from_ln(lcfm_conformer_acts *a, const lcfm_conformer_con
                                 const lcfm_conformer_params *w, const lcfm_nn_params *p,
                                 const float *mask, int B, int T) {
   int N = B * T, d = cfg->d;
-  lcfm_linear_forward(a->pw1, a->c_ln, PW(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
+  lcfm_linear_forward_t(a->pw1, a->c_ln, PWT(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
   lcfm_glu_forward(a->glu, a->pw1, N, d);
   lcfm_nn_mask_rows(a->glu, mask, N, d);
   lcfm_dwconv_forward(a->dw, a->glu, PW(w->dw.w), PW(w->dw.b), B, T, d, cfg->kernel);
@@ -318,26 +319,26 @@ void lcfm_conformer_forward(lcfm_conformer_acts *a, const lcfm_conformer_config 
   /* Each module's residual add is fused with the layer norm that opens the next module. */
   /* half feed-forward */
   ffn_hidden_forward(&a->ffn1, inp, w->ffn1_ln, w->ffn1_fc1, LCFM_ACT_SWISH, p, N, d, ff);
-  lcfm_linear_forward(y, a->ffn1.a, PW(w->ffn1_fc2.w), PW(w->ffn1_fc2.b), N, ff, d);
+  lcfm_linear_forward_t(y, a->ffn1.a, PWT(w->ffn1_fc2.w), PW(w->ffn1_fc2.b), N, ff, d);
   block_dropout(y, a->ffn1.drop, nd, pd, x, d, 0);
   lcfm_residual_layernorm_forward(a->x1, a->m_ln, a->m_mean, a->m_rstd, inp, 0.5f, y,
                                   PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d, LCFM_NN_LN_EPS);
   /* self-attention */
-  lcfm_linear_forward(a->qkv, a->m_ln, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_linear_forward_t(a->qkv, a->m_ln, PWT(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_forward_stats(a->ao, a->att, a->att_stat, a->qkv, mask, B, T, d, H);
-  lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  lcfm_linear_forward_t(y, a->ao, PWT(w->proj.w), PW(w->proj.b), N, d, d);
   block_dropout(y, a->m_drop, nd, pd, x, d, 1);
   lcfm_residual_layernorm_forward(a->x2, a->c_ln, a->c_mean, a->c_rstd, a->x1, 1.0f, y,
                                   PW(w->conv_ln.w), PW(w->conv_ln.b), N, d, LCFM_NN_LN_EPS);
   /* convolution module */
   conv_hidden_from_ln(a, cfg, w, p, mask, B, T);
-  lcfm_linear_forward(y, a->sw, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
+  lcfm_linear_forward_t(y, a->sw, PWT(w->pw2.w), PW(w->pw2.b), N, d, d);
   block_dropout(y, a->c_drop, nd, pd, x, d, 2);
   lcfm_residual_layernorm_forward(a->x3, a->ffn2.ln, a->ffn2.mean, a->ffn2.rstd, a->x2, 1.0f, y,
                                   PW(w->ffn2_ln.w), PW(w->ffn2_ln.b), N, d, LCFM_NN_LN_EPS);
   /* second half feed-forward and the final norm */
   ffn_hidden_from_ln(&a->ffn2, w->ffn2_fc1, LCFM_ACT_SWISH, p, N, d, ff);
-  lcfm_linear_forward(y, a->ffn2.a, PW(w->ffn2_fc2.w), PW(w->ffn2_fc2.b), N, ff, d);
+  lcfm_linear_forward_t(y, a->ffn2.a, PWT(w->ffn2_fc2.w), PW(w->ffn2_fc2.b), N, ff, d);
   block_dropout(y, a->ffn2.drop, nd, pd, x, d, 3);
   lcfm_residual_layernorm_forward(a->x4, a->out, a->o_mean, a->o_rstd, a->x3, 0.5f, y,
                                   PW(w->out_ln.w), PW(w->out_ln.b), N, d, LCFM_NN_LN_EPS);
@@ -463,15 +464,15 @@ void lcfm_transformer_forward(lcfm_transformer_acts *a, const lcfm_transformer_c
   int B = x->B, T = x->T, N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
   size_t nd = (size_t)N * d;
   float pd = cfg->dropout, *y = s->fwd;
-  lcfm_linear_forward(a->qkv, inp, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_linear_forward_t(a->qkv, inp, PWT(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_forward(a->ao, a->att, a->qkv, x->mask, B, T, d, H);
-  lcfm_linear_forward(y, a->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  lcfm_linear_forward_t(y, a->ao, PWT(w->proj.w), PW(w->proj.b), N, d, d);
   block_dropout(y, a->a_drop, nd, pd, x, d, 0);
   lcfm_residual_layernorm_forward(a->r1, a->h, a->mean1, a->rstd1, y, cfg->residual ? 1.0f : 0.0f,
                                   inp, PW(w->ln1.w), PW(w->ln1.b), N, d, LCFM_NN_LN_EPS);
-  lcfm_linear_forward(a->f1, a->h, PW(w->fc1.w), NULL, N, d, ff);
+  lcfm_linear_forward_t(a->f1, a->h, PWT(w->fc1.w), NULL, N, d, ff);
   bias_act_forward_saving(cfg->act, a->f_act, a->f1, PW(w->fc1.b), N, ff);
-  lcfm_linear_forward(y, a->f_act, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  lcfm_linear_forward_t(y, a->f_act, PWT(w->fc2.w), PW(w->fc2.b), N, ff, d);
   block_dropout(y, a->f_drop, nd, pd, x, d, 1);
   lcfm_residual_layernorm_forward(a->r2, a->out, a->mean2, a->rstd2, y, cfg->residual ? 1.0f : 0.0f,
                                   a->h, PW(w->ln2.w), PW(w->ln2.b), N, d, LCFM_NN_LN_EPS);
@@ -540,9 +541,9 @@ void lcfm_nn_infer_ws_layout(lcfm_nn_infer_ws *w, lcfm_nn_arena *arena, int S, i
   w->pooled = take(arena, (size_t)S * d);
 }
 
-/* x [N, OC] += alpha (a [N, C] w^T + b): the bias first, then one GEMM accumulating into x, so the
- * module's output never needs a buffer of its own. */
-static void linear_residual(float *x, float alpha, const float *a, const float *w, const float *b,
+/* x [N, OC] += alpha (a [N, C] wt + b), wt [C, OC] the transposed weight: the bias first, then one
+ * GEMM accumulating into x, so the module's output never needs a buffer of its own. */
+static void linear_residual(float *x, float alpha, const float *a, const float *wt, const float *b,
                             int N, int C, int OC) {
   if (b) {
     for (int n = 0; n < N; n++) {
@@ -551,7 +552,7 @@ static void linear_residual(float *x, float alpha, const float *a, const float *
       for (int c = 0; c < OC; c++) row[c] += alpha * b[c];
     }
   }
-  lcfm_nn_gemm(0, 1, N, OC, C, alpha, a, C, w, C, 1.0f, x, OC);
+  lcfm_nn_gemm(0, 0, N, OC, C, alpha, a, C, wt, OC, 1.0f, x, OC);
 }
 
 /* x += alpha fc2(act(fc1(LN(x)))) */
@@ -559,9 +560,9 @@ static void ffn_infer(float *x, float alpha, lcfm_nn_lin ln, lcfm_nn_lin fc1, lc
                       lcfm_nn_act act, const lcfm_nn_params *p, int N, int d, int ff,
                       lcfm_nn_infer_ws *ws) {
   lcfm_layernorm_forward(ws->ln, ws->mean, ws->rstd, x, PW(ln.w), PW(ln.b), N, d, LCFM_NN_LN_EPS);
-  lcfm_linear_forward(ws->wide, ws->ln, PW(fc1.w), PW(fc1.b), N, d, ff);
+  lcfm_linear_forward_t(ws->wide, ws->ln, PWT(fc1.w), PW(fc1.b), N, d, ff);
   act_forward(act, ws->wide, ws->wide, (size_t)N * ff);
-  linear_residual(x, alpha, ws->wide, PW(fc2.w), PW(fc2.b), N, ff, d);
+  linear_residual(x, alpha, ws->wide, PWT(fc2.w), PW(fc2.b), N, ff, d);
 }
 
 void lcfm_conformer_infer(float *x, const lcfm_conformer_config *cfg,
@@ -573,20 +574,20 @@ void lcfm_conformer_infer(float *x, const lcfm_conformer_config *cfg,
   /* self-attention */
   lcfm_layernorm_forward(ws->ln, ws->mean, ws->rstd, x, PW(w->mhsa_ln.w), PW(w->mhsa_ln.b), N, d,
                          LCFM_NN_LN_EPS);
-  lcfm_linear_forward(ws->wide, ws->ln, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_linear_forward_t(ws->wide, ws->ln, PWT(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_infer(ws->ao, ws->att, ws->wide, mask, B, T, d, H);
-  linear_residual(x, 1.0f, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  linear_residual(x, 1.0f, ws->ao, PWT(w->proj.w), PW(w->proj.b), N, d, d);
   /* convolution module */
   lcfm_layernorm_forward(ws->ln, ws->mean, ws->rstd, x, PW(w->conv_ln.w), PW(w->conv_ln.b), N, d,
                          LCFM_NN_LN_EPS);
-  lcfm_linear_forward(ws->wide, ws->ln, PW(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
+  lcfm_linear_forward_t(ws->wide, ws->ln, PWT(w->pw1.w), PW(w->pw1.b), N, d, 2 * d);
   lcfm_glu_forward(ws->g, ws->wide, N, d);
   lcfm_nn_mask_rows(ws->g, mask, N, d);
   lcfm_dwconv_forward(ws->c, ws->g, PW(w->dw.w), PW(w->dw.b), B, T, d, K);
   lcfm_layernorm_forward(ws->c, ws->mean, ws->rstd, ws->c, PW(w->conv_norm.w), PW(w->conv_norm.b),
                          N, d, LCFM_NN_LN_EPS);
   lcfm_swish_forward(ws->c, ws->c, nd);
-  linear_residual(x, 1.0f, ws->c, PW(w->pw2.w), PW(w->pw2.b), N, d, d);
+  linear_residual(x, 1.0f, ws->c, PWT(w->pw2.w), PW(w->pw2.b), N, d, d);
   ffn_infer(x, 0.5f, w->ffn2_ln, w->ffn2_fc1, w->ffn2_fc2, LCFM_ACT_SWISH, p, N, d, ff, ws);
   lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->out_ln.w), PW(w->out_ln.b), N, d,
                          LCFM_NN_LN_EPS);
@@ -596,17 +597,17 @@ void lcfm_transformer_infer(float *x, const lcfm_transformer_config *cfg,
                             const lcfm_transformer_params *w, const lcfm_nn_params *p,
                             const float *keymask, int B, int T, lcfm_nn_infer_ws *ws) {
   int N = B * T, d = cfg->d, ff = cfg->ff, H = cfg->heads;
-  lcfm_linear_forward(ws->wide, x, PW(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
+  lcfm_linear_forward_t(ws->wide, x, PWT(w->qkv.w), PW(w->qkv.b), N, d, 3 * d);
   lcfm_attention_infer(ws->ao, ws->att, ws->wide, keymask, B, T, d, H);
   /* r1 = proj(attention) (+ x); x is free once q, k, v are computed */
-  if (cfg->residual) linear_residual(x, 1.0f, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
-  else lcfm_linear_forward(x, ws->ao, PW(w->proj.w), PW(w->proj.b), N, d, d);
+  if (cfg->residual) linear_residual(x, 1.0f, ws->ao, PWT(w->proj.w), PW(w->proj.b), N, d, d);
+  else lcfm_linear_forward_t(x, ws->ao, PWT(w->proj.w), PW(w->proj.b), N, d, d);
   lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->ln1.w), PW(w->ln1.b), N, d,
                          LCFM_NN_LN_EPS);
-  lcfm_linear_forward(ws->wide, x, PW(w->fc1.w), PW(w->fc1.b), N, d, ff);
+  lcfm_linear_forward_t(ws->wide, x, PWT(w->fc1.w), PW(w->fc1.b), N, d, ff);
   act_forward(cfg->act, ws->wide, ws->wide, (size_t)N * ff);
-  if (cfg->residual) linear_residual(x, 1.0f, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
-  else lcfm_linear_forward(x, ws->wide, PW(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  if (cfg->residual) linear_residual(x, 1.0f, ws->wide, PWT(w->fc2.w), PW(w->fc2.b), N, ff, d);
+  else lcfm_linear_forward_t(x, ws->wide, PWT(w->fc2.w), PW(w->fc2.b), N, ff, d);
   lcfm_layernorm_forward(x, ws->mean, ws->rstd, x, PW(w->ln2.w), PW(w->ln2.b), N, d,
                          LCFM_NN_LN_EPS);
 }

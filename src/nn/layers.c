@@ -70,13 +70,22 @@ static void column_sum_acc(float *acc, const float *x, int N, int C) {
  * Linear
  * -------------------------------------------------------------------------------------------- */
 
+/* Every row of out [N, OC] set to b (the product then accumulates onto it). */
+static void fill_bias_rows(float *out, const float *b, int N, int OC) {
+#pragma omp parallel for schedule(static, ROWS_CHUNK)
+  for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, sizeof(float) * (size_t)OC);
+}
+
 void lcfm_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C,
                          int OC) {
-  if (b) {
-#pragma omp parallel for schedule(static, ROWS_CHUNK)
-    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, sizeof(float) * (size_t)OC);
-  }
+  if (b) fill_bias_rows(out, b, N, OC);
   lcfm_nn_gemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, b ? 1.0f : 0.0f, out, OC);
+}
+
+void lcfm_linear_forward_t(float *out, const float *inp, const float *wt, const float *b, int N,
+                           int C, int OC) {
+  if (b) fill_bias_rows(out, b, N, OC);
+  lcfm_nn_gemm(0, 0, N, OC, C, 1.0f, inp, C, wt, OC, b ? 1.0f : 0.0f, out, OC);
 }
 
 void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,

@@ -29,14 +29,22 @@ size_t lcfm_lstm_scratch_floats(int B, int T, int H) {
   return (size_t)B * T * 4 * H + 2 * (size_t)B * H + (size_t)B * T * H + 64;
 }
 
+/* rows [R, G] (row stride ldo) += x [R, K] (row stride ldx) W^T, from W [G, K] or, where given,
+ * its transpose wt [K, G]. */
+static void add_product(float *rows, int ldo, const float *x, int ldx, const float *w,
+                        const float *wt, int R, int G, int K) {
+  if (wt) lcfm_nn_gemm(0, 0, R, G, K, 1.0f, x, ldx, wt, G, 1.0f, rows, ldo);
+  else lcfm_nn_gemm(0, 1, R, G, K, 1.0f, x, ldx, w, K, 1.0f, rows, ldo);
+}
+
 /* Steps 0..T-1 of sequences b0 .. b0+Bg-1; gates hold the input projections on entry. */
-static void forward_group(float *out, float *gates, float *cell, const float *w_hh, int b0, int Bg,
-                          int T, int H) {
+static void forward_group(float *out, float *gates, float *cell, const float *w_hh,
+                          const float *w_hh_t, int b0, int Bg, int T, int H) {
   int G = 4 * H;
   for (int t = 0; t < T; t++) {
     if (t > 0) /* gates[b, t] += h[b, t-1] W_hh^T (rows strided by T) */
-      lcfm_nn_gemm(0, 1, Bg, G, H, 1.0f, out + ((size_t)b0 * T + t - 1) * H, T * H, w_hh, H, 1.0f,
-                   gates + ((size_t)b0 * T + t) * G, T * G);
+      add_product(gates + ((size_t)b0 * T + t) * G, T * G, out + ((size_t)b0 * T + t - 1) * H,
+                  T * H, w_hh, w_hh_t, Bg, G, H);
     for (int b = b0; b < b0 + Bg; b++) {
       float *g = gates + ((size_t)b * T + t) * G;
       float *c = cell + ((size_t)b * T + t) * H;
@@ -73,11 +81,12 @@ void lcfm_lstm_forward(const lcfm_lstm_acts *a, const float *inp, const lcfm_lst
 #pragma omp simd
     for (int j = 0; j < G; j++) g[j] = b_ih[j] + b_hh[j];
   }
-  lcfm_nn_gemm(0, 1, N, G, In, 1.0f, inp, In, w_ih, In, 1.0f, gates, G);
+  add_product(gates, G, inp, In, w_ih, w->w_ih_t, N, G, In);
   int Bg = group_size(B), groups = (B + Bg - 1) / Bg;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int k = 0; k < groups; k++)
-    forward_group(out, gates, cell, w_hh, k * Bg, B - k * Bg < Bg ? B - k * Bg : Bg, T, H);
+    forward_group(out, gates, cell, w_hh, w->w_hh_t, k * Bg, B - k * Bg < Bg ? B - k * Bg : Bg, T,
+                  H);
 }
 
 /* Backpropagation through time for sequences b0 .. b0+Bg-1: fills their rows of dgates. */

@@ -78,6 +78,7 @@ void lcfm_nn_params_alloc(lcfm_nn_params *p) {
   p->grads = alloc_floats(p->total);
   p->m = alloc_floats(p->total);
   p->v = alloc_floats(p->total);
+  p->params_t = alloc_floats(p->total);
 }
 
 void lcfm_nn_params_free(lcfm_nn_params *p) {
@@ -86,7 +87,21 @@ void lcfm_nn_params_free(lcfm_nn_params *p) {
   free(p->grads);
   free(p->m);
   free(p->v);
+  free(p->params_t);
   memset(p, 0, sizeof *p);
+}
+
+void lcfm_nn_params_transpose(const lcfm_nn_params *p, size_t lo, size_t hi) {
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int i = 0; i < p->count; i++) {
+    const lcfm_nn_tensor *t = &p->tensors[i];
+    if (t->ndim != 2 || t->offset < lo || t->offset >= hi) continue;
+    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+    const float *w = p->params + t->offset;
+    float *wt = p->params_t + t->offset;
+    for (size_t r = 0; r < rows; r++)
+      for (size_t c = 0; c < cols; c++) wt[c * rows + r] = w[r * cols + c];
+  }
 }
 
 int lcfm_nn_params_find(const lcfm_nn_params *p, const char *name) {

@@ -118,6 +118,7 @@ typedef struct {
 static double conf_obj(void *v) {
   conf_ctx *c = v;
   lcfm_nn_block_batch x = block_batch(&c->b, 77);
+  lcfm_nn_params_transpose(&c->b.p, 0, c->b.p.total); /* params may have been perturbed */
   lcfm_conformer_forward(&c->a, &c->cfg, &c->w, &c->b.p, &x, &c->b.s);
   return fd_dot_r(c->a.out, (size_t)c->b.B * c->b.T * c->cfg.d);
 }
@@ -185,6 +186,7 @@ typedef struct {
 static double tr_obj(void *v) {
   tr_ctx *c = v;
   lcfm_nn_block_batch x = block_batch(&c->b, 99);
+  lcfm_nn_params_transpose(&c->b.p, 0, c->b.p.total); /* params may have been perturbed */
   lcfm_transformer_forward(&c->a, &c->cfg, &c->w, &c->b.p, &x, &c->b.s);
   return fd_dot_r(c->a.out, (size_t)c->b.B * c->b.T * c->cfg.d);
 }

@@ -79,6 +79,7 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
   size_t nd = (size_t)N * d;
   const float *P = p->params;
   float *G = p->grads;
+  lcfm_nn_params_transpose(p, 0, p->total); /* the blocks' and the LSTM's forward products */
   lcfm_timeenc_forward(r->x0, times, N, d);
   lcfm_scalar_embed_forward(r->x0, values, P + e->embed.w, P + e->embed.b, N, d, 1);
   const float *x = r->x0;
@@ -88,9 +89,9 @@ static void causal_ref_pass(causal_ref *r, const lcfm_causal_encoder *e, lcfm_nn
     x = r->ba[i].out;
   }
   lcfm_lstm_acts lstm = {r->h, r->gates, r->cell};
-  lcfm_lstm_tensors w = {p->params + e->w_ih, p->params + e->w_hh, p->params + e->b_ih,
-                         p->params + e->b_hh};
-  lcfm_lstm_tensors dw = {G + e->w_ih, G + e->w_hh, G + e->b_ih, G + e->b_hh};
+  lcfm_lstm_tensors w = {p->params + e->w_ih, p->params + e->w_hh,   p->params + e->b_ih,
+                         p->params + e->b_hh, p->params_t + e->w_ih, p->params_t + e->w_hh};
+  lcfm_lstm_tensors dw = {G + e->w_ih, G + e->w_hh, G + e->b_ih, G + e->b_hh, NULL, NULL};
   lcfm_lstm_forward(&lstm, x, &w, (lcfm_lstm_dims){B, T, d, d});
   lcfm_meanpool_forward(r->pooled, r->h, mask, B, T, d);
   lcfm_linear_forward(r->z, r->pooled, P + e->head.w, P + e->head.b, B, d, c->latent);
@@ -220,6 +221,7 @@ static void astro_ref_pass(astro_ref *r, const lcfm_astromer *e, lcfm_nn_params 
   size_t nd = (size_t)N * d;
   const float *P = p->params;
   float *G = p->grads;
+  lcfm_nn_params_transpose(p, 0, p->total); /* the blocks' forward products */
   lcfm_scalar_embed_forward(r->x0, values, P + e->embed.w, P + e->embed.b, N, d, 0);
   lcfm_masktoken_forward(r->x0, r->x0, P + e->mask_token, replace, N, d);
   lcfm_timeenc_forward(r->te, times, N, d);

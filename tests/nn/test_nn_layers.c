@@ -373,7 +373,7 @@ static void test_dwconv(int B, int T, int C, int K) {
 static double lstm_obj(void *p) {
   ctx_t *c = p;
   lcfm_lstm_acts a = {c->out, c->save[0], c->save[1]};
-  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]};
+  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4], NULL, NULL};
   lcfm_lstm_forward(&a, c->in[0], &w, (lcfm_lstm_dims){c->s[0], c->s[1], c->s[2], c->s[3]});
   return fd_dot_r(c->out, (size_t)c->s[0] * c->s[1] * c->s[3]);
 }
@@ -382,11 +382,31 @@ static void lstm_grad(void *p) {
   lstm_obj(p);
   fd_fill_r(c->dout, (size_t)c->s[0] * c->s[1] * c->s[3]);
   lcfm_lstm_acts a = {c->out, c->save[0], c->save[1]};
-  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4]},
-                    dw = {c->din[1], c->din[2], c->din[3], c->din[4]};
+  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4], NULL, NULL},
+                    dw = {c->din[1], c->din[2], c->din[3], c->din[4], NULL, NULL};
   lcfm_lstm_backward(c->din[0], &dw, c->dout, c->in[0], &a, &w, c->scratch,
                      (lcfm_lstm_dims){c->s[0], c->s[1], c->s[2], c->s[3]});
 }
+/* The forward from transposed weights (w_ih_t, w_hh_t: the other products' kernels) gives the
+ * hidden states of the plain forward (c->out, just computed) to rounding. */
+static void check_lstm_transposed(ctx_t *c, int In, int H) {
+  int B = c->s[0], T = c->s[1], G = 4 * H;
+  size_t n = (size_t)B * T * H;
+  float *plain = buf(n), *w_ih_t = buf((size_t)In * G), *w_hh_t = buf((size_t)H * G);
+  memcpy(plain, c->out, n * sizeof *plain);
+  for (int g = 0; g < G; g++) {
+    for (int k = 0; k < In; k++) w_ih_t[(size_t)k * G + g] = c->in[1][(size_t)g * In + k];
+    for (int k = 0; k < H; k++) w_hh_t[(size_t)k * G + g] = c->in[2][(size_t)g * H + k];
+  }
+  lcfm_lstm_acts a = {c->out, c->save[0], c->save[1]};
+  lcfm_lstm_tensors w = {c->in[1], c->in[2], c->in[3], c->in[4], w_ih_t, w_hh_t};
+  lcfm_lstm_forward(&a, c->in[0], &w, (lcfm_lstm_dims){B, T, In, H});
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)c->out[i] - plain[i]));
+  EXPECT(worst < 2e-6, "lstm B=%d T=%d: transposed-weight forward differs by %g", B, T, worst);
+  free(plain), free(w_ih_t), free(w_hh_t);
+}
+
 static void test_lstm(int B, int T, int In, int H) {
   ctx_t c = {0};
   c.s[0] = B, c.s[1] = T, c.s[2] = In, c.s[3] = H;
@@ -414,6 +434,7 @@ static void test_lstm(int B, int T, int In, int H) {
   }
   double ig = 1 / (1 + exp(-a[0])), gg = tanh(a[2]), og = 1 / (1 + exp(-a[3]));
   EXPECT_NEAR(c.out[0], og * tanh(ig * gg), 2e-6, "lstm first step (gate order i, f, g, o)");
+  check_lstm_transposed(&c, In, H);
   ctx_free(&c);
 }
 
