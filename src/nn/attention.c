@@ -17,44 +17,18 @@ size_t lcfm_attention_scratch_floats(int T) {
 
 /* Masked softmax of one row of scores in place. keep[j] == 0 gives probability exactly 0; a row
  * whose keys are all masked becomes 0 and the function returns 0 (1 otherwise). Every loop is
- * branch-free so that it vectorises (the max as a select-reduction, exp through lcfm_nn_expf).
+ * branch-free so that it vectorises (the max and the sum as lane reductions, nn_internal.h; exp
+ * through lcfm_nn_expf).
  * stat (may be NULL) receives the row's max and 1/sum, from which softmax_row_from_stat
  * recomputes the same probabilities in one pass. */
 static int softmax_row(float *row, float *stat, const float *keep, int T) {
-  float mx = -INFINITY;
-  if (keep) {
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < T; j++) {
-      float v = keep[j] != 0.0f ? row[j] : -INFINITY;
-      mx = v > mx ? v : mx;
-    }
-  } else {
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
-  }
+  float mx = lcfm_nn_row_max(row, keep, T);
   if (mx == -INFINITY) { /* every key masked: the row attends to nothing */
     memset(row, 0, sizeof(float) * (size_t)T);
     if (stat) stat[0] = -INFINITY, stat[1] = 0.0f;
     return 0;
   }
-  float sum = 0.0f;
-  if (keep) {
-    /* a select, not a product with keep: exactly 0 on a masked key whatever its score */
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < T; j++) {
-      float e = keep[j] != 0.0f ? lcfm_nn_expf(row[j] - mx) : 0.0f;
-      row[j] = e;
-      sum += e;
-    }
-  } else {
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < T; j++) {
-      float e = lcfm_nn_expf(row[j] - mx);
-      row[j] = e;
-      sum += e;
-    }
-  }
-  float inv = 1.0f / sum;
+  float inv = 1.0f / lcfm_nn_row_exp_sum(row, mx, keep, T);
 #pragma omp simd
   for (int j = 0; j < T; j++) row[j] *= inv;
   if (stat) stat[0] = mx, stat[1] = inv;
@@ -175,9 +149,7 @@ void lcfm_attention_backward(float *dqkv, const float *dout, const float *qkv, c
     for (int i = 0; i < T; i++) {
       const float *pr = p + (size_t)i * T;
       float *dr = dp + (size_t)i * T;
-      float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-      for (int j = 0; j < T; j++) s += pr[j] * dr[j];
+      float s = lcfm_nn_row_dot(pr, dr, T);
 #pragma omp simd
       for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - s) * scale;
     }

@@ -2,6 +2,7 @@
 #ifndef LCFM_NN_INTERNAL_H
 #define LCFM_NN_INTERNAL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -88,6 +89,122 @@ static inline float lcfm_nn_sigmoidf(float x) { return 1.0f / (1.0f + lcfm_nn_ex
 /* tanh from the sigmoid: absolute error ~1e-7 near 0 (relative error larger there). */
 static inline float lcfm_nn_tanhf(float x) {
   return 2.0f / (1.0f + lcfm_nn_expf(-2.0f * x)) - 1.0f;
+}
+
+/* ---- Row reductions (layer norm, softmax) ----
+ * GCC ends an `omp simd reduction` loop by adding the vector's lanes one after another: a chain of
+ * 16 dependent scalar adds, about 50 cycles, several times per row of 64 or 100 values, which
+ * made the reductions, not the arithmetic, the cost of layer norm and softmax. These keep
+ * LCFM_NN_LANES partial results (one vector) and fold them as a tree: 4 vector steps. The order
+ * of the additions is fixed (lane l sums elements l, l + 16, ...), so results do not depend on
+ * threads or ranks. */
+#define LCFM_NN_LANES 16
+
+static inline float lcfm_nn_fold_sum(float *acc) {
+  for (int w = LCFM_NN_LANES / 2; w > 0; w /= 2)
+#pragma omp simd
+    for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+  return acc[0];
+}
+
+static inline float lcfm_nn_fold_max(float *acc) {
+  for (int w = LCFM_NN_LANES / 2; w > 0; w /= 2)
+#pragma omp simd
+    for (int l = 0; l < w; l++) acc[l] = acc[l + w] > acc[l] ? acc[l + w] : acc[l];
+  return acc[0];
+}
+
+/* sum of x[0..n) */
+static inline float lcfm_nn_row_sum(const float *x, int n) {
+  float acc[LCFM_NN_LANES] = {0};
+  int i = 0;
+  for (; i + LCFM_NN_LANES <= n; i += LCFM_NN_LANES)
+#pragma omp simd
+    for (int l = 0; l < LCFM_NN_LANES; l++) acc[l] += x[i + l];
+  for (int l = 0; i < n; i++, l++) acc[l] += x[i];
+  return lcfm_nn_fold_sum(acc);
+}
+
+/* max of x[i] over [0, n) where keep[i] != 0 (keep NULL: every i); -INFINITY if none */
+static inline float lcfm_nn_row_max(const float *x, const float *keep, int n) {
+  float acc[LCFM_NN_LANES];
+  for (int l = 0; l < LCFM_NN_LANES; l++) acc[l] = -INFINITY;
+  int i = 0;
+  if (keep) {
+    for (; i + LCFM_NN_LANES <= n; i += LCFM_NN_LANES)
+#pragma omp simd
+      for (int l = 0; l < LCFM_NN_LANES; l++) {
+        float v = keep[i + l] != 0.0f ? x[i + l] : -INFINITY;
+        acc[l] = v > acc[l] ? v : acc[l];
+      }
+    for (int l = 0; i < n; i++, l++) {
+      float v = keep[i] != 0.0f ? x[i] : -INFINITY;
+      acc[l] = v > acc[l] ? v : acc[l];
+    }
+  } else {
+    for (; i + LCFM_NN_LANES <= n; i += LCFM_NN_LANES)
+#pragma omp simd
+      for (int l = 0; l < LCFM_NN_LANES; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+    for (int l = 0; i < n; i++, l++) acc[l] = x[i] > acc[l] ? x[i] : acc[l];
+  }
+  return lcfm_nn_fold_max(acc);
+}
+
+/* x[i] = exp(x[i] - m) where keep[i] != 0, else exactly 0 (keep NULL: every i); returns their sum */
+static inline float lcfm_nn_row_exp_sum(float *x, float m, const float *keep, int n) {
+  float acc[LCFM_NN_LANES] = {0};
+  int i = 0;
+  if (keep) {
+    /* a select, not a product with keep: exactly 0 on a masked key whatever its score */
+    for (; i + LCFM_NN_LANES <= n; i += LCFM_NN_LANES)
+#pragma omp simd
+      for (int l = 0; l < LCFM_NN_LANES; l++) {
+        float e = keep[i + l] != 0.0f ? lcfm_nn_expf(x[i + l] - m) : 0.0f;
+        x[i + l] = e;
+        acc[l] += e;
+      }
+    for (int l = 0; i < n; i++, l++) {
+      float e = keep[i] != 0.0f ? lcfm_nn_expf(x[i] - m) : 0.0f;
+      x[i] = e;
+      acc[l] += e;
+    }
+  } else {
+    for (; i + LCFM_NN_LANES <= n; i += LCFM_NN_LANES)
+#pragma omp simd
+      for (int l = 0; l < LCFM_NN_LANES; l++) {
+        float e = lcfm_nn_expf(x[i + l] - m);
+        x[i + l] = e;
+        acc[l] += e;
+      }
+    for (int l = 0; i < n; i++, l++) {
+      float e = lcfm_nn_expf(x[i] - m);
+      x[i] = e;
+      acc[l] += e;
+    }
+  }
+  return lcfm_nn_fold_sum(acc);
+}
+
+/* sum of a[i] b[i] over [0, n) */
+static inline float lcfm_nn_row_dot(const float *a, const float *b, int n) {
+  float acc[LCFM_NN_LANES] = {0};
+  int i = 0;
+  for (; i + LCFM_NN_LANES <= n; i += LCFM_NN_LANES)
+#pragma omp simd
+    for (int l = 0; l < LCFM_NN_LANES; l++) acc[l] += a[i + l] * b[i + l];
+  for (int l = 0; i < n; i++, l++) acc[l] += a[i] * b[i];
+  return lcfm_nn_fold_sum(acc);
+}
+
+/* sum of (x[i] - m)^2 over [0, n) */
+static inline float lcfm_nn_row_sum_sq_dev(const float *x, float m, int n) {
+  float acc[LCFM_NN_LANES] = {0};
+  int i = 0;
+  for (; i + LCFM_NN_LANES <= n; i += LCFM_NN_LANES)
+#pragma omp simd
+    for (int l = 0; l < LCFM_NN_LANES; l++) acc[l] += (x[i + l] - m) * (x[i + l] - m);
+  for (int l = 0; i < n; i++, l++) acc[l] += (x[i] - m) * (x[i] - m);
+  return lcfm_nn_fold_sum(acc);
 }
 
 #endif
