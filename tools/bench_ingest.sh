@@ -14,6 +14,9 @@
 # core is its rate over the ranks; the ratio printed is that against the astropy loop's rate,
 # and the CPU seconds of both (less sensitive to other jobs on the machine than wall time). The
 # load average is printed before and after: on a loaded machine compare the ratios of one run.
+# Each size also splits lcfm's time into its reading pass (decoding every file) and the rest (the
+# agreements, the store's write and its durable flush), beside what writing the store's bytes
+# costs any program on this disk (dd of the same size with fdatasync).
 # Peak memory per rank grows with the files until [ingest] keep_mb (decoded points kept between
 # reading and writing), then stays there.
 set -euo pipefail
@@ -44,12 +47,14 @@ run_lcfm() {
   /usr/bin/time -f "%U %S" -o "$work/cpu.txt" mpirun --oversubscribe -np "$ranks" "$2" ingest "$work/job.ini" \
     > "$work/log.txt" || { cat "$work/log.txt"; exit 1; }
   # "ingest: N files -> O objects, P points, R rejects" and "SUCCESS ingest in T s (peak memory per rank: M MiB ..."
-  local points seconds peak
+  local points seconds peak reading
   points=$(sed -n 's/.*ingest: [0-9]* files -> [0-9]* objects, \([0-9]*\) points.*/\1/p' "$work/log.txt")
+  reading=$(sed -n 's/.*ingest (read): [0-9]* done in \([0-9.]*\) s.*/\1/p' "$work/log.txt")
   seconds=$(sed -n 's/.*SUCCESS ingest in \([0-9.]*\) s.*/\1/p' "$work/log.txt")
   peak=$(sed -n 's/.*peak memory per rank: \([0-9.]*\) MiB.*/\1/p' "$work/log.txt")
-  echo "$seconds $(awk '{print $1 + $2}' "$work/cpu.txt") $peak $points" >> "$work/$1.txt"
+  echo "$seconds $(awk '{print $1 + $2}' "$work/cpu.txt") $peak $points $reading" >> "$work/$1.txt"
   store=$(du -h "$work/store.h5" | cut -f1)
+  store_mib=$(du -m "$work/store.h5" | cut -f1)
   rm -f "$work/store.h5"
 }
 
@@ -61,6 +66,15 @@ run_astropy() {
 }
 
 column() { awk -v c="$2" '{ print $c }' "$work/$1.txt" | median; }
+
+# write_floor MIB: seconds to write MIB to this disk and flush it (dd, fdatasync), median of $repeat
+write_floor() {
+  local i
+  for ((i = 0; i < repeat; i++)); do
+    { /usr/bin/time -f "%e" dd if=/dev/zero of="$work/floor.bin" bs=1M count="$1" conv=fdatasync status=none; } 2>&1
+    rm -f "$work/floor.bin"
+  done | median
+}
 
 first_peak=""
 for size in "${sizes[@]}"; do
@@ -82,6 +96,9 @@ for size in "${sizes[@]}"; do
     printf "%d files (%d points kept, store %s, %s cache; medians of %d runs): lcfm %.2f s on %d ranks, %.0f files/s, %.0f files/s per core; astropy loop %.2f s, %.0f files/s on one core: %.1fx per core; %.3g points/s, peak memory per rank %.1f MiB (%.2fx the first size)\n",
            n, p, s, cold == 1 ? "cold" : "warm", k, t, r, n / t, n / t / r, a, n / a, (n / t / r) / (n / a), p / t, m, m / m0
     printf "  CPU seconds (user + system, whole processes: MPI start-up and Python imports included): lcfm %.2f, astropy %.2f: %.1fx\n", lc, ac, ac / lc }'
+  reading=$(column lcfm 5)
+  awk -v rd="$reading" -v t="$seconds" -v w="$(write_floor "$store_mib")" -v m="$store_mib" -v a="$astropy_seconds" 'BEGIN {
+    printf "  lcfm: reading pass %.2f s (%.1fx the astropy loop), the rest %.2f s; writing %d MiB and flushing it takes dd %.2f s on this disk; a fifth of the astropy loop is %.2f s\n", rd, a / rd, t - rd, m, w, a / 5 }'
   echo "  runs (lcfm: seconds, CPU seconds): $(awk '{ printf "%s/%s ", $1, $2 }' "$work/lcfm.txt"); astropy: $(awk '{ printf "%s/%s ", $1, $2 }' "$work/astropy.txt")"
   if [ -n "$baseline" ]; then
     b_seconds=$(column baseline 1); b_cpu=$(column baseline 2); b_peak=$(column baseline 3)
