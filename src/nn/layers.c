@@ -427,13 +427,13 @@ void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, si
 /* Channels per register block: the running sums of one output row's 64 channels stay in registers
  * (four AVX-512 or eight AVX vectors: independent FMA chains) across all the taps instead of going
  * through memory once per tap. Wider blocks than 32 halved the backward's time (more chains in
- * flight). Each loop is compiled for a block of 64, of 32 and of any width (with_block_width). */
+ * flight). Each loop is compiled for a block of 64, of 32 and of any width (DW_WITH_BLOCK_WIDTH). */
 #define DW_CB 64
 #define DW_INLINE static inline __attribute__((always_inline))
 
 /* Calls fn(args..., len) with len a compile-time constant where it is 64 or 32, so that the
  * channel loops unroll and their sums stay in registers. */
-#define with_block_width(len, fn, ...) \
+#define DW_WITH_BLOCK_WIDTH(len, fn, ...) \
   do { \
     if ((len) == 64) fn(__VA_ARGS__, 64); \
     else if ((len) == 32) fn(__VA_ARGS__, 32); \
@@ -469,7 +469,7 @@ void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const flo
       int k1 = T - 1 - t + pad < K - 1 ? T - 1 - t + pad : K - 1;
       const float *x = inp + ((size_t)bb * T + (t + k0 - pad)) * C;
       for (int c0 = 0; c0 < C; c0 += DW_CB)
-        with_block_width(C - c0 < DW_CB ? C - c0 : DW_CB, dw_row, y, x, w, b, k0, k1, C, c0, 0);
+        DW_WITH_BLOCK_WIDTH(C - c0 < DW_CB ? C - c0 : DW_CB, dw_row, y, x, w, b, k0, k1, C, c0, 0);
     }
   }
 }
@@ -521,8 +521,8 @@ void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, 
         int k1 = s + pad < K - 1 ? s + pad : K - 1;             /* largest k: earliest row */
         const float *dy = dout + ((size_t)bb * T + (s - k1 + pad)) * C;
         for (int c0 = 0; c0 < C; c0 += DW_CB)
-          with_block_width(C - c0 < DW_CB ? C - c0 : DW_CB, dw_input_grad, dx, dy, w, k0, k1, C,
-                           c0);
+          DW_WITH_BLOCK_WIDTH(C - c0 < DW_CB ? C - c0 : DW_CB, dw_input_grad, dx, dy, w, k0, k1, C,
+                              c0);
       }
     }
   }
@@ -532,8 +532,8 @@ void lcfm_dwconv_backward(float *dinp, float *dw, float *db, const float *dout, 
   for (int k = 0; k < K; k++)
     for (int cb = 0; cb < cblocks; cb++) {
       int c0 = cb * DW_CB;
-      with_block_width(C - c0 < DW_CB ? C - c0 : DW_CB, dw_weight_grad, dw + (size_t)k * C, dout,
-                       inp, B, T, C, k, pad, c0);
+      DW_WITH_BLOCK_WIDTH(C - c0 < DW_CB ? C - c0 : DW_CB, dw_weight_grad, dw + (size_t)k * C, dout,
+                          inp, B, T, C, k, pad, c0);
     }
   if (db) column_sum_acc(db, dout, B * T, C);
 }
