@@ -77,6 +77,25 @@ static void test_linear(int N, int C, int OC) {
   ctx_free(&c);
 }
 
+/* The transposed-weight form (lcfm_linear_forward_t, the encoders' forward products) against the
+ * plain one, at odd shapes: the same values to rounding. */
+static void test_linear_transposed(int N, int C, int OC) {
+  float *inp = buf((size_t)N * C), *w = buf((size_t)OC * C), *wt = buf((size_t)C * OC),
+        *b = buf((size_t)OC), *plain = buf((size_t)N * OC), *fast = buf((size_t)N * OC);
+  fd_fill(inp, (size_t)N * C, -1, 1, 31), fd_fill(w, (size_t)OC * C, -1, 1, 32);
+  fd_fill(b, (size_t)OC, -1, 1, 33);
+  for (int o = 0; o < OC; o++)
+    for (int k = 0; k < C; k++) wt[(size_t)k * OC + o] = w[(size_t)o * C + k];
+  lcfm_linear_forward(plain, inp, w, b, N, C, OC);
+  lcfm_linear_forward_t(fast, inp, wt, b, N, C, OC);
+  double worst = 0;
+  for (size_t i = 0; i < (size_t)N * OC; i++)
+    worst = fmax(worst, fabs((double)fast[i] - plain[i]) / (1 + fabs((double)plain[i])));
+  EXPECT(worst < 1e-5 * sqrt((double)C), "linear_forward_t N=%d C=%d OC=%d differs by %g", N, C, OC,
+         worst);
+  free(inp), free(w), free(wt), free(b), free(plain), free(fast);
+}
+
 /* ---------------- layer norm ---------------- */
 static double ln_obj(void *p) {
   ctx_t *c = p;
@@ -568,6 +587,10 @@ int main(int argc, char **argv) {
   lcfm_nn_set_threads(2);
   test_linear(5, 4, 3);
   test_linear(1, 6, 2); /* batch of one */
+  static const int odd[][3] = {
+      {1, 7, 64}, {7, 64, 100}, {100, 257, 7}, {257, 1, 257}, {64, 100, 1}};
+  for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
+    test_linear_transposed(odd[i][0], odd[i][1], odd[i][2]);
   test_layernorm(4, 6);
   test_layernorm(1, 5);
   test_activations();
@@ -579,8 +602,11 @@ int main(int argc, char **argv) {
   test_attention(2, 6, 8, 2, NULL);
   test_attention(1, 5, 6, 3, NULL); /* batch of one, three heads */
   test_dwconv(2, 7, 3, 3);
-  test_dwconv(1, 3, 2, 5);  /* kernel wider than the sequence, batch of one */
-  test_dwconv(2, 6, 40, 5); /* a full 32-channel register block and a partial one */
+  test_dwconv(1, 3, 2, 5);   /* kernel wider than the sequence, batch of one */
+  test_dwconv(2, 6, 40, 5);  /* a register block of any width (40 channels) */
+  test_dwconv(1, 5, 64, 3);  /* one full 64-channel block */
+  test_dwconv(1, 5, 32, 3);  /* the 32-channel form */
+  test_dwconv(1, 4, 100, 3); /* a full block and a partial one */
   test_lstm(2, 4, 3, 3);
   test_lstm(1, 3, 2, 2);
   test_lstm(37, 3, 3, 3); /* several recurrence groups (16 sequences each), in parallel */
