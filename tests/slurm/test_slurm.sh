@@ -213,7 +213,9 @@ grep -q "all 3 points done" collect.log || { cat collect.log; fail "not all swee
 echo "2. 3-point sweep through slurm/sweep.sbatch (array, %2 throttle): every task SUCCESS, all collected"
 
 # ---- 3. the time-limit warning: checkpoint, requeue, same result ----
-write_long_mlp_job long.ini "run.stages=simulate train"
+# 2,000 steps: the step must still be training when the test stops it, some 0.1-0.3 s after it
+# has logged step 50 (400 steps of this model take 0.3 s on a quiet machine in a Release build)
+write_long_mlp_job long.ini "run.stages=simulate train" train.steps=2000
 mkdir -p reference limit
 cp long.ini reference/ && cp long.ini limit/
 (cd reference && run_np 2 "$LCFM" run long.ini > run.log 2>&1) || { cat reference/run.log; fail "the uninterrupted run"; }
@@ -242,7 +244,7 @@ scontrol update JobId="$job" TimeLimit=10 StartTime=now
 wait_done "$job" 240
 [ "$(state_of "$job")" = COMPLETED ] || { cat "$log"; fail "after the requeue: $(state_of "$job")"; }
 tail -1 "$log" | grep -q "^SUCCESS slurm job $job" || { tail "$log"; fail "no final SUCCESS after the requeue"; }
-grep -q "stage train: running (training stopped at step [0-9]* of 400), continuing its checkpoint" "$log" ||
+grep -q "stage train: running (training stopped at step [0-9]* of 2000), continuing its checkpoint" "$log" ||
   { cat "$log"; fail "the requeued run did not continue the checkpoint"; }
 for group in /params /adam_m /adam_v; do
   h5diff ../reference/model.h5 model.h5 $group $group > diff.txt || { head diff.txt; fail "$group differs from the uninterrupted run"; }
