@@ -440,13 +440,13 @@ void lcfm_dropout_backward(float *dinp, const float *dout, const float *mask, si
     else fn(__VA_ARGS__, (len)); \
   } while (0)
 
-/* y[c0 .. c0+len) = (accumulate ? y : bias or 0) + sum_{k in [k0, k1]} w[k, c] x[k - k0, c] for
+/* y[c0 .. c0+len) = (bias or 0) + sum_{k in [k0, k1]} w[k, c] x[k - k0, c] for
  * len <= DW_CB channels; x points at the input row (stride C) that meets tap k0. */
 DW_INLINE void dw_row(float *y, const float *x, const float *w, const float *bias, int k0, int k1,
-                      int C, int c0, int accumulate, int len) {
+                      int C, int c0, int len) {
   float acc[DW_CB];
 #pragma omp simd
-  for (int c = 0; c < len; c++) acc[c] = accumulate ? y[c0 + c] : bias ? bias[c0 + c] : 0.0f;
+  for (int c = 0; c < len; c++) acc[c] = bias ? bias[c0 + c] : 0.0f;
   for (int k = k0; k <= k1; k++) {
     const float *xk = x + (size_t)(k - k0) * C + c0, *wk = w + (size_t)k * C + c0;
 #pragma omp simd
@@ -469,7 +469,7 @@ void lcfm_dwconv_forward(float *out, const float *inp, const float *w, const flo
       int k1 = T - 1 - t + pad < K - 1 ? T - 1 - t + pad : K - 1;
       const float *x = inp + ((size_t)bb * T + (t + k0 - pad)) * C;
       for (int c0 = 0; c0 < C; c0 += DW_CB)
-        DW_WITH_BLOCK_WIDTH(C - c0 < DW_CB ? C - c0 : DW_CB, dw_row, y, x, w, b, k0, k1, C, c0, 0);
+        DW_WITH_BLOCK_WIDTH(C - c0 < DW_CB ? C - c0 : DW_CB, dw_row, y, x, w, b, k0, k1, C, c0);
     }
   }
 }
