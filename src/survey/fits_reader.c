@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lcfm/median.h"
 #include "lcfm/survey.h"
 #include "reject.h"
 
@@ -228,46 +229,28 @@ static int numeric_column(fitsfile *f, const char *name, int *column, char *why,
   return 0;
 }
 
-/* The k-th smallest of x[0..n) (0-based), reordering x: Hoare's selection, O(n) on average.
- * qsort for the median took a quarter of the ingest time, and C's library has no selection. */
-static double select_kth(double *x, int64_t n, int64_t k) {
-  int64_t lo = 0, hi = n - 1;
-  while (lo < hi) {
-    double pivot = x[lo + (hi - lo) / 2];
-    int64_t i = lo, j = hi;
-    while (i <= j) {
-      while (x[i] < pivot) i++;
-      while (x[j] > pivot) j--;
-      if (i <= j) {
-        double swap = x[i];
-        x[i++] = x[j], x[j--] = swap;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return x[k]; /* between j and i: equal to the pivot */
-  }
-  return x[k];
-}
-
-/* The median of x[0..n), n > 0, as numpy.median defines it (the mean of the two middle values
- * when n is even); x is reordered. */
-static double median_of(double *x, int64_t n) {
-  double upper = select_kth(x, n, n / 2);
-  if (n % 2) return upper;
-  double lower =
-      x[0]; /* after the selection, x[0 .. n/2) holds the values <= upper: take their largest */
-  for (int64_t i = 1; i < n / 2; i++) lower = x[i] > lower ? x[i] : lower;
-  return 0.5 * (lower + upper);
-}
-
 _Static_assert(sizeof(int) == sizeof(int32_t), "QUALITY is read as TINT and stored as int32");
 
+/* The four columns of a table: its rows, then compacted to the good points (keep_point). */
 typedef struct {
   long long rows;
+  int64_t kept, finite_flux; /* good points (the front of each array); rows with a finite flux */
   double *time, *flux, *error, *scratch;
   int *quality;
 } columns;
+
+/* Appends a row at the next place of the kept points; the place advances only when the point is
+ * good. Dropped like quality-flagged points, as the MACHO reader drops its bad points: a NaN or
+ * infinite time, flux or error, and a negative error. Branch-free: a branch per point is
+ * mispredicted on flagged stretches. */
+static inline __attribute__((always_inline)) void keep_point(columns *c, double t, double f,
+                                                             double e, int q, int32_t mask) {
+  int64_t at = c->kept;
+  int flux_ok = isfinite(f) != 0;
+  c->finite_flux += flux_ok;
+  c->time[at] = t, c->flux[at] = f, c->error[at] = e, c->quality[at] = q;
+  c->kept += (isfinite(t) != 0) & flux_ok & (isfinite(e) != 0) & (e >= 0) & ((q & mask) == 0);
+}
 
 static void free_columns(columns *c) {
   free(c->time), free(c->flux), free(c->error), free(c->scratch), free(c->quality);
@@ -388,33 +371,40 @@ static inline __attribute__((always_inline)) double big_endian_number(const unsi
 
 /* The four columns of every row from the table's bytes as the file holds them (big-endian),
  * with CFITSIO's rules when it reads with a NaN null value: a NaN or infinity reads as NaN, a
- * zero or denormal as 0 (integers are exact in a double). Inlined where `type` is constant. */
-static inline __attribute__((always_inline)) void decode_typed_rows(const unsigned char *table,
-                                                                    long long rows, long row_bytes,
-                                                                    const raw_column col[4],
-                                                                    const int type[4], columns *c) {
+ * zero or denormal as 0 (integers are exact in a double). The good points are kept as they are
+ * decoded (keep_point). Inlined where `type` is constant. */
+static inline __attribute__((always_inline)) void
+decode_typed_rows(const unsigned char *table, long long rows, long row_bytes,
+                  const raw_column col[4], const int type[4], int32_t mask, columns *c) {
   for (long long r = 0; r < rows; r++) {
     const unsigned char *row = table + r * row_bytes;
-    c->time[r] = big_endian_number(row + col[0].offset, type[0]);
-    c->flux[r] = big_endian_number(row + col[1].offset, type[1]);
-    c->error[r] = big_endian_number(row + col[2].offset, type[2]);
-    c->quality[r] = (int)big_endian_number(row + col[3].offset, type[3]);
+    keep_point(c, big_endian_number(row + col[0].offset, type[0]),
+               big_endian_number(row + col[1].offset, type[1]),
+               big_endian_number(row + col[2].offset, type[2]),
+               (int)big_endian_number(row + col[3].offset, type[3]), mask);
   }
 }
 
 /* decode_typed_rows, specialised for the column types of TESS and Kepler tables (no switch per
  * value there: about 5% less CPU for the whole ingest). */
 static void decode_rows(const unsigned char *table, long long rows, long row_bytes,
-                        const raw_column col[4], columns *c) {
+                        const raw_column col[4], int32_t mask, columns *c) {
   static const int spoc[4] = {TDOUBLE, TFLOAT, TFLOAT, TINT32BIT};
   const int given[4] = {col[0].type, col[1].type, col[2].type, col[3].type};
-  if (!memcmp(given, spoc, sizeof spoc)) decode_typed_rows(table, rows, row_bytes, col, spoc, c);
-  else decode_typed_rows(table, rows, row_bytes, col, given, c);
+  if (!memcmp(given, spoc, sizeof spoc))
+    decode_typed_rows(table, rows, row_bytes, col, spoc, mask, c);
+  else decode_typed_rows(table, rows, row_bytes, col, given, mask, c);
 }
 
-/* Reads TIME, flux, error and quality of every row: decoded from the mapped table when it is
- * plain (raw_layout), else through CFITSIO (which also handles scaled, vector and compressed
- * columns and gzip files). */
+/* Keeps the good points of columns read whole (keep_point), in place. */
+static void keep_good_points(columns *c, int32_t mask) {
+  for (long long i = 0; i < c->rows; i++)
+    keep_point(c, c->time[i], c->flux[i], c->error[i], c->quality[i], mask);
+}
+
+/* Reads TIME, flux, error and quality of every row and keeps the good points: decoded from the
+ * mapped table when it is plain (raw_layout), else through CFITSIO (which also handles scaled,
+ * vector and compressed columns and gzip files). */
 static int read_columns(fitsfile *f, const mapped_table *mapped, const lcfm_ingest_options *o,
                         const mission_header *h, columns *c, char *why, size_t why_len) {
   const char *flux_name = o->flux == LCFM_FLUX_SAP ? "SAP_FLUX" : "PDCSAP_FLUX";
@@ -440,7 +430,7 @@ static int read_columns(fitsfile *f, const mapped_table *mapped, const lcfm_inge
   long row_bytes = 0;
   if (mapped->bytes && !raw_layout(f, numbers, raw, &row_bytes) && row_bytes > 0 &&
       c->rows <= mapped->size / row_bytes) {
-    decode_rows(mapped->bytes, c->rows, row_bytes, raw, c);
+    decode_rows(mapped->bytes, c->rows, row_bytes, raw, o->quality_mask, c);
     return 0;
   }
   double nan = NAN;
@@ -467,31 +457,15 @@ static int read_columns(fitsfile *f, const mapped_table *mapped, const lcfm_inge
     snprintf(why, why_len, "reading the columns: %s", detail);
     return LCFM_REJECT_IO;
   }
+  keep_good_points(c, o->quality_mask);
   return 0;
 }
 
-/* Keeps good points in place (time, flux, error compacted to the front); returns how many.
- * Dropped like quality-flagged points, as the MACHO reader drops its bad points: a NaN or
- * infinite time, flux or error, and a negative error. */
-static int64_t keep_good_points(columns *c, int32_t mask, int64_t *finite_flux) {
-  int64_t kept = 0;
-  *finite_flux = 0;
-  for (long long i = 0; i < c->rows; i++) {
-    *finite_flux += isfinite(c->flux[i]) != 0;
-    if (!isfinite(c->time[i]) || !isfinite(c->flux[i]) || !isfinite(c->error[i]) ||
-        c->error[i] < 0 || (c->quality[i] & mask))
-      continue;
-    c->time[kept] = c->time[i], c->flux[kept] = c->flux[i], c->error[kept] = c->error[i];
-    c->quality[kept] = c->quality[i];
-    kept++;
-  }
-  return kept;
-}
-
 /* The checks and the normalisation of the kept points; returns a reason or 0. */
-static int normalise(columns *c, int64_t kept, int64_t finite_flux, const lcfm_ingest_options *o,
-                     float *value, float *error, double *median_flux, char *why, size_t why_len) {
-  if (finite_flux == 0) {
+static int normalise(const columns *c, const lcfm_ingest_options *o, float *value, float *error,
+                     double *median_flux, char *why, size_t why_len) {
+  int64_t kept = c->kept;
+  if (c->finite_flux == 0) {
     snprintf(why, why_len, "all %lld flux values are NaN or infinite", c->rows);
     return LCFM_REJECT_NONFINITE;
   }
@@ -514,8 +488,7 @@ static int normalise(columns *c, int64_t kept, int64_t finite_flux, const lcfm_i
                (long long)i, c->flux[i], c->error[i], LCFM_INGEST_MAX_VALUE);
       return LCFM_REJECT_RANGE;
     }
-  memcpy(c->scratch, c->flux, (size_t)kept * sizeof *c->scratch);
-  double median = median_of(c->scratch, kept);
+  double median = lcfm_median(c->flux, kept, c->scratch);
   if (!(median > 0)) {
     snprintf(why, why_len, "median flux %g is not positive: cannot normalise", median);
     return LCFM_REJECT_NONFINITE;
@@ -628,12 +601,11 @@ void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o,
   if (bytes && (reason = find_mapped_table(f, bytes, size, &table, why, sizeof why))) goto done;
   if ((reason = read_time_reference(f, &h, why, sizeof why))) goto done;
   if ((reason = read_columns(f, &table, o, &h, &c, why, sizeof why))) goto done;
-  int64_t finite_flux = 0, kept = keep_good_points(&c, o->quality_mask, &finite_flux);
+  int64_t kept = c.kept;
   value = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *value);
   error = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *error);
   double median = NAN;
-  if ((reason = normalise(&c, kept, finite_flux, o, value, error, &median, why, sizeof why)))
-    goto done;
+  if ((reason = normalise(&c, o, value, error, &median, why, sizeof why))) goto done;
   lcfm_survey_object object = {.source = h.source,
                                .field = h.season,
                                .label = -1,
