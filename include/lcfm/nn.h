@@ -173,6 +173,10 @@ void lcfm_linear_forward_t(float *out, const float *inp, const float *wt, const 
 /* dinp [N, C] += dout w; dw [OC, C] += dout^T inp; db [OC] += sum_rows dout. dinp, db may be NULL. */
 void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                           const float *w, int N, int C, int OC);
+/* The same with dinp = dout w (overwritten, not accumulated): for a scratch gradient, which then
+ * needs no zeroing pass first. */
+void lcfm_linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, int N, int C, int OC);
 
 /* out, inp [N, C]; mean, rstd [N] saved; w, b [C]. out may equal inp. */
 void lcfm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,

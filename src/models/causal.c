@@ -185,10 +185,9 @@ static void decode_forward(lcfm_causal_model *m, int rows) {
 static void decode_backward(lcfm_causal_model *m, int rows) {
   const lcfm_causal_config *c = &m->cfg;
   size_t n = (size_t)rows * (size_t)c->decoder_hidden;
-  lcfm_nn_zero(m->dproduct, n);
-  lcfm_linear_backward(m->dproduct, m->params.grads + m->decoder_out.w,
-                       m->params.grads + m->decoder_out.b, m->drecon, m->product,
-                       m->params.params + m->decoder_out.w, rows, c->decoder_hidden, c->T);
+  lcfm_linear_backward_set(m->dproduct, m->params.grads + m->decoder_out.w,
+                           m->params.grads + m->decoder_out.b, m->drecon, m->product,
+                           m->params.params + m->decoder_out.w, rows, c->decoder_hidden, c->T);
   if (m->encoders == 1) {
     lcfm_mlp_backward(&m->decoder[0], &m->params, m->dz[0], m->dproduct, rows);
     return;

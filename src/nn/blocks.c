@@ -138,13 +138,11 @@ static void ffn_backward(float *dinp, const float *dy, const lcfm_nn_ffn_acts *a
                          lcfm_nn_lin ln, lcfm_nn_lin fc1, lcfm_nn_lin fc2, lcfm_nn_act act,
                          const lcfm_nn_params *p, lcfm_nn_gdest gd, int N, int d, int ff,
                          lcfm_nn_scratch *s) {
-  size_t nf = (size_t)N * ff, nd = (size_t)N * d;
-  lcfm_nn_zero(s->t0, nf);
-  lcfm_linear_backward(s->t0, GW(fc2.w), GW(fc2.b), dy, a->a, PW(fc2.w), N, ff, d);
+  size_t nf = (size_t)N * ff;
+  lcfm_linear_backward_set(s->t0, GW(fc2.w), GW(fc2.b), dy, a->a, PW(fc2.w), N, ff, d);
   lcfm_nn_zero(s->t1, nf);
   act_backward_saved(act, s->t1, s->t0, a->h, a->a, nf);
-  lcfm_nn_zero(s->t2, nd);
-  lcfm_linear_backward(s->t2, GW(fc1.w), GW(fc1.b), s->t1, a->ln, PW(fc1.w), N, d, ff);
+  lcfm_linear_backward_set(s->t2, GW(fc1.w), GW(fc1.b), s->t1, a->ln, PW(fc1.w), N, d, ff);
   lcfm_layernorm_backward(dinp, GW(ln.w), GW(ln.b), s->t2, inp, PW(ln.w), a->mean, a->rstd, N, d);
 }
 
@@ -369,8 +367,7 @@ void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
                gd, N, d, ff, s);
   /* convolution module: x3 = x2 + drop(conv(x2)) */
   drop_grad(s->dy, g, on ? a->c_drop : NULL, 1.0f, nd);
-  lcfm_nn_zero(s->t2, nd);
-  lcfm_linear_backward(s->t2, GW(w->pw2.w), GW(w->pw2.b), s->dy, a->sw, PW(w->pw2.w), N, d, d);
+  lcfm_linear_backward_set(s->t2, GW(w->pw2.w), GW(w->pw2.b), s->dy, a->sw, PW(w->pw2.w), N, d, d);
   lcfm_nn_zero(s->t3, nd);
   lcfm_swish_backward_sig(s->t3, s->t2, a->sw, a->nrm, nd);
   lcfm_nn_zero(s->t2, nd);
@@ -381,19 +378,17 @@ void lcfm_conformer_backward_to(float *dinp, const lcfm_conformer_acts *a,
   lcfm_nn_mask_rows(s->t3, mask, N, d);
   lcfm_nn_zero(s->t0, 2 * nd);
   lcfm_glu_backward(s->t0, s->t3, a->pw1, N, d);
-  lcfm_nn_zero(s->t2, nd);
-  lcfm_linear_backward(s->t2, GW(w->pw1.w), GW(w->pw1.b), s->t0, a->c_ln, PW(w->pw1.w), N, d,
-                       2 * d);
+  lcfm_linear_backward_set(s->t2, GW(w->pw1.w), GW(w->pw1.b), s->t0, a->c_ln, PW(w->pw1.w), N, d,
+                           2 * d);
   lcfm_layernorm_backward(g, GW(w->conv_ln.w), GW(w->conv_ln.b), s->t2, a->x2, PW(w->conv_ln.w),
                           a->c_mean, a->c_rstd, N, d);
   /* self-attention: x2 = x1 + drop(proj(att(qkv(LN(x1))))) */
   drop_grad(s->dy, g, on ? a->m_drop : NULL, 1.0f, nd);
-  lcfm_nn_zero(s->t2, nd);
-  lcfm_linear_backward(s->t2, GW(w->proj.w), GW(w->proj.b), s->dy, a->ao, PW(w->proj.w), N, d, d);
+  lcfm_linear_backward_set(s->t2, GW(w->proj.w), GW(w->proj.b), s->dy, a->ao, PW(w->proj.w), N, d,
+                           d);
   lcfm_nn_zero(s->t0, 3 * nd);
   lcfm_attention_backward(s->t0, s->t2, a->qkv, a->att, s->att, B, T, d, H);
-  lcfm_nn_zero(s->t2, nd);
-  lcfm_linear_backward(s->t2, GW(w->qkv.w), NULL, s->t0, a->m_ln, PW(w->qkv.w), N, d, 3 * d);
+  lcfm_linear_backward_set(s->t2, GW(w->qkv.w), NULL, s->t0, a->m_ln, PW(w->qkv.w), N, d, 3 * d);
   qkv_bias_backward(GW(w->qkv.b), s->t0, N, d);
   lcfm_layernorm_backward(g, GW(w->mhsa_ln.w), GW(w->mhsa_ln.b), s->t2, a->x1, PW(w->mhsa_ln.w),
                           a->m_mean, a->m_rstd, N, d);
@@ -500,8 +495,8 @@ void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a,
   lcfm_layernorm_backward(g, GW(w->ln2.w), GW(w->ln2.b), dout, a->r2, PW(w->ln2.w), a->mean2,
                           a->rstd2, N, d);
   drop_grad(s->dy, g, on ? a->f_drop : NULL, 1.0f, nd);
-  lcfm_nn_zero(s->t0, nf);
-  lcfm_linear_backward(s->t0, GW(w->fc2.w), GW(w->fc2.b), s->dy, a->f_act, PW(w->fc2.w), N, ff, d);
+  lcfm_linear_backward_set(s->t0, GW(w->fc2.w), GW(w->fc2.b), s->dy, a->f_act, PW(w->fc2.w), N, ff,
+                           d);
   lcfm_nn_zero(s->t1, nf);
   act_backward_saved(cfg->act, s->t1, s->t0, a->f1, a->f_act, nf);
   if (cfg->residual) memcpy(s->t2, g, nd * sizeof(float));
@@ -512,8 +507,8 @@ void lcfm_transformer_backward_to(float *dinp, const lcfm_transformer_acts *a,
   lcfm_layernorm_backward(g, GW(w->ln1.w), GW(w->ln1.b), s->t2, a->r1, PW(w->ln1.w), a->mean1,
                           a->rstd1, N, d);
   drop_grad(s->dy, g, on ? a->a_drop : NULL, 1.0f, nd);
-  lcfm_nn_zero(s->t2, nd);
-  lcfm_linear_backward(s->t2, GW(w->proj.w), GW(w->proj.b), s->dy, a->ao, PW(w->proj.w), N, d, d);
+  lcfm_linear_backward_set(s->t2, GW(w->proj.w), GW(w->proj.b), s->dy, a->ao, PW(w->proj.w), N, d,
+                           d);
   lcfm_nn_zero(s->t0, 3 * nd);
   lcfm_attention_backward(s->t0, s->t2, a->qkv, a->att, s->att, B, T, d, H);
   lcfm_linear_backward(dinp, GW(w->qkv.w), NULL, s->t0, inp, PW(w->qkv.w), N, d, 3 * d);

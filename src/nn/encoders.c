@@ -631,9 +631,8 @@ void lcfm_causal_encoder_backward(lcfm_causal_encoder *e, lcfm_nn_params *p, con
   const lcfm_causal_encoder_config *c = &e->cfg;
   int B = e->base.x.B, T = c->T, d = c->d, N = B * T;
   size_t nd = (size_t)N * d;
-  lcfm_nn_zero(e->dpooled, (size_t)B * d);
-  lcfm_linear_backward(e->dpooled, GW(e->head.w), GW(e->head.b), dz, e->pooled, PW(e->head.w), B, d,
-                       c->latent);
+  lcfm_linear_backward_set(e->dpooled, GW(e->head.w), GW(e->head.b), dz, e->pooled, PW(e->head.w),
+                           B, d, c->latent);
   lcfm_nn_zero(e->dh, nd);
   lcfm_meanpool_backward(e->dh, e->dpooled, e->base.x.valid, B, T, d);
   const float *last = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
@@ -880,9 +879,8 @@ void lcfm_astromer_backward(lcfm_astromer *e, lcfm_nn_params *p, const float *dp
   int N = e->base.x.B * c->T, d = c->d;
   size_t nd = (size_t)N * d;
   const float *last = c->blocks > 0 ? e->ba[c->blocks - 1].out : e->x0;
-  lcfm_nn_zero(e->dx[1], nd);
-  lcfm_linear_backward(e->dx[1], GW(e->head.w), GW(e->head.b), dpred, e->head_in, PW(e->head.w), N,
-                       d, 1);
+  lcfm_linear_backward_set(e->dx[1], GW(e->head.w), GW(e->head.b), dpred, e->head_in, PW(e->head.w),
+                           N, d, 1);
   lcfm_nn_zero(e->dx[0], nd);
   lcfm_layernorm_backward(e->dx[0], GW(e->head_ln.w), GW(e->head_ln.b), e->dx[1], last,
                           PW(e->head_ln.w), e->head_mean, e->head_rstd, N, d);

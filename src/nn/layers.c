@@ -88,11 +88,22 @@ void lcfm_linear_forward_t(float *out, const float *inp, const float *wt, const 
   lcfm_nn_gemm(0, 0, N, OC, C, 1.0f, inp, C, wt, OC, b ? 1.0f : 0.0f, out, OC);
 }
 
-void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                          const float *w, int N, int C, int OC) {
-  if (dinp) lcfm_nn_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
+/* dinp = dinp_beta dinp + dout w, and the weight and bias gradients accumulated. */
+static void linear_backward(float dinp_beta, float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int C, int OC) {
+  if (dinp) lcfm_nn_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, dinp_beta, dinp, C);
   if (dw) lcfm_nn_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
   if (db) column_sum_acc(db, dout, N, OC);
+}
+
+void lcfm_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int N, int C, int OC) {
+  linear_backward(1.0f, dinp, dw, db, dout, inp, w, N, C, OC);
+}
+
+void lcfm_linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, int N, int C, int OC) {
+  linear_backward(0.0f, dinp, dw, db, dout, inp, w, N, C, OC);
 }
 
 /* ----------------------------------------------------------------------------------------------
