@@ -11,13 +11,14 @@
  * rank is bounded by keep_mb plus one block, whatever the number of files). No collective call
  * is made per file: a fixed number per ingest, and one collective write per block. The store is
  * identical whatever the rank count and keep_mb (objects and rejects follow the sorted list). */
-#define _DEFAULT_SOURCE /* madvise (Linux), beside the project's _XOPEN_SOURCE */
+#define _GNU_SOURCE /* madvise, preadv2 (Linux), beside the project's _XOPEN_SOURCE */
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lcfm/survey_duplicates.h"
@@ -633,13 +634,18 @@ static lcfm_store_writer *open_writer(MPI_Comm comm, const char *path, const lcf
   return lcfm_store_begin(comm, path, prov, t->objects, t->points, store);
 }
 
-/* Asks the kernel to read a file ahead (posix_fadvise WILLNEED), so that with a cold page cache
- * the disk reads the next file while the CPU decodes this one. A file that cannot be opened is
- * left to its reader, which rejects it. */
-static void read_ahead(const char *path) {
+/* Asks the kernel to read a file of `size` bytes ahead (posix_fadvise WILLNEED), so that with a
+ * cold page cache the disk reads the next file while the CPU decodes this one. A file whose last
+ * byte is already cached (read without waiting: preadv2 RWF_NOWAIT) is taken as cached whole and
+ * left alone: asking anyway walks its pages in the cache, 2% of a warm ingest's time. A file that
+ * cannot be opened is left to its reader, which rejects it. */
+static void read_ahead(const char *path, int64_t size) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return;
-  posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+  char last;
+  struct iovec byte = {.iov_base = &last, .iov_len = 1};
+  if (size <= 0 || preadv2(fd, &byte, 1, (off_t)size - 1, RWF_NOWAIT) != 1)
+    posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
   close(fd);
 }
 
@@ -649,7 +655,8 @@ static void read_files(tally *t, const lcfm_input_slice *files, int ranks) {
   lcfm_progress_start(&progress, "ingest (read)", files->total);
   for (int64_t f = 0; f < files->count; f++) {
     t->file = files->first + f;
-    if (f + 1 < files->count) read_ahead(lcfm_input_path(files, t->file + 1));
+    if (f + 1 < files->count)
+      read_ahead(lcfm_input_path(files, t->file + 1), files->sizes ? files->sizes[f + 1] : 0);
     lcfm_read_survey_file(lcfm_input_path(files, t->file), t->options, record_object, keep_reject,
                           t);
     lcfm_progress_update(&progress, (f + 1) * ranks); /* rank 0's pace stands for all */
