@@ -82,6 +82,9 @@ int lcfm_nn_threads(void);
  * panels over the threads. */
 void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                   const float *b, int ldb, float beta, float *c, int ldc);
+/* out [cols, rows] (row stride ldo) = in^T, in [rows, cols] (row stride ldi), on the calling
+ * thread: libxsmm's JIT transposition where it is the GEMM library, else a loop. */
+void lcfm_nn_transpose(float *out, int ldo, const float *in, int ldi, int rows, int cols);
 
 /* ---------------------------------------------------------------------------------------------
  * Parameter table: one allocation for parameters, gradients and each Adam moment.

@@ -1,5 +1,6 @@
-/* gemm.c: the engine's threads and its one matrix product, lcfm_nn_gemm, on the GEMM library
- * chosen at configure time (LCFM_GEMM in CMakeLists.txt; issue 16):
+/* gemm.c: the engine's threads, its one matrix product lcfm_nn_gemm and its transposition
+ * lcfm_nn_transpose, on the GEMM library chosen at configure time (LCFM_GEMM in CMakeLists.txt;
+ * issue 16):
  *   xsmm      libxsmm's JIT kernels, generated for the CPU it runs on, for the products they cover
  *             (alpha 1, beta 0 or 1, B not transposed); OpenBLAS for the others;
  *   openblas  OpenBLAS (cblas_sgemm);  blis  BLIS (bli_sgemm);  dnnl  oneDNN (dnnl_sgemm).
@@ -125,4 +126,14 @@ void lcfm_nn_gemm(int ta, int tb, int m, int n, int k, float alpha, const float 
       gemm1(ta, tb, m, len, k, alpha, a, lda, bp, ldb, beta, c + lo, ldc);
     }
   }
+}
+
+void lcfm_nn_transpose(float *out, int ldo, const float *in, int ldi, int rows, int cols) {
+#if defined(LCFM_GEMM_XSMM)
+  /* Column-major view: in is cols x rows (leading dimension ldi), out rows x cols (ldo). */
+  libxsmm_otrans(out, in, sizeof(float), cols, rows, ldi, ldo);
+#else
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) out[(size_t)c * ldo + r] = in[(size_t)r * ldi + c];
+#endif
 }

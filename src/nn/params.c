@@ -96,11 +96,8 @@ void lcfm_nn_params_transpose(const lcfm_nn_params *p, size_t lo, size_t hi) {
   for (int i = 0; i < p->count; i++) {
     const lcfm_nn_tensor *t = &p->tensors[i];
     if (t->ndim != 2 || t->offset < lo || t->offset >= hi) continue;
-    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
-    const float *w = p->params + t->offset;
-    float *wt = p->params_t + t->offset;
-    for (size_t r = 0; r < rows; r++)
-      for (size_t c = 0; c < cols; c++) wt[c * rows + r] = w[r * cols + c];
+    int rows = (int)t->shape[0], cols = (int)t->shape[1];
+    lcfm_nn_transpose(p->params_t + t->offset, rows, p->params + t->offset, cols, rows, cols);
   }
 }
 

@@ -96,6 +96,63 @@ static void test_linear_transposed(int N, int C, int OC) {
   free(inp), free(w), free(wt), free(b), free(plain), free(fast);
 }
 
+/* lcfm_nn_transpose (libxsmm's JIT transposition in the xsmm build) against the definition, at
+ * odd shapes and with row strides wider than the rows: exact. */
+static void test_transpose(int rows, int cols) {
+  int ldi = cols + 3, ldo = rows + 5;
+  float *in = buf((size_t)rows * ldi), *out = buf((size_t)cols * ldo);
+  fd_fill(in, (size_t)rows * ldi, -1, 1, 34);
+  for (size_t i = 0; i < (size_t)cols * ldo; i++) out[i] = 7.0f; /* padding must stay */
+  lcfm_nn_transpose(out, ldo, in, ldi, rows, cols);
+  int wrong = 0, touched = 0;
+  for (int c = 0; c < cols; c++)
+    for (int r = 0; r < ldo; r++) {
+      float got = out[(size_t)c * ldo + r];
+      if (r < rows) wrong += got != in[(size_t)r * ldi + c];
+      else touched += got != 7.0f;
+    }
+  EXPECT(wrong == 0 && touched == 0, "transpose %d x %d: %d wrong, %d padding values changed", rows,
+         cols, wrong, touched);
+  free(in), free(out);
+}
+
+/* Attention forward against a double-precision reference: softmax(q k^T / sqrt(D)) v per head,
+ * masked keys excluded. Covers the scores through the transposed copy of k (small heads) and
+ * through the transposed product (a head of T x D above the copy's 16,384 floats). */
+static void test_attention_reference(int B, int T, int C, int H) {
+  int D = C / H, C3 = 3 * C;
+  size_t n = (size_t)B * T * C3;
+  float *qkv = buf(n), *out = buf((size_t)B * T * C), *att = buf((size_t)B * H * T * T);
+  float *mask = buf((size_t)B * T);
+  fd_fill(qkv, n, -1.5, 1.5, 35);
+  for (int i = 0; i < B * T; i++) mask[i] = i % 7 == 3 ? 0.0f : 1.0f;
+  lcfm_attention_forward(out, att, qkv, mask, B, T, C, H);
+  double worst = 0, *score = malloc(sizeof(double) * (size_t)T);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < H; h++)
+      for (int i = 0; i < T; i++) {
+        const float *q = qkv + ((size_t)b * T + i) * C3 + (size_t)h * D;
+        double mx = -INFINITY, sum = 0;
+        for (int j = 0; j < T; j++) {
+          const float *k = qkv + ((size_t)b * T + j) * C3 + C + (size_t)h * D;
+          double s = 0;
+          for (int e = 0; e < D; e++) s += (double)q[e] * k[e];
+          score[j] = mask[b * T + j] != 0.0f ? s / sqrt((double)D) : -INFINITY;
+          mx = fmax(mx, score[j]);
+        }
+        for (int j = 0; j < T; j++) sum += score[j] = exp(score[j] - mx);
+        for (int e = 0; e < D; e++) {
+          double o = 0;
+          for (int j = 0; j < T; j++)
+            o += score[j] / sum * qkv[((size_t)b * T + j) * C3 + 2 * C + (size_t)h * D + e];
+          worst = fmax(worst, fabs(o - out[((size_t)b * T + i) * C + (size_t)h * D + e]));
+        }
+      }
+  EXPECT(worst < 1e-4, "attention B=%d T=%d C=%d H=%d differs from the reference by %g", B, T, C, H,
+         worst);
+  free(qkv), free(out), free(att), free(mask), free(score);
+}
+
 /* ---------------- layer norm ---------------- */
 static double ln_obj(void *p) {
   ctx_t *c = p;
@@ -591,6 +648,11 @@ int main(int argc, char **argv) {
       {1, 7, 64}, {7, 64, 100}, {100, 257, 7}, {257, 1, 257}, {64, 100, 1}};
   for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
     test_linear_transposed(odd[i][0], odd[i][1], odd[i][2]);
+  static const int shapes[][2] = {{1, 7}, {7, 64}, {64, 100}, {100, 257}, {257, 1}, {16, 100}};
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+    test_transpose(shapes[i][0], shapes[i][1]);
+  test_attention_reference(2, 100, 64, 4);  /* the paper model's heads: T 100, D 16 */
+  test_attention_reference(1, 130, 128, 1); /* T x D = 16,640: the transposed product */
   test_layernorm(4, 6);
   test_layernorm(1, 5);
   test_activations();
