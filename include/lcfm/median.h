@@ -13,7 +13,8 @@
 
 #include <stdint.h>
 
-/* The median of x[0..n), n > 0; scratch holds n doubles. x is left as it was. */
+/* The median of x[0..n), n > 0, finite values (the ingest's kept points); scratch holds n doubles.
+ * x is left as it was. */
 double lcfm_median(const double *x, int64_t n, double *scratch);
 
 /* lcfm_median with the sample's size and the bracket's half-width (in sample ranks) given, for
