@@ -131,8 +131,8 @@ void lcfm_attention_probs(float *att, const float *stats, const float *qkv, cons
                 *keep = keymask ? keymask + (size_t)b * T : NULL;
     const float *stat = stats + (size_t)b * T * 2 * H + 2 * h;
     float *p = att + (size_t)bh * T * T;
-    product_with_transposed(p, q, C3, q + C, C3, T, D,
-                            scale); /* the scores, as forward made them */
+    /* the scores, as forward made them */
+    product_with_transposed(p, q, C3, q + C, C3, T, D, scale);
     for (int i = 0; i < T; i++)
       softmax_row_from_stat(p + (size_t)i * T, stat + (size_t)i * 2 * H, keep, T);
   }
