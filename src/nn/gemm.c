@@ -2,8 +2,7 @@
  * lcfm_nn_transpose, on the GEMM library chosen at configure time (LCFM_GEMM in CMakeLists.txt;
  * issue 16):
  *   xsmm      libxsmm's JIT kernels, generated for the CPU it runs on, for the products they cover
- *             (alpha 1, beta 0 or 1, B not transposed; a small transposed B through a transposed
- *             copy); OpenBLAS for the others;
+ *             (alpha 1, beta 0 or 1, B not transposed); OpenBLAS for the others;
  *   openblas  OpenBLAS (cblas_sgemm);  blis  BLIS (bli_sgemm);  dnnl  oneDNN (dnnl_sgemm).
  * Each product runs on one thread; lcfm_nn_gemm splits a large one into panels over the engine's
  * OpenMP threads. tools/bench_gemm.sh measures the libraries at the engine's shapes. */
@@ -67,32 +66,11 @@ static int xsmm_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
 }
 #endif
 
-#if defined(LCFM_GEMM_XSMM)
-/* A transposed right operand small enough for the stack (op(B) is k x n) is copied, transposed
- * and scaled by alpha, so that libxsmm runs the product (1.17 has no JIT kernel for it; OpenBLAS
- * ran the attention's scores and dO v^T, 7.7% of the paper model's step). The copy is 1/m of the
- * product's work. Returns 0 where it does not apply. */
-enum { TRANSPOSED_COPY_MAX = 16384 }; /* floats: 64 KiB of stack */
-
-static int xsmm_gemm_transposed_b(int ta, int m, int n, int k, float alpha, const float *a, int lda,
-                                  const float *b, int ldb, float beta, float *c, int ldc) {
-  if ((size_t)n * k > TRANSPOSED_COPY_MAX) return 0;
-  float bt[TRANSPOSED_COPY_MAX];
-  lcfm_nn_transpose(bt, n, b, ldb, n, k);
-  if (alpha != 1.0f) {
-#pragma omp simd
-    for (int i = 0; i < n * k; i++) bt[i] *= alpha;
-  }
-  return xsmm_gemm(ta, 0, m, n, k, 1.0f, a, lda, bt, n, beta, c, ldc);
-}
-#endif
-
 /* One product on the calling thread. */
 static void gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                   const float *b, int ldb, float beta, float *c, int ldc) {
 #if defined(LCFM_GEMM_XSMM)
   if (xsmm_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
-  if (tb && xsmm_gemm_transposed_b(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   openblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #elif defined(LCFM_GEMM_BLIS)
   /* Row-major: row stride = leading dimension, column stride 1. */
