@@ -62,7 +62,9 @@ static void softmax_row_from_stat(float *row, const float *stat, const float *ke
  * made on a transposed copy of that operand, [D, T] on the stack: a plain product, which libxsmm
  * runs, where the transposed one went to OpenBLAS (1.17 has no JIT kernel for it), 7.7% of the
  * paper model's step, a third of it packing. The copy is 1/T of the product's work. Heads larger
- * than the buffer keep the transposed product. */
+ * than the buffer keep the transposed product. The choice is made here, on T x D alone: inside
+ * lcfm_nn_gemm it would depend on the panel split, hence on the batch size, and an embedding
+ * would then depend on which objects share its batch (test train_fields). */
 enum { HEAD_COPY_MAX = 16384 }; /* floats: 64 KiB of stack */
 
 /* The product c [T, T] = scale a b^T of strided views a, b [T, D] (row stride
