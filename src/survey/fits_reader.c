@@ -91,9 +91,11 @@ static const char *reference_name(const char *timeref) {
  * sets LCFM_NOTE_TIME_REFERENCE (the ingest logs how many files needed it). */
 static int read_time_reference(fitsfile *f, mission_header *h, char *why, size_t why_len) {
   char scale[FLEN_VALUE] = "", where[FLEN_VALUE] = "";
+  /* In the order of SPOC's headers: CFITSIO searches on from the last keyword found, so each
+   * search is a few cards; out of order, each one went round the whole header (160 cards). */
+  int have_where = read_optional_string(f, "TIMEREF", where),
+      have_scale = read_optional_string(f, "TIMESYS", scale);
   double whole = read_optional_real(f, "BJDREFI"), fraction = read_optional_real(f, "BJDREFF");
-  int have_scale = read_optional_string(f, "TIMESYS", scale),
-      have_where = read_optional_string(f, "TIMEREF", where);
   int status = 0;
   if (isnan(whole) || isnan(fraction) || !have_scale || !have_where) {
     fits_movabs_hdu(f, 1, NULL, &status);
@@ -262,6 +264,7 @@ static void free_columns(columns *c) {
 typedef struct {
   const unsigned char *bytes;
   long long size;
+  long row_bytes; /* NAXIS1 */
 } mapped_table;
 
 /* Where one of the four columns lies in a row of the table, and its FITS type. */
@@ -311,11 +314,11 @@ static int plain_column(fitsfile *f, int n, int type, long repeat, long offset, 
 /* The places of the four columns in a row (*row_bytes long) when the table is plain: every
  * column's width known (CFITSIO's parsed TFORMn), summing to NAXIS1, and the four plain
  * (plain_column). Returns 0 then, else 1. Public CFITSIO calls only. */
-static int raw_layout(fitsfile *f, const int numbers[4], raw_column out[4], long *row_bytes) {
+static int raw_layout(fitsfile *f, long naxis1, const int numbers[4], raw_column out[4],
+                      long *row_bytes) {
   int status = 0, columns = 0;
-  long naxis1 = 0, offset = 0;
+  long offset = 0;
   fits_get_num_cols(f, &columns, &status);
-  fits_read_key(f, TLONG, "NAXIS1", &naxis1, NULL, &status);
   if (status) return fits_clear_errmsg(), 1;
   for (int n = 1; n <= columns; n++) {
     int type = 0;
@@ -428,8 +431,8 @@ static int read_columns(fitsfile *f, const mapped_table *mapped, const lcfm_inge
    * its buffers and converted column by column, a quarter of the ingest's time. */
   raw_column raw[4] = {{0}}; /* every one set by raw_layout: the numbers are existing columns */
   long row_bytes = 0;
-  if (mapped->bytes && !raw_layout(f, numbers, raw, &row_bytes) && row_bytes > 0 &&
-      c->rows <= mapped->size / row_bytes) {
+  if (mapped->bytes && !raw_layout(f, mapped->row_bytes, numbers, raw, &row_bytes) &&
+      row_bytes > 0 && c->rows <= mapped->size / row_bytes) {
     decode_rows(mapped->bytes, c->rows, row_bytes, raw, o->quality_mask, c);
     return 0;
   }
@@ -549,15 +552,19 @@ static void *map_plain_file(const char *path, size_t *size) {
 }
 
 /* A mapped file must hold the whole table: CFITSIO's memory driver does not check its reads
- * against the end of the buffer. Sets *table to the table's bytes in the mapping; returns 0 or an
- * IO reason. */
+ * against the end of the buffer. Sets *table to the table's bytes in the mapping and its row
+ * width (NAXIS1, read first, where the header starts; 0 when unreadable: the table is then read
+ * through CFITSIO); returns 0 or an IO reason. */
 static int find_mapped_table(fitsfile *f, const unsigned char *bytes, size_t size,
                              mapped_table *table, char *why, size_t why_len) {
   long long header_start = 0, data_start = 0, data_end = 0;
   int status = 0;
   fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status);
   if (!status && data_start <= data_end && data_end <= (long long)size) {
-    *table = (mapped_table){.bytes = bytes + data_start, .size = data_end - data_start};
+    long naxis1 = 0;
+    if (fits_read_key(f, TLONG, "NAXIS1", &naxis1, NULL, &status)) naxis1 = 0, fits_clear_errmsg();
+    *table = (mapped_table){
+        .bytes = bytes + data_start, .size = data_end - data_start, .row_bytes = naxis1};
     return 0;
   }
   fits_clear_errmsg();
