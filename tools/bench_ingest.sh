@@ -33,6 +33,9 @@ largest=$(printf '%s\n' "${sizes[@]}" | sort -n | tail -1)
 start=$(date +%s.%N)
 /usr/bin/python3 "$here/make_tess_corpus.py" "$samples" "$work/files" "$largest"
 echo "corpus written in $(echo "$(date +%s.%N) - $start" | bc) s ($(du -sh "$work/files" | cut -f1))"
+# Flushed now: left dirty, the corpus goes to the disk 30 s later (the kernel's dirty_expire),
+# in the middle of whichever runs are under way then, and bills them with its writing.
+sync
 find "$work/files" -name '*.fits' | sort > "$work/all.txt"
 
 ranks=${LCFM_BENCH_RANKS:-2}
