@@ -108,9 +108,22 @@ typedef struct {
 typedef void (*lcfm_object_sink)(void *user, const lcfm_survey_object *object);
 typedef void (*lcfm_reject_sink)(void *user, const lcfm_reject *reject);
 
-/* Reads one TESS/Kepler/K2 light-curve FITS file: calls `on_object` once, or `on_reject` once. */
+/* Memory a sink offers a reader for an object's points before they are decoded: the reader then
+ * decodes into it, and the object it hands the sink points there (the sink keeps the points
+ * without copying them; the room is free again if the file is rejected). */
+typedef struct {
+  double *time;
+  float *value, *error;
+} lcfm_point_room;
+/* Fills *room with arrays of `rows` points and returns 1, or returns 0 (the reader then decodes
+ * into its own arrays, as with no room sink at all). */
+typedef int (*lcfm_room_sink)(void *user, int64_t rows, lcfm_point_room *room);
+
+/* Reads one TESS/Kepler/K2 light-curve FITS file: calls `on_object` once, or `on_reject` once.
+ * `on_room` (or NULL) is asked for room for the table's rows before they are decoded. */
 void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *options,
-                               lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
+                               lcfm_object_sink on_object, lcfm_reject_sink on_reject,
+                               lcfm_room_sink on_room, void *user);
 
 /* Parses MACHO text already in memory (either format); `name` labels rejects ("name:line").
  * Calls on_object per (star, band) with points, on_reject per malformed row or empty object. */
@@ -121,9 +134,11 @@ void lcfm_parse_macho(const char *name, const char *text, size_t length,
 void lcfm_read_macho_file(const char *path, const lcfm_ingest_options *options,
                           lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
 
-/* Reads any supported file, choosing the reader by content (FITS magic, gzip, CSV header). */
+/* Reads any supported file, choosing the reader by content (FITS magic, gzip, CSV header);
+ * `on_room` as for lcfm_read_fits_lightcurve (the MACHO reader asks for none). */
 void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
-                           lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user);
+                           lcfm_object_sink on_object, lcfm_reject_sink on_reject,
+                           lcfm_room_sink on_room, void *user);
 
 /* One rank's slice of the sorted input list: files [first, first + count) of `total`. */
 typedef struct {

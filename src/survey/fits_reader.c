@@ -239,6 +239,8 @@ typedef struct {
   int64_t kept, finite_flux; /* good points (the front of each array); rows with a finite flux */
   double *time, *flux, *error, *scratch;
   int *quality;
+  lcfm_point_room room; /* the sink's room, where time, value and error are decoded */
+  int in_room;          /* 1 when the sink gave room (time is then room.time, not freed here) */
 } columns;
 
 /* Appends a row at the next place of the kept points; the place advances only when the point is
@@ -255,7 +257,8 @@ static inline __attribute__((always_inline)) void keep_point(columns *c, double 
 }
 
 static void free_columns(columns *c) {
-  free(c->time), free(c->flux), free(c->error), free(c->scratch), free(c->quality);
+  if (!c->in_room) free(c->time);
+  free(c->flux), free(c->error), free(c->scratch), free(c->quality);
 }
 
 /* ---- the mapped table's rows, decoded directly ---- */
@@ -409,7 +412,8 @@ static void keep_good_points(columns *c, int32_t mask) {
  * mapped table when it is plain (raw_layout), else through CFITSIO (which also handles scaled,
  * vector and compressed columns and gzip files). */
 static int read_columns(fitsfile *f, const mapped_table *mapped, const lcfm_ingest_options *o,
-                        const mission_header *h, columns *c, char *why, size_t why_len) {
+                        const mission_header *h, lcfm_room_sink on_room, void *user, columns *c,
+                        char *why, size_t why_len) {
   const char *flux_name = o->flux == LCFM_FLUX_SAP ? "SAP_FLUX" : "PDCSAP_FLUX";
   char error_name[32];
   snprintf(error_name, sizeof error_name, "%s_ERR", flux_name);
@@ -424,7 +428,9 @@ static int read_columns(fitsfile *f, const mapped_table *mapped, const lcfm_inge
     return LCFM_REJECT_EMPTY;
   }
   size_t n = (size_t)c->rows;
-  c->time = lcfm_malloc(n * sizeof *c->time), c->flux = lcfm_malloc(n * sizeof *c->flux);
+  c->in_room = on_room && on_room(user, c->rows, &c->room);
+  c->time = c->in_room ? c->room.time : lcfm_malloc(n * sizeof *c->time);
+  c->flux = lcfm_malloc(n * sizeof *c->flux);
   c->error = lcfm_malloc(n * sizeof *c->error), c->scratch = lcfm_malloc(n * sizeof *c->scratch);
   c->quality = lcfm_malloc(n * sizeof *c->quality);
   /* A plain table of a mapped file is decoded where it lies: CFITSIO's reader copied it into
@@ -582,7 +588,8 @@ static int open_fits(const char *path, fitsfile **f, void **bytes, size_t *size,
 }
 
 void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o,
-                               lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
+                               lcfm_object_sink on_object, lcfm_reject_sink on_reject,
+                               lcfm_room_sink on_room, void *user) {
   char why[512] = "";
   int reason = 0, status = 0;
   fitsfile *f = NULL;
@@ -607,10 +614,14 @@ void lcfm_read_fits_lightcurve(const char *path, const lcfm_ingest_options *o,
   mapped_table table = {0}; /* stays empty for a file CFITSIO opened by name */
   if (bytes && (reason = find_mapped_table(f, bytes, size, &table, why, sizeof why))) goto done;
   if ((reason = read_time_reference(f, &h, why, sizeof why))) goto done;
-  if ((reason = read_columns(f, &table, o, &h, &c, why, sizeof why))) goto done;
+  if ((reason = read_columns(f, &table, o, &h, on_room, user, &c, why, sizeof why))) goto done;
   int64_t kept = c.kept;
-  value = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *value);
-  error = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *error);
+  if (c.in_room) {
+    value = c.room.value, error = c.room.error;
+  } else {
+    value = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *value);
+    error = lcfm_malloc((size_t)(kept ? kept : 1) * sizeof *error);
+  }
   double median = NAN;
   if ((reason = normalise(&c, o, value, error, &median, why, sizeof why))) goto done;
   lcfm_survey_object object = {.source = h.source,
@@ -640,7 +651,6 @@ done:
   if (f) fits_close_file(f, &status);
   fits_clear_errmsg();
   if (bytes) munmap(bytes, size);
+  if (!c.in_room) free(value), free(error);
   free_columns(&c);
-  free(value);
-  free(error);
 }

@@ -87,6 +87,7 @@ typedef struct {
   int32_t *quality; /* NULL unless keep_quality */
   int64_t count, capacity, limit;
   int64_t prefaulted; /* points whose pages are mapped in every array */
+  int offered;        /* room offered to the reader at count (offer_room) */
   int full;
 } kept_points;
 
@@ -177,15 +178,12 @@ static void prefault_kept(kept_points *k, int64_t points) {
   k->prefaulted = to;
 }
 
-/* Copies the object's points into the kept arrays if they fit the budget; returns where, or -1. */
-static int64_t keep_points(kept_points *k, const lcfm_survey_object *object, int keep_quality) {
-  int64_t n = object->length;
+/* Makes room for n more points in the kept arrays (mapped: prefault_kept) if they fit the
+ * budget; returns 1, or 0 when they do not. */
+static int make_kept_room(kept_points *k, int64_t n, int keep_quality) {
   size_t per_point =
       sizeof *k->time + sizeof *k->value + sizeof *k->error + (keep_quality ? sizeof(int32_t) : 0);
-  if (k->full || (k->count + n) * (int64_t)per_point > k->limit) {
-    k->full = 1;
-    return -1;
-  }
+  if (k->full || (k->count + n) * (int64_t)per_point > k->limit) return 0;
   if (k->count + n > k->capacity) {
     int64_t capacity = 2 * (k->count + n), most = k->limit / (int64_t)per_point;
     k->capacity = capacity < most ? capacity : most;
@@ -196,13 +194,40 @@ static int64_t keep_points(kept_points *k, const lcfm_survey_object *object, int
       k->quality = lcfm_realloc(k->quality, (size_t)k->capacity * sizeof *k->quality);
   }
   prefault_kept(k, k->count + n);
-  int64_t at = k->count;
-  memcpy(k->time + at, object->time, (size_t)n * sizeof *k->time);
-  memcpy(k->value + at, object->value, (size_t)n * sizeof *k->value);
-  memcpy(k->error + at, object->error, (size_t)n * sizeof *k->error);
+  return 1;
+}
+
+/* Keeps the object's points if they fit the budget (once one object does not, no later one is
+ * kept); returns where they are in the kept arrays, or -1. Points the reader decoded into the
+ * room offered (offer_room) are already in place. */
+static int64_t keep_points(kept_points *k, const lcfm_survey_object *object, int keep_quality) {
+  int64_t n = object->length, at = k->count;
+  int in_place = k->offered && object->time == k->time + at && object->value == k->value + at &&
+                 object->error == k->error + at;
+  k->offered = 0;
+  if (!in_place) {
+    if (!make_kept_room(k, n, keep_quality)) {
+      k->full = 1;
+      return -1;
+    }
+    memcpy(k->time + at, object->time, (size_t)n * sizeof *k->time);
+    memcpy(k->value + at, object->value, (size_t)n * sizeof *k->value);
+    memcpy(k->error + at, object->error, (size_t)n * sizeof *k->error);
+  }
   copy_quality(keep_quality ? k->quality + at : NULL, object->quality, n);
   k->count += n;
   return at;
+}
+
+/* Room sink of the reading pass: the kept arrays' free end, when `rows` points fit the budget
+ * (the reader then decodes there, and keep_points has no copy to make). */
+static int offer_room(void *user, int64_t rows, lcfm_point_room *room) {
+  tally *t = user;
+  kept_points *k = &t->kept;
+  if (!make_kept_room(k, rows, t->options->keep_quality)) return 0;
+  k->offered = 1;
+  *room = (lcfm_point_room){k->time + k->count, k->value + k->count, k->error + k->count};
+  return 1;
 }
 
 /* Whether an object is stored depends on the other ranks' files: the pass only records it. */
@@ -623,7 +648,7 @@ static void write_file(writer_state *s, int64_t first, int64_t end) {
   }
   s->next_key = first, s->end_key = end;
   const char *path = lcfm_input_path(s->files, t->keys[first].file);
-  lcfm_read_survey_file(path, t->options, write_decoded_again, ignore_reject, s);
+  lcfm_read_survey_file(path, t->options, write_decoded_again, ignore_reject, NULL, s);
   LCFM_CHECK(s->next_key == end, "ingest: %s changed while being read", path);
 }
 
@@ -677,7 +702,7 @@ static void read_files(tally *t, const lcfm_input_slice *files, int ranks) {
     if (f + 1 < files->count)
       read_ahead(lcfm_input_path(files, t->file + 1), files->sizes ? files->sizes[f + 1] : 0);
     lcfm_read_survey_file(lcfm_input_path(files, t->file), t->options, record_object, keep_reject,
-                          t);
+                          offer_room, t);
     lcfm_progress_update(&progress, (f + 1) * ranks); /* rank 0's pace stands for all */
   }
   lcfm_progress_finish(&progress, files->total);

@@ -202,8 +202,10 @@ static int looks_like_fits(const char *path) {
 }
 
 void lcfm_read_survey_file(const char *path, const lcfm_ingest_options *options,
-                           lcfm_object_sink on_object, lcfm_reject_sink on_reject, void *user) {
-  if (looks_like_fits(path)) lcfm_read_fits_lightcurve(path, options, on_object, on_reject, user);
+                           lcfm_object_sink on_object, lcfm_reject_sink on_reject,
+                           lcfm_room_sink on_room, void *user) {
+  if (looks_like_fits(path))
+    lcfm_read_fits_lightcurve(path, options, on_object, on_reject, on_room, user);
   else lcfm_read_macho_file(path, options, on_object, on_reject, user);
 }
 
