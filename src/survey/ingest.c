@@ -525,24 +525,6 @@ static void alloc_batch(writer_state *s) {
   s->point_capacity = 1;
 }
 
-/* Gives the pages wholly inside [p, p + bytes) back to the kernel. */
-static void release_pages(void *p, size_t bytes) {
-  const uintptr_t page = 4096;
-  uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1),
-            end = ((uintptr_t)p + bytes) & ~(page - 1);
-  if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
-}
-
-/* Gives back the kept points [at, at + n) once written (their pages shared with the next batch's
- * points stay): the store's page cache then reuses memory just freed, which on a VM that returns
- * free memory to its host is faster to touch than memory the host took back. */
-static void release_written(const kept_points *k, int64_t at, int64_t n) {
-  release_pages(k->time + at, (size_t)n * sizeof *k->time);
-  release_pages(k->value + at, (size_t)n * sizeof *k->value);
-  release_pages(k->error + at, (size_t)n * sizeof *k->error);
-  if (k->quality) release_pages(k->quality + at, (size_t)n * sizeof *k->quality);
-}
-
 static void flush_batch(writer_state *s) {
   LCFM_CHECK(s->batches_written < s->batches, "ingest: the input files changed while being read");
   lcfm_object_batch *b = &s->batch;
@@ -556,7 +538,6 @@ static void flush_batch(writer_state *s) {
     if (b->quality) b->quality = k->quality + s->view_at;
   }
   lcfm_store_write_batch(s->writer, b);
-  if (s->view_at >= 0) release_written(&s->tally->kept, s->view_at, s->points_in_batch);
   if (s->view_at >= 0)
     b->time = s->buffer_time, b->value = s->buffer_value, b->error = s->buffer_error,
     b->quality = s->buffer_quality;
