@@ -99,7 +99,7 @@
     "objects with fewer kept points are rejected as empty") \
   X(ingest, block_objects, INT, "1024", 1, 1e8, NULL, \
     "objects each rank buffers per collective write (memory per rank ~ block)") \
-  X(ingest, block_points, INT, "1048576", 1, 1e12, NULL, \
+  X(ingest, block_points, INT, "262144", 1, 1e12, NULL, \
     "points each rank buffers per collective write at most, 16 bytes each (a longer object " \
     "is written alone)") \
   X(ingest, keep_mb, INT, "1024", 0, 1e7, NULL, \
