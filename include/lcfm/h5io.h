@@ -2,8 +2,11 @@
  * light-curve store, embedding stores, probe results): the file access and transfer settings,
  * contiguous never-filled datasets and chunked growable ones (optionally shuffle + deflate),
  * collective row transfers in which a rank with nothing to move still takes part, and the one
- * publish path: NAME.partial written under NAME's lock (outputs.h), then renamed to NAME, or
- * for appends a copy of NAME made NAME.partial first (copy-on-append).
+ * publish path: NAME.partial written under NAME's lock (outputs.h), flushed to the disk, then
+ * renamed to NAME, or for appends a copy of NAME made NAME.partial first (copy-on-append). While
+ * a file is written, a helper thread per rank starts the disk writes of what each collective
+ * write left in the page cache (sync_file_range), so the flush before the rename waits only for
+ * the last of them.
  *
  * I/O errors never hang: a failed write, flush, close or rename on any rank is agreed on (an
  * all-reduced status) before the next collective call, and every rank leaves with exit 1, the
