@@ -108,10 +108,7 @@ static int dispatch(int argc, char **argv, int rank) {
 
 int main(int argc, char **argv) {
   lcfm_runtime_defaults();
-  /* FUNNELED: OpenMP workers and the store's writeback helpers (h5io.c) run beside the main
-   * thread, which alone calls MPI. Every MPI library provides it. */
-  int provided;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  MPI_Init(&argc, &argv);
   lcfm_error_init();
   lcfm_log_init(MPI_COMM_WORLD);
   int rank;
