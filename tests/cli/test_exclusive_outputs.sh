@@ -10,7 +10,8 @@ same_as() { # store, reference: the same light curves and truth
   for d in /objects/source /points/value /truth/theta; do h5diff -q "$1" "$2" $d $d > /dev/null || return 1; done
 }
 refused=0
-wait_for_lock() { for _ in $(seq 1 200); do [ -f out.h5.lock ] && return 0; sleep 0.02; done; return 1; }
+# Up to 60 s (it was 4 s): on a machine loaded by ctest -j, starting a run can take seconds.
+wait_for_lock() { for _ in $(seq 1 3000); do [ -f out.h5.lock ] && return 0; sleep 0.02; done; return 1; }
 for trial in 1 2 3 4 5; do
   rm -f out.h5 out.h5.*
   ranks=$(( trial == 5 ? 2 : 1 ))
