@@ -91,7 +91,6 @@ typedef struct {
   int32_t *quality; /* NULL unless keep_quality */
   int64_t count, capacity, limit;
   int64_t prefaulted; /* points whose pages are mapped in every array */
-  int offered;        /* room offered to the reader at count (offer_room) */
   int full;
 } kept_points;
 
@@ -206,9 +205,8 @@ static int make_kept_room(kept_points *k, int64_t n, int keep_quality) {
  * room offered (offer_room) are already in place. */
 static int64_t keep_points(kept_points *k, const lcfm_survey_object *object, int keep_quality) {
   int64_t n = object->length, at = k->count;
-  int in_place = k->offered && object->time == k->time + at && object->value == k->value + at &&
-                 object->error == k->error + at;
-  k->offered = 0;
+  /* A reader given room decodes all three columns there, so the times tell. */
+  int in_place = k->time && object->time == k->time + at;
   if (!in_place) {
     if (!make_kept_room(k, n, keep_quality)) {
       k->full = 1;
@@ -229,7 +227,6 @@ static int offer_room(void *user, int64_t rows, lcfm_point_room *room) {
   tally *t = user;
   kept_points *k = &t->kept;
   if (!make_kept_room(k, rows, t->options->keep_quality)) return 0;
-  k->offered = 1;
   *room = (lcfm_point_room){k->time + k->count, k->value + k->count, k->error + k->count};
   return 1;
 }
